@@ -1,0 +1,78 @@
+"""Migration rules for a Mystore target (seed 000), as a table. transform.py applies them in DuckDB SQL.
+
+Each rule has a name (used in the ledger and the report), the entity it acts on, what it does, and why.
+Defaults are configurable through RuleSettings (run config of the transform assets).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+HIDDEN_CATEGORY_ID = "__uncategorised__"  # source id of the category rule 3 creates on the target
+GUEST_PREFIX = "guest:"  # source ids of customers made from guest orders (opt-in to rule 5)
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    entity: str
+    action: str  # fill | assign | skip | rename
+    seed: str
+    description: str
+
+
+RULES: tuple[Rule, ...] = (
+    Rule("customer_address_defaults", "customers", "fill", "seed 000 peculiarity 1",
+         "Empty first name, last name or city in a customer address becomes 'N/A'."),
+    Rule("order_address_defaults", "orders", "fill", "seed 000 peculiarity 2",
+         "Empty first name, last name, city or country in an order's billing/shipping address and customer info "
+         "becomes 'N/A', 'N/A', 'City', 'Sweden'."),
+    Rule("uncategorised_to_hidden_category", "products", "assign", "seed 000 peculiarity 3",
+         "A product in no category is put in an automatically created hidden category."),
+    Rule("review_needs_product_and_customer", "reviews", "skip", "seed 000 peculiarity 4",
+         "A review not linked to both a migrated product and a migrated customer is skipped."),
+    Rule("order_needs_customer", "orders", "skip", "seed 000 peculiarity 5",
+         "An order not linked to a migrated customer (guest checkout, deleted customer) is skipped, unless "
+         "keep_guest_orders is on: then a customer is created from the order's e-mail."),
+    Rule("url_key_suffix", "products,categories", "rename", "seed 000 peculiarity 7",
+         "URL keys lose their category path; keys that then collide get -1, -2, ... in source-id order."),
+)
+RULES_BY_NAME = {r.name: r for r in RULES}
+
+# Outside seed 000, but named like rules so the ledger explains every skip.
+SCOPE_RULES = {
+    "entity_not_selected": "The entity was not selected for this migration.",
+    "not_in_demo_sample": "A demo migration moves a random sample (seed 001); this record was not drawn.",
+}
+
+
+@dataclass(frozen=True)
+class RuleSettings:
+    customer_address_default: str = "N/A"
+    order_first_name: str = "N/A"
+    order_last_name: str = "N/A"
+    order_city: str = "City"
+    order_country: str = "Sweden"
+    hidden_category_name: str = "Uncategorised (migrated)"
+    keep_guest_orders: bool = False
+    extra: dict = field(default_factory=dict)
+
+
+def sql_text(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def filled(expr: str, default: str) -> str:
+    """`expr`, or `default` where it is NULL or blank."""
+    return f"coalesce(nullif(trim({expr}), ''), {sql_text(default)})"
+
+
+def is_blank(expr: str) -> str:
+    return f"(nullif(trim({expr}), '') IS NULL)"
+
+
+def url_key(expr: str) -> str:
+    """Mystore URL key: the last path segment, æøå transliterated, lowercase, dashes."""
+    last = f"regexp_extract({expr}, '[^/]+$')"
+    lowered = f"replace(replace(replace(lower({last}), 'æ', 'ae'), 'ø', 'o'), 'å', 'a')"
+    return f"trim(regexp_replace(strip_accents({lowered}), '[^a-z0-9]+', '-', 'g'), '-')"

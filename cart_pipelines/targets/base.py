@@ -1,0 +1,52 @@
+"""The target interface every destination implements: create and update in batches, find, read back, clear.
+
+Rows arrive as Arrow tables in the target's shape (see transform.py), with references already resolved to
+target ids and a `source_id` column the target may keep as an external reference. A target answers every row
+with a WriteResult: the target id, or the target's own error message (the record is then quarantined).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    source_id: str
+    target_id: str | None
+    error: str | None = None
+
+
+class Target(ABC):
+    #: Names the id-map namespace: two targets never share source-id → target-id entries.
+    name: str = "target"
+    #: Largest number of rows one create/update call takes.
+    max_batch: int = 500
+
+    @abstractmethod
+    def create(self, entity: str, rows: pa.Table) -> list[WriteResult]: ...
+
+    @abstractmethod
+    def update(self, entity: str, rows: pa.Table) -> list[WriteResult]:
+        """rows carry `target_id`."""
+
+    @abstractmethod
+    def find_existing(self, entity: str, source_ids: list[str]) -> dict[str, str]:
+        """Target ids of records an earlier, interrupted load created but did not record in the id map."""
+
+    @abstractmethod
+    def scan(self, entity: str) -> pa.Table:
+        """Everything the target holds for `entity` (read back for verification)."""
+
+    @abstractmethod
+    def count(self, entity: str) -> int: ...
+
+    @abstractmethod
+    def clear(self, entities: list[str]) -> dict[str, int]:
+        """Delete current data of these entities; returns rows deleted per entity."""
+
+    def describe(self) -> str:
+        return self.name

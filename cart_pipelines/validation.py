@@ -1,0 +1,144 @@
+"""Coerce one canonical record to its pyarrow schema, or say exactly why it cannot be.
+
+Connectors hand dicts in the canonical shape; this module turns them into rows Arrow accepts. A record that
+cannot be coerced is not dropped: the caller quarantines it with the reason returned here.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+from decimal import Decimal, InvalidOperation
+
+import pyarrow as pa
+
+# Field-level limits that a shop's data must respect to be loadable; violations are quarantine reasons.
+MAX_TEXT = 1_000_000  # characters in one field
+NON_NEGATIVE = {"price", "special_price", "subtotal", "shipping", "tax", "discount", "grand_total"}
+POSITIVE_INT = {"qty"}
+RANGES = {"rating": (1, 5)}
+
+
+class Invalid(ValueError):
+    """A record does not fit the canonical schema; the message names the field and the defect."""
+
+
+def _text(value, where: str) -> str:
+    if isinstance(value, str):
+        s = value
+    elif isinstance(value, (int, float, Decimal)) and not isinstance(value, bool):
+        s = str(value)
+    else:
+        raise Invalid(f"{where}: expected text, got {type(value).__name__}")
+    if len(s) > MAX_TEXT:
+        raise Invalid(f"{where}: text of {len(s)} characters exceeds the limit of {MAX_TEXT}")
+    if "\x00" in s:
+        raise Invalid(f"{where}: contains a NUL character")
+    return s
+
+
+def _decimal(value, type_: pa.Decimal128Type, where: str) -> Decimal:
+    if isinstance(value, bool):
+        raise Invalid(f"{where}: expected a number, got a boolean")
+    if isinstance(value, str):
+        text = value.strip()
+        if "," in text:
+            raise Invalid(f"{where}: {value!r} has a comma; write numbers with a decimal point and no separators")
+        value = text
+    try:
+        d = Decimal(str(value)) if isinstance(value, float) else Decimal(value)
+    except (InvalidOperation, TypeError, ValueError):
+        raise Invalid(f"{where}: {value!r} is not a number") from None
+    if not d.is_finite():
+        raise Invalid(f"{where}: {value!r} is not a finite number")
+    q = d.quantize(Decimal(1).scaleb(-type_.scale))
+    if q != d:
+        raise Invalid(f"{where}: {value!r} has more than {type_.scale} decimals")
+    if len(q.as_tuple().digits) > type_.precision:
+        raise Invalid(f"{where}: {value!r} is too large")
+    return q
+
+
+def _int(value, where: str) -> int:
+    if isinstance(value, bool):
+        raise Invalid(f"{where}: expected a whole number, got a boolean")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, (float, Decimal)) and value == int(value):
+        return int(value)
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value.strip())
+    raise Invalid(f"{where}: {value!r} is not a whole number")
+
+
+def _bool(value, where: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    if value in (0, 1):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in {"true", "false", "yes", "no", "1", "0"}:
+        return value.strip().lower() in {"true", "yes", "1"}
+    raise Invalid(f"{where}: {value!r} is not true/false")
+
+
+def _timestamp(value, where: str) -> datetime:
+    if isinstance(value, datetime):
+        dt = value
+    elif isinstance(value, date):
+        dt = datetime(value.year, value.month, value.day)
+    elif isinstance(value, str):
+        try:
+            dt = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            raise Invalid(f"{where}: {value!r} is not an ISO 8601 date-time") from None
+    else:
+        raise Invalid(f"{where}: expected a date-time, got {type(value).__name__}")
+    return dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None else dt.astimezone(timezone.utc)
+
+
+def coerce(value, field: pa.Field, where: str):
+    """`value` as the Python value Arrow stores for `field`; raises Invalid naming `where`."""
+    if value is None or (isinstance(value, str) and value == "" and not pa.types.is_string(field.type)):
+        if not field.nullable:
+            raise Invalid(f"{where}: required field is missing")
+        return None
+    t, name = field.type, field.name
+    if pa.types.is_string(t):
+        return _text(value, where)
+    if pa.types.is_decimal(t):
+        d = _decimal(value, t, where)
+        if name in NON_NEGATIVE and d < 0:
+            raise Invalid(f"{where}: {d} is negative")
+        return d
+    if pa.types.is_integer(t):
+        n = _int(value, where)
+        if name in POSITIVE_INT and n <= 0:
+            raise Invalid(f"{where}: quantity {n} is not positive")
+        lo_hi = RANGES.get(name)
+        if lo_hi and not lo_hi[0] <= n <= lo_hi[1]:
+            raise Invalid(f"{where}: {n} is outside {lo_hi[0]}..{lo_hi[1]}")
+        return n
+    if pa.types.is_floating(t):
+        try:
+            return float(_decimal(value, pa.decimal128(38, 10), where))
+        except Invalid:
+            raise Invalid(f"{where}: {value!r} is not a number") from None
+    if pa.types.is_boolean(t):
+        return _bool(value, where)
+    if pa.types.is_timestamp(t):
+        return _timestamp(value, where)
+    if pa.types.is_struct(t):
+        if not isinstance(value, dict):
+            raise Invalid(f"{where}: expected an object, got {type(value).__name__}")
+        return {f.name: coerce(value.get(f.name), f, f"{where}.{f.name}") for f in t}
+    if pa.types.is_list(t):
+        if not isinstance(value, list):
+            raise Invalid(f"{where}: expected a list, got {type(value).__name__}")
+        return [coerce(v, t.value_field, f"{where}[{k}]") for k, v in enumerate(value)]
+    raise Invalid(f"{where}: unsupported type {t}")
+
+
+def coerce_record(record, schema: pa.Schema) -> dict:
+    """The record as a row of `schema`; unknown keys are ignored (sources carry more than we migrate)."""
+    if not isinstance(record, dict):
+        raise Invalid(f"record: expected an object, got {type(record).__name__}")
+    return {f.name: coerce(record.get(f.name), f, f.name) for f in schema}
