@@ -202,7 +202,8 @@ def load_entity(con: duckdb.DuckDBPyConnection, target: Target, entity: str,
     select = _select_sql(con, entity)
     depths = [r[0] for r in con.execute("SELECT DISTINCT depth FROM load_plan ORDER BY 1").fetchall()]
     for depth in depths:
-        for action in ("create", "update"):
+        # Updates first: a record renamed by the URL-key rule frees its old key before a new record takes it.
+        for action in ("update", "create"):
             hashes = dict(con.execute("SELECT source_id, row_hash FROM load_plan WHERE action = ? AND depth = ?",
                                       [action, depth]).fetchall())
             if not hashes:

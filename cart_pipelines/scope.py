@@ -59,7 +59,7 @@ def compute_scope(con: duckdb.DuckDBPyConnection, selected: tuple[str, ...], mod
             con.execute(f"CREATE OR REPLACE TEMP TABLE draw_{entity} AS {_draw(entity, demo_size, demo_seed)}")
         order = ("orders", "customers", "products", "categories", "manufacturers", "tax_classes", "reviews")
         for entity in order:
-            con.execute(f"CREATE OR REPLACE TEMP TABLE demo_{entity} AS {DEMO_SQL[entity]}")
+            con.execute(f"CREATE OR REPLACE TEMP TABLE demo_{entity} AS SELECT * AS source_id FROM ({DEMO_SQL[entity]})")
     counts = {}
     for entity in selected:
         source = f"demo_{entity}" if mode == "demo" else f"(SELECT DISTINCT source_id FROM staged_{entity})"

@@ -103,7 +103,10 @@ def coerce(value, field: pa.Field, where: str):
         return None
     t, name = field.type, field.name
     if pa.types.is_string(t):
-        return _text(value, where)
+        text = _text(value, where)
+        if not field.nullable and not text.strip():
+            raise Invalid(f"{where}: required field is blank")
+        return text
     if pa.types.is_decimal(t):
         d = _decimal(value, t, where)
         if name in NON_NEGATIVE and d < 0:

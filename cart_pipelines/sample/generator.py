@@ -169,7 +169,7 @@ class _Store:
         if i % 25 == 0 and category_ids:  # keep the twins in different categories, as a real shop would
             other = self.category(int(category_ids[0]))["parent_id"] or str(1 + int(category_ids[0]) % s.categories)
             url_key = f"{self.category(int(other))['url_key']}/tilbud/{slug}"
-        paragraphs = 120 if i % 100 == 11 else rng.randint(1, 3)
+        paragraphs = 200 if i % 100 == 11 else rng.randint(1, 3)
         description = "".join(f"<p>{fake.paragraph(nb_sentences=4)}</p>" for _ in range(paragraphs))
         if i % 53 == 9:
             description += '<ul><li>Størrelse: "M"</li><li>Vask på 40 °C</li></ul>'
@@ -355,6 +355,28 @@ class _Store:
             yield make(i)
 
 
+# Records a real export holds now and then; each must end quarantined with a clear reason, never lost.
+DEFECTS: dict[str, list[str]] = {
+    "products": [
+        '{"source_id": "90001", "sku": "SKU-BAD-1", "name": "Pris med komma", "price": "1 299,50"}',
+        '{"source_id": "90002", "sku": "SKU-BAD-2", "price": 10}',
+        '{"source_id": "1", "sku": "SKU-DUP", "name": "Duplikat av produkt 1", "price": 99}',
+        '{"source_id": "90003", "sku": "SKU-BAD-3", "name": "Avkuttet linje", "price": 1',
+    ],
+    "customers": [
+        '{"source_id": "90001", "first_name": "Uten", "last_name": "Epost"}',
+        '{"source_id": "90002", "email": "feil.dato@example.no", "created_at": "31.12.2024"}',
+    ],
+    "orders": [
+        '{"source_id": "90001", "number": "190001", "customer_id": "1", "currency": "NOK", "grand_total": 100, '
+        '"items": [{"source_id": "90001-1", "product_id": "1", "sku": "SKU-000001", "qty": -2, "price": 50}]}',
+        '{"source_id": "90002", "number": "190002", "customer_id": "2", "currency": "NOK", "grand_total": 10, '
+        '"items": [{"source_id": "90002-1", "product_id": "999999", "sku": "SKU-GONE", "qty": 1, "price": 10}]}',
+    ],
+    "reviews": ['{"source_id": "90001", "product_id": "1", "customer_id": "1", "rating": 9, "title": "Elleve av ti"}'],
+}
+
+
 def _json_default(value):
     if isinstance(value, Decimal):
         return float(value)  # two decimals: float repr round-trips exactly; the reader parses floats as Decimal
@@ -364,8 +386,9 @@ def _json_default(value):
 
 
 def generate_store(out_dir: str | Path, seed: int = 7, size: StoreSize | None = None,
-                   entities: tuple[str, ...] | None = None) -> dict[str, int]:
-    """Write a store export to `out_dir`; returns records written per entity."""
+                   entities: tuple[str, ...] | None = None, defects: bool = False) -> dict[str, int]:
+    """Write a store export to `out_dir`; returns records (lines) written per entity.
+    With `defects`, a few malformed records (DEFECTS) are appended, as real exports have them."""
     size = size or StoreSize()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -379,6 +402,9 @@ def generate_store(out_dir: str | Path, seed: int = 7, size: StoreSize | None = 
                 fh.write(json.dumps(record, ensure_ascii=False, default=_json_default))
                 fh.write("\n")
                 n += 1
+            for line in DEFECTS.get(entity, []) if defects else []:
+                fh.write(line + "\n")
+                n += 1
         counts[entity] = n
     manifest = {
         "format": EXPORT_FORMAT,
@@ -388,6 +414,7 @@ def generate_store(out_dir: str | Path, seed: int = 7, size: StoreSize | None = 
         "size": asdict(size),
         "counts": counts,
         "exported_at": "2025-07-01T00:00:00Z",
+        "defects": defects,
         "delta_capable": False,
     }
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")

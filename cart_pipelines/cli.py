@@ -1,0 +1,167 @@
+"""cart-pipelines: run migrations, read reports and make sample stores from a terminal.
+
+Exit codes: 0 success; 1 the migration ran but a check failed or a step failed; 2 bad configuration or input.
+Expected failures print one sentence, not a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from . import report as report_mod
+from .entities import ENTITY_NAMES, SelectionError, resolve_selection
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Self-hosted store migrations as Dagster assets. Start with: cart-pipelines migrate --demo")
+console = Console(width=None if sys.stdout.isatty() else 120)
+err = Console(stderr=True, soft_wrap=True)  # one sentence on one line, greppable
+
+
+def _fail(message: str, code: int = 2):
+    err.print(f"[bold red]error:[/] {message}")
+    raise typer.Exit(code)
+
+
+def dagster_home() -> Path:
+    """DAGSTER_HOME, defaulting to .dagster_home/ in the project with the project's dagster.yaml linked in."""
+    from .defs.resources import project_root
+
+    home = Path(os.environ.get("DAGSTER_HOME") or project_root() / ".dagster_home")
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / "dagster.yaml"
+    project_config = project_root() / "dagster.yaml"
+    if not config.exists() and project_config.exists():
+        shutil.copyfile(project_config, config)
+    os.environ["DAGSTER_HOME"] = str(home)
+    return home
+
+
+def _resources(data: Optional[Path], source: Optional[Path]):
+    from .defs.resources import default_resources
+
+    if source is not None and not source.is_dir():
+        _fail(f"--source: {source} is not a directory holding a store export")
+    return default_resources(data, str(source) if source else None)
+
+
+def print_report(rep: dict) -> None:
+    table = Table(title=f"Migration report ({rep['settings'].get('mode', '?')})")
+    for col in ("entity", "source", "loaded", "written", "skipped", "quarantined"):
+        table.add_column(col, justify="left" if col == "entity" else "right")
+    table.add_column("skipped by rule")
+    for e in rep["entities"]:
+        if e["source"] is None:
+            table.add_row(e["entity"], "-", "-", "-", "-", "-", "not selected")
+            continue
+        table.add_row(e["entity"], str(e["source"]), str(e["loaded"]), str(e["created"] + e["updated"]),
+                      str(e["skipped"]), str(e["quarantined"]),
+                      ", ".join(f"{r} {n}" for r, n in e["skipped_by_rule"].items()))
+    console.print(table)
+    verdict = "[green]every source record is accounted for[/]" if rep["all_accounted_for"] else \
+        "[red]some source records are not accounted for[/]"
+    console.print(f"{verdict}; {rep['totals']['created'] + rep['totals']['updated']} rows written to the target.")
+
+
+@app.command()
+def migrate(
+    demo: bool = typer.Option(False, "--demo", help="Demo migration: 10 products, customers and orders at random."),
+    full: bool = typer.Option(False, "--full", help="Full migration of the selected entities."),
+    entities: str = typer.Option(",".join(ENTITY_NAMES), help="Comma-separated entities to migrate."),
+    keep_guest_orders: bool = typer.Option(False, help="Create customers from guest orders instead of skipping."),
+    demo_seed: int = typer.Option(1, help="Seed of the demo draw."),
+    source: Optional[Path] = typer.Option(None, help="Store export directory (default: the bundled sample store)."),
+    data: Optional[Path] = typer.Option(None, help="Where staging, target and reports live (default: data/)."),
+):
+    """Run the demo or full migration in-process; the run is recorded in the Dagster instance and UI."""
+    if demo == full:
+        _fail("choose one of --demo or --full")
+    chosen = [e.strip() for e in entities.split(",") if e.strip()]
+    try:
+        resolve_selection(chosen)
+    except SelectionError as exc:
+        _fail(str(exc))
+    import dagster as dg
+
+    from .definitions import build_definitions
+    from .defs.jobs import run_config
+
+    dagster_home()
+    resources = _resources(data, source)
+    defs = build_definitions(resources)
+    job_name = "demo_migration" if demo else "full_migration"
+    job = defs.resolve_job_def(job_name)
+    keys = [k for a in defs.assets for k in a.keys]
+    cfg = run_config(keys, mode="demo" if demo else "full", entities=chosen, keep_guest_orders=keep_guest_orders,
+                     demo_seed=demo_seed)
+    cfg.loggers["console"] = {"config": {"log_level": "WARNING"}}  # the report below says what matters
+    console.print(f"Running [bold]{job_name}[/] from {resources['source'].open().describe()} ...")
+    with dg.DagsterInstance.get() as instance:
+        result = job.execute_in_process(run_config=cfg, instance=instance, raise_on_error=False)
+    failed_checks = [f"{e.asset_key.to_user_string()}:{e.check_name}"
+                     for e in result.get_asset_check_evaluations() if not e.passed]
+    rep = report_mod.read(resources["staging"].reports_directory)
+    if rep and result.success:
+        print_report(rep)
+    if not result.success:
+        for event in result.all_events:
+            if event.is_step_failure:
+                data_ = event.step_failure_data
+                message = data_.user_failure_data.description if data_.user_failure_data else None
+                _fail(f"step {event.step_key} failed: {message or data_.error.message.strip()}", 1)
+        _fail("the migration run failed; see the run in the Dagster UI", 1)
+    if failed_checks:
+        _fail("checks failed: " + ", ".join(failed_checks), 1)
+    console.print(f"All {len(result.get_asset_check_evaluations())} checks passed. Run id {result.run_id}; "
+                  f"report in {resources['staging'].reports_directory}.")
+
+
+@app.command()
+def report(data: Optional[Path] = typer.Option(None, help="Data directory (default: data/).")):
+    """Print the latest migration report."""
+    from .defs.resources import data_dir
+
+    rep = report_mod.read((data or data_dir()) / "reports")
+    if rep is None:
+        _fail("no migration report yet; run `cart-pipelines migrate --demo` first")
+    print_report(rep)
+
+
+@app.command("generate-sample")
+def generate_sample(
+    out: Path = typer.Option(..., help="Directory to write the store export to."),
+    products: int = typer.Option(500, help="Number of products; other entities scale with it."),
+    seed: int = typer.Option(7, help="Random seed: the same seed writes the same store."),
+    defects: bool = typer.Option(False, help="Append a few malformed records, as real exports have."),
+):
+    """Write a deterministic sample store of any size as a store export."""
+    from .sample.generator import StoreSize, generate_store
+
+    size = StoreSize() if products == 500 else StoreSize.scaled(products)
+    counts = generate_store(out, seed=seed, size=size, defects=defects)
+    console.print(f"wrote {sum(counts.values())} records to {out}: {counts}")
+
+
+@app.command()
+def ui(port: int = typer.Option(3000, help="Port of the Dagster UI on 127.0.0.1.")):
+    """Start the Dagster UI (dagster dev) for this project on 127.0.0.1."""
+    from .defs.resources import project_root
+
+    dagster_home()
+    exe = Path(sys.executable).with_name("dagster")
+    cmd = [str(exe) if exe.exists() else "dagster", "dev", "-w", "workspace.yaml", "-h", "127.0.0.1",
+           "-p", str(port)]
+    console.print(f"Dagster UI on http://127.0.0.1:{port} (DAGSTER_HOME={os.environ['DAGSTER_HOME']})")
+    raise typer.Exit(subprocess.call(cmd, cwd=project_root()))
+
+
+if __name__ == "__main__":
+    app()

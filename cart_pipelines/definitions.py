@@ -1,0 +1,24 @@
+"""The Dagster code location: every asset, check, job and resource of cart_pipelines."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from .defs.factory import build_all
+from .defs.jobs import build_jobs
+from .defs.resources import default_resources
+
+
+def build_definitions(resources: dict | None = None) -> dg.Definitions:
+    assets, asset_checks = build_all()
+    return dg.Definitions(
+        assets=assets,
+        asset_checks=asset_checks,
+        jobs=build_jobs(assets),
+        resources=resources or default_resources(),
+        # Every step writes the one DuckDB catalog, and DuckDB allows a single writer: steps run one after another.
+        executor=dg.in_process_executor,
+    )
+
+
+defs = build_definitions()

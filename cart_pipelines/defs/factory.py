@@ -1,0 +1,189 @@
+"""The asset factory: from the entity registry, per entity an extract, a transform and a load asset with their
+checks, plus the scope asset (what this run migrates) and the migration report."""
+
+
+import dagster as dg
+
+from .. import ledger, report, verify
+from ..entities import ENTITIES, ENTITY_NAMES, Entity
+from ..extract import extract_entity, skip_entity
+from ..load import load_entity
+from ..scope import compute_scope
+from ..transform import URL_KEY_ENTITIES, clear_entity, transform_entity
+from .config import MigrationConfig
+from .resources import SourceResource, StagingResource, TargetResource
+
+SCOPE_KEY = dg.AssetKey(["transform", "scope"])
+REPORT_KEY = dg.AssetKey(["report", "migration_report"])
+
+
+def key(stage: str, entity: str) -> dg.AssetKey:
+    return dg.AssetKey([stage, entity])
+
+
+def preview_md(con, sql: str, params=None, limit: int = 5) -> "dg.MetadataValue":
+    """A Markdown table of the first rows of a query; long cells are cut, so previews stay readable."""
+    cur = con.execute(f"SELECT * FROM ({sql}) LIMIT {limit}", params or [])
+    names = [d[0] for d in cur.description]
+    rows = cur.fetchall()
+    cell = lambda v: ("" if v is None else str(v)).replace("|", "\\|").replace("\n", " ")[:60]  # noqa: E731
+    lines = ["| " + " | ".join(names) + " |", "|" + "---|" * len(names)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
+    return dg.MetadataValue.md("\n".join(lines))
+
+
+def ledger_metadata(con, entity: str) -> dict:
+    s = ledger.summarize(con, entity)
+    return {"ledger": dg.MetadataValue.json(s.as_dict())}
+
+
+def build_extract(entity: Entity) -> dg.AssetsDefinition:
+    @dg.asset(key=key("extract", entity.name), group_name="extract", kinds={"parquet", "duckdb"},
+              description=f"{entity.label}: every record from the source, validated against the canonical model "
+                          f"and staged as Parquet; records that do not fit are quarantined with the reason.")
+    def _extract(context: dg.AssetExecutionContext, config: MigrationConfig, source: SourceResource,
+                 staging: StagingResource) -> dg.MaterializeResult:
+        st = staging.open()
+        if entity.name not in config.selection():
+            skip_entity(entity.name, st)
+            context.log.info(f"{entity.name} not selected: nothing extracted")
+            return dg.MaterializeResult(metadata={"selected": False, "dagster/row_count": 0})
+        src = source.open()
+        res = extract_entity(src, entity.name, st)
+        with st.connect() as con:
+            preview = preview_md(con, f"SELECT {', '.join(entity.preview_columns)} FROM staged_{entity.name}")
+        context.log.info(f"{entity.name}: {res.source_records} read, {res.staged} staged, "
+                         f"{res.quarantined} quarantined from {src.describe()}")
+        return dg.MaterializeResult(metadata={
+            "selected": True, "source": src.describe(), "source_records": res.source_records,
+            "dagster/row_count": res.staged, "quarantined": res.quarantined,
+            "parquet": dg.MetadataValue.path(str(st.parquet_path(entity.name))), "preview": preview})
+
+    return _extract
+
+
+@dg.asset(key=SCOPE_KEY, group_name="transform", kinds={"duckdb"},
+          deps=[key("extract", e) for e in ENTITY_NAMES],
+          description="What this run migrates: every staged record (full) or the demo sample of seed 001 — "
+                      "10 products, customers and orders at random plus what they need.")
+def scope_asset(context: dg.AssetExecutionContext, config: MigrationConfig,
+                staging: StagingResource) -> dg.MaterializeResult:
+    selected = config.selection()
+    with staging.open().connect() as con:
+        counts = compute_scope(con, selected, config.mode, config.demo_size, config.demo_seed)
+    context.log.info(f"{config.mode} migration scope: {counts}")
+    return dg.MaterializeResult(metadata={"mode": config.mode, "entities": ", ".join(selected),
+                                          "in_scope": dg.MetadataValue.json(counts),
+                                          "dagster/row_count": sum(counts.values())})
+
+
+def build_transform(entity: Entity) -> dg.AssetsDefinition:
+    @dg.asset(key=key("transform", entity.name), group_name="transform", kinds={"duckdb"},
+              deps=[SCOPE_KEY, *[key("transform", d) for d in entity.depends_on]],
+              description=f"{entity.label} in the Mystore shape, migration rules applied (DuckDB SQL); "
+                          f"records a rule skips or that reference missing records are written to the ledger.")
+    def _transform(context: dg.AssetExecutionContext, config: MigrationConfig,
+                   staging: StagingResource) -> dg.MaterializeResult:
+        with staging.open().connect() as con:
+            if entity.name not in config.selection():
+                clear_entity(con, entity.name)
+                return dg.MaterializeResult(metadata={"selected": False, "dagster/row_count": 0})
+            res = transform_entity(con, entity.name, config.rules())
+            present = {r[0] for r in con.execute(f"DESCRIBE transformed_{entity.name}").fetchall()}
+            cols = [c for c in entity.preview_columns if c in present]
+            preview = preview_md(con, f"SELECT {', '.join(cols)} FROM transformed_{entity.name}")
+        return dg.MaterializeResult(metadata={
+            "selected": True, "in_scope": res.in_scope, "dagster/row_count": res.transformed,
+            "skipped_by_rule": dg.MetadataValue.json(res.skipped), "quarantined": res.quarantined,
+            "rules_applied": dg.MetadataValue.json(res.rules_applied), "preview": preview})
+
+    return _transform
+
+
+def build_load(entity: Entity) -> dg.AssetsDefinition:
+    @dg.asset(key=key("load", entity.name), group_name="load", kinds={"duckdb"},
+              deps=[key("transform", entity.name), *[key("load", d) for d in entity.depends_on]],
+              description=f"{entity.label} upserted into the target through the source-id → target-id map: "
+                          f"new rows created, changed rows updated, unchanged rows not written.")
+    def _load(context: dg.AssetExecutionContext, config: MigrationConfig, staging: StagingResource,
+              target: TargetResource) -> dg.MaterializeResult:
+        tgt = target.open()
+        with staging.open().connect() as con:
+            if entity.name not in config.selection():
+                return dg.MaterializeResult(metadata={"selected": False, "writes": 0})
+            res = load_entity(con, tgt, entity.name, config.rules())
+            meta = ledger_metadata(con, entity.name)
+        context.log.info(f"{entity.name}: {res.created} created, {res.updated} updated, {res.unchanged} unchanged, "
+                         f"{res.rejected} quarantined on load")
+        return dg.MaterializeResult(metadata={
+            "selected": True, "target": tgt.describe(), "created": res.created, "updated": res.updated,
+            "unchanged": res.unchanged, "quarantined_on_load": res.rejected, "adopted": res.adopted,
+            "writes": res.writes, "created_by_rules": dg.MetadataValue.json(res.helpers_created),
+            "dagster/row_count": tgt.count(entity.name), **meta})
+
+    return _load
+
+
+def _check(name: str, asset_key: dg.AssetKey, description: str, run, blocking: bool = True):
+    """An asset check from a verify function; `run(con, target)` returns (passed, facts)."""
+
+    @dg.asset_check(asset=asset_key, name=name, blocking=blocking, description=description)
+    def _c(staging: StagingResource, target: TargetResource) -> dg.AssetCheckResult:
+        with staging.open().connect() as con:
+            passed, facts = run(con, target.open())
+        return dg.AssetCheckResult(passed=passed, metadata={k: v if v is not None else "" for k, v in facts.items()},
+                                   severity=dg.AssetCheckSeverity.ERROR)
+
+    return _c
+
+
+def build_checks(entity: Entity) -> list:
+    e = entity.name
+    load_key = key("load", e)
+    checks = [
+        _check("ledger_closes", load_key,
+               "Every source record is accounted for: source = loaded + skipped (by rule) + quarantined.",
+               lambda con, tgt: verify.ledger_closes(con, e)),
+        _check("counts_reconcile", load_key,
+               "Every record the ledger calls loaded exists on the target exactly once (read back).",
+               lambda con, tgt: verify.counts_reconcile(con, tgt, e)),
+    ]
+    if e in ("categories", "products", "orders", "reviews"):
+        checks.append(_check("references_resolve", load_key,
+                             "Every reference of a loaded record points at a record that exists on the target.",
+                             lambda con, tgt: verify.references_resolve(con, tgt, e)))
+    if e == "orders":
+        checks.append(_check("money_totals_match", load_key,
+                             "Subtotal, shipping, tax, discount and grand total on the target equal the source.",
+                             lambda con, tgt: verify.money_totals_match(con, tgt)))
+    if e in URL_KEY_ENTITIES:
+        checks.append(_check("url_keys_unique", load_key, "URL keys on the target are unique and non-empty.",
+                             lambda con, tgt: verify.url_keys_unique(con, tgt, e), blocking=False))
+        checks.append(_check("url_keys_unique", key("transform", e),
+                             "URL keys are unique after the -1/-2 rule, before anything is loaded.",
+                             lambda con, tgt: verify.transformed_url_keys_unique(con, e)))
+    return checks
+
+
+@dg.asset(key=REPORT_KEY, group_name="report", kinds={"duckdb"}, deps=[key("load", e) for e in ENTITY_NAMES],
+          description="The migration report: per entity source, loaded, skipped by rule, quarantined "
+                      "(data/reports/migration_report.md and .json).")
+def report_asset(context: dg.AssetExecutionContext, config: MigrationConfig,
+                 staging: StagingResource) -> dg.MaterializeResult:
+    with staging.open().connect() as con:
+        rep = report.build(con, {"mode": config.mode, "entities": ",".join(config.selection()),
+                                 "keep_guest_orders": config.keep_guest_orders})
+    path = report.write(rep, staging.reports_directory)
+    context.log.info(report.markdown(rep))
+    return dg.MaterializeResult(metadata={
+        "report": dg.MetadataValue.md(report.markdown(rep)), "path": dg.MetadataValue.path(str(path)),
+        "all_accounted_for": rep["all_accounted_for"], "writes": rep["totals"]["created"] + rep["totals"]["updated"]})
+
+
+def build_all() -> tuple[list, list]:
+    assets: list = [scope_asset, report_asset]
+    checks: list = []
+    for entity in ENTITIES.values():
+        assets += [build_extract(entity), build_transform(entity), build_load(entity)]
+        checks += build_checks(entity)
+    return assets, checks

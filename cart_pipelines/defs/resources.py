@@ -1,0 +1,80 @@
+"""Resources: where staged data lives, which source to read, which target to write.
+
+Paths default to the project's data/ directory (or $CART_PIPELINES_DATA); tests and users point them elsewhere
+through resource config. Sources and targets sit behind one interface each, so a platform plugs in as another
+resource class with the same `open()`.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dagster as dg
+
+from ..connectors.base import Source
+from ..connectors.store_export import StoreExport
+from ..staging import Staging
+from ..targets.base import Target
+from ..targets.duckdb_store import DuckDBStore
+
+PACKAGE_ROOT = Path(__file__).resolve().parents[2]
+
+
+def project_root() -> Path:
+    """The checkout this package runs from (editable install), else the working directory."""
+    return PACKAGE_ROOT if (PACKAGE_ROOT / "pyproject.toml").exists() else Path.cwd()
+
+
+def data_dir() -> Path:
+    return Path(os.environ.get("CART_PIPELINES_DATA") or project_root() / "data")
+
+
+class StagingResource(dg.ConfigurableResource):
+    """Staged Parquet, the DuckDB catalog (ledger, id map) and migration reports."""
+
+    directory: str
+    reports_directory: str
+
+    def open(self) -> Staging:
+        return Staging(self.directory)
+
+
+class SourceResource(dg.ConfigurableResource):
+    """Base of every source resource."""
+
+    def open(self) -> Source:
+        raise NotImplementedError
+
+
+class StoreExportSource(SourceResource):
+    """A store export directory: the bundled sample store, or a file export / database dump of a shop."""
+
+    path: str
+
+    def open(self) -> Source:
+        return StoreExport(self.path)
+
+
+class TargetResource(dg.ConfigurableResource):
+    def open(self) -> Target:
+        raise NotImplementedError
+
+
+class LocalMystoreTarget(TargetResource):
+    """A Mystore-shaped target store in a local DuckDB file."""
+
+    path: str
+    name: str = "mystore_local"
+
+    def open(self) -> Target:
+        return DuckDBStore(self.path, self.name)
+
+
+def default_resources(data: Path | None = None, source_path: str | None = None) -> dict:
+    data = Path(data) if data else data_dir()
+    return {
+        "staging": StagingResource(directory=str(data / "staging"), reports_directory=str(data / "reports")),
+        "source": StoreExportSource(path=source_path or str(project_root() / "data" / "sample_store")),
+        "target": LocalMystoreTarget(path=str(data / "target" / "mystore.duckdb")),
+    }

@@ -1,0 +1,79 @@
+"""Small stores written as real store exports, and the pipeline stages run on them without Dagster."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from cart_pipelines.connectors.store_export import StoreExport
+from cart_pipelines.entities import ENTITY_NAMES
+from cart_pipelines.extract import extract_entity
+from cart_pipelines.load import load_entity
+from cart_pipelines.rules import RuleSettings
+from cart_pipelines.scope import compute_scope
+from cart_pipelines.staging import Staging
+from cart_pipelines.targets.duckdb_store import DuckDBStore
+from cart_pipelines.transform import transform_entity
+
+TS = "2024-05-01T10:00:00Z"
+
+
+def write_store(directory: Path, records: dict[str, list]) -> Path:
+    """A store export with the given records (dicts, or raw strings written as lines as they are)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for entity in ENTITY_NAMES:
+        with open(directory / f"{entity}.jsonl", "w", encoding="utf-8") as fh:
+            for r in records.get(entity, []):
+                fh.write((r if isinstance(r, str) else json.dumps(r, ensure_ascii=False)) + "\n")
+    return directory
+
+
+def base_store() -> dict[str, list]:
+    """One of everything, all valid and linked."""
+    addr = {"first_name": "Kari", "last_name": "Nordmann", "street": "Storgata 1", "city": "Oslo",
+            "postcode": "0155", "country": "NO"}
+    return {
+        "categories": [{"source_id": "1", "name": "Klær", "url_key": "klaer"},
+                       {"source_id": "2", "parent_id": "1", "name": "Gensere", "url_key": "klaer/gensere"}],
+        "manufacturers": [{"source_id": "1", "name": "Fjord AS"}],
+        "tax_classes": [{"source_id": "1", "name": "MVA 25 %", "rates": [{"country": "NO", "rate": 25}]}],
+        "products": [{"source_id": "1", "sku": "A-1", "name": "Blå genser", "price": 499.0, "category_ids": ["2"],
+                      "manufacturer_id": "1", "tax_class_id": "1", "url_key": "klaer/gensere/bla-genser",
+                      "updated_at": TS}],
+        "customers": [{"source_id": "1", "email": "kari@example.no", "first_name": "Kari",
+                       "last_name": "Nordmann", "addresses": [addr], "updated_at": TS}],
+        "orders": [{"source_id": "1", "number": "1001", "customer_id": "1", "email": "kari@example.no",
+                    "customer_first_name": "Kari", "customer_last_name": "Nordmann", "currency": "NOK",
+                    "subtotal": 499.0, "shipping": 0, "tax": 124.75, "discount": 0, "grand_total": 623.75,
+                    "items": [{"source_id": "1-1", "product_id": "1", "sku": "A-1", "qty": 1, "price": 499.0,
+                               "tax": 124.75}],
+                    "billing_address": addr, "shipping_address": addr, "updated_at": TS}],
+        "reviews": [{"source_id": "1", "product_id": "1", "customer_id": "1", "rating": 5, "title": "Fin"}],
+    }
+
+
+class Run:
+    """Extract → scope → transform → load of a store export into a local target, as the assets do."""
+
+    def __init__(self, work: Path, store: Path):
+        self.source = StoreExport(store)
+        self.staging = Staging(work / "staging")
+        self.target = DuckDBStore(work / "target.duckdb")
+
+    def __call__(self, mode: str = "full", settings: RuleSettings | None = None, entities=ENTITY_NAMES,
+                 demo_seed: int = 1, demo_size: int = 10) -> dict:
+        settings = settings or RuleSettings()
+        for e in entities:
+            extract_entity(self.source, e, self.staging)
+        with self.staging.connect() as con:
+            compute_scope(con, tuple(entities), mode, demo_size, demo_seed)
+            for e in entities:
+                transform_entity(con, e, settings)
+            return {e: load_entity(con, self.target, e, settings) for e in entities}
+
+    def query(self, sql: str, params=None) -> list[tuple]:
+        with self.staging.connect() as con:
+            return con.execute(sql, params or []).fetchall()
+
+    def target_rows(self, entity: str) -> list[dict]:
+        return self.target.scan(entity).to_pylist()

@@ -1,0 +1,49 @@
+"""The command line: the README's demo command, its report, and errors as one sentence with exit code 2."""
+
+from typer.testing import CliRunner
+
+from cart_pipelines.cli import app
+from conftest import SAMPLE
+
+
+def invoke(args, tmp_path, monkeypatch):
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
+    return CliRunner().invoke(app, args)
+
+
+def test_migrate_demo_prints_report_and_passes_checks(tmp_path, monkeypatch):
+    res = invoke(["migrate", "--demo", "--data", str(tmp_path / "data")], tmp_path, monkeypatch)
+    assert res.exit_code == 0, res.output
+    assert "Migration report (demo)" in res.output and "every source record is accounted for" in res.output
+    assert "All 23 checks passed" in res.output
+    assert (tmp_path / "data" / "reports" / "migration_report.md").exists()
+    assert (tmp_path / "data" / "target" / "mystore.duckdb").exists()
+    again = invoke(["report", "--data", str(tmp_path / "data")], tmp_path, monkeypatch)
+    assert again.exit_code == 0 and "not_in_demo_sample" in again.output
+
+
+def test_bad_selection_exits_2_with_one_sentence(tmp_path, monkeypatch):
+    res = invoke(["migrate", "--full", "--entities", "orders", "--data", str(tmp_path)], tmp_path, monkeypatch)
+    assert res.exit_code == 2
+    assert "orders cannot be migrated without customers and products" in res.output
+    assert "Traceback" not in res.output
+    res = invoke(["migrate", "--full", "--entities", "coupons", "--data", str(tmp_path)], tmp_path, monkeypatch)
+    assert res.exit_code == 2 and "unknown entity coupons" in res.output
+    res = invoke(["migrate", "--data", str(tmp_path)], tmp_path, monkeypatch)
+    assert res.exit_code == 2 and "choose one of --demo or --full" in res.output
+    res = invoke(["report", "--data", str(tmp_path / "empty")], tmp_path, monkeypatch)
+    assert res.exit_code == 2 and "no migration report yet" in res.output
+
+
+def test_missing_source_is_a_clear_error(tmp_path, monkeypatch):
+    res = invoke(["migrate", "--demo", "--source", str(tmp_path / "nope"), "--data", str(tmp_path)], tmp_path,
+                 monkeypatch)
+    assert res.exit_code == 2 and "is not a directory" in res.output
+
+
+def test_generate_sample(tmp_path, monkeypatch):
+    res = invoke(["generate-sample", "--out", str(tmp_path / "s"), "--products", "20", "--seed", "3"], tmp_path,
+                 monkeypatch)
+    assert res.exit_code == 0, res.output
+    assert sum(1 for _ in open(tmp_path / "s" / "products.jsonl")) == 20
+    assert SAMPLE.exists()

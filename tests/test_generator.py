@@ -1,0 +1,71 @@
+"""The sample store generator: deterministic, any size, and holding every case the rules handle."""
+
+import json
+
+from cart_pipelines.sample.generator import DEFECTS, StoreSize, generate_store, slugify
+from conftest import SAMPLE
+
+
+def lines(path):
+    """The generated records of a file, without the deliberately malformed ones appended after them."""
+    defects = set(DEFECTS.get(path.stem, []))
+    with open(path, encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh if line.rstrip("\n") not in defects]
+
+
+def test_same_seed_same_bytes_other_seed_other_store(tmp_path):
+    size = StoreSize.scaled(40)
+    generate_store(tmp_path / "a", seed=11, size=size)
+    generate_store(tmp_path / "b", seed=11, size=size)
+    generate_store(tmp_path / "c", seed=12, size=size)
+    for f in ("products.jsonl", "orders.jsonl", "customers.jsonl", "reviews.jsonl"):
+        assert (tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes()
+        assert (tmp_path / "a" / f).read_bytes() != (tmp_path / "c" / f).read_bytes()
+
+
+def test_sizes_scale_down_to_ten_and_up(tmp_path):
+    counts = generate_store(tmp_path / "tiny", size=StoreSize.scaled(10))
+    assert counts["products"] == 10 and all(n >= 3 for n in counts.values())
+    big = StoreSize.scaled(1_000_000)
+    assert big.products == 1_000_000 and big.orders == 2_000_000 and big.categories == 2000
+
+
+def test_committed_sample_matches_its_manifest():
+    manifest = json.loads((SAMPLE / "manifest.json").read_text())
+    assert manifest["format"] == "cart_pipelines.store_export" and manifest["delta_capable"] is False
+    for entity, n in manifest["counts"].items():
+        with open(SAMPLE / f"{entity}.jsonl", encoding="utf-8") as fh:
+            assert sum(1 for _ in fh) == n
+
+
+def test_sample_store_contains_every_case_the_rules_handle():
+    customers = lines(SAMPLE / "customers.jsonl")
+    orders = lines(SAMPLE / "orders.jsonl")
+    products = lines(SAMPLE / "products.jsonl")
+    reviews = lines(SAMPLE / "reviews.jsonl")
+    customer_ids = {c["source_id"] for c in customers}
+    product_ids = {p["source_id"] for p in products}
+    assert 45 <= len(lines(SAMPLE / "categories.jsonl")) <= 55 and len(products) >= 500
+    assert any(a["city"] == "" for c in customers for a in c["addresses"])  # rule 1
+    assert any(c["first_name"] == "" for c in customers) and any(c["last_name"] == "" for c in customers)
+    assert any(o["billing_address"]["first_name"] == "" for o in orders)  # rule 2
+    assert any(o["shipping_address"]["country"] == "" for o in orders)
+    assert any(o["customer_first_name"] == "" for o in orders)
+    assert any(not p.get("category_ids") for p in products)  # rule 3
+    assert any(r["customer_id"] is None for r in reviews)  # rule 4
+    assert any(r["product_id"] is None for r in reviews)
+    assert any(r["product_id"] and r["product_id"] not in product_ids for r in reviews)
+    assert any(o["customer_id"] is None for o in orders)  # rule 5: guests
+    assert any(o["customer_id"] and o["customer_id"] not in customer_ids for o in orders)  # deleted customers
+    last_segments = [p["url_key"].rsplit("/", 1)[-1] for p in products]  # rule 6
+    assert len(last_segments) > len(set(last_segments))
+    assert len({p["url_key"] for p in products}) == len({p["source_id"] for p in products})
+    assert any(set("æøå") & set(p["name"].lower()) for p in products)
+    assert any(p["price"] == 0 for p in products)
+    assert max(len(p["description_html"]) for p in products) > 20_000
+    for o in orders:  # totals add up in the source
+        assert round(o["subtotal"] + o["shipping"] + o["tax"] - o["discount"], 2) == o["grand_total"]
+
+
+def test_slugify_transliterates_norwegian():
+    assert slugify("Blå Ærlig Genser – Øvre Göteborg!") == "bla-aerlig-genser-ovre-goteborg"

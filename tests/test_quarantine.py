@@ -1,0 +1,84 @@
+"""Bad input ends in the ledger with a clear reason; the ledger always closes."""
+
+import pytest
+
+from cart_pipelines import ledger
+from cart_pipelines.canonical import SCHEMAS
+from cart_pipelines.entities import ENTITY_NAMES
+from cart_pipelines.validation import Invalid, coerce_record
+
+
+@pytest.mark.parametrize("record, reason", [
+    ({"source_id": "1", "name": "x", "price": "12,50"}, "price: '12,50' has a comma"),
+    ({"source_id": "1", "name": "x", "price": "abc"}, "price: 'abc' is not a number"),
+    ({"source_id": "1", "name": "x", "price": -1}, "price: -1.00 is negative"),
+    ({"source_id": "1", "name": "x", "price": 1.234}, "price: 1.234 has more than 2 decimals"),
+    ({"source_id": "1", "price": 1}, "name: required field is missing"),
+    ({"name": "x", "price": 1}, "source_id: required field is missing"),
+    ({"source_id": "1", "name": "x", "price": 1, "stock": "many"}, "stock: 'many' is not a whole number"),
+    ({"source_id": "1", "name": "x", "price": 1, "category_ids": "3"}, "category_ids: expected a list"),
+    ({"source_id": "1", "name": "x", "price": 1, "updated_at": "yesterday"}, "updated_at: 'yesterday' is not"),
+    ({"source_id": "1", "name": {"no": "x"}, "price": 1}, "name: expected text, got dict"),
+    ({"source_id": "1", "name": "x" * 1_000_001, "price": 1}, "exceeds the limit"),
+    ({"source_id": "1", "name": "x", "price": 1, "variants": [{"price": "1,5"}]}, "variants[0].price"),
+])
+def test_product_defects_are_named(record, reason):
+    with pytest.raises(Invalid, match=None) as exc:
+        coerce_record(record, SCHEMAS["products"])
+    assert reason in str(exc.value)
+
+
+def test_valid_values_are_coerced():
+    row = coerce_record({"source_id": 7, "name": "Ærlig <b>lue</b>", "price": "10.5", "stock": "3",
+                         "updated_at": "2024-01-02T03:04:05+02:00", "status": "enabled"}, SCHEMAS["products"])
+    assert row["source_id"] == "7" and str(row["price"]) == "10.50" and row["stock"] == 3
+    assert row["updated_at"].isoformat() == "2024-01-02T01:04:05+00:00"
+
+
+def test_every_record_accounted_for_with_bad_input(store, run):
+    good = store.records["products"][0]
+    records = {
+        "products": [good, '{"source_id": "2", "name": "cut', b"\xff\xfe".decode("latin-1"),
+                     {**good, "source_id": "3", "price": "1,00"}, {**good, "sku": "DUP"},
+                     {**good, "source_id": "4", "sku": "A-4", "url_key": "x", "manufacturer_id": "404"},
+                     "[1, 2, 3]"],
+        "orders": [store.records["orders"][0],
+                   {**store.records["orders"][0], "source_id": "2", "items": [
+                       {"source_id": "2-1", "product_id": "4", "sku": "A-4", "qty": 1, "price": 1, "tax": 0}]}],
+        "customers": [store.records["customers"][0], {"source_id": "9", "email": "  "}],
+    }
+    r = run(store(records))
+    r()
+    reasons = dict(r.query("SELECT source_id, reason FROM ledger WHERE outcome = 'quarantined' AND entity = 'products'"))
+    assert "malformed JSON" in reasons["#2"]
+    assert "not valid UTF-8" in reasons["#3"] or "malformed JSON" in reasons["#3"]
+    assert "comma" in reasons["3"]
+    assert reasons["1"] == "duplicate source_id 1"
+    assert reasons["4"] == "manufacturer 404 is missing or quarantined"
+    assert "expected an object" in reasons["#7"]
+    order_reason = r.query("SELECT reason FROM ledger WHERE entity = 'orders' AND source_id = '2'")
+    assert order_reason == [("order item product 4 is missing or quarantined",)]
+    with r.staging.connect() as con:
+        for entity in ENTITY_NAMES:
+            s = ledger.summarize(con, entity)
+            assert s.closes, s.as_dict()
+        assert ledger.summarize(con, "products").as_dict()["source"] == 7
+        assert ledger.summarize(con, "customers").quarantined == 1
+
+
+def test_invalid_utf8_line_is_quarantined(tmp_path, store, run):
+    d = store()
+    with open(d / "customers.jsonl", "ab") as fh:
+        fh.write(b'{"source_id": "5", "email": "\xff\xfe@example.no"}\n')
+    r = run(d)
+    r()
+    assert r.query("SELECT reason FROM ledger WHERE entity = 'customers' AND outcome = 'quarantined'") == [
+        ("customers.jsonl line 2: not valid UTF-8 (byte 29)",)]
+
+
+def test_target_rejection_is_quarantined_with_the_targets_message(store, run):
+    c = store.records["customers"][0]
+    r = run(store({"customers": [c, {**c, "source_id": "2", "email": "KARI@example.no"}]}))
+    r()
+    assert r.query("SELECT stage, reason FROM ledger WHERE entity = 'customers' AND outcome = 'quarantined'") == [
+        ("load", "target rejected: a customer with this e-mail already exists")]

@@ -1,0 +1,124 @@
+"""One test per migration rule of seed 000 (and the opt-in that keeps guest orders)."""
+
+import copy
+
+from cart_pipelines.rules import HIDDEN_CATEGORY_ID, RULES, RuleSettings
+
+
+def outcome(r, entity, sid):
+    return r.query("SELECT stage, outcome, rule, reason FROM ledger WHERE entity = ? AND source_id = ?",
+                   [entity, sid])
+
+
+def test_rule_table_names_every_seed_rule():
+    assert [r.name for r in RULES] == [
+        "customer_address_defaults", "order_address_defaults", "uncategorised_to_hidden_category",
+        "review_needs_product_and_customer", "order_needs_customer", "url_key_suffix"]
+
+
+def test_customer_address_defaults(store, run):
+    cust = store.records["customers"][0]
+    cust["addresses"] = [{"first_name": "", "last_name": None, "city": "  ", "street": "Vei 2", "country": "NO"},
+                         {"first_name": "Ola", "last_name": "N", "city": "Bergen"}]
+    r = run(store())
+    r()
+    (row,) = r.target_rows("customers")
+    first, second = row["addresses"]
+    assert (first["first_name"], first["last_name"], first["city"], first["street"]) == ("N/A", "N/A", "N/A", "Vei 2")
+    assert (second["first_name"], second["city"]) == ("Ola", "Bergen")
+    assert r.query("SELECT records FROM rule_counts WHERE rule = 'customer_address_defaults'") == [(1,)]
+
+
+def test_order_address_defaults_are_configurable(store, run):
+    order = store.records["orders"][0]
+    order["billing_address"] = {"first_name": "", "last_name": "", "city": "", "country": ""}
+    order["shipping_address"] = None
+    order["customer_first_name"] = ""
+    order["customer_last_name"] = None
+    r = run(store())
+    r()
+    (row,) = r.target_rows("orders")
+    for a in (row["billing_address"], row["shipping_address"]):
+        assert (a["first_name"], a["last_name"], a["city"], a["country"]) == ("N/A", "N/A", "City", "Sweden")
+    assert (row["customer_first_name"], row["customer_last_name"]) == ("N/A", "N/A")
+    r2 = run(store())
+    r2(settings=RuleSettings(order_country="Norge", order_city="Ukjent"))
+    a = r2.target_rows("orders")[0]["billing_address"]
+    assert (a["city"], a["country"]) == ("Ukjent", "Norge")
+
+
+def test_uncategorised_products_go_to_one_hidden_category(store, run):
+    p = store.records["products"][0]
+    second = {**copy.deepcopy(p), "source_id": "2", "sku": "A-2", "url_key": "annen", "category_ids": []}
+    third = {**copy.deepcopy(p), "source_id": "3", "sku": "A-3", "url_key": "tredje"}
+    del third["category_ids"]
+    r = run(store({"products": [p, second, third]}))
+    r()
+    hidden = [c for c in r.target_rows("categories") if c["_source_id"] == HIDDEN_CATEGORY_ID]
+    assert len(hidden) == 1 and hidden[0]["hidden"] is True
+    by_sid = {row["_source_id"]: row for row in r.target_rows("products")}
+    assert by_sid["2"]["category_ids"] == by_sid["3"]["category_ids"] == [hidden[0]["id"]]
+    assert by_sid["1"]["category_ids"] != [hidden[0]["id"]]
+    r()  # the hidden category is made once, not once per run
+    assert sum(c["_source_id"] == HIDDEN_CATEGORY_ID for c in r.target_rows("categories")) == 1
+
+
+def test_reviews_need_product_and_customer(store, run):
+    ok = store.records["reviews"][0]
+    reviews = [ok, {**ok, "source_id": "2", "customer_id": None}, {**ok, "source_id": "3", "product_id": None},
+               {**ok, "source_id": "4", "product_id": "404"}, {**ok, "source_id": "5", "customer_id": "404"}]
+    r = run(store({"reviews": reviews}))
+    r()
+    assert [row["_source_id"] for row in r.target_rows("reviews")] == ["1"]
+    for sid in "2345":
+        assert outcome(r, "reviews", sid) == [("transform", "skipped", "review_needs_product_and_customer", None)]
+
+
+def test_orders_without_customer_are_skipped(store, run):
+    ok = store.records["orders"][0]
+    orders = [ok, {**ok, "source_id": "2", "number": "1002", "customer_id": None, "email": "gjest@example.no"},
+              {**ok, "source_id": "3", "number": "1003", "customer_id": "999"}]  # deleted customer
+    r = run(store({"orders": orders}))
+    r()
+    assert [row["_source_id"] for row in r.target_rows("orders")] == ["1"]
+    assert outcome(r, "orders", "2") == [("transform", "skipped", "order_needs_customer", None)]
+    assert outcome(r, "orders", "3") == [("transform", "skipped", "order_needs_customer", None)]
+
+
+def test_keep_guest_orders_creates_customers_from_order_email(store, run):
+    ok = store.records["orders"][0]
+    orders = [ok,
+              {**ok, "source_id": "2", "number": "1002", "customer_id": None, "email": "Gjest@Example.no",
+               "customer_first_name": "Per", "customer_last_name": "Gjest"},
+              {**ok, "source_id": "3", "number": "1003", "customer_id": None, "email": "gjest@example.no "},
+              {**ok, "source_id": "4", "number": "1004", "customer_id": "999", "email": "kari@example.no"},
+              {**ok, "source_id": "5", "number": "1005", "customer_id": None, "email": ""}]
+    r = run(store({"orders": orders}))
+    r(settings=RuleSettings(keep_guest_orders=True))
+    customers = {c["_source_id"]: c for c in r.target_rows("customers")}
+    assert set(customers) == {"1", "guest:gjest@example.no"}
+    guest = customers["guest:gjest@example.no"]
+    assert (guest["email"], guest["first_name"]) == ("Gjest@Example.no", "Per")
+    by_order = {o["_source_id"]: o["customer_id"] for o in r.target_rows("orders")}
+    assert by_order == {"1": customers["1"]["id"], "2": guest["id"], "3": guest["id"],
+                        "4": customers["1"]["id"]}  # the deleted customer's order joins the same e-mail
+    assert outcome(r, "orders", "5") == [("transform", "skipped", "order_needs_customer", None)]
+
+
+def test_url_keys_lose_category_path_and_get_deterministic_suffixes(store, run):
+    p = store.records["products"][0]
+    products = [
+        {**p, "source_id": "10", "sku": "S-10", "url_key": "herre/gensere/bla-genser"},
+        {**p, "source_id": "2", "sku": "S-2", "url_key": "dame/gensere/bla-genser"},
+        {**p, "source_id": "7", "sku": "S-7", "url_key": "salg/Blå-Genser"},
+        {**p, "source_id": "3", "sku": "S-3", "url_key": "bla-genser-1"},  # already ends in -1
+    ]
+    r = run(store({"products": products}))
+    r()
+    keys = {row["_source_id"]: row["url_key"] for row in r.target_rows("products")}
+    # source-id order decides: 2 keeps the key, 7 and 10 get suffixes; 3 owned "bla-genser-1", so 7 moves on
+    assert keys == {"2": "bla-genser", "3": "bla-genser-1", "7": "bla-genser-1-1", "10": "bla-genser-2"}
+    assert len(set(keys.values())) == 4
+    r2 = run(store())
+    r2()
+    assert {row["_source_id"]: row["url_key"] for row in r2.target_rows("products")} == keys
