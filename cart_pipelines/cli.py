@@ -45,12 +45,28 @@ def dagster_home() -> Path:
     return home
 
 
-def _resources(data: Optional[Path], source: Optional[Path]):
+def _resources(data: Optional[Path], source: Optional[Path], platform: Optional[str] = None):
     from .defs.resources import default_resources
 
     if source is not None and not source.is_dir():
         _fail(f"--source: {source} is not a directory holding a store export")
-    return default_resources(data, str(source) if source else None)
+    try:
+        return default_resources(data, str(source) if source else None, platform)
+    except ValueError as exc:
+        _fail(str(exc))
+
+
+def _open_source(platform: Optional[str], source: Optional[Path]):
+    """The configured source, credentials resolved from the environment, or one clear sentence."""
+    res = _resources(None, source, platform)["source"]
+    try:
+        return res.process_config_and_initialize().open()
+    except Exception as exc:  # missing environment variables, bad URL: configuration errors
+        message = str(exc).strip().splitlines()[0]
+        _fail(f"source configuration: {message}")
+
+
+PLATFORM_HELP = "Source platform (default $CART_SOURCE or store_export); credentials from its environment variables."
 
 
 def print_report(rep: dict) -> None:
@@ -79,6 +95,7 @@ def migrate(
     keep_guest_orders: bool = typer.Option(False, help="Create customers from guest orders instead of skipping."),
     demo_seed: int = typer.Option(1, help="Seed of the demo draw."),
     source: Optional[Path] = typer.Option(None, help="Store export directory (default: the bundled sample store)."),
+    platform: Optional[str] = typer.Option(None, help=PLATFORM_HELP),
     data: Optional[Path] = typer.Option(None, help="Where staging, target and reports live (default: data/)."),
 ):
     """Run the demo or full migration in-process; the run is recorded in the Dagster instance and UI."""
@@ -95,7 +112,7 @@ def migrate(
     from .defs.jobs import run_config
 
     dagster_home()
-    resources = _resources(data, source)
+    resources = _resources(data, source, platform)
     defs = build_definitions(resources)
     job_name = "demo_migration" if demo else "full_migration"
     job = defs.resolve_job_def(job_name)
@@ -103,7 +120,7 @@ def migrate(
     cfg = run_config(keys, mode="demo" if demo else "full", entities=chosen, keep_guest_orders=keep_guest_orders,
                      demo_seed=demo_seed)
     cfg.loggers["console"] = {"config": {"log_level": "WARNING"}}  # the report below says what matters
-    console.print(f"Running [bold]{job_name}[/] from {resources['source'].open().describe()} ...")
+    console.print(f"Running [bold]{job_name}[/] from {platform or os.environ.get('CART_SOURCE') or 'store export'} ...")
     with dg.DagsterInstance.get() as instance:
         result = job.execute_in_process(run_config=cfg, instance=instance, raise_on_error=False)
     failed_checks = [f"{e.asset_key.to_user_string()}:{e.check_name}"
@@ -148,6 +165,85 @@ def generate_sample(
     size = StoreSize() if products == 500 else StoreSize.scaled(products)
     counts = generate_store(out, seed=seed, size=size, defects=defects)
     console.print(f"wrote {sum(counts.values())} records to {out}: {counts}")
+
+
+@app.command()
+def check(
+    platform: Optional[str] = typer.Option(None, help=PLATFORM_HELP),
+    source: Optional[Path] = typer.Option(None, help="Store export directory (store_export source)."),
+    entity: str = typer.Option("products", help="Entity to read one record of."),
+):
+    """Connection test (seed 002): one authenticated request and one record. Exit 1 when it fails."""
+    from .verification import verify_source
+
+    result = verify_source(_open_source(platform, source), entity)
+    if not result.ok:
+        _fail(result.message, 1)
+    console.print(f"[green]ok[/] {result.message}")
+
+
+@app.command()
+def preview(
+    entity: str = typer.Argument(..., help="Entity to preview, e.g. products."),
+    limit: int = typer.Option(3, help="Records to show."),
+    platform: Optional[str] = typer.Option(None, help=PLATFORM_HELP),
+    source: Optional[Path] = typer.Option(None, help="Store export directory (store_export source)."),
+):
+    """Show the first records of one entity, as the canonical model sees them."""
+    from .entities import ENTITIES
+    from .verification import verify_source
+
+    if entity not in ENTITIES:
+        _fail(f"entity: unknown entity {entity}; choose from {', '.join(ENTITY_NAMES)}")
+    result = verify_source(_open_source(platform, source), entity, limit)
+    if not result.ok:
+        _fail(result.message, 1)
+    table = Table(title=f"{entity} from {result.source}")
+    columns = list(ENTITIES[entity].preview_columns) + ["updated_at"]
+    for c in columns:
+        table.add_column(c)
+    for row in result.preview:
+        table.add_row(*("" if row.get(c) is None else str(row.get(c))[:50] for c in columns))
+    console.print(table)
+
+
+@app.command()
+def emulate(
+    platform: str = typer.Argument(..., help="shopify, woocommerce, bigcommerce or magento."),
+    port: int = typer.Option(8080, help="Port on 127.0.0.1."),
+    seed: int = typer.Option(7, help="Seed of the generated store."),
+    products: int = typer.Option(500, help="Products in the generated store (other entities scale)."),
+    tls: bool = typer.Option(False, "--tls", help="Serve HTTPS with a certificate made now; prints the CA file."),
+    plan: str = typer.Option("standard", help="Rate-limit plan of the platform."),
+    latency_ms: float = typer.Option(0.0, help="Added latency per response, in milliseconds."),
+):
+    """Serve a generated store as PLATFORM's API on 127.0.0.1:PORT until interrupted.
+    Prints one JSON line first: base_url and the credentials a client must use."""
+    import json
+    import signal
+
+    from . import platforms
+    from .emulators.base import EmulatorStore, Knobs, serve
+
+    try:
+        cls = platforms.emulator_class(platform)
+    except ValueError as exc:
+        _fail(str(exc))
+    store = EmulatorStore.generated(products=products, seed=seed)
+    try:
+        handle = serve(cls(store, Knobs(plan=plan, latency_ms=latency_ms)), port=port, tls=tls, lifetime=None)
+    except OSError as exc:
+        _fail(f"--port: cannot listen on 127.0.0.1:{port} ({exc.strerror})")
+    print(json.dumps(handle.announce()), flush=True)
+    stop = {"now": False}
+    signal.signal(signal.SIGTERM, lambda *_: stop.update(now=True))
+    try:
+        while not stop["now"]:
+            signal.pause() if hasattr(signal, "pause") else __import__("time").sleep(1)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        handle.stop()
 
 
 @app.command()

@@ -27,8 +27,9 @@ def extract_entity(source: Source, entity: str, staging: Staging, batch_rows: in
     rows: list[dict] = []
     bad: list[tuple] = []
     total = 0
+    records = source.records(entity) if source.has(entity) else iter(())
     try:
-        for rec in source.records(entity):
+        for rec in records:
             total += 1
             reason = rec.error
             if reason is None:

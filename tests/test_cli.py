@@ -47,3 +47,15 @@ def test_generate_sample(tmp_path, monkeypatch):
     assert res.exit_code == 0, res.output
     assert sum(1 for _ in open(tmp_path / "s" / "products.jsonl")) == 20
     assert SAMPLE.exists()
+
+
+def test_check_and_preview_the_sample_store(tmp_path, monkeypatch):
+    res = invoke(["check"], tmp_path, monkeypatch)
+    assert res.exit_code == 0 and "1 products record(s) read" in res.output
+    res = invoke(["preview", "customers", "--limit", "2"], tmp_path, monkeypatch)
+    assert res.exit_code == 0 and "email" in res.output
+    assert "$2y$" not in res.output  # password hashes are secrets
+    res = invoke(["check", "--source", str(tmp_path)], tmp_path, monkeypatch)
+    assert res.exit_code == 1 and "holds no <entity>.jsonl files" in res.output
+    res = invoke(["check", "--platform", "nosuchshop"], tmp_path, monkeypatch)
+    assert res.exit_code == 2 and "unknown platform 'nosuchshop'" in res.output

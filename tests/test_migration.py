@@ -76,3 +76,11 @@ def test_products_only_brings_their_taxonomy(dagster_run):
     by = {e["entity"]: e for e in dagster_run.report()["entities"]}
     assert by["products"]["loaded"] == 500 and by["categories"]["loaded"] == 50
     assert by["orders"]["source"] is None and by["customers"]["source"] is None
+
+
+def test_connection_check_job(dagster_run, tmp_path):
+    assert dagster_run("check_source_connection").success
+    defs = build_definitions(default_resources(tmp_path / "d", str(tmp_path)))
+    result = defs.resolve_job_def("check_source_connection").execute_in_process(raise_on_error=False)
+    failure = next(e for e in result.all_events if e.is_step_failure)
+    assert "holds no <entity>.jsonl files" in failure.step_failure_data.user_failure_data.description

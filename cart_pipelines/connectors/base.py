@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Iterator
@@ -38,7 +39,9 @@ class Source(ABC):
         """Every record of `entity`, streamed."""
 
     def has(self, entity: str) -> bool:
-        return True
+        """Whether the platform has this entity at all (connector modules list what they carry in CARRIED)."""
+        carried = getattr(sys.modules.get(type(self).__module__), "CARRIED", None)
+        return carried is None or entity in carried
 
     def check_delta(self) -> None:
         if not self.supports_delta:

@@ -32,11 +32,12 @@ class StoreExport(Source):
         m = self.path / "manifest.json"
         return json.loads(m.read_text(encoding="utf-8")) if m.exists() else {}
 
-    def check(self) -> None:
+    def check(self) -> str:
         if not self.path.is_dir():
-            raise SourceError(f"store export: directory {str(self.path)!r} does not exist; set store_export.path")
+            raise SourceError(f"store export: directory {str(self.path)!r} does not exist; set the source path")
         if not any(self.path.glob("*.jsonl")):
             raise SourceError(f"store export: {str(self.path)!r} holds no <entity>.jsonl files")
+        return self.describe()
 
     def has(self, entity: str) -> bool:
         return self.file(entity).exists()

@@ -49,13 +49,15 @@ def build_extract(entity: Entity) -> dg.AssetsDefinition:
             context.log.info(f"{entity.name} not selected: nothing extracted")
             return dg.MaterializeResult(metadata={"selected": False, "dagster/row_count": 0})
         src = source.open()
+        available = src.has(entity.name)
         res = extract_entity(src, entity.name, st)
         with st.connect() as con:
             preview = preview_md(con, f"SELECT {', '.join(entity.preview_columns)} FROM staged_{entity.name}")
         context.log.info(f"{entity.name}: {res.source_records} read, {res.staged} staged, "
                          f"{res.quarantined} quarantined from {src.describe()}")
         return dg.MaterializeResult(metadata={
-            "selected": True, "source": src.describe(), "source_records": res.source_records,
+            "selected": True, "available_on_platform": available, "source": src.describe(),
+            "source_records": res.source_records,
             "dagster/row_count": res.staged, "quarantined": res.quarantined,
             "parquet": dg.MetadataValue.path(str(st.parquet_path(entity.name))), "preview": preview})
 

@@ -1,10 +1,10 @@
-"""Jobs named for what users do: a demo migration, then a full migration (seed 001)."""
+"""Jobs named for what users do: check the connection, a demo migration, then a full migration (seed 001)."""
 
-from __future__ import annotations
 
 import dagster as dg
 
 from .config import MigrationConfig
+from .resources import SourceResource
 
 MIGRATION = dg.AssetSelection.groups("extract", "transform", "load", "report")
 
@@ -18,6 +18,7 @@ def run_config(asset_keys, **settings) -> dg.RunConfig:
 def build_jobs(assets) -> list:
     keys = [k for a in assets for k in a.keys]
     return [
+        check_source_connection,
         dg.define_asset_job(
             "demo_migration", selection=MIGRATION, config=run_config(keys, mode="demo"),
             description="Demo migration (seed 001): 10 products, 10 customers and 10 orders at random, with the "
@@ -27,3 +28,20 @@ def build_jobs(assets) -> list:
             description="Full migration of the selected entities (all by default). Re-running writes only what "
                         "changed."),
     ]
+
+
+@dg.op(description="Connection test (seed 002): one authenticated request and one product, explained on failure.")
+def verify_source_connection(context: dg.OpExecutionContext, source: SourceResource) -> None:
+    from ..verification import verify_source
+
+    result = verify_source(source.open())
+    if not result.ok:
+        raise dg.Failure(description=result.message, metadata={"kind": result.kind, "source": result.source})
+    context.log.info(result.message)
+    context.log_event(dg.AssetObservation(asset_key=dg.AssetKey(["extract", "products"]),
+                                          metadata={"connection": result.message}))
+
+
+@dg.job(description="Test the source connection before migrating: credentials, permissions, reachability.")
+def check_source_connection():
+    verify_source_connection()

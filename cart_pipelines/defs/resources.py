@@ -71,10 +71,23 @@ class LocalMystoreTarget(TargetResource):
         return DuckDBStore(self.path, self.name)
 
 
-def default_resources(data: Path | None = None, source_path: str | None = None) -> dict:
+def source_resource(platform: str | None = None, path: str | None = None) -> SourceResource:
+    """The source users chose: $CART_SOURCE names a platform (credentials from its environment variables, see
+    docs/platforms/), or `store_export` (default) reading $CART_SOURCE_PATH or the bundled sample store."""
+    from .. import platforms
+
+    name = platform or os.environ.get("CART_SOURCE") or "store_export"
+    if name == "store_export":
+        return StoreExportSource(path=path or os.environ.get("CART_SOURCE_PATH")
+                                 or str(project_root() / "data" / "sample_store"))
+    return platforms.resource_class(name).from_env()
+
+
+def default_resources(data: Path | None = None, source_path: str | None = None,
+                      platform: str | None = None) -> dict:
     data = Path(data) if data else data_dir()
     return {
         "staging": StagingResource(directory=str(data / "staging"), reports_directory=str(data / "reports")),
-        "source": StoreExportSource(path=source_path or str(project_root() / "data" / "sample_store")),
+        "source": source_resource(platform, source_path),
         "target": LocalMystoreTarget(path=str(data / "target" / "mystore.duckdb")),
     }
