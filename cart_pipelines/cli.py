@@ -216,6 +216,8 @@ def emulate(
     tls: bool = typer.Option(False, "--tls", help="Serve HTTPS with a certificate made now; prints the CA file."),
     plan: str = typer.Option("standard", help="Rate-limit plan of the platform."),
     latency_ms: float = typer.Option(0.0, help="Added latency per response, in milliseconds."),
+    latency_per_item_ms: float = typer.Option(0.0, help="Added latency per record in a page, in milliseconds."),
+    store: Optional[Path] = typer.Option(None, help="Serve this store export instead of generating one."),
 ):
     """Serve a generated store as PLATFORM's API on 127.0.0.1:PORT until interrupted.
     Prints one JSON line first: base_url and the credentials a client must use."""
@@ -229,9 +231,12 @@ def emulate(
         cls = platforms.emulator_class(platform)
     except ValueError as exc:
         _fail(str(exc))
-    store = EmulatorStore.generated(products=products, seed=seed)
+    if store is not None and not store.is_dir():
+        _fail(f"--store: {store} is not a directory holding a store export")
+    data = EmulatorStore(store) if store else EmulatorStore.generated(products=products, seed=seed)
+    knobs = Knobs(plan=plan, latency_ms=latency_ms, latency_per_item_ms=latency_per_item_ms)
     try:
-        handle = serve(cls(store, Knobs(plan=plan, latency_ms=latency_ms)), port=port, tls=tls, lifetime=None)
+        handle = serve(cls(data, knobs), port=port, tls=tls, lifetime=None)
     except OSError as exc:
         _fail(f"--port: cannot listen on 127.0.0.1:{port} ({exc.strerror})")
     print(json.dumps(handle.announce()), flush=True)
