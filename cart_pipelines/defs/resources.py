@@ -83,11 +83,23 @@ def source_resource(platform: str | None = None, path: str | None = None) -> Sou
     return platforms.resource_class(name).from_env()
 
 
+def target_resource(data: Path, target: str | None = None) -> TargetResource:
+    """The target users chose: $CART_TARGET = local (default: a Mystore-shaped DuckDB file) or mystore (the API)."""
+    name = target or os.environ.get("CART_TARGET") or "local"
+    if name == "local":
+        return LocalMystoreTarget(path=str(data / "target" / "mystore.duckdb"))
+    if name == "mystore":
+        from ..targets.mystore import MystoreTargetResource
+
+        return MystoreTargetResource.from_env()
+    raise ValueError(f"target: unknown target {name!r}; choose from local, mystore")
+
+
 def default_resources(data: Path | None = None, source_path: str | None = None,
-                      platform: str | None = None) -> dict:
+                      platform: str | None = None, target: str | None = None) -> dict:
     data = Path(data) if data else data_dir()
     return {
         "staging": StagingResource(directory=str(data / "staging"), reports_directory=str(data / "reports")),
         "source": source_resource(platform, source_path),
-        "target": LocalMystoreTarget(path=str(data / "target" / "mystore.duckdb")),
+        "target": target_resource(data, target),
     }

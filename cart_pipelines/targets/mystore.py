@@ -1,0 +1,200 @@
+"""Mystore as a target: OAuth2 tokens (refreshed on expiry), batched creates and updates within Mystore's limits,
+per-record errors quarantined with Mystore's message, read-back for verification. API assumptions: mystore_api.py.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import dagster as dg
+import duckdb
+import pyarrow as pa
+
+from ..connectors.http import ConnectionProblem, Explainer, HttpClient, HttpSettings
+from ..defs.resources import TargetResource, data_dir
+from ..staging import arrow_table
+from . import mystore_api as api
+from .base import Target, WriteResult
+from .duckdb_store import TABLES
+from .oauth import OAuthClient, OAuthError, TokenStore
+
+ORDER = ("reviews", "orders", "customers", "products", "tax_classes", "manufacturers", "categories")
+
+
+def _plain(value):
+    """Arrow values as JSON: money as strings with a point, times in ISO 8601."""
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+def _explain(response) -> str | None:
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    if "errors" in body:
+        return "; ".join(f"{e.get('field', '')} {e.get('message', '')}".strip() for e in body["errors"])
+    return body.get("message") or body.get("error")
+
+
+class MystoreTarget(Target):
+    max_batch = api.BATCH_MAX
+
+    def __init__(self, base_url: str, client_id: str, client_secret: str, redirect_uri: str,
+                 token_file: str | Path, verify: bool | str = True, settings: HttpSettings | None = None):
+        self.name = f"mystore:{urlsplit(base_url).netloc}"
+        self.oauth = OAuthClient(base_url, client_id, client_secret, redirect_uri, api.AUTHORIZE_PATH,
+                                 api.TOKEN_PATH, api.SCOPE, verify)
+        self.tokens = TokenStore(token_file)
+        # Pace just under the per-token limit rather than hitting 429s.
+        settings = settings or HttpSettings(requests_per_second=api.RATE_PER_S * 0.9)
+        self.client = HttpClient(base_url + api.API_PREFIX, Explainer(
+            "Mystore", ("the access token (run `cart-pipelines authorize` again)",),
+            "authorize the client with the store.read and store.write scopes", _explain),
+            settings=settings, verify=verify)
+        self._current = None
+
+    def describe(self) -> str:
+        return f"Mystore store at {urlsplit(self.oauth.base_url).netloc}"
+
+    def _bearer(self, force_refresh: bool = False) -> str:
+        tokens = self._current or self.tokens.load()
+        if tokens is None:
+            raise OAuthError("Mystore is not authorized yet: run `cart-pipelines authorize` first")
+        if force_refresh or tokens.expired():
+            tokens = self.oauth.refresh(tokens)
+            self.tokens.save(tokens)
+        self._current = tokens
+        return tokens.access_token
+
+    def _call(self, method: str, path: str, **kwargs):
+        for attempt in (0, 1):
+            headers = {"Authorization": f"Bearer {self._bearer(force_refresh=attempt == 1)}"}
+            try:
+                return self.client.request(method, path, headers=headers, **kwargs)
+            except ConnectionProblem as exc:
+                if exc.kind != "credentials" or attempt == 1:  # an expired token gets one refresh
+                    raise
+        raise AssertionError("unreachable")
+
+    def _payload(self, row: dict) -> dict:
+        out = {k: _plain(v) for k, v in row.items() if k not in ("source_id", "target_id")}
+        out["external_ref"] = row["source_id"]
+        if row.get("target_id") is not None:
+            out["id"] = int(row["target_id"])
+        return out
+
+    def _batch(self, entity: str, rows: pa.Table, kind: str) -> list[WriteResult]:
+        results: list[WriteResult] = []
+        items = rows.to_pylist()
+        for start in range(0, len(items), api.BATCH_MAX):
+            chunk = items[start:start + api.BATCH_MAX]
+            body = self._call("POST", f"{api.RESOURCES[entity]}/batch",
+                              json={kind: [self._payload(r) for r in chunk]}).json()
+            for row, res in zip(chunk, body[kind]):
+                if res.get("error"):
+                    msg = "; ".join(f"{e['field']} {e['message']}" for e in res["error"]["errors"])
+                    results.append(WriteResult(row["source_id"], None, msg))
+                else:
+                    results.append(WriteResult(row["source_id"], str(res["id"])))
+        return results
+
+    def create(self, entity: str, rows: pa.Table) -> list[WriteResult]:
+        return self._batch(entity, rows, "create")
+
+    def update(self, entity: str, rows: pa.Table) -> list[WriteResult]:
+        return self._batch(entity, rows, "update")
+
+    def _pages(self, entity: str, params: dict | None = None):
+        page = 1
+        while True:
+            body = self._call("GET", api.RESOURCES[entity],
+                              params={**(params or {}), "page": page, "per_page": api.PAGE_MAX}).json()
+            yield body["data"]
+            if page >= body["meta"]["pages"]:
+                return
+            page += 1
+
+    def find_existing(self, entity: str, source_ids: list[str]) -> dict[str, str]:
+        found: dict[str, str] = {}
+        for start in range(0, len(source_ids), api.PAGE_MAX):
+            refs = ",".join(source_ids[start:start + api.PAGE_MAX])
+            for page in self._pages(entity, {"external_ref": refs}):
+                found.update({r["external_ref"]: str(r["id"]) for r in page if r.get("external_ref")})
+        return found
+
+    def scan(self, entity: str) -> pa.Table:
+        """Everything on Mystore for `entity`, in the same columns and types as the local target."""
+        with tempfile.NamedTemporaryFile("w", suffix=".jsonl", encoding="utf-8") as fh:
+            n = 0
+            for page in self._pages(entity):
+                for r in page:
+                    r = {**r, "id": str(r["id"]), "_source_id": r.get("external_ref")}
+                    for key in ("parent_id", "manufacturer_id", "tax_class_id", "customer_id", "product_id"):
+                        if r.get(key) is not None:
+                            r[key] = str(r[key])
+                    fh.write(json.dumps(r) + "\n")
+                    n += 1
+            fh.flush()
+            con = duckdb.connect()
+            try:
+                con.execute(f"CREATE TABLE t (id VARCHAR, {TABLES[entity]}, _source_id VARCHAR)")
+                if n:
+                    cols = [r[0] for r in con.execute("DESCRIBE t").fetchall()]
+                    types = ", ".join(f"'{c}': '{t}'" for c, t in con.execute(
+                        "SELECT column_name, data_type FROM duckdb_columns() WHERE table_name = 't'").fetchall())
+                    con.execute(f"INSERT INTO t SELECT {', '.join(cols)} FROM read_json(?, columns = {{{types}}})",
+                                [fh.name])
+                return arrow_table(con, "SELECT * FROM t")
+            finally:
+                con.close()
+
+    def count(self, entity: str) -> int:
+        return self._call("GET", api.RESOURCES[entity], params={"per_page": 1}).json()["meta"]["total"]
+
+    def clear(self, entities: list[str]) -> dict[str, int]:
+        deleted = {}
+        for entity in [e for e in ORDER if e in entities]:  # dependants first
+            ids = [r["id"] for page in self._pages(entity) for r in page]
+            for id_ in ids:
+                self._call("DELETE", f"{api.RESOURCES[entity]}/{id_}")
+            deleted[entity] = len(ids)
+        return deleted
+
+
+class MystoreTargetResource(TargetResource):
+    """Mystore through its API (OAuth2). Run `cart-pipelines authorize` once; tokens refresh themselves."""
+
+    base_url: str
+    client_id: str
+    client_secret: str
+    redirect_uri: str = "http://127.0.0.1:8765/callback"
+    token_file: str = ""
+    ca_file: str = ""
+
+    @classmethod
+    def from_env(cls) -> "MystoreTargetResource":
+        """MYSTORE_URL, MYSTORE_CLIENT_ID, MYSTORE_CLIENT_SECRET (secret); optional MYSTORE_REDIRECT_URI,
+        MYSTORE_TOKEN_FILE (default data/secrets/mystore-token.json, mode 0600), MYSTORE_CA_FILE."""
+        return cls(base_url=dg.EnvVar("MYSTORE_URL"), client_id=dg.EnvVar("MYSTORE_CLIENT_ID"),
+                   client_secret=dg.EnvVar("MYSTORE_CLIENT_SECRET"),
+                   redirect_uri=os.environ.get("MYSTORE_REDIRECT_URI", "http://127.0.0.1:8765/callback"),
+                   token_file=os.environ.get("MYSTORE_TOKEN_FILE", ""), ca_file=os.environ.get("MYSTORE_CA_FILE", ""))
+
+    def open(self) -> Target:
+        token_file = self.token_file or str(data_dir() / "secrets" / "mystore-token.json")
+        return MystoreTarget(self.base_url, self.client_id, self.client_secret, self.redirect_uri, token_file,
+                             verify=self.ca_file or True)
