@@ -45,13 +45,14 @@ def dagster_home() -> Path:
     return home
 
 
-def _resources(data: Optional[Path], source: Optional[Path], platform: Optional[str] = None):
+def _resources(data: Optional[Path], source: Optional[Path], platform: Optional[str] = None,
+               target: Optional[str] = None):
     from .defs.resources import default_resources
 
     if source is not None and not source.is_dir():
         _fail(f"--source: {source} is not a directory holding a store export")
     try:
-        return default_resources(data, str(source) if source else None, platform)
+        return default_resources(data, str(source) if source else None, platform, target)
     except ValueError as exc:
         _fail(str(exc))
 
@@ -96,6 +97,7 @@ def migrate(
     demo_seed: int = typer.Option(1, help="Seed of the demo draw."),
     source: Optional[Path] = typer.Option(None, help="Store export directory (default: the bundled sample store)."),
     platform: Optional[str] = typer.Option(None, help=PLATFORM_HELP),
+    target: Optional[str] = typer.Option(None, help="local (default, $CART_TARGET) or mystore (run authorize first)."),
     data: Optional[Path] = typer.Option(None, help="Where staging, target and reports live (default: data/)."),
 ):
     """Run the demo or full migration in-process; the run is recorded in the Dagster instance and UI."""
@@ -112,7 +114,7 @@ def migrate(
     from .defs.jobs import run_config
 
     dagster_home()
-    resources = _resources(data, source, platform)
+    resources = _resources(data, source, platform, target)
     defs = build_definitions(resources)
     job_name = "demo_migration" if demo else "full_migration"
     job = defs.resolve_job_def(job_name)
@@ -249,6 +251,40 @@ def emulate(
         pass
     finally:
         handle.stop()
+
+
+@app.command()
+def authorize(
+    listen: bool = typer.Option(True, help="Catch the redirect on the loopback redirect URL (127.0.0.1); "
+                                           "--no-listen: paste the redirect URL or the code instead."),
+    timeout: float = typer.Option(300, help="Seconds to wait for the redirect."),
+):
+    """Connect to Mystore (seed 000): open the printed URL, log in with store name, e-mail and password, press
+    Authorize. The code is exchanged for tokens, stored in a file only you can read (MYSTORE_TOKEN_FILE)."""
+    from urllib.parse import urlsplit
+
+    from .targets.mystore import MystoreTargetResource
+    from .targets.oauth import OAuthError, TokenStore, code_from_redirect, listen_for_code, new_state
+
+    try:
+        target = MystoreTargetResource.from_env().process_config_and_initialize().open()
+    except Exception as exc:
+        _fail(f"Mystore configuration: {str(exc).strip().splitlines()[0]} (set MYSTORE_URL, MYSTORE_CLIENT_ID, "
+              f"MYSTORE_CLIENT_SECRET)")
+    state = new_state()
+    console.print("Open this address, log in with your store name, e-mail and password, and press Authorize:")
+    print(target.oauth.authorize_url(state), flush=True)
+    try:
+        redirect = urlsplit(target.oauth.redirect_uri)
+        if listen and redirect.hostname in ("127.0.0.1", "localhost") and redirect.port:
+            code = listen_for_code(redirect.port, state, timeout)
+        else:
+            pasted = typer.prompt("Paste the address you were sent to (or the Authorization Code)").strip()
+            code = code_from_redirect(pasted, state) if "://" in pasted else pasted
+        TokenStore(target.tokens.path).save(target.oauth.exchange(code))
+    except OAuthError as exc:
+        _fail(str(exc), 1)
+    console.print(f"[green]authorized[/]: {target.describe()}; tokens saved to {target.tokens.path} (mode 0600).")
 
 
 @app.command()

@@ -129,3 +129,34 @@ def test_sample_store_migrates_into_mystore_and_reruns_write_nothing(mystore, tm
     writes = emulator.writes
     again = migrate(mystore, tmp_path, mode="full", keep_guest_orders=True)
     assert emulator.writes == writes and again["totals"]["created"] == again["totals"]["updated"] == 0
+
+
+def test_cli_authorize_with_pasted_redirect(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from cart_pipelines.cli import app
+
+    emulator = MystoreEmulator(knobs=Knobs(rate_limit=False))
+    with running(emulator, lifetime=120) as handle:
+        c = handle.credentials
+        for k, v in {"MYSTORE_URL": handle.base_url, "MYSTORE_CLIENT_ID": c["client_id"],
+                     "MYSTORE_CLIENT_SECRET": c["client_secret"], "MYSTORE_REDIRECT_URI": c["redirect_uri"],
+                     "MYSTORE_TOKEN_FILE": str(tmp_path / "t.json")}.items():
+            monkeypatch.setenv(k, v)
+        # The user's browser: follow whatever URL the command prints, then paste where it was sent.
+        import cart_pipelines.cli as cli_mod
+
+        def prompt(text):
+            url = next(line for line in reversed(printed) if "/oauth/authorize?" in line)
+            return grant_access(url.strip(), c).headers["Location"]
+
+        printed = []
+        monkeypatch.setattr("builtins.print", lambda *a, **k: printed.append(" ".join(map(str, a))))
+        monkeypatch.setattr(cli_mod.typer, "prompt", prompt)
+        res = CliRunner().invoke(app, ["authorize", "--no-listen"])
+        assert res.exit_code == 0, res.output
+        assert "authorized" in res.output and c["client_secret"] not in res.output
+        assert TokenStore(tmp_path / "t.json").load().access_token
+        monkeypatch.setenv("MYSTORE_CLIENT_SECRET", "typo")
+        res = CliRunner().invoke(app, ["authorize", "--no-listen"])
+        assert res.exit_code == 1 and "check Client ID and Client Secret" in res.output
