@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 
 import dagster as dg
+import duckdb
+import pyarrow.parquet as pq
 
 from cart_pipelines.definitions import build_definitions
 from cart_pipelines.defs.jobs import run_config
@@ -18,13 +20,32 @@ from conftest import SAMPLE
 from targets.test_mystore import authorized_target
 
 
-def files_containing(root: Path, needles: list[str], skip: set[Path] = frozenset()) -> list[str]:
+def readable_text(path: Path) -> str:
+    """A file's content as text to search: Parquet and DuckDB are compressed, so read their values."""
+    if path.suffix == ".parquet":
+        return json.dumps(pq.read_table(path).to_pylist(), default=str)
+    if path.suffix == ".duckdb":
+        con = duckdb.connect(str(path), read_only=True)
+        try:
+            tables = [r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()]
+            return "\n".join(str(con.execute(f'SELECT * FROM "{t}"').fetchall()) for t in tables)
+        finally:
+            con.close()
+    return path.read_bytes().decode("utf-8", "replace")
+
+
+def files_containing(root: Path, needles: list[str]) -> list[str]:
     hits = []
     for path in root.rglob("*"):
-        if path.is_file() and path not in skip:
-            data = path.read_bytes()
-            hits += [f"{path.relative_to(root)} holds {n[:6]}…" for n in needles if n.encode() in data]
+        if path.is_file() and not path.name.endswith((".wal", ".tmp")):
+            text = readable_text(path)
+            hits += [f"{path.relative_to(root)} holds {n[:6]}…" for n in needles if n in text]
     return hits
+
+
+def hashes_sample() -> str:
+    with open(SAMPLE / "customers.jsonl", encoding="utf-8") as fh:
+        return json.loads(fh.readline())["password_hash"]
 
 
 def test_no_secret_in_logs_events_or_files(tmp_path):
@@ -49,7 +70,8 @@ def test_no_secret_in_logs_events_or_files(tmp_path):
     secrets = [c["client_secret"], c["password"], tokens.access_token, tokens.refresh_token]
     # positive controls: the scans do read the event log and the data files
     assert files_containing(tmp_path / "instance", ["load__orders"])
-    assert files_containing(tmp_path / "data", ["mystore:127.0.0.1"])
+    assert files_containing(tmp_path / "data", ["mystore:127.0.0.1"])  # the id map in the catalog
+    assert files_containing(tmp_path / "data" / "staging" / "parquet", [hashes_sample()])  # hashes are data
     assert not [s for s in secrets if s in events]
     assert not files_containing(tmp_path / "instance", secrets)
     assert not files_containing(tmp_path / "data", secrets)  # staging Parquet, catalog, reports
