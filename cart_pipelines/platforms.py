@@ -23,6 +23,8 @@ class Platform:
 
 PLATFORMS: dict[str, Platform] = {p.name: p for p in [
     # one line per platform (helpers add theirs here)
+    Platform("magento", "magento", "MagentoSource", "MagentoEmulator", "MagentoSourceResource"),
+    Platform("bigcommerce", "bigcommerce", "BigCommerceSource", "BigCommerceEmulator", "BigCommerceSourceResource"),
 ]}
 
 

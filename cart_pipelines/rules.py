@@ -36,6 +36,10 @@ RULES: tuple[Rule, ...] = (
          "keep_guest_orders is on: then a customer is created from the order's e-mail."),
     Rule("url_key_suffix", "products,categories", "rename", "seed 000 peculiarity 7",
          "URL keys lose their category path; keys that then collide get -1, -2, ... in source-id order."),
+    Rule("order_status_mapping", "orders", "map", "option: order-status mapping",
+         "Order statuses are mapped to Mystore's (ORDER_STATUS_MAP, overridable by order_status_map)."),
+    Rule("order_status_unmapped", "orders", "map", "option: order-status mapping",
+         "A status with no mapping is carried unchanged; add it to order_status_map."),
 )
 RULES_BY_NAME = {r.name: r for r in RULES}
 
@@ -55,7 +59,32 @@ class RuleSettings:
     order_country: str = "Sweden"
     hidden_category_name: str = "Uncategorised (migrated)"
     keep_guest_orders: bool = False
-    extra: dict = field(default_factory=dict)
+    order_status_map: dict = field(default_factory=dict)  # overrides of ORDER_STATUS_MAP (source → target status)
+
+    def status_map(self) -> dict[str, str]:
+        return {**ORDER_STATUS_MAP, **{k.lower(): v for k, v in self.order_status_map.items()}}
+
+
+# Order statuses as the platforms name them → Mystore's (assumed: targets/mystore_api.py ORDER_STATUSES).
+# A status missing here is carried unchanged and counted as `order_status_unmapped` in the report, so the user
+# can add it to order_status_map; no order is dropped for its status.
+ORDER_STATUS_MAP: dict[str, str] = {
+    # canonical / Magento
+    "pending": "new", "processing": "processing", "complete": "completed", "canceled": "cancelled",
+    "refunded": "refunded", "on_hold": "on_hold", "holded": "on_hold", "closed": "refunded",
+    "pending_payment": "new", "payment_review": "on_hold", "fraud": "on_hold",
+    # WooCommerce
+    "on-hold": "on_hold", "completed": "completed", "cancelled": "cancelled", "failed": "cancelled",
+    "checkout-draft": "new",
+    # BigCommerce (status names)
+    "incomplete": "new", "awaiting payment": "new", "awaiting fulfillment": "processing",
+    "awaiting shipment": "processing", "awaiting pickup": "processing", "partially shipped": "processing",
+    "shipped": "completed", "declined": "cancelled", "disputed": "on_hold", "manual verification required": "on_hold",
+    "partially refunded": "refunded",
+    # Shopify (financial / fulfillment)
+    "paid": "processing", "authorized": "new", "partially_paid": "new", "voided": "cancelled",
+    "partially_refunded": "refunded", "fulfilled": "completed", "unfulfilled": "processing",
+}
 
 
 def sql_text(value: str) -> str:

@@ -13,7 +13,7 @@ import duckdb
 
 from . import ledger
 from .canonical import ADDRESS, CUSTOMER_ADDRESS
-from .rules import GUEST_PREFIX, HIDDEN_CATEGORY_ID, RuleSettings, filled, is_blank, url_key
+from .rules import GUEST_PREFIX, HIDDEN_CATEGORY_ID, RuleSettings, filled, is_blank, sql_text, url_key
 
 ORDER_BY_ID = "TRY_CAST(source_id AS BIGINT) NULLS LAST, source_id"
 
@@ -115,6 +115,16 @@ def customers_sql(con, s: RuleSettings) -> str:
     FROM cand"""
 
 
+def _status_keys(s: RuleSettings) -> str:
+    return ", ".join(sql_text(k) for k in s.status_map())
+
+
+def _status_sql(s: RuleSettings) -> str:
+    """Rule order_status_mapping as a CASE over the lower-cased source status; unmapped statuses pass through."""
+    whens = " ".join(f"WHEN {sql_text(k)} THEN {sql_text(v)}" for k, v in s.status_map().items())
+    return f"CASE lower(trim(status)) {whens} ELSE status END"
+
+
 def orders_sql(con, s: RuleSettings) -> str:
     customers = transformed_ids(con, "customers")
     products = transformed_ids(con, "products")
@@ -140,7 +150,7 @@ def orders_sql(con, s: RuleSettings) -> str:
     SELECT l.source_id, number AS order_number, customer_source_id, email,
            {filled("customer_first_name", s.order_first_name)} AS customer_first_name,
            {filled("customer_last_name", s.order_last_name)} AS customer_last_name,
-           status, currency, subtotal, shipping, tax, discount, grand_total,
+           {_status_sql(s)} AS status, currency, subtotal, shipping, tax, discount, grand_total,
            list_transform(coalesce(items, []), lambda i: struct_pack(
                source_id := i.source_id, product_source_id := i.product_id, sku := i.sku, name := i.name,
                qty := i.qty, price := i.price, tax := i.tax)) AS items,
@@ -152,6 +162,8 @@ def orders_sql(con, s: RuleSettings) -> str:
                   OR {is_blank("customer_first_name")} OR {is_blank("customer_last_name")}
                 THEN ['order_address_defaults'] ELSE []::VARCHAR[] END
              || CASE WHEN customer_source_id LIKE '{GUEST_PREFIX}%' THEN ['order_needs_customer'] ELSE []::VARCHAR[] END
+             || CASE WHEN status IS NOT NULL AND lower(trim(status)) NOT IN ({_status_keys(s)})
+                     THEN ['order_status_unmapped'] ELSE []::VARCHAR[] END
                AS _rules,
            CASE WHEN customer_source_id IS NULL THEN 'order_needs_customer' END AS _skip,
            CASE WHEN _dup > 1 THEN 'duplicate source_id ' || l.source_id

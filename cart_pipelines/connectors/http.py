@@ -148,6 +148,9 @@ class HttpClient:
         with self._count_lock:
             self.requests_made += 1
         try:
+            # requests lets REQUESTS_CA_BUNDLE override a session's own `verify`; pass it per request so a
+            # connector told to trust an emulator's CA (or a shop's private CA) really does.
+            kwargs.setdefault("verify", self.session.verify)
             response = self.session.request(method, url, timeout=self.settings.timeout, **kwargs)
         except (requests.ConnectionError, requests.Timeout) as exc:
             raise _Retryable(None, None, f"{type(exc).__name__}") from None

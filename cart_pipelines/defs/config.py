@@ -23,6 +23,9 @@ class MigrationConfig(dg.Config):
     order_city: str = "City"
     order_country: str = "Sweden"
     hidden_category_name: str = "Uncategorised (migrated)"
+    order_status_map: dict[str, str] = Field(
+        default_factory=dict, description="Source order status → target status, over the built-in table "
+                                          "(rules.ORDER_STATUS_MAP); unmapped statuses are carried and reported.")
 
     def selection(self) -> tuple[str, ...]:
         """The entities this run migrates; a bad selection or mode stops the run with one clear sentence."""
@@ -37,4 +40,5 @@ class MigrationConfig(dg.Config):
         return RuleSettings(
             customer_address_default=self.customer_address_default, order_first_name=self.order_first_name,
             order_last_name=self.order_last_name, order_city=self.order_city, order_country=self.order_country,
-            hidden_category_name=self.hidden_category_name, keep_guest_orders=self.keep_guest_orders)
+            hidden_category_name=self.hidden_category_name, keep_guest_orders=self.keep_guest_orders,
+            order_status_map=dict(self.order_status_map))
