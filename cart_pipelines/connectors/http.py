@@ -41,7 +41,10 @@ class ConnectionProblem(SourceError):
         self.kind, self.status = kind, status
 
 
-class _Retryable(Exception):
+class RetryableResponse(Exception):
+    """Raised for a response worth retrying (a connector's on_response hook may raise it too, e.g. Shopify's
+    THROTTLED at HTTP 200); `wait` is the server's requested delay in seconds, if any."""
+
     def __init__(self, response: requests.Response | None, wait: float | None, why: str):
         super().__init__(why)
         self.response, self.wait, self.why = response, wait, why
@@ -153,16 +156,16 @@ class HttpClient:
             kwargs.setdefault("verify", self.session.verify)
             response = self.session.request(method, url, timeout=self.settings.timeout, **kwargs)
         except (requests.ConnectionError, requests.Timeout) as exc:
-            raise _Retryable(None, None, f"{type(exc).__name__}") from None
+            raise RetryableResponse(None, None, f"{type(exc).__name__}") from None
         if self.on_response:
             self.on_response(response)
         if response.status_code in RETRY_STATUSES:
-            raise _Retryable(response, self.retry_after(response), f"HTTP {response.status_code}")
+            raise RetryableResponse(response, self.retry_after(response), f"HTTP {response.status_code}")
         return response
 
     def _wait(self, state: RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None
-        server = exc.wait if isinstance(exc, _Retryable) else None
+        server = exc.wait if isinstance(exc, RetryableResponse) else None
         if server is not None:
             if server > self.settings.max_server_wait:
                 raise exc
@@ -178,12 +181,12 @@ class HttpClient:
             with self._count_lock:
                 self.retries += 1
 
-        retrying = Retrying(retry=retry_if_exception_type(_Retryable),
+        retrying = Retrying(retry=retry_if_exception_type(RetryableResponse),
                             stop=stop_after_attempt(self.settings.max_attempts),
                             wait=self._wait, before_sleep=before_sleep, reraise=True)
         try:
             response = retrying(self._once, method, url, **kwargs)
-        except _Retryable as exc:
+        except RetryableResponse as exc:
             if exc.response is not None:
                 raise self.explainer.problem(exc.response, what) from None
             raise ConnectionProblem("unreachable", f"cannot reach {self.explainer.platform} at "
