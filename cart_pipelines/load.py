@@ -50,7 +50,13 @@ def _map_join(alias: str, entity: str, on: str) -> str:
             f"AND {alias}.source_id = {on}")
 
 
-def _select_sql(con: duckdb.DuckDBPyConnection, entity: str) -> str:
+def _password_sql(target: Target) -> str:
+    """Hashes go only where the target accepts their algorithm; other customers must reset (see report)."""
+    accepted = ", ".join(f"'{a}'" for a in target.password_algorithms) or "NULL"
+    return f"CASE WHEN lower(t.password_algorithm) IN ({accepted}) THEN t.{{c}} END AS {{c}}"
+
+
+def _select_sql(con: duckdb.DuckDBPyConnection, entity: str, target: Target) -> str:
     """Rows of `entity` in the target's shape, references resolved, plus `_unresolved` naming what did not load."""
     cols = [r[0] for r in con.execute(f"DESCRIBE transformed_{entity}").fetchall()]
     refs = REFS.get(entity, {})
@@ -72,6 +78,8 @@ def _select_sql(con: duckdb.DuckDBPyConnection, entity: str) -> str:
                 WHERE u.i.product_source_id IS NOT NULL AND u.i.product_source_id NOT IN (
                     SELECT source_id FROM id_map WHERE target = $target AND entity = 'products'))
                 THEN 'an order item product did not load' END""")
+        elif entity == "customers" and c in ("password_hash", "password_algorithm"):
+            select.append(_password_sql(target).format(c=c))
         else:
             select.append(f"t.{c}")
     for k, (target_col, (src, ref_entity)) in enumerate(refs.items()):
@@ -199,7 +207,7 @@ def load_entity(con: duckdb.DuckDBPyConnection, target: Target, entity: str,
     res.unchanged = con.execute(f"""
         INSERT INTO ledger SELECT '{entity}', source_id, 'load', 'loaded', NULL, NULL, 'unchanged'
         FROM load_plan WHERE action = 'unchanged'""").fetchone()[0]
-    select = _select_sql(con, entity)
+    select = _select_sql(con, entity, target)
     depths = [r[0] for r in con.execute("SELECT DISTINCT depth FROM load_plan ORDER BY 1").fetchall()]
     for depth in depths:
         # Updates first: a record renamed by the URL-key rule frees its old key before a new record takes it.
@@ -221,7 +229,8 @@ def load_entity(con: duckdb.DuckDBPyConnection, target: Target, entity: str,
                     table = table.drop_columns(["target_id"])
                 results = []
                 if table.num_rows:
-                    results = target.create(entity, table) if action == "create" else target.update(entity, table)
+                    results = (target.create(entity, table, preserve_ids=settings.preserve_ids) if action == "create"
+                               else target.update(entity, table))
                     results = [WriteResult(r.source_id, r.target_id, f"target rejected: {r.error}") if r.error
                                else r for r in results]
                 _record(con, target, entity, results + blocked, hashes, action + "d", res)

@@ -16,7 +16,14 @@ from .rules import RULES_BY_NAME, SCOPE_RULES
 COLUMNS = ("entity", "source", "loaded", "created", "updated", "unchanged", "skipped", "quarantined", "closes")
 
 
-def build(con: duckdb.DuckDBPyConnection, settings: dict | None = None) -> dict:
+def build(con: duckdb.DuckDBPyConnection, settings: dict | None = None, accepted_hashes: tuple[str, ...] = (),
+          directory: str | Path | None = None) -> dict:
+    """The report; with `directory`, also redirects.csv and password_resets.csv there."""
+    redirect_rows, reset_rows = redirects(con), password_resets(con, accepted_hashes)
+    if directory is not None:
+        Path(directory).mkdir(parents=True, exist_ok=True)
+        write_csv(Path(directory) / "redirects.csv", ("old_url", "new_url", "entity", "source_id"), redirect_rows)
+        write_csv(Path(directory) / "password_resets.csv", ("source_id", "email", "reason"), reset_rows)
     entities = [ledger.summarize(con, e).as_dict() for e in ENTITY_NAMES]
     rules = [{"entity": e, "rule": r, "records": n,
               "description": (RULES_BY_NAME[r].description if r in RULES_BY_NAME else SCOPE_RULES.get(r, ""))}
@@ -36,6 +43,8 @@ def build(con: duckdb.DuckDBPyConnection, settings: dict | None = None) -> dict:
         "rules_applied": rules,
         "created_by_rules": helpers,
         "quarantine_examples": examples,
+        "redirects": len(redirect_rows),
+        "password_resets": len(reset_rows),
     }
 
 
@@ -53,6 +62,8 @@ def markdown(report: dict) -> str:
         lines += ["", "## Rules applied", "", "| entity | rule | records | what it does |", "|---|---|---|---|"]
         lines += [f"| {r['entity']} | {r['rule']} | {r['records']} | {r['description']} |"
                   for r in report["rules_applied"]]
+    lines += ["", f"URL redirects (old → new, for 301s): {report.get('redirects', 0)} in redirects.csv. "
+              f"Customers who must reset their password: {report.get('password_resets', 0)} in password_resets.csv."]
     if report["created_by_rules"]:
         lines += ["", "Created on the target by rules: "
                   + ", ".join(f"{n} {e}" for e, n in report["created_by_rules"].items())]
@@ -62,6 +73,49 @@ def markdown(report: dict) -> str:
         lines += [f"| {q['entity']} | {q['source_id']} | {q['stage']} | {q['reason']} |"
                   for q in report["quarantine_examples"]]
     return "\n".join(lines) + "\n"
+
+
+LOADED = """(SELECT source_id FROM ledger WHERE entity = '{e}' AND stage = 'load' AND outcome = 'loaded')"""
+
+
+def redirects(con: duckdb.DuckDBPyConnection) -> list[tuple]:
+    """Old URL → new URL for loaded products and categories whose URL changed: load them as 301 redirects."""
+    rows = []
+    for entity in ("categories", "products"):
+        if not con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = ?",
+                           [f"transformed_{entity}"]).fetchone()[0]:
+            continue
+        rows += con.execute(f"""
+            SELECT '/' || s.url_key, '/' || t.url_key, '{entity}', s.source_id
+            FROM (SELECT * FROM staged_{entity} QUALIFY row_number() OVER (PARTITION BY source_id ORDER BY _ordinal) = 1) s
+            JOIN transformed_{entity} t USING (source_id)
+            WHERE s.url_key IS NOT NULL AND s.url_key <> t.url_key AND s.source_id IN {LOADED.format(e=entity)}
+            ORDER BY 3, TRY_CAST(s.source_id AS BIGINT), s.source_id""").fetchall()
+    return rows
+
+
+def password_resets(con: duckdb.DuckDBPyConnection, accepted: tuple[str, ...]) -> list[tuple]:
+    """Loaded customers whose password hash could not be carried: they must reset their password."""
+    if not con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'transformed_customers'").fetchone()[0]:
+        return []
+    ok = ", ".join(f"'{a}'" for a in accepted) or "NULL"
+    return con.execute(f"""
+        SELECT source_id, email, CASE WHEN password_hash IS NULL THEN 'no password hash in the source'
+                                      ELSE 'the target does not accept ' || coalesce(password_algorithm, 'unknown')
+                                           || ' hashes' END
+        FROM transformed_customers
+        WHERE (password_hash IS NULL OR lower(coalesce(password_algorithm, '')) NOT IN ({ok}))
+          AND source_id IN {LOADED.format(e='customers')}
+        ORDER BY TRY_CAST(source_id AS BIGINT), source_id""").fetchall()
+
+
+def write_csv(path: Path, header: tuple, rows: list[tuple]) -> None:
+    import csv
+
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(header)
+        w.writerows(rows)
 
 
 def write(report: dict, directory: str | Path) -> Path:

@@ -60,6 +60,7 @@ class RuleSettings:
     hidden_category_name: str = "Uncategorised (migrated)"
     keep_guest_orders: bool = False
     order_status_map: dict = field(default_factory=dict)  # overrides of ORDER_STATUS_MAP (source → target status)
+    preserve_ids: bool = False  # keep source ids on the target where it allows (a load option, not a rule)
 
     def status_map(self) -> dict[str, str]:
         return {**ORDER_STATUS_MAP, **{k.lower(): v for k, v in self.order_status_map.items()}}

@@ -29,7 +29,7 @@ def assert_all_checks_pass(result):
     evaluations = result.get_asset_check_evaluations()
     failed = [(e.asset_key.to_user_string(), e.check_name, e.metadata) for e in evaluations if not e.passed]
     assert result.success and not failed, failed
-    assert len(evaluations) == 23
+    assert len(evaluations) == 23, len(evaluations)
 
 
 def test_full_migration_then_rerun_writes_nothing(dagster_run):
@@ -84,3 +84,24 @@ def test_connection_check_job(dagster_run, tmp_path):
     result = defs.resolve_job_def("check_source_connection").execute_in_process(raise_on_error=False)
     failure = next(e for e in result.all_events if e.is_step_failure)
     assert "holds no <entity>.jsonl files" in failure.step_failure_data.user_failure_data.description
+
+
+def test_clear_target_option_and_preserved_ids(dagster_run, tmp_path):
+    import duckdb
+
+    assert_all_checks_pass(dagster_run("full_migration", entities=["products"]))
+    target = tmp_path / "data" / "target" / "mystore.duckdb"
+    con = duckdb.connect(str(target))
+    con.execute("INSERT INTO products (id, name, price, _source_id) VALUES ('999999', 'Stray', 1, 'stray')")
+    con.close()
+    result = dagster_run("full_migration", entities=["products"], clear_target=True, preserve_ids=True)
+    assert_all_checks_pass(result)
+    meta = result.asset_materializations_for_node("load__prepare_target")[0].metadata
+    assert meta["deleted"].value["products"] == 501
+    con = duckdb.connect(str(target), read_only=True)
+    ids = dict(con.execute("SELECT _source_id, id FROM products").fetchall())
+    con.close()
+    assert "stray" not in ids and len(ids) == 500
+    assert all(ids[s] == s for s in ids)  # source ids kept where the target allows
+    rep = dagster_run.report()
+    assert {e["entity"]: e["created"] for e in rep["entities"]}["products"] == 500

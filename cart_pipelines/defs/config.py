@@ -23,6 +23,10 @@ class MigrationConfig(dg.Config):
     order_city: str = "City"
     order_country: str = "Sweden"
     hidden_category_name: str = "Uncategorised (migrated)"
+    preserve_ids: bool = Field(default=False, description="Keep source ids on the target where it allows it "
+                                                          "(order numbers are always kept).")
+    clear_target: bool = Field(default=False, description="Delete the target's current data of the selected "
+                                                          "entities before loading (seed 000 option; counts logged).")
     order_status_map: dict[str, str] = Field(
         default_factory=dict, description="Source order status → target status, over the built-in table "
                                           "(rules.ORDER_STATUS_MAP); unmapped statuses are carried and reported.")
@@ -41,4 +45,4 @@ class MigrationConfig(dg.Config):
             customer_address_default=self.customer_address_default, order_first_name=self.order_first_name,
             order_last_name=self.order_last_name, order_city=self.order_city, order_country=self.order_country,
             hidden_category_name=self.hidden_category_name, keep_guest_orders=self.keep_guest_orders,
-            order_status_map=dict(self.order_status_map))
+            order_status_map=dict(self.order_status_map), preserve_ids=self.preserve_ids)

@@ -79,6 +79,30 @@ def scope_asset(context: dg.AssetExecutionContext, config: MigrationConfig,
                                           "dagster/row_count": sum(counts.values())})
 
 
+PREPARE_KEY = dg.AssetKey(["load", "prepare_target"])
+
+
+@dg.asset(key=PREPARE_KEY, group_name="load", kinds={"duckdb"}, deps=[SCOPE_KEY],
+          description="Prepares the target before any load. With clear_target (seed 000's \"Clear current data on "
+                      "Target Store before Migration\"; off by default) it deletes the target's current data of the "
+                      "selected entities, logging what and how much, and forgets their id map.")
+def prepare_target(context: dg.AssetExecutionContext, config: MigrationConfig, staging: StagingResource,
+                   target: TargetResource) -> dg.MaterializeResult:
+    selected = list(config.selection())
+    tgt = target.open()
+    if not config.clear_target:
+        return dg.MaterializeResult(metadata={"cleared": False, "target": tgt.describe()})
+    present = {e: tgt.count(e) for e in selected}
+    context.log.warning(f"clear_target is on: deleting current data on {tgt.describe()}: {present}")
+    deleted = tgt.clear(selected)
+    with staging.open().connect() as con:
+        con.execute(f"DELETE FROM id_map WHERE target = ? AND entity IN ({', '.join('?' for _ in selected)})",
+                    [tgt.name, *selected])
+    context.log.warning(f"deleted on {tgt.describe()}: {deleted}")
+    return dg.MaterializeResult(metadata={"cleared": True, "target": tgt.describe(),
+                                          "deleted": dg.MetadataValue.json(deleted)})
+
+
 def build_transform(entity: Entity) -> dg.AssetsDefinition:
     @dg.asset(key=key("transform", entity.name), group_name="transform", kinds={"duckdb"},
               deps=[SCOPE_KEY, *[key("transform", d) for d in entity.depends_on]],
@@ -104,7 +128,7 @@ def build_transform(entity: Entity) -> dg.AssetsDefinition:
 
 def build_load(entity: Entity) -> dg.AssetsDefinition:
     @dg.asset(key=key("load", entity.name), group_name="load", kinds={"duckdb"},
-              deps=[key("transform", entity.name), *[key("load", d) for d in entity.depends_on]],
+              deps=[key("transform", entity.name), PREPARE_KEY, *[key("load", d) for d in entity.depends_on]],
               description=f"{entity.label} upserted into the target through the source-id → target-id map: "
                           f"new rows created, changed rows updated, unchanged rows not written.")
     def _load(context: dg.AssetExecutionContext, config: MigrationConfig, staging: StagingResource,
@@ -168,13 +192,15 @@ def build_checks(entity: Entity) -> list:
 
 
 @dg.asset(key=REPORT_KEY, group_name="report", kinds={"duckdb"}, deps=[key("load", e) for e in ENTITY_NAMES],
-          description="The migration report: per entity source, loaded, skipped by rule, quarantined "
+          description="The migration report: per entity source, loaded, skipped by rule, quarantined; with "
+                      "redirects.csv (old URL → new, for 301s) and password_resets.csv "
                       "(data/reports/migration_report.md and .json).")
-def report_asset(context: dg.AssetExecutionContext, config: MigrationConfig,
-                 staging: StagingResource) -> dg.MaterializeResult:
+def report_asset(context: dg.AssetExecutionContext, config: MigrationConfig, staging: StagingResource,
+                 target: TargetResource) -> dg.MaterializeResult:
     with staging.open().connect() as con:
         rep = report.build(con, {"mode": config.mode, "entities": ",".join(config.selection()),
-                                 "keep_guest_orders": config.keep_guest_orders})
+                                 "keep_guest_orders": config.keep_guest_orders},
+                           target.open().password_algorithms, staging.reports_directory)
     path = report.write(rep, staging.reports_directory)
     context.log.info(report.markdown(rep))
     return dg.MaterializeResult(metadata={
@@ -183,7 +209,7 @@ def report_asset(context: dg.AssetExecutionContext, config: MigrationConfig,
 
 
 def build_all() -> tuple[list, list]:
-    assets: list = [scope_asset, report_asset]
+    assets: list = [scope_asset, prepare_target, report_asset]
     checks: list = []
     for entity in ENTITIES.values():
         assets += [build_extract(entity), build_transform(entity), build_load(entity)]

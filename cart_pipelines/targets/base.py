@@ -25,9 +25,14 @@ class Target(ABC):
     name: str = "target"
     #: Largest number of rows one create/update call takes.
     max_batch: int = 500
+    #: Password-hash algorithms the target accepts; customers with others must reset their password.
+    password_algorithms: tuple[str, ...] = ()
+
+    #: Whether create can keep the source's ids (option preserve_ids).
+    can_preserve_ids: bool = False
 
     @abstractmethod
-    def create(self, entity: str, rows: pa.Table) -> list[WriteResult]: ...
+    def create(self, entity: str, rows: pa.Table, preserve_ids: bool = False) -> list[WriteResult]: ...
 
     @abstractmethod
     def update(self, entity: str, rows: pa.Table) -> list[WriteResult]:

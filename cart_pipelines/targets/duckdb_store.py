@@ -59,6 +59,8 @@ UNIQUE = {
 
 class DuckDBStore(Target):
     max_batch = 1000
+    password_algorithms = ("bcrypt",)  # as Mystore is assumed to (mystore_api.PASSWORD_ALGORITHMS)
+    can_preserve_ids = True
 
     def __init__(self, path: str | Path, name: str = "mystore_local"):
         self.path = Path(path)
@@ -74,12 +76,11 @@ class DuckDBStore(Target):
         con = duckdb.connect(str(self.path), read_only=read_only)
         if not read_only:
             for entity, columns in TABLES.items():
-                con.execute(f"CREATE SEQUENCE IF NOT EXISTS seq_{entity}")
                 con.execute(f"CREATE TABLE IF NOT EXISTS {entity} (id VARCHAR PRIMARY KEY, {columns}, "
                             f"_source_id VARCHAR)")
         return con
 
-    def create(self, entity: str, rows: pa.Table) -> list[WriteResult]:
+    def create(self, entity: str, rows: pa.Table, preserve_ids: bool = False) -> list[WriteResult]:
         con = self._connect()
         try:
             con.register("batch", rows)
@@ -93,7 +94,20 @@ class DuckDBStore(Target):
                         OR _pos > (SELECT min(i2._pos) FROM incoming i2 WHERE lower(i2.{column}) = lower(incoming.{column})))""")
             con.execute("BEGIN")
             con.execute("ALTER TABLE incoming ADD COLUMN _id VARCHAR")
-            con.execute(f"UPDATE incoming SET _id = CAST(nextval('seq_{entity}') AS VARCHAR) WHERE _error IS NULL")
+            if preserve_ids:  # the source id, where it is a number no record has yet
+                con.execute(f"""
+                    UPDATE incoming SET _id = source_id
+                    WHERE _error IS NULL AND TRY_CAST(source_id AS BIGINT) > 0
+                      AND source_id NOT IN (SELECT id FROM {entity})
+                      AND _pos = (SELECT min(i2._pos) FROM incoming i2 WHERE i2.source_id = incoming.source_id)""")
+            # New ids continue after the largest one (a single writer, so no race), never meeting a preserved id.
+            con.execute(f"""
+                UPDATE incoming SET _id = CAST(n.next_id AS VARCHAR)
+                FROM (SELECT _pos, row_number() OVER (ORDER BY _pos) + greatest(
+                        (SELECT coalesce(max(TRY_CAST(id AS BIGINT)), 0) FROM {entity}),
+                        (SELECT coalesce(max(TRY_CAST(_id AS BIGINT)), 0) FROM incoming)) AS next_id
+                      FROM incoming WHERE _error IS NULL AND _id IS NULL) n
+                WHERE incoming._pos = n._pos""")
             columns = [c for c in rows.column_names if c != "source_id"]
             con.execute(f"INSERT INTO {entity} (id, {', '.join(columns)}, _source_id) "
                         f"SELECT _id, {', '.join(columns)}, source_id FROM incoming WHERE _error IS NULL")

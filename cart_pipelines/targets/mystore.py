@@ -52,6 +52,7 @@ def _explain(response) -> str | None:
 
 class MystoreTarget(Target):
     max_batch = api.BATCH_MAX
+    password_algorithms = api.PASSWORD_ALGORITHMS
 
     def __init__(self, base_url: str, client_id: str, client_secret: str, redirect_uri: str,
                  token_file: str | Path, verify: bool | str = True, settings: HttpSettings | None = None):
@@ -112,8 +113,8 @@ class MystoreTarget(Target):
                     results.append(WriteResult(row["source_id"], str(res["id"])))
         return results
 
-    def create(self, entity: str, rows: pa.Table) -> list[WriteResult]:
-        return self._batch(entity, rows, "create")
+    def create(self, entity: str, rows: pa.Table, preserve_ids: bool = False) -> list[WriteResult]:
+        return self._batch(entity, rows, "create")  # Mystore assigns ids (assumption): preserve_ids cannot apply
 
     def update(self, entity: str, rows: pa.Table) -> list[WriteResult]:
         return self._batch(entity, rows, "update")

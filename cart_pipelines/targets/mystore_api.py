@@ -49,5 +49,6 @@ REQUIRED = {
     "reviews": ("product_id", "customer_id", "rating"),
 }
 REQUIRED_ADDRESS = ("first_name", "last_name", "city", "country")  # in billing_address and shipping_address
+PASSWORD_ALGORITHMS = ("bcrypt",)  # assumed: hashes in other algorithms are not accepted; those customers reset
 ORDER_STATUSES = ("new", "processing", "completed", "cancelled", "refunded", "on_hold")  # assumed
 UNIQUE = {"customers": ("email",), "products": ("sku", "url_key"), "categories": ("url_key",)}
