@@ -23,6 +23,7 @@ class Platform:
 
 PLATFORMS: dict[str, Platform] = {p.name: p for p in [
     # one line per platform (helpers add theirs here)
+    Platform("woocommerce", "woocommerce", "WooCommerceSource", "WooCommerceEmulator", "WooCommerceSourceResource"),
     Platform("shopify", "shopify", "ShopifySource", "ShopifyEmulator", "ShopifySourceResource"),
     Platform("magento", "magento", "MagentoSource", "MagentoEmulator", "MagentoSourceResource"),
     Platform("bigcommerce", "bigcommerce", "BigCommerceSource", "BigCommerceEmulator", "BigCommerceSourceResource"),

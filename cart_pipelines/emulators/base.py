@@ -23,7 +23,7 @@ from typing import Iterator
 import duckdb
 from werkzeug.exceptions import HTTPException, NotFound
 from werkzeug.routing import Map
-from werkzeug.serving import make_server
+from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
 from ..entities import ENTITY_NAMES
@@ -277,6 +277,13 @@ class Running:
         return line
 
 
+class QuietHandler(WSGIRequestHandler):
+    """No access log: query strings can carry credentials (WooCommerce query-string auth, OAuth signatures)."""
+
+    def log_request(self, *args, **kwargs) -> None:
+        pass
+
+
 def serve(emulator: Emulator, port: int = 0, tls: bool = False, lifetime: float | None = 900) -> Running:
     """Serve on 127.0.0.1 in a background thread; stops after `lifetime` seconds (None: until stop())."""
     ssl_context, ca_file, tmp = None, None, None
@@ -292,7 +299,8 @@ def serve(emulator: Emulator, port: int = 0, tls: bool = False, lifetime: float 
         tmp = tempfile.TemporaryDirectory(prefix="cart-emulator-ca-")
         ca_file = str(Path(tmp.name) / "ca.pem")
         ca.cert_pem.write_to_path(ca_file)
-    server = make_server("127.0.0.1", port, emulator, threaded=True, ssl_context=ssl_context)
+    server = make_server("127.0.0.1", port, emulator, threaded=True, ssl_context=ssl_context,
+                         request_handler=QuietHandler)
     scheme = "https" if tls else "http"
     emulator.base_url = f"{scheme}://127.0.0.1:{server.server_port}"
     thread = threading.Thread(target=server.serve_forever, name=f"emulator-{emulator.platform}", daemon=True)

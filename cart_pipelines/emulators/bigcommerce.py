@@ -448,3 +448,14 @@ class BigCommerceEmulator(Emulator):
         return {"id": int(c["source_id"]), "email": c["email"], "first_name": c.get("first_name") or "",
                 "last_name": c.get("last_name") or "", "phone": c.get("phone") or "",
                 "date_created": v2_date(c.get("created_at")), "date_modified": v2_date(c.get("updated_at"))}
+
+
+def rate_bound_rows_per_s(entity: str, plan: str = "standard") -> float | None:
+    """Most rows/s the plan's quota allows (benchmarks): requests per second × 250 records per page, divided by
+    the requests one page costs (v2 orders need their products and shipping addresses: 2 requests per order)."""
+    limit = PLANS.get(plan, PLANS["standard"])
+    if limit is None:
+        return None
+    per_page = 250
+    requests_per_page = 1 + (2 * per_page if entity == "orders" else 0)
+    return limit[0] / limit[1] * per_page / requests_per_page

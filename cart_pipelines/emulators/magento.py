@@ -412,3 +412,8 @@ class MagentoEmulator(Emulator):
                                "items": items}]}})
         return self.search(request, "orders", one)
 
+
+
+def rate_bound_rows_per_s(entity: str, plan: str = "standard") -> float | None:
+    """Most rows/s the emulated host limit allows: requests per second × 300 records per page (benchmarks)."""
+    return MagentoEmulator.PLANS.get(plan, MagentoEmulator.PLANS["standard"]) * 300
