@@ -77,7 +77,7 @@ class EmulatorStore:
                               "updated_at": pa.array(map(str, updated)), "record": pa.array(records)})
             self.con.register("_rows", batch)
             self.con.execute(f"INSERT OR REPLACE INTO {entity} SELECT id, created_at::TIMESTAMPTZ, "
-                             f"updated_at::TIMESTAMPTZ, record FROM _rows")
+                             f"updated_at::TIMESTAMPTZ, record FROM _rows").fetchall()
             self.con.unregister("_rows")
 
     @staticmethod
@@ -99,7 +99,7 @@ class EmulatorStore:
     def count(self, entity: str, updated_min=None, updated_max=None, ids=None) -> int:
         where, params = self._where(updated_min, updated_max, ids)
         with self.lock:
-            return self.con.execute(f"SELECT count(*) FROM {entity}{where}", params).fetchone()[0]
+            return self.con.execute(f"SELECT count(*) FROM {entity}{where}", params).fetchall()[0][0]
 
     def page(self, entity: str, offset: int, limit: int, updated_min=None, updated_max=None, ids=None,
              order: str = "id", after_id: int | None = None) -> list[dict]:
@@ -116,8 +116,8 @@ class EmulatorStore:
 
     def get(self, entity: str, id_: int) -> dict | None:
         with self.lock:
-            row = self.con.execute(f"SELECT record FROM {entity} WHERE id = ?", [int(id_)]).fetchone()
-        return self._decode(row[0]) if row else None
+            rows = self.con.execute(f"SELECT record FROM {entity} WHERE id = ?", [int(id_)]).fetchall()
+        return self._decode(rows[0][0]) if rows else None
 
     def put(self, entity: str, record: dict, touch: bool = True) -> dict:
         """Insert or replace a canonical record; `touch` sets updated_at to now, as a platform would."""
@@ -132,11 +132,11 @@ class EmulatorStore:
 
     def delete(self, entity: str, id_: int) -> bool:
         with self.lock:
-            return self.con.execute(f"DELETE FROM {entity} WHERE id = ?", [int(id_)]).fetchone()[0] > 0
+            return self.con.execute(f"DELETE FROM {entity} WHERE id = ?", [int(id_)]).fetchall()[0][0] > 0
 
     def next_id(self, entity: str) -> int:
         with self.lock:
-            return (self.con.execute(f"SELECT max(id) FROM {entity}").fetchone()[0] or 0) + 1
+            return (self.con.execute(f"SELECT max(id) FROM {entity}").fetchall()[0][0] or 0) + 1
 
 
 def _json_default(value):

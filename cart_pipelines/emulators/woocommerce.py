@@ -328,7 +328,7 @@ class WooCommerceEmulator(Emulator):
     def _query(self, entity: str, where: list[str], args: list, order_sql: str, offset: int, limit: int):
         clause = (" WHERE " + " AND ".join(where)) if where else ""
         with self.store.lock:
-            total = self.store.con.execute(f"SELECT count(*) FROM {entity}{clause}", args).fetchone()[0]
+            total = self.store.con.execute(f"SELECT count(*) FROM {entity}{clause}", args).fetchall()[0][0]
             rows = self.store.con.execute(f"SELECT record FROM {entity}{clause} ORDER BY {order_sql} LIMIT ? OFFSET ?",
                                           args + [limit, offset]).fetchall()
         return total, [EmulatorStore._decode(r[0]) for r in rows]
