@@ -61,6 +61,22 @@ class MystoreEmulator(Emulator):
         self.data_lock = threading.RLock()
         self.window = FixedWindow(api.RATE_PER_S, 1.0)
 
+    def grant(self, authorize_url: str, decision: str = "authorize") -> str:
+        """What the shop owner does in a browser (seed 000): log in with store name, e-mail and password and press
+        Authorize. Returns the address the browser is sent to (with the code). Test infrastructure."""
+        import re
+
+        import requests
+
+        s = requests.Session()
+        page = s.get(authorize_url, timeout=10)
+        session = re.search(r'name="session" value="([^"]+)"', page.text).group(1)
+        s.post(f"{self.base_url}/oauth/login", timeout=10, data={
+            "session": session, "store": self.store_name, "email": self.admin_email, "password": self.admin_password})
+        done = s.post(f"{self.base_url}/oauth/consent", data={"session": session, "decision": decision},
+                      timeout=10, allow_redirects=False)
+        return done.headers["Location"]
+
     def credentials(self) -> dict:
         return {"client_id": self.client_id, "client_secret": self.client_secret, "redirect_uri": self.redirect_uri,
                 "store_name": self.store_name, "email": self.admin_email, "password": self.admin_password}

@@ -176,6 +176,17 @@ class MystoreTarget(Target):
         return deleted
 
 
+def authorize_against(handle, token_file: Path) -> None:
+    """Walk the emulator's OAuth flow (as the owner would in a browser) and store tokens: for tests and trials."""
+    from .oauth import code_from_redirect, new_state
+
+    c = handle.credentials
+    oauth = OAuthClient(handle.base_url, c["client_id"], c["client_secret"], c["redirect_uri"])
+    state = new_state()
+    code = code_from_redirect(handle.emulator.grant(oauth.authorize_url(state)), state)
+    TokenStore(token_file).save(oauth.exchange(code))
+
+
 class MystoreTargetResource(TargetResource):
     """Mystore through its API (OAuth2). Run `cart-pipelines authorize` once; tokens refresh themselves."""
 
@@ -194,6 +205,14 @@ class MystoreTargetResource(TargetResource):
                    client_secret=dg.EnvVar("MYSTORE_CLIENT_SECRET"),
                    redirect_uri=os.environ.get("MYSTORE_REDIRECT_URI", "http://127.0.0.1:8765/callback"),
                    token_file=os.environ.get("MYSTORE_TOKEN_FILE", ""), ca_file=os.environ.get("MYSTORE_CA_FILE", ""))
+
+    @classmethod
+    def resource_for_emulator(cls, handle, workdir: Path) -> "MystoreTargetResource":
+        token_file = Path(workdir) / "mystore-token.json"
+        authorize_against(handle, token_file)
+        c = handle.credentials
+        return cls(base_url=handle.base_url, client_id=c["client_id"], client_secret=c["client_secret"],
+                   redirect_uri=c["redirect_uri"], token_file=str(token_file))
 
     def open(self) -> Target:
         token_file = self.token_file or str(data_dir() / "secrets" / "mystore-token.json")
