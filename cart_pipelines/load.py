@@ -83,6 +83,9 @@ def _select_sql(con: duckdb.DuckDBPyConnection, entity: str, target: Target) -> 
         else:
             select.append(f"t.{c}")
     for k, (target_col, (src, ref_entity)) in enumerate(refs.items()):
+        if not target.has(ref_entity):  # e.g. a tax class on a target without tax classes: no link to make
+            select.append(f"NULL::VARCHAR AS {target_col}")
+            continue
         joins.append(_map_join(f"r{k}", ref_entity, f"t.{src}"))
         select.append(f"r{k}.target_id AS {target_col}")
         unresolved.append(f"CASE WHEN t.{src} IS NOT NULL AND r{k}.target_id IS NULL "
@@ -201,6 +204,10 @@ def load_entity(con: duckdb.DuckDBPyConnection, target: Target, entity: str,
     settings = settings or RuleSettings()
     res = LoadResult(entity)
     ledger.clear(con, entity, "load")
+    if not target.has(entity):  # the platform has no such records (e.g. reviews on Shopify): a named skip
+        con.execute(f"""INSERT INTO ledger SELECT '{entity}', source_id, 'load', 'skipped', 'target_lacks_entity',
+                        NULL, NULL FROM transformed_{entity}""")
+        return res
     _plan(con, target, entity)
     res.adopted = _adopt(con, target, entity)
     res.helpers_created = _ensure_helpers(con, target, entity, settings)

@@ -47,6 +47,7 @@ RULES_BY_NAME = {r.name: r for r in RULES}
 SCOPE_RULES = {
     "entity_not_selected": "The entity was not selected for this migration.",
     "not_in_demo_sample": "A demo migration moves a random sample (seed 001); this record was not drawn.",
+    "target_lacks_entity": "The target platform has no such records (e.g. reviews on Shopify); see docs/targets/.",
 }
 
 

@@ -40,3 +40,23 @@ def test_interrupted_load_resumes_without_duplicates(store, run):
     for entity in ENTITY_NAMES:
         assert len(r.target_rows(entity)) == len({row["_source_id"] for row in r.target_rows(entity)})
     assert writes(r()) == 0
+
+
+def test_entities_the_target_lacks_are_skipped_by_rule_and_links_dropped(store, run):
+    from cart_pipelines import ledger
+    from cart_pipelines.targets.duckdb_store import DuckDBStore
+
+    class NoTaxNoReviews(DuckDBStore):
+        def has(self, entity):
+            return entity not in ("tax_classes", "reviews")
+
+    r = run(store())
+    r.target = NoTaxNoReviews(r.target.path)
+    r()
+    (product,) = r.target_rows("products")
+    assert product["tax_class_id"] is None and product["manufacturer_id"] is not None
+    assert r.target_rows("tax_classes") == [] and r.target_rows("reviews") == []
+    with r.staging.connect() as con:
+        for entity in ("tax_classes", "reviews"):
+            s = ledger.summarize(con, entity)
+            assert s.closes and s.skipped == {"target_lacks_entity": 1}

@@ -31,6 +31,11 @@ class Target(ABC):
     #: Whether create can keep the source's ids (option preserve_ids).
     can_preserve_ids: bool = False
 
+    def has(self, entity: str) -> bool:
+        """Whether the target platform holds this entity at all; records of entities it lacks are skipped by the
+        rule `target_lacks_entity`, and links to them are left out."""
+        return True
+
     @abstractmethod
     def create(self, entity: str, rows: pa.Table, preserve_ids: bool = False) -> list[WriteResult]: ...
 
