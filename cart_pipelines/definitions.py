@@ -5,7 +5,7 @@ from __future__ import annotations
 import dagster as dg
 
 from .defs.factory import build_all
-from .defs.jobs import build_jobs
+from .defs.jobs import build_jobs, build_schedules
 from .defs.resources import default_resources
 
 
@@ -15,6 +15,7 @@ def build_definitions(resources: dict | None = None) -> dg.Definitions:
         assets=assets,
         asset_checks=asset_checks,
         jobs=build_jobs(assets),
+        schedules=build_schedules(),
         resources=resources or default_resources(),
         # Every step writes the one DuckDB catalog, and DuckDB allows a single writer: steps run one after another.
         executor=dg.in_process_executor,

@@ -130,3 +130,16 @@ def write(report: dict, directory: str | Path) -> Path:
 def read(directory: str | Path) -> dict | None:
     path = Path(directory) / "migration_report.json"
     return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
+
+
+def promote_watermarks(con: duckdb.DuckDBPyConnection) -> dict:
+    """The run's loads and checks succeeded: its proposed high-water marks become the marks deltas start from.
+    A mark never moves back (a delta with no changes proposes none)."""
+    con.execute("""
+        INSERT OR REPLACE INTO watermarks (source, entity, updated_at)
+        SELECT p.source, p.entity, CASE WHEN w.updated_at IS NULL THEN p.updated_at
+                                        WHEN p.updated_at IS NULL THEN w.updated_at
+                                        ELSE greatest(w.updated_at, p.updated_at) END
+        FROM watermarks_pending p LEFT JOIN watermarks w USING (source, entity)""")
+    con.execute("DELETE FROM watermarks_pending")
+    return {e: str(t) for e, t in con.execute("SELECT entity, updated_at FROM watermarks ORDER BY 1").fetchall()}

@@ -48,9 +48,10 @@ DEMO_SQL = {
 
 def compute_scope(con: duckdb.DuckDBPyConnection, selected: tuple[str, ...], mode: str = "full",
                   demo_size: int = 10, demo_seed: int = 1) -> dict[str, int]:
-    """Fill the `scope` table; record out-of-scope records in the ledger. Returns in-scope ids per entity."""
-    if mode not in ("full", "demo"):
-        raise ValueError(f"mode: {mode!r} is not one of full, demo")
+    """Fill the `scope` table; record out-of-scope records in the ledger. Returns in-scope ids per entity.
+    A delta's staged set is the whole store with the changes merged in, so its scope is everything, like full."""
+    if mode not in ("full", "demo", "delta"):
+        raise ValueError(f"mode: {mode!r} is not one of full, demo, delta")
     con.execute("DELETE FROM scope")
     for entity in ENTITY_NAMES:
         ledger.clear(con, entity, "scope")

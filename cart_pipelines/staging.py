@@ -28,6 +28,12 @@ CREATE TABLE IF NOT EXISTS ledger (
 CREATE TABLE IF NOT EXISTS rule_counts (entity VARCHAR, rule VARCHAR, records BIGINT);
 CREATE TABLE IF NOT EXISTS scope (entity VARCHAR, source_id VARCHAR);
 CREATE TABLE IF NOT EXISTS run_settings (key VARCHAR PRIMARY KEY, value VARCHAR);
+-- Delta high-water marks per source and entity: the newest updated_at seen. Extraction proposes one (pending);
+-- it becomes the mark only when the run's loads and checks succeeded (the report step promotes it).
+CREATE TABLE IF NOT EXISTS watermarks_pending (source VARCHAR, entity VARCHAR, updated_at TIMESTAMPTZ,
+    PRIMARY KEY (source, entity));
+CREATE TABLE IF NOT EXISTS watermarks (source VARCHAR, entity VARCHAR, updated_at TIMESTAMPTZ,
+    advanced_at TIMESTAMPTZ DEFAULT now(), PRIMARY KEY (source, entity));
 CREATE TABLE IF NOT EXISTS id_map (
     target VARCHAR, entity VARCHAR, source_id VARCHAR, target_id VARCHAR, row_hash VARCHAR,
     loaded_at TIMESTAMPTZ DEFAULT now(), PRIMARY KEY (target, entity, source_id));

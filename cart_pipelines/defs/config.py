@@ -10,7 +10,11 @@ from ..rules import RuleSettings
 
 
 class MigrationConfig(dg.Config):
-    mode: str = Field(default="full", description="full: every record; demo: a random sample (seed 001).")
+    mode: str = Field(default="full", description="full: every record; demo: a random sample (seed 001); "
+                                                  "delta: what changed since the last successful run (seed 001's "
+                                                  "post-migration).")
+    lookback_seconds: int = Field(default=300, description="A delta re-reads this much before the high-water mark, "
+                                                           "against clock skew and same-second updates.")
     entities: list[str] = Field(default_factory=lambda: list(ENTITY_NAMES),
                                 description="Entities to migrate. Orders and reviews need customers and products.")
     demo_size: int = Field(default=10, description="Products, customers and orders drawn for a demo migration.")
@@ -33,8 +37,8 @@ class MigrationConfig(dg.Config):
 
     def selection(self) -> tuple[str, ...]:
         """The entities this run migrates; a bad selection or mode stops the run with one clear sentence."""
-        if self.mode not in ("full", "demo"):
-            raise dg.Failure(description=f"mode: {self.mode!r} is not one of full, demo")
+        if self.mode not in ("full", "demo", "delta"):
+            raise dg.Failure(description=f"mode: {self.mode!r} is not one of full, demo, delta")
         try:
             return resolve_selection(self.entities)
         except SelectionError as exc:

@@ -24,6 +24,11 @@ def build_jobs(assets) -> list:
             description="Demo migration (seed 001): 10 products, 10 customers and 10 orders at random, with the "
                         "categories, manufacturers and tax classes they need. Review the result before a full run."),
         dg.define_asset_job(
+            "delta_sync", selection=MIGRATION, config=run_config(keys, mode="delta"),
+            description="Delta migration (seed 001's post-migration): reads only what changed since the last "
+                        "successful run (per-entity high-water mark minus a look-back window), upserts it through "
+                        "the id map. Impossible from a store export or database dump: the run says so."),
+        dg.define_asset_job(
             "full_migration", selection=MIGRATION, config=run_config(keys, mode="full"),
             description="Full migration of the selected entities (all by default). Re-running writes only what "
                         "changed."),
@@ -45,3 +50,14 @@ def verify_source_connection(context: dg.OpExecutionContext, source: SourceResou
 @dg.job(description="Test the source connection before migrating: credentials, permissions, reachability.")
 def check_source_connection():
     verify_source_connection()
+
+
+def build_schedules() -> list:
+    """The delta sync on a schedule: off until you turn it on (after a full migration has succeeded).
+    Cron from $CART_DELTA_CRON (default hourly), time zone $CART_DELTA_TZ (default UTC)."""
+    import os
+
+    return [dg.ScheduleDefinition(
+        name="delta_sync_schedule", job_name="delta_sync", cron_schedule=os.environ.get("CART_DELTA_CRON", "0 * * * *"),
+        execution_timezone=os.environ.get("CART_DELTA_TZ", "UTC"), default_status=dg.DefaultScheduleStatus.STOPPED,
+        description="Keeps the target in step with the old shop until the switch-over.")]
