@@ -86,11 +86,11 @@ def test_delta_without_changes_reads_little_and_writes_nothing(woo):
     assert job(defs, "full_migration", mode="full").success
     result = job(defs, "delta_sync", mode="delta", lookback_seconds=0)
     assert result.success
-    for entity in ("products", "customers", "orders", "reviews"):  # the entities WooCommerce filters by date
+    for entity in ("products", "customers", "orders"):  # the entities WooCommerce filters by modification date
         m = meta(result, f"extract__{entity}")
         # one page request; products add one for the shop's weight unit (settings), needed to convert weights
         assert m["read_in_this_run"] == 0 and m["requests"] <= (2 if entity == "products" else 1), (entity, m)
-    # Categories, brands and tax classes carry no modification date in WooCommerce: a delta reads them whole
-    # (a few requests), and writes nothing since nothing changed.
+    # Categories, brands, tax classes and reviews have no modified-after filter in WooCommerce: a delta reads
+    # them whole (a few requests), and writes nothing since nothing changed.
     rep = report(data)
     assert rep["totals"]["created"] == rep["totals"]["updated"] == 0
