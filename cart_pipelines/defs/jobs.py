@@ -16,20 +16,24 @@ def run_config(asset_keys, **settings) -> dg.RunConfig:
 
 
 def build_jobs(assets) -> list:
+    import os
+
     keys = [k for a in assets for k in a.keys]
+    # The run queue (deploy/dagster-postgres.yaml) allows one migration per source at a time: its API limit is shared.
+    tags = {"cart_pipelines/source": os.environ.get("CART_SOURCE") or "store_export"}
     return [
         check_source_connection,
         dg.define_asset_job(
-            "demo_migration", selection=MIGRATION, config=run_config(keys, mode="demo"),
+            "demo_migration", selection=MIGRATION, config=run_config(keys, mode="demo"), tags=tags,
             description="Demo migration (seed 001): 10 products, 10 customers and 10 orders at random, with the "
                         "categories, manufacturers and tax classes they need. Review the result before a full run."),
         dg.define_asset_job(
-            "delta_sync", selection=MIGRATION, config=run_config(keys, mode="delta"),
+            "delta_sync", selection=MIGRATION, config=run_config(keys, mode="delta"), tags=tags,
             description="Delta migration (seed 001's post-migration): reads only what changed since the last "
                         "successful run (per-entity high-water mark minus a look-back window), upserts it through "
                         "the id map. Impossible from a store export or database dump: the run says so."),
         dg.define_asset_job(
-            "full_migration", selection=MIGRATION, config=run_config(keys, mode="full"),
+            "full_migration", selection=MIGRATION, config=run_config(keys, mode="full"), tags=tags,
             description="Full migration of the selected entities (all by default). Re-running writes only what "
                         "changed."),
     ]
