@@ -36,7 +36,7 @@ from .http import ConnectionProblem, Explainer, HttpClient, HttpSettings, LoopGu
 API_VERSION = "2025-10"
 PAGE_SIZE = 250  # Shopify's maximum `first`; cost-heavy entities use less (see Spec.page_size)
 MAX_QUERY_COST = 1000
-BULK_THRESHOLD = 10_000  # records of an entity above which a bulk operation beats cursor pages
+BULK_THRESHOLD = 2_000  # records of an entity above which a bulk operation beats cursor pages (paced by cost)
 BULK_POLL_S = 0.5
 NON_SECRET = ("api_version",)
 SCOPES = {"products": "read_products", "categories": "read_products", "manufacturers": "read_products",
