@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Debian packages some tests use: PostgreSQL (Dagster instance storage test). Tests that need a package that is
+# Debian packages some tests use: PostgreSQL (Dagster instance storage test), Chromium (the UI browser test). Tests that need a package that is
 # missing skip with a visible reason, so this is optional on a developer machine; CI runs it first.
 set -uo pipefail
 need=()
 [ -x /usr/lib/postgresql/15/bin/initdb ] || command -v initdb >/dev/null || need+=(postgresql)
+command -v chromium >/dev/null || need+=(chromium)
 if [ ${#need[@]} -gt 0 ]; then
   if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
     echo "installing Debian packages: ${need[*]}"
