@@ -105,3 +105,11 @@ def test_clear_target_option_and_preserved_ids(dagster_run, tmp_path):
     assert all(ids[s] == s for s in ids)  # source ids kept where the target allows
     rep = dagster_run.report()
     assert {e["entity"]: e["created"] for e in rep["entities"]}["products"] == 500
+
+
+def test_report_carries_a_chart(dagster_run, tmp_path):
+    result = dagster_run("demo_migration", mode="demo")
+    chart = result.asset_materializations_for_node("report__migration_report")[0].metadata["chart"].value
+    assert chart.startswith("![migration](data:image/png;base64,")
+    png = (tmp_path / "data" / "reports" / "migration_chart.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5000

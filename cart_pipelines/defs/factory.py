@@ -7,6 +7,8 @@ from datetime import datetime, timedelta, timezone
 import dagster as dg
 
 from .. import ledger, report, verify
+from ..chart import as_markdown as chart_markdown
+from ..chart import migration_chart
 from ..connectors.base import DeltaNotPossible
 from ..entities import ENTITIES, ENTITY_NAMES, Entity
 from ..extract import extract_entity, skip_entity
@@ -229,7 +231,10 @@ def report_asset(context: dg.AssetExecutionContext, config: MigrationConfig, sta
             advanced = report.promote_watermarks(con)
         context.log.info(f"delta high-water marks advanced: {advanced}")
     context.log.info(report.markdown(rep))
+    png = migration_chart(rep)
+    (path.parent / "migration_chart.png").write_bytes(png)
     return dg.MaterializeResult(metadata={
+        "chart": dg.MetadataValue.md(chart_markdown(png)),
         "report": dg.MetadataValue.md(report.markdown(rep)), "path": dg.MetadataValue.path(str(path)),
         "all_accounted_for": rep["all_accounted_for"], "writes": rep["totals"]["created"] + rep["totals"]["updated"]})
 
