@@ -155,12 +155,19 @@ class HttpClient:
             # connector told to trust an emulator's CA (or a shop's private CA) really does.
             kwargs.setdefault("verify", self.session.verify)
             response = self.session.request(method, url, timeout=self.settings.timeout, **kwargs)
-        except (requests.ConnectionError, requests.Timeout) as exc:
+        except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError,
+                requests.exceptions.ContentDecodingError) as exc:
             raise RetryableResponse(None, None, f"{type(exc).__name__}") from None
         if self.on_response:
             self.on_response(response)
         if response.status_code in RETRY_STATUSES:
             raise RetryableResponse(response, self.retry_after(response), f"HTTP {response.status_code}")
+        if response.status_code < 400 and "json" in response.headers.get("Content-Type", "") and response.content:
+            try:  # a body cut off in transit is retried like a dropped connection
+                parsed = response.json()
+            except ValueError:
+                raise RetryableResponse(None, None, "malformed JSON") from None
+            response.json = lambda *args, **kwargs: parsed  # parsed once; connectors call .json() again
         return response
 
     def _wait(self, state: RetryCallState) -> float:

@@ -10,11 +10,12 @@ and implement its auth, pagination, limits, headers and error bodies.
 from __future__ import annotations
 
 import json
+import random
 import tempfile
 import threading
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
@@ -208,6 +209,12 @@ class Knobs:
     rate_limit: bool = True  # False disables the limit entirely (unit tests of other behaviour)
     storm: int = 0  # answer the next `storm` requests with the platform's own 429 response (a 429 storm)
     denied_scopes: tuple[str, ...] = ()  # scopes/permissions the credentials lack (platform's 403 on use)
+    # Fault injection, per GET request with these probabilities, from a seeded random stream:
+    # "500"/"502"/"503"/"504" status answers, "slow" (a response slower than `slow_s`), "drop" (the connection
+    # closes mid-body), "truncate" (HTTP 200 with cut-off JSON).
+    faults: dict = field(default_factory=dict)
+    fault_seed: int = 0
+    slow_s: float = 3.0
 
 
 class Emulator:
@@ -255,6 +262,11 @@ class Emulator:
                 self.knobs.storm -= 1
         if storm:
             return self.throttled(request)(environ, start_response)
+        fault = self._fault(request)
+        if fault in ("500", "502", "503", "504"):
+            return self.json({"error": "injected fault"}, int(fault))(environ, start_response)
+        if fault == "slow":
+            time.sleep(self.knobs.slow_s)
         try:
             endpoint, args = self.url_map.bind_to_environ(environ).match()
             response = getattr(self, endpoint)(request, **args)
@@ -262,7 +274,32 @@ class Emulator:
             response = self.error(request, exc)
         except Exception as exc:  # an emulator bug must surface as a 500 a client can see, not a hang
             response = self.error(request, exc)
+        if fault in ("drop", "truncate"):
+            body = response.get_data()
+            cut = body[: len(body) // 2]
+            headers = [(k, v) for k, v in response.headers.items() if k.lower() != "content-length"]
+            # "drop" promises the whole body and stops half-way; "truncate" sends a short, complete-looking body
+            headers.append(("Content-Length", str(len(body) if fault == "drop" else len(cut))))
+            start_response(response.status, headers)
+            return [cut]
         return response(environ, start_response)
+
+    #: Requests faults may hit: reads. (GraphQL reads are POSTs: an emulator may widen this for read-only tests.)
+    fault_methods: tuple[str, ...] = ("GET",)
+
+    def _fault(self, request: Request) -> str | None:
+        if not self.knobs.faults or request.method not in self.fault_methods:
+            return None
+        with self.lock:
+            if not hasattr(self, "_fault_rng"):
+                self._fault_rng = random.Random(self.knobs.fault_seed)
+            roll = self._fault_rng.random()
+        for name, p in self.knobs.faults.items():
+            if roll < p:
+                self.faults_injected = getattr(self, "faults_injected", 0) + 1
+                return name
+            roll -= p
+        return None
 
 
 @dataclass
