@@ -84,15 +84,16 @@ def source_resource(platform: str | None = None, path: str | None = None) -> Sou
 
 
 def target_resource(data: Path, target: str | None = None) -> TargetResource:
-    """The target users chose: $CART_TARGET = local (default: a Mystore-shaped DuckDB file) or mystore (the API)."""
+    """The target users chose: $CART_TARGET = local (default: a Mystore-shaped DuckDB file) or an API target from
+    targets/registry.py (mystore, shopify, woocommerce, bigcommerce), credentials from its environment variables."""
     name = target or os.environ.get("CART_TARGET") or "local"
     if name == "local":
         return LocalMystoreTarget(path=str(data / "target" / "mystore.duckdb"))
-    if name == "mystore":
-        from ..targets.mystore import MystoreTargetResource
+    from ..targets import registry
 
-        return MystoreTargetResource.from_env()
-    raise ValueError(f"target: unknown target {name!r}; choose from local, mystore")
+    if name not in registry.TARGETS:
+        raise ValueError(f"target: unknown target {name!r}; choose from local, {', '.join(sorted(registry.TARGETS))}")
+    return registry.resource_class(name).from_env()
 
 
 def default_resources(data: Path | None = None, source_path: str | None = None,

@@ -30,7 +30,7 @@ from decimal import Decimal
 from email.utils import format_datetime, parsedate_to_datetime
 from urllib.parse import urlencode
 
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
@@ -77,7 +77,493 @@ class ApiError(Exception):
         self.status, self.title, self.headers = status, title, headers or {}
 
 
-class BigCommerceEmulator(Emulator):
+# --- writes (the store as a migration target) ----------------------------------------------------------------------
+# Documented behaviour the write side follows (addresses in docs/targets/bigcommerce.md):
+# - write scopes are the read scope names without `_read_only` ("modify"); a read-only token gets 403 on writes
+#   (Knobs.denied_scopes "store_v2_products_modify" models a token with Products: read-only);
+# - v3 bodies: categories, brands, products (with variants and images) one object per POST; customers POST and PUT
+#   take an array of at most 10; products PUT takes an array of at most 10; more is 413;
+# - v3 errors {status, title, type, errors: {field: message}}: 422 for invalid or missing fields, 409 for a
+#   duplicate (product name or SKU, category name under the same parent, brand name, URL, customer e-mail);
+#   an array write is all-or-nothing: one bad item rejects the request;
+# - v2 POST /orders: products and billing_address required; subtotal_ex_tax/subtotal_inc_tax and
+#   total_ex_tax/total_inc_tax override the computed totals (each needs its pair); errors [{status, message}];
+# - metafields (namespace, key, value, permission_set) on categories, brands and products, unique per
+#   resource, namespace and key (409), listed for all resources of a kind with GET /catalog/{kind}/metafields.
+WRITE_SCOPES = {"categories": "store_v2_products", "manufacturers": "store_v2_products",
+                "products": "store_v2_products", "reviews": "store_v2_products", "customers": "store_v2_customers",
+                "orders": "store_v2_orders"}
+ARRAY_MAX = 10
+META_KINDS = {"categories": "categories", "brands": "manufacturers", "products": "products"}
+STATUS_BY_ID = {sid: name for name, (sid, _) in ORDER_STATUS.items()}
+REVIEW_IN = {"approved": "approved", "pending": "pending", "disapproved": "rejected"}
+
+
+class Invalid(Exception):
+    """A rejected write: status, title and per-field errors (v3), or the message (v2)."""
+
+    def __init__(self, status: int, title: str, errors: dict | None = None):
+        super().__init__(title)
+        self.status, self.title, self.errors = status, title, errors or {}
+
+
+def _url(custom_url) -> str | None:
+    url = (custom_url or {}).get("url") if isinstance(custom_url, dict) else custom_url
+    return url.strip("/") or None if url else None
+
+
+def _need(body: dict, *fields: str) -> None:
+    missing = {f: f"{f} is required" for f in fields if body.get(f) in (None, "")}
+    if missing:
+        raise Invalid(422, "The request is missing one or more required fields.", missing)
+
+
+def _iso(value) -> str | None:
+    return parse_date(value).astimezone().isoformat() if value else None
+
+
+class WritesMixin:
+    """Create, update and delete for BigCommerceEmulator; records are stored canonical, so reads serve them."""
+
+    def init_writes(self) -> None:
+        self.writes = 0
+        self.write_lock = __import__("threading").RLock()
+        self.metafields: dict[int, dict] = {}
+
+    # --- plumbing
+    def _write(self, request, store: str, entity: str, work) -> Response:
+        def build():
+            if WRITE_SCOPES[entity] in self.knobs.denied_scopes:  # no access at all (not even read-only)
+                return self.problem(request, 403, "You don't have a required scope to access the endpoint")
+            try:
+                with self.write_lock:
+                    return work()
+            except Invalid as exc:
+                if self._v2(request):
+                    return self.json([{"status": exc.status, "message": exc.title}], exc.status)
+                return self.json({"status": exc.status, "title": exc.title, "type": TYPE_URL,
+                                  "errors": exc.errors}, exc.status)
+        # denied_scopes "<scope>_modify": a read-only token (reads pass, writes get 403)
+        return self._serve(request, store, WRITE_SCOPES[entity] + "_modify", build)
+
+    def _count(self, n: int = 1) -> None:
+        self.writes += n
+
+    def _all(self, entity: str) -> list[dict]:
+        return self.store.page(entity, 0, 10**9)
+
+    def _body(self, request):
+        try:
+            return request.get_json(force=True)
+        except Exception:  # noqa: BLE001 - the API answers malformed JSON with 400
+            raise Invalid(400, "The request body is not valid JSON.") from None
+
+    def _unique(self, entity: str, rid: int | None, field: str, value, title: str, scope=None) -> None:
+        if value in (None, ""):
+            return
+        for r in self._all(entity):
+            if int(r["source_id"]) != rid and str(r.get(field) or "").lower() == str(value).lower() \
+                    and (scope is None or scope(r)):
+                raise Invalid(409, title, {field: f"{value} is already in use"})
+
+    def _exists(self, entity: str, id_, field: str) -> None:
+        if id_ and self.store.get(entity, int(id_)) is None:
+            raise Invalid(422, f"{field} {id_} does not exist.", {field: f"{id_} does not exist"})
+
+    # --- v3 catalog and customers
+    def write_collection(self, request, store: str, entity: str) -> Response:
+        if request.method == "DELETE":  # DELETE ?id:in=1,2,3
+            def work():
+                ids = [int(i) for i in request.args.get("id:in", "").split(",") if i.strip().isdigit()]
+                if not ids:
+                    raise Invalid(422, "A filter such as id:in is required to delete in bulk.")
+                for id_ in ids:
+                    self._delete(entity, id_)
+                return Response(status=204)
+            return self._write(request, store, entity, work)
+
+        def work():
+            body = self._body(request)
+            if entity == "orders":
+                if request.method != "POST":
+                    raise Invalid(405, "Method not allowed")
+                return self.json(self.order(self._save_order(body, None)), 201)
+            if entity in ("customers",) or (entity == "products" and request.method == "PUT"):
+                if not isinstance(body, list):
+                    raise Invalid(422, "The request body must be an array.")
+                if len(body) > ARRAY_MAX:
+                    raise Invalid(413, f"The request contains more than {ARRAY_MAX} items.")
+                saved, staged = [], []
+                for k, item in enumerate(body):  # validate all first: one bad item rejects the request
+                    try:
+                        staged.append(self._staged(entity, item, item.get("id") if request.method == "PUT" else None))
+                    except Invalid as exc:
+                        raise Invalid(exc.status, exc.title, {f"{k}.{f}": m for f, m in exc.errors.items()}) from None
+                self._batch_duplicates(entity, staged)
+                for rec in staged:
+                    saved.append(self._put(entity, rec))
+                render = (lambda c: self.customer(c, {"addresses"})) if entity == "customers" else \
+                    (lambda p: self.product(p, {"variants", "images"}))
+                return {"data": [render(r) for r in saved], "meta": {}}
+            if request.method != "POST" or isinstance(body, list):
+                raise Invalid(422, "The request body must be a single object.")
+            rec = self._put(entity, self._staged(entity, body, None))
+            return self.json({"data": self._render(entity, rec), "meta": {}})
+        return self._write(request, store, entity, work)
+
+    def _batch_duplicates(self, entity: str, staged: list[dict]) -> None:
+        if entity != "customers":
+            return
+        seen = set()
+        for k, rec in enumerate(staged):
+            if rec["email"].lower() in seen:
+                raise Invalid(409, "The email address is used twice in this request.", {f"{k}.email": "duplicate"})
+            seen.add(rec["email"].lower())
+
+    def _render(self, entity: str, rec: dict) -> dict:
+        return {"categories": self.category, "manufacturers": self.brand,
+                "products": lambda p: self.product(p, {"variants", "images"}),
+                "customers": lambda c: self.customer(c, {"addresses"})}[entity](rec)
+
+    def _item(self, request, store: str, entity: str, rid: int) -> Response:
+        if request.method == "GET":
+            rec = self.store.get(entity, rid)
+            scope = WRITE_SCOPES[entity] + "_read_only"
+            return self._serve(request, store, scope, lambda: {"data": self._render(entity, rec), "meta": {}}
+                               if rec else self._missing(entity))
+
+        def work():
+            if self.store.get(entity, rid) is None:
+                raise Invalid(404, f"The requested {entity[:-1]} was not found.")
+            if request.method == "DELETE":
+                self._delete(entity, rid)
+                return Response(status=204)
+            rec = self._put(entity, self._staged(entity, self._body(request), rid))
+            return {"data": self._render(entity, rec), "meta": {}}
+        return self._write(request, store, entity, work)
+
+    def _missing(self, entity: str):
+        raise ApiError(404, f"The requested {entity[:-1]} was not found.")
+
+    def v3_category_item(self, request, store, rid):
+        return self._item(request, store, "categories", rid)
+
+    def v3_brand_item(self, request, store, rid):
+        return self._item(request, store, "manufacturers", rid)
+
+    def v3_product_item(self, request, store, rid):
+        return self._item(request, store, "products", rid)
+
+    def _staged(self, entity: str, body: dict, rid) -> dict:
+        """The canonical record a create (rid None) or update would store; raises Invalid."""
+        if not isinstance(body, dict):
+            raise Invalid(422, "Each item must be an object.")
+        rid = int(rid) if rid not in (None, "") else None
+        if rid is not None and self.store.get(entity, rid) is None:
+            raise Invalid(404, f"The requested {entity[:-1]} {rid} was not found.")
+        current = self.store.get(entity, rid) if rid else {}
+        if entity == "categories":
+            if rid is None:
+                _need(body, "name")
+            rec = dict(current)
+            for src, dst in {"name": "name", "is_visible": "is_visible", "sort_order": "position"}.items():
+                if src in body:
+                    rec[dst] = body[src]
+            if "parent_id" in body:
+                rec["parent_id"] = str(body["parent_id"]) if body["parent_id"] else None
+            if "custom_url" in body:
+                rec["url_key"] = _url(body["custom_url"])
+            rec.setdefault("is_visible", True)
+            self._exists("categories", rec.get("parent_id"), "parent_id")
+            self._unique("categories", rid, "name", rec["name"], "A category with this name already exists under "
+                         "this parent.", lambda r: r.get("parent_id") == rec.get("parent_id"))
+            self._unique("categories", rid, "url_key", rec.get("url_key"), "The URL is already in use.")
+        elif entity == "manufacturers":
+            if rid is None:
+                _need(body, "name")
+            rec = {**current, **({"name": body["name"]} if "name" in body else {}),
+                   **({"url_key": _url(body.get("custom_url"))} if "custom_url" in body else {})}
+            self._unique("manufacturers", rid, "name", rec["name"], "A brand with this name already exists.")
+            self._unique("manufacturers", rid, "url_key", rec.get("url_key"), "The URL is already in use.")
+        elif entity == "products":
+            rec = self._staged_product(body, rid, current)
+        elif entity == "customers":
+            rec = self._staged_customer(body, rid, current)
+        else:
+            raise Invalid(405, "Method not allowed")
+        if rid is None:
+            rec["created_at"] = datetime.now().astimezone().isoformat()
+        return rec
+
+    def _staged_product(self, body: dict, rid, current: dict) -> dict:
+        if rid is None:
+            _need(body, "name", "type", "weight", "price")
+        fields = {"name": "name", "sku": "sku", "description": "description_html", "price": "price",
+                  "sale_price": "special_price", "weight": "weight", "inventory_level": "stock",
+                  "brand_id": "manufacturer_id", "tax_class_id": "tax_class_id"}
+        rec = dict(current)
+        for src, dst in fields.items():
+            if src in body:
+                value = body[src]
+                if src in ("brand_id", "tax_class_id"):
+                    value = str(value) if value else None
+                elif src == "sale_price":
+                    value = value or None
+                elif src == "sku":
+                    value = value or None
+                rec[dst] = value
+        if "is_visible" in body:
+            rec["status"] = "enabled" if body["is_visible"] else "disabled"
+        rec.setdefault("status", "enabled")
+        if "custom_url" in body:
+            rec["url_key"] = _url(body["custom_url"])
+        if "categories" in body:
+            rec["category_ids"] = [str(c) for c in body["categories"] or []]
+            for c in rec["category_ids"]:
+                self._exists("categories", c, "categories")
+        self._exists("manufacturers", rec.get("manufacturer_id"), "brand_id")
+        self._exists("tax_classes", rec.get("tax_class_id"), "tax_class_id")
+        if "variants" in body:
+            rec["variants"] = [{"source_id": None, "sku": v.get("sku"), "price": v.get("price"),
+                                "stock": v.get("inventory_level"),
+                                "options": [{"name": o.get("option_display_name"), "value": o.get("label")}
+                                            for o in v.get("option_values") or []]} for v in body["variants"] or []]
+            rec["variants"] = [v for v in rec["variants"] if v["options"]]
+        if "images" in body:
+            rec["images"] = [{"url": i.get("image_url"), "position": i.get("sort_order"),
+                              "alt": i.get("description") or None} for i in body["images"] or []]
+        title = ("Product was in conflict with another product. This is the result of duplicate unique values, "
+                 "such as name or SKU.")
+        self._unique("products", rid, "name", rec.get("name"), title)
+        self._unique("products", rid, "sku", rec.get("sku"), title)
+        self._unique("products", rid, "url_key", rec.get("url_key"), "The URL is already in use.")
+        return rec
+
+    def _staged_customer(self, body: dict, rid, current: dict) -> dict:
+        if rid is None:
+            _need(body, "email", "first_name", "last_name")
+        rec = dict(current)
+        for src, dst in {"email": "email", "first_name": "first_name", "last_name": "last_name",
+                         "phone": "phone", "notes": "_notes"}.items():
+            if src in body:
+                rec[dst] = body[src] or None if src == "phone" else body[src]
+        if "addresses" in body:
+            addresses = []
+            for k, a in enumerate(body["addresses"] or []):
+                missing = {f"addresses.{k}.{f}": f"{f} is required" for f in
+                           ("first_name", "last_name", "address1", "city", "country_code") if not a.get(f)}
+                if missing:
+                    raise Invalid(422, "The address is missing one or more required fields.", missing)
+                addresses.append({"first_name": a["first_name"], "last_name": a["last_name"],
+                                  "company": a.get("company") or None, "street": a["address1"], "city": a["city"],
+                                  "postcode": a.get("postal_code") or None,
+                                  "region": a.get("state_or_province") or None, "country": a["country_code"],
+                                  "phone": a.get("phone") or None, "is_default_billing": None,
+                                  "is_default_shipping": None})
+            rec["addresses"] = addresses
+        if "@" not in str(rec.get("email") or ""):
+            raise Invalid(422, "The email address is not valid.", {"email": "not a valid e-mail address"})
+        self._unique("customers", rid, "email", rec["email"],
+                     f"The email address {rec['email']} is already in use by another customer.")
+        return rec
+
+    def _put(self, entity: str, rec: dict) -> dict:
+        if not rec.get("source_id"):
+            rec["source_id"] = str(self.store.next_id(entity))
+        self._count()
+        return self.store.put(entity, rec)
+
+    def _delete(self, entity: str, id_: int) -> None:
+        if self.store.delete(entity, id_):
+            self._count()
+            kind = {v: k for k, v in META_KINDS.items()}.get(entity)
+            for mid in [m for m, f in self.metafields.items() if f["_kind"] == kind and f["resource_id"] == id_]:
+                del self.metafields[mid]
+
+    # --- reviews
+    def write_review(self, request, store: str, pid: int, rid: int | None) -> Response:
+        def work():
+            if self.store.get("products", pid) is None:
+                raise Invalid(404, "The requested product was not found.")
+            current = self.store.get("reviews", rid) if rid else {}
+            if rid and (current is None or current.get("product_id") != str(pid)):
+                raise Invalid(404, "The requested review was not found.")
+            if request.method == "DELETE":
+                self._delete("reviews", rid)
+                return Response(status=204)
+            body = self._body(request)
+            if rid is None:
+                _need(body, "title", "rating", "date_reviewed")
+            rec = {**current, "product_id": str(pid)}
+            for src, dst in {"title": "title", "text": "text", "rating": "rating"}.items():
+                if src in body:
+                    rec[dst] = body[src]
+            if "status" in body:
+                rec["status"] = REVIEW_IN.get(body["status"], body["status"])
+            if "date_reviewed" in body:
+                rec["created_at"] = _iso(body["date_reviewed"])
+            if "email" in body:
+                found = self._where_json("customers", "email", [body["email"]]) if body["email"] else []
+                rec["customer_id"] = found[0]["source_id"] if found else None
+                rec["_email"] = body["email"]
+            if not 1 <= int(rec.get("rating") or 0) <= 5:
+                raise Invalid(422, "The rating must be between 1 and 5.", {"rating": "between 1 and 5"})
+            return {"data": self.review(self._put("reviews", rec)), "meta": {}}
+        return self._write(request, store, "reviews", work)
+
+    def v3_review_item(self, request, store, pid, rid):
+        if request.method == "GET":
+            return self._serve(request, store, "store_v2_products_read_only",
+                               lambda: {"data": self.review(self.store.get("reviews", rid)), "meta": {}})
+        return self.write_review(request, store, pid, rid)
+
+    # --- v2 orders
+    def v2_order_item(self, request, store, oid):
+        if request.method == "GET":
+            return self._serve(request, store, "store_v2_orders_read_only", lambda: self.order(self._order(oid)))
+
+        def work():
+            if self.store.get("orders", oid) is None:
+                raise Invalid(404, "The requested order was not found.")
+            if request.method == "DELETE":
+                self._delete("orders", oid)
+                return Response(status=204)
+            return self.order(self._save_order(self._body(request), oid))
+        return self._write(request, store, "orders", work)
+
+    def _save_order(self, body: dict, oid: int | None) -> dict:
+        if not isinstance(body, dict):
+            raise Invalid(400, "The request body must be an object.")
+        current = self.store.get("orders", oid) if oid else {}
+        if oid is None:
+            for field in ("billing_address", "products"):
+                if not body.get(field):
+                    raise Invalid(400, f"The field '{field}' cannot be blank.")
+        for a, b in (("subtotal_ex_tax", "subtotal_inc_tax"), ("total_ex_tax", "total_inc_tax")):
+            if (a in body) != (b in body):
+                raise Invalid(400, f"The field '{b if a in body else a}' is required when '{a if a in body else b}' "
+                                   f"is given.")
+        rec = dict(current)
+        if "customer_id" in body:
+            cid = int(body["customer_id"] or 0)
+            if cid and self.store.get("customers", cid) is None:
+                raise Invalid(400, f"The customer {cid} does not exist.")
+            rec["customer_id"] = str(cid) if cid else None
+        if "status_id" in body:
+            if int(body["status_id"]) not in STATUS_BY_ID:
+                raise Invalid(400, f"The status_id {body['status_id']} is not a valid order status.")
+            rec["status"] = STATUS_BY_ID[int(body["status_id"])]
+        rec.setdefault("status", "pending")
+        if "billing_address" in body:
+            b = body["billing_address"]
+            rec["billing_address"] = self._v2_address_in(b)
+            rec["email"], rec["customer_first_name"], rec["customer_last_name"] = (
+                b.get("email") or None, b.get("first_name"), b.get("last_name"))
+        if "shipping_addresses" in body:
+            s = body["shipping_addresses"] or []
+            rec["shipping_address"] = self._v2_address_in(s[0]) if s else None
+        if "products" in body:
+            rec["items"] = [self._order_line(k, p) for k, p in enumerate(body["products"] or [])]
+        money = {"subtotal_ex_tax": "subtotal", "shipping_cost_ex_tax": "shipping", "discount_amount": "discount",
+                 "total_inc_tax": "grand_total"}
+        for src, dst in money.items():
+            if src in body:
+                rec[dst] = Decimal(str(body[src]))
+        if "total_inc_tax" in body:
+            rec["tax"] = Decimal(str(body["total_inc_tax"])) - Decimal(str(body["total_ex_tax"]))
+        items = rec.get("items") or []
+        lines = sum((Decimal(str(i["price"] or 0)) * (i["qty"] or 0) for i in items), Decimal(0))
+        rec.setdefault("subtotal", lines)
+        rec.setdefault("tax", sum((Decimal(str(i["tax"] or 0)) for i in items), Decimal(0)))
+        rec.setdefault("shipping", Decimal(0))
+        rec.setdefault("discount", Decimal(0))
+        rec.setdefault("grand_total", rec["subtotal"] + rec["shipping"] + rec["tax"] - rec["discount"])
+        if "currency_code" in body:
+            rec["currency"] = body["currency_code"]
+        rec.setdefault("currency", "NOK")  # the store's default currency (GET /v2/store)
+        if "date_created" in body:
+            rec["created_at"] = _iso(body["date_created"])
+        rec.setdefault("created_at", datetime.now().astimezone().isoformat())
+        for src, dst in (("staff_notes", "_staff_notes"), ("external_source", "_external_source")):
+            if src in body:
+                rec[dst] = body[src]
+        return self._put("orders", rec)
+
+    def _order_line(self, k: int, p: dict) -> dict:
+        pid = int(p.get("product_id") or 0)
+        product = self.store.get("products", pid) if pid else None
+        if pid and product is None:
+            raise Invalid(400, f"The product {pid} does not exist.")
+        if not pid and not p.get("name"):
+            raise Invalid(400, "A custom product needs a name.")
+        qty = int(p.get("quantity") or 0)
+        if qty < 1:
+            raise Invalid(400, "The quantity of a product must be at least 1.")
+        price = Decimal(str(p["price_ex_tax"])) if p.get("price_ex_tax") is not None else \
+            Decimal(str(product["price"] if product else 0))
+        inc = Decimal(str(p["price_inc_tax"])) if p.get("price_inc_tax") is not None else price
+        return {"source_id": str(k + 1), "product_id": str(pid) if pid else None,
+                "sku": p.get("sku") or (product or {}).get("sku"), "name": p.get("name") or (product or {}).get("name"),
+                "qty": qty, "price": price, "tax": ((inc - price) * qty).quantize(Decimal("0.01"))}
+
+    @staticmethod
+    def _v2_address_in(a: dict | None) -> dict | None:
+        if not a:
+            return None
+        return {"first_name": a.get("first_name"), "last_name": a.get("last_name"),
+                "company": a.get("company") or None, "street": a.get("street_1"), "city": a.get("city"),
+                "postcode": a.get("zip") or None, "region": a.get("state") or None,
+                "country": a.get("country_iso2") or a.get("country"), "phone": a.get("phone") or None}
+
+    # --- metafields
+    def v3_metafields(self, request, store, kind, rid):
+        if kind not in META_KINDS:
+            raise NotFound(kind)
+        entity = META_KINDS[kind]
+        if request.method == "GET":
+            return self._serve(request, store, WRITE_SCOPES[entity] + "_read_only", lambda: self._v3_list(
+                request, "metafields", lambda m: m, rows=self._metas(kind, rid)))
+
+        def work():
+            if self.store.get(entity, rid) is None:
+                raise Invalid(404, f"The requested {entity[:-1]} was not found.")
+            body = self._body(request)
+            _need(body, "namespace", "key", "value", "permission_set")
+            if any(m["namespace"] == body["namespace"] and m["key"] == body["key"]
+                   for m in self._metas(kind, rid)):
+                raise Invalid(409, "A metafield with this namespace and key already exists on this resource.")
+            mid = max(self.metafields, default=0) + 1
+            self.metafields[mid] = {"id": mid, "_kind": kind, "resource_type": kind.rstrip("s").replace("categorie",
+                                                                                                       "category"),
+                                    "resource_id": rid, "namespace": body["namespace"], "key": body["key"],
+                                    "value": str(body["value"]), "permission_set": body["permission_set"],
+                                    "description": body.get("description") or ""}
+            self._count()
+            return self.json({"data": self._meta_out(self.metafields[mid]), "meta": {}})
+        return self._write(request, store, entity, work)
+
+    def v3_metafields_all(self, request, store, kind):
+        if kind not in META_KINDS:
+            raise NotFound(kind)
+
+        def build():
+            rows = self._metas(kind, None)
+            for arg, key in (("namespace", "namespace"), ("key", "key")):
+                if request.args.get(arg):
+                    rows = [m for m in rows if m[key] == request.args[arg]]
+            return self._v3_list(request, "metafields", lambda m: m, rows=rows)
+        return self._serve(request, store, WRITE_SCOPES[META_KINDS[kind]] + "_read_only", build)
+
+    def _metas(self, kind: str, rid: int | None) -> list[dict]:
+        return [self._meta_out(m) for _, m in sorted(self.metafields.items())
+                if m["_kind"] == kind and (rid is None or m["resource_id"] == rid)]
+
+    @staticmethod
+    def _meta_out(m: dict) -> dict:
+        return {k: v for k, v in m.items() if not k.startswith("_")}
+
+
+class BigCommerceEmulator(WritesMixin, Emulator):
     platform = "bigcommerce"
     url_map = Map([
         Rule("/stores/<store>/v2/store", endpoint="v2_store"),
@@ -92,6 +578,14 @@ class BigCommerceEmulator(Emulator):
         Rule("/stores/<store>/v3/catalog/products", endpoint="v3_products"),
         Rule("/stores/<store>/v3/catalog/products/<int:pid>/reviews", endpoint="v3_reviews"),
         Rule("/stores/<store>/v3/customers", endpoint="v3_customers"),
+        # writes (targets): items, metafields
+        Rule("/stores/<store>/v2/orders/<int:oid>", endpoint="v2_order_item"),
+        Rule("/stores/<store>/v3/catalog/categories/<int:rid>", endpoint="v3_category_item"),
+        Rule("/stores/<store>/v3/catalog/brands/<int:rid>", endpoint="v3_brand_item"),
+        Rule("/stores/<store>/v3/catalog/products/<int:rid>", endpoint="v3_product_item"),
+        Rule("/stores/<store>/v3/catalog/products/<int:pid>/reviews/<int:rid>", endpoint="v3_review_item"),
+        Rule("/stores/<store>/v3/catalog/<kind>/metafields", endpoint="v3_metafields_all"),
+        Rule("/stores/<store>/v3/catalog/<kind>/<int:rid>/metafields", endpoint="v3_metafields"),
     ])
 
     def __init__(self, store: EmulatorStore, knobs: Knobs | None = None, limits: tuple[int, float] | None = None):
@@ -99,6 +593,7 @@ class BigCommerceEmulator(Emulator):
         plan = limits or PLANS.get(self.knobs.plan, PLANS["standard"])
         self.window = FixedWindow(*plan) if plan else None
         self.throttled_count = 0  # 429s for an exhausted quota (not storms)
+        self.init_writes()
 
     def credentials(self) -> dict:
         return {"store_hash": STORE_HASH, "client_id": CLIENT_ID, "access_token": ACCESS_TOKEN}
@@ -217,20 +712,28 @@ class BigCommerceEmulator(Emulator):
 
     # --- v3 catalog
     def v3_categories(self, request, store):
+        if request.method != "GET":
+            return self.write_collection(request, store, "categories")
         return self._serve(request, store, "store_v2_products_read_only",
                            lambda: self._v3_list(request, "categories", self.category))
 
     def v3_brands(self, request, store):
+        if request.method != "GET":
+            return self.write_collection(request, store, "manufacturers")
         return self._serve(request, store, "store_v2_products_read_only",
                            lambda: self._v3_list(request, "manufacturers", self.brand))
 
     def v3_products(self, request, store):
+        if request.method != "GET":
+            return self.write_collection(request, store, "products")
         include = set(request.args.get("include", "").split(","))
         return self._serve(request, store, "store_v2_products_read_only",
                            lambda: self._v3_list(request, "products", lambda p: self.product(p, include),
                                                  "date_modified:min"))
 
     def v3_reviews(self, request, store, pid):
+        if request.method != "GET":
+            return self.write_review(request, store, pid, None)
         def build():
             if self.store.get("products", pid) is None:
                 raise ApiError(404, "The requested product was not found.")
@@ -239,6 +742,8 @@ class BigCommerceEmulator(Emulator):
         return self._serve(request, store, "store_v2_products_read_only", build)
 
     def v3_customers(self, request, store):
+        if request.method != "GET":
+            return self.write_collection(request, store, "customers")
         include = set(request.args.get("include", "").split(","))
 
         def build():
@@ -261,6 +766,8 @@ class BigCommerceEmulator(Emulator):
                            lambda: self._v2_list(request, "tax_classes", self.tax_class))
 
     def v2_orders(self, request, store):
+        if request.method != "GET":
+            return self.write_collection(request, store, "orders")
         return self._serve(request, store, "store_v2_orders_read_only",
                            lambda: self._v2_list(request, "orders", self.order, "min_date_modified"))
 
@@ -368,7 +875,8 @@ class BigCommerceEmulator(Emulator):
     def customer(c: dict, include: set) -> dict:
         cid = int(c["source_id"])
         out = {"id": cid, "email": c["email"], "first_name": c.get("first_name") or "",
-               "last_name": c.get("last_name") or "", "company": "", "phone": c.get("phone") or "", "notes": "",
+               "last_name": c.get("last_name") or "", "company": "", "phone": c.get("phone") or "",
+               "notes": c.get("_notes") or "",
                "customer_group_id": 0, "tax_exempt_category": "",
                "date_created": v3_date(c.get("created_at")), "date_modified": v3_date(c.get("updated_at")),
                "accepts_product_review_abandoned_cart_emails": False, "channel_ids": [1]}
@@ -407,6 +915,7 @@ class BigCommerceEmulator(Emulator):
             "total_tax": v2_money(tax), "items_total": sum(i.get("qty") or 0 for i in o.get("items") or []),
             "discount_amount": v2_money(o.get("discount")), "coupon_discount": "0.0000",
             "currency_code": o.get("currency"), "default_currency_code": o.get("currency"),
+            "staff_notes": o.get("_staff_notes") or "", "external_source": o.get("_external_source") or "",
             "billing_address": self.v2_address(o.get("billing_address") or {}, o.get("email")),
             "products": {"url": f"{sub_url}/products", "resource": f"/orders/{oid}/products"},
             "shipping_addresses": {"url": f"{sub_url}/shipping_addresses",
@@ -431,7 +940,8 @@ class BigCommerceEmulator(Emulator):
         status = {"approved": "approved", "pending": "pending", "rejected": "disapproved"}.get(r.get("status"))
         return {"id": int(r["source_id"]), "product_id": int(r["product_id"]), "title": r.get("title") or "",
                 "text": r.get("text") or "", "status": status, "rating": r["rating"],
-                "email": customer["email"] if customer else "", "name": name.strip() or "Anonymous",
+                "email": customer["email"] if customer else (r.get("_email") or ""),
+                "name": name.strip() or "Anonymous",
                 "date_reviewed": v3_date(r.get("created_at")), "date_created": v3_date(r.get("created_at")),
                 "date_modified": v3_date(r.get("updated_at"))}
 

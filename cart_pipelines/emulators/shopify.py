@@ -52,6 +52,7 @@ from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from .base import Emulator, LeakyBucket, _json_default, to_utc
+from .shopify_writes import WRITE_SDL, ShopifyWrites, _meta
 
 TOKEN = "shpat_emulator0000000000000000000000"
 MAX_PAGE = 250
@@ -99,7 +100,7 @@ type PageInfo { hasNextPage: Boolean! hasPreviousPage: Boolean! startCursor: Str
 type Count { count: Int! precision: CountPrecision! }
 type ShopPlan { displayName: String! partnerDevelopment: Boolean! shopifyPlus: Boolean! }
 type Shop implements Node { id: ID! name: String! email: String myshopifyDomain: String! currencyCode: String!
-  plan: ShopPlan! }
+  plan: ShopPlan! METAFIELDS }
 type MoneyV2 { amount: Decimal! currencyCode: String! }
 type MoneyBag { shopMoney: MoneyV2! presentmentMoney: MoneyV2! }
 type Weight { unit: WeightUnit! value: Float! }
@@ -108,7 +109,7 @@ type InventoryItem implements Node { id: ID! sku: String tracked: Boolean! measu
 type SelectedOption { name: String! value: String! }
 type ProductVariant implements Node { id: ID! legacyResourceId: UnsignedInt64! title: String! sku: String
   price: Money! compareAtPrice: Money inventoryQuantity: Int position: Int! selectedOptions: [SelectedOption!]!
-  inventoryItem: InventoryItem! product: Product! updatedAt: DateTime! }
+  inventoryItem: InventoryItem! product: Product! updatedAt: DateTime! METAFIELDS }
 type ProductVariantEdge { cursor: String! node: ProductVariant! }
 type ProductVariantConnection { nodes: [ProductVariant!]! edges: [ProductVariantEdge!]! pageInfo: PageInfo! }
 type Image { id: ID url: URL! altText: String width: Int height: Int }
@@ -117,7 +118,7 @@ type MediaImage implements Media & Node { id: ID! alt: String mediaContentType: 
 type MediaEdge { cursor: String! node: Media! }
 type MediaConnection { nodes: [Media!]! edges: [MediaEdge!]! pageInfo: PageInfo! }
 type Collection implements Node { id: ID! legacyResourceId: UnsignedInt64! title: String! handle: String!
-  descriptionHtml: HTML! updatedAt: DateTime! }
+  descriptionHtml: HTML! updatedAt: DateTime! METAFIELDS }
 type CollectionEdge { cursor: String! node: Collection! }
 type CollectionConnection { nodes: [Collection!]! edges: [CollectionEdge!]! pageInfo: PageInfo! }
 type Product implements Node { id: ID! legacyResourceId: UnsignedInt64! title: String! handle: String!
@@ -125,7 +126,8 @@ type Product implements Node { id: ID! legacyResourceId: UnsignedInt64! title: S
   hasOnlyDefaultVariant: Boolean! tags: [String!]! createdAt: DateTime! updatedAt: DateTime!
   variants(first: Int, after: String, last: Int, before: String, reverse: Boolean = false): ProductVariantConnection!
   media(first: Int, after: String, last: Int, before: String, reverse: Boolean = false): MediaConnection!
-  collections(first: Int, after: String, last: Int, before: String, reverse: Boolean = false): CollectionConnection! }
+  collections(first: Int, after: String, last: Int, before: String, reverse: Boolean = false): CollectionConnection!
+  METAFIELDS }
 type ProductEdge { cursor: String! node: Product! }
 type ProductConnection { nodes: [Product!]! edges: [ProductEdge!]! pageInfo: PageInfo! }
 type MailingAddress implements Node { id: ID! firstName: String lastName: String name: String company: String
@@ -135,12 +137,13 @@ type CustomerEmailMarketingConsentState { marketingState: CustomerEmailMarketing
 type Customer implements Node { id: ID! legacyResourceId: UnsignedInt64! email: String firstName: String
   lastName: String displayName: String! phone: String emailMarketingConsent: CustomerEmailMarketingConsentState
   addresses(first: Int): [MailingAddress!]! defaultAddress: MailingAddress createdAt: DateTime!
-  updatedAt: DateTime! }
+  updatedAt: DateTime! METAFIELDS }
 type CustomerEdge { cursor: String! node: Customer! }
 type CustomerConnection { nodes: [Customer!]! edges: [CustomerEdge!]! pageInfo: PageInfo! }
 type TaxLine { title: String! rate: Float ratePercentage: Float priceSet: MoneyBag! }
 type LineItem implements Node { id: ID! name: String! title: String! sku: String quantity: Int!
-  product: Product variant: ProductVariant originalUnitPriceSet: MoneyBag! taxLines(first: Int): [TaxLine!]! }
+  product: Product variant: ProductVariant originalUnitPriceSet: MoneyBag! taxLines(first: Int): [TaxLine!]!
+  customAttributes: [Attribute!]! }
 type LineItemEdge { cursor: String! node: LineItem! }
 type LineItemConnection { nodes: [LineItem!]! edges: [LineItemEdge!]! pageInfo: PageInfo! }
 type Order implements Node { id: ID! legacyResourceId: UnsignedInt64! name: String! email: String
@@ -149,7 +152,8 @@ type Order implements Node { id: ID! legacyResourceId: UnsignedInt64! name: Stri
   currencyCode: String! subtotalPriceSet: MoneyBag totalShippingPriceSet: MoneyBag! totalTaxSet: MoneyBag
   totalDiscountsSet: MoneyBag totalPriceSet: MoneyBag! billingAddress: MailingAddress
   shippingAddress: MailingAddress createdAt: DateTime! processedAt: DateTime! updatedAt: DateTime!
-  lineItems(first: Int, after: String, last: Int, before: String, reverse: Boolean = false): LineItemConnection! }
+  lineItems(first: Int, after: String, last: Int, before: String, reverse: Boolean = false): LineItemConnection!
+  tags: [String!]! METAFIELDS }
 type OrderEdge { cursor: String! node: Order! }
 type OrderConnection { nodes: [Order!]! edges: [OrderEdge!]! pageInfo: PageInfo! }
 type StringEdge { cursor: String! node: String! }
@@ -176,10 +180,12 @@ type QueryRoot {
     sortKey: OrderSortKeys = PROCESSED_AT, query: String): OrderConnection!
   ordersCount(query: String, limit: Int): Count
   currentBulkOperation(type: BulkOperationType = QUERY): BulkOperation
+  location(id: ID): Location
 }
-type Mutation { bulkOperationRunQuery(query: String!): BulkOperationRunQueryPayload }
 """
-SCHEMA = build_schema(SDL)
+SDL = SDL.replace("METAFIELDS", "metafield(namespace: String, key: String!): Metafield "
+                  "metafields(first: Int, after: String, namespace: String): MetafieldConnection!")
+SCHEMA = build_schema(SDL + WRITE_SDL)
 ROOT_ENTITY = {"products": "products", "collections": "categories", "customers": "customers", "orders": "orders"}
 GID_TYPE = {"Product": "products", "Collection": "categories", "Customer": "customers", "Order": "orders"}
 
@@ -268,7 +274,7 @@ def _uncursor(text: str):
 SEARCH = re.compile(r"updated_at:\s*(>=|>)\s*['\"]?([^'\"\s]+)['\"]?")
 
 
-class ShopifyEmulator(Emulator):
+class ShopifyEmulator(ShopifyWrites, Emulator):
     platform = "shopify"
     url_map = Map([
         Rule("/admin/api/<version>/graphql.json", endpoint="graphql", methods=["POST"]),
@@ -283,6 +289,8 @@ class ShopifyEmulator(Emulator):
         self.bulk_seq = 0
         self.bulk_dir = tempfile.TemporaryDirectory(prefix="shopify-bulk-")
         self.bulk_delay = 0.05  # seconds an operation stays RUNNING at least, so clients really poll
+        self.writes = 0  # successful mutations that changed the shop (a target's re-run must add none)
+        self.shop_metafields: dict = {}
 
     def credentials(self) -> dict:
         return {"access_token": TOKEN, "api_version": "2025-10"}
@@ -360,7 +368,10 @@ class ShopifyEmulator(Emulator):
             "shop": lambda info: {"id": gid("Shop", 1), "name": "Emulated Shop", "email": "shop@example.no",
                                   "myshopifyDomain": "emulated-shop.myshopify.com", "currencyCode": "NOK",
                                   "plan": {"displayName": self.knobs.plan.capitalize(), "partnerDevelopment": False,
-                                           "shopifyPlus": self.knobs.plan in {"plus", "enterprise"}}},
+                                           "shopifyPlus": self.knobs.plan in {"plus", "enterprise"}},
+                                  **_meta(self.shop_metafields)},
+            "location": lambda info, id=None: {"id": gid("Location", 1), "name": "Shop location"},
+            **self._mutations(),
             "node": self._node,
             **{name: self._list_resolver(name, entity) for name, entity in ROOT_ENTITY.items()},
             **{f"{name}Count": self._count_resolver(name, entity) for name, entity in ROOT_ENTITY.items()},
@@ -462,7 +473,9 @@ class ShopifyEmulator(Emulator):
         return getattr(self, f"_shape_{entity}")(rec) if rec else None
 
     # --- canonical -> Shopify objects
-    def _vendor(self, manufacturer_id):
+    def _vendor(self, manufacturer_id, written=None):
+        if written is not None:  # a product written through productSet keeps its vendor string
+            return written
         rec = self.store.get("manufacturers", int(manufacturer_id)) if manufacturer_id else None
         return rec["name"] if rec else ""
 
@@ -472,11 +485,12 @@ class ShopifyEmulator(Emulator):
         sale, regular = (special, p["price"]) if special is not None else (p["price"], None)
         weight = p.get("weight")
 
-        def variant(k, sku, stock, options):
+        def variant(k, sku, stock, options, v=None, meta=None):
             vid = pid * 1000 + k
+            price, compare = (v["_price"], v.get("_compare_at")) if v and "_price" in v else (sale, regular)
             return {"id": gid("ProductVariant", vid), "legacyResourceId": str(vid), "title": " / ".join(
-                o["value"] for o in options), "sku": sku, "price": money(sale), "compareAtPrice": money(regular),
-                "inventoryQuantity": stock, "position": k, "selectedOptions": options,
+                o["value"] for o in options), "sku": sku, "price": money(price), "compareAtPrice": money(compare),
+                "inventoryQuantity": stock, "position": k, "selectedOptions": options, **_meta(meta or {}),
                 "updatedAt": p.get("updated_at"), "product": lambda info: self._shape_products(p),
                 "inventoryItem": {"id": gid("InventoryItem", vid), "sku": sku, "tracked": True, "measurement": {
                     "id": gid("InventoryItemMeasurement", vid),
@@ -484,8 +498,8 @@ class ShopifyEmulator(Emulator):
 
         canon = p.get("variants") or []
         if canon:
-            variants = [variant(k + 1, v.get("sku"), v.get("stock"), v.get("options") or [])
-                        for k, v in enumerate(canon)]
+            variants = [variant(k + 1, v.get("sku"), v.get("stock"), v.get("options") or [], v,
+                                v.get("metafields")) for k, v in enumerate(canon)]
         else:
             variants = [variant(1, p.get("sku"), p.get("stock"),
                                 [{"name": "Title", "value": "Default Title"}])]
@@ -499,7 +513,8 @@ class ShopifyEmulator(Emulator):
         return {
             "__typename": "Product", "id": gid("Product", pid), "legacyResourceId": str(pid), "title": p["name"],
             "handle": (p.get("url_key") or "").rsplit("/", 1)[-1], "descriptionHtml": p.get("description_html") or "",
-            "vendor": lambda info: self._vendor(p.get("manufacturer_id")), "productType": "", "tags": [],
+            "vendor": lambda info: self._vendor(p.get("manufacturer_id"), p.get("vendor")), "productType": "",
+            "tags": [], **_meta(p.get("metafields") or {}),
             "status": "ACTIVE" if p.get("status", "enabled") == "enabled" else "DRAFT",
             "totalInventory": sum(v["inventoryQuantity"] or 0 for v in variants),
             "hasOnlyDefaultVariant": not canon, "createdAt": p.get("created_at"), "updatedAt": p.get("updated_at"),
@@ -510,8 +525,9 @@ class ShopifyEmulator(Emulator):
     def _shape_categories(self, c: dict) -> dict:
         cid = int(c["source_id"])
         return {"__typename": "Collection", "id": gid("Collection", cid), "legacyResourceId": str(cid),
-                "title": c["name"], "handle": (c.get("url_key") or "").rsplit("/", 1)[-1], "descriptionHtml": "",
-                "updatedAt": c.get("updated_at")}
+                "title": c["name"], "handle": (c.get("url_key") or "").rsplit("/", 1)[-1],
+                "descriptionHtml": c.get("description_html") or "", "updatedAt": c.get("updated_at"),
+                **_meta(c.get("metafields") or {})}
 
     @staticmethod
     def _address(a: dict | None, id_: int) -> dict | None:
@@ -530,6 +546,7 @@ class ShopifyEmulator(Emulator):
         addresses = [self._address(a, cid * 100 + k + 1) for k, a in enumerate(c.get("addresses") or [])]
         default = next((addresses[k] for k, a in enumerate(c.get("addresses") or [])
                         if a.get("is_default_billing") or a.get("is_default_shipping")), None)
+        meta = _meta(c.get("metafields") or {})
         return {
             "__typename": "Customer", "id": gid("Customer", cid), "legacyResourceId": str(cid), "email": c.get("email"),
             "firstName": c.get("first_name"), "lastName": c.get("last_name"),
@@ -538,7 +555,7 @@ class ShopifyEmulator(Emulator):
             "emailMarketingConsent": {"marketingState": "SUBSCRIBED" if c.get("newsletter") else "NOT_SUBSCRIBED",
                                       "consentUpdatedAt": c.get("updated_at")},
             "addresses": lambda info, first=None: addresses[:first] if first else addresses,
-            "defaultAddress": default, "createdAt": c.get("created_at"), "updatedAt": c.get("updated_at"),
+            "defaultAddress": default, "createdAt": c.get("created_at"), "updatedAt": c.get("updated_at"), **meta,
         }
 
     def _prefetch(self, orders: list[dict]) -> dict:
@@ -569,18 +586,21 @@ class ShopifyEmulator(Emulator):
             return {"__typename": "LineItem", "id": gid("LineItem", oid * 100 + k + 1), "name": it.get("name") or "",
                     "title": it.get("name") or "", "sku": it.get("sku"), "quantity": it.get("qty"),
                     "product": lambda info: self._shape_products(product) if product else None, "variant": None,
-                    "originalUnitPriceSet": bag(it.get("price")),
+                    "originalUnitPriceSet": bag(it.get("price")), "customAttributes": it.get("attributes") or [],
                     "taxLines": lambda info, first=None: [] if it.get("tax") is None else [
                         {"title": "MVA", "rate": None, "ratePercentage": None, "priceSet": bag(it.get("tax"))}]}
 
         financial, fulfillment, cancelled = ORDER_STATUS.get(o.get("status"), ("PENDING", "UNFULFILLED", False))
+        if "financial" in o:  # written through orderCreate: the statuses as given
+            financial, fulfillment, cancelled = o["financial"], o["fulfillment"], False
         cid = o.get("customer_id")
         customer = known.get(("customers", str(cid)))
         discount = Decimal(str(o.get("discount") or 0))
         subtotal = o.get("subtotal")
         return {
             "__typename": "Order", "id": gid("Order", oid), "legacyResourceId": str(oid),
-            "name": f"#{o.get('number') or oid}", "email": o.get("email"),
+            "name": o.get("name") or f"#{o.get('number') or oid}", "email": o.get("email"),
+            "tags": o.get("tags") or [], **_meta(o.get("metafields") or {}),
             "customer": lambda info: self._shape_customers(customer) if customer else None,
             "displayFinancialStatus": financial, "displayFulfillmentStatus": fulfillment,
             "cancelledAt": o.get("updated_at") if cancelled else None, "closed": fulfillment == "FULFILLED",

@@ -65,6 +65,7 @@ from werkzeug.wrappers import Request, Response
 
 from ..sample.generator import slugify
 from .base import Emulator, EmulatorStore, FixedWindow, Knobs, to_utc
+from .woocommerce_writes import WRITE_RULES, WooWrites
 
 API = "/wp-json/wc/v3"
 MAX_PER_PAGE = 100
@@ -150,9 +151,9 @@ def invalid_param(name: str, message: str, code: str = "rest_out_of_bounds") -> 
                    details={name: {"code": code, "message": message, "data": None}})
 
 
-class WooCommerceEmulator(Emulator):
+class WooCommerceEmulator(WooWrites, Emulator):
     platform = "woocommerce"
-    url_map = Map([
+    url_map = Map(WRITE_RULES + [
         Rule(f"{API}/products/categories", endpoint="categories", methods=["GET"]),
         Rule(f"{API}/products/brands", endpoint="brands", methods=["GET"]),
         Rule(f"{API}/products/reviews", endpoint="reviews", methods=["GET"]),
@@ -163,7 +164,8 @@ class WooCommerceEmulator(Emulator):
         Rule(f"{API}/customers", endpoint="customers", methods=["GET"]),
         Rule(f"{API}/orders", endpoint="orders", methods=["GET"]),
         Rule(f"{API}/settings/products/woocommerce_weight_unit", endpoint="weight_unit_setting", methods=["GET"]),
-    ])
+        Rule(f"{API}/settings/general/woocommerce_calc_taxes", endpoint="calc_taxes_setting", methods=["GET"]),
+    ], redirect_defaults=False)
 
     def __init__(self, store: EmulatorStore, knobs: Knobs | None = None):
         super().__init__(store, knobs)
@@ -428,6 +430,9 @@ class WooCommerceEmulator(Emulator):
             wanted = params.get("class")
             rates = []
             for k, (slug, _, record) in enumerate(self.tax_table()):
+                if "_rates" in record:
+                    rates += [r for r in record["_rates"] if not wanted or wanted == slug]
+                    continue
                 for j, rate in enumerate(record.get("rates") or []):
                     if wanted and wanted != slug:
                         continue
@@ -454,6 +459,11 @@ class WooCommerceEmulator(Emulator):
     def tax_table(self) -> list[tuple[str, str, dict]]:
         """(slug, name, canonical record) per tax class; the lowest id is WooCommerce's built-in Standard."""
         _, records = self._query("tax_classes", [], [], "id", 0, 10_000)
+        if not records or "_wc" in records[0]:  # classes written through the API (a target): Standard is built in
+            table = [(r["_wc"]["slug"], r["_wc"]["name"], r) for r in records]
+            if not any(slug == "standard" for slug, _, _ in table):
+                table.insert(0, ("standard", "Standard", {"source_id": "0", "_rates": []}))
+            return table
         table = []
         for k, r in enumerate(records):
             table.append(("standard", "Standard", r) if k == 0 else (slugify(r["name"]), r["name"], r))
@@ -470,6 +480,8 @@ class WooCommerceEmulator(Emulator):
         return out
 
     def term(self, r: dict) -> dict:
+        if "_wc" in r:
+            return r["_wc"]
         slug = (r.get("url_key") or slugify(r["name"])).rsplit("/", 1)[-1]
         # WordPress stores term names through kses: "&" comes back as "&amp;".
         return {"id": int(r["source_id"]), "name": html.escape(r["name"], quote=False), "slug": slug,
@@ -486,6 +498,9 @@ class WooCommerceEmulator(Emulator):
         taxes = {r["source_id"]: ("" if k == 0 else slug) for k, (slug, _, r) in enumerate(self.tax_table())}
         out = []
         for p in records:
+            if "_wc" in p:
+                out.append(p["_wc"])
+                continue
             pid = int(p["source_id"])
             slug = (p.get("url_key") or slugify(p["name"])).rsplit("/", 1)[-1]
             variants = p.get("variants") or []
@@ -537,6 +552,8 @@ class WooCommerceEmulator(Emulator):
                  "options": vals} for k, (n, vals) in enumerate(names.items())]
 
     def variations_json(self, p: dict) -> list[dict]:
+        if "_variations" in p:
+            return p["_variations"]
         pid, sale = int(p["source_id"]), money(p.get("special_price"))
         out = []
         for k, v in enumerate(p.get("variants") or []):
@@ -568,6 +585,8 @@ class WooCommerceEmulator(Emulator):
         return out
 
     def customer(self, c: dict) -> dict:
+        if "_wc" in c:
+            return c["_wc"]
         addresses = c.get("addresses") or []
         billing = next((a for a in addresses if a.get("is_default_billing")), None)
         shipping = next((a for a in addresses if a.get("is_default_shipping")), None)
@@ -581,9 +600,14 @@ class WooCommerceEmulator(Emulator):
                 "meta_data": []}
 
     def orders_json(self, records: list[dict]) -> list[dict]:
-        existing = self._lookup("customers", [o.get("customer_id") for o in records])
+        existing = self._lookup("customers", [o.get("customer_id") or (o.get("_wc") or {}).get("customer_id")
+                                              for o in records])
         out = []
         for o in records:
+            if "_wc" in o:  # deleted users' orders become guest orders
+                out.append({**o["_wc"], "customer_id": o["_wc"]["customer_id"] if str(o["_wc"]["customer_id"])
+                            in existing else 0})
+                continue
             oid = int(o["source_id"])
             cid = o.get("customer_id")
             status = STATUS_OUT.get(o.get("status") or "pending", o.get("status") or "pending")
@@ -623,6 +647,9 @@ class WooCommerceEmulator(Emulator):
         api = f"{self.base_url}/wp-json"
         out = []
         for r in records:
+            if "_wc" in r:
+                out.append({**r["_wc"], "review": r["_wc"]["review"] if edit else wpautop(r["_wc"]["review"])})
+                continue
             rid, c = int(r["source_id"]), customers.get(r.get("customer_id"))
             pid = int(r["product_id"]) if r.get("product_id") else 0
             text = r.get("text") or ""

@@ -24,7 +24,10 @@ class TargetPlatform:
 
 TARGETS: dict[str, TargetPlatform] = {t.name: t for t in [
     TargetPlatform("mystore", "mystore", "MystoreTarget", "MystoreTargetResource", "mystore:MystoreEmulator"),
+    TargetPlatform("shopify", "shopify", "ShopifyTarget", "ShopifyTargetResource", "shopify:ShopifyEmulator"),
+    TargetPlatform("woocommerce", "woocommerce", "WooCommerceTarget", "WooCommerceTargetResource", "woocommerce:WooCommerceEmulator"),
     # one line per target (helpers add theirs here)
+    TargetPlatform("bigcommerce", "bigcommerce", "BigCommerceTarget", "BigCommerceTargetResource", "bigcommerce:BigCommerceEmulator"),
 ]}
 
 
