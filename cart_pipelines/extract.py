@@ -102,7 +102,7 @@ def _merge_delta(con, staging: Staging, entity: str, delta_path, bad: list[tuple
         TO {q(tmp)} (FORMAT parquet, COMPRESSION zstd)""", [bad_ids])
     os.replace(tmp, full)
     delta_path.unlink()
-    con.execute(f"DELETE FROM ledger WHERE entity = ? AND stage <> 'extract'", [entity])
+    con.execute("DELETE FROM ledger WHERE entity = ? AND stage <> 'extract'", [entity])
     con.execute(f"DELETE FROM ledger WHERE entity = ? AND stage = 'extract' AND (source_id IN "
                 f"(SELECT source_id FROM read_parquet({q(full)})) OR source_id IN (SELECT unnest(?::VARCHAR[])))",
                 [entity, bad_ids])

@@ -15,7 +15,6 @@
 from __future__ import annotations
 
 import json
-import tempfile
 from datetime import datetime
 from decimal import Decimal
 from email.utils import format_datetime
@@ -24,16 +23,14 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import dagster as dg
-import duckdb
 import pyarrow as pa
 
 from ..connectors.bigcommerce import (API_HOST, PAGE_SIZE, Pacer, _address, _id, _money, _ts, _url_key,
                                       error_message, reset_after, split_api_path)
 from ..connectors.http import ConnectionProblem, Explainer, HttpClient, HttpSettings
 from ..defs.resources import TargetResource, data_dir
-from ..staging import arrow_table
+from .readback import as_target_table
 from .base import Target, WriteResult
-from .duckdb_store import TABLES
 
 ARRAY_MAX = 10  # customers POST/PUT and products PUT take at most 10 items
 NAMESPACE, KEY = "cart_pipelines", "source_id"
@@ -428,24 +425,7 @@ class BigCommerceTarget(Target):
 
     def scan(self, entity: str) -> pa.Table:
         """Everything on BigCommerce for `entity`, in the local target's columns and types."""
-        with tempfile.NamedTemporaryFile("w", suffix=".jsonl", encoding="utf-8") as fh:
-            n = 0
-            for r in self._records(entity):
-                fh.write(json.dumps({**r, "id": str(r["id"])}, default=_jsonable) + "\n")
-                n += 1
-            fh.flush()
-            con = duckdb.connect()
-            try:
-                con.execute(f"CREATE TABLE t (id VARCHAR, {TABLES[entity]}, _source_id VARCHAR)")
-                if n:
-                    cols = [r[0] for r in con.execute("DESCRIBE t").fetchall()]
-                    types = ", ".join(f"'{c}': '{t}'" for c, t in con.execute(
-                        "SELECT column_name, data_type FROM duckdb_columns() WHERE table_name = 't'").fetchall())
-                    con.execute(f"INSERT INTO t SELECT {', '.join(cols)} FROM read_json(?, columns = {{{types}}})",
-                                [fh.name])
-                return arrow_table(con, "SELECT * FROM t")
-            finally:
-                con.close()
+        return as_target_table(entity, ({**r, "id": str(r["id"])} for r in self._records(entity)))
 
     def count(self, entity: str) -> int:
         if entity in V3_PATH:

@@ -4,40 +4,25 @@ per-record errors quarantined with Mystore's message, read-back for verification
 
 from __future__ import annotations
 
-import json
 import os
-import tempfile
-from datetime import date, datetime
-from decimal import Decimal
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import dagster as dg
-import duckdb
 import pyarrow as pa
 
 from ..connectors.http import ConnectionProblem, Explainer, HttpClient, HttpSettings
 from ..defs.resources import TargetResource, data_dir
-from ..staging import arrow_table
 from . import mystore_api as api
 from .base import Target, WriteResult
-from .duckdb_store import TABLES
+from .readback import as_target_table, json_ready
 from .oauth import OAuthClient, OAuthError, TokenStore
 
 ORDER = ("reviews", "orders", "customers", "products", "tax_classes", "manufacturers", "categories")
 
 
-def _plain(value):
-    """Arrow values as JSON: money as strings with a point, times in ISO 8601."""
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, (datetime, date)):
-        return value.isoformat()
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    return value
+_plain = json_ready
+
 
 
 def _explain(response) -> str | None:
@@ -139,29 +124,16 @@ class MystoreTarget(Target):
 
     def scan(self, entity: str) -> pa.Table:
         """Everything on Mystore for `entity`, in the same columns and types as the local target."""
-        with tempfile.NamedTemporaryFile("w", suffix=".jsonl", encoding="utf-8") as fh:
-            n = 0
+        def records():
             for page in self._pages(entity):
                 for r in page:
                     r = {**r, "id": str(r["id"]), "_source_id": r.get("external_ref")}
                     for key in ("parent_id", "manufacturer_id", "tax_class_id", "customer_id", "product_id"):
                         if r.get(key) is not None:
                             r[key] = str(r[key])
-                    fh.write(json.dumps(r) + "\n")
-                    n += 1
-            fh.flush()
-            con = duckdb.connect()
-            try:
-                con.execute(f"CREATE TABLE t (id VARCHAR, {TABLES[entity]}, _source_id VARCHAR)")
-                if n:
-                    cols = [r[0] for r in con.execute("DESCRIBE t").fetchall()]
-                    types = ", ".join(f"'{c}': '{t}'" for c, t in con.execute(
-                        "SELECT column_name, data_type FROM duckdb_columns() WHERE table_name = 't'").fetchall())
-                    con.execute(f"INSERT INTO t SELECT {', '.join(cols)} FROM read_json(?, columns = {{{types}}})",
-                                [fh.name])
-                return arrow_table(con, "SELECT * FROM t")
-            finally:
-                con.close()
+                    yield r
+
+        return as_target_table(entity, records())
 
     def count(self, entity: str) -> int:
         return self._call("GET", api.RESOURCES[entity], params={"per_page": 1}).json()["meta"]["total"]

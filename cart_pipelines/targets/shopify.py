@@ -16,22 +16,19 @@ from __future__ import annotations
 import json
 import os
 import re
-import tempfile
 from datetime import date, datetime
 from decimal import Decimal
 from typing import ClassVar
 
 import dagster as dg
-import duckdb
 import pyarrow as pa
 
 from ..connectors.http import ConnectionProblem
 from ..connectors.shopify import API_VERSION, MAX_QUERY_COST, ShopifySource
 from ..defs.resources import TargetResource
-from ..staging import arrow_table
 from . import shopify_map as m
+from .readback import as_target_table
 from .base import Target, WriteResult
-from .duckdb_store import TABLES
 
 BATCH = 25  # aliased mutations per request: 250 requested points, well under the 1000-point query maximum
 NS, KEY = "cart_pipelines", "source_id"
@@ -287,23 +284,8 @@ def _plain(value):
 
 
 def _typed(entity: str, rows: list[dict]) -> pa.Table:
-    """Rows as the local target's TABLES columns and types (DuckDB does the casting)."""
-    with tempfile.NamedTemporaryFile("w", suffix=".jsonl", encoding="utf-8") as fh:
-        for r in rows:
-            fh.write(json.dumps(_plain(r)) + "\n")
-        fh.flush()
-        con = duckdb.connect()
-        try:
-            con.execute(f"CREATE TABLE t (id VARCHAR, {TABLES[entity]}, _source_id VARCHAR)")
-            if rows:
-                cols = [r[0] for r in con.execute("DESCRIBE t").fetchall()]
-                types = ", ".join(f"'{c}': '{t}'" for c, t in con.execute(
-                    "SELECT column_name, data_type FROM duckdb_columns() WHERE table_name = 't'").fetchall())
-                con.execute(f"INSERT INTO t SELECT {', '.join(cols)} FROM read_json(?, columns = {{{types}}})",
-                            [fh.name])
-            return arrow_table(con, "SELECT * FROM t")
-        finally:
-            con.close()
+    """Rows as the local target's TABLES columns and types."""
+    return as_target_table(entity, rows)
 
 
 class ShopifyTargetResource(TargetResource):

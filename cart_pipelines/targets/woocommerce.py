@@ -24,7 +24,7 @@ import os
 import tempfile
 import threading
 import time
-from datetime import date, datetime, timezone
+from datetime import datetime, timezone
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import ClassVar
@@ -40,6 +40,7 @@ from ..connectors.http import ConnectionProblem, HttpClient, HttpSettings, safe_
 from ..connectors.woocommerce import API, EXPLAINER, WEIGHT_UNITS, WooExplainer, WooOAuth1, _address, _wp_error
 from ..defs.resources import TargetResource, data_dir
 from ..staging import arrow_table
+from .readback import json_ready
 from .base import Target, WriteResult
 from .duckdb_store import TABLES
 
@@ -83,16 +84,7 @@ def _meta(record: dict, key: str = META_KEY):
     return next((m.get("value") for m in record.get("meta_data") or [] if m.get("key") == key), None)
 
 
-def _plain(value):
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, (datetime, date)):
-        return value.isoformat()
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    return value
+_plain = json_ready  # Arrow values as JSON
 
 
 class WriteExplainer(WooExplainer):

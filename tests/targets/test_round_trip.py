@@ -4,7 +4,7 @@ target must hold the same records with the same values (on the fields it stores)
 Re-running writes nothing to the target."""
 
 import json
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 
 import dagster as dg
 import pytest
@@ -107,7 +107,7 @@ def test_round_trip(source, target, store_dir, tmp_path):
     comparable = getattr(registry.resource_class(target), "COMPARABLE", None)
     with source_resource(source, store_dir) as src:
         reference = LocalMystoreTarget(path=str(tmp_path / "reference.duckdb"))
-        want_report = migrate(src, reference, tmp_path / "ref", keep_guest_orders=True)
+        migrate(src, reference, tmp_path / "ref", keep_guest_orders=True)
         with registry.emulate(target, tmp_path / "t") as (handle, tgt):
             got_report = migrate(src, tgt, tmp_path / "run", keep_guest_orders=True)
             writes = handle.emulator.writes
