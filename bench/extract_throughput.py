@@ -129,8 +129,9 @@ def markdown(rows, latency_ms, per_item_ms) -> str:
         if "error" in r:
             lines.append(f"| {r['platform']} | {r['products']:,} | {r['entity']} | error: {r['error']} |||||||| |")
             continue
-        b = f"{r['bound']:,.0f}" if r["bound"] else "no platform limit"
-        ratio = f"{r['ratio']:.2f}" if r["ratio"] else "-"
+        bulk = r["platform"] == "shopify" and r["requests"] * 250 < r["rows"]  # a bulk export, not pages
+        b = "bulk export: not rate limited" if bulk else (f"{r['bound']:,.0f}" if r["bound"] else "no platform limit")
+        ratio = "-" if bulk or not r["ratio"] else f"{r['ratio']:.2f}"
         lines.append(f"| {r['platform']} | {r['products']:,} | {r['entity']} | {r['rows']:,} | {r['seconds']:.1f} | "
                      f"{r['rows_per_s']:,.0f} | {b} | {ratio} | {r['requests']:,} | {r['retries']} | "
                      f"{r['peak_rss_mb']:.0f} |")
