@@ -26,6 +26,7 @@ from cart_pipelines import platforms  # noqa: E402
 from cart_pipelines.sample.generator import StoreSize, generate_store  # noqa: E402
 
 CACHE = ROOT / "bench" / ".cache"
+SHOPIFY_BULK_ABOVE = 2_000  # connectors/shopify.py BULK_THRESHOLD
 # Orders are left out: BigCommerce v2 needs two sub-resource requests per order (2.5 orders/s on the standard
 # plan), which would make a 200k-order run take a day; products and customers show what pacing achieves.
 ENTITIES = ("products", "customers")
@@ -133,12 +134,25 @@ def markdown(rows, latency_ms, per_item_ms) -> str:
         if "error" in r:
             lines.append(f"| {r['platform']} | {r['products']:,} | {r['entity']} | error: {r['error']} |||||||| |")
             continue
-        bulk = r["platform"] == "shopify" and r["requests"] * 250 < r["rows"]  # a bulk export, not pages
+        bulk = r["platform"] == "shopify" and r["rows"] > SHOPIFY_BULK_ABOVE  # a bulk export, not pages
         b = "bulk export: not rate limited" if bulk else (f"{r['bound']:,.0f}" if r["bound"] else "no platform limit")
         ratio = "-" if bulk or not r["ratio"] else f"{r['ratio']:.2f}"
         lines.append(f"| {r['platform']} | {r['products']:,} | {r['entity']} | {r['rows']:,} | {r['seconds']:.1f} | "
                      f"{r['rows_per_s']:,.0f} | {b} | {ratio} | {r['requests']:,} | {r['retries']} | "
                      f"{r['peak_rss_mb']:.0f} |")
+    lines += ["", "Reading the table:", "",
+              "- BigCommerce paces by its `X-Rate-Limit-*` headers and reaches its bound (a ratio above 1 at 10k is "
+              "the first 30-second window's burst, before the sustained rate applies).",
+              "- WooCommerce has no limit of its own; the emulated host limit (25 requests / 10 s) is reached. Its "
+              "products are left out: variations are a sub-resource (one more request per variable product), so "
+              "under that limit 100k products would take hours — a real shop without a host limit reads them at "
+              "the concurrency the connector allows.",
+              "- Magento's emulated host limit (20 requests/s) is not the limit here: serving 300-record pages and "
+              "extracting them on the same 2 cores is. Its ratio measures this machine, not the connector.",
+              "- Shopify above 2,000 records uses a bulk export, which is not rate limited; its speed is the "
+              "emulator building the JSONL file and the connector's polling, not a platform limit.",
+              "- Peak RSS stays between 230 and 265 MB from 10k to 100k products: memory is flat in store size "
+              "(pages stream to Parquet in bounded batches)."]
     return "\n".join(lines) + "\n"
 
 
@@ -162,3 +176,9 @@ def main() -> None:
 if __name__ == "__main__":
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
     main()
+
+
+def rerender(out: str = str(ROOT / "docs" / "benchmarks.md"), latency_ms: float = 100.0, per_item_ms: float = 0.2):
+    """Write the page again from the last run's figures (bench/.cache/extract_throughput.json)."""
+    rows = json.loads((CACHE / "extract_throughput.json").read_text())
+    Path(out).write_text(markdown(rows, latency_ms, per_item_ms), encoding="utf-8")
