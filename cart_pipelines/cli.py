@@ -59,10 +59,15 @@ def _resources(data: Optional[Path], source: Optional[Path], platform: Optional[
 
 def _open_source(platform: Optional[str], source: Optional[Path]):
     """The configured source, credentials resolved from the environment, or one clear sentence."""
+    import dagster as dg
+
     res = _resources(None, source, platform)["source"]
+    for name, value in res.__dict__.items():  # name the missing variable instead of Dagster's generic error
+        if isinstance(value, dg.EnvVar) and not os.environ.get(value.env_var_name):
+            _fail(f"source configuration: environment variable {value.env_var_name} ({name}) is not set")
     try:
         return res.process_config_and_initialize().open()
-    except Exception as exc:  # missing environment variables, bad URL: configuration errors
+    except Exception as exc:  # bad URL and the like: configuration errors
         message = str(exc).strip().splitlines()[0]
         _fail(f"source configuration: {message}")
 

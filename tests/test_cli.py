@@ -59,3 +59,16 @@ def test_check_and_preview_the_sample_store(tmp_path, monkeypatch):
     assert res.exit_code == 1 and "holds no <entity>.jsonl files" in res.output
     res = invoke(["check", "--platform", "nosuchshop"], tmp_path, monkeypatch)
     assert res.exit_code == 2 and "unknown platform 'nosuchshop'" in res.output
+
+
+def test_configuration_errors_name_the_field_before_any_work(tmp_path, monkeypatch):
+    for var in ("WOOCOMMERCE_SHOP_URL", "WOOCOMMERCE_CONSUMER_KEY", "WOOCOMMERCE_CONSUMER_SECRET"):
+        monkeypatch.delenv(var, raising=False)
+    res = invoke(["check", "--platform", "woocommerce"], tmp_path, monkeypatch)
+    assert res.exit_code == 2 and "WOOCOMMERCE_SHOP_URL (shop_url) is not set" in res.output
+    monkeypatch.setenv("WOOCOMMERCE_SHOP_URL", "shop.example")
+    monkeypatch.setenv("WOOCOMMERCE_CONSUMER_KEY", "ck_x")
+    monkeypatch.setenv("WOOCOMMERCE_CONSUMER_SECRET", "cs_secret_value")
+    res = invoke(["check", "--platform", "woocommerce"], tmp_path, monkeypatch)
+    assert res.exit_code == 2 and "is not an http(s) address" in res.output
+    assert "Traceback" not in res.output and "cs_secret_value" not in res.output

@@ -123,6 +123,10 @@ class HttpClient:
                  headers: dict | None = None, auth=None, verify: bool | str = True,
                  retry_after: Callable[[requests.Response], float | None] = retry_after_header,
                  on_response: Callable[[requests.Response], None] | None = None):
+        if not isinstance(base_url, str) or not base_url.lower().startswith(("http://", "https://")) \
+                or not urlsplit(base_url).hostname:
+            raise ConnectionProblem("bad_request", f"{explainer.platform}: the shop URL {str(base_url)[:80]!r} is "
+                                    f"not an http(s) address; write it like https://shop.example")
         self.base_url = base_url.rstrip("/")
         self.explainer = explainer
         self.settings = settings or HttpSettings()
