@@ -28,7 +28,8 @@ import requests
 
 from ..defs.resources import SourceResource
 from .base import Source, SourceRecord
-from .http import ConnectionProblem, Explainer, HttpClient, HttpSettings, LoopGuard, pages_in_order, retry_after_header
+from .http import (ConnectionProblem, Explainer, HttpClient, HttpSettings, LoopGuard, json_list, pages_in_order,
+                   retry_after_header)
 
 API_HOST = "https://api.bigcommerce.com"
 PAGE_SIZE = 250  # documented maximum of `limit` for v3 and v2 lists
@@ -342,14 +343,7 @@ class BigCommerceSource(Source):
 
     @staticmethod
     def _rows(response: requests.Response, what: str) -> list[dict]:
-        try:
-            rows = response.json()
-        except ValueError:
-            rows = None
-        if not isinstance(rows, list):
-            raise ConnectionProblem("bad_response", f"BigCommerce answered {what} with something that is not a "
-                                    f"list (HTTP {response.status_code}); is the base URL the API host?")
-        return rows
+        return json_list(response, "BigCommerce", what, "is the base URL the API host?")
 
     # --- entities
     def records(self, entity: str, updated_since: datetime | None = None) -> Iterator[SourceRecord]:

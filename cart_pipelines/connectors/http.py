@@ -220,6 +220,18 @@ class HttpClient:
         self.session.close()
 
 
+def json_list(response: requests.Response, platform: str, what: str, hint: str) -> list:
+    """A response body that must be a JSON array, or a bad_response problem saying what was expected."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, list):
+        raise ConnectionProblem("bad_response", f"{platform} answered {what} with something that is not a list "
+                                f"(HTTP {response.status_code}); {hint}")
+    return body
+
+
 class LoopGuard:
     """Stops pagination that goes round in circles: the same page token (or first id) seen twice."""
 

@@ -39,7 +39,8 @@ from requests.auth import AuthBase, HTTPBasicAuth
 
 from ..defs.resources import SourceResource
 from .base import Source, SourceRecord
-from .http import ConnectionProblem, Explainer, HttpClient, HttpSettings, LoopGuard, pages_in_order, safe_url
+from .http import (ConnectionProblem, Explainer, HttpClient, HttpSettings, LoopGuard, json_list, pages_in_order,
+                   safe_url)
 
 API = "wp-json/wc/v3"
 PAGE_SIZE = 100  # WordPress's maximum for per_page
@@ -318,14 +319,7 @@ class WooCommerceSource(Source):
 
     # --- paging -------------------------------------------------------------------------------------------------
     def _json(self, response: requests.Response, what: str) -> list:
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
-        if not isinstance(body, list):
-            raise ConnectionProblem("bad_response", f"WooCommerce answered {what} with something that is not a "
-                                    f"list (HTTP {response.status_code}); is the shop URL the WordPress address?")
-        return body
+        return json_list(response, "WooCommerce", what, "is the shop URL the WordPress address?")
 
     def pages(self, path: str, params: dict | None = None, what: str = "") -> Iterator[list[dict]]:
         """Pages of `path` ordered by id, each record once."""

@@ -21,12 +21,13 @@ class MigrationConfig(dg.Config):
     demo_seed: int = Field(default=1, description="Seed of the demo draw: the same seed draws the same records.")
     keep_guest_orders: bool = Field(
         default=False, description="Keep orders without a customer by creating the customer from the order e-mail.")
-    customer_address_default: str = "N/A"
-    order_first_name: str = "N/A"
-    order_last_name: str = "N/A"
-    order_city: str = "City"
-    order_country: str = "Sweden"
-    hidden_category_name: str = "Uncategorised (migrated)"
+    # Rule defaults live in RuleSettings (rules.py); the run config only exposes them.
+    customer_address_default: str = RuleSettings.customer_address_default
+    order_first_name: str = RuleSettings.order_first_name
+    order_last_name: str = RuleSettings.order_last_name
+    order_city: str = RuleSettings.order_city
+    order_country: str = RuleSettings.order_country
+    hidden_category_name: str = RuleSettings.hidden_category_name
     preserve_ids: bool = Field(default=False, description="Keep source ids on the target where it allows it "
                                                           "(order numbers are always kept).")
     clear_target: bool = Field(default=False, description="Delete the target's current data of the selected "
