@@ -10,6 +10,8 @@ import os
 import shutil
 import subprocess
 import sys
+import uuid
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Optional
 
@@ -97,6 +99,8 @@ def print_report(rep: dict) -> None:
 def migrate(
     demo: bool = typer.Option(False, "--demo", help="Demo migration: 10 products, customers and orders at random."),
     full: bool = typer.Option(False, "--full", help="Full migration of the selected entities."),
+    delta: bool = typer.Option(False, "--delta", help="Delta: only what changed since the last successful run "
+                                                      "(needs an API source and a finished full migration)."),
     entities: str = typer.Option(",".join(ENTITY_NAMES), help="Comma-separated entities to migrate."),
     keep_guest_orders: bool = typer.Option(False, help="Create customers from guest orders instead of skipping."),
     demo_seed: int = typer.Option(1, help="Seed of the demo draw."),
@@ -104,10 +108,14 @@ def migrate(
     platform: Optional[str] = typer.Option(None, help=PLATFORM_HELP),
     target: Optional[str] = typer.Option(None, help="local (default, $CART_TARGET) or mystore (run authorize first)."),
     data: Optional[Path] = typer.Option(None, help="Where staging, target and reports live (default: data/)."),
+    progress: bool = typer.Option(True, help="Progress bars per entity while the run goes (--no-progress: none)."),
 ):
-    """Run the demo or full migration in-process; the run is recorded in the Dagster instance and UI."""
-    if demo == full:
-        _fail("choose one of --demo or --full")
+    """Run the demo, full or delta migration in-process, with a progress bar per entity and the report at the end;
+    the run is recorded in the Dagster instance and UI."""
+    modes = [m for m, on in (("demo", demo), ("full", full), ("delta", delta)) if on]
+    if len(modes) != 1:
+        _fail("choose one of --demo, --full or --delta")
+    mode = modes[0]
     chosen = [e.strip() for e in entities.split(",") if e.strip()]
     try:
         resolve_selection(chosen)
@@ -117,19 +125,22 @@ def migrate(
 
     from .definitions import build_definitions
     from .defs.jobs import run_config
+    from .progress import RunProgress
 
     dagster_home()
     resources = _resources(data, source, platform, target)
     defs = build_definitions(resources)
-    job_name = "demo_migration" if demo else "full_migration"
+    job_name = {"demo": "demo_migration", "full": "full_migration", "delta": "delta_sync"}[mode]
     job = defs.resolve_job_def(job_name)
     keys = [k for a in defs.assets for k in a.keys]
-    cfg = run_config(keys, mode="demo" if demo else "full", entities=chosen, keep_guest_orders=keep_guest_orders,
-                     demo_seed=demo_seed)
-    cfg.loggers["console"] = {"config": {"log_level": "WARNING"}}  # the report below says what matters
+    cfg = run_config(keys, mode=mode, entities=chosen, keep_guest_orders=keep_guest_orders, demo_seed=demo_seed)
+    cfg.loggers["console"] = {"config": {"log_level": "ERROR"}}  # the bars and the report say what matters
     console.print(f"Running [bold]{job_name}[/] from {platform or os.environ.get('CART_SOURCE') or 'store export'} ...")
+    run_id = str(uuid.uuid4())
     with dg.DagsterInstance.get() as instance:
-        result = job.execute_in_process(run_config=cfg, instance=instance, raise_on_error=False)
+        bars = RunProgress(instance, run_id, resolve_selection(chosen), console) if progress else nullcontext()
+        with bars:
+            result = job.execute_in_process(run_config=cfg, instance=instance, raise_on_error=False, run_id=run_id)
     failed_checks = [f"{e.asset_key.to_user_string()}:{e.check_name}"
                      for e in result.get_asset_check_evaluations() if not e.passed]
     rep = report_mod.read(resources["staging"].reports_directory)

@@ -16,6 +16,10 @@ def test_migrate_demo_prints_report_and_passes_checks(tmp_path, monkeypatch):
     assert res.exit_code == 0, res.output
     assert "Migration report (demo)" in res.output and "every source record is accounted for" in res.output
     assert "All 23 checks passed" in res.output
+    # a bar per entity, fed by the run's events: each reached 3/3 stages and says what its load did
+    bars = {line.split()[0]: line for line in res.output.splitlines() if "3/3" in line}
+    assert set(bars) == {"categories", "manufacturers", "tax_classes", "products", "customers", "orders", "reviews"}
+    assert "load: 8 created, 0 updated" in bars["orders"], bars["orders"]
     assert (tmp_path / "data" / "reports" / "migration_report.md").exists()
     assert (tmp_path / "data" / "target" / "mystore.duckdb").exists()
     again = invoke(["report", "--data", str(tmp_path / "data")], tmp_path, monkeypatch)
@@ -30,9 +34,17 @@ def test_bad_selection_exits_2_with_one_sentence(tmp_path, monkeypatch):
     res = invoke(["migrate", "--full", "--entities", "coupons", "--data", str(tmp_path)], tmp_path, monkeypatch)
     assert res.exit_code == 2 and "unknown entity coupons" in res.output
     res = invoke(["migrate", "--data", str(tmp_path)], tmp_path, monkeypatch)
-    assert res.exit_code == 2 and "choose one of --demo or --full" in res.output
+    assert res.exit_code == 2 and "choose one of --demo, --full or --delta" in res.output
+    res = invoke(["migrate", "--demo", "--delta", "--data", str(tmp_path)], tmp_path, monkeypatch)
+    assert res.exit_code == 2 and "choose one of" in res.output
     res = invoke(["report", "--data", str(tmp_path / "empty")], tmp_path, monkeypatch)
     assert res.exit_code == 2 and "no migration report yet" in res.output
+
+
+def test_delta_from_a_store_export_exits_1_saying_why(tmp_path, monkeypatch):
+    res = invoke(["migrate", "--delta", "--no-progress", "--data", str(tmp_path / "data")], tmp_path, monkeypatch)
+    assert res.exit_code == 1 and "cannot run a delta" in res.output and "snapshot" in res.output, res.output
+    assert "Traceback" not in res.output and "━" not in res.output  # --no-progress draws no bars
 
 
 def test_missing_source_is_a_clear_error(tmp_path, monkeypatch):
