@@ -24,13 +24,28 @@ def test_groups_and_descriptions():
         assert node.description
 
 
+def test_kinds_name_the_platforms_and_owners_are_set(tmp_path):
+    from cart_pipelines.definitions import build_definitions
+    from cart_pipelines.defs.resources import default_resources
+    from cart_pipelines.targets.woocommerce import WooCommerceTargetResource
+
+    def kinds(d, path):
+        return set(d.resolve_asset_graph().get(dg.AssetKey(path)).kinds)
+
+    assert kinds(defs, ["extract", "products"]) == {"parquet", "duckdb", "store_export"}
+    assert kinds(defs, ["load", "orders"]) == {"duckdb"}  # the local target is a DuckDB file
+    resources = default_resources(tmp_path)
+    resources["target"] = WooCommerceTargetResource(shop_url="https://shop.example", consumer_key="ck_x",
+                                                    consumer_secret="cs_x")
+    assert kinds(build_definitions(resources), ["load", "orders"]) == {"duckdb", "woocommerce"}
+    assert all(defs.resolve_asset_graph().get(k).owners == ["team:data-engineering"]
+               for k in defs.resolve_all_asset_keys())
+
+
 def test_checks_guard_every_load():
-    specs = {(s.asset_key.to_user_string(), s.name): s for s in defs.resolve_all_asset_specs() for s in []}
-    checks = {}
-    for c in defs.asset_checks or []:
-        for spec in c.check_specs:
-            checks[(spec.asset_key.to_user_string(), spec.name)] = spec
-    assert not specs
+    checks = {(spec.asset_key.to_user_string(), spec.name): spec
+              for c in defs.asset_checks or [] for spec in c.check_specs}
+    assert all(spec.description for spec in checks.values())
     for e in ENTITY_NAMES:
         assert checks[(f"load/{e}", "ledger_closes")].blocking
         assert checks[(f"load/{e}", "counts_reconcile")].blocking

@@ -20,6 +20,7 @@ from .resources import SourceResource, StagingResource, TargetResource
 
 SCOPE_KEY = dg.AssetKey(["transform", "scope"])
 REPORT_KEY = dg.AssetKey(["report", "migration_report"])
+OWNERS = ["team:data-engineering"]  # shown in the UI's asset catalog; a team to page when a migration fails
 
 
 def key(stage: str, entity: str) -> dg.AssetKey:
@@ -58,8 +59,9 @@ def delta_since(src, entity: str, staging, config: MigrationConfig):
     return mark - timedelta(seconds=config.lookback_seconds)
 
 
-def build_extract(entity: Entity) -> dg.AssetsDefinition:
-    @dg.asset(key=key("extract", entity.name), group_name="extract", kinds={"parquet", "duckdb"},
+def build_extract(entity: Entity, source_platform: str = "store_export") -> dg.AssetsDefinition:
+    @dg.asset(key=key("extract", entity.name), group_name="extract", kinds={"parquet", "duckdb", source_platform},
+              owners=OWNERS,
               description=f"{entity.label}: every record from the source, validated against the canonical model "
                           f"and staged as Parquet; records that do not fit are quarantined with the reason.")
     def _extract(context: dg.AssetExecutionContext, config: MigrationConfig, source: SourceResource,
@@ -88,7 +90,7 @@ def build_extract(entity: Entity) -> dg.AssetsDefinition:
     return _extract
 
 
-@dg.asset(key=SCOPE_KEY, group_name="transform", kinds={"duckdb"},
+@dg.asset(key=SCOPE_KEY, group_name="transform", kinds={"duckdb"}, owners=OWNERS,
           deps=[key("extract", e) for e in ENTITY_NAMES],
           description="What this run migrates: every staged record (full) or the demo sample of seed 001 — "
                       "10 products, customers and orders at random plus what they need.")
@@ -106,7 +108,7 @@ def scope_asset(context: dg.AssetExecutionContext, config: MigrationConfig,
 PREPARE_KEY = dg.AssetKey(["load", "prepare_target"])
 
 
-@dg.asset(key=PREPARE_KEY, group_name="load", kinds={"duckdb"}, deps=[SCOPE_KEY],
+@dg.asset(key=PREPARE_KEY, group_name="load", kinds={"duckdb"}, owners=OWNERS, deps=[SCOPE_KEY],
           description="Prepares the target before any load. With clear_target (seed 000's \"Clear current data on "
                       "Target Store before Migration\"; off by default) it deletes the target's current data of the "
                       "selected entities, logging what and how much, and forgets their id map.")
@@ -128,7 +130,7 @@ def prepare_target(context: dg.AssetExecutionContext, config: MigrationConfig, s
 
 
 def build_transform(entity: Entity) -> dg.AssetsDefinition:
-    @dg.asset(key=key("transform", entity.name), group_name="transform", kinds={"duckdb"},
+    @dg.asset(key=key("transform", entity.name), group_name="transform", kinds={"duckdb"}, owners=OWNERS,
               deps=[SCOPE_KEY, *[key("transform", d) for d in entity.depends_on]],
               description=f"{entity.label} in the Mystore shape, migration rules applied (DuckDB SQL); "
                           f"records a rule skips or that reference missing records are written to the ledger.")
@@ -150,8 +152,8 @@ def build_transform(entity: Entity) -> dg.AssetsDefinition:
     return _transform
 
 
-def build_load(entity: Entity) -> dg.AssetsDefinition:
-    @dg.asset(key=key("load", entity.name), group_name="load", kinds={"duckdb"},
+def build_load(entity: Entity, target_platform: str = "duckdb") -> dg.AssetsDefinition:
+    @dg.asset(key=key("load", entity.name), group_name="load", kinds={"duckdb", target_platform}, owners=OWNERS,
               deps=[key("transform", entity.name), PREPARE_KEY, *[key("load", d) for d in entity.depends_on]],
               description=f"{entity.label} upserted into the target through the source-id → target-id map: "
                           f"new rows created, changed rows updated, unchanged rows not written.")
@@ -215,7 +217,7 @@ def build_checks(entity: Entity) -> list:
     return checks
 
 
-@dg.asset(key=REPORT_KEY, group_name="report", kinds={"duckdb"}, deps=[key("load", e) for e in ENTITY_NAMES],
+@dg.asset(key=REPORT_KEY, group_name="report", kinds={"duckdb"}, owners=OWNERS, deps=[key("load", e) for e in ENTITY_NAMES],
           description="The migration report: per entity source, loaded, skipped by rule, quarantined; with "
                       "redirects.csv (old URL → new, for 301s) and password_resets.csv "
                       "(data/reports/migration_report.md and .json).")
@@ -239,10 +241,12 @@ def report_asset(context: dg.AssetExecutionContext, config: MigrationConfig, sta
         "all_accounted_for": rep["all_accounted_for"], "writes": rep["totals"]["created"] + rep["totals"]["updated"]})
 
 
-def build_all() -> tuple[list, list]:
+def build_all(source_platform: str = "store_export", target_platform: str = "duckdb") -> tuple[list, list]:
+    """Every asset and check; the platforms appear as asset kinds (icons and filters in the UI)."""
     assets: list = [scope_asset, prepare_target, report_asset]
     checks: list = []
     for entity in ENTITIES.values():
-        assets += [build_extract(entity), build_transform(entity), build_load(entity)]
+        assets += [build_extract(entity, source_platform), build_transform(entity),
+                   build_load(entity, target_platform)]
         checks += build_checks(entity)
     return assets, checks

@@ -96,6 +96,18 @@ def target_resource(data: Path, target: str | None = None) -> TargetResource:
     return registry.resource_class(name).from_env()
 
 
+def platform_names(resources: dict) -> tuple[str, str]:
+    """(source platform, target platform) of configured resources, by their registered resource classes; shown
+    as asset kinds in the UI. A local target is a DuckDB file."""
+    from .. import platforms
+    from ..targets import registry
+
+    src, tgt = type(resources["source"]).__name__, type(resources["target"]).__name__
+    source = next((p.name for p in platforms.PLATFORMS.values() if p.resource_class == src), "store_export")
+    target = next((t.name for t in registry.TARGETS.values() if t.resource_class == tgt), "duckdb")
+    return source, target
+
+
 def default_resources(data: Path | None = None, source_path: str | None = None,
                       platform: str | None = None, target: str | None = None) -> dict:
     data = Path(data) if data else data_dir()
