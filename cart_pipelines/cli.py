@@ -59,19 +59,22 @@ def _resources(data: Optional[Path], source: Optional[Path], platform: Optional[
         _fail(str(exc))
 
 
-def _open_source(platform: Optional[str], source: Optional[Path]):
-    """The configured source, credentials resolved from the environment, or one clear sentence."""
+def _initialized(res, what: str):
+    """An opened source or target, credentials resolved from the environment, or one clear sentence."""
     import dagster as dg
 
-    res = _resources(None, source, platform)["source"]
     for name, value in res.__dict__.items():  # name the missing variable instead of Dagster's generic error
         if isinstance(value, dg.EnvVar) and not os.environ.get(value.env_var_name):
-            _fail(f"source configuration: environment variable {value.env_var_name} ({name}) is not set")
+            _fail(f"{what} configuration: environment variable {value.env_var_name} ({name}) is not set")
     try:
         return res.process_config_and_initialize().open()
     except Exception as exc:  # bad URL and the like: configuration errors
         message = str(exc).strip().splitlines()[0]
-        _fail(f"source configuration: {message}")
+        _fail(f"{what} configuration: {message}")
+
+
+def _open_source(platform: Optional[str], source: Optional[Path]):
+    return _initialized(_resources(None, source, platform)["source"], "source")
 
 
 PLATFORM_HELP = "Source platform (default $CART_SOURCE or store_export); credentials from its environment variables."
@@ -190,11 +193,16 @@ def check(
     platform: Optional[str] = typer.Option(None, help=PLATFORM_HELP),
     source: Optional[Path] = typer.Option(None, help="Store export directory (store_export source)."),
     entity: str = typer.Option("products", help="Entity to read one record of."),
+    target: Optional[str] = typer.Option(None, help="Test this target's connection instead of the source's "
+                                                    "(local, mystore, shopify, woocommerce, bigcommerce)."),
 ):
     """Connection test (seed 002): one authenticated request and one record. Exit 1 when it fails."""
-    from .verification import verify_source
+    from .verification import verify_source, verify_target
 
-    result = verify_source(_open_source(platform, source), entity)
+    if target is not None:
+        result = verify_target(_initialized(_resources(None, None, None, target)["target"], "target"), entity)
+    else:
+        result = verify_source(_open_source(platform, source), entity)
     if not result.ok:
         _fail(result.message, 1)
     console.print(f"[green]ok[/] {result.message}")

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from itertools import islice
 
 from .connectors.base import Source, SourceError
+from .targets.base import Target
+from .targets.oauth import OAuthError
 
 MASKED = {"password_hash"}  # treated as secrets in previews and logs
 
@@ -35,3 +37,13 @@ def verify_source(source: Source, entity: str = "products", limit: int = 1) -> V
         return Verification(False, source.describe(), str(exc), getattr(exc, "kind", "source"))
     what = f"{len(rows)} {entity} record(s) read" if rows else f"connected; the shop has no {entity}"
     return Verification(True, source.describe(), f"{about or source.describe()}: {what}", preview=rows)
+
+
+def verify_target(target: Target, entity: str = "products") -> Verification:
+    """The target's side of seed 002's verification: an authenticated read (how many `entity` it holds now).
+    Write permission shows at the first write, where a refusal names the permission to add."""
+    try:
+        n = target.count(entity)
+    except (SourceError, OAuthError) as exc:
+        return Verification(False, target.describe(), str(exc), getattr(exc, "kind", "target"))
+    return Verification(True, target.describe(), f"{target.describe()}: connected; it holds {n} {entity} now")

@@ -84,6 +84,7 @@ def test_connection_check_job(dagster_run, tmp_path):
     result = defs.resolve_job_def("check_source_connection").execute_in_process(raise_on_error=False)
     failure = next(e for e in result.all_events if e.is_step_failure)
     assert "holds no <entity>.jsonl files" in failure.step_failure_data.user_failure_data.description
+    assert dagster_run("check_target_connection").success  # the local target: a DuckDB file
 
 
 def test_clear_target_option_and_preserved_ids(dagster_run, tmp_path):

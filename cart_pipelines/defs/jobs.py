@@ -4,7 +4,7 @@
 import dagster as dg
 
 from .config import MigrationConfig
-from .resources import SourceResource
+from .resources import SourceResource, TargetResource
 
 MIGRATION = dg.AssetSelection.groups("extract", "transform", "load", "report")
 
@@ -23,6 +23,7 @@ def build_jobs(assets) -> list:
     tags = {"cart_pipelines/source": os.environ.get("CART_SOURCE") or "store_export"}
     return [
         check_source_connection,
+        check_target_connection,
         dg.define_asset_job(
             "demo_migration", selection=MIGRATION, config=run_config(keys, mode="demo"), tags=tags,
             description="Demo migration (seed 001): 10 products, 10 customers and 10 orders at random, with the "
@@ -54,6 +55,21 @@ def verify_source_connection(context: dg.OpExecutionContext, source: SourceResou
 @dg.job(description="Test the source connection before migrating: credentials, permissions, reachability.")
 def check_source_connection():
     verify_source_connection()
+
+
+@dg.op(description="Target connection test: one authenticated read on the target, explained on failure.")
+def verify_target_connection(context: dg.OpExecutionContext, target: TargetResource) -> None:
+    from ..verification import verify_target
+
+    result = verify_target(target.open())
+    if not result.ok:
+        raise dg.Failure(description=result.message, metadata={"kind": result.kind, "target": result.source})
+    context.log.info(result.message)
+
+
+@dg.job(description="Test the target connection before loading: credentials, reachability (Mystore: authorized).")
+def check_target_connection():
+    verify_target_connection()
 
 
 def build_schedules() -> list:

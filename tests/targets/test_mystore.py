@@ -150,6 +150,8 @@ def test_cli_authorize_with_pasted_redirect(tmp_path, monkeypatch):
             url = next(line for line in reversed(printed) if "/oauth/authorize?" in line)
             return grant_access(url.strip(), c).headers["Location"]
 
+        res = CliRunner().invoke(app, ["check", "--target", "mystore"])  # seed 002's check, target side
+        assert res.exit_code == 1 and "authorize" in res.output, res.output
         printed = []
         monkeypatch.setattr("builtins.print", lambda *a, **k: printed.append(" ".join(map(str, a))))
         monkeypatch.setattr(cli_mod.typer, "prompt", prompt)
@@ -157,6 +159,9 @@ def test_cli_authorize_with_pasted_redirect(tmp_path, monkeypatch):
         assert res.exit_code == 0, res.output
         assert "authorized" in res.output and c["client_secret"] not in res.output
         assert TokenStore(tmp_path / "t.json").load().access_token
+        res = CliRunner().invoke(app, ["check", "--target", "mystore"])
+        assert res.exit_code == 0 and "connected; it holds 0 products now" in res.output, res.output
+        assert c["client_secret"] not in res.output
         monkeypatch.setenv("MYSTORE_CLIENT_SECRET", "typo")
         res = CliRunner().invoke(app, ["authorize", "--no-listen"])
         assert res.exit_code == 1 and "check Client ID and Client Secret" in res.output
