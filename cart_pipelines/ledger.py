@@ -1,8 +1,9 @@
 """Per-record outcomes: every source record ends as loaded, skipped (by a named rule) or quarantined (with a reason).
 
-Stages write their own rows (extract: quarantined; scope: skipped as out of scope; transform: skipped by a rule
+Stages write their own rows (extract: quarantined, or deleted at the source since an earlier run; scope: skipped as out of scope; transform: skipped by a rule
 or quarantined; load: loaded or rejected by the target). The ledger closes when, for every entity, the source
-count equals loaded + skipped + quarantined.
+count equals loaded + skipped + quarantined + deleted. A record deleted at the source stays in the ledger as
+`deleted` (action: kept_on_target, deleted_on_target or not_on_target) until a full migration no longer knows it.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ from dataclasses import dataclass, field
 import duckdb
 import pyarrow as pa
 
-LOADED, SKIPPED, QUARANTINED = "loaded", "skipped", "quarantined"
+LOADED, SKIPPED, QUARANTINED, DELETED = "loaded", "skipped", "quarantined", "deleted"
+KEPT_ON_TARGET, DELETED_ON_TARGET, NOT_ON_TARGET = "kept_on_target", "deleted_on_target", "not_on_target"
 STAGES = ("extract", "scope", "transform", "load")
 COLUMNS = ("entity", "source_id", "stage", "outcome", "rule", "reason", "action")
 LEDGER_SCHEMA = pa.schema([(c, pa.string()) for c in COLUMNS])
@@ -44,6 +46,11 @@ class Summary:
     skipped: dict[str, int] = field(default_factory=dict)
     quarantined: int = 0
     quarantine_reasons: dict[str, int] = field(default_factory=dict)
+    deleted: dict[str, int] = field(default_factory=dict)  # deleted at the source, by what happened on the target
+
+    @property
+    def deleted_total(self) -> int:
+        return sum(self.deleted.values())
 
     @property
     def skipped_total(self) -> int:
@@ -51,7 +58,7 @@ class Summary:
 
     @property
     def accounted(self) -> int:
-        return self.loaded + self.skipped_total + self.quarantined
+        return self.loaded + self.skipped_total + self.quarantined + self.deleted_total
 
     @property
     def closes(self) -> bool:
@@ -66,7 +73,9 @@ class Summary:
             "entity": self.entity, "source": self.source_records, "loaded": self.loaded, "created": self.created,
             "updated": self.updated, "unchanged": self.unchanged, "skipped": self.skipped_total,
             "skipped_by_rule": dict(self.skipped), "quarantined": self.quarantined,
-            "quarantine_reasons": dict(self.quarantine_reasons), "closes": self.closes,
+            "quarantine_reasons": dict(self.quarantine_reasons), "deleted_at_source": self.deleted_total,
+            "deleted_on_target": self.deleted.get(DELETED_ON_TARGET, 0),
+            "kept_on_target": self.deleted.get(KEPT_ON_TARGET, 0), "closes": self.closes,
         }
 
 
@@ -82,6 +91,8 @@ def summarize(con: duckdb.DuckDBPyConnection, entity: str) -> Summary:
             s.loaded += n
             if action in ("created", "updated", "unchanged"):
                 setattr(s, action, getattr(s, action) + n)
+        elif outcome == DELETED:
+            s.deleted[action or KEPT_ON_TARGET] = s.deleted.get(action or KEPT_ON_TARGET, 0) + n
         elif outcome == SKIPPED:
             s.skipped[rule] = s.skipped.get(rule, 0) + n
         else:

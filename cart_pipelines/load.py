@@ -38,11 +38,13 @@ class LoadResult:
     unchanged: int = 0
     rejected: int = 0
     adopted: int = 0
+    deleted_on_target: int = 0  # records deleted at the source, deleted here (option delete_on_target)
+    kept_on_target: int = 0  # records deleted at the source, still on the target (reported)
     helpers_created: dict[str, int] = field(default_factory=dict)
 
     @property
     def writes(self) -> int:
-        return self.created + self.updated + sum(self.helpers_created.values())
+        return self.created + self.updated + self.deleted_on_target + sum(self.helpers_created.values())
 
 
 def _map_join(alias: str, entity: str, on: str) -> str:
@@ -199,11 +201,34 @@ def _ensure_helpers(con, target: Target, entity: str, settings: RuleSettings) ->
     return made
 
 
+def resolve_deletions(con, target: Target, entity: str, delete: bool, res: LoadResult) -> None:
+    """Records deleted at the source: kept on the target and reported (the default), or with `delete` deleted
+    there too and forgotten by the id map. The ledger row says which (or not_on_target: never loaded here)."""
+    gone = dict(con.execute(f"""
+        SELECT l.source_id, m.target_id FROM ledger l JOIN id_map m ON m.target = ? AND m.entity = l.entity
+            AND m.source_id = l.source_id
+        WHERE l.entity = ? AND l.outcome = '{ledger.DELETED}'""", [target.name, entity]).fetchall())
+    if delete and gone:
+        target.delete(entity, list(gone.values()))
+        con.register("_gone", pa.table({"source_id": pa.array(list(gone), pa.string())}))
+        con.execute("DELETE FROM id_map WHERE target = ? AND entity = ? AND source_id IN (SELECT source_id FROM "
+                    "_gone)", [target.name, entity])
+        con.unregister("_gone")
+        res.deleted_on_target = len(gone)
+    con.execute(f"""UPDATE ledger SET action = CASE
+            WHEN source_id IN (SELECT unnest(?::VARCHAR[])) THEN ?
+            WHEN action = '{ledger.DELETED_ON_TARGET}' THEN action ELSE '{ledger.NOT_ON_TARGET}' END
+        WHERE entity = ? AND outcome = '{ledger.DELETED}'""",
+                [list(gone), ledger.DELETED_ON_TARGET if delete else ledger.KEPT_ON_TARGET, entity])
+    res.kept_on_target = 0 if delete else len(gone)
+
+
 def load_entity(con: duckdb.DuckDBPyConnection, target: Target, entity: str,
-                settings: RuleSettings | None = None) -> LoadResult:
+                settings: RuleSettings | None = None, delete_on_target: bool = False) -> LoadResult:
     settings = settings or RuleSettings()
     res = LoadResult(entity)
     ledger.clear(con, entity, "load")
+    resolve_deletions(con, target, entity, delete_on_target, res)
     if not target.has(entity):  # the platform has no such records (e.g. reviews on Shopify): a named skip
         con.execute(f"""INSERT INTO ledger SELECT '{entity}', source_id, 'load', 'skipped', 'target_lacks_entity',
                         NULL, NULL FROM transformed_{entity}""")

@@ -13,7 +13,8 @@ from . import ledger
 from .entities import ENTITY_NAMES
 from .rules import RULES_BY_NAME, SCOPE_RULES
 
-COLUMNS = ("entity", "source", "loaded", "created", "updated", "unchanged", "skipped", "quarantined", "closes")
+COLUMNS = ("entity", "source", "loaded", "created", "updated", "unchanged", "skipped", "quarantined",
+           "deleted_at_source", "deleted_on_target", "closes")
 
 
 def build(con: duckdb.DuckDBPyConnection, settings: dict | None = None, accepted_hashes: tuple[str, ...] = (),
@@ -58,6 +59,11 @@ def markdown(report: dict) -> str:
     t = report["totals"]
     lines.append("| **total** | " + " | ".join(str(t[c]) for c in COLUMNS[1:-1])
                  + f" | {report['all_accounted_for']} | |")
+    if t.get("deleted_at_source"):
+        kept = sum(e.get("kept_on_target", 0) for e in report["entities"])
+        lines += ["", f"Deleted at source: {t['deleted_at_source']}, kept on target: {kept}, deleted on target: "
+                      f"{t['deleted_on_target']} (option delete_on_target), never on the target: "
+                      f"{t['deleted_at_source'] - kept - t['deleted_on_target']}."]
     if report["rules_applied"]:
         lines += ["", "## Rules applied", "", "| entity | rule | records | what it does |", "|---|---|---|---|"]
         lines += [f"| {r['entity']} | {r['rule']} | {r['records']} | {r['description']} |"

@@ -5,10 +5,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from cart_pipelines.connectors.base import Source
 from cart_pipelines.connectors.store_export import StoreExport
+from cart_pipelines.defs.config import MigrationConfig
+from cart_pipelines.defs.factory import delta_since
 from cart_pipelines.entities import ENTITY_NAMES
 from cart_pipelines.extract import extract_entity
 from cart_pipelines.load import load_entity
+from cart_pipelines.report import build as build_report
+from cart_pipelines.report import promote_watermarks
 from cart_pipelines.rules import RuleSettings
 from cart_pipelines.scope import compute_scope
 from cart_pipelines.staging import Staging
@@ -53,23 +58,37 @@ def base_store() -> dict[str, list]:
 
 
 class Run:
-    """Extract → scope → transform → load of a store export into a local target, as the assets do."""
+    """Extract → scope → transform → load of a store export (or any source) into a local target, as the assets do."""
 
-    def __init__(self, work: Path, store: Path):
-        self.source = StoreExport(store)
+    def __init__(self, work: Path, store: Path | Source):
+        self.source = store if isinstance(store, Source) else StoreExport(store)
         self.staging = Staging(work / "staging")
         self.target = DuckDBStore(work / "target.duckdb")
 
     def __call__(self, mode: str = "full", settings: RuleSettings | None = None, entities=ENTITY_NAMES,
-                 demo_seed: int = 1, demo_size: int = 10) -> dict:
+                 demo_seed: int = 1, demo_size: int = 10, **config) -> dict:
+        """Loads per entity; with mode="delta", from the high-water marks (MigrationConfig fields in `config`)."""
         settings = settings or RuleSettings()
+        cfg = MigrationConfig(mode=mode, **config)
+        self.extracted = {}
         for e in entities:
-            extract_entity(self.source, e, self.staging)
+            since = delta_since(self.source, e, self.staging, cfg) if mode == "delta" else None
+            self.extracted[e] = extract_entity(self.source, e, self.staging, since=since,
+                                               detect_deletions=cfg.detect_deletions)
         with self.staging.connect() as con:
             compute_scope(con, tuple(entities), mode, demo_size, demo_seed)
             for e in entities:
                 transform_entity(con, e, settings)
-            return {e: load_entity(con, self.target, e, settings) for e in entities}
+            return {e: load_entity(con, self.target, e, settings, delete_on_target=cfg.delete_on_target)
+                    for e in entities}
+
+    def report(self) -> dict:
+        """The migration report; the high-water marks advance when it closes, as the report asset does."""
+        with self.staging.connect() as con:
+            rep = build_report(con)
+            if rep["all_accounted_for"]:
+                promote_watermarks(con)
+        return rep
 
     def query(self, sql: str, params=None) -> list[tuple]:
         with self.staging.connect() as con:

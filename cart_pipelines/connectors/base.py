@@ -37,6 +37,11 @@ class Source(ABC):
     def records(self, entity: str) -> Iterator[SourceRecord]:
         """Every record of `entity`, streamed."""
 
+    def ids(self, entity: str) -> Iterator[str] | None:
+        """Every id of `entity` the source has now, from an id-only listing (for finding deletions), or None where
+        the platform offers no such listing. Costs about records / page size requests."""
+        return None
+
     def has(self, entity: str) -> bool:
         """Whether the platform has this entity at all; connectors for platforms that lack some override it.
         (CARRIED in a connector module is narrower: the fields carried exactly, for the contract tests.)"""

@@ -405,6 +405,19 @@ class WooCommerceSource(Source):
         else:
             raise ValueError(f"WooCommerce has no entity {entity!r}")
 
+    # Id-only listings for finding deletions (`_fields=id`, 100 ids a request): what records() reads, ids only.
+    # A trashed product or order leaves status=any just as a deleted one does.
+    ID_LISTS = {"categories": ("products/categories", {}), "manufacturers": ("products/brands", {}),
+                "products": ("products", {}), "customers": ("customers", {}), "orders": ("orders", {"status": "any"}),
+                "reviews": ("products/reviews", {"status": "all"})}
+
+    def ids(self, entity: str) -> Iterator[str] | None:
+        if entity == "tax_classes":  # identified by slug; one request lists them all
+            return (c["slug"] for c in self._json(self._get("taxes/classes", what="tax classes"), "tax classes"))
+        path, params = self.ID_LISTS[entity]
+        return (str(r["id"]) for page in self.pages(path, {**params, "_fields": "id"}, what=f"{entity} ids")
+                for r in page)
+
     def _kg_per_weight_unit(self) -> Decimal:
         """The shop's weight unit (WooCommerce → Settings → Products) in kg; kg, WooCommerce's default, when the
         key's user may not read settings."""

@@ -15,6 +15,13 @@ class MigrationConfig(dg.Config):
                                                   "post-migration).")
     lookback_seconds: int = Field(default=300, description="A delta re-reads this much before the high-water mark, "
                                                            "against clock skew and same-second updates.")
+    detect_deletions: bool = Field(
+        default=False, description="A delta also lists the source's ids (id-only, about records/100 requests per "
+                                   "entity) to find records deleted at the source. A full migration always finds "
+                                   "them, for free.")
+    delete_on_target: bool = Field(
+        default=False, description="Delete records deleted at the source on the target too. Off: they are "
+                                   "reported ('deleted at source, kept on target') and left alone.")
     entities: list[str] = Field(default_factory=lambda: list(ENTITY_NAMES),
                                 description="Entities to migrate. Orders and reviews need customers and products.")
     demo_size: int = Field(default=10, description="Products, customers and orders drawn for a demo migration.")

@@ -74,17 +74,20 @@ def build_extract(entity: Entity, source_platform: str = "store_export") -> dg.A
         src = source.open()
         available = src.has(entity.name)
         since = delta_since(src, entity.name, st, config) if config.mode == "delta" else None
-        res = extract_entity(src, entity.name, st, since=since)
+        res = extract_entity(src, entity.name, st, since=since, detect_deletions=config.detect_deletions)
         with st.connect() as con:
             preview = preview_md(con, f"SELECT {', '.join(entity.preview_columns)} FROM staged_{entity.name}")
         context.log.info(f"{entity.name}: {res.source_records} read, {res.staged} staged, "
-                         f"{res.quarantined} quarantined from {src.describe()}")
+                         f"{res.quarantined} quarantined, {res.deleted_at_source} deleted at the source "
+                         f"({'checked' if res.deletions_checked else 'not checked'}) from {src.describe()}")
         return dg.MaterializeResult(metadata={
             "selected": True, "available_on_platform": available, "source": src.describe(), "mode": config.mode,
             "changed_since": since.isoformat() if since else "", "read_in_this_run": res.source_records,
             "requests": getattr(getattr(src, "client", None), "requests_made", 0),
             "source_records": res.source_records,
             "dagster/row_count": res.staged, "quarantined": res.quarantined,
+            "deleted_at_source": res.deleted_at_source, "deletions_checked": res.deletions_checked,
+            "listed_not_staged": res.listed_not_staged,
             "parquet": dg.MetadataValue.path(str(st.parquet_path(entity.name))), "preview": preview})
 
     return _extract
@@ -163,13 +166,15 @@ def build_load(entity: Entity, target_platform: str = "duckdb") -> dg.AssetsDefi
         with staging.open().connect() as con:
             if entity.name not in config.selection():
                 return dg.MaterializeResult(metadata={"selected": False, "writes": 0})
-            res = load_entity(con, tgt, entity.name, config.rules())
+            res = load_entity(con, tgt, entity.name, config.rules(), delete_on_target=config.delete_on_target)
             meta = ledger_metadata(con, entity.name)
         context.log.info(f"{entity.name}: {res.created} created, {res.updated} updated, {res.unchanged} unchanged, "
-                         f"{res.rejected} quarantined on load")
+                         f"{res.rejected} quarantined on load, {res.deleted_on_target} deleted on the target, "
+                         f"{res.kept_on_target} deleted at the source but kept on the target")
         return dg.MaterializeResult(metadata={
             "selected": True, "target": tgt.describe(), "created": res.created, "updated": res.updated,
             "unchanged": res.unchanged, "quarantined_on_load": res.rejected, "adopted": res.adopted,
+            "deleted_on_target": res.deleted_on_target, "kept_on_target": res.kept_on_target,
             "writes": res.writes, "created_by_rules": dg.MetadataValue.json(res.helpers_created),
             "dagster/row_count": tgt.count(entity.name), **meta})
 

@@ -58,5 +58,10 @@ class Target(ABC):
     def clear(self, entities: list[str]) -> dict[str, int]:
         """Delete current data of these entities; returns rows deleted per entity."""
 
+    def delete(self, entity: str, target_ids: list[str]) -> int:
+        """Delete these records (deleted at the source; option delete_on_target); returns how many went."""
+        raise NotImplementedError(f"{self.describe()} cannot delete single records through its interface yet; "
+                                  f"leave delete_on_target off (deleted records are then reported and kept)")
+
     def describe(self) -> str:
         return self.name

@@ -158,6 +158,14 @@ class DuckDBStore(Target):
         finally:
             con.close()
 
+    def delete(self, entity: str, target_ids: list[str]) -> int:
+        con = self._connect()
+        try:
+            con.register("gone", pa.table({"id": pa.array(target_ids, pa.string())}))
+            return con.execute(f"DELETE FROM {entity} WHERE id IN (SELECT id FROM gone)").fetchone()[0]
+        finally:
+            con.close()
+
     def clear(self, entities: list[str]) -> dict[str, int]:
         con = self._connect()
         try:

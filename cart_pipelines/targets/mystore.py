@@ -138,6 +138,11 @@ class MystoreTarget(Target):
     def count(self, entity: str) -> int:
         return self._call("GET", api.RESOURCES[entity], params={"per_page": 1}).json()["meta"]["total"]
 
+    def delete(self, entity: str, target_ids: list[str]) -> int:
+        for id_ in target_ids:
+            self._call("DELETE", f"{api.RESOURCES[entity]}/{id_}")
+        return len(target_ids)
+
     def clear(self, entities: list[str]) -> dict[str, int]:
         deleted = {}
         for entity in [e for e in ORDER if e in entities]:  # dependants first
