@@ -18,9 +18,29 @@ def build_definitions(resources: dict | None = None) -> dg.Definitions:
         jobs=build_jobs(assets),
         schedules=build_schedules(),
         resources=resources,
-        # Every step writes the one DuckDB catalog, and DuckDB allows a single writer: steps run one after another.
-        executor=dg.in_process_executor,
+        executor=executor(),
     )
+
+
+def executor() -> dg.ExecutorDefinition:
+    """In-process by default: every step writes the one DuckDB catalog, and DuckDB allows a single writer process.
+    $CART_EXECUTOR=multiprocess runs steps in processes ($CART_MAX_CONCURRENT at once, default 2): extractions
+    read their sources in parallel, and steps that need the catalog wait for it (staging.open_catalog)."""
+    import os
+
+    choice = os.environ.get("CART_EXECUTOR", "in_process")
+    if choice == "in_process":
+        return dg.in_process_executor
+    if choice == "multiprocess":
+        return dg.multiprocess_executor.configured(
+            {"max_concurrent": int(os.environ.get("CART_MAX_CONCURRENT") or 2)}, name="multiprocess")
+    raise ValueError(f"CART_EXECUTOR: {choice!r} is not one of in_process, multiprocess")
+
+
+def job(name: str) -> dg.JobDefinition:
+    """A job of the code location, rebuilt from the environment: what a step process of the multiprocess executor
+    loads (dg.build_reconstructable_job("cart_pipelines.definitions", "job", (name,)))."""
+    return build_definitions().resolve_job_def(name)
 
 
 defs = build_definitions()

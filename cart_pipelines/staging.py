@@ -2,7 +2,8 @@
 
 The catalog (`catalog.duckdb` in the staging directory) holds views over the staged Parquet, the transformed
 tables, the ledger and the source-id → target-id map. DuckDB allows one writer at a time, so every step opens the
-catalog, does its work and closes it; runs execute steps one after another (see definitions.py).
+catalog, does its work and closes it. Steps in other processes (the multiprocess executor, parallel partition
+runs) wait for the catalog instead of failing: see `open_catalog`.
 """
 
 from __future__ import annotations
@@ -16,7 +17,32 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_random_exponential
+
 from .canonical import staged_schema
+
+# How long a step waits for another process to release the catalog ($CART_CATALOG_LOCK_WAIT seconds). A load
+# into a rate-limited API can hold it for a long time, so the default is generous.
+LOCK_WAIT_SECONDS = 3600.0
+
+
+def _locked(exc: BaseException) -> bool:
+    return isinstance(exc, duckdb.IOException) and "Could not set lock" in str(exc)
+
+
+def open_catalog(path: Path, read_only: bool = False, wait_seconds: float | None = None) -> duckdb.DuckDBPyConnection:
+    """Open the DuckDB file, waiting while another process holds its lock (DuckDB allows one writer process)."""
+    if wait_seconds is None:
+        wait_seconds = float(os.environ.get("CART_CATALOG_LOCK_WAIT") or LOCK_WAIT_SECONDS)
+    retrying = Retrying(retry=retry_if_exception(_locked), wait=wait_random_exponential(multiplier=0.05, max=2),
+                        stop=stop_after_delay(wait_seconds), reraise=True)
+    try:
+        return retrying(duckdb.connect, str(path), read_only=read_only)
+    except duckdb.IOException as exc:
+        if _locked(exc):
+            raise RuntimeError(f"the DuckDB file {path.name} stayed locked by another process for "
+                               f"{wait_seconds:.0f} s (CART_CATALOG_LOCK_WAIT): {exc}") from None
+        raise
 
 CATALOG_DDL = """
 CREATE TABLE IF NOT EXISTS source_counts (
@@ -60,7 +86,7 @@ class Staging:
     @contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
         self.directory.mkdir(parents=True, exist_ok=True)
-        con = duckdb.connect(str(self.catalog_path))
+        con = open_catalog(self.catalog_path)
         try:
             con.execute(CATALOG_DDL)
             yield con

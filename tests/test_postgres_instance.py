@@ -86,3 +86,50 @@ def test_migration_runs_on_a_postgres_backed_instance(postgres, tmp_path, monkey
             assert cur.fetchone()[0] >= 20
     finally:
         con.close()
+
+
+def scale_out_env(postgres, tmp_path, monkeypatch) -> None:
+    """deploy/dagster-postgres.yaml as the instance, the multiprocess executor, the sample store as source."""
+    for k, v in {**postgres, "CART_EXECUTOR": "multiprocess", "CART_MAX_CONCURRENT": "2",
+                 "CART_PIPELINES_DATA": str(tmp_path / "data"), "CART_SOURCE": "store_export",
+                 "CART_SOURCE_PATH": str(ROOT / "data" / "sample_store")}.items():
+        monkeypatch.setenv(k, v)
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    shutil.copy(ROOT / "deploy" / "dagster-postgres.yaml", home / "dagster.yaml")
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+
+
+def test_multiprocess_executor_runs_steps_in_parallel_processes(postgres, tmp_path, monkeypatch):
+    """Extractions in their own processes at once; each waits its turn for the DuckDB catalog, none fails."""
+    import dagster as dg
+
+    from cart_pipelines.staging import Staging
+
+    scale_out_env(postgres, tmp_path, monkeypatch)
+    job = dg.build_reconstructable_job("cart_pipelines.definitions", "job", reconstructable_args=("full_migration",))
+    entities = ("categories", "manufacturers", "tax_classes", "customers")
+    with dg.DagsterInstance.get() as instance:
+        with dg.execute_job(job, instance=instance,
+                            asset_selection=[dg.AssetKey(["extract", e]) for e in entities]) as result:
+            assert result.success
+            run_id = result.run_id
+        starts = instance.get_records_for_run(run_id, of_type=dg.DagsterEventType.STEP_START).records
+        assert len({r.event_log_entry.dagster_event.pid for r in starts}) == len(entities)
+    with Staging(tmp_path / "data" / "staging").connect() as con:
+        counts = dict(con.execute("SELECT entity, source_records FROM source_counts").fetchall())
+    assert counts == {"categories": 50, "manufacturers": 20, "tax_classes": 3, "customers": 290}
+
+
+@pytest.mark.slow
+def test_multiprocess_demo_migration_passes_every_check(postgres, tmp_path, monkeypatch):
+    """The whole demo with every step in its own process (about 50 processes: slow on 2 cores)."""
+    import dagster as dg
+
+    scale_out_env(postgres, tmp_path, monkeypatch)
+    job = dg.build_reconstructable_job("cart_pipelines.definitions", "job", reconstructable_args=("demo_migration",))
+    with dg.DagsterInstance.get() as instance:
+        with dg.execute_job(job, instance=instance) as result:
+            assert result.success
+            failed = [e.check_name for e in result.get_asset_check_evaluations() if not e.passed]
+            assert len(result.get_asset_check_evaluations()) == 23 and not failed, failed

@@ -13,7 +13,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from ..staging import arrow_table
+from ..staging import arrow_table, open_catalog
 from .base import Target, WriteResult
 
 ADDRESS = ("STRUCT(first_name VARCHAR, last_name VARCHAR, company VARCHAR, street VARCHAR, city VARCHAR, "
@@ -73,7 +73,7 @@ class DuckDBStore(Target):
         if read_only and not self.path.exists():
             self._connect().close()
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        con = duckdb.connect(str(self.path), read_only=read_only)
+        con = open_catalog(self.path, read_only=read_only)
         if not read_only:
             for entity, columns in TABLES.items():
                 con.execute(f"CREATE TABLE IF NOT EXISTS {entity} (id VARCHAR PRIMARY KEY, {columns}, "
