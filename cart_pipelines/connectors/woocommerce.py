@@ -5,9 +5,10 @@ A REST API key (WooCommerce → Settings → Advanced → REST API) gives `consu
 
 - auth as WooCommerce expects it: over HTTPS, HTTP Basic; over plain HTTP, a one-legged OAuth 1.0a signature
   (HMAC-SHA256) in the query string of every request, signed per attempt (fresh nonce and timestamp);
-- lists page with `page`/`per_page` (max 100) ordered by id; `X-WP-TotalPages` from page 1 lets pages 2.. run in
-  parallel, and a full last page is followed by another read, so records added meanwhile are not lost; at most 4
-  requests are in flight in all (product pages and the variations of variable products share them);
+- lists page with `offset`/`per_page` (max 100) ordered by id, in overlapping windows so records added or deleted
+  meanwhile neither repeat nor slip past unread (see `pages`); `X-WP-Total` from the first window lets the rest run
+  in parallel, and a full last window is followed by another read; at most 4 requests are in flight in all
+  (product pages and the variations of variable products share them);
 - weights are converted to kg from the shop's unit (`settings/products/woocommerce_weight_unit`);
 - WooCommerce has no REST rate limit of its own (so no fixed client-side rate); hosts add theirs. A 429/503 is
   retried after Retry-After, and when a response says fewer than CONCURRENCY requests remain
@@ -39,12 +40,13 @@ from requests.auth import AuthBase, HTTPBasicAuth
 
 from ..defs.resources import SourceResource
 from .base import Source, SourceRecord
-from .http import (ConnectionProblem, Explainer, HttpClient, HttpSettings, LoopGuard, json_list, pages_in_order,
+from .http import (ConnectionProblem, Explainer, HttpClient, HttpSettings, json_list, pages_in_order,
                    safe_url)
 
 API = "wp-json/wc/v3"
 PAGE_SIZE = 100  # WordPress's maximum for per_page
 CONCURRENCY = 4
+OVERLAP = 10  # ids each page window shares with the one before (see WooCommerceSource.pages)
 
 SCOPES = {e: "read" for e in ("categories", "manufacturers", "tax_classes", "products", "customers", "orders",
                               "reviews")}  # the key's Permissions setting: Read (or Read/Write)
@@ -322,38 +324,52 @@ class WooCommerceSource(Source):
         return json_list(response, "WooCommerce", what, "is the shop URL the WordPress address?")
 
     def pages(self, path: str, params: dict | None = None, what: str = "") -> Iterator[list[dict]]:
-        """Pages of `path` ordered by id, each record once."""
+        """Pages of `path` ordered by id, each record once, none missed while the shop changes under us.
+
+        Offset paging shifts when records are added or deleted meanwhile. Windows of PAGE_SIZE start every
+        PAGE_SIZE - OVERLAP records (`offset`), so each shares its first ids with the one before: a record added
+        before a window shifts one already read into it (skipped by id); records deleted before a window shift an
+        unread one out of reach — then the window no longer reaches back to the last id read, and is read again
+        from further back until it does. X-WP-Total from the first window lets the rest run in parallel; a full
+        last window is followed by another, so records added meanwhile are read too."""
         what = what or path
         base = {"orderby": "id", "order": "asc", **(params or {}), "per_page": PAGE_SIZE}
-        guard = LoopGuard(what)
+        step = PAGE_SIZE - OVERLAP
+        last_id = 0
 
-        def fetch(page: int) -> list[dict]:
-            return self._json(self._get(path, {**base, "page": page}, what), what)
+        def fetch(offset: int) -> tuple[int, list[dict]]:
+            return offset, self._json(self._get(path, {**base, "offset": offset}, what), what)
+
+        def reaching_back(offset: int, items: list[dict]) -> tuple[int, list[dict]]:
+            while offset > 0 and last_id and (not items or int(items[0]["id"]) > last_id):
+                offset, items = fetch(max(0, offset - step))
+            return offset, items
 
         def fresh(items: list[dict]) -> list[dict]:
             nonlocal last_id
-            if items:
-                guard.check(items[0].get("id"))
-            new = [r for r in items if int(r["id"]) > last_id]  # offset paging may repeat a record: skip it
+            new = [r for r in items if int(r["id"]) > last_id]
             if new:
                 last_id = int(new[-1]["id"])
             return new
 
-        last_id = 0
-        first = self._get(path, {**base, "page": 1}, what)
-        total_pages = int(first.headers.get("X-WP-TotalPages") or 0)
-        items = self._json(first, what)
-        if fresh_items := fresh(items):
-            yield fresh_items
-        for items in pages_in_order(fetch, range(2, total_pages + 1), CONCURRENCY):
-            if fresh_items := fresh(items):
-                yield fresh_items
-        page = max(total_pages, 1)
-        while len(items) >= PAGE_SIZE:  # a full last page: records may have been added while reading
-            page += 1
-            items = fetch(page)
-            if fresh_items := fresh(items):
-                yield fresh_items
+        first = self._get(path, {**base, "offset": 0}, what)
+        total = int(first.headers.get("X-WP-Total") or 0)
+        offset, items = 0, self._json(first, what)
+        if new := fresh(items):
+            yield new
+        later = range(step, max(total - OVERLAP, 0), step)
+        for offset, items in pages_in_order(fetch, later, CONCURRENCY):
+            offset, items = reaching_back(offset, items)
+            if new := fresh(items):
+                yield new
+        while len(items) >= PAGE_SIZE:  # a full last window: records may have been added while reading
+            before = last_id
+            offset, items = reaching_back(*fetch(offset + step))
+            if new := fresh(items):
+                yield new
+            elif len(items) >= PAGE_SIZE and last_id == before:
+                raise ConnectionProblem("bad_response", f"pagination of {what} repeated a page (offset {offset}); "
+                                        f"stopping instead of reading the same records forever")
 
     def records(self, entity: str, updated_since: datetime | None = None) -> Iterator[SourceRecord]:
         since = updated_since.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S") if updated_since else None

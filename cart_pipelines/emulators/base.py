@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import duckdb
 import pyarrow as pa
@@ -215,6 +215,9 @@ class Knobs:
     faults: dict = field(default_factory=dict)
     fault_seed: int = 0
     slow_s: float = 3.0
+    # Called with each request once its response is ready and before it is sent: a test changes the store here
+    # (insert, update, delete) while a client is part-way through a paginated read. See tests/test_delta_changes.py.
+    after_response: Callable[[Request], None] | None = None
 
 
 class Emulator:
@@ -274,6 +277,8 @@ class Emulator:
             response = self.error(request, exc)
         except Exception as exc:  # an emulator bug must surface as a 500 a client can see, not a hang
             response = self.error(request, exc)
+        if self.knobs.after_response is not None:
+            self.knobs.after_response(request)
         if fault in ("drop", "truncate"):
             body = response.get_data()
             cut = body[: len(body) // 2]

@@ -20,7 +20,8 @@ Documented behaviour followed (and where it was found):
 - Pagination (https://developer.wordpress.org/rest-api/using-the-rest-api/pagination/ and the WC controllers):
   `page`, `per_page` default 10, 1..100 — otherwise 400 `rest_invalid_param` "Invalid parameter(s): per_page"
   with `data.params` and `data.details` (WordPress core validation); headers `X-WP-Total`, `X-WP-TotalPages`
-  and `Link` rel="prev"/"next"; a page past the end is an empty array. `_fields` limits the returned keys.
+  and `Link` rel="prev"/"next"; a page past the end is an empty array. `offset` (WP_Query) skips that many
+  records and overrides `page`. `_fields` limits the returned keys (`_fields=id`: an id-only listing).
 - Filters: `modified_after` (strictly after) with `dates_are_gmt` on products, variations and orders;
   `orderby`/`order` with WooCommerce's defaults (products and orders newest first, terms and customers by name,
   reviews by date); reviews list `status=approved` unless asked (`all`, `hold`, `spam`, `trash`), `context=view`
@@ -313,6 +314,16 @@ class WooCommerceEmulator(WooWrites, Emulator):
             raise invalid_param("page", "page must be greater than or equal to 1")
         return per_page, page
 
+    @staticmethod
+    def _offset(params: dict, default: int) -> int:
+        """`offset` (WP_Query's): records to skip; when given it replaces the page's own offset."""
+        raw = params.get("offset")
+        if raw in (None, ""):
+            return default
+        if not raw.isdigit():
+            raise invalid_param("offset", "offset is not of type integer.", "rest_invalid_type")
+        return int(raw)
+
     def _pages_headers(self, request: Request, total: int, per_page: int, page: int) -> dict:
         pages = math.ceil(total / per_page) if total else 0
         headers = {"X-WP-Total": str(total), "X-WP-TotalPages": str(pages)}
@@ -372,7 +383,8 @@ class WooCommerceEmulator(WooWrites, Emulator):
             if params.get("include"):
                 ids = [int(i) for i in params["include"].split(",") if i.strip().isdigit()]
                 w.append(f"id IN ({', '.join(map(str, ids)) or 'NULL'})")
-            total, records = self._query(entity, w, a, self._order(params, kind), (page - 1) * per_page, per_page)
+            offset = self._offset(params, (page - 1) * per_page)
+            total, records = self._query(entity, w, a, self._order(params, kind), offset, per_page)
             self.delay(len(records))
             return to_wc(records, params), self._pages_headers(request, total, per_page, page)
 
