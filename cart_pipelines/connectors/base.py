@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Iterator
 
 
@@ -19,6 +20,44 @@ class SourceRecord:
 
 class DeltaNotPossible(RuntimeError):
     """The source cannot tell what changed since the last migration."""
+
+
+class SliceNotPossible(RuntimeError):
+    """The platform has no filter that reads only one slice (a created-at window or an id range) of an entity."""
+
+
+@dataclass(frozen=True)
+class Slice:
+    """A bounded part of one entity, as a backfill partition reads it: `field` is "created_at" (datetimes) or "id"
+    (integers); `start` is included, `end` is not."""
+
+    field: str
+    start: datetime | int
+    end: datetime | int
+
+    def __post_init__(self):
+        if self.field not in ("created_at", "id"):
+            raise ValueError(f"slice: field {self.field!r} is not created_at or id")
+
+    def contains(self, record: dict) -> bool:
+        """Whether a canonical record falls in the slice (what a platform's filter must return)."""
+        value = record.get("source_id" if self.field == "id" else "created_at")
+        if value is None or value == "":
+            return False
+        try:
+            value = int(value) if self.field == "id" else _utc(value)
+        except (TypeError, ValueError):
+            return False
+        return self.start <= value < self.end
+
+    def describe(self) -> str:
+        fmt = (lambda v: v.isoformat()) if self.field == "created_at" else str  # noqa: E731
+        return f"{self.field} in [{fmt(self.start)}, {fmt(self.end)})"
+
+
+def _utc(value) -> datetime:
+    dt = value if isinstance(value, datetime) else datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    return dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None else dt.astimezone(timezone.utc)
 
 
 class SourceError(RuntimeError):
@@ -46,6 +85,17 @@ class Source(ABC):
         """Whether the platform has this entity at all; connectors for platforms that lack some override it.
         (CARRIED in a connector module is narrower: the fields carried exactly, for the contract tests.)"""
         return True
+
+    def records_in(self, entity: str, part: Slice) -> Iterator[SourceRecord]:
+        """The records of one slice of `entity`, read with the platform's own filter (a backfill partition).
+        Connectors whose platform has such a filter override this; the rest say so."""
+        raise SliceNotPossible(f"{self.describe()} has no filter for {entity} by {part.field}: backfill "
+                               f"partitions cannot be read from it; run full_migration instead")
+
+    def id_bounds(self, entity: str) -> tuple[int, int | None, int | None]:
+        """(count, lowest id, highest id) of `entity`, in a few requests: what plans id-range partitions."""
+        raise SliceNotPossible(f"{self.describe()} cannot tell the count and id range of {entity} cheaply; "
+                               f"give the highest id to plan partitions")
 
     def check_delta(self) -> None:
         if not self.supports_delta:

@@ -2,6 +2,8 @@
 
 This is how the bundled sample store ships, and how users migrate from a file export or database dump of their
 shop (seed 001). An export is a snapshot, so a delta migration from it is impossible (`check_delta` says so).
+A file has no server-side filter: a backfill slice reads the file and keeps the records inside the slice (lines that
+cannot be parsed belong to no slice; a full migration reports them).
 Lines that are not valid UTF-8 or JSON are reported with their line number, never skipped silently.
 """
 
@@ -12,7 +14,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Iterator
 
-from .base import Source, SourceError, SourceRecord
+from .base import Slice, Source, SourceError, SourceRecord
 
 
 class StoreExport(Source):
@@ -64,3 +66,12 @@ class StoreExport(Source):
                     continue
                 sid = record.get("source_id") if isinstance(record, dict) else None
                 yield SourceRecord(line_no, record, None, None if sid is None else str(sid))
+
+    def records_in(self, entity: str, part: Slice) -> Iterator[SourceRecord]:
+        for rec in self.records(entity):
+            if rec.record is not None and isinstance(rec.record, dict) and part.contains(rec.record):
+                yield rec
+
+    def id_bounds(self, entity: str) -> tuple[int, int | None, int | None]:
+        ids = [int(r.source_id) for r in self.records(entity) if r.source_id is not None and r.source_id.isdigit()]
+        return len(ids), min(ids, default=None), max(ids, default=None)

@@ -85,8 +85,15 @@ class EmulatorStore:
     def _decode(text: str) -> dict:
         return json.loads(text, parse_float=Decimal)
 
-    def _where(self, updated_min, updated_max, ids) -> tuple[str, list]:
+    def _where(self, updated_min, updated_max, ids, within=()) -> tuple[str, list]:
+        """`within`: further (column, operator, value) conditions, column created_at or id, operator one of
+        >, >=, <, <= (the platforms' created-date and id-range filters)."""
         clauses, params = [], []
+        for column, op, value in within:
+            if column not in ("created_at", "id") or op not in (">", ">=", "<", "<="):
+                raise ValueError(f"emulator store: no filter {column} {op}")
+            clauses.append(f"{column} {op} ?")
+            params.append(int(value) if column == "id" else to_utc(value))
         if updated_min is not None:
             clauses.append("updated_at > ?")
             params.append(to_utc(updated_min))
@@ -97,15 +104,15 @@ class EmulatorStore:
             clauses.append(f"id IN ({', '.join(str(int(i)) for i in ids) or 'NULL'})")
         return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
 
-    def count(self, entity: str, updated_min=None, updated_max=None, ids=None) -> int:
-        where, params = self._where(updated_min, updated_max, ids)
+    def count(self, entity: str, updated_min=None, updated_max=None, ids=None, within=()) -> int:
+        where, params = self._where(updated_min, updated_max, ids, within)
         with self.lock:
             return self.con.execute(f"SELECT count(*) FROM {entity}{where}", params).fetchall()[0][0]
 
     def page(self, entity: str, offset: int, limit: int, updated_min=None, updated_max=None, ids=None,
-             order: str = "id", after_id: int | None = None) -> list[dict]:
+             order: str = "id", after_id: int | None = None, within=()) -> list[dict]:
         """Records ordered by `order` ('id' or 'updated_at'); `after_id` is keyset paging by id."""
-        where, params = self._where(updated_min, updated_max, ids)
+        where, params = self._where(updated_min, updated_max, ids, within)
         if after_id is not None:
             where += (" AND " if where else " WHERE ") + "id > ?"
             params.append(int(after_id))

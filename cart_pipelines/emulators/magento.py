@@ -11,7 +11,7 @@
   #39289). `knobs.denied_scopes` holds ACL ids such as "Magento_Catalog::products".
 - searchCriteria searches: `searchCriteria[pageSize]`, `[currentPage]`, `[filter_groups][g][filters][f][field|value|
   condition_type]` (eq, gt, gteq, lt, lteq), `[sortOrders][0][field|direction]`; answer {items, search_criteria,
-  total_count}. https://developer.adobe.com/commerce/webapi/rest/use-rest/performing-searches/
+  total_count}. Filter groups are ANDed; modelled fields: updated_at, created_at (UTC "Y-m-d H:i:s") and entity_id. https://developer.adobe.com/commerce/webapi/rest/use-rest/performing-searches/
 - Asking past the last page returns the last page again, as Magento collections do (magento/magento2#3787, #8099,
   #26986); currentPage below 1 reads page 1.
 - Web API input limits (Stores > Configuration > Services > Web API Limits) are modelled as enabled: default page
@@ -47,6 +47,7 @@ ROOT_ID, STORE_ROOT_ID, CUSTOMER_CLASS_ID = 900000001, 900000002, 900000003
 NOT_AUTHORIZED = "The consumer isn't authorized to access %resources."
 BAD_LOGIN = ("The account sign-in was incorrect or your account is disabled temporarily. Please wait and try again "
              "later.")
+RANGE_SQL = {"gt": ">", "gteq": ">=", "lt": "<", "lteq": "<=", "from": ">=", "to": "<="}
 FILTER = re.compile(r"searchCriteria\[filter_groups\]\[(\d+)\]\[filters\]\[(\d+)\]\[(field|value|condition_type)\]")
 
 
@@ -174,10 +175,17 @@ class MagentoEmulator(Emulator):
             if m := FILTER.fullmatch(key):
                 groups.setdefault((int(m.group(1)), int(m.group(2))), {})[m.group(3)] = value
         lo = hi = None
-        others = []
+        others, within = [], []
         for (g, f), flt in sorted(groups.items()):
             field, value, cond = flt.get("field"), flt.get("value"), flt.get("condition_type", "eq")
-            if field == "updated_at" and cond in ("gt", "gteq", "lt", "lteq", "from", "to"):
+            if field in ("created_at", "entity_id") and cond in RANGE_SQL:
+                try:
+                    bound = int(value) if field == "entity_id" else to_utc(
+                        value.replace(" ", "T") + ("" if "+" in value or value.endswith("Z") else "+00:00"))
+                except (TypeError, ValueError):
+                    raise BadRequest("The search criteria is invalid.") from None
+                within.append(("id" if field == "entity_id" else field, RANGE_SQL[cond], bound))
+            elif field == "updated_at" and cond in ("gt", "gteq", "lt", "lteq", "from", "to"):
                 at = to_utc(value.replace(" ", "T") + ("" if "+" in value or value.endswith("Z") else "+00:00"))
                 if cond in ("gt", "gteq", "from"):
                     lo = at - timedelta(microseconds=1) if cond != "gt" else at
@@ -192,7 +200,7 @@ class MagentoEmulator(Emulator):
         echo = {"filter_groups": [{"filters": [groups[k] for k in sorted(groups) if k[0] == g]}
                                   for g in sorted({k[0] for k in groups})],
                 "page_size": size, "current_page": page}
-        return size, max(1, page), lo, hi, others, order, echo
+        return size, max(1, page), lo, hi, others, order, echo, within
 
     def paged(self, request: Request, total: int, fetch, size: int, page: int, echo: dict) -> Response:
         """One page of a search; past the last page Magento returns the last page again."""
@@ -211,14 +219,16 @@ class MagentoEmulator(Emulator):
 
     def search(self, request: Request, entity: str, to_json, extras: list[dict] = ()) -> Response:
         """A search over the store's records of `entity` (plus system `extras` after them)."""
-        size, page, lo, hi, others, order, echo = self.criteria(request)
-        extras = [e for e in extras if (lo is None or to_utc(e["_at"]) > lo) and (hi is None or to_utc(e["_at"]) <= hi)]
-        n = self.store.count(entity, lo, hi)
+        size, page, lo, hi, others, order, echo, within = self.criteria(request)
+        extras = [e for e in extras if (lo is None or to_utc(e["_at"]) > lo) and (hi is None or to_utc(e["_at"]) <= hi)
+                  and not within]
+        n = self.store.count(entity, lo, hi, within=within)
 
         def fetch(offset: int, limit: int) -> list[dict]:
             rows = []
             if offset < n:
-                rows = [to_json(r) for r in self.store.page(entity, offset, limit, lo, hi, order=order)]
+                rows = [to_json(r) for r in self.store.page(entity, offset, limit, lo, hi, order=order,
+                                                            within=within)]
             start = max(0, offset - n)
             rows += [{k: v for k, v in e.items() if k != "_at"} for e in extras[start:start + limit - len(rows)]]
             return rows
@@ -226,7 +236,7 @@ class MagentoEmulator(Emulator):
 
     def listed(self, request: Request, items: list[dict], fields: dict | None = None) -> Response:
         """A search over a small in-memory list (tax tables)."""
-        size, page, lo, hi, others, order, echo = self.criteria(request, fields)
+        size, page, lo, hi, others, order, echo, _ = self.criteria(request, fields)
         items = [i for i in items if all(fields[f](i) == v for f, v in others)]
         return self.paged(request, len(items), lambda o, n: items[o:o + n], size, page, echo)
 

@@ -22,7 +22,9 @@ Documented behaviour followed (and where it was found):
   with `data.params` and `data.details` (WordPress core validation); headers `X-WP-Total`, `X-WP-TotalPages`
   and `Link` rel="prev"/"next"; a page past the end is an empty array. `offset` (WP_Query) skips that many
   records and overrides `page`. `_fields` limits the returned keys (`_fields=id`: an id-only listing).
-- Filters: `modified_after` (strictly after) with `dates_are_gmt` on products, variations and orders;
+- Filters: `modified_after` (strictly after) with `dates_are_gmt` on products, variations and orders; `after` and
+  `before` (published date, strictly after / strictly before, WP_Query date_query's default `inclusive=false`) on
+  products and orders;
   `orderby`/`order` with WooCommerce's defaults (products and orders newest first, terms and customers by name,
   reviews by date); reviews list `status=approved` unless asked (`all`, `hold`, `spam`, `trash`), `context=view`
   wraps review text in paragraphs (wpautop), `context=edit` returns it raw; reviews link their WordPress user in
@@ -380,6 +382,10 @@ class WooCommerceEmulator(WooWrites, Emulator):
             if after is not None:
                 w.append("date_trunc('second', updated_at) > ?")
                 a.append(after)
+            for name, op in (("after", ">"), ("before", "<")) if dated else ():
+                if (bound := self._after(params, name)) is not None:
+                    w.append(f"date_trunc('second', created_at) {op} ?")
+                    a.append(bound)
             if params.get("include"):
                 ids = [int(i) for i in params["include"].split(",") if i.strip().isdigit()]
                 w.append(f"id IN ({', '.join(map(str, ids)) or 'NULL'})")
