@@ -6,6 +6,7 @@ import dagster as dg
 
 from .defs.factory import build_all
 from .defs.jobs import build_jobs, build_schedules
+from .defs.partitions import backfill_jobs, build_partitioned, plan_partitions
 from .defs.resources import default_resources, platform_names
 
 
@@ -13,9 +14,9 @@ def build_definitions(resources: dict | None = None) -> dg.Definitions:
     resources = resources or default_resources()
     assets, asset_checks = build_all(*platform_names(resources))
     return dg.Definitions(
-        assets=assets,
+        assets=assets + build_partitioned(),
         asset_checks=asset_checks,
-        jobs=build_jobs(assets),
+        jobs=build_jobs(assets) + backfill_jobs() + [plan_partitions],
         schedules=build_schedules(),
         resources=resources,
         executor=executor(),

@@ -79,13 +79,14 @@ class Summary:
         }
 
 
-def summarize(con: duckdb.DuckDBPyConnection, entity: str) -> Summary:
+def summarize(con: duckdb.DuckDBPyConnection, entity: str, table: str = "ledger") -> Summary:
+    """The entity's outcomes; `table` is another table shaped like the ledger (a backfill partition's own)."""
     s = Summary(entity)
     row = con.execute("SELECT source_records FROM source_counts WHERE entity = ?", [entity]).fetchone()
     s.source_records = row[0] if row else None
     for outcome, rule, action, reason, n in con.execute(
-        "SELECT outcome, rule, action, CASE WHEN outcome = 'quarantined' THEN reason END, count(*) FROM ledger "
-        "WHERE entity = ? GROUP BY ALL", [entity]
+        "SELECT outcome, rule, action, CASE WHEN outcome = 'quarantined' THEN reason END, count(*) "
+        f"FROM {table} WHERE entity = ? GROUP BY ALL", [entity]
     ).fetchall():
         if outcome == LOADED:
             s.loaded += n

@@ -14,7 +14,7 @@ import duckdb
 import pyarrow as pa
 
 from . import ledger
-from .staging import arrow_batches, arrow_table
+from .staging import arrow_batches, arrow_table, cursor
 from .rules import GUEST_PREFIX, HIDDEN_CATEGORY_ID, RuleSettings, url_key
 from .targets.base import Target, WriteResult
 
@@ -248,7 +248,7 @@ def load_entity(con: duckdb.DuckDBPyConnection, target: Target, entity: str,
                                       [action, depth]).fetchall())
             if not hashes:
                 continue
-            reader = arrow_batches(con.cursor(), select, {"target": target.name, "action": action,
+            reader = arrow_batches(cursor(con), select, {"target": target.name, "action": action,
                                                           "depth": depth}, target.max_batch)
             for batch in reader:
                 table = pa.Table.from_batches([batch])

@@ -133,6 +133,16 @@ class ParquetSink:
 
 
 
+def cursor(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    """A second connection to the same catalog (to stream one query while writing with the first) that resolves
+    names as the first does: a cursor starts with the default search path, and backfills set their own."""
+    cur = con.cursor()
+    path = con.execute("SELECT current_setting('search_path')").fetchall()[0][0]
+    if path:
+        cur.execute(f"SET search_path = '{path}'")
+    return cur
+
+
 def arrow_table(con: duckdb.DuckDBPyConnection, sql: str, params=None) -> pa.Table:
     """A query's whole result as Arrow."""
     rel = con.sql(sql, params=_used(sql, params))

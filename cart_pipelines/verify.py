@@ -114,6 +114,9 @@ def url_keys_unique(con, target: Target, entity: str) -> tuple[bool, dict]:
 
 
 def transformed_url_keys_unique(con, entity: str) -> tuple[bool, dict]:
+    if not con.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'main' AND table_name = ?",
+                       [f"transformed_{entity}"]).fetchall()[0][0]:
+        return True, {"duplicate_keys": 0, "selected": False}  # not in this run's selection: nothing to judge
     dupes = con.execute(f"""SELECT count(*) FROM (SELECT url_key FROM transformed_{entity}
                             GROUP BY 1 HAVING count(*) > 1)""").fetchone()[0]
     return dupes == 0, {"duplicate_keys": dupes}

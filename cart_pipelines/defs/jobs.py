@@ -5,13 +5,14 @@ import dagster as dg
 
 from .config import MigrationConfig
 
-MIGRATION = dg.AssetSelection.groups("extract", "transform", "load", "report")
+STAGES = ("extract", "transform", "load", "report")
+MIGRATION = dg.AssetSelection.groups(*STAGES)
 
 
 def run_config(asset_keys, **settings) -> dg.RunConfig:
-    """The same MigrationConfig for every asset of the run."""
+    """The same MigrationConfig for every asset of the run (the migration stages; backfill assets run apart)."""
     cfg = MigrationConfig(**settings)
-    return dg.RunConfig(ops={"__".join(k.path): cfg for k in asset_keys})
+    return dg.RunConfig(ops={"__".join(k.path): cfg for k in asset_keys if k.path[0] in STAGES})
 
 
 def build_jobs(assets) -> list:
