@@ -12,9 +12,10 @@ from .defs.resources import default_resources, platform_names
 
 def build_definitions(resources: dict | None = None) -> dg.Definitions:
     resources = resources or default_resources()
-    assets, asset_checks = build_all(*platform_names(resources))
+    names = platform_names(resources)
+    assets, asset_checks = build_all(*names)
     return dg.Definitions(
-        assets=assets + build_partitioned(),
+        assets=assets + build_partitioned(*names),
         asset_checks=asset_checks,
         jobs=build_jobs(assets) + backfill_jobs() + [plan_partitions],
         schedules=build_schedules(),

@@ -18,7 +18,7 @@ from cart_pipelines.load import load_entity
 from cart_pipelines.rules import RuleSettings
 from cart_pipelines.scope import compute_scope
 from cart_pipelines.transform import transform_entity
-from cart_pipelines.defs.partitions import PARTITIONS, plan, source_pool, target_pool
+from cart_pipelines.defs.partitions import PARTITIONS, plan, pools
 from cart_pipelines.defs.resources import LocalMystoreTarget, StagingResource
 from cart_pipelines.emulators.base import EmulatorStore, Knobs
 from cart_pipelines.sample.generator import StoreSize, generate_store
@@ -136,14 +136,17 @@ def test_orders_before_customers_fail_with_the_reason(setup):
     assert said and "customers are not migrated" in said[0] and "first" in said[0]
 
 
-def test_pools_follow_the_configured_source_and_target(monkeypatch):
-    monkeypatch.setenv("CART_SOURCE", "woocommerce")
-    monkeypatch.setenv("CART_TARGET", "mystore")
-    assert (source_pool(), target_pool()) == ("source/woocommerce", "target/mystore")
-    defs = build_definitions()
-    pools = {k.to_user_string(): a.op.pool for a in defs.assets for k in a.keys if k.path[0] == "backfill"}
-    assert pools["backfill/extract_orders"] == "source/woocommerce"
-    assert pools["backfill/load_products"] == "target/mystore"
+def test_pools_follow_the_configured_source_and_target(shop, tmp_path):
+    from cart_pipelines.targets.mystore import MystoreTargetResource
+
+    resources = {"staging": StagingResource(directory=str(tmp_path), reports_directory=str(tmp_path)),
+                 "source": MagentoSourceResource(base_url=shop.base_url, access_token="x"),
+                 "target": MystoreTargetResource.from_env()}
+    defs = build_definitions(resources)
+    by_key = {k.to_user_string(): a.op.pool for a in defs.assets for k in a.keys if k.path[0] == "backfill"}
+    assert by_key["backfill/extract_orders"] == by_key["backfill/extract_products"] == "source/magento"
+    assert by_key["backfill/load_orders"] == by_key["backfill/load_customers"] == "target/mystore"
+    assert pools("store_export", "duckdb") == ("source/store_export", "target/local")
 
 
 def test_month_partitions_cover_the_month():

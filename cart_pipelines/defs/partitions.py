@@ -10,6 +10,7 @@ from pydantic import Field
 from ..backfill import PARTITIONED, BackfillError, extract_slice, id_range_keys, migrate_slice
 from ..connectors.base import SliceNotPossible
 from .config import MigrationConfig
+from .factory import OWNERS
 from .resources import SourceResource, StagingResource, TargetResource
 
 ORDERS_START = os.environ.get("CART_ORDERS_START", "2015-01-01")
@@ -24,13 +25,10 @@ PARTITIONS: dict[str, dg.PartitionsDefinition] = {
 PER_RUN = {"orders": 6, "products": 4, "customers": 4}
 
 
-def source_pool() -> str:
-    """Every step that reads the configured source shares its pool: the platform's limit is per shop."""
-    return f"source/{os.environ.get('CART_SOURCE') or 'store_export'}"
-
-
-def target_pool() -> str:
-    return f"target/{os.environ.get('CART_TARGET') or 'local'}"
+def pools(source_platform: str, target_platform: str) -> tuple[str, str]:
+    """(source pool, target pool): every step that reads the configured source shares one pool, and every step
+    that writes the target another, since a platform's rate limit is per shop, whichever run spends it."""
+    return f"source/{source_platform}", f"target/{'local' if target_platform == 'duckdb' else target_platform}"
 
 
 def key(stage: str, entity: str) -> dg.AssetKey:
@@ -41,12 +39,13 @@ def _fail(exc: Exception):
     raise dg.Failure(description=str(exc)) from None
 
 
-def build_backfill(entity: str) -> list[dg.AssetsDefinition]:
+def build_backfill(entity: str, source_platform: str, target_platform: str) -> list[dg.AssetsDefinition]:
+    source_pool, target_pool = pools(source_platform, target_platform)
     parts, policy = PARTITIONS[entity], dg.BackfillPolicy.multi_run(max_partitions_per_run=PER_RUN[entity])
     by = "created-at month" if PARTITIONED[entity] == "created_at" else "id range"
 
-    @dg.asset(key=key("extract", entity), group_name="backfill", kinds={"parquet"}, partitions_def=parts,
-              backfill_policy=policy, pool=source_pool(),
+    @dg.asset(key=key("extract", entity), group_name="backfill", kinds={"parquet", source_platform},
+              owners=OWNERS, partitions_def=parts, backfill_policy=policy, pool=source_pool,
               description=f"One {by} of {entity} read with the platform's own filter and staged as its own Parquet "
                           f"(staging/partitions/{entity}/<partition>/); records that do not fit are quarantined.")
     def _extract(context: dg.AssetExecutionContext, source: SourceResource,
@@ -64,8 +63,9 @@ def build_backfill(entity: str) -> list[dg.AssetsDefinition]:
             "dagster/row_count": sum(d["staged"] for d in done.values()),
             "requests": getattr(getattr(src, "client", None), "requests_made", 0)})
 
-    @dg.asset(key=key("load", entity), group_name="backfill", kinds={"duckdb"}, partitions_def=parts,
-              backfill_policy=policy, pool=target_pool(), deps=[key("extract", entity)],
+    @dg.asset(key=key("load", entity), group_name="backfill", kinds={"duckdb", target_platform},
+              owners=OWNERS, partitions_def=parts, backfill_policy=policy, pool=target_pool,
+              deps=[key("extract", entity)],
               description=f"The staged {by} of {entity} transformed with the migration rules and upserted through "
                           f"the id map; its ledger rows replace earlier ones. Needs what {entity} reference loaded "
                           f"already. Running a partition again writes nothing.")
@@ -132,8 +132,8 @@ def plan_partitions():
     plan_id_ranges()
 
 
-def build_partitioned() -> list[dg.AssetsDefinition]:
-    return [a for entity in PARTITIONED for a in build_backfill(entity)]
+def build_partitioned(source_platform: str = "store_export", target_platform: str = "duckdb") -> list:
+    return [a for entity in PARTITIONED for a in build_backfill(entity, source_platform, target_platform)]
 
 
 def backfill_jobs() -> list:
