@@ -150,16 +150,108 @@ def migrate(
     if rep and result.success:
         print_report(rep)
     if not result.success:
-        for event in result.all_events:
-            if event.is_step_failure:
-                data_ = event.step_failure_data
-                message = data_.user_failure_data.description if data_.user_failure_data else None
-                _fail(f"step {event.step_key} failed: {message or data_.error.message.strip()}", 1)
-        _fail("the migration run failed; see the run in the Dagster UI", 1)
+        _fail(_failure(result), 1)
     if failed_checks:
         _fail("checks failed: " + ", ".join(failed_checks), 1)
     console.print(f"All {len(result.get_asset_check_evaluations())} checks passed. Run id {result.run_id}; "
                   f"report in {resources['staging'].reports_directory}.")
+
+
+def _failure(result) -> str:
+    """The first failed step of a run, in the step's own words."""
+    for event in result.all_events:
+        if event.is_step_failure:
+            data_ = event.step_failure_data
+            message = data_.user_failure_data.description if data_.user_failure_data else None
+            return f"step {event.step_key} failed: {message or data_.error.message.strip()}"
+    return "the run failed; see the run in the Dagster UI"
+
+
+def _chosen_partitions(entity: str, keys: list[str], first: Optional[str], last: Optional[str]) -> list[str]:
+    """Partition keys of `entity` between --from and --to: months (2024-01) for orders, ids for id ranges."""
+    from .backfill import slice_for
+
+    if entity == "orders":
+        lo = f"{first}-01" if first and len(first) == 7 else first
+        hi = f"{last}-01" if last and len(last) == 7 else last
+        return [k for k in keys if (lo is None or k >= lo) and (hi is None or k <= hi)]
+    try:
+        lo, hi = (int(first) if first else None), (int(last) if last else None)
+    except ValueError:
+        _fail(f"--from/--to: {entity} partitions are id ranges; give ids (e.g. --from 1 --to 20000)")
+    return [k for k in keys if (hi is None or slice_for(entity, k).start <= hi)
+            and (lo is None or slice_for(entity, k).end > lo)]
+
+
+@app.command()
+def backfill(
+    entity: str = typer.Argument(..., help="orders (partitioned by created-at month), products or customers "
+                                           "(by id range)."),
+    first: Optional[str] = typer.Option(None, "--from", help="First partition: a month (2024-01) for orders, an id "
+                                                              "for products and customers (default: the first)."),
+    last: Optional[str] = typer.Option(None, "--to", help="Last partition, included (default: the last)."),
+    per_partition: int = typer.Option(5000, help="Records per id-range partition, when products or customers "
+                                                 "partitions are planned (ranges planned before are kept)."),
+    source: Optional[Path] = typer.Option(None, help="Store export directory (default: the bundled sample store)."),
+    platform: Optional[str] = typer.Option(None, help=PLATFORM_HELP),
+    target: Optional[str] = typer.Option(None, help="local (default, $CART_TARGET) or an API target."),
+    data: Optional[Path] = typer.Option(None, help="Where staging, target and reports live (default: data/)."),
+):
+    """Backfill partitions of a large entity in-process, in batches as the backfill policy would run them; each
+    partition is extracted with the platform's filter and loaded through the id map. Running it again writes
+    nothing. What it references must be migrated already (full migration, or backfill customers and products
+    before orders)."""
+    import dagster as dg
+
+    from .backfill import PARTITIONED, BackfillError
+    from .connectors.base import SliceNotPossible
+    from .definitions import build_definitions
+    from .defs.partitions import PARTITIONS, PER_RUN, plan
+
+    if entity not in PARTITIONED:
+        _fail(f"entity: {entity} is not partitioned; choose from {', '.join(PARTITIONED)}")
+    dagster_home()
+    resources = _resources(data, source, platform, target)
+    defs = build_definitions(resources)
+    job = defs.resolve_job_def(f"backfill_{entity}")
+    with dg.DagsterInstance.get() as instance:
+        if isinstance(PARTITIONS[entity], dg.DynamicPartitionsDefinition):
+            try:
+                added = plan(instance, _initialized(resources["source"], "source"), entity, per_partition)
+            except (BackfillError, SliceNotPossible) as exc:
+                _fail(str(exc))
+            if added:
+                console.print(f"planned {len(added)} id-range partitions of {entity}")
+        keys = PARTITIONS[entity].get_partition_keys(dynamic_partitions_store=instance)
+        chosen = _chosen_partitions(entity, keys, first, last)
+        if not chosen:
+            _fail(f"no partitions of {entity} between {first or 'the first'} and {last or 'the last'}")
+        batch = PER_RUN[entity]
+        console.print(f"Backfilling {len(chosen)} partitions of {entity} ({chosen[0]} .. {chosen[-1]}), "
+                      f"{batch} per run ...")
+        for start in range(0, len(chosen), batch):
+            part = chosen[start:start + batch]
+            tags = {"dagster/asset_partition_range_start": part[0], "dagster/asset_partition_range_end": part[-1]}
+            result = job.execute_in_process(instance=instance, tags=tags, raise_on_error=False,
+                                            run_config={"loggers": {"console": {"config": {"log_level": "ERROR"}}}})
+            if not result.success:
+                _fail(_failure(result), 1)
+    _print_partitions(resources["staging"].open(), entity, chosen)
+
+
+def _print_partitions(staging, entity: str, keys: list[str]) -> None:
+    with staging.connect() as con:
+        rows = con.execute("SELECT partition_key, source_records, loaded, created + updated, skipped, quarantined, "
+                           "closes FROM partition_counts WHERE entity = ? AND partition_key IN "
+                           "(SELECT unnest(?::VARCHAR[])) ORDER BY loaded_at", [entity, keys]).fetchall()
+    table = Table(title=f"Backfill of {entity}")
+    for col in ("partition", "source", "loaded", "written", "skipped", "quarantined", "ledger closes"):
+        table.add_column(col, justify="left" if col == "partition" else "right")
+    for row in rows:
+        table.add_row(*(str(v) for v in row))
+    console.print(table)
+    console.print(f"{sum(r[3] for r in rows)} rows written to the target; "
+                  f"{'every' if all(r[6] for r in rows) else 'NOT every'} partition's ledger closes.")
 
 
 @app.command()

@@ -84,3 +84,32 @@ def test_configuration_errors_name_the_field_before_any_work(tmp_path, monkeypat
     res = invoke(["check", "--platform", "woocommerce"], tmp_path, monkeypatch)
     assert res.exit_code == 2 and "is not an http(s) address" in res.output
     assert "Traceback" not in res.output and "cs_secret_value" not in res.output
+
+
+def test_backfill_customers_by_id_range_then_again_writes_nothing(tmp_path, monkeypatch):
+    """Customers reference nothing, so they backfill into an empty target: id ranges planned from the export's count
+    and ids, run in batches as the backfill policy runs them; the second time writes nothing."""
+    from cart_pipelines.sample.generator import StoreSize, generate_store
+
+    counts = generate_store(tmp_path / "store", seed=3, size=StoreSize.scaled(60))
+    args = ["backfill", "customers", "--from", "1", "--to", "30", "--per-partition", "10",
+            "--source", str(tmp_path / "store"), "--data", str(tmp_path / "data")]
+    res = invoke(args, tmp_path, monkeypatch)
+    assert res.exit_code == 0, res.output
+    parts = -(-counts["customers"] // 10)
+    assert f"planned {parts} id-range partitions of customers" in res.output
+    width = -(-counts["customers"] // parts)
+    assert f"of customers (1-{width} .. " in res.output
+    assert "every partition's ledger closes" in res.output and "\n0 rows written" not in res.output
+    again = invoke(args, tmp_path, monkeypatch)
+    assert again.exit_code == 0, again.output
+    assert "0 rows written to the target" in again.output and "planned" not in again.output
+
+
+def test_backfill_errors_are_one_sentence(tmp_path, monkeypatch):
+    data = ["--data", str(tmp_path / "data")]
+    res = invoke(["backfill", "reviews", *data], tmp_path, monkeypatch)
+    assert res.exit_code == 2 and "reviews is not partitioned" in res.output
+    res = invoke(["backfill", "orders", "--from", "2024-01", "--to", "2024-01", "--source", str(SAMPLE), *data],
+                 tmp_path, monkeypatch)
+    assert res.exit_code == 1 and "customers are not migrated" in res.output and "Traceback" not in res.output
