@@ -490,49 +490,55 @@ class ShopifySource(Source):
         if data["userErrors"]:
             raise ConnectionProblem("bad_request", f"Shopify refused the bulk export of {spec.root}: "
                                     f"{data['userErrors'][0]['message']}")
-        op_id = data["bulkOperation"]["id"]
-        while True:
-            op = self.query("{ currentBulkOperation { id status errorCode objectCount url } }", cost=1,
-                            what="the bulk operation status")["currentBulkOperation"]
-            if op is None or op["id"] != op_id:
-                raise ConnectionProblem("bad_response", f"Shopify lost the bulk export of {spec.root} ({op_id}); "
-                                        "another app session may have started one; run again")
-            if op["status"] == "COMPLETED":
-                break
-            if op["status"] in {"FAILED", "CANCELED", "EXPIRED"}:
-                raise ConnectionProblem("server", f"Shopify's bulk export of {spec.root} ended {op['status']} "
-                                        f"({op.get('errorCode')}); try again later")
-            time.sleep(BULK_POLL_S)
+        op = self.wait_bulk(data["bulkOperation"]["id"], "QUERY", f"bulk export of {spec.root}")
         if not op["url"]:  # an operation with no objects has no file
             return
         yield from self._stream_jsonl(spec, op["url"])
 
-    def _stream_jsonl(self, spec: Spec, url: str) -> Iterator[dict]:
+    def wait_bulk(self, op_id: str, type: str, what: str) -> dict:
+        """Poll currentBulkOperation(type:) until the operation `op_id` completes; a failed one is a problem."""
+        while True:
+            op = self.query(f"{{ currentBulkOperation(type: {type}) {{ id status errorCode objectCount url "
+                            "partialDataUrl } }", cost=1, what="the bulk operation status")["currentBulkOperation"]
+            if op is None or op["id"] != op_id:
+                raise ConnectionProblem("bad_response", f"Shopify lost the {what} ({op_id}); another app session "
+                                        "may have started one; run again")
+            if op["status"] == "COMPLETED":
+                return op
+            if op["status"] in {"FAILED", "CANCELED", "EXPIRED"}:
+                raise ConnectionProblem("server", f"Shopify's {what} ended {op['status']} "
+                                        f"({op.get('errorCode')}); try again later")
+            time.sleep(BULK_POLL_S)
+
+    def jsonl(self, url: str) -> Iterator[dict]:
+        """The objects of a bulk operation's result file, streamed line by line."""
         # The file is on Shopify's storage (a signed URL): no access token is sent there.
-        fields = {n.gid_type: n.field for n in spec.nested}
         with requests.get(url, stream=True, timeout=self.client.settings.timeout,
                           verify=self.client.session.verify) as response:
             if response.status_code != 200:
-                raise ConnectionProblem("server", f"Shopify's bulk export file answered HTTP "
+                raise ConnectionProblem("server", f"Shopify's bulk operation file answered HTTP "
                                         f"{response.status_code}; run again to get a fresh file")
-            current: dict | None = None
             for raw in response.iter_lines():
-                if not raw:
-                    continue
-                row = json.loads(raw)
-                parent = row.pop("__parentId", None)
-                if parent is None:
-                    if current is not None:
-                        yield current
-                    current = row
-                    for f in fields.values():
-                        current[f] = {"nodes": []}
-                    continue
-                kind = str(row.get("id", "")).split("/")[-2] if "/" in str(row.get("id", "")) else ""
-                if current is not None and parent == current["id"] and kind in fields:
-                    current[fields[kind]]["nodes"].append(row)
-            if current is not None:
-                yield current
+                if raw:
+                    yield json.loads(raw)
+
+    def _stream_jsonl(self, spec: Spec, url: str) -> Iterator[dict]:
+        fields = {n.gid_type: n.field for n in spec.nested}
+        current: dict | None = None
+        for row in self.jsonl(url):
+            parent = row.pop("__parentId", None)
+            if parent is None:
+                if current is not None:
+                    yield current
+                current = row
+                for f in fields.values():
+                    current[f] = {"nodes": []}
+                continue
+            kind = str(row.get("id", "")).split("/")[-2] if "/" in str(row.get("id", "")) else ""
+            if current is not None and parent == current["id"] and kind in fields:
+                current[fields[kind]]["nodes"].append(row)
+        if current is not None:
+            yield current
 
     def close(self) -> None:
         self.client.close()

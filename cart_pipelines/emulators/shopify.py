@@ -19,7 +19,7 @@ Follows the documented behaviour (pages found with the search tool):
   the standard plan, as real responses report `maximumAvailable`), which the docs do not state;
 - bulk operations: `bulkOperationRunQuery` → `currentBulkOperation` (CREATED, RUNNING, COMPLETED) → `url` of a
   JSON Lines file, one object per line, nested connection nodes on their own lines after their parent with
-  `__parentId`; one bulk query at a time (`OPERATION_IN_PROGRESS`)
+  `__parentId`; one bulk query at a time (`OPERATION_IN_PROGRESS`); bulk mutations in shopify_bulk.py
   (https://shopify.dev/docs/api/usage/bulk-operations/queries,
   https://shopify.dev/docs/api/admin-graphql/latest/queries/currentBulkOperation);
 - `productVendors` (2025-01+, page size up to 1000) lists the vendor strings
@@ -52,6 +52,7 @@ from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from .base import Emulator, LeakyBucket, _json_default, to_utc
+from .shopify_bulk import BULK_SDL, ShopifyBulkMutations
 from .shopify_writes import WRITE_SDL, ShopifyWrites, _meta
 
 TOKEN = "shpat_emulator0000000000000000000000"
@@ -185,7 +186,7 @@ type QueryRoot {
 """
 SDL = SDL.replace("METAFIELDS", "metafield(namespace: String, key: String!): Metafield "
                   "metafields(first: Int, after: String, namespace: String): MetafieldConnection!")
-SCHEMA = build_schema(SDL + WRITE_SDL)
+SCHEMA = build_schema(SDL + WRITE_SDL + BULK_SDL)
 ROOT_ENTITY = {"products": "products", "collections": "categories", "customers": "customers", "orders": "orders"}
 GID_TYPE = {"Product": "products", "Collection": "categories", "Customer": "customers", "Order": "orders"}
 
@@ -274,18 +275,20 @@ def _uncursor(text: str):
 SEARCH = re.compile(r"updated_at:\s*(>=|>)\s*['\"]?([^'\"\s]+)['\"]?")
 
 
-class ShopifyEmulator(ShopifyWrites, Emulator):
+class ShopifyEmulator(ShopifyWrites, ShopifyBulkMutations, Emulator):
     platform = "shopify"
+    schema = SCHEMA
     url_map = Map([
         Rule("/admin/api/<version>/graphql.json", endpoint="graphql", methods=["POST"]),
         Rule("/bulk/<name>", endpoint="download", methods=["GET"]),
+        Rule("/staged-uploads/", endpoint="upload", methods=["POST"]),
     ])
 
     def __init__(self, store, knobs=None):
         super().__init__(store, knobs)
         rate = PLANS.get(self.knobs.plan, PLANS["standard"])
         self.bucket = LeakyBucket(rate * BUCKET_SECONDS, rate)
-        self.bulk: dict | None = None  # the current bulk query operation
+        self.bulk_ops: dict[str, dict] = {}  # the current bulk operation per type (QUERY, MUTATION)
         self.bulk_seq = 0
         self.bulk_dir = tempfile.TemporaryDirectory(prefix="shopify-bulk-")
         self.bulk_delay = 0.05  # seconds an operation stays RUNNING at least, so clients really poll
@@ -376,8 +379,9 @@ class ShopifyEmulator(ShopifyWrites, Emulator):
             **{name: self._list_resolver(name, entity) for name, entity in ROOT_ENTITY.items()},
             **{f"{name}Count": self._count_resolver(name, entity) for name, entity in ROOT_ENTITY.items()},
             "productVendors": self._vendors,
-            "currentBulkOperation": lambda info, type="QUERY": self._bulk_view() if type == "QUERY" else None,
+            "currentBulkOperation": lambda info, type="QUERY": self._bulk_view(type),
             "bulkOperationRunQuery": self._bulk_run,
+            **self._bulk_mutations(),
         }
 
     def _deny(self, info, field: str) -> None:
@@ -463,8 +467,8 @@ class ShopifyEmulator(ShopifyWrites, Emulator):
             raise GraphQLError(f"Invalid global id '{id}'", extensions={"code": "argumentLiteralsIncompatible"})
         kind, num = m.group(1), int(m.group(2))
         if kind == "BulkOperation":
-            view = self._bulk_view()
-            return view if view and view["id"] == id else None
+            views = [self._bulk_view(t) for t in self.bulk_ops]
+            return next((v for v in views if v and v["id"] == id), None)
         entity = GID_TYPE.get(kind)
         if entity is None:
             return None
@@ -615,8 +619,8 @@ class ShopifyEmulator(ShopifyWrites, Emulator):
         }
 
     # --- bulk operations
-    def _bulk_view(self) -> dict | None:
-        op = self.bulk
+    def _bulk_view(self, type: str = "QUERY") -> dict | None:
+        op = self.bulk_ops.get(type)
         if op is None:
             return None
         with self.lock:
@@ -628,7 +632,7 @@ class ShopifyEmulator(ShopifyWrites, Emulator):
         return view
 
     def _bulk_run(self, info, query: str):
-        current = self._bulk_view()
+        current = self._bulk_view("QUERY")
         if current and current["status"] in {"CREATED", "RUNNING"}:
             return {"bulkOperation": None, "userErrors": [{"field": ["query"], "code": "OPERATION_IN_PROGRESS",
                     "message": f"A bulk query operation for this app and shop is already in progress: "
@@ -645,20 +649,22 @@ class ShopifyEmulator(ShopifyWrites, Emulator):
             return {"bulkOperation": None, "userErrors": [{"field": ["query"], "code": "INVALID",
                                                            "message": f"Invalid bulk query: {message}"}]}
         self._deny(info, roots[0].name.value)  # a missing scope fails the mutation, as Shopify does
+        op = self._bulk_start("QUERY", query)
+        threading.Thread(target=self._bulk_work, args=(op, document), daemon=True).start()
+        return {"bulkOperation": {**self._bulk_view("QUERY"), "status": "CREATED"}, "userErrors": []}
+
+    def _bulk_start(self, type: str, text: str) -> dict:
+        """A new RUNNING operation in the slot of its type; its JSONL result goes to bulk_dir/op['file']."""
         with self.lock:
             self.bulk_seq += 1
-            op_id = gid("BulkOperation", 7000 + self.bulk_seq)
             name = f"bulk-{7000 + self.bulk_seq}.jsonl"
-            self.bulk = {"__typename": "BulkOperation", "id": op_id, "status": "RUNNING", "errorCode": None,
-                         "createdAt": _now(), "completedAt": None, "objectCount": 0, "rootObjectCount": 0, "fileSize": None,
-                         "url": f"{self.base_url}/bulk/{name}", "partialDataUrl": None, "query": query,
-                         "type": "QUERY", "done": threading.Event(), "final": "COMPLETED",
-                         "ready_at": time.monotonic() + self.bulk_delay, "file": name}
-        op = self.bulk
-        threading.Thread(target=self._bulk_work, args=(op, document), daemon=True).start()
-        view = dict(self._bulk_view())
-        view["status"] = "CREATED"
-        return {"bulkOperation": view, "userErrors": []}
+            self.bulk_ops[type] = {
+                "__typename": "BulkOperation", "id": gid("BulkOperation", 7000 + self.bulk_seq), "status": "RUNNING",
+                "errorCode": None, "createdAt": _now(), "completedAt": None, "objectCount": 0, "rootObjectCount": 0,
+                "fileSize": None, "url": f"{self.base_url}/bulk/{name}", "partialDataUrl": None, "query": text,
+                "type": type, "done": threading.Event(), "final": "COMPLETED",
+                "ready_at": time.monotonic() + self.bulk_delay, "file": name}
+            return self.bulk_ops[type]
 
     def _bulk_work(self, op: dict, document) -> None:
         path = Path(self.bulk_dir.name) / op["file"]

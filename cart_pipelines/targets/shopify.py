@@ -3,7 +3,8 @@
 Writes: collections (collectionCreate/Update), products with their options, variants, media and collections in
 one productSet each, customers (customerCreate/Update with addresses), historical orders (orderCreate, 2024-10+).
 Several records go in one request as aliased mutations (each costs 10 points of the app's leaky bucket), paced
-by the same cost budget as the source connector. Our source id is kept in the metafield cart_pipelines.source_id
+by the same cost budget as the source connector. A write of more than `bulk_threshold` rows goes as one bulk
+mutation instead (shopify_bulk.py: a staged JSONL file of variables, run on Shopify's side outside the bucket). Our source id is kept in the metafield cart_pipelines.source_id
 so `find_existing` adopts what an interrupted run created; `userErrors` become per-record errors.
 
 Shopify has no tax classes and no reviews in the Admin API: creating them answers an error per row. A
@@ -18,7 +19,7 @@ import os
 import re
 from datetime import date, datetime
 from decimal import Decimal
-from typing import ClassVar
+from typing import ClassVar, Optional
 
 import dagster as dg
 import pyarrow as pa
@@ -29,6 +30,7 @@ from ..defs.resources import TargetResource
 from . import shopify_map as m
 from .readback import as_target_table
 from .base import Target, WriteResult
+from .shopify_bulk import BULK_MAX_LINES, BULK_THRESHOLD, run_bulk
 
 BATCH = 25  # aliased mutations per request: 250 requested points, well under the 1000-point query maximum
 NS, KEY = "cart_pipelines", "source_id"
@@ -65,9 +67,13 @@ class ShopifyTarget(Target):
     #: Entities Shopify does not have, with the reason (create answers it per row; see the report to the lead).
     unavailable = UNAVAILABLE
 
-    def __init__(self, shop_url: str, access_token: str, api_version: str = API_VERSION, settings=None):
+    def __init__(self, shop_url: str, access_token: str, api_version: str = API_VERSION, settings=None,
+                 bulk_threshold: int | None = BULK_THRESHOLD):
         self.api = ShopifySource.connect(shop_url, {"access_token": access_token, "api_version": api_version},
                                          settings=settings, bulk_threshold=None)
+        self.bulk_threshold = bulk_threshold  # rows of one write above which it goes as a bulk mutation (None: never)
+        if bulk_threshold is not None:  # the loader hands over up to a bulk operation's worth of rows at a time
+            self.max_batch = BULK_MAX_LINES
         self.name = f"shopify:{re.sub(r'^https?://', '', shop_url.rstrip('/'))}"
         self._location: str | None = None
 
@@ -140,9 +146,18 @@ class ShopifyTarget(Target):
         extra = ", synchronous: true" if entity == "products" else ""
         extra += ", options: {sendReceipt: false, sendFulfillmentReceipt: false, inventoryBehaviour: BYPASS}" \
             if entity == "orders" and not update else ""
-        for start in range(0, len(ready), BATCH):
-            chunk = ready[start:start + BATCH]
-            answers = self._run(field, arg, input_type, f"{payload} {{ id }}", [p for _, p in chunk], extra)
+        bulk = self.bulk_threshold is not None and len(ready) > self.bulk_threshold
+        step = BULK_MAX_LINES if bulk else BATCH
+        for start in range(0, len(ready), step):
+            chunk = ready[start:start + step]
+            inputs = [p for _, p in chunk]
+            if bulk:
+                mutation = (f"mutation($v: {input_type}) {{ {field}({arg}: $v{extra}) {{ {payload} {{ id }} "
+                            "userErrors { field message } } }")
+                answers = run_bulk(self.api, mutation, field, [{"v": p} for p in inputs],
+                                   f"bulk {field} of {len(inputs):,} {entity}")
+            else:
+                answers = self._run(field, arg, input_type, f"{payload} {{ id }}", inputs, extra)
             for (k, _), res in zip(chunk, self._results([items[k] for k, _ in chunk], answers, payload, entity)):
                 results[k] = res
         return [results[k] for k in range(len(items))]
@@ -296,6 +311,7 @@ class ShopifyTargetResource(TargetResource):
     shop_url: str
     access_token: str
     api_version: str = API_VERSION
+    bulk_threshold: Optional[int] = BULK_THRESHOLD  # rows of a write above which it is a bulk mutation; None: never
 
     # Fields Shopify holds faithfully (docs/targets/shopify.md says why the others are left out).
     COMPARABLE: ClassVar[dict[str, tuple[str, ...]]] = {
@@ -321,4 +337,5 @@ class ShopifyTargetResource(TargetResource):
         return cls(shop_url=handle.base_url, access_token=c["access_token"], api_version=c["api_version"])
 
     def open(self) -> ShopifyTarget:
-        return ShopifyTarget(self.shop_url, self.access_token, self.api_version)
+        return ShopifyTarget(self.shop_url, self.access_token, self.api_version,
+                             bulk_threshold=self.bulk_threshold)
