@@ -3,9 +3,10 @@
 Writes: collections (collectionCreate/Update), products with their options, variants, media and collections in
 one productSet each, customers (customerCreate/Update with addresses), historical orders (orderCreate, 2024-10+).
 Several records go in one request as aliased mutations (each costs 10 points of the app's leaky bucket), paced
-by the same cost budget as the source connector. A write of more than `bulk_threshold` rows goes as one bulk
-mutation instead (shopify_bulk.py: a staged JSONL file of variables, run on Shopify's side outside the bucket). Our source id is kept in the metafield cart_pipelines.source_id
-so `find_existing` adopts what an interrupted run created; `userErrors` become per-record errors.
+by the same cost budget as the source connector. A write of more than `bulk_threshold` rows goes as bulk
+mutations instead (shopify_bulk.py: a staged JSONL file of variables, run on Shopify's side outside the bucket).
+Our source id is kept in the metafield cart_pipelines.source_id so `find_existing` adopts what an interrupted
+run created; `userErrors` become per-record errors.
 
 Shopify has no tax classes and no reviews in the Admin API: creating them answers an error per row. A
 manufacturer is the product's `vendor` string: its target id is the name, and the list (name, URL key, source id)

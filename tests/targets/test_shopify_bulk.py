@@ -74,7 +74,8 @@ def test_bulk_load_reads_back_equal_and_a_rerun_writes_nothing(tmp_path, shop):
         fields = ShopifyTargetResource.COMPARABLE[entity]
         assert set(got[entity]) == set(want[entity]), entity
         for sid, w in want[entity].items():
-            diff = {k: (got[entity][sid].get(k), w.get(k)) for k in fields if not same(got[entity][sid].get(k), w.get(k))}
+            g = got[entity][sid]
+            diff = {k: (g.get(k), w.get(k)) for k in fields if not same(g.get(k), w.get(k))}
             assert not diff, (entity, sid, diff)
 
 
