@@ -133,9 +133,12 @@ class EmulatorStore:
         if touch:
             record["updated_at"] = datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")
         text = json.dumps(record, ensure_ascii=False, default=_json_default)
-        with self.lock:
-            self._insert(entity, [(int(record["source_id"]), record.get("created_at") or record["updated_at"],
-                                   record["updated_at"], text)])
+        id_ = int(record["source_id"])
+        with self.lock:  # one record: DELETE + INSERT is ~4× faster in DuckDB than INSERT OR REPLACE
+            self.con.execute(f"DELETE FROM {entity} WHERE id = ?", [id_])
+            self.con.execute(f"INSERT INTO {entity} VALUES (?, ?::TIMESTAMPTZ, ?::TIMESTAMPTZ, ?)",
+                             [id_, str(record.get("created_at") or record["updated_at"]), str(record["updated_at"]),
+                              text])
         return record
 
     def delete(self, entity: str, id_: int) -> bool:

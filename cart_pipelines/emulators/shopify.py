@@ -44,8 +44,8 @@ from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 
-from graphql import (GraphQLError, GraphQLInterfaceType, GraphQLObjectType, GraphQLUnionType, TypeInfo,
-                     TypeInfoVisitor, Visitor, build_schema, execute, get_named_type, parse, validate, visit)
+from graphql import (GraphQLError, GraphQLInterfaceType, GraphQLObjectType, GraphQLUnionType, OperationType,
+                     TypeInfo, TypeInfoVisitor, Visitor, build_schema, execute, get_named_type, parse, validate, visit)
 from graphql.language import FieldNode
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Map, Rule
@@ -349,6 +349,8 @@ class ShopifyEmulator(ShopifyWrites, ShopifyBulkMutations, Emulator):
         result = execute(SCHEMA, document, root_value=self._root(), variable_values=variables,
                          context_value=context)
         actual = max(1, min(requested, sum(_result_cost(v) for v in (result.data or {}).values())))
+        if any(getattr(d, "operation", None) == OperationType.MUTATION for d in document.definitions):
+            actual = requested  # a mutation costs its 10 points whatever it returns: only query pages are refunded
         if self.knobs.rate_limit:
             self.bucket.refund(requested - actual)
         self.delay(context["items"])
