@@ -498,9 +498,9 @@ class WooWrites:
             email = str(body.get("email", cur.get("email", "")) or "").strip()
             if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", email):
                 raise wc.WpError(400, "registration-error-invalid-email", "Please provide a valid email address.")
-            _, customers = self._query("customers", [], [], "id", 0, 10_000_000)
-            if any(c["_wc"]["email"].lower() == email.lower() and c["_wc"]["id"] != id_
-                   for c in customers if "_wc" in c):
+            taken, _ = self._query("customers", ["lower(json_extract_string(record, '$._wc.email')) = lower(?)",
+                                                 "id IS DISTINCT FROM ?"], [email, id_], "id", 0, 0)
+            if taken:  # looked up in SQL: decoding every customer per create made a load quadratic
                 raise wc.WpError(400, "registration-error-email-exists",
                                  "An account is already registered with your email address. "
                                  "<a href=\"#\" class=\"showlogin\">Please log in.</a>")
