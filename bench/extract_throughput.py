@@ -13,19 +13,16 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import CACHE, ROOT, run_worker, start_emulator, stop, store_for, write_section  # noqa: E402
 
 from cart_pipelines import platforms  # noqa: E402
-from cart_pipelines.sample.generator import StoreSize, generate_store  # noqa: E402
 
-CACHE = ROOT / "bench" / ".cache"
 SHOPIFY_BULK_ABOVE = 2_000  # connectors/shopify.py BULK_THRESHOLD
 # Orders are left out: BigCommerce v2 needs two sub-resource requests per order (2.5 orders/s on the standard
 # plan), which would make a 200k-order run take a day; products and customers show what pacing achieves.
@@ -64,26 +61,6 @@ print(json.dumps({"rows": res.staged, "quarantined": res.quarantined, "seconds":
 """
 
 
-def store_for(products: int) -> Path:
-    d = CACHE / f"store-{products}"
-    if not (d / "manifest.json").exists():
-        print(f"generating a {products}-product store in {d} ...", flush=True)
-        generate_store(d, seed=7, size=StoreSize.scaled(products))
-    return d
-
-
-def start_emulator(name: str, store: Path, latency_ms: float, per_item_ms: float):
-    exe = Path(sys.executable).with_name("cart-pipelines")
-    proc = subprocess.Popen([str(exe), "emulate", name, "--port", "0", "--store", str(store),
-                             "--latency-ms", str(latency_ms), "--latency-per-item-ms", str(per_item_ms)],
-                            stdout=subprocess.PIPE, text=True)
-    line = proc.stdout.readline()
-    if not line:
-        proc.kill()
-        raise RuntimeError(f"{name} emulator did not start")
-    return proc, json.loads(line)
-
-
 def bound(name: str, entity: str) -> float | None:
     """Rows/s the platform's default-plan limit allows for this entity (None: the platform sets no limit)."""
     fn = getattr(platforms.emulator_module(name), "rate_bound_rows_per_s", None)
@@ -100,13 +77,10 @@ def run(names, sizes, latency_ms, per_item_ms, timeout):
                 for entity in ENTITIES_BY_PLATFORM.get(name, ENTITIES):
                     out = CACHE / "staging" / f"{name}-{products}"
                     started = time.time()
-                    res = subprocess.run([sys.executable, "-c", WORKER, name, json.dumps(announce), str(out), entity],
-                                         capture_output=True, text=True, timeout=timeout, cwd=ROOT)
-                    if res.returncode != 0:
-                        rows.append({"platform": name, "products": products, "entity": entity,
-                                     "error": res.stderr.strip().splitlines()[-1][:200]})
+                    m = run_worker(WORKER, [name, json.dumps(announce), str(out), entity], timeout)
+                    if "error" in m:
+                        rows.append({"platform": name, "products": products, "entity": entity, "error": m["error"]})
                         continue
-                    m = json.loads(res.stdout.strip().splitlines()[-1])
                     b = m.pop("cost_bound") or bound(name, entity)
                     m.update(platform=name, products=products, entity=entity, rows_per_s=m["rows"] / m["seconds"],
                              bound=b, ratio=(m["rows"] / m["seconds"]) / b if b else None,
@@ -114,13 +88,12 @@ def run(names, sizes, latency_ms, per_item_ms, timeout):
                     rows.append(m)
                     print(json.dumps(m), flush=True)
             finally:
-                proc.terminate()
-                proc.wait(timeout=30)
+                stop(proc)
     return rows
 
 
 def markdown(rows, latency_ms, per_item_ms) -> str:
-    lines = ["# Benchmarks", "", "## Extraction throughput against the platform emulators", "",
+    lines = ["## Extraction throughput against the platform emulators", "",
              f"Measured {datetime.now(timezone.utc):%Y-%m-%d} by `bench/extract_throughput.py` on this project's CI "
              f"machine kind (2 cores). Emulators at their default-plan rate limits, with {latency_ms:g} ms latency "
              f"per response plus {per_item_ms:g} ms per record in a page (real shop APIs answer a page in roughly "
@@ -168,7 +141,7 @@ def main() -> None:
     names = [n for n in args.platforms.split(",") if n]
     rows = run(names, [int(s) for s in args.sizes.split(",")], args.latency_ms, args.latency_per_item_ms,
                args.timeout)
-    Path(args.out).write_text(markdown(rows, args.latency_ms, args.latency_per_item_ms), encoding="utf-8")
+    write_section(markdown(rows, args.latency_ms, args.latency_per_item_ms), Path(args.out))
     (CACHE / "extract_throughput.json").write_text(json.dumps(rows, indent=2))
     print(f"wrote {args.out}")
 
@@ -181,4 +154,4 @@ if __name__ == "__main__":
 def rerender(out: str = str(ROOT / "docs" / "benchmarks.md"), latency_ms: float = 100.0, per_item_ms: float = 0.2):
     """Write the page again from the last run's figures (bench/.cache/extract_throughput.json)."""
     rows = json.loads((CACHE / "extract_throughput.json").read_text())
-    Path(out).write_text(markdown(rows, latency_ms, per_item_ms), encoding="utf-8")
+    write_section(markdown(rows, latency_ms, per_item_ms), Path(out))

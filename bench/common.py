@@ -1,0 +1,68 @@
+"""What the benchmarks share: cached generated stores, emulators and workers in their own processes, and the
+docs/benchmarks.md page, where each benchmark owns one `## ` section and rewrites only that one."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from cart_pipelines.sample.generator import StoreSize, generate_store  # noqa: E402
+
+CACHE = ROOT / "bench" / ".cache"
+PAGE = ROOT / "docs" / "benchmarks.md"
+
+
+def store_for(products: int) -> Path:
+    d = CACHE / f"store-{products}"
+    if not (d / "manifest.json").exists():
+        print(f"generating a {products}-product store in {d} ...", flush=True)
+        generate_store(d, seed=7, size=StoreSize.scaled(products))
+    return d
+
+
+def spawn(cmd: list[str], what: str) -> tuple[subprocess.Popen, dict]:
+    """A server process that prints one JSON line (where to connect, with what) when it is ready."""
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    line = proc.stdout.readline()
+    if not line:
+        proc.kill()
+        raise RuntimeError(f"{what} did not start")
+    return proc, json.loads(line)
+
+
+def start_emulator(name: str, store: Path, latency_ms: float, per_item_ms: float):
+    """A source platform's emulator serving `store` (`cart-pipelines emulate`), at its default plan's limits."""
+    exe = Path(sys.executable).with_name("cart-pipelines")
+    return spawn([str(exe), "emulate", name, "--port", "0", "--store", str(store), "--latency-ms", str(latency_ms),
+                  "--latency-per-item-ms", str(per_item_ms)], f"{name} emulator")
+
+
+def stop(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    proc.wait(timeout=30)
+
+
+def run_worker(script: str, args: list[str], timeout: float) -> dict:
+    """Run `script` in a fresh interpreter (its own memory); its last stdout line is a JSON result."""
+    res = subprocess.run([sys.executable, "-c", script, *args], capture_output=True, text=True, timeout=timeout,
+                         cwd=ROOT)
+    if res.returncode != 0:
+        return {"error": (res.stderr.strip().splitlines() or ["no output"])[-1][:200]}
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+def write_section(text: str, page: Path = PAGE) -> None:
+    """Put `text` (starting with its `## ` heading) into the page, replacing the section of the same heading."""
+    heading = text.splitlines()[0]
+    old = page.read_text(encoding="utf-8") if page.exists() else "# Benchmarks\n"
+    parts = old.split("\n## ")
+    head, sections = parts[0].rstrip("\n") + "\n", ["## " + p.rstrip("\n") + "\n" for p in parts[1:]]
+    replaced = [text if s.splitlines()[0] == heading else s for s in sections]
+    if heading not in [s.splitlines()[0] for s in sections]:
+        replaced.append(text)
+    page.write_text("\n".join([head] + replaced), encoding="utf-8")
