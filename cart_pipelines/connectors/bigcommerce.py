@@ -10,14 +10,17 @@ A store-level API account gives `store_hash` (from the API path https://api.bigc
   worker waits for X-Rate-Limit-Time-Reset-Ms, so a normal run never meets a 429; a 429 is retried after that time;
 - delta: products and customers filter with `date_modified:min`, orders with `min_date_modified`; categories and
   brands have no modification date in the API (read in full, they are small), tax classes and reviews are filtered
-  here by their `updated_at` / `date_modified`.
+  here by their `updated_at` / `date_modified`;
+- backfill slices (SLICES): products by `id:min`/`id:max`, orders by `min_id`/`max_id` or `min_date_created`/
+  `max_date_created`, customers by `date_created:min`/`:max`; every bound is inclusive, so a slice's exclusive end
+  becomes the id or second before it. Customers have no id range (only `id:in` lists), so they are not sliced by id.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from email.utils import parsedate_to_datetime
 from typing import Callable, Iterator
@@ -27,7 +30,7 @@ import dagster as dg
 import requests
 
 from ..defs.resources import SourceResource
-from .base import Source, SourceRecord
+from .base import Slice, SliceNotPossible, Source, SourceRecord
 from .http import (ConnectionProblem, Explainer, HttpClient, HttpSettings, LoopGuard, json_list, pages_in_order,
                    retry_after_header)
 
@@ -45,6 +48,14 @@ SCOPES = {
     "orders": "store_v2_orders_read_only",
     "tax_classes": "store_v2_information_read_only",
 }
+SLICES = {  # (entity, slice field) -> the list's lower and upper bound parameters, both inclusive
+    ("products", "id"): ("id:min", "id:max"),  # v3 catalog
+    ("customers", "created_at"): ("date_created:min", "date_created:max"),  # v3 customers
+    ("orders", "id"): ("min_id", "max_id"),  # v2 orders
+    ("orders", "created_at"): ("min_date_created", "max_date_created"),
+}
+NO_CUSTOMER_ID_RANGE = ("BigCommerce's customers API has no id-range filter (only id:in lists of ids), so customers "
+                        "cannot be backfilled by id range; migrate customers with full_migration")
 SCOPE_LABELS = {  # the control panel's names for the scopes above
     "store_v2_products_read_only": "Products: read-only",
     "store_v2_customers_read_only": "Customers: read-only",
@@ -256,6 +267,10 @@ def split_api_path(base_url: str, store_hash: str) -> str:
     return base or API_HOST
 
 
+def _iso(dt: datetime) -> str:
+    return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 class BigCommerceSource(Source):
     platform = "bigcommerce"
     supports_delta = True
@@ -346,16 +361,45 @@ class BigCommerceSource(Source):
         return json_list(response, "BigCommerce", what, "is the base URL the API host?")
 
     # --- entities
-    def records(self, entity: str, updated_since: datetime | None = None) -> Iterator[SourceRecord]:
+    def records(self, entity: str, updated_since: datetime | None = None,
+                narrow: dict | None = None) -> Iterator[SourceRecord]:
         if entity not in SCOPES:
             return
-        since = updated_since.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ") if updated_since else None
-        pages = getattr(self, f"_{entity}")(since, self._what(entity))
+        since = _iso(updated_since) if updated_since else None
+        reader = getattr(self, f"_{entity}")
+        pages = reader(since, self._what(entity), narrow) if narrow else reader(since, self._what(entity))
         ordinal = 0
         for page in pages:
             for record in page:
                 ordinal += 1
                 yield SourceRecord(ordinal, record, None, record["source_id"])
+
+    def records_in(self, entity: str, part: Slice) -> Iterator[SourceRecord]:
+        if (entity, part.field) not in SLICES:
+            if entity == "customers":
+                raise SliceNotPossible(NO_CUSTOMER_ID_RANGE)
+            return super().records_in(entity, part)
+        low, high = SLICES[entity, part.field]
+        if part.field == "id":
+            bounds = {low: part.start, high: part.end - 1}
+        else:
+            bounds = {low: _iso(part.start), high: _iso(part.end - timedelta(seconds=1))}
+        return self.records(entity, narrow=bounds)
+
+    def id_bounds(self, entity: str) -> tuple[int, int | None, int | None]:
+        """Products: the count and lowest id from one id-sorted page of one, the highest from the same descending."""
+        if entity == "customers":
+            raise SliceNotPossible(NO_CUSTOMER_ID_RANGE)
+        if entity != "products":
+            return super().id_bounds(entity)
+        ends = []
+        for direction in ("asc", "desc"):
+            body = self._json("v3/catalog/products", {"include_fields": "id", "sort": "id", "direction": direction,
+                                                      "limit": 1}, self._what(entity))
+            ends.append(body.get("data") or [])
+        if not all(ends):
+            return 0, None, None
+        return int(body["meta"]["pagination"]["total"]), int(ends[0][0]["id"]), int(ends[1][0]["id"])
 
     def _categories(self, since, what):
         # The tree is needed whole to write each category's path; BigCommerce caps a store at 16,000 categories.
@@ -377,22 +421,22 @@ class BigCommerceSource(Source):
             rows = [map_tax_class(t) for t in page]
             yield [r for r in rows if not since or (r["updated_at"] or "") >= since]
 
-    def _products(self, since, what):
-        params = {"include": "variants,images", "sort": "id"}
+    def _products(self, since, what, narrow=None):
+        params = {"include": "variants,images", "sort": "id", **(narrow or {})}
         if since:
             params["date_modified:min"] = since
         for page in self._v3("v3/catalog/products", params, what):
             yield [map_product(p) for p in page]
 
-    def _customers(self, since, what):
-        params = {"include": "addresses"}
+    def _customers(self, since, what, narrow=None):
+        params = {"include": "addresses", **(narrow or {})}
         if since:
             params["date_modified:min"] = since
         for page in self._v3("v3/customers", params, what):
             yield [map_customer(c) for c in page]
 
-    def _orders(self, since, what):
-        params = {"sort": "id:asc"}
+    def _orders(self, since, what, narrow=None):
+        params = {"sort": "id:asc", **(narrow or {})}
         if since:
             params["min_date_modified"] = since
 

@@ -3,7 +3,9 @@
 Declarative part: one Spec per entity (root connection, count field, scope, node selection, nested connections,
 mapping to the canonical shape). Reading: cursor pages (`first`/`after`, `pageInfo`) for small shops, a bulk
 operation (JSON Lines with `__parentId`, streamed line by line) once a shop holds more than `bulk_threshold`
-records of an entity. Delta runs filter with `query: "updated_at:>'…'"` and `sortKey: UPDATED_AT`.
+records of an entity. Delta runs filter with `query: "updated_at:>'…'"` and `sortKey: UPDATED_AT`; a backfill slice
+with `query: "created_at:>='…' created_at:<'…'"` or `"id:>=N id:<M"` (the search syntax ANDs the terms; products,
+customers and orders document both fields), in cursor pages and bulk queries alike.
 
 Throttling is by calculated query cost: every response reports `extensions.cost.throttleStatus`; the client paces
 each request to the restore rate so the bucket holds the query's cost, and a `THROTTLED` answer (HTTP 200) is
@@ -30,7 +32,7 @@ import dagster as dg
 import requests
 
 from ..defs.resources import SourceResource
-from .base import Source, SourceRecord
+from .base import Slice, Source, SourceRecord
 from .http import ConnectionProblem, Explainer, HttpClient, HttpSettings, LoopGuard, RetryableResponse, safe_url
 
 API_VERSION = "2025-10"
@@ -39,6 +41,7 @@ MAX_QUERY_COST = 1000
 BULK_THRESHOLD = 2_000  # records of an entity above which a bulk operation beats cursor pages (paced by cost)
 BULK_POLL_S = 0.5
 NON_SECRET = ("api_version",)
+SLICEABLE = ("products", "customers", "orders")  # their search syntax has `id` and `created_at` ranges
 SCOPES = {"products": "read_products", "categories": "read_products", "manufacturers": "read_products",
           "customers": "read_customers", "orders": "read_orders"}
 
@@ -122,6 +125,10 @@ SPECS: dict[str, Spec] = {
 
 
 # --- mapping Shopify JSON -> canonical dicts
+def _ts(dt: datetime) -> str:
+    return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def _num(gid: str | None) -> str | None:
     return None if gid is None else str(gid).rsplit("/", 1)[-1]
 
@@ -379,28 +386,48 @@ class ShopifySource(Source):
                 f"{shop['plan']['displayName']})")
 
     # --- reading
-    @staticmethod
-    def _search(updated_since: datetime | None) -> str | None:
-        if updated_since is None:
-            return None
-        ts = updated_since.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-        return f"updated_at:>'{ts}'"
-
-    def count(self, entity: str, updated_since: datetime | None = None) -> int:
+    def count(self, entity: str, search: str | None = None) -> int:
         spec = SPECS[entity]
         data = self.query(f"query($q: String) {{ {spec.root}Count(query: $q) {{ count }} }}",
-                          {"q": self._search(updated_since)}, cost=1, what=f"the number of {spec.root}")
+                          {"q": search}, cost=1, what=f"the number of {spec.root}")
         return int((data[f"{spec.root}Count"] or {}).get("count") or 0)
 
     def records(self, entity: str, updated_since: datetime | None = None) -> Iterator[SourceRecord]:
+        if updated_since is None:
+            return self._records(entity, None, "ID")
+        return self._records(entity, f"updated_at:>'{_ts(updated_since)}'", "UPDATED_AT")
+
+    def records_in(self, entity: str, part: Slice) -> Iterator[SourceRecord]:
+        if entity not in SLICEABLE:
+            return super().records_in(entity, part)
+        if part.field == "id":
+            search = f"id:>={part.start} id:<{part.end}"
+        else:
+            search = f"created_at:>='{_ts(part.start)}' created_at:<'{_ts(part.end)}'"
+        return self._records(entity, search, "ID")
+
+    def id_bounds(self, entity: str) -> tuple[int, int | None, int | None]:
+        """Count, first and last id in one query (`reverse: true` reads from the highest id)."""
+        if entity not in SLICEABLE:
+            return super().id_bounds(entity)
+        root = SPECS[entity].root
+        first = "(first: 1, sortKey: ID{}) {{ nodes {{ legacyResourceId }} }}"
+        data = self.query(f"{{ lo: {root}{first.format('')} hi: {root}{first.format(', reverse: true')} "
+                          f"n: {root}Count(limit: null) {{ count }} }}", cost=7, what=f"the id range of {root}")
+        ends = [data[k]["nodes"] for k in ("lo", "hi")]
+        if not all(ends):
+            return 0, None, None
+        return int(data["n"]["count"]), int(ends[0][0]["legacyResourceId"]), int(ends[1][0]["legacyResourceId"])
+
+    def _records(self, entity: str, search: str | None, sort: str) -> Iterator[SourceRecord]:
         if entity == "manufacturers":
             nodes = self._vendors()
         elif entity not in SPECS:
             return
-        elif self.bulk_threshold is not None and self.count(entity, updated_since) > self.bulk_threshold:
-            nodes = self.bulk_nodes(entity, updated_since)
+        elif self.bulk_threshold is not None and self.count(entity, search) > self.bulk_threshold:
+            nodes = self.bulk_nodes(entity, search, sort)
         else:
-            nodes = self.pages(entity, updated_since)
+            nodes = self.pages(entity, search, sort)
         mapper = MAPPERS.get(entity, lambda r: r)
         for ordinal, node in enumerate(nodes, start=1):
             try:
@@ -424,15 +451,14 @@ class ShopifySource(Source):
             after = data["pageInfo"]["endCursor"]
             guard.check(after)
 
-    def pages(self, entity: str, updated_since: datetime | None = None) -> Iterator[dict]:
-        """Nodes of `entity` page by page (cursor pagination); nested connections are completed."""
+    def pages(self, entity: str, search: str | None = None, sort: str = "ID") -> Iterator[dict]:
+        """Nodes of `entity` matching `search` page by page (cursor pagination); nested connections are completed."""
         spec = SPECS[entity]
-        sort = "UPDATED_AT" if updated_since else "ID"
         text = (f"query($first: Int!, $after: String, $q: String) {{ {spec.root}(first: $first, after: $after, "
                 f"query: $q, sortKey: {sort}) {{ pageInfo {{ hasNextPage endCursor }} nodes {{ {spec.fields(False)} "
                 f"}} }} }}")
         first = spec.page_size
-        variables = {"first": first, "after": None, "q": self._search(updated_since)}
+        variables = {"first": first, "after": None, "q": search}
         guard = LoopGuard(f"Shopify {spec.root}")
         while True:
             data = self.query(text, variables, cost=2 + first * spec.per_node, what=f"a page of {spec.root}")
@@ -479,10 +505,10 @@ class ShopifySource(Source):
             conn["nodes"] = conn.get("nodes", []) + page["nodes"]
             conn["pageInfo"] = page["pageInfo"]
 
-    def bulk_nodes(self, entity: str, updated_since: datetime | None = None) -> Iterator[dict]:
+    def bulk_nodes(self, entity: str, search: str | None = None, sort: str = "ID") -> Iterator[dict]:
         """Run a bulk operation, wait for it, stream its JSON Lines and reassemble nested rows (__parentId)."""
         spec = SPECS[entity]
-        args = f'(query: "{self._search(updated_since)}", sortKey: UPDATED_AT)' if updated_since else ""
+        args = f'(query: "{search}", sortKey: {sort})' if search else ""
         inner = f"{{ {spec.root}{args} {{ edges {{ node {{ {spec.fields(True)} }} }} }} }}"
         data = self.query("mutation($q: String!) { bulkOperationRunQuery(query: $q) { bulkOperation { id status } "
                           "userErrors { field message code } } }", {"q": inner}, cost=10,

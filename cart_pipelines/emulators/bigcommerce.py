@@ -10,11 +10,14 @@ Documented behaviour it follows:
 - v3 errors `{status, title, type, errors}`, v2 errors `[{status, message}]`;
 - v3 lists: `limit` (default 50, max 250) and `page`, body `{data, meta: {pagination: {total, count, per_page,
   current_page, total_pages, links: {previous, current, next}}}}`, filters `date_modified:min`, `id:in`,
-  `email:in` (customers), `include=variants,images` / `include=addresses`, `include_fields`;
+  `email:in` (customers), `include=variants,images` / `include=addresses`, `include_fields`; catalog products
+  `id:min`/`id:max` (inclusive), `id:greater`/`id:less` (strict) and `sort=id&direction=desc`, customers
+  `date_created:min`/`:max` (inclusive) — customers have no id range, only `id:in`;
   a `limit` over the maximum is 413 Request Entity Too Large ("the limit parameter exceeded the maximum", status codes
   page);
 - v2 lists: plain arrays, `limit` (max 250) and `page`, 204 No Content past the last page, RFC 2822 dates and
-  money as strings with four decimals, `min_date_modified` (RFC 2822 or ISO 8601) on orders, order products and
+  money as strings with four decimals, `min_date_modified`, `min_date_created`/`max_date_created` (RFC 2822 or
+  ISO 8601) and `min_id`/`max_id` (all inclusive) on orders, order products and
   shipping addresses as sub-resources, billing address inline, status ids and names of the Order Status API
   (github.com/bigcommerce/api-specs reference/orders.v2.oas2.yml);
 - rate limits (https://developer.bigcommerce.com/docs/start/best-practices/api-rate-limits): a fixed window per
@@ -47,6 +50,15 @@ ALL_SCOPES = ("store_v2_products_read_only", "store_v2_customers_read_only", "st
 ORDER_STATUS = {"pending": (1, "Pending"), "processing": (11, "Awaiting Fulfillment"), "complete": (10, "Completed"),
                 "canceled": (5, "Cancelled"), "refunded": (4, "Refunded"),
                 "on_hold": (12, "Manual Verification Required")}
+RANGES = {  # range filter -> (store column, operator), as each list documents it
+    "id:min": ("id", ">="), "id:max": ("id", "<="), "id:greater": ("id", ">"), "id:less": ("id", "<"),
+    "date_created:min": ("created_at", ">="), "date_created:max": ("created_at", "<="),
+    "min_id": ("id", ">="), "max_id": ("id", "<="),
+    "min_date_created": ("created_at", ">="), "max_date_created": ("created_at", "<="),
+}
+PRODUCT_RANGES = ("id:min", "id:max", "id:greater", "id:less")
+CUSTOMER_RANGES = ("date_created:min", "date_created:max")
+ORDER_RANGES = ("min_id", "max_id", "min_date_created", "max_date_created")
 COUNTRIES = {"NO": "Norway", "SE": "Sweden", "DK": "Denmark", "FI": "Finland", "DE": "Germany"}
 
 
@@ -658,8 +670,19 @@ class BigCommerceEmulator(WritesMixin, Emulator):
             raise ApiError(400, "The limit and page parameters must be positive")
         return limit
 
-    def _filters(self, request: Request, min_param: str | None) -> dict:
+    def _filters(self, request: Request, min_param: str | None, ranges: tuple = ()) -> dict:
         f = {}
+        within = []
+        for name in ranges:
+            if (value := request.args.get(name)) is None:
+                continue
+            column, op = RANGES[name]
+            try:
+                within.append((column, op, int(value) if column == "id" else parse_date(value)))
+            except (TypeError, ValueError):
+                raise ApiError(422, f"{name} is not a valid {'id' if column == 'id' else 'date'}") from None
+        if within:
+            f["within"] = within
         if min_param and request.args.get(min_param):
             try:  # ':min' is inclusive; the store's filter is strict
                 f["updated_min"] = parse_date(request.args[min_param]) - timedelta(microseconds=1)
@@ -669,13 +692,15 @@ class BigCommerceEmulator(WritesMixin, Emulator):
             f["ids"] = [int(i) for i in request.args["id:in"].split(",") if i.strip().isdigit()]
         return f
 
-    def _v3_list(self, request: Request, entity: str, render, min_param: str | None = None, rows=None) -> dict:
+    def _v3_list(self, request: Request, entity: str, render, min_param: str | None = None, rows=None,
+                 ranges: tuple = ()) -> dict:
         limit = self._limit(request, 50)
         page = int(request.args.get("page", 1))
         if rows is None:
-            f = self._filters(request, min_param)
+            f = self._filters(request, min_param, ranges)
             total = self.store.count(entity, **f)
-            rows = self.store.page(entity, (page - 1) * limit, limit, **f)
+            order = "-id" if request.args.get("sort") == "id" and request.args.get("direction") == "desc" else "id"
+            rows = self.store.page(entity, (page - 1) * limit, limit, order=order, **f)
         else:
             total = len(rows)
             rows = rows[(page - 1) * limit: page * limit]
@@ -700,10 +725,10 @@ class BigCommerceEmulator(WritesMixin, Emulator):
                                                        "current_page": page, "total_pages": pages,
                                                        "links": links}}}
 
-    def _v2_list(self, request: Request, entity: str, render, min_param: str | None = None):
+    def _v2_list(self, request: Request, entity: str, render, min_param: str | None = None, ranges: tuple = ()):
         limit = self._limit(request, 50)
         page = int(request.args.get("page", 1))
-        f = self._filters(request, min_param) if min_param else {}
+        f = self._filters(request, min_param, ranges) if min_param else {}
         rows = self.store.page(entity, (page - 1) * limit, limit, **f)
         self.delay(len(rows))
         if not rows:
@@ -729,7 +754,7 @@ class BigCommerceEmulator(WritesMixin, Emulator):
         include = set(request.args.get("include", "").split(","))
         return self._serve(request, store, "store_v2_products_read_only",
                            lambda: self._v3_list(request, "products", lambda p: self.product(p, include),
-                                                 "date_modified:min"))
+                                                 "date_modified:min", ranges=PRODUCT_RANGES))
 
     def v3_reviews(self, request, store, pid):
         if request.method != "GET":
@@ -751,7 +776,8 @@ class BigCommerceEmulator(WritesMixin, Emulator):
             if emails:
                 rows = self._where_json("customers", "email", sorted(set(emails.split(","))))
                 return self._v3_list(request, "customers", lambda c: self.customer(c, include), rows=rows)
-            return self._v3_list(request, "customers", lambda c: self.customer(c, include), "date_modified:min")
+            return self._v3_list(request, "customers", lambda c: self.customer(c, include), "date_modified:min",
+                                 ranges=CUSTOMER_RANGES)
         return self._serve(request, store, "store_v2_customers_read_only", build)
 
     # --- v2
@@ -769,7 +795,8 @@ class BigCommerceEmulator(WritesMixin, Emulator):
         if request.method != "GET":
             return self.write_collection(request, store, "orders")
         return self._serve(request, store, "store_v2_orders_read_only",
-                           lambda: self._v2_list(request, "orders", self.order, "min_date_modified"))
+                           lambda: self._v2_list(request, "orders", self.order, "min_date_modified",
+                                                 ranges=ORDER_RANGES))
 
     def _order(self, oid: int) -> dict:
         order = self.store.get("orders", oid)

@@ -8,8 +8,10 @@ Follows the documented behaviour (pages found with the search tool):
   `read_products` access scope." with `extensions.requiredAccess`
   (https://shopify.dev/changelog/new-error-messages-for-graphql-operations-without-necessary-access-scopes);
 - connections with `first`/`after`, `nodes`/`edges`, `pageInfo { hasNextPage endCursor }`, at most 250 per page
-  ("first cannot exceed 250", https://shopify.dev/docs/api/usage/pagination-graphql); search syntax
-  `query: "updated_at:>'…'"` with `sortKey: UPDATED_AT`; ids are GIDs with `legacyResourceId`;
+  ("first cannot exceed 250", https://shopify.dev/docs/api/usage/pagination-graphql); `reverse: true` reads from the
+  other end; search syntax (https://shopify.dev/docs/api/usage/search-syntax, terms ANDed) `updated_at:>'…'` with
+  `sortKey: UPDATED_AT`, and the range terms `created_at:>='…'`, `created_at:<'…'`, `id:>=N`, `id:<M` (also `<=`, `>`
+  and `id:N`) that products, customers and orders document; ids are GIDs with `legacyResourceId`;
 - calculated query cost and a leaky bucket per app and shop: scalars 0, objects 1, connections 2 + first ×
   node cost, mutations 10, a single query at most 1000 points (`MAX_COST_EXCEEDED`); the requested cost must be
   available or the query fails with `THROTTLED` at HTTP 200; the unused part of the requested cost is refunded;
@@ -273,6 +275,7 @@ def _uncursor(text: str):
 
 
 SEARCH = re.compile(r"updated_at:\s*(>=|>)\s*['\"]?([^'\"\s]+)['\"]?")
+RANGE_TERM = re.compile(r"(?<![\w.])(created_at|id):\s*(>=|<=|>|<)?\s*['\"]?([^'\"\s]+)['\"]?")
 
 
 class ShopifyEmulator(ShopifyWrites, ShopifyBulkMutations, Emulator):
@@ -398,6 +401,18 @@ class ShopifyEmulator(ShopifyWrites, ShopifyBulkMutations, Emulator):
         m = SEARCH.search(query or "")
         return to_utc(m.group(2)) if m else None
 
+    @staticmethod
+    def _ranges(query: str | None) -> list[tuple]:
+        """The search's created_at and id terms as store conditions (`id:N` is both ends)."""
+        within = []
+        for field, op, value in RANGE_TERM.findall(query or ""):
+            try:
+                bound = int(value) if field == "id" else to_utc(value)
+            except (TypeError, ValueError):
+                raise GraphQLError(f"Invalid search value for {field}: {value!r}") from None
+            within += [(field, op, bound)] if op else [(field, ">=", bound), (field, "<=", bound)]
+        return within
+
     def _list_resolver(self, field: str, entity: str):
         def resolve(info, first=None, after=None, last=None, before=None, reverse=False, sortKey="ID", query=None):
             self._deny(info, field)
@@ -413,7 +428,8 @@ class ShopifyEmulator(ShopifyWrites, ShopifyBulkMutations, Emulator):
                                    extensions={"code": "BAD_REQUEST"})
             limit = first or last
             order = "updated_at" if sortKey == "UPDATED_AT" else "id"
-            records, more = self._page(entity, limit, after and _uncursor(after), order, self._filters(query))
+            records, more = self._page(entity, limit, after and _uncursor(after), order, self._filters(query),
+                                       self._ranges(query), reverse)
             info.context["items"] += len(records)
             shape = getattr(self, f"_shape_{entity}")
             if entity == "orders":  # customers and products of a page in two queries, not one per line
@@ -427,20 +443,20 @@ class ShopifyEmulator(ShopifyWrites, ShopifyBulkMutations, Emulator):
             return _conn(nodes, [_cursor(k) for k in keys], more)
         return resolve
 
-    def _page(self, entity, limit, after, order, updated_min):
-        where, params = [], []
-        if updated_min is not None:
-            where.append("updated_at > ?")
-            params.append(updated_min)
+    def _page(self, entity, limit, after, order, updated_min, within=(), reverse=False):
+        where, params = self.store._where(updated_min, None, None, within)
+        where, params = ([where.removeprefix(" WHERE ")] if where else []), list(params)
+        beyond, direction = ("<", " DESC") if reverse else (">", "")
         if after:
             if order == "updated_at":
-                where.append("(updated_at > ? OR (updated_at = ? AND id > ?))")
+                where.append(f"(updated_at {beyond} ? OR (updated_at = ? AND id {beyond} ?))")
                 params += [to_utc(after["u"]), to_utc(after["u"]), after["id"]]
             else:
-                where.append("id > ?")
+                where.append(f"id {beyond} ?")
                 params.append(after["id"])
         sql = (f"SELECT record FROM {entity}" + (" WHERE " + " AND ".join(where) if where else "")
-               + (" ORDER BY updated_at, id" if order == "updated_at" else " ORDER BY id") + " LIMIT ?")
+               + (f" ORDER BY updated_at{direction}, id{direction}" if order == "updated_at"
+                  else f" ORDER BY id{direction}") + " LIMIT ?")
         with self.store.lock:
             rows = self.store.con.execute(sql, params + [limit + 1]).fetchall()
         records = [self.store._decode(r[0]) for r in rows]
@@ -449,7 +465,8 @@ class ShopifyEmulator(ShopifyWrites, ShopifyBulkMutations, Emulator):
     def _count_resolver(self, field: str, entity: str):
         def resolve(info, query=None, limit=None):
             self._deny(info, f"{field}Count")
-            return {"count": self.store.count(entity, updated_min=self._filters(query)), "precision": "EXACT"}
+            return {"count": self.store.count(entity, updated_min=self._filters(query), within=self._ranges(query)),
+                    "precision": "EXACT"}
         return resolve
 
     def _vendors(self, info, first=None, after=None):

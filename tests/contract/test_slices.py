@@ -17,6 +17,7 @@ from cart_pipelines.sample.generator import StoreSize, generate_store
 OFF = Knobs(rate_limit=False)
 MARCH = Slice("created_at", datetime(2024, 3, 1, tzinfo=timezone.utc), datetime(2024, 4, 1, tzinfo=timezone.utc))
 IDS = Slice("id", 11, 31)
+YEAR = Slice("created_at", datetime(2024, 1, 1, tzinfo=timezone.utc), datetime(2025, 1, 1, tzinfo=timezone.utc))
 
 
 @pytest.fixture(scope="module")
@@ -110,3 +111,81 @@ def test_woocommerce_window_edges_are_exact(woo, store_dir):
 def test_woocommerce_says_it_cannot_slice_by_id(woo, entity):
     with pytest.raises(SliceNotPossible, match="no id-range filter"):
         platforms.connect("woocommerce", woo).records_in(entity, IDS)
+
+
+@pytest.fixture(scope="module")
+def shopify(store_dir):
+    with platforms.emulate("shopify", store=EmulatorStore(store_dir), knobs=OFF) as h:
+        yield h
+
+
+@pytest.mark.parametrize("entity,part", [("orders", MARCH), ("products", IDS), ("customers", IDS),
+                                         ("orders", IDS), ("products", MARCH)])
+def test_shopify_slice_by_search_syntax(shopify, store_dir, entity, part):
+    src = platforms.connect("shopify", shopify)
+    got = list(src.records_in(entity, part))
+    assert ids(got) == truth(store_dir, entity, part) and truth(store_dir, entity, part)
+    assert all(part.contains(r.record) for r in got)
+
+
+def test_shopify_slice_in_a_bulk_query(shopify, store_dir):
+    """Above the bulk threshold the same search goes into the bulk operation's query."""
+    src = platforms.connect("shopify", shopify)
+    src.bulk_threshold = 0
+    assert ids(src.records_in("orders", MARCH)) == truth(store_dir, "orders", MARCH)
+
+
+def test_shopify_window_edges_are_exact(shopify, store_dir):
+    """created_at:>= includes the order created on the window's first second; created_at:< excludes its end."""
+    first = sorted(truth_rows(store_dir, "orders"), key=lambda r: r["created_at"])[5]
+    at = datetime.fromisoformat(first["created_at"].replace("Z", "+00:00"))
+    src = platforms.connect("shopify", shopify)
+    assert first["source_id"] in ids(src.records_in("orders", Slice("created_at", at, at.replace(year=at.year + 1))))
+    assert first["source_id"] not in ids(src.records_in("orders", Slice("created_at", at.replace(year=2020), at)))
+
+
+@pytest.mark.parametrize("platform,entity", [("shopify", "products"), ("shopify", "customers"),
+                                             ("bigcommerce", "products")])
+def test_id_bounds_in_one_or_two_requests(request, store_dir, platform, entity):
+    src = platforms.connect(platform, request.getfixturevalue(platform))
+    before = src.client.requests_made
+    rows = truth_rows(store_dir, entity)
+    assert src.id_bounds(entity) == (len(rows), min(int(r["source_id"]) for r in rows),
+                                     max(int(r["source_id"]) for r in rows))
+    assert src.client.requests_made - before <= 2
+
+
+@pytest.fixture(scope="module")
+def bigcommerce(store_dir):
+    with platforms.emulate("bigcommerce", store=EmulatorStore(store_dir), knobs=OFF) as h:
+        yield h
+
+
+@pytest.mark.parametrize("entity,part", [("orders", MARCH), ("orders", IDS), ("products", IDS),
+                                         ("customers", YEAR)])
+def test_bigcommerce_slice_by_min_and_max(bigcommerce, store_dir, entity, part):
+    src = platforms.connect("bigcommerce", bigcommerce)
+    got = list(src.records_in(entity, part))
+    assert ids(got) == truth(store_dir, entity, part) and truth(store_dir, entity, part)
+
+
+def test_bigcommerce_edges_are_inclusive_bounds_one_before_the_end(bigcommerce, store_dir):
+    """min_* and max_* include their value, so [start, end) is sent as start .. end - 1 (id or second)."""
+    src = platforms.connect("bigcommerce", bigcommerce)
+    assert ids(src.records_in("products", Slice("id", 11, 12))) == ["11"]
+    first = sorted(truth_rows(store_dir, "orders"), key=lambda r: r["created_at"])[5]
+    at = datetime.fromisoformat(first["created_at"].replace("Z", "+00:00"))
+    assert first["source_id"] in ids(src.records_in("orders", Slice("created_at", at, at.replace(year=at.year + 1))))
+    assert first["source_id"] not in ids(src.records_in("orders", Slice("created_at", at.replace(year=2020), at)))
+
+
+def test_bigcommerce_says_customers_have_no_id_range(bigcommerce):
+    src = platforms.connect("bigcommerce", bigcommerce)
+    with pytest.raises(SliceNotPossible, match="no id-range filter.*full_migration"):
+        src.records_in("customers", IDS)
+    with pytest.raises(SliceNotPossible, match="no id-range filter"):
+        src.id_bounds("customers")
+
+
+def truth_rows(store_dir, entity) -> list[dict]:
+    return [json.loads(line) for line in open(store_dir / f"{entity}.jsonl", encoding="utf-8")]
