@@ -13,7 +13,7 @@ import duckdb
 
 from . import ledger
 from .canonical import ADDRESS, CUSTOMER_ADDRESS
-from .rules import GUEST_PREFIX, HIDDEN_CATEGORY_ID, RuleSettings, filled, is_blank, sql_text, url_key
+from .rules import GUEST_PREFIX, HIDDEN_CATEGORY_ID, RuleSettings, derived_title, filled, is_blank, sql_text, url_key
 
 ORDER_BY_ID = "TRY_CAST(source_id AS BIGINT) NULLS LAST, source_id"
 
@@ -64,11 +64,33 @@ def manufacturers_sql(con, s: RuleSettings) -> str:
     FROM cand"""
 
 
+def _tax_class_name_sql(s: RuleSettings) -> str:
+    """Rule tax_class_mapping: the target's name of a tax class, NULL where the map has none (tax_class_unmapped)."""
+    whens = " ".join(f"WHEN {sql_text(k)} THEN {sql_text(v)}" for k, v in s.tax_classes().items())
+    return f"CASE lower(trim(name)) {whens} END" if whens else "NULL::VARCHAR"
+
+
+def _tax_classes_kept(s: RuleSettings) -> str:
+    """In-scope tax classes with their target name and the class they become: the first (source-id order) of
+    those mapped to the same name."""
+    return f"""(
+        SELECT source_id, mapped, target_name,
+               first_value(source_id) OVER (PARTITION BY lower(target_name) ORDER BY {ORDER_BY_ID}) AS kept
+        FROM (SELECT source_id, {_tax_class_name_sql(s)} AS mapped,
+                     coalesce({_tax_class_name_sql(s)}, trim(name)) AS target_name
+              FROM staged_tax_classes
+              WHERE source_id IN (SELECT source_id FROM scope WHERE entity = 'tax_classes')
+              QUALIFY row_number() OVER (PARTITION BY source_id ORDER BY _ordinal) = 1))"""
+
+
 def tax_classes_sql(con, s: RuleSettings) -> str:
-    return """
-    SELECT source_id, name, rates, updated_at, []::VARCHAR[] AS _rules,
-           NULL AS _skip, CASE WHEN _dup > 1 THEN 'duplicate source_id ' || source_id END AS _quarantine
-    FROM cand"""
+    return f"""
+    SELECT c.source_id, k.target_name AS name, rates, updated_at,
+           CASE WHEN k.mapped IS NULL THEN ['tax_class_unmapped']
+                WHEN k.mapped IS DISTINCT FROM name THEN ['tax_class_mapping'] ELSE []::VARCHAR[] END AS _rules,
+           CASE WHEN _dup = 1 AND k.kept <> c.source_id THEN 'tax_class_mapping' END AS _skip,
+           CASE WHEN _dup > 1 THEN 'duplicate source_id ' || c.source_id END AS _quarantine
+    FROM cand c JOIN {_tax_classes_kept(s)} k USING (source_id)"""
 
 
 def products_sql(con, s: RuleSettings) -> str:
@@ -76,7 +98,8 @@ def products_sql(con, s: RuleSettings) -> str:
     makers = transformed_ids(con, "manufacturers")
     taxes = transformed_ids(con, "tax_classes")
     return f"""
-    WITH missing_category AS (
+    WITH tax AS {_tax_classes_kept(s)},
+    missing_category AS (
         SELECT source_id, min(category_id) AS category_id
         FROM (SELECT source_id, unnest(category_ids) AS category_id FROM cand)
         WHERE category_id NOT IN {cats} GROUP BY source_id)
@@ -85,31 +108,38 @@ def products_sql(con, s: RuleSettings) -> str:
            {url_key("coalesce(nullif(url_key, ''), name)")} AS url_key,
            CASE WHEN len(coalesce(category_ids, [])) = 0 THEN ['{HIDDEN_CATEGORY_ID}'] ELSE category_ids END
                AS category_source_ids,
-           manufacturer_id AS manufacturer_source_id, tax_class_id AS tax_class_source_id,
+           manufacturer_id AS manufacturer_source_id, coalesce(t.kept, tax_class_id) AS tax_class_source_id,
            variants, images, created_at, updated_at,
            CASE WHEN len(coalesce(category_ids, [])) = 0 THEN ['uncategorised_to_hidden_category'] ELSE []::VARCHAR[] END
+             || CASE WHEN t.kept <> tax_class_id THEN ['tax_class_mapping'] ELSE []::VARCHAR[] END
                AS _rules,
            NULL AS _skip,
            CASE WHEN _dup > 1 THEN 'duplicate source_id ' || c.source_id
                 WHEN manufacturer_id IS NOT NULL AND manufacturer_id NOT IN {makers}
                 THEN 'manufacturer ' || manufacturer_id || ' is missing or quarantined'
-                WHEN tax_class_id IS NOT NULL AND tax_class_id NOT IN {taxes}
+                WHEN tax_class_id IS NOT NULL AND coalesce(t.kept, tax_class_id) NOT IN {taxes}
                 THEN 'tax class ' || tax_class_id || ' is missing or quarantined'
                 WHEN m.category_id IS NOT NULL THEN 'category ' || m.category_id || ' is missing or quarantined'
            END AS _quarantine
-    FROM cand c LEFT JOIN missing_category m USING (source_id)"""
+    FROM cand c LEFT JOIN missing_category m USING (source_id) LEFT JOIN tax t ON t.source_id = c.tax_class_id"""
 
 
 def customers_sql(con, s: RuleSettings) -> str:
     fields = [f.name for f in CUSTOMER_ADDRESS]
     d = s.customer_address_default
     defaults = {"first_name": d, "last_name": d, "city": d}
+    first, last, names_rule = "first_name", "last_name", "[]::VARCHAR[]"
+    if s.applies("customer_name_required"):
+        first, last = filled(first, s.customer_name_default), filled(last, s.customer_name_default)
+        names_rule = (f"CASE WHEN {is_blank('first_name')} OR {is_blank('last_name')} "
+                      f"THEN ['customer_name_required'] ELSE []::VARCHAR[] END")
     return f"""
-    SELECT source_id, email, first_name, last_name, phone, coalesce(newsletter, false) AS newsletter,
+    SELECT source_id, email, {first} AS first_name, {last} AS last_name, phone,
+           coalesce(newsletter, false) AS newsletter,
            list_transform(coalesce(addresses, []), lambda a: {_struct("a", fields, defaults)}) AS addresses,
            password_hash, password_algorithm, created_at, updated_at,
            CASE WHEN list_bool_or(list_transform(coalesce(addresses, []), lambda a: {_any_blank("a", defaults)}))
-                THEN ['customer_address_defaults'] ELSE []::VARCHAR[] END AS _rules,
+                THEN ['customer_address_defaults'] ELSE []::VARCHAR[] END || {names_rule} AS _rules,
            NULL AS _skip,
            CASE WHEN _dup > 1 THEN 'duplicate source_id ' || source_id END AS _quarantine
     FROM cand"""
@@ -175,9 +205,13 @@ def orders_sql(con, s: RuleSettings) -> str:
 def reviews_sql(con, s: RuleSettings) -> str:
     customers = transformed_ids(con, "customers")
     products = transformed_ids(con, "products")
+    title, title_rule = "title", "[]::VARCHAR[]"
+    if s.applies("review_title_required"):
+        title = f"CASE WHEN {is_blank('title')} THEN {derived_title('text', 'rating')} ELSE title END"
+        title_rule = f"CASE WHEN {is_blank('title')} THEN ['review_title_required'] ELSE []::VARCHAR[] END"
     return f"""
-    SELECT source_id, product_id AS product_source_id, customer_id AS customer_source_id, rating, title, text,
-           coalesce(status, 'approved') AS status, created_at, updated_at, []::VARCHAR[] AS _rules,
+    SELECT source_id, product_id AS product_source_id, customer_id AS customer_source_id, rating, {title} AS title,
+           text, coalesce(status, 'approved') AS status, created_at, updated_at, {title_rule} AS _rules,
            CASE WHEN product_id IS NULL OR product_id NOT IN {products}
                   OR customer_id IS NULL OR customer_id NOT IN {customers}
                 THEN 'review_needs_product_and_customer' END AS _skip,
@@ -207,20 +241,39 @@ class TransformResult:
     rules_applied: dict[str, int]
 
 
-def suffix_colliding_url_keys(con: duckdb.DuckDBPyConnection, table: str) -> int:
-    """Rule url_key_suffix: the first record (in source-id order) keeps a key, the next get -1, -2, ...
-    Repeats until unique, since a suffixed key may meet a key that already ended in -1."""
+def suffix_until_unique(con: duckdb.DuckDBPyConnection, table: str, column: str, rule: str, sep: str = "-",
+                        key: str | None = None, first_suffix: str | None = None) -> int:
+    """The first record (in source-id order) keeps a value, the next get `sep`1, `sep`2, ... (or `first_suffix`,
+    an SQL expression over the row, where it is not NULL). Repeats until unique, since a suffixed value may meet
+    one that already ended in -1. `key` is what counts as equal (default: the column itself)."""
+    key = key or column
+    r = f"{table}._rules"
+    mark = f"_rules = CASE WHEN list_contains({r}, '{rule}') THEN {r} ELSE list_append({r}, '{rule}') END"
+    dups = (f"(SELECT *, row_number() OVER (PARTITION BY {key} ORDER BY {ORDER_BY_ID}) AS rn FROM {table}) d "
+            f"WHERE {table}.source_id = d.source_id AND d.rn > 1")
     renamed = 0
+    if first_suffix:
+        renamed += con.execute(f"UPDATE {table} SET {column} = d.{column} || {first_suffix}, {mark} FROM {dups} "
+                               f"AND {first_suffix} IS NOT NULL").fetchone()[0]
     for _ in range(20):
-        n = con.execute(f"""
-            UPDATE {table} SET url_key = d.url_key || '-' || (d.rn - 1), _rules = list_append(_rules, 'url_key_suffix')
-            FROM (SELECT source_id, url_key, row_number() OVER (PARTITION BY url_key ORDER BY {ORDER_BY_ID}) AS rn
-                  FROM {table}) d
-            WHERE {table}.source_id = d.source_id AND d.rn > 1""").fetchone()[0]
+        n = con.execute(f"UPDATE {table} SET {column} = d.{column} || '{sep}' || (d.rn - 1), {mark} "
+                        f"FROM {dups}").fetchone()[0]
         renamed += n
         if n == 0:
             return renamed
-    raise RuntimeError(f"URL keys in {table} still collide after 20 rounds of suffixes")
+    raise RuntimeError(f"{column} in {table} still collides after 20 rounds of suffixes")
+
+
+def suffix_colliding_url_keys(con: duckdb.DuckDBPyConnection, table: str) -> int:
+    """Rule url_key_suffix: colliding URL keys get -1, -2, ... in source-id order."""
+    return suffix_until_unique(con, table, "url_key", "url_key_suffix")
+
+
+def unique_product_names(con: duckdb.DuckDBPyConnection, table: str) -> int:
+    """Rule product_name_unique: a name taken by an earlier product becomes 'Name (SKU)', else 'Name -1', ..."""
+    sku = "' (' || nullif(trim(d.sku), '') || ')'"
+    return suffix_until_unique(con, table, "name", "product_name_unique", sep=" -", key="lower(trim(name))",
+                               first_suffix=sku)
 
 
 def transform_entity(con: duckdb.DuckDBPyConnection, entity: str, settings: RuleSettings) -> TransformResult:
@@ -236,6 +289,8 @@ def transform_entity(con: duckdb.DuckDBPyConnection, entity: str, settings: Rule
         ORDER BY {ORDER_BY_ID}""")
     if entity in URL_KEY_ENTITIES:
         suffix_colliding_url_keys(con, f"transformed_{entity}")
+    if entity == "products" and settings.applies("product_name_unique"):
+        unique_product_names(con, "transformed_products")
     # The hash covers every target column, so a later run can tell unchanged rows and write nothing.
     con.execute(f"ALTER TABLE transformed_{entity} ADD COLUMN row_hash VARCHAR")
     con.execute(f"UPDATE transformed_{entity} t SET row_hash = md5(CAST(t AS VARCHAR))")

@@ -42,6 +42,13 @@ class MigrationConfig(dg.Config):
     order_status_map: dict[str, str] = Field(
         default_factory=dict, description="Source order status → target status, over the built-in table "
                                           "(rules.ORDER_STATUS_MAP); unmapped statuses are carried and reported.")
+    tax_class_map: dict[str, str] = Field(
+        default_factory=dict, description="Source tax-class name → the target's tax-class name, over the target "
+                                          "platform's defaults (rules.TAX_CLASS_MAP); classes mapped to one name "
+                                          "are merged; unmapped classes keep their name and are reported.")
+    customer_name_default: str = Field(
+        default=RuleSettings.customer_name_default,
+        description="Rule customer_name_required (targets that require names, e.g. BigCommerce).")
 
     def selection(self) -> tuple[str, ...]:
         """The entities this run migrates; a bad selection or mode stops the run with one clear sentence."""
@@ -52,8 +59,11 @@ class MigrationConfig(dg.Config):
         except SelectionError as exc:
             raise dg.Failure(description=str(exc)) from None
 
-    def rules(self) -> RuleSettings:
+    def rules(self, target_platform: str = "mystore") -> RuleSettings:
+        """The rule settings of this run, with the target rules and tax-class defaults of `target_platform`."""
         return RuleSettings(
+            target_platform=target_platform, customer_name_default=self.customer_name_default,
+            tax_class_map=dict(self.tax_class_map),
             customer_address_default=self.customer_address_default, order_first_name=self.order_first_name,
             order_last_name=self.order_last_name, order_city=self.order_city, order_country=self.order_country,
             hidden_category_name=self.hidden_category_name, keep_guest_orders=self.keep_guest_orders,

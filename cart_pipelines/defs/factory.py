@@ -137,13 +137,13 @@ def build_transform(entity: Entity) -> dg.AssetsDefinition:
               deps=[SCOPE_KEY, *[key("transform", d) for d in entity.depends_on]],
               description=f"{entity.label} in the Mystore shape, migration rules applied (DuckDB SQL); "
                           f"records a rule skips or that reference missing records are written to the ledger.")
-    def _transform(context: dg.AssetExecutionContext, config: MigrationConfig,
-                   staging: StagingResource) -> dg.MaterializeResult:
+    def _transform(context: dg.AssetExecutionContext, config: MigrationConfig, staging: StagingResource,
+                   target: TargetResource) -> dg.MaterializeResult:
         with staging.open().connect() as con:
             if entity.name not in config.selection():
                 clear_entity(con, entity.name)
                 return dg.MaterializeResult(metadata={"selected": False, "dagster/row_count": 0})
-            res = transform_entity(con, entity.name, config.rules())
+            res = transform_entity(con, entity.name, config.rules(target.rules_platform()))
             present = {r[0] for r in con.execute(f"DESCRIBE transformed_{entity.name}").fetchall()}
             cols = [c for c in entity.preview_columns if c in present]
             preview = preview_md(con, f"SELECT {', '.join(cols)} FROM transformed_{entity.name}")
@@ -166,7 +166,8 @@ def build_load(entity: Entity, target_platform: str = "duckdb") -> dg.AssetsDefi
         with staging.open().connect() as con:
             if entity.name not in config.selection():
                 return dg.MaterializeResult(metadata={"selected": False, "writes": 0})
-            res = load_entity(con, tgt, entity.name, config.rules(), delete_on_target=config.delete_on_target)
+            res = load_entity(con, tgt, entity.name, config.rules(target.rules_platform()),
+                              delete_on_target=config.delete_on_target)
             meta = ledger_metadata(con, entity.name)
         context.log.info(f"{entity.name}: {res.created} created, {res.updated} updated, {res.unchanged} unchanged, "
                          f"{res.rejected} quarantined on load, {res.deleted_on_target} deleted on the target, "

@@ -60,15 +60,32 @@ class TargetResource(dg.ConfigurableResource):
     def open(self) -> Target:
         raise NotImplementedError
 
+    def rules_platform(self) -> str:
+        """The platform whose target rules (rules.TARGET_RULES) and tax-class defaults (rules.TAX_CLASS_MAP)
+        apply: the registered target this resource is (targets/registry.py)."""
+        from ..targets import registry
+
+        return next((t.name for t in registry.TARGETS.values() if t.resource_class == type(self).__name__),
+                    "mystore")
+
 
 class LocalMystoreTarget(TargetResource):
     """A Mystore-shaped target store in a local DuckDB file."""
 
     path: str
     name: str = "mystore_local"
+    rules_of: str = "mystore"  # another platform: apply its target rules here (a local preview of that migration)
 
     def open(self) -> Target:
         return DuckDBStore(self.path, self.name)
+
+    def rules_platform(self) -> str:
+        from ..targets import registry
+
+        if self.rules_of not in {"mystore", *registry.TARGETS}:
+            raise dg.Failure(description=f"rules_of: {self.rules_of!r} is not a target platform; choose from "
+                                         f"{', '.join(sorted({'mystore', *registry.TARGETS}))}")
+        return self.rules_of
 
 
 def source_resource(platform: str | None = None, path: str | None = None) -> SourceResource:

@@ -1,6 +1,7 @@
 """Round trip: generated store → source emulator → pipeline → target emulator → read back → equal to the
-source after the documented rules. "After the rules" is the local reference target fed the same source; every
-target must hold the same records with the same values (on the fields it stores), zero unexplained differences.
+source after the documented rules. "After the rules" is the local reference target fed the same source with the
+target platform's rules (rules.TARGET_RULES, e.g. BigCommerce's unique product names); every target must hold the
+same records with the same values (on the fields it stores), zero unexplained differences.
 Re-running writes nothing to the target."""
 
 import json
@@ -15,6 +16,7 @@ from cart_pipelines.defs.jobs import run_config
 from cart_pipelines.defs.resources import LocalMystoreTarget, StagingResource, StoreExportSource
 from cart_pipelines.emulators.base import EmulatorStore, Knobs
 from cart_pipelines.load import REFS
+from cart_pipelines.rules import TARGET_RULES
 from cart_pipelines.sample.generator import StoreSize, generate_store
 from cart_pipelines.targets import registry
 from cart_pipelines.targets.duckdb_store import TABLES
@@ -24,18 +26,11 @@ ENTITIES = list(TABLES)
 SLOW_SOURCES = {"store_export", "bigcommerce"}  # the default suite goes through woocommerce for every target
 
 
-# Targets whose own validation is stricter than the migration rules yet: the named gaps stay visible here.
-OPEN = {"bigcommerce": "BigCommerce rejects what the rules still let through: duplicate product names (409), "
-                       "customers without first/last name, reviews without title — target rules are open work "
-                       "(issue 5); its own tests cover the rest (tests/targets/test_bigcommerce_target.py)"}
-
 
 def cases():
     for target in sorted(registry.TARGETS):
         for source in ("woocommerce", "bigcommerce", "store_export"):
             marks = [pytest.mark.slow] if source in SLOW_SOURCES else []
-            if target in OPEN:
-                marks.append(pytest.mark.skip(reason=OPEN[target]))
             yield pytest.param(source, target, marks=marks, id=f"{source}-to-{target}")
 
 
@@ -106,7 +101,7 @@ def same(got, want) -> bool:
 def test_round_trip(source, target, store_dir, tmp_path):
     comparable = getattr(registry.resource_class(target), "COMPARABLE", None)
     with source_resource(source, store_dir) as src:
-        reference = LocalMystoreTarget(path=str(tmp_path / "reference.duckdb"))
+        reference = LocalMystoreTarget(path=str(tmp_path / "reference.duckdb"), rules_of=target)
         migrate(src, reference, tmp_path / "ref", keep_guest_orders=True)
         with registry.emulate(target, tmp_path / "t") as (handle, tgt):
             got_report = migrate(src, tgt, tmp_path / "run", keep_guest_orders=True)
@@ -117,6 +112,10 @@ def test_round_trip(source, target, store_dir, tmp_path):
             got = by_source_id(tgt.open())
     want = by_source_id(reference.open())
     assert got_report["all_accounted_for"]
+    # The generated store has duplicate product names and customers without names; reviews lack titles only
+    # where the source platform has none (WooCommerce): each target rule must have changed records.
+    expected = set(TARGET_RULES.get(target, ())) - (set() if source == "woocommerce" else {"review_title_required"})
+    assert expected <= {r["rule"] for r in got_report["rules_applied"]}
     lacking = [e for e in ENTITIES if not tgt.open().has(e)]
     for entity in lacking:  # skipped by the rule target_lacks_entity, never half-written
         assert not got[entity]
