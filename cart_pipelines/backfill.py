@@ -7,6 +7,11 @@ catalog with its extract quarantines), so partitions extract in parallel without
 load step then works in the shared catalog, in a schema `backfill` searched before `main`: the slice's rows, scope
 and ledger live there, references resolve against what is already loaded on the target (the id map in `main`), and
 transform and load run unchanged. Its ledger rows finally replace the main ledger's rows for the slice's records.
+
+URL keys must be unique across the whole entity, not only the slice: the slice's transform numbers its keys after
+the keys loaded records already hold (main.transformed_<entity>, which a full migration writes and every slice
+updates with what it loaded), and `backfill_url_keys` keeps the source's keys of backfilled records for the
+report's redirects.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ from .load import load_entity
 from .rules import RuleSettings
 from .staging import Staging
 from .targets.base import Target
-from .transform import transform_entity
+from .transform import URL_KEY_ENTITIES, transform_entity
 
 # entity -> what its partitions are cut by
 PARTITIONED = {"orders": "created_at", "products": "id", "customers": "id"}
@@ -38,6 +43,9 @@ CREATE TABLE IF NOT EXISTS partition_counts (
     entity VARCHAR, partition_key VARCHAR, source VARCHAR, source_records BIGINT, loaded BIGINT, skipped BIGINT,
     quarantined BIGINT, created BIGINT, updated BIGINT, unchanged BIGINT, closes BOOLEAN,
     loaded_at TIMESTAMPTZ DEFAULT now(), PRIMARY KEY (entity, partition_key))"""
+BACKFILL_URL_KEYS_DDL = """
+CREATE TABLE IF NOT EXISTS backfill_url_keys (
+    entity VARCHAR, source_id VARCHAR, url_key VARCHAR, PRIMARY KEY (entity, source_id))"""
 
 
 class BackfillError(RuntimeError):
@@ -146,6 +154,45 @@ def _loaded_upstream(con, target: Target, entity: str) -> None:
                                 f"{entity} reference them; run full_migration (or backfill {dep}) first")
 
 
+def _has_table(con, schema: str, name: str) -> bool:
+    return con.execute("SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() AND "
+                       "schema_name = ? AND table_name = ?", [schema, name]).fetchall()[0][0] > 0
+
+
+def _held_url_keys(con, target: Target, entity: str) -> str:
+    """backfill.held_url_keys: URL keys records outside the slice hold on the target, with the key each started
+    from (the last `-N` stripped where url_key_suffix renamed it; a key suffixed twice counts under its first
+    suffix, which only changes how later holders are numbered)."""
+    if not _has_table(con, "main", f"transformed_{entity}"):
+        con.execute(f"CREATE TABLE {SCHEMA}.held_url_keys (source_id VARCHAR, base VARCHAR, url_key VARCHAR)")
+        return f"{SCHEMA}.held_url_keys"
+    con.execute(f"""
+        CREATE TABLE {SCHEMA}.held_url_keys AS
+        SELECT source_id, url_key, CASE WHEN list_contains(_rules, 'url_key_suffix')
+                                        THEN regexp_replace(url_key, '-[0-9]+$', '') ELSE url_key END AS base
+        FROM main.transformed_{entity}
+        WHERE url_key IS NOT NULL
+          AND source_id IN (SELECT source_id FROM main.id_map WHERE target = ? AND entity = ?)
+          AND source_id NOT IN (SELECT source_id FROM {SCHEMA}.scope WHERE entity = ?)""",
+                [target.name, entity, entity])
+    return f"{SCHEMA}.held_url_keys"
+
+
+def _keep_url_keys(con, entity: str) -> None:
+    """What the slice loaded becomes part of main.transformed_<entity> (the keys later slices number after), and
+    the source's keys of its records go to backfill_url_keys (for redirects)."""
+    scope = f"(SELECT source_id FROM {SCHEMA}.scope WHERE entity = '{entity}')"
+    if _has_table(con, "main", f"transformed_{entity}"):
+        con.execute(f"DELETE FROM main.transformed_{entity} WHERE source_id IN {scope}")
+        con.execute(f"INSERT INTO main.transformed_{entity} BY NAME SELECT * FROM {SCHEMA}.transformed_{entity}")
+    else:
+        con.execute(f"CREATE TABLE main.transformed_{entity} AS SELECT * FROM {SCHEMA}.transformed_{entity}")
+    con.execute(BACKFILL_URL_KEYS_DDL)
+    con.execute(f"DELETE FROM main.backfill_url_keys WHERE entity = ? AND source_id IN {scope}", [entity])
+    con.execute(f"""INSERT INTO main.backfill_url_keys SELECT ?, source_id, url_key FROM {SCHEMA}.staged_{entity}
+                    QUALIFY row_number() OVER (PARTITION BY source_id ORDER BY _ordinal) = 1""", [entity])
+
+
 def migrate_slice(con: duckdb.DuckDBPyConnection, staging: Staging, target: Target, entity: str, key: str,
                   settings: RuleSettings | None = None) -> SliceResult:
     """Transform and load one extracted partition in the shared catalog; returns its ledger summary."""
@@ -168,12 +215,15 @@ def migrate_slice(con: duckdb.DuckDBPyConnection, staging: Staging, target: Targ
                           [entity]).fetchall()
         source, source_records = row[0] if row else ("", 0)
         _loaded_upstream(con, target, entity)
+        held = _held_url_keys(con, target, entity) if entity in URL_KEY_ENTITIES else None
         con.execute(f"SET search_path = '{SCHEMA},main'")
         try:
-            transform_entity(con, entity, settings or RuleSettings())
+            transform_entity(con, entity, settings or RuleSettings(), held_url_keys=held)
             load_entity(con, target, entity, settings)
         finally:
             con.execute("SET search_path = 'main'")
+        if held:
+            _keep_url_keys(con, entity)
         s = ledger.summarize(con, entity, f"{SCHEMA}.ledger")
         con.execute(f"""DELETE FROM main.ledger WHERE entity = ? AND source_id IN (
                             SELECT source_id FROM {SCHEMA}.ledger UNION SELECT source_id FROM {SCHEMA}.scope)""",

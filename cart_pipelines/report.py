@@ -84,16 +84,29 @@ def markdown(report: dict) -> str:
 LOADED = """(SELECT source_id FROM ledger WHERE entity = '{e}' AND stage = 'load' AND outcome = 'loaded')"""
 
 
+def _exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    return con.execute("SELECT count(*) FROM (SELECT table_name AS n FROM duckdb_tables() UNION ALL "
+                       "SELECT view_name FROM duckdb_views()) WHERE n = ?", [name]).fetchone()[0] > 0
+
+
 def redirects(con: duckdb.DuckDBPyConnection) -> list[tuple]:
-    """Old URL → new URL for loaded products and categories whose URL changed: load them as 301 redirects."""
+    """Old URL → new URL for loaded products and categories whose URL changed: load them as 301 redirects. The old
+    URL is the source's key as the last full extraction staged it, else as a backfill slice read it."""
     rows = []
     for entity in ("categories", "products"):
-        if not con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = ?",
-                           [f"transformed_{entity}"]).fetchone()[0]:
+        if not _exists(con, f"transformed_{entity}"):
+            continue
+        known = []
+        if _exists(con, f"staged_{entity}"):
+            known.append(f"SELECT source_id, url_key, 0 AS _pref, _ordinal FROM staged_{entity}")
+        if _exists(con, "backfill_url_keys"):
+            known.append(f"SELECT source_id, url_key, 1 AS _pref, 0 AS _ordinal FROM backfill_url_keys WHERE entity = '{entity}'")
+        if not known:
             continue
         rows += con.execute(f"""
             SELECT '/' || s.url_key, '/' || t.url_key, '{entity}', s.source_id
-            FROM (SELECT * FROM staged_{entity} QUALIFY row_number() OVER (PARTITION BY source_id ORDER BY _ordinal) = 1) s
+            FROM (SELECT * FROM ({' UNION ALL '.join(known)})
+                  QUALIFY row_number() OVER (PARTITION BY source_id ORDER BY _pref, _ordinal) = 1) s
             JOIN transformed_{entity} t USING (source_id)
             WHERE s.url_key IS NOT NULL AND s.url_key <> t.url_key AND s.source_id IN {LOADED.format(e=entity)}
             ORDER BY 3, TRY_CAST(s.source_id AS BIGINT), s.source_id""").fetchall()

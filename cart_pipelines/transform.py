@@ -241,14 +241,19 @@ class TransformResult:
     rules_applied: dict[str, int]
 
 
+def _mark(table: str, rule: str) -> str:
+    """SET clause adding `rule` to a row's _rules once (rule_counts counts each record once)."""
+    r = f"{table}._rules"
+    return f"_rules = CASE WHEN list_contains({r}, '{rule}') THEN {r} ELSE list_append({r}, '{rule}') END"
+
+
 def suffix_until_unique(con: duckdb.DuckDBPyConnection, table: str, column: str, rule: str, sep: str = "-",
                         key: str | None = None, first_suffix: str | None = None) -> int:
     """The first record (in source-id order) keeps a value, the next get `sep`1, `sep`2, ... (or `first_suffix`,
     an SQL expression over the row, where it is not NULL). Repeats until unique, since a suffixed value may meet
     one that already ended in -1. `key` is what counts as equal (default: the column itself)."""
     key = key or column
-    r = f"{table}._rules"
-    mark = f"_rules = CASE WHEN list_contains({r}, '{rule}') THEN {r} ELSE list_append({r}, '{rule}') END"
+    mark = _mark(table, rule)
     dups = (f"(SELECT *, row_number() OVER (PARTITION BY {key} ORDER BY {ORDER_BY_ID}) AS rn FROM {table}) d "
             f"WHERE {table}.source_id = d.source_id AND d.rn > 1")
     renamed = 0
@@ -276,7 +281,37 @@ def unique_product_names(con: duckdb.DuckDBPyConnection, table: str) -> int:
                                first_suffix=sku)
 
 
-def transform_entity(con: duckdb.DuckDBPyConnection, entity: str, settings: RuleSettings) -> TransformResult:
+def number_after_held(con: duckdb.DuckDBPyConnection, table: str, held: str) -> int:
+    """Rule url_key_suffix against keys `held` by records outside `table` (source_id, base, url_key: what earlier
+    backfill slices or a full migration loaded). Before the usual suffixing, a key whose base already has n holders
+    continues their numbering (-n, -n+1, ... in source-id order), as a full migration in source-id order numbers
+    them; call `settle_against_held` after it."""
+    return con.execute(f"""
+        UPDATE {table} SET url_key = d.url_key || '-' || (d.n + d.rn - 1), {_mark(table, 'url_key_suffix')}
+        FROM (SELECT t.source_id, t.url_key, t.rn, h.n
+              FROM (SELECT source_id, url_key, row_number() OVER (PARTITION BY url_key ORDER BY {ORDER_BY_ID}) AS rn
+                    FROM {table}) t
+              JOIN (SELECT base, count(*) AS n FROM {held} GROUP BY base) h ON h.base = t.url_key) d
+        WHERE {table}.source_id = d.source_id""").fetchone()[0]
+
+
+def settle_against_held(con: duckdb.DuckDBPyConnection, table: str, held: str) -> int:
+    """After suffixing: a key that still equals a held one (a natural "shoe-1" meeting a suffixed "shoe-1") is
+    suffixed again until no key of `table` is held or repeated, so the target never sees a duplicate."""
+    renamed = 0
+    for _ in range(20):
+        n = con.execute(f"""UPDATE {table} SET url_key = url_key || '-1', {_mark(table, 'url_key_suffix')}
+                            WHERE url_key IN (SELECT url_key FROM {held})""").fetchone()[0]
+        if n == 0:
+            return renamed
+        renamed += n + suffix_colliding_url_keys(con, table)
+    raise RuntimeError(f"URL keys in {table} still meet held keys after 20 rounds of suffixes")
+
+
+def transform_entity(con: duckdb.DuckDBPyConnection, entity: str, settings: RuleSettings,
+                     held_url_keys: str | None = None) -> TransformResult:
+    """`held_url_keys`: a table of URL keys records outside this transform hold on the target (a backfill slice's
+    transform numbers its keys after them)."""
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE cand AS
         SELECT s.*, row_number() OVER (PARTITION BY s.source_id ORDER BY s._ordinal) AS _dup
@@ -288,7 +323,11 @@ def transform_entity(con: duckdb.DuckDBPyConnection, entity: str, settings: Rule
         SELECT * EXCLUDE (_skip, _quarantine) FROM decided WHERE _skip IS NULL AND _quarantine IS NULL
         ORDER BY {ORDER_BY_ID}""")
     if entity in URL_KEY_ENTITIES:
+        if held_url_keys:
+            number_after_held(con, f"transformed_{entity}", held_url_keys)
         suffix_colliding_url_keys(con, f"transformed_{entity}")
+        if held_url_keys:
+            settle_against_held(con, f"transformed_{entity}", held_url_keys)
     if entity == "products" and settings.applies("product_name_unique"):
         unique_product_names(con, "transformed_products")
     # The hash covers every target column, so a later run can tell unchanged rows and write nothing.
