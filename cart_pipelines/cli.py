@@ -98,6 +98,17 @@ def print_report(rep: dict) -> None:
     console.print(f"{verdict}; {rep['totals']['created'] + rep['totals']['updated']} rows written to the target.")
 
 
+def print_plan(plan: dict) -> None:
+    table = Table(title=f"Dry run ({plan['settings'].get('mode', '?')}): what the load would do")
+    cols = ("entity", *report_mod.PLAN_COLUMNS, "skipped", "quarantined")
+    for col in cols:
+        table.add_column(col.replace("_", " "), justify="left" if col == "entity" else "right")
+    for e in plan["entities"]:
+        table.add_row(*(str(e[c]) for c in cols))
+    console.print(table)
+    console.print("Nothing was written to the target; high-water marks and the id map are unchanged.")
+
+
 @app.command()
 def migrate(
     demo: bool = typer.Option(False, "--demo", help="Demo migration: 10 products, customers and orders at random."),
@@ -112,6 +123,10 @@ def migrate(
     target: Optional[str] = typer.Option(None, help="local (default, $CART_TARGET) or mystore (run authorize first)."),
     data: Optional[Path] = typer.Option(None, help="Where staging, target and reports live (default: data/)."),
     progress: bool = typer.Option(True, help="Progress bars per entity while the run goes (--no-progress: none)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Report what the load would create, update and delete or "
+                                                          "flag; write nothing to the target."),
+    detect_deletions: bool = typer.Option(False, help="Delta: list the source's ids to find deleted records."),
+    delete_on_target: bool = typer.Option(False, help="Delete records deleted at the source on the target too."),
 ):
     """Run the demo, full or delta migration in-process, with a progress bar per entity and the report at the end;
     the run is recorded in the Dagster instance and UI."""
@@ -136,7 +151,8 @@ def migrate(
     job_name = {"demo": "demo_migration", "full": "full_migration", "delta": "delta_sync"}[mode]
     job = defs.resolve_job_def(job_name)
     keys = [k for a in defs.assets for k in a.keys]
-    cfg = run_config(keys, mode=mode, entities=chosen, keep_guest_orders=keep_guest_orders, demo_seed=demo_seed)
+    cfg = run_config(keys, mode=mode, entities=chosen, keep_guest_orders=keep_guest_orders, demo_seed=demo_seed,
+                     dry_run=dry_run, detect_deletions=detect_deletions, delete_on_target=delete_on_target)
     cfg.loggers["console"] = {"config": {"log_level": "ERROR"}}  # the bars and the report say what matters
     console.print(f"Running [bold]{job_name}[/] from {platform or os.environ.get('CART_SOURCE') or 'store export'} ...")
     run_id = str(uuid.uuid4())
@@ -146,9 +162,10 @@ def migrate(
             result = job.execute_in_process(run_config=cfg, instance=instance, raise_on_error=False, run_id=run_id)
     failed_checks = [f"{e.asset_key.to_user_string()}:{e.check_name}"
                      for e in result.get_asset_check_evaluations() if not e.passed]
-    rep = report_mod.read(resources["staging"].reports_directory)
+    rep = report_mod.read(resources["staging"].reports_directory, report_mod.DRY_RUN if dry_run else
+                          report_mod.MIGRATION)
     if rep and result.success:
-        print_report(rep)
+        print_plan(rep) if dry_run else print_report(rep)
     if not result.success:
         _fail(_failure(result), 1)
     if failed_checks:

@@ -223,6 +223,23 @@ def resolve_deletions(con, target: Target, entity: str, delete: bool, res: LoadR
     res.kept_on_target = 0 if delete else len(gone)
 
 
+def plan_entity(con: duckdb.DuckDBPyConnection, target: Target, entity: str, delete_on_target: bool = False) -> dict:
+    """What load_entity would do now (a dry run), writing nothing to the target, the id map or the ledger:
+    rows to create, update or leave, and records deleted at the source to delete or to keep and flag. (Rows an
+    interrupted run left on the target count as creates here; the real load adopts them as updates.)"""
+    plan = {"create": 0, "update": 0, "unchanged": 0, "delete": 0, "flag_deleted_at_source": 0}
+    if not target.has(entity):
+        return {**plan, "target_lacks_entity": con.execute(f"SELECT count(*) FROM transformed_{entity}").fetchone()[0]}
+    _plan(con, target, entity)
+    plan.update(con.execute("SELECT action, count(*) FROM load_plan GROUP BY 1").fetchall())
+    con.execute("DROP TABLE load_plan")
+    gone = con.execute(f"""SELECT count(*) FROM ledger l JOIN id_map m ON m.target = ? AND m.entity = l.entity
+                           AND m.source_id = l.source_id WHERE l.entity = ? AND l.outcome = '{ledger.DELETED}'""",
+                       [target.name, entity]).fetchone()[0]
+    plan["delete" if delete_on_target else "flag_deleted_at_source"] = gone
+    return plan
+
+
 def load_entity(con: duckdb.DuckDBPyConnection, target: Target, entity: str,
                 settings: RuleSettings | None = None, delete_on_target: bool = False) -> LoadResult:
     settings = settings or RuleSettings()

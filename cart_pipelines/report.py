@@ -137,17 +137,46 @@ def write_csv(path: Path, header: tuple, rows: list[tuple]) -> None:
         w.writerows(rows)
 
 
-def write(report: dict, directory: str | Path) -> Path:
+MIGRATION, DRY_RUN = "migration_report", "dry_run_report"
+PLAN_COLUMNS = ("create", "update", "unchanged", "delete", "flag_deleted_at_source")
+
+
+def dry_run(con: duckdb.DuckDBPyConnection, settings: dict | None = None) -> dict:
+    """What the next load would do per entity (from the dry run's plans), with what the rules skip or quarantine."""
+    plans = {e: json.loads(p) for e, p in con.execute("SELECT entity, plan FROM dry_run_plan").fetchall()}
+    con.execute("DELETE FROM dry_run_plan")
+    entities = []
+    for e in ENTITY_NAMES:
+        if e in plans:
+            s = ledger.summarize(con, e)
+            entities.append({"entity": e, **{c: plans[e].get(c, 0) for c in PLAN_COLUMNS},
+                             "skipped": s.skipped_total, "quarantined": s.quarantined})
+    return {"generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "dry_run": True,
+            "settings": settings or {}, "entities": entities,
+            "totals": {c: sum(e[c] for e in entities) for c in (*PLAN_COLUMNS, "skipped", "quarantined")}}
+
+
+def dry_run_markdown(plan: dict) -> str:
+    cols = ("entity", *PLAN_COLUMNS, "skipped", "quarantined")
+    lines = ["# Dry run: what the next load would do", "", "Nothing was written to the target; high-water marks and "
+             "the id map are unchanged. Settings: " + ", ".join(f"{k}={v}" for k, v in plan["settings"].items()), "",
+             "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    lines += ["| " + " | ".join(str(e[c]) for c in cols) + " |" for e in plan["entities"]]
+    lines.append("| **total** | " + " | ".join(str(plan["totals"][c]) for c in cols[1:]) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def write(report: dict, directory: str | Path, name: str = MIGRATION) -> Path:
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "migration_report.json").write_text(json.dumps(report, indent=2, default=str) + "\n", encoding="utf-8")
-    path = out / "migration_report.md"
-    path.write_text(markdown(report), encoding="utf-8")
+    (out / f"{name}.json").write_text(json.dumps(report, indent=2, default=str) + "\n", encoding="utf-8")
+    path = out / f"{name}.md"
+    path.write_text(dry_run_markdown(report) if report.get("dry_run") else markdown(report), encoding="utf-8")
     return path
 
 
-def read(directory: str | Path) -> dict | None:
-    path = Path(directory) / "migration_report.json"
+def read(directory: str | Path, name: str = MIGRATION) -> dict | None:
+    path = Path(directory) / f"{name}.json"
     return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
 
 

@@ -94,3 +94,35 @@ def test_delta_without_changes_reads_little_and_writes_nothing(woo):
     # them whole (a few requests), and writes nothing since nothing changed.
     rep = report(data)
     assert rep["totals"]["created"] == rep["totals"]["updated"] == 0
+
+
+PEOPLE = ["categories", "manufacturers", "tax_classes", "products", "customers"]
+
+
+def test_dry_run_reports_the_next_delta_and_writes_nothing(woo):
+    store, defs, data = woo
+    assert job(defs, "full_migration", mode="full", entities=PEOPLE).success
+    store.put("products", {**store.get("products", 3), "price": 99.0})
+    store.put("customers", {**store.get("customers", 2), "last_name": "Tørr"})
+    store.put("customers", {**store.get("customers", 1), "source_id": "9002", "email": "ny@example.no"})
+    target_file = defs.resources["target"].open().path
+    before = target_file.read_bytes()
+    with defs.resources["staging"].open().connect() as con:
+        marks, id_map = (con.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall() for t in ("watermarks", "id_map"))
+
+    dry = job(defs, "delta_sync", mode="delta", entities=PEOPLE, lookback_seconds=0, dry_run=True)
+    assert dry.success and all(e.passed for e in dry.get_asset_check_evaluations())
+    plan = {e["entity"]: e for e in json.loads((data / "reports" / "dry_run_report.json").read_text())["entities"]}
+    assert (plan["products"]["create"], plan["products"]["update"]) == (0, 1)
+    assert (plan["customers"]["create"], plan["customers"]["update"]) == (1, 1)
+    assert plan["categories"]["create"] + plan["categories"]["update"] == 0 and "orders" not in plan
+    assert target_file.read_bytes() == before  # byte for byte
+    with defs.resources["staging"].open().connect() as con:
+        assert con.execute("SELECT * FROM watermarks ORDER BY ALL").fetchall() == marks
+        assert con.execute("SELECT * FROM id_map ORDER BY ALL").fetchall() == id_map
+
+    result = job(defs, "delta_sync", mode="delta", entities=PEOPLE, lookback_seconds=0)  # the real delta does the writes
+    assert result.success and all(e.passed for e in result.get_asset_check_evaluations())
+    by = {e["entity"]: e for e in report(data)["entities"]}
+    assert (by["products"]["updated"], by["customers"]["created"], by["customers"]["updated"]) == (1, 1, 1)
+    assert target_file.read_bytes() != before

@@ -22,6 +22,10 @@ class MigrationConfig(dg.Config):
     delete_on_target: bool = Field(
         default=False, description="Delete records deleted at the source on the target too. Off: they are "
                                    "reported ('deleted at source, kept on target') and left alone.")
+    dry_run: bool = Field(
+        default=False, description="Extract and transform, then report what the load would create, update and "
+                                   "delete or flag per entity, writing nothing to the target and advancing neither "
+                                   "the high-water marks nor the id map.")
     entities: list[str] = Field(default_factory=lambda: list(ENTITY_NAMES),
                                 description="Entities to migrate. Orders and reviews need customers and products.")
     demo_size: int = Field(default=10, description="Products, customers and orders drawn for a demo migration.")
