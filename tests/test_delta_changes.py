@@ -1,6 +1,8 @@
 """Delta migrations against a live WooCommerce emulator: records deleted at the source (reported, or deleted on the
 target when configured), and records inserted, updated and deleted while pages are being read."""
 
+from datetime import datetime, timezone
+
 import pytest
 
 from cart_pipelines import platforms
@@ -108,7 +110,7 @@ class Churn:
         self.done = True
         s = self.store
         for pid in (*self.deleted_read, self.deleted_unread):
-            s.delete("products", pid)
+            s.delete("products", pid)  # (an id no record has deletes nothing)
         for pid in (self.updated_read, self.updated_unread):
             s.put("products", {**s.get("products", pid), "price": 4321.0})
         self.inserted = add(s, "products")
@@ -152,3 +154,30 @@ def test_changes_while_pages_are_read_are_neither_missed_nor_duplicated(tmp_path
     assert set(on_target) == now  # the target holds exactly the source's products, once each
     for pid in (churn.updated_read, churn.updated_unread):
         assert on_target[str(pid)] == "4321.00"
+
+
+@pytest.mark.parametrize("platform", ["woocommerce", "magento", "shopify"])
+def test_id_listing_names_exactly_the_records_a_read_stages(platform):
+    store = EmulatorStore.generated(products=40, seed=5)
+    store.delete("products", 5)
+    store.delete("customers", 2)
+    with platforms.emulate(platform, store=store, knobs=Knobs(rate_limit=False)) as handle:
+        src = resource_for(platform, handle).open()
+        listed = {e: set(ids) for e in ("categories", "products", "customers", "orders")
+                  if (ids := src.ids(e)) is not None}
+        assert {"products", "customers"} <= set(listed)
+        for entity, ids in listed.items():
+            assert ids == {r.source_id for r in src.records(entity)}, entity
+        assert "5" not in listed["products"] and "2" not in listed["customers"]
+
+
+def test_a_record_updated_while_a_delta_pages_by_update_time_comes_once():
+    """Shopify deltas sort by UPDATED_AT: a record updated after its page was read moves behind the cursor."""
+    store = EmulatorStore.generated(products=40, seed=6)
+    first = min(int(r["source_id"]) for r in store.page("products", 0, 10**6))
+    churn = Churn(store, shopify_product_page)
+    churn.deleted_read, churn.deleted_unread, churn.updated_read = [], 10**9, first  # updates only
+    with platforms.emulate("shopify", store=store, knobs=Knobs(rate_limit=False, after_response=churn)) as handle:
+        src = resource_for("shopify", handle).open()
+        ids = [r.source_id for r in src.records("products", updated_since=datetime(2000, 1, 1, tzinfo=timezone.utc))]
+    assert churn.done and len(ids) == len(set(ids)) and str(first) in ids

@@ -273,6 +273,18 @@ class MagentoSource(Source):
                 guard.check((_id(items[0]), _id(items[-1])))
             yield items
 
+    ID_KEYS = {"categories": "id", "tax_classes": "class_id", "products": "id", "customers": "id",
+               "orders": "entity_id"}
+
+    def ids(self, entity: str) -> Iterator[str] | None:
+        """Ids only (`fields=items[id],total_count`, 300 a request); manufacturer options come whole anyway."""
+        if entity not in ENDPOINTS:
+            return None
+        key = self.ID_KEYS[entity]
+        level = ",level" if entity == "categories" else ""  # root categories are system nodes, never staged
+        return (str(item[key]) for items in self._pages(entity, (), fields=f"items[{key}{level}],total_count")
+                for item in items if not level or int(item.get("level") or 0) >= 2)
+
     def records(self, entity: str, updated_since: datetime | None = None) -> Iterator[SourceRecord]:
         if entity not in CARRIED:
             raise ValueError(f"Magento offers no {entity!r} through its REST API")

@@ -460,10 +460,17 @@ class ShopifySource(Source):
         first = spec.page_size
         variables = {"first": first, "after": None, "q": search}
         guard = LoopGuard(f"Shopify {spec.root}")
+        # Sorted by UPDATED_AT, a record updated while we page moves behind the cursor and comes again: keep the
+        # first (the mark never passes the read's start, so the next delta brings the newer version).
+        seen: set[str] | None = set() if updated_since else None
         while True:
             data = self.query(text, variables, cost=2 + first * spec.per_node, what=f"a page of {spec.root}")
             conn = data[spec.root]
             for node in conn["nodes"]:
+                if seen is not None:
+                    if node["id"] in seen:
+                        continue
+                    seen.add(node["id"])
                 for nested in spec.nested:
                     self._complete(spec, nested, node)
                 yield node

@@ -431,7 +431,8 @@ class WooCommerceEmulator(WooWrites, Emulator):
             after = self._after(params)
             items = [] if after is not None and to_utc(product["updated_at"]) <= after else \
                 self.variations_json(product)
-            chunk = items[(page - 1) * per_page: page * per_page]
+            start = self._offset(params, (page - 1) * per_page)
+            chunk = items[start: start + per_page]
             self.delay(len(chunk))
             return chunk, self._pages_headers(request, len(items), per_page, page)
 
@@ -458,7 +459,8 @@ class WooCommerceEmulator(WooWrites, Emulator):
                                   "postcode": "", "city": "", "postcodes": [], "cities": [],
                                   "rate": f"{Decimal(str(rate['rate'])):.4f}", "name": "MVA", "priority": 1,
                                   "compound": False, "shipping": True, "order": j, "class": slug})
-            return rates[(page - 1) * per_page: page * per_page], self._pages_headers(request, len(rates), per_page,
+            start = self._offset(params, (page - 1) * per_page)
+            return rates[start: start + per_page], self._pages_headers(request, len(rates), per_page,
                                                                                       page)
 
         return self._handle(request, "taxes", serve)
