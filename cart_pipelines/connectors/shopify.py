@@ -462,7 +462,7 @@ class ShopifySource(Source):
         guard = LoopGuard(f"Shopify {spec.root}")
         # Sorted by UPDATED_AT, a record updated while we page moves behind the cursor and comes again: keep the
         # first (the mark never passes the read's start, so the next delta brings the newer version).
-        seen: set[str] | None = set() if updated_since else None
+        seen: set[str] | None = set() if sort == "UPDATED_AT" else None
         while True:
             data = self.query(text, variables, cost=2 + first * spec.per_node, what=f"a page of {spec.root}")
             conn = data[spec.root]
