@@ -6,16 +6,23 @@ cannot be coerced is not dropped: the caller quarantines it with the reason retu
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 
+import nh3
 import pyarrow as pa
+from email_validator import EmailNotValidError, validate_email
 
 # Field-level limits that a shop's data must respect to be loadable; violations are quarantine reasons.
 MAX_TEXT = 1_000_000  # characters in one field
 NON_NEGATIVE = {"price", "special_price", "subtotal", "shipping", "tax", "discount", "grand_total"}
 POSITIVE_INT = {"qty"}
 RANGES = {"rating": (1, 5)}
+# A date-time later than this past now is a defect, not a record from the future: it would also push the delta
+# high-water mark past every real change.
+FUTURE_SLACK = timedelta(days=1)
+# Text fields that hold HTML by design: kept with their formatting, active content removed (docs/rules.md).
+HTML_FIELDS = {"description_html"}
 
 
 class Invalid(ValueError):
@@ -33,7 +40,26 @@ def _text(value, where: str) -> str:
         raise Invalid(f"{where}: text of {len(s)} characters exceeds the limit of {MAX_TEXT}")
     if "\x00" in s:
         raise Invalid(f"{where}: contains a NUL character")
+    try:
+        s.encode("utf-8")
+    except UnicodeEncodeError as exc:  # a lone surrogate from a JSON escape such as "\\ud800"
+        raise Invalid(f"{where}: invalid Unicode (unpaired surrogate at character {exc.start})") from None
     return s
+
+
+def _email(text: str, where: str) -> str:
+    """A customer's e-mail must be an address a target can log in with: unicode local parts (RFC 6531) and
+    international domain names are fine; the value is kept as given."""
+    try:
+        validate_email(text.strip(), check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise Invalid(f"{where}: {text[:80]!r} is not an e-mail address ({exc})") from None
+    return text
+
+
+def _shown(value) -> str:
+    """A value as a reason quotes it: text in quotes, numbers as written."""
+    return repr(value) if isinstance(value, str) else str(value)
 
 
 def _decimal(value, type_: pa.Decimal128Type, where: str) -> Decimal:
@@ -42,19 +68,19 @@ def _decimal(value, type_: pa.Decimal128Type, where: str) -> Decimal:
     if isinstance(value, str):
         text = value.strip()
         if "," in text:
-            raise Invalid(f"{where}: {value!r} has a comma; write numbers with a decimal point and no separators")
+            raise Invalid(f"{where}: {_shown(value)} has a comma; write numbers with a decimal point and no separators")
         value = text
     try:
         d = Decimal(str(value)) if isinstance(value, float) else Decimal(value)
     except (InvalidOperation, TypeError, ValueError):
-        raise Invalid(f"{where}: {value!r} is not a number") from None
+        raise Invalid(f"{where}: {_shown(value)} is not a number") from None
     if not d.is_finite():
-        raise Invalid(f"{where}: {value!r} is not a finite number")
+        raise Invalid(f"{where}: {_shown(value)} is not a finite number")
     q = d.quantize(Decimal(1).scaleb(-type_.scale))
     if q != d:
-        raise Invalid(f"{where}: {value!r} has more than {type_.scale} decimals")
+        raise Invalid(f"{where}: {_shown(value)} has more than {type_.scale} decimals")
     if len(q.as_tuple().digits) > type_.precision:
-        raise Invalid(f"{where}: {value!r} is too large")
+        raise Invalid(f"{where}: {_shown(value)} is too large")
     return q
 
 
@@ -63,7 +89,8 @@ def _int(value, where: str) -> int:
         raise Invalid(f"{where}: expected a whole number, got a boolean")
     if isinstance(value, int):
         return value
-    if isinstance(value, (float, Decimal)) and value == int(value):
+    if isinstance(value, (float, Decimal)) and value == value and abs(value) != float("inf") \
+            and value == int(value):
         return int(value)
     if isinstance(value, str) and value.strip().lstrip("-").isdigit():
         return int(value.strip())
@@ -92,7 +119,13 @@ def _timestamp(value, where: str) -> datetime:
             raise Invalid(f"{where}: {value!r} is not an ISO 8601 date-time") from None
     else:
         raise Invalid(f"{where}: expected a date-time, got {type(value).__name__}")
-    return dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None else dt.astimezone(timezone.utc)
+    try:
+        dt = dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None else dt.astimezone(timezone.utc)
+    except OverflowError:
+        raise Invalid(f"{where}: {value!r} is outside the years 1..9999 in UTC") from None
+    if dt > datetime.now(timezone.utc) + FUTURE_SLACK:
+        raise Invalid(f"{where}: {dt.isoformat()} is in the future")
+    return dt
 
 
 def coerce(value, field: pa.Field, where: str):
@@ -106,6 +139,10 @@ def coerce(value, field: pa.Field, where: str):
         text = _text(value, where)
         if not field.nullable and not text.strip():
             raise Invalid(f"{where}: required field is blank")
+        if name == "email" and not field.nullable:
+            return _email(text, where)
+        if name in HTML_FIELDS:
+            return nh3.clean(text)
         return text
     if pa.types.is_decimal(t):
         d = _decimal(value, t, where)

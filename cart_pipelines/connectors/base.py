@@ -18,6 +18,28 @@ class SourceRecord:
     source_id: str | None = None
 
 
+UNREADABLE = "_unreadable"
+
+
+def read_record(platform: str, entity: str, fn, raw, *args) -> dict:
+    """`fn(raw, *args)`: one platform record mapped to the canonical shape, or, when the platform's record breaks
+    the mapping (a missing key, text where a number belongs), a marker saying so: `as_source_record` turns it
+    into a quarantine reason instead of a crash that would stop the whole entity."""
+    try:
+        return fn(raw, *args)
+    except (KeyError, TypeError, ValueError, ArithmeticError, AttributeError) as exc:
+        rid = raw.get("id") if isinstance(raw, dict) else None
+        return {UNREADABLE: f"{entity}: {platform} record {rid} could not be read ({type(exc).__name__}: {exc})",
+                "source_id": None if rid is None else str(rid)}
+
+
+def as_source_record(ordinal: int, rec: dict) -> SourceRecord:
+    if UNREADABLE in rec:
+        return SourceRecord(ordinal, None, rec[UNREADABLE], rec["source_id"])
+    sid = rec.get("source_id")
+    return SourceRecord(ordinal, rec, None, None if sid is None else str(sid))
+
+
 class DeltaNotPossible(RuntimeError):
     """The source cannot tell what changed since the last migration."""
 

@@ -4,7 +4,8 @@ This is how the bundled sample store ships, and how users migrate from a file ex
 shop (seed 001). An export is a snapshot, so a delta migration from it is impossible (`check_delta` says so).
 A file has no server-side filter: a backfill slice reads the file and keeps the records inside the slice (lines that
 cannot be parsed belong to no slice; a full migration reports them).
-Lines that are not valid UTF-8 or JSON are reported with their line number, never skipped silently.
+A leading byte-order mark and CRLF line ends are accepted; lines that are not valid UTF-8 or JSON (or nest too
+deeply) are reported with their line number, never skipped silently.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ class StoreExport(Source):
         return self.describe()
 
     def has(self, entity: str) -> bool:
+        self.check()  # a missing or empty export is a configuration error, not a store without this entity
         return self.file(entity).exists()
 
     def records(self, entity: str) -> Iterator[SourceRecord]:
@@ -54,6 +56,8 @@ class StoreExport(Source):
                 if not raw.strip():
                     continue
                 where = f"{path.name} line {line_no}"
+                if line_no == 1 and raw.startswith(b"\xef\xbb\xbf"):  # a byte-order mark (Windows tools write one)
+                    raw = raw[3:]
                 try:
                     text = raw.decode("utf-8")
                 except UnicodeDecodeError as exc:
@@ -63,6 +67,9 @@ class StoreExport(Source):
                     record = json.loads(text, parse_float=Decimal)
                 except json.JSONDecodeError as exc:
                     yield SourceRecord(line_no, None, f"{where}: malformed JSON ({exc.msg} at column {exc.colno})")
+                    continue
+                except RecursionError:
+                    yield SourceRecord(line_no, None, f"{where}: JSON nested too deeply to read")
                     continue
                 sid = record.get("source_id") if isinstance(record, dict) else None
                 yield SourceRecord(line_no, record, None, None if sid is None else str(sid))

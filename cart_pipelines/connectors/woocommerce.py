@@ -39,7 +39,7 @@ import requests
 from requests.auth import AuthBase, HTTPBasicAuth
 
 from ..defs.resources import SourceResource
-from .base import Slice, SliceNotPossible, Source, SourceRecord
+from .base import UNREADABLE, Slice, SliceNotPossible, Source, SourceRecord, as_source_record, read_record
 from .http import (ConnectionProblem, Explainer, HttpClient, HttpSettings, json_list, pages_in_order,
                    safe_url)
 
@@ -136,8 +136,22 @@ def _gmt(value) -> str | None:
     return f"{value}Z" if value else None
 
 
-def _money(value) -> Decimal | None:
-    return Decimal(str(value)) if value not in (None, "") else None
+def _int_id(record: dict) -> int | None:
+    try:
+        return int(record["id"])
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def _money(value) -> Decimal | str | None:
+    """Money as Decimal; text that is no number ("12,50") is passed on, so validation quarantines the record
+    with a reason naming the field."""
+    if value in (None, ""):
+        return None
+    try:
+        return Decimal(str(value))
+    except InvalidOperation:
+        return value
 
 
 def _blank(value):
@@ -341,15 +355,16 @@ class WooCommerceSource(Source):
             return offset, self._json(self._get(path, {**base, "offset": offset}, what), what)
 
         def reaching_back(offset: int, items: list[dict]) -> tuple[int, list[dict]]:
-            while offset > 0 and last_id and (not items or int(items[0]["id"]) > last_id):
+            while offset > 0 and last_id and (not items or (_int_id(items[0]) or 0) > last_id):
                 offset, items = fetch(max(0, offset - step))
             return offset, items
 
         def fresh(items: list[dict]) -> list[dict]:
             nonlocal last_id
-            new = [r for r in items if int(r["id"]) > last_id]
-            if new:
-                last_id = int(new[-1]["id"])
+            # Offset paging may repeat a record: skip it. A record without a usable id is passed on, for the
+            # mapping to quarantine with a reason.
+            new = [r for r in items if _int_id(r) is None or _int_id(r) > last_id]
+            last_id = max([last_id] + [i for i in map(_int_id, new) if i is not None])
             return new
 
         first = self._get(path, {**base, "offset": 0}, what)
@@ -377,7 +392,7 @@ class WooCommerceSource(Source):
         ordinal = 0
         for rec in self._canonical(entity, delta, updated_since):
             ordinal += 1
-            yield SourceRecord(ordinal, rec, None, rec.get("source_id"))
+            yield as_source_record(ordinal, rec)
 
     def records_in(self, entity: str, part: Slice) -> Iterator[SourceRecord]:
         """Orders by created date: `after` / `before` are strict (WP_Query date_query), in whole GMT seconds, so
@@ -390,8 +405,7 @@ class WooCommerceSource(Source):
                 f"{entity} with full_migration")
         gmt = lambda dt: dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")  # noqa: E731
         window = {"after": gmt(part.start - timedelta(seconds=1)), "before": gmt(part.end), "dates_are_gmt": "true"}
-        return (SourceRecord(n, rec, None, rec.get("source_id"))
-                for n, rec in enumerate(self._canonical(entity, window, None), start=1))
+        return (as_source_record(n, rec) for n, rec in enumerate(self._canonical(entity, window, None), start=1))
 
     def _canonical(self, entity: str, delta: dict, since: datetime | None) -> Iterator[dict]:
         if entity == "categories":  # the whole tree first (a shop has at most a few thousand), for paths
@@ -417,21 +431,23 @@ class WooCommerceSource(Source):
                 variable = [p for p in page if p.get("type") == "variable" and p.get("variations")]
                 found = dict(zip((p["id"] for p in variable),
                                  pages_in_order(self._variations, [p["id"] for p in variable], CONCURRENCY)))
-                yield from (product(p, found.get(p["id"], []), self.shop_url, kg) for p in page)
+                yield from (read_record("WooCommerce", entity, product, p, found.get(p.get("id"), []), self.shop_url, kg)
+                            for p in page)
         elif entity == "customers":  # no date filter on customers: compare here
             for page in self.pages("customers", what="customers"):
                 for c in page:
-                    rec = customer(c)
-                    if since is None or (rec["updated_at"] and datetime.fromisoformat(
+                    rec = read_record("WooCommerce", entity, customer, c)
+                    if since is None or UNREADABLE in rec or (rec["updated_at"] and datetime.fromisoformat(
                             rec["updated_at"].replace("Z", "+00:00")) > since):
                         yield rec
         elif entity == "orders":
             for page in self.pages("orders", {"status": "any", **delta}, what="orders"):
-                yield from (order(o) for o in page)
+                yield from (read_record("WooCommerce", entity, order, o) for o in page)
         elif entity == "reviews":
             for page in self.pages("products/reviews", {"status": "all", "context": "edit"}, what="reviews"):
                 for r in page:
-                    yield review(r, _reviewer_id(r) or self._customer_by_email(r.get("reviewer_email")))
+                    yield read_record("WooCommerce", entity, lambda r: review(
+                        r, _reviewer_id(r) or self._customer_by_email(r.get("reviewer_email"))), r)
         else:
             raise ValueError(f"WooCommerce has no entity {entity!r}")
 

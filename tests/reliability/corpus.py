@@ -1,0 +1,256 @@
+"""The bad-input corpus: defects users hit in store exports and in API records, each with the outcome it must
+have. A case adds one record (or rewrites one file) to a small, valid store (tests/helpers.base_store), so
+everything else in the store still migrates and the ledger must still close.
+
+Outcomes:
+- quarantined: a ledger row for the record with a reason that contains `detail` (which names the field);
+- skipped: skipped by the named rule `detail`;
+- loaded: the record reaches the target, `detail` is a check of what the target holds (the documented handling);
+- empty: the entity has no records; records that need one are quarantined with a reason containing `detail`;
+- config_error: the run refuses before any work with a message containing `detail`.
+
+Export cases write lines (str, or bytes for what is not UTF-8) into `<entity>.jsonl`; API cases serve the record
+from the WooCommerce emulator as the platform's JSON (`wc`: changes to the record the emulator would render;
+None removes the key).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Callable
+
+HUGE = 5_000_000  # characters: a description with inlined images
+
+
+@dataclass(frozen=True)
+class Case:
+    id: str
+    entity: str
+    expect: str  # quarantined | skipped | loaded | config_error
+    detail: str | Callable = ""
+    lines: tuple = ()  # export: raw lines to append (str or bytes)
+    record: dict = field(default_factory=dict)  # export: a canonical record (fields over the entity's template)
+    wc: dict = field(default_factory=dict)  # api: fields over the WooCommerce JSON of the template record
+    rewrite: Callable | None = None  # export: (path of <entity>.jsonl) -> None
+    source_id: str = "66"  # where the outcome is recorded; "#{line}": the record's line (it has no usable id)
+    alone: bool = False  # needs a store of its own (rewrites a file, or reuses an id); else shares one run
+
+    @property
+    def kind(self) -> str:
+        return "api" if self.wc else "export"
+
+
+# Templates: a valid record of each entity that links to base_store()'s records.
+TEMPLATES = {
+    "products": {"source_id": "66", "sku": "K-66", "name": "Korpusgenser", "price": 100, "category_ids": ["2"],
+                 "url_key": "korpusgenser", "updated_at": "2024-05-01T10:00:00Z"},
+    "customers": {"source_id": "66", "email": "ola@example.no", "first_name": "Ola", "last_name": "Nordmann",
+                  "updated_at": "2024-05-01T10:00:00Z"},
+    "orders": {"source_id": "66", "number": "1066", "customer_id": "1", "email": "kari@example.no",
+               "customer_first_name": "Kari", "customer_last_name": "Nordmann", "currency": "NOK", "subtotal": 100,
+               "shipping": 0, "tax": 25, "discount": 0, "grand_total": 125,
+               "items": [{"source_id": "66-1", "product_id": "1", "sku": "A-1", "qty": 1, "price": 100, "tax": 25}],
+               "updated_at": "2024-05-01T10:00:00Z"},
+    "reviews": {"source_id": "66", "product_id": "1", "customer_id": "1", "rating": 4, "title": "Bra"},
+}
+
+
+def nested(depth: int) -> str:
+    return '{"source_id": "66", "name": ' + "[" * depth + "]" * depth + ', "price": 1}'
+
+
+def _with_bom(path) -> None:
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+
+
+def _crlf(path) -> None:
+    path.write_bytes(path.read_bytes().replace(b"\n", b"\r\n"))
+
+
+def _empty(path) -> None:
+    path.write_bytes(b"")
+
+
+def _blank_lines(path) -> None:
+    path.write_bytes(b"\n   \n" + path.read_bytes().replace(b"\n", b"\n\n"))
+
+
+def _field(name: str, want) -> Callable[[dict], bool]:
+    check = (lambda row: row[name] == want) if not callable(want) else (lambda row: want(row[name]))
+    check.__doc__ = f"{name} == {want!r}" if not callable(want) else name
+    return check
+
+
+SCRIPT = '<p>Varm <b>ull</b></p><script>alert("x")</script><img src="a.jpg" onerror="alert(1)">' \
+         '<a href="javascript:alert(2)">lenke</a>'
+CLEAN = '<p>Varm <b>ull</b></p><img src="a.jpg"><a rel="noopener noreferrer">lenke</a>'
+
+EXPORT: list[Case] = [
+    # wrong types
+    Case("price-object", "products", "quarantined", "price: {'amount': 100} is not a number",
+         record={"price": {"amount": 100}}),
+    Case("price-boolean", "products", "quarantined", "price: expected a number, got a boolean", record={"price": True}),
+    Case("stock-text", "products", "quarantined", "stock: 'mange' is not a whole number", record={"stock": "mange"}),
+    Case("categories-not-a-list", "products", "quarantined", "category_ids: expected a list",
+         record={"category_ids": "2"}),
+    Case("name-as-number", "products", "loaded", _field("name", "12345"), record={"name": 12345}),
+    Case("record-is-array", "products", "quarantined", "record: expected an object, got list", lines=("[1, 2, 3]",),
+         source_id="#{line}"),
+    Case("record-is-null", "products", "quarantined", "record: expected an object, got NoneType", lines=("null",),
+         source_id="#{line}"),
+    # missing required fields
+    Case("missing-name", "products", "quarantined", "name: required field is missing", record={"name": None}),
+    Case("missing-price", "products", "quarantined", "price: required field is missing", record={"price": None}),
+    Case("missing-source-id", "products", "quarantined", "source_id: required field is missing",
+         record={"source_id": None}, source_id="#{line}"),
+    Case("missing-email", "customers", "quarantined", "email: required field is missing", record={"email": None}),
+    Case("blank-currency", "orders", "quarantined", "currency: required field is blank", record={"currency": "  "}),
+    # huge fields
+    Case("huge-description", "products", "quarantined", "description_html: text of 5000000 characters exceeds",
+         record={"description_html": "<p>" + "x" * (HUGE - 7) + "</p>"}),
+    # encodings
+    Case("invalid-utf8", "customers", "quarantined", "customers.jsonl line {line}: not valid UTF-8 (byte",
+         lines=(b'{"source_id": "66", "email": "\xff\xfe@example.no"}',), source_id="#{line}"),
+    Case("unpaired-surrogate", "products", "quarantined", "name: invalid Unicode (unpaired surrogate",
+         lines=('{"source_id": "66", "name": "Genser \\ud800", "price": 1}',)),
+    Case("nul-character", "products", "quarantined", "name: contains a NUL character", record={"name": "a\x00b"}),
+    Case("byte-order-mark", "products", "loaded", _field("name", "Blå genser"), rewrite=_with_bom, source_id="1", alone=True),
+    Case("crlf-line-ends", "customers", "loaded", _field("email", "kari@example.no"), rewrite=_crlf,
+         source_id="1", alone=True),
+    Case("blank-lines", "products", "loaded", _field("sku", "A-1"), rewrite=_blank_lines, source_id="1", alone=True),
+    Case("empty-file", "manufacturers", "empty", "manufacturer 1 is missing or quarantined", rewrite=_empty,
+         source_id="", alone=True),
+    # numbers
+    Case("negative-price", "products", "quarantined", "price: -5.00 is negative", record={"price": -5}),
+    Case("negative-item-quantity", "orders", "quarantined", "items[0].qty: quantity -2 is not positive",
+         record={"items": [{**TEMPLATES["orders"]["items"][0], "qty": -2}]}),
+    Case("negative-stock-is-backorder", "products", "loaded", _field("stock", -3), record={"stock": -3}),
+    Case("price-comma-thousands", "products", "quarantined", "price: '1,299.50' has a comma",
+         record={"price": "1,299.50"}),
+    Case("price-comma-decimal", "products", "quarantined", "price: '1 299,50' has a comma",
+         record={"price": "1 299,50"}),
+    Case("price-currency-text", "products", "quarantined", "price: 'kr 499' is not a number",
+         record={"price": "kr 499"}),
+    Case("price-three-decimals", "products", "quarantined", "price: 1.234 has more than 2 decimals",
+         record={"price": 1.234}),
+    Case("price-nan", "products", "quarantined", "price: nan is not a finite number",
+         lines=('{"source_id": "66", "name": "x", "price": NaN}',)),
+    Case("stock-infinity", "products", "quarantined", "stock: inf is not a whole number",
+         lines=('{"source_id": "66", "name": "x", "price": 1, "stock": Infinity}',)),
+    Case("rating-out-of-range", "reviews", "quarantined", "rating: 9 is outside 1..5", record={"rating": 9}),
+    Case("money-too-large", "orders", "quarantined", "grand_total: '12345678901234' is too large",
+         record={"grand_total": "12345678901234"}),
+    # duplicates and references
+    Case("duplicate-id", "products", "quarantined", "duplicate source_id 1",
+         record={"source_id": "1", "sku": "A-1b", "url_key": "dup"}, source_id="1", alone=True),
+    Case("dangling-manufacturer", "products", "quarantined", "manufacturer 404 is missing or quarantined",
+         record={"manufacturer_id": "404"}),
+    Case("dangling-category", "products", "quarantined", "category 999 is missing or quarantined",
+         record={"category_ids": ["999"]}),
+    Case("dangling-order-product", "orders", "quarantined", "order item product 999 is missing or quarantined",
+         record={"items": [{**TEMPLATES["orders"]["items"][0], "product_id": "999"}]}),
+    Case("dangling-order-customer", "orders", "skipped", "order_needs_customer", record={"customer_id": "404"}),
+    Case("dangling-review-product", "reviews", "skipped", "review_needs_product_and_customer",
+         record={"product_id": "404"}),
+    # HTML and script
+    Case("script-in-description", "products", "loaded", _field("description", CLEAN),
+         record={"description_html": SCRIPT}),
+    Case("html-in-name-kept-as-text", "products", "loaded", _field("name", "<b>Genser</b><script>x()</script>"),
+         record={"name": "<b>Genser</b><script>x()</script>"}),
+    # e-mails
+    Case("email-unicode-local-part", "customers", "loaded", _field("email", "østen.ærlig@example.no"),
+         record={"email": "østen.ærlig@example.no"}),
+    Case("email-idn-domain", "customers", "loaded", _field("email", "kari@bønder.no"),
+         record={"email": "kari@bønder.no"}),
+    Case("email-double-at", "customers", "quarantined", "email: 'kari@@example.no' is not an e-mail address",
+         record={"email": "kari@@example.no"}),
+    Case("email-space-in-domain", "customers", "quarantined", "email: 'kari@exa mple.no' is not an e-mail",
+         record={"email": "kari@exa mple.no"}),
+    Case("email-unicode-invalid", "customers", "quarantined", "email: 'østen@' is not an e-mail address",
+         record={"email": "østen@"}),
+    # dates
+    Case("date-year-zero", "products", "quarantined", "updated_at: '0000-01-01T00:00:00Z' is not an ISO 8601",
+         record={"updated_at": "0000-01-01T00:00:00Z"}),
+    Case("date-far-future", "products", "quarantined", "updated_at: 2999-01-01T00:00:00+00:00 is in the future",
+         record={"updated_at": "2999-01-01T00:00:00Z"}),
+    Case("date-before-year-one-in-utc", "customers", "quarantined", "created_at: '0001-01-01T00:00:00+05:00' is "
+         "outside the years", record={"created_at": "0001-01-01T00:00:00+05:00"}),
+    Case("date-local-format", "customers", "quarantined", "created_at: '31.12.2024' is not an ISO 8601",
+         record={"created_at": "31.12.2024"}),
+    # JSON shape
+    Case("deeply-nested-json", "products", "quarantined", "products.jsonl line {line}: JSON nested too deeply",
+         lines=(nested(100_000),), source_id="#{line}"),
+    Case("truncated-line", "products", "quarantined", "products.jsonl line {line}: malformed JSON",
+         lines=('{"source_id": "66", "name": "cut', ), source_id="#{line}"),
+]
+
+API: list[Case] = [
+    Case("api-price-comma", "products", "quarantined", "price: '12,50' has a comma", wc={"regular_price": "12,50"}),
+    Case("api-price-text", "products", "quarantined", "price: 'gratis' is not a number",
+         wc={"regular_price": "gratis"}),
+    Case("api-name-null", "products", "quarantined", "name: required field is missing", wc={"name": None}),
+    Case("api-name-object", "products", "quarantined", "name: expected text, got dict",
+         wc={"name": {"rendered": "x"}}),
+    Case("api-stock-text", "products", "quarantined", "stock: 'ti' is not a whole number",
+         wc={"stock_quantity": "ti"}),
+    Case("api-negative-stock", "products", "loaded", _field("stock", -4), wc={"stock_quantity": -4}),
+    Case("api-huge-description", "products", "quarantined", "description_html: text of 5000000 characters",
+         wc={"description": "x" * HUGE}),
+    Case("api-script-in-description", "products", "loaded", _field("description", CLEAN),
+         wc={"description": SCRIPT}),
+    Case("api-missing-id", "products", "quarantined", "WooCommerce record None could not be read (KeyError: 'id')",
+         wc={"id": None}, source_id="#2", alone=True),
+    Case("api-duplicate-id", "products", "quarantined", "duplicate source_id 1", wc={"id": 1}, source_id="1", alone=True),
+    Case("api-dangling-category", "products", "quarantined", "category 999 is missing or quarantined",
+         wc={"categories": [{"id": 999, "name": "Borte", "slug": "borte"}]}),
+    Case("api-zero-date", "products", "quarantined", "updated_at: '0000-00-00T00:00:00Z' is not an ISO 8601",
+         wc={"date_modified_gmt": "0000-00-00T00:00:00"}),
+    Case("api-email-unicode", "customers", "loaded", _field("email", "østen@eksempel.no"),
+         wc={"email": "østen@eksempel.no"}),
+    Case("api-email-invalid", "customers", "quarantined", "email: 'ola@' is not an e-mail address",
+         wc={"email": "ola@"}),
+    Case("api-negative-quantity", "orders", "quarantined", "items[0].qty: quantity -1 is not positive",
+         wc={"line_items": [{"id": 661, "product_id": 1, "sku": "A-1", "name": "Blå genser", "quantity": -1,
+                             "subtotal": "100.00", "total_tax": "0.00"}]}),
+    Case("api-total-comma", "orders", "quarantined", "grand_total: '1,25' has a comma", wc={"total": "1,25"}),
+]
+
+def _remove(store) -> None:
+    import shutil
+
+    shutil.rmtree(store)
+
+
+def _no_entity_files(store) -> None:
+    for path in store.glob("*.jsonl"):
+        path.unlink()
+
+
+CONFIG: list[Case] = [
+    Case("export-directory-missing", "products", "config_error", "does not exist; set the source path",
+         rewrite=_remove, source_id=""),
+    Case("export-without-entity-files", "products", "config_error", "holds no <entity>.jsonl files",
+         rewrite=_no_entity_files, source_id=""),
+]
+
+CASES = EXPORT + API + CONFIG
+
+
+def template(entity: str, sid: str = "66") -> dict:
+    """The entity's template with id `sid` and unique keys of its own (SKU, URL key, e-mail, order number), so
+    many cases can share one store without the target rejecting them as duplicates of each other."""
+    own = {"products": {"sku": f"K-{sid}", "url_key": f"korpus-{sid}"},
+           "customers": {"email": f"ola.{sid}@example.no"}, "orders": {"number": f"1{sid}"}}.get(entity, {})
+    return {**TEMPLATES[entity], "source_id": sid, **own}
+
+
+def export_lines(case: Case, sid: str = "66") -> list:
+    """The lines a case appends to its entity's file, its record carrying id `sid`."""
+    if case.lines:
+        return [line.replace(b'"66"', f'"{sid}"'.encode()) if isinstance(line, bytes)
+                else line.replace('"66"', f'"{sid}"') for line in case.lines]
+    if case.record:
+        rec = {**template(case.entity, sid), **case.record}
+        return [json.dumps({k: v for k, v in rec.items() if v is not None}, ensure_ascii=False)]
+    return []
