@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 import requests
 from pyrate_limiter import Duration, Limiter, Rate
 from requests.adapters import HTTPAdapter
-from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
+from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
 from .base import SourceError
 
@@ -41,6 +41,11 @@ class ConnectionProblem(SourceError):
         self.kind, self.status = kind, status
 
 
+class WriteUnconfirmed(ConnectionProblem):
+    """A write whose answer was lost (a 5xx, a dropped connection, a timeout): it may have been applied or not.
+    Sent again blindly it could write twice; the caller looks for it first (Target.create_confirmed)."""
+
+
 class RetryableResponse(Exception):
     """Raised for a response worth retrying (a connector's on_response hook may raise it too, e.g. Shopify's
     THROTTLED at HTTP 200); `wait` is the server's requested delay in seconds, if any."""
@@ -48,6 +53,11 @@ class RetryableResponse(Exception):
     def __init__(self, response: requests.Response | None, wait: float | None, why: str):
         super().__init__(why)
         self.response, self.wait, self.why = response, wait, why
+
+    @property
+    def refused(self) -> bool:
+        """The server said it did nothing (429): safe to send again, whatever the request."""
+        return self.response is not None and self.response.status_code == 429
 
 
 def retry_after_header(response: requests.Response) -> float | None:
@@ -184,7 +194,9 @@ class HttpClient:
         backoff = min(self.settings.max_backoff, 0.25 * 2 ** (state.attempt_number - 1))
         return backoff * random.uniform(0.5, 1.0)
 
-    def request(self, method: str, path: str, what: str = "", **kwargs) -> requests.Response:
+    def request(self, method: str, path: str, what: str = "", idempotent: bool = True,
+                **kwargs) -> requests.Response:
+        """`idempotent=False` (a create): only refusals (429) are retried; a lost answer raises WriteUnconfirmed."""
         url = self.url(path)
         what = what or f"{method} {safe_url(url)}"
 
@@ -192,12 +204,16 @@ class HttpClient:
             with self._count_lock:
                 self.retries += 1
 
-        retrying = Retrying(retry=retry_if_exception_type(RetryableResponse),
+        retrying = Retrying(retry=retry_if_exception(lambda e: isinstance(e, RetryableResponse)
+                                                     and (idempotent or e.refused)),
                             stop=stop_after_attempt(self.settings.max_attempts),
                             wait=self._wait, before_sleep=before_sleep, reraise=True)
         try:
             response = retrying(self._once, method, url, **kwargs)
         except RetryableResponse as exc:
+            if not idempotent and not exc.refused:
+                raise WriteUnconfirmed("server", f"{self.explainer.platform} did not confirm {what} ({exc.why}); "
+                                       f"it may have been applied", getattr(exc.response, "status_code", None)) from None
             if exc.response is not None:
                 raise self.explainer.problem(exc.response, what) from None
             raise ConnectionProblem("unreachable", f"cannot reach {self.explainer.platform} at "

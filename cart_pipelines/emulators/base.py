@@ -210,6 +210,9 @@ class LeakyBucket:
             self.level = min(self.size, self.level + amount)
 
 
+WRITE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
+
+
 @dataclass
 class Knobs:
     """Behaviour switches shared by all emulators."""
@@ -229,6 +232,13 @@ class Knobs:
     # Called with each request once its response is ready and before it is sent: a test changes the store here
     # (insert, update, delete) while a client is part-way through a paginated read. See tests/test_delta_changes.py.
     after_response: Callable[[Request], None] | None = None
+    # The same, per write request (POST/PUT/PATCH/DELETE), for target emulators: "429" (refused with the platform's
+    # 429, nothing written), "500"/"502"/"503"/"504" (failed before writing), "applied_500"/"applied_502" (written,
+    # then the answer is lost to a 5xx: a blind retry writes twice), "drop" (written, the connection closes
+    # mid-answer), "slow" (written, answered after `slow_s`), "expire_token" (the caller's access token expires
+    # just before; emulators with tokens honour it through `expire_token`).
+    write_faults: dict = field(default_factory=dict)
+    reject_rate: float = 0.0  # share of records a target emulator rejects with its own validation message
 
 
 class Emulator:
@@ -243,6 +253,7 @@ class Emulator:
         self.requests = 0
         self.lock = threading.Lock()
         self.base_url = ""  # set by serve()
+        self.faults_by_kind: dict[str, int] = {}
 
     def credentials(self) -> dict:
         """The platform's own credential names and the values a client must use."""
@@ -277,9 +288,14 @@ class Emulator:
         if storm:
             return self.throttled(request)(environ, start_response)
         fault = self._fault(request)
+        writing = request.method in WRITE_METHODS
+        if fault == "429":
+            return self.throttled(request)(environ, start_response)
         if fault in ("500", "502", "503", "504"):
             return self.json({"error": "injected fault"}, int(fault))(environ, start_response)
-        if fault == "slow":
+        if fault == "expire_token":
+            self.expire_token(request)
+        if fault == "slow" and not writing:
             time.sleep(self.knobs.slow_s)
         try:
             endpoint, args = self.url_map.bind_to_environ(environ).match()
@@ -290,6 +306,10 @@ class Emulator:
             response = self.error(request, exc)
         if self.knobs.after_response is not None:
             self.knobs.after_response(request)
+        if fault and fault.startswith("applied_"):  # the write happened; its answer is lost
+            return self.json({"error": "injected fault"}, int(fault[8:]))(environ, start_response)
+        if fault == "slow" and writing:  # applied first: a client that gives up must not miss a write
+            time.sleep(self.knobs.slow_s)
         if fault in ("drop", "truncate"):
             body = response.get_data()
             cut = body[: len(body) // 2]
@@ -304,18 +324,32 @@ class Emulator:
     fault_methods: tuple[str, ...] = ("GET",)
 
     def _fault(self, request: Request) -> str | None:
-        if not self.knobs.faults or request.method not in self.fault_methods:
+        if request.method in WRITE_METHODS and self.knobs.write_faults:
+            faults = self.knobs.write_faults
+        elif request.method in self.fault_methods and self.knobs.faults:
+            faults = self.knobs.faults
+        else:
             return None
         with self.lock:
             if not hasattr(self, "_fault_rng"):
                 self._fault_rng = random.Random(self.knobs.fault_seed)
             roll = self._fault_rng.random()
-        for name, p in self.knobs.faults.items():
-            if roll < p:
-                self.faults_injected = getattr(self, "faults_injected", 0) + 1
-                return name
-            roll -= p
+            for name, p in faults.items():
+                if roll < p:
+                    self.faults_injected = getattr(self, "faults_injected", 0) + 1
+                    self.faults_by_kind[name] = self.faults_by_kind.get(name, 0) + 1
+                    return name
+                roll -= p
         return None
+
+    def expire_token(self, request: Request) -> None:
+        """Expire the access token this request carries (emulators with OAuth tokens override)."""
+
+    def rejects(self, key: str) -> bool:
+        """Whether a target emulator rejects the record `key` (Knobs.reject_rate); decided per record, so a retry
+        of the same record is rejected again, as a real target's validation would."""
+        rate = self.knobs.reject_rate
+        return rate > 0 and random.Random(f"{self.knobs.fault_seed}:{key}").random() < rate
 
 
 @dataclass

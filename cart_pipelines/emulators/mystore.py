@@ -160,6 +160,11 @@ class MystoreEmulator(Emulator):
                                   "X-RateLimit-Remaining": "0"})
         return None
 
+    def expire_token(self, request: Request) -> None:
+        header = request.headers.get("Authorization", "")
+        if header.startswith("Bearer ") and header[7:] in self.access:
+            self.access[header[7:]] = 0.0
+
     def _entity(self, resource: str) -> str:
         if resource not in BY_PATH:
             from werkzeug.exceptions import NotFound
@@ -181,6 +186,8 @@ class MystoreEmulator(Emulator):
             for cid in rec.get("category_ids") or []:
                 if int(cid) not in self.data["categories"]:
                     errors.append({"field": "category_ids", "message": f"category {cid} does not exist"})
+        if self.rejects(f"{entity}:{rec.get('external_ref')}"):
+            errors.append({"field": "record", "message": "was refused by the store's content rules"})
         for field in api.UNIQUE.get(entity, ()):
             value = (rec.get(field) or "").lower()
             if value and any((r.get(field) or "").lower() == value and rid != id_

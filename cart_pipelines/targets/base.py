@@ -7,10 +7,14 @@ with a WriteResult: the target id, or the target's own error message (the record
 
 from __future__ import annotations
 
+import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from typing import Callable
 
 import pyarrow as pa
+
+from ..connectors.http import WriteUnconfirmed
 
 
 @dataclass(frozen=True)
@@ -65,3 +69,23 @@ class Target(ABC):
 
     def describe(self) -> str:
         return self.name
+
+    def create_confirmed(self, entity: str, rows: list[dict], send: Callable[[list[dict]], list[WriteResult]],
+                         attempts: int = 8) -> list[WriteResult]:
+        """`send(rows)` (a create that the HTTP client does not retry blindly); when its answer is lost, the rows
+        may exist anyway: those found by source id are adopted, and only the rest are sent again — so a 5xx after
+        the write, a dropped connection or a timeout never creates a record twice."""
+        done: list[WriteResult] = []
+        for attempt in range(attempts):
+            try:
+                return done + send(rows)
+            except WriteUnconfirmed:
+                if attempt == attempts - 1:
+                    raise
+                time.sleep(min(5.0, 0.2 * 2 ** attempt))
+                found = self.find_existing(entity, [r["source_id"] for r in rows])
+                done += [WriteResult(sid, tid) for sid, tid in found.items()]
+                rows = [r for r in rows if r["source_id"] not in found]
+                if not rows:
+                    return done
+        raise AssertionError("unreachable")

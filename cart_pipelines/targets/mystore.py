@@ -66,11 +66,11 @@ class MystoreTarget(Target):
         self._current = tokens
         return tokens.access_token
 
-    def _call(self, method: str, path: str, **kwargs):
+    def _call(self, method: str, path: str, idempotent: bool = True, **kwargs):
         for attempt in (0, 1):
             headers = {"Authorization": f"Bearer {self._bearer(force_refresh=attempt == 1)}"}
             try:
-                return self.client.request(method, path, headers=headers, **kwargs)
+                return self.client.request(method, path, headers=headers, idempotent=idempotent, **kwargs)
             except ConnectionProblem as exc:
                 if exc.kind != "credentials" or attempt == 1:  # an expired token gets one refresh
                     raise
@@ -83,19 +83,27 @@ class MystoreTarget(Target):
             out["id"] = int(row["target_id"])
         return out
 
+    def _send(self, entity: str, chunk: list[dict], kind: str) -> list[WriteResult]:
+        body = self._call("POST", f"{api.RESOURCES[entity]}/batch", idempotent=kind == "update",
+                          json={kind: [self._payload(r) for r in chunk]}).json()
+        results = []
+        for row, res in zip(chunk, body[kind]):
+            if res.get("error"):
+                msg = "; ".join(f"{e['field']} {e['message']}" for e in res["error"]["errors"])
+                results.append(WriteResult(row["source_id"], None, msg))
+            else:
+                results.append(WriteResult(row["source_id"], str(res["id"])))
+        return results
+
     def _batch(self, entity: str, rows: pa.Table, kind: str) -> list[WriteResult]:
         results: list[WriteResult] = []
         items = rows.to_pylist()
         for start in range(0, len(items), api.BATCH_MAX):
             chunk = items[start:start + api.BATCH_MAX]
-            body = self._call("POST", f"{api.RESOURCES[entity]}/batch",
-                              json={kind: [self._payload(r) for r in chunk]}).json()
-            for row, res in zip(chunk, body[kind]):
-                if res.get("error"):
-                    msg = "; ".join(f"{e['field']} {e['message']}" for e in res["error"]["errors"])
-                    results.append(WriteResult(row["source_id"], None, msg))
-                else:
-                    results.append(WriteResult(row["source_id"], str(res["id"])))
+            if kind == "create":
+                results += self.create_confirmed(entity, chunk, lambda c: self._send(entity, c, kind))
+            else:  # an update sent twice writes the same values: safe to retry
+                results += self._send(entity, chunk, kind)
         return results
 
     def create(self, entity: str, rows: pa.Table, preserve_ids: bool = False) -> list[WriteResult]:

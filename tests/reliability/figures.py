@@ -1,6 +1,6 @@
 """Figures the reliability tests record as they run (faults tried, runs, records lost, duplicates, bad inputs,
 crashes, quarantined with reason), one JSON line per observation, merged and rendered into docs/reliability.md
-by `python -m tests.reliability.report`.
+by `python tests/reliability/report.py`.
 
 The file lives under build/reliability/ (git-ignored); the controller process empties it at session start
 (tests/reliability/conftest.py), so a rendered report always describes one pytest run.

@@ -16,6 +16,8 @@ from cart_pipelines.sample.generator import StoreSize, generate_store
 from cart_pipelines.staging import Staging
 from cart_pipelines.validation import coerce_record
 
+from . import figures
+
 NAMES = sorted(platforms.PLATFORMS)
 MIX = {"500": 0.04, "503": 0.04, "504": 0.02, "drop": 0.04, "truncate": 0.04, "slow": 0.02}
 
@@ -37,6 +39,7 @@ def test_extraction_under_a_fault_mix_loses_nothing(name, seed, truth_dir, tmp_p
         src = platforms.source_class(name).connect(h.base_url, h.credentials, verify=True,
                                                    settings=HttpSettings(timeout=1.0, max_attempts=12,
                                                                          max_backoff=0.5))
+        lost = duplicates = 0
         for entity in ("products", "customers", "orders"):
             if entity not in carried:
                 continue
@@ -46,7 +49,12 @@ def test_extraction_under_a_fault_mix_loses_nothing(name, seed, truth_dir, tmp_p
             with open(truth_dir / f"{entity}.jsonl", encoding="utf-8") as fh:
                 truth = [coerce_record(json.loads(line, parse_float=Decimal), SCHEMAS[entity]) for line in fh]
             key = lambda r: int(r["source_id"])  # noqa: E731
+            got_ids = [r["source_id"] for r in staged]
+            lost += len({r["source_id"] for r in truth} - set(got_ids))
+            duplicates += len(got_ids) - len(set(got_ids))
             assert res.quarantined == 0
             assert [{f: r[f] for f in fields} for r in sorted(staged, key=key)] == \
                    [{f: r[f] for f in fields} for r in sorted(truth, key=key)], entity
         assert getattr(h.emulator, "faults_injected", 0) > 0 and src.client.retries > 0
+        figures.record("extract_faults", f"{name}-seed{seed}", runs=1, faults=h.emulator.faults_by_kind, lost=lost,
+                       duplicates=duplicates)

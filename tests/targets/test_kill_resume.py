@@ -13,6 +13,7 @@ from cart_pipelines.emulators.mystore import MystoreEmulator
 from cart_pipelines.targets.mystore import authorize_against
 from cart_pipelines.sample.generator import StoreSize, generate_store
 from conftest import ROOT
+from reliability import figures
 
 
 def migrate_cmd(data, store):
@@ -44,8 +45,11 @@ def test_sigkill_mid_load_then_resume(tmp_path):
                               timeout=600)
         assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
         assert "All 23 checks passed" in done.stdout
-    for entity, rows in emulator.data.items():
-        refs = collections.Counter(r.get("external_ref") for r in rows.values())
-        assert not [r for r, n in refs.items() if n > 1], f"duplicates in {entity}"
+    duplicates = {e: [r for r, n in collections.Counter(x.get("external_ref") for x in rows.values()).items()
+                      if n > 1] for e, rows in emulator.data.items()}
+    lost = sum(max(0, counts[e] - len(emulator.data[e])) for e in ("products", "customers"))
+    figures.record("kill_resume", "sigkill-mid-load-mystore", runs=2, faults={"sigkill": 1}, lost=lost,
+                   duplicates=sum(map(len, duplicates.values())))
+    assert not any(duplicates.values()), duplicates
     assert len(emulator.data["products"]) == counts["products"]
     assert len(emulator.data["customers"]) == counts["customers"]
