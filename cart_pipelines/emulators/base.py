@@ -323,7 +323,12 @@ class Emulator:
     #: Requests faults may hit: reads. (GraphQL reads are POSTs: an emulator may widen this for read-only tests.)
     fault_methods: tuple[str, ...] = ("GET",)
 
+    #: Paths faults never hit (e.g. an OAuth login and token service, which is not the API under test).
+    fault_exempt: tuple[str, ...] = ()
+
     def _fault(self, request: Request) -> str | None:
+        if self.fault_exempt and request.path.startswith(self.fault_exempt):
+            return None
         if request.method in WRITE_METHODS and self.knobs.write_faults:
             faults = self.knobs.write_faults
         elif request.method in self.fault_methods and self.knobs.faults:
