@@ -182,14 +182,17 @@ def _merge_delta(con, staging: Staging, entity: str, delta_path, bad: list[tuple
     q = _q
     changed_ids = f"(SELECT source_id FROM read_parquet({q(delta_path)}))"
     bad_ids = [b[1] for b in bad]
-    con.execute(f"""
-        COPY (SELECT * FROM read_parquet({q(full)}) WHERE source_id NOT IN {changed_ids}
-                AND source_id NOT IN (SELECT unnest(?::VARCHAR[]))
-              UNION ALL
-              SELECT * REPLACE (_ordinal + (SELECT coalesce(max(_ordinal), 0) FROM read_parquet({q(full)})) AS _ordinal)
-              FROM read_parquet({q(delta_path)}))
-        TO {q(tmp)} (FORMAT parquet, COMPRESSION zstd)""", [bad_ids])
-    os.replace(tmp, full)
+    # Nothing changed: the staged file stays as it is (rewriting it costs in proportion to the store).
+    if bad or con.execute(f"SELECT count(*) FROM read_parquet({q(delta_path)})").fetchall()[0][0]:
+        con.execute(f"""
+            COPY (SELECT * FROM read_parquet({q(full)}) WHERE source_id NOT IN {changed_ids}
+                    AND source_id NOT IN (SELECT unnest(?::VARCHAR[]))
+                  UNION ALL
+                  SELECT * REPLACE (_ordinal + (SELECT coalesce(max(_ordinal), 0) FROM read_parquet({q(full)}))
+                                    AS _ordinal)
+                  FROM read_parquet({q(delta_path)}))
+            TO {q(tmp)} (FORMAT parquet, COMPRESSION zstd)""", [bad_ids])
+        os.replace(tmp, full)
     delta_path.unlink()
     con.execute("DELETE FROM ledger WHERE entity = ? AND stage <> 'extract'", [entity])
     con.execute(f"DELETE FROM ledger WHERE entity = ? AND stage = 'extract' AND (source_id IN "
