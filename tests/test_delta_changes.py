@@ -7,6 +7,7 @@ import pytest
 
 from cart_pipelines import platforms
 from cart_pipelines.emulators.base import EmulatorStore, Knobs
+from cart_pipelines.load import plan_entity
 from cart_pipelines.report import markdown
 from cart_pipelines.sample.generator import StoreSize, generate_store
 from helpers import Run
@@ -59,6 +60,9 @@ def test_deleted_records_are_reported_and_kept_unless_configured(woo):
     assert loads["products"].kept_on_target == 2 and loads["products"].writes == 0
     assert {str(p) for p in products} <= target_ids(run, "products")  # reported, never deleted by default
     assert run.extracted["products"].deletions_checked and run.extracted["products"].deleted_at_source == 2
+    with run.staging.connect() as con:  # what a dry run with delete_on_target would plan now
+        plan = plan_entity(con, run.target, "products", delete_on_target=True)
+    assert (plan["delete"], plan["flag_deleted_at_source"], plan["create"] + plan["update"]) == (2, 0, 0)
 
     loads = run(entities=PEOPLE, mode="delta", detect_deletions=True, delete_on_target=True)
     rep = run.report()
