@@ -70,7 +70,8 @@ def changed_store(products: int, percent: float, mark: datetime) -> tuple[Path, 
     every = round(100 / percent) if percent else 0
     stamp = (mark + timedelta(hours=1)).astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
     changed = 0
-    with open(src / "products.jsonl", encoding="utf-8") as fin, open(d / "products.jsonl", "w", encoding="utf-8") as out:
+    with open(src / "products.jsonl", encoding="utf-8") as fin, \
+            open(d / "products.jsonl", "w", encoding="utf-8") as out:
         for n, line in enumerate(fin):
             if every and n % every == 0:
                 rec = json.loads(line)
@@ -106,12 +107,13 @@ def run(runs, latency_ms, per_item_ms, timeout):
 def markdown(rows, latency_ms, per_item_ms) -> str:
     lines = ["## Delta cost", "",
              f"Measured {datetime.now(timezone.utc):%Y-%m-%d} by `bench/delta_cost.py` (2 cores): a delta of products "
-             f"from the {PLATFORM.capitalize()} emulator (own process, default plan, {latency_ms:g} ms per response plus "
-             f"{per_item_ms:g} ms per record) after a full migration, with a share of the products changed after "
+             f"from the {PLATFORM.capitalize()} emulator (own process, default plan, {latency_ms:g} ms per response "
+             f"plus {per_item_ms:g} ms per record) after a full migration, with a share of the products changed after "
              "the high-water mark. *seconds* is the whole delta extraction: the filtered read (`updated_at gt` the "
              "mark) and the merge of the changed rows into the staged Parquet. Detection of deletions is off (its "
              "id listing costs about products ÷ page size requests; see docs/lifecycle.md).", "",
-             "| products in store | changed | changed rows | rows read | requests | seconds |", "|---|---|---|---|---|---|"]
+             "| products in store | changed | changed rows | rows read | requests | seconds |",
+             "|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r['products']:,} | {r['percent']:g} % | {r['changed']:,} | {r['read']:,} | "
                      f"{r['requests']:,} | {r['seconds']:.1f} |")

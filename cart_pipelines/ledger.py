@@ -1,9 +1,10 @@
 """Per-record outcomes: every source record ends as loaded, skipped (by a named rule) or quarantined (with a reason).
 
-Stages write their own rows (extract: quarantined, or deleted at the source since an earlier run; scope: skipped as out of scope; transform: skipped by a rule
-or quarantined; load: loaded or rejected by the target). The ledger closes when, for every entity, the source
-count equals loaded + skipped + quarantined + deleted. A record deleted at the source stays in the ledger as
-`deleted` (action: kept_on_target, deleted_on_target or not_on_target) until a full migration no longer knows it.
+Stages write their own rows (extract: quarantined, or deleted at the source since an earlier run; scope: skipped
+as out of scope; transform: skipped by a rule or quarantined; load: loaded or rejected by the target). The ledger
+closes when, for every entity, the source count equals loaded + skipped + quarantined + deleted. A record deleted
+at the source stays in the ledger as `deleted` (action: kept_on_target, deleted_on_target or not_on_target) for as
+long as the source lacks it; if it comes back, it is read and loaded again.
 """
 
 from __future__ import annotations

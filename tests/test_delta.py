@@ -121,7 +121,8 @@ def test_dry_run_reports_the_next_delta_and_writes_nothing(woo):
         assert con.execute("SELECT * FROM watermarks ORDER BY ALL").fetchall() == marks
         assert con.execute("SELECT * FROM id_map ORDER BY ALL").fetchall() == id_map
 
-    result = job(defs, "delta_sync", mode="delta", entities=PEOPLE, lookback_seconds=0)  # the real delta does the writes
+    # the real delta does the writes
+    result = job(defs, "delta_sync", mode="delta", entities=PEOPLE, lookback_seconds=0)
     assert result.success and all(e.passed for e in result.get_asset_check_evaluations())
     by = {e["entity"]: e for e in report(data)["entities"]}
     assert (by["products"]["updated"], by["customers"]["created"], by["customers"]["updated"]) == (1, 1, 1)

@@ -250,8 +250,9 @@ def report_asset(context: dg.AssetExecutionContext, config: MigrationConfig, sta
             con.execute("DELETE FROM watermarks_pending")  # a dry run never moves the high-water marks
         path = report.write(plan, staging.reports_directory, report.DRY_RUN)
         context.log.info(report.dry_run_markdown(plan))
-        return dg.MaterializeResult(metadata={"dry_run": True, "plan": dg.MetadataValue.md(report.dry_run_markdown(plan)),
-                                              "path": dg.MetadataValue.path(str(path)), "writes": 0})
+        return dg.MaterializeResult(metadata={
+            "dry_run": True, "plan": dg.MetadataValue.md(report.dry_run_markdown(plan)),
+            "path": dg.MetadataValue.path(str(path)), "writes": 0})
     with staging.open().connect() as con:
         rep = report.build(con, {"mode": config.mode, "entities": ",".join(config.selection()),
                                  "keep_guest_orders": config.keep_guest_orders},
