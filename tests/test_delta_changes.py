@@ -6,6 +6,7 @@ from datetime import datetime, timezone
 import pytest
 
 from cart_pipelines import platforms
+from cart_pipelines.connectors import magento
 from cart_pipelines.emulators.base import EmulatorStore, Knobs
 from cart_pipelines.load import plan_entity
 from cart_pipelines.report import markdown
@@ -128,10 +129,17 @@ def shopify_product_page(request) -> bool:
     return request.method == "POST" and b"products(first" in request.get_data()
 
 
+def magento_product_page(request) -> bool:
+    return request.path.endswith("/V1/products") and request.args.get("searchCriteria[pageSize]") == "50"
+
+
 @pytest.mark.parametrize("platform,is_product_page", [
-    ("woocommerce", woo_product_page), pytest.param("shopify", shopify_product_page, marks=pytest.mark.slow)],
-                         ids=["offset-pages", "cursor-pages"])
-def test_changes_while_pages_are_read_are_neither_missed_nor_duplicated(tmp_path, platform, is_product_page):
+    ("woocommerce", woo_product_page), ("magento", magento_product_page),
+    pytest.param("shopify", shopify_product_page, marks=pytest.mark.slow)],
+                         ids=["offset-pages", "id-range-keyset-pages", "cursor-pages"])
+def test_changes_while_pages_are_read_are_neither_missed_nor_duplicated(tmp_path, monkeypatch, platform,
+                                                                         is_product_page):
+    monkeypatch.setattr(magento, "PAGE_SIZE", 50)  # several id ranges read in parallel
     d = tmp_path / "store"
     generate_store(d, seed=44, size=StoreSize.scaled(260))  # several pages of products on either platform
     store = EmulatorStore(d)

@@ -4,9 +4,10 @@ Endpoints are `{shop}/rest[/{store_code}]/V1/...`, authorised with `Authorizatio
 access token, or an admin token this connector requests from `POST /V1/integration/admin/token` with a username and
 password (admin tokens expire after 4 hours by default, so a 401 after a successful login logs in again once).
 
-Lists are searchCriteria searches answering `{items, search_criteria, total_count}`. Asking past the last page
-returns the last page again (magento/magento2#3787, #8099), so paging stops by `total_count`; a LoopGuard on each
-page's first and last id stops the run if a repeated page slips through (e.g. records deleted while reading).
+Lists are searchCriteria searches answering `{items, search_criteria, total_count}`, read by keyset on entity_id
+(`entity_id gt <last id>`, always currentPage 1) so records added or deleted while reading are neither missed nor
+repeated, in id ranges read in parallel (see `MagentoSource._pages`); numbered pages would shift, and asking past
+the last page returns the last page again (magento/magento2#3787, #8099).
 Delta runs send `updated_at gt <UTC "Y-m-d H:i:s">`; a backfill slice sends `created_at gteq/lt` or `entity_id
 gteq/lt` filter groups (each group is ANDed, as Magento documents); tax classes and manufacturer options carry no timestamp and are
 always read whole (they are small).
@@ -115,14 +116,14 @@ def custom(item: dict) -> dict:
     return {a.get("attribute_code"): a.get("value") for a in item.get("custom_attributes") or []}
 
 
-def search(page_size: int, page: int, filters=(), sort: str | None = None) -> dict:
+def search(page_size: int, page: int, filters=(), sort: str | None = None, direction: str = "ASC") -> dict:
     """searchCriteria query parameters; each filter (field, value, condition) is its own group (AND)."""
     params = {"searchCriteria[pageSize]": page_size, "searchCriteria[currentPage]": page}
     for g, (field, value, condition) in enumerate(filters):
         prefix = f"searchCriteria[filter_groups][{g}][filters][0]"
         params.update({f"{prefix}[field]": field, f"{prefix}[value]": value, f"{prefix}[condition_type]": condition})
     if sort:
-        params.update({"searchCriteria[sortOrders][0][field]": sort, "searchCriteria[sortOrders][0][direction]": "ASC"})
+        params.update({"searchCriteria[sortOrders][0][field]": sort, "searchCriteria[sortOrders][0][direction]": direction})
     return params
 
 
@@ -255,23 +256,53 @@ class MagentoSource(Source):
         return f"Magento shop at {self.api_root} with {total} products"
 
     def _pages(self, entity: str, filters: tuple, fields: str | None = None) -> Iterator[list]:
-        """Pages of one searchCriteria list: page 1, then the rest in parallel, stopping by total_count."""
+        """Pages of one searchCriteria list in entity_id order, each record once even while the shop changes.
+
+        Numbered pages shift when records are added or deleted meanwhile (one slips past unread, or comes twice), so
+        every request is keyset paging: `entity_id gt <last id read>`, sorted by entity_id, currentPage 1, and a
+        short page ends it. To keep 4 requests in flight, the ids after page 1 are cut into ranges expected to hold
+        a page each (the highest id from one request sorted DESC), each read by keyset up to its bound; the last
+        range is open above, so records added meanwhile are read too. Cost: one request more than numbered
+        pages, plus one for each range that turned out fuller than a page."""
         path, id_field, fixed = ENDPOINTS[entity]
-        filters = fixed + filters
         extra = {"fields": fields} if fields else {}
+        if id_field != "entity_id":  # tax classes: a few rows, no entity_id to page by
+            yield from self._paged_all(path, entity, fixed + filters, extra)
+            return
+        filters = fixed + filters
 
-        def fetch(page: int) -> dict:
-            return self._get(path, {**search(PAGE_SIZE, page, filters, id_field), **extra}, entity)
+        def fetch(bounds: tuple, size: int = PAGE_SIZE, direction: str = "ASC") -> dict:
+            return self._get(path, {**search(size, 1, filters + bounds, id_field, direction), **extra}, entity)
 
-        first = fetch(1)
-        total = int(first.get("total_count") or 0)
-        guard = LoopGuard(f"Magento {entity}")
-        pages = max(1, math.ceil(total / PAGE_SIZE))
-        for body in [first] if pages == 1 else _chain(first, pages_in_order(fetch, range(2, pages + 1), CONCURRENCY)):
-            items = body.get("items") or []
-            if items:
-                guard.check((_id(items[0]), _id(items[-1])))
-            yield items
+        def keyset(after: int, below: int | None) -> Iterator[list]:
+            guard = LoopGuard(f"Magento {entity}")
+            while True:
+                items = fetch((("entity_id", after, "gt"),)
+                              + ((("entity_id", below, "lt"),) if below is not None else ())).get("items") or []
+                if items:
+                    guard.check((_id(items[0]), _id(items[-1])))
+                yield items
+                if len(items) < PAGE_SIZE or (below is not None and int(_id(items[-1])) >= below - 1):
+                    return  # a short page, or a full one that reached the range's end (ids are unique)
+                after = int(_id(items[-1]))
+
+        first = fetch(())
+        items = first.get("items") or []
+        yield items
+        if len(items) < PAGE_SIZE:
+            return
+        last = int(_id(items[-1]))
+        rest = int(first.get("total_count") or 0) - len(items)
+        ranges = math.ceil(rest / PAGE_SIZE) if entity in SLICEABLE else 0  # a page or less each
+        top = fetch((), 1, "DESC").get("items") if ranges >= 2 else None
+        if not top:
+            yield from keyset(last, None)
+            return
+        width = max(PAGE_SIZE, math.ceil((int(_id(top[0])) - last) / ranges))
+        cuts = [last + j * width for j in range(1, ranges)]  # range j: ids after cut j-1 up to cut j
+        spans = list(zip([last] + cuts, [c + 1 for c in cuts] + [None]))
+        for pages in pages_in_order(lambda n: list(keyset(*spans[n])), range(len(spans)), CONCURRENCY):
+            yield from pages
 
     ID_KEYS = {"categories": "id", "tax_classes": "class_id", "products": "id", "customers": "id",
                "orders": "entity_id"}
@@ -362,10 +393,11 @@ class MagentoSource(Source):
         return lambda c: {"source_id": str(c["class_id"]), "name": c.get("class_name"),
                           "rates": by_class.get(int(c["class_id"]), [])}
 
-    def _paged_all(self, path: str, what: str) -> Iterator[list]:
+    def _paged_all(self, path: str, what: str, filters=(), extra: dict | None = None) -> Iterator[list]:
+        """Numbered pages, one at a time, for the small tax tables (no entity_id to page by)."""
         page, seen, guard = 1, 0, LoopGuard(f"Magento {what}")
         while True:
-            body = self._get(path, search(PAGE_SIZE, page), what)
+            body = self._get(path, {**search(PAGE_SIZE, page, filters), **(extra or {})}, what)
             items, total = body.get("items") or [], int(body.get("total_count") or 0)
             if items:
                 guard.check((_id(items[0]), _id(items[-1])))
@@ -443,11 +475,6 @@ def _id(item: dict):
 
 def _str(value) -> str | None:
     return None if value is None or value == "" else str(value)
-
-
-def _chain(first, rest):
-    yield first
-    yield from rest
 
 
 class MagentoSourceResource(SourceResource):

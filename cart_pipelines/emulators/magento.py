@@ -10,7 +10,8 @@
   AuthorizationException, which Webapi\\ErrorProcessor maps to HTTP 401 (magento/magento2 source; issues #36811,
   #39289). `knobs.denied_scopes` holds ACL ids such as "Magento_Catalog::products".
 - searchCriteria searches: `searchCriteria[pageSize]`, `[currentPage]`, `[filter_groups][g][filters][f][field|value|
-  condition_type]` (eq, gt, gteq, lt, lteq), `[sortOrders][0][field|direction]`; answer {items, search_criteria,
+  condition_type]` (eq, gt, gteq, lt, lteq), `[sortOrders][0][field|direction]` (entity_id ASC or DESC, or
+  updated_at); answer {items, search_criteria,
   total_count}. Filter groups are ANDed; modelled fields: updated_at, created_at (UTC "Y-m-d H:i:s") and entity_id. https://developer.adobe.com/commerce/webapi/rest/use-rest/performing-searches/
 - Asking past the last page returns the last page again, as Magento collections do (magento/magento2#3787, #8099,
   #26986); currentPage below 1 reads page 1.
@@ -196,7 +197,8 @@ class MagentoEmulator(Emulator):
             else:
                 raise BadRequest("emulator: filter on %1 with %2 is not modelled", [field, cond])
         sort = args.get("searchCriteria[sortOrders][0][field]")
-        order = "updated_at" if sort == "updated_at" else "id"
+        descending = str(args.get("searchCriteria[sortOrders][0][direction]") or "ASC").upper() == "DESC"
+        order = "updated_at" if sort == "updated_at" else "-id" if descending else "id"
         echo = {"filter_groups": [{"filters": [groups[k] for k in sorted(groups) if k[0] == g]}
                                   for g in sorted({k[0] for k in groups})],
                 "page_size": size, "current_page": page}
@@ -224,14 +226,22 @@ class MagentoEmulator(Emulator):
                   and not within]
         n = self.store.count(entity, lo, hi, within=within)
 
+        system = [{k: v for k, v in e.items() if k != "_at"} for e in extras]
+        if order == "-id":  # the system records have the highest ids: first when sorted DESC
+            system.reverse()
+
         def fetch(offset: int, limit: int) -> list[dict]:
+            if order == "-id":
+                rows = system[offset:offset + limit]
+                return rows + [to_json(r) for r in self.store.page(entity, max(0, offset - len(system)),
+                                                                   limit - len(rows), lo, hi, order=order,
+                                                                   within=within)] if len(rows) < limit else rows
             rows = []
             if offset < n:
                 rows = [to_json(r) for r in self.store.page(entity, offset, limit, lo, hi, order=order,
                                                             within=within)]
             start = max(0, offset - n)
-            rows += [{k: v for k, v in e.items() if k != "_at"} for e in extras[start:start + limit - len(rows)]]
-            return rows
+            return rows + system[start:start + limit - len(rows)]
         return self.paged(request, n + len(extras), fetch, size, page, echo)
 
     def listed(self, request: Request, items: list[dict], fields: dict | None = None) -> Response:

@@ -90,15 +90,24 @@ def test_page_size_limit_default_and_last_page_repeats(shop):
     assert past["search_criteria"]["current_page"] == 99  # Magento echoes what was asked
 
 
-def test_connector_stops_by_total_count(shop, monkeypatch):
+def test_connector_pages_by_id_ranges_never_by_page_number(store_dir, monkeypatch):
     from cart_pipelines.connectors import magento
 
     monkeypatch.setattr(magento, "PAGE_SIZE", 10)  # 40 products: exactly four full pages
-    src = platforms.connect("magento", shop)
-    ids = [r.source_id for r in src.records("products")]
+    asked = []
+    knobs = Knobs(rate_limit=False, after_response=lambda r: asked.append(dict(r.args)))
+    with platforms.emulate("magento", store=EmulatorStore(store_dir), knobs=knobs) as h:
+        src = platforms.connect("magento", h)
+        ids = [r.source_id for r in src.records("products")]
     assert ids == [str(i) for i in range(1, 41)]
-    # store configuration + exactly four pages: no fifth request, which Magento would answer with page 4 again
-    assert src.client.requests_made == 5
+    pages = [a for a in asked if "searchCriteria[pageSize]" in a]
+    assert {a["searchCriteria[currentPage]"] for a in pages} == {"1"}  # numbered pages shift under changes
+    bounds = [tuple(v for k, v in sorted(a.items()) if k.endswith("[value]")) for a in pages]
+    # page 1; the highest id (one record sorted DESC); ids 11-20 and 21-30 in parallel, each one full request that
+    # reaches its range's end; the open last range 31- (full), then its short page: records added meanwhile come too
+    assert sorted(bounds) == sorted([(), (), ("10", "21"), ("20", "31"), ("30",), ("40",)])
+    assert [a["searchCriteria[sortOrders][0][direction]"] for a in pages].count("DESC") == 1
+    assert src.client.requests_made == 7  # with the store configuration
 
 
 def test_fields_parameter_trims_items(shop):
