@@ -173,9 +173,12 @@ class WritesMixin:
     def _unique(self, entity: str, rid: int | None, field: str, value, title: str, scope=None) -> None:
         if value in (None, ""):
             return
-        for r in self._all(entity):
-            if int(r["source_id"]) != rid and str(r.get(field) or "").lower() == str(value).lower() \
-                    and (scope is None or scope(r)):
+        with self.store.lock:  # in SQL: a scan in Python per write made loads quadratic in the shop's size
+            rows = self.store.con.execute(
+                f"SELECT record FROM {entity} WHERE lower(json_extract_string(record, '$.{field}')) = lower(?)",
+                [str(value)]).fetchall()
+        for r in (self.store._decode(row[0]) for row in rows):
+            if int(r["source_id"]) != rid and (scope is None or scope(r)):
                 raise Invalid(409, title, {field: f"{value} is already in use"})
 
     def _exists(self, entity: str, id_, field: str) -> None:
