@@ -101,11 +101,14 @@ class ApiError(Exception):
 # - v2 POST /orders: products and billing_address required; subtotal_ex_tax/subtotal_inc_tax and
 #   total_ex_tax/total_inc_tax override the computed totals (each needs its pair); errors [{status, message}];
 # - metafields (namespace, key, value, permission_set) on categories, brands and products, unique per
-#   resource, namespace and key (409), listed for all resources of a kind with GET /catalog/{kind}/metafields.
+#   resource, namespace and key (409), listed for all resources of a kind with GET /catalog/{kind}/metafields;
+# - the store's own validation refuses the customers and orders Knobs.reject_rate picks (422), by the source id our
+#   target keeps in their notes / staff notes.
 WRITE_SCOPES = {"categories": "store_v2_products", "manufacturers": "store_v2_products",
                 "products": "store_v2_products", "reviews": "store_v2_products", "customers": "store_v2_customers",
                 "orders": "store_v2_orders"}
 ARRAY_MAX = 10
+SOURCE_REF = "cart_pipelines source id: "  # the notes line our target writes (rejections pick records by it)
 META_KINDS = {"categories": "categories", "brands": "manufacturers", "products": "products"}
 STATUS_BY_ID = {sid: name for name, (sid, _) in ORDER_STATUS.items()}
 REVIEW_IN = {"approved": "approved", "pending": "pending", "disapproved": "rejected"}
@@ -199,6 +202,8 @@ class WritesMixin:
 
         def work():
             body = self._body(request)
+            if request.method == "POST":
+                self._refuse(entity, body if isinstance(body, list) else [body])
             if entity == "orders":
                 if request.method != "POST":
                     raise Invalid(405, "Method not allowed")
@@ -225,6 +230,17 @@ class WritesMixin:
             rec = self._put(entity, self._staged(entity, body, None))
             return self.json({"data": self._render(entity, rec), "meta": {}})
         return self._write(request, store, entity, work)
+
+    def _refuse(self, entity: str, items: list) -> None:
+        """Refuse a create holding a record the reject knob picks (an array is all-or-nothing, as ever)."""
+        for k, item in enumerate(items):
+            note = str((item.get("staff_notes") if entity == "orders" else item.get("notes")) or "") \
+                if isinstance(item, dict) else ""
+            sid = next((line[len(SOURCE_REF):].strip() for line in note.splitlines() if line.startswith(SOURCE_REF)),
+                       None)
+            if sid and self.rejects(f"{entity}:{sid}"):
+                raise Invalid(422, "The record was refused by the store's content rules.",
+                              {f"{k}.record": "refused by the store's content rules"})
 
     def _batch_duplicates(self, entity: str, staged: list[dict]) -> None:
         if entity != "customers":

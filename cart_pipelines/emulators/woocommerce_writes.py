@@ -23,6 +23,8 @@ and the resource controllers in github.com/woocommerce/woocommerce; https://wooc
   (`woocommerce_rest_required_product_reference`); `sku` of a line item is the product's (read-only).
 - reviews: product must exist (`woocommerce_rest_product_invalid_id`), duplicates (same product, e-mail and text)
   → 409 `comment_duplicate`.
+- a shop's own validation (a plugin's `woocommerce_rest_pre_insert_*` filter returning a WP_Error) refuses the
+  records Knobs.reject_rate picks, by the source id our target keeps in their meta data.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from . import woocommerce as wc
 
 API = "/wp-json/wc/v3"
 BATCH_LIMIT = 100
+SOURCE_META = "_cart_pipelines_source_id"  # the meta key our target writes; rejections pick records by it
 RESOURCES = {  # REST base → (capability kind, store entity)
     "products/categories": ("categories", "categories"),
     "products/brands": ("brands", "manufacturers"),
@@ -161,12 +164,24 @@ class WooWrites:
                 "taxes": (self._rate_create, self._rate_update, self._rate_delete)}[kind]
 
     # --- endpoints -----------------------------------------------------------------------------------------
+    def _screened(self, base: str, create):
+        """`create`, refusing the records the reject knob picks, as a validation plugin would."""
+        def run(base_, body):
+            sid = next((m.get("value") for m in body.get("meta_data") or [] if isinstance(m, dict)
+                        and m.get("key") == SOURCE_META), None)
+            if sid is not None and self.rejects(f"{RESOURCES[base][1]}:{sid}"):
+                raise wc.WpError(400, "woocommerce_rest_cannot_create",
+                                 "The record was refused by the store's content rules.")
+            return create(base_, body)
+        return run
+
     def w_create(self, request, base):
-        create = self._ops(base)[0]
+        create = self._screened(base, self._ops(base)[0])
         return self._writing(request, RESOURCES[base][0], lambda b, p: (201, self._counted(create, base, b)))
 
     def w_batch(self, request, base):
         create, update, delete = self._ops(base)
+        create = self._screened(base, create)
         return self._writing(request, RESOURCES[base][0], lambda b, p: (200, self._batch(
             b, lambda i: create(base, i), lambda id_, i: update(base, id_, i), lambda id_: delete(base, id_))))
 

@@ -76,16 +76,26 @@ class Target(ABC):
         may exist anyway: those found by source id are adopted, and only the rest are sent again — so a 5xx after
         the write, a dropped connection or a timeout never creates a record twice."""
         done: list[WriteResult] = []
-        for attempt in range(attempts):
-            try:
-                return done + send(rows)
-            except WriteUnconfirmed:
-                if attempt == attempts - 1:
-                    raise
-                time.sleep(min(5.0, 0.2 * 2 ** attempt))
+
+        def attempt(again: bool) -> list[WriteResult]:
+            nonlocal rows
+            if again:
                 found = self.find_existing(entity, [r["source_id"] for r in rows])
-                done += [WriteResult(sid, tid) for sid, tid in found.items()]
+                done.extend(WriteResult(sid, tid) for sid, tid in found.items())
                 rows = [r for r in rows if r["source_id"] not in found]
-                if not rows:
-                    return done
-        raise AssertionError("unreachable")
+            return done + (send(rows) if rows else [])
+
+        return until_confirmed(attempt, attempts)
+
+
+def until_confirmed(work: Callable[[bool], list], attempts: int = 8) -> list:
+    """`work(again)`, a write that converges when run again after a lost answer (with `again` it first reads what
+    exists): on WriteUnconfirmed it waits and runs again, so nothing is ever resent blindly."""
+    for attempt in range(attempts):
+        try:
+            return work(attempt > 0)
+        except WriteUnconfirmed:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(min(5.0, 0.2 * 2 ** attempt))
+    raise AssertionError("unreachable")

@@ -30,7 +30,7 @@ from ..connectors.bigcommerce import (API_HOST, PAGE_SIZE, Pacer, _address, _id,
 from ..connectors.http import ConnectionProblem, Explainer, HttpClient, HttpSettings
 from ..defs.resources import TargetResource, data_dir
 from .readback import as_target_table
-from .base import Target, WriteResult
+from .base import Target, WriteResult, until_confirmed
 
 ARRAY_MAX = 10  # customers POST/PUT and products PUT take at most 10 items
 NAMESPACE, KEY = "cart_pipelines", "source_id"
@@ -103,6 +103,7 @@ class BigCommerceTarget(Target):
 
     # --- HTTP
     def _json(self, method: str, path: str, **kwargs):
+        """`idempotent=False` for a create: a lost answer raises WriteUnconfirmed instead of a blind resend."""
         response = self.client.request(method, path, **kwargs)
         return response.json() if response.status_code != 204 and response.content else None
 
@@ -259,27 +260,54 @@ class BigCommerceTarget(Target):
         items = rows.to_pylist()
         if entity == "tax_classes":
             return [WriteResult(r["source_id"], None, NO_TAX_CLASSES) for r in items]
-        if entity == "customers":
-            return self._arrays("POST", "v3/customers", entity, items)
-        results = []
-        for row in items:
-            if entity == "orders":
-                path = "v2/orders"
-            elif entity == "reviews":
-                path = f"v3/catalog/products/{row['product_id']}/reviews"
-            else:
-                path = V3_PATH[entity]
-            body, error = self._try("POST", path, json=self._payload(entity, row))
-            if error:
-                results.append(WriteResult(row["source_id"], None, error))
-                continue
-            new_id = (body["id"] if entity == "orders" else body["data"]["id"])
-            if entity in META_KIND:
-                self._keep_ref(entity, new_id, row["source_id"])
-            elif entity == "reviews":
-                self._save_review_refs({str(new_id): row["source_id"]})
-            results.append(WriteResult(row["source_id"], str(new_id)))
-        return results
+        if entity == "customers":  # the source id is in the notes sent with the create: find_existing sees it
+            return self.create_confirmed(entity, items, lambda chunk: self._arrays("POST", "v3/customers", entity,
+                                                                                   chunk))
+        return [until_confirmed(lambda again, row=row: self._create_one(entity, row, again)) for row in items]
+
+    def _create_one(self, entity: str, row: dict, again: bool) -> WriteResult:
+        """One create; `again` (its last answer was lost): adopt the record if it exists, by our source id or, for
+        records whose source id is written after the create, by what BigCommerce keeps unique."""
+        sid, payload = row["source_id"], self._payload(entity, row)
+        if again:
+            tid = self.find_existing(entity, [sid]).get(sid) or self._unclaimed(entity, row, payload)
+            if tid is not None:
+                self._claim(entity, tid, sid)
+                return WriteResult(sid, str(tid))
+        if entity == "orders":
+            path = "v2/orders"
+        elif entity == "reviews":
+            path = f"v3/catalog/products/{row['product_id']}/reviews"
+        else:
+            path = V3_PATH[entity]
+        body, error = self._try("POST", path, json=payload, idempotent=False)
+        if error:
+            return WriteResult(sid, None, error)
+        new_id = body["id"] if entity == "orders" else body["data"]["id"]
+        self._claim(entity, new_id, sid)
+        return WriteResult(sid, str(new_id))
+
+    def _claim(self, entity: str, target_id, source_id: str) -> None:
+        if entity in META_KIND:
+            self._keep_ref(entity, target_id, source_id)
+        elif entity == "reviews":
+            self._save_review_refs({str(target_id): source_id})
+
+    def _unclaimed(self, entity: str, row: dict, payload: dict) -> str | None:
+        """A record a lost create made before our source id was attached: the one with the payload's unique name
+        (a category's under its parent) or, for a review, its product, e-mail and text, that no source id holds."""
+        if entity in META_KIND:
+            claimed = set(self._refs(entity))
+            keys = ("name", "parent_id") if entity == "categories" else ("name",)
+            hits = self._v3_pages(V3_PATH[entity], {k: payload[k] for k in keys})
+        elif entity == "reviews":
+            claimed = {int(k) for k in self._review_refs()}
+            keys = ("title", "text", "email")
+            hits = self._v3_pages(f"v3/catalog/products/{row['product_id']}/reviews")
+        else:
+            return None
+        return next((str(r["id"]) for r in hits if r["id"] not in claimed
+                     and all(str(r.get(k) or "").lower() == str(payload[k] or "").lower() for k in keys)), None)
 
     def _arrays(self, method: str, path: str, entity: str, items: list[dict]) -> list[WriteResult]:
         """Arrays of at most 10; a rejected array is sent again one record at a time for per-record messages."""
@@ -288,12 +316,12 @@ class BigCommerceTarget(Target):
             chunk = items[start:start + ARRAY_MAX]
             payload = [{**self._payload(entity, r), **({"id": int(r["target_id"])} if "target_id" in r else {})}
                        for r in chunk]
-            body, error = self._try(method, path, json=payload)
+            body, error = self._try(method, path, json=payload, idempotent=method != "POST")
             if error is None:
                 results += [WriteResult(r["source_id"], str(d["id"])) for r, d in zip(chunk, body["data"])]
                 continue
             for r, one in zip(chunk, payload):
-                body, error = self._try(method, path, json=[one])
+                body, error = self._try(method, path, json=[one], idempotent=method != "POST")
                 results.append(WriteResult(r["source_id"], str(body["data"][0]["id"]) if body else None, error))
         return results
 

@@ -41,7 +41,7 @@ from ..connectors.woocommerce import API, EXPLAINER, WEIGHT_UNITS, WooExplainer,
 from ..defs.resources import TargetResource, data_dir
 from ..staging import arrow_table
 from .readback import json_ready
-from .base import Target, WriteResult
+from .base import Target, WriteResult, until_confirmed
 from .duckdb_store import TABLES
 
 BATCH_MAX = 100  # woocommerce_rest_batch_items_limit
@@ -156,8 +156,9 @@ class WooCommerceTarget(Target):
         if delay > 0:
             time.sleep(delay)
 
-    def _call(self, method: str, path: str, what: str = "", **kwargs) -> requests.Response:
-        return self.client.request(method, path, what=what or path, verify=self.verify, **kwargs)
+    def _call(self, method: str, path: str, what: str = "", idempotent: bool = True, **kwargs) -> requests.Response:
+        return self.client.request(method, path, what=what or path, verify=self.verify, idempotent=idempotent,
+                                   **kwargs)
 
     def _pages(self, path: str, params: dict | None = None):
         page = 1
@@ -179,7 +180,8 @@ class WooCommerceTarget(Target):
         out = []
         for start in range(0, len(payloads), BATCH_MAX):
             chunk = payloads[start:start + BATCH_MAX]
-            out += self._call("POST", f"{path}/batch", what=f"{path} batch", json={kind: chunk}).json().get(kind, [])
+            out += self._call("POST", f"{path}/batch", what=f"{path} batch", idempotent=kind != "create",
+                              json={kind: chunk}).json().get(kind, [])
         return out
 
     @staticmethod
@@ -363,21 +365,19 @@ class WooCommerceTarget(Target):
                     p["fee_lines"] = [{"id": f["id"], "name": None} for f in old.get("fee_lines", [])] + \
                         p["fee_lines"]
             payloads.append(p)
-        answers = self._batch(RESOURCES[entity], kind, payloads)
-        results = []
-        adopt = []
-        for row, res in zip(rows, answers):
-            err = res.get("error") or {}
-            if kind == "create" and err.get("code") == "term_exists" and (err.get("data") or {}).get("resource_id"):
-                tid = str(err["data"]["resource_id"])
-                if self.refs.get(entity).get(tid) in (None, row["source_id"]):  # an unclaimed term of that name
-                    adopt.append({**row, "target_id": tid})
-                    results.append(WriteResult(row["source_id"], tid))
-                    continue
-            if err:
-                results.append(WriteResult(row["source_id"], None, self._error(res)))
-            else:
-                results.append(WriteResult(row["source_id"], str(res["id"])))
+        adopt: list[dict] = []
+        if kind == "create":
+            by_sid = {r["source_id"]: p for r, p in zip(rows, payloads)}
+
+            def send(chunk: list[dict]) -> list[WriteResult]:
+                self._found.pop(entity, None)  # find_existing after a lost answer must read the target again
+                answers = self._batch(RESOURCES[entity], kind, [by_sid[r["source_id"]] for r in chunk])
+                return self._answered(entity, chunk, answers, adopt)
+
+            done = {r.source_id: r for r in self.create_confirmed(entity, rows, send)}
+            results = [done[r["source_id"]] for r in rows]
+        else:
+            results = self._answered(entity, rows, self._batch(RESOURCES[entity], kind, payloads), adopt)
         if entity == "products":
             results = self._variations(rows, results, kind)
         if entity not in WITH_META:
@@ -391,6 +391,30 @@ class WooCommerceTarget(Target):
             results = [done.get(r.source_id, r) for r in results]
         return results
 
+    def _answered(self, entity: str, rows: list[dict], answers: list[dict], adopt: list[dict]) -> list[WriteResult]:
+        """Per row its target id or WooCommerce's message; a term or review that exists already (the same name, or
+        WordPress's duplicate-comment check after a create whose answer was lost) and that no other source record
+        holds is adopted (its row goes to `adopt`, to be updated to our values)."""
+        results = []
+        reviews = None
+        for row, res in zip(rows, answers):
+            err = res.get("error") or {}
+            tid = (err.get("data") or {}).get("resource_id") if err.get("code") == "term_exists" else None
+            if err.get("code") == "comment_duplicate":
+                reviews = self._all("reviews") if reviews is None else reviews
+                p = self._payload(entity, row)
+                tid = next((r["id"] for r in reviews if r["product_id"] == p["product_id"] and r["review"] ==
+                            p["review"] and r["reviewer_email"].lower() == p["reviewer_email"].lower()), None)
+            if tid and self.refs.get(entity).get(str(tid)) in (None, row["source_id"]) \
+                    and str(tid) not in {r.target_id for r in results}:  # unclaimed: adopt it
+                adopt.append({**row, "target_id": str(tid)})
+                results.append(WriteResult(row["source_id"], str(tid)))
+            elif err:
+                results.append(WriteResult(row["source_id"], None, self._error(res)))
+            else:
+                results.append(WriteResult(row["source_id"], str(res["id"])))
+        return results
+
     def _variations(self, rows: list[dict], results: list[WriteResult], kind: str) -> list[WriteResult]:
         out = []
         for row, res in zip(rows, results):
@@ -398,33 +422,38 @@ class WooCommerceTarget(Target):
             if res.error or (not variants and kind == "create"):
                 out.append(res)
                 continue
-            pid = int(res.target_id)
-            existing = {}
-            if kind == "update":
-                existing = {_meta(v): v["id"] for page in self._pages(f"products/{pid}/variations") for v in page}
-            creates, updates = [], []
-            for v in variants:
-                body = {"sku": v.get("sku") or "", "regular_price": _s(v.get("price")),
-                        "sale_price": _s(row.get("special_price")), "manage_stock": v.get("stock") is not None,
-                        "stock_quantity": v.get("stock"),
-                        "attributes": [{"name": o["name"], "option": o["value"]} for o in v.get("options") or []],
-                        "meta_data": [{"key": META_KEY, "value": v.get("source_id")}]}
-                if v.get("source_id") in existing:
-                    updates.append({**body, "id": existing.pop(v.get("source_id"))})
-                else:
-                    creates.append(body)
-            answers = []
-            payload = {"create": creates, "update": updates, "delete": list(existing.values())}
-            ops = [(k, x) for k in ("create", "update", "delete") for x in payload[k]]
-            for start in range(0, len(ops), BATCH_MAX):
-                chunk = ops[start:start + BATCH_MAX]
-                body = {k: [x for kk, x in chunk if kk == k] for k in ("create", "update", "delete")}
-                got = self._call("POST", f"products/{pid}/variations/batch", json=body).json()
-                answers += [a for k in ("create", "update", "delete") for a in got.get(k, [])]
-            errors = [self._error(a) for a in answers if a.get("error")]
+            errors = until_confirmed(lambda again: self._sync_variations(
+                int(res.target_id), row, read_existing=again or kind == "update"))
             out.append(WriteResult(res.source_id, res.target_id, ("variations: " + "; ".join(errors))
                                    if errors else None))
         return out
+
+    def _sync_variations(self, pid: int, row: dict, read_existing: bool) -> list[str]:
+        """Make product `pid`'s variations the row's variants (matched by source id); WooCommerce's errors."""
+        existing = {}
+        if read_existing:
+            existing = {_meta(v): v["id"] for page in self._pages(f"products/{pid}/variations") for v in page}
+        creates, updates = [], []
+        for v in row.get("variants") or []:
+            body = {"sku": v.get("sku") or "", "regular_price": _s(v.get("price")),
+                    "sale_price": _s(row.get("special_price")), "manage_stock": v.get("stock") is not None,
+                    "stock_quantity": v.get("stock"),
+                    "attributes": [{"name": o["name"], "option": o["value"]} for o in v.get("options") or []],
+                    "meta_data": [{"key": META_KEY, "value": v.get("source_id")}]}
+            if v.get("source_id") in existing:
+                updates.append({**body, "id": existing.pop(v.get("source_id"))})
+            else:
+                creates.append(body)
+        answers = []
+        payload = {"create": creates, "update": updates, "delete": list(existing.values())}
+        ops = [(k, x) for k in ("create", "update", "delete") for x in payload[k]]
+        for start in range(0, len(ops), BATCH_MAX):
+            chunk = ops[start:start + BATCH_MAX]
+            body = {k: [x for kk, x in chunk if kk == k] for k in ("create", "update", "delete")}
+            got = self._call("POST", f"products/{pid}/variations/batch", json=body,
+                             idempotent=not body["create"]).json()
+            answers += [a for k in ("create", "update", "delete") for a in got.get(k, [])]
+        return [self._error(a) for a in answers if a.get("error")]
 
     def _tax_class(self, row: dict, kind: str) -> WriteResult:
         sid, name = row["source_id"], row["name"]
@@ -443,17 +472,21 @@ class WooCommerceTarget(Target):
                                                                                                            sid):
                             return WriteResult(sid, None, str(exc))
                         slug = hit  # "Tax class already exists": adopt it
-            old = [r["id"] for page in self._pages("taxes", {"class": slug}) for r in page]
-            rates = [{"country": r.get("country") or "", "rate": str(r["rate"]), "name": "Tax", "class": slug,
-                      "priority": 1, "shipping": True} for r in row.get("rates") or []]
-            answers = self._batch("taxes", "delete", old) if old else []
-            answers += self._batch("taxes", "create", rates) if rates else []
+            answers = until_confirmed(lambda again: self._rates(slug, row))
         except ConnectionProblem as exc:
             return WriteResult(sid, None, str(exc))
         self.refs.get("tax_classes")[slug] = sid
         self.refs.save()
         errors = [self._error(a) for a in answers if a.get("error")]
         return WriteResult(sid, slug, "; ".join(errors) if errors else None)
+
+    def _rates(self, slug: str, row: dict) -> list[dict]:
+        """Replace the class's rates with the row's (run again, it converges: the old ones are read first)."""
+        old = [r["id"] for page in self._pages("taxes", {"class": slug}) for r in page]
+        rates = [{"country": r.get("country") or "", "rate": str(r["rate"]), "name": "Tax", "class": slug,
+                  "priority": 1, "shipping": True} for r in row.get("rates") or []]
+        answers = self._batch("taxes", "delete", old) if old else []
+        return answers + (self._batch("taxes", "create", rates) if rates else [])
 
     # --- reading back ----------------------------------------------------------------------------------------
     def find_existing(self, entity: str, source_ids: list[str]) -> dict[str, str]:
