@@ -50,14 +50,15 @@ class RetryableResponse(Exception):
     """Raised for a response worth retrying (a connector's on_response hook may raise it too, e.g. Shopify's
     THROTTLED at HTTP 200); `wait` is the server's requested delay in seconds, if any."""
 
-    def __init__(self, response: requests.Response | None, wait: float | None, why: str):
+    def __init__(self, response: requests.Response | None, wait: float | None, why: str, refused: bool = False):
         super().__init__(why)
-        self.response, self.wait, self.why = response, wait, why
+        self.response, self.wait, self.why, self._refused = response, wait, why, refused
 
     @property
     def refused(self) -> bool:
-        """The server said it did nothing (429): safe to send again, whatever the request."""
-        return self.response is not None and self.response.status_code == 429
+        """The server said it did nothing (429, or a connector's own refusal such as Shopify's THROTTLED): safe to
+        send again, whatever the request."""
+        return self._refused or (self.response is not None and self.response.status_code == 429)
 
 
 def retry_after_header(response: requests.Response) -> float | None:

@@ -296,7 +296,8 @@ class CostBudget:
                                             for e in errors if isinstance(e, dict)):
             requested = float((cost or {}).get("requestedQueryCost") or 0)
             wait = self.wait_for(requested) if status else 1.0
-            raise RetryableResponse(response, max(0.1, wait), "THROTTLED")  # HttpClient waits, counts and retries
+            # HttpClient waits, counts and retries: nothing ran, so a mutation is safe to send again too
+            raise RetryableResponse(response, max(0.1, wait), "THROTTLED", refused=True)
 
     def wait_for(self, cost: float) -> float:
         """Seconds until the bucket holds `cost` points (0 when unknown or already there)."""
@@ -342,11 +343,14 @@ class ShopifySource(Source):
         return entity in SPECS or entity == "manufacturers"
 
     # --- transport
-    def query(self, text: str, variables: dict | None = None, cost: int = 1, what: str = "") -> dict:
-        """One GraphQL request, paced to the bucket; GraphQL errors become ConnectionProblem."""
+    def query(self, text: str, variables: dict | None = None, cost: int = 1, what: str = "",
+              idempotent: bool = True) -> dict:
+        """One GraphQL request, paced to the bucket; GraphQL errors become ConnectionProblem. `idempotent=False`
+        (a create mutation): a lost answer raises WriteUnconfirmed instead of a blind resend."""
         self.budget.pace(cost)
         try:
             response = self.client.request("POST", "graphql.json", what=what or "a GraphQL query",
+                                           idempotent=idempotent,
                                            data=json.dumps({"query": text, "variables": variables or {}}))
         except ConnectionProblem as exc:
             if exc.status == 200:  # THROTTLED (HTTP 200) on every attempt

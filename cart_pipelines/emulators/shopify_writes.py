@@ -14,7 +14,8 @@ Documented behaviour followed (shopify.dev, Admin GraphQL API, found with the se
   computes the totals from these; `orderUpdate` changes e-mail, tags, addresses and metafields; `orderDelete`;
 - `metafieldsSet` (at most 25 per call) / `metafieldsDelete` on any owner, the shop included;
 - per-record problems are `userErrors [{field, message, code}]` at HTTP 200; every mutation costs 10 points of
-  the same leaky bucket as queries (several aliased mutations in one request cost 10 each).
+  the same leaky bucket as queries (several aliased mutations in one request cost 10 each);
+- a create the reject knob picks (Knobs.reject_rate, by our source id metafield) answers a userError.
 Every successful mutation counts in `self.writes`. Records are stored canonically in the EmulatorStore, so the
 source-side queries (products, collections, customers, orders, node) read them back.
 """
@@ -235,6 +236,15 @@ class ShopifyWrites:
                         "type": m.get("type") or (old or {}).get("type") or "single_line_text_field"}
         return out
 
+    def _refused(self, entity: str, input: dict, num: int | None, field: list[str]) -> list[dict]:
+        """A create the reject knob picks (by the source id our target sends as a metafield) gets a userError,
+        as a shop's validation (e.g. a Shopify Function or a flow rule) would give it."""
+        sid = next((m.get("value") for m in input.get("metafields") or []
+                    if m.get("namespace") == "cart_pipelines" and m.get("key") == "source_id"), None)
+        if num is None and sid is not None and self.rejects(f"{entity}:{sid}"):
+            return [_err(field, "The record was refused by the store's content rules", "INVALID")]
+        return []
+
     def _unique(self, entity: str, field: str, value, num: int | None) -> bool:
         if value in (None, ""):
             return True
@@ -284,6 +294,7 @@ class ShopifyWrites:
         variants = input.get("variants")
         if variants is not None and not variants:
             errors.append(_err(["input", "variants"], "A product must have at least one variant", "INVALID"))
+        errors += self._refused("products", input, num, ["input"])
         if errors:
             return {"product": None, "productSetOperation": None, "userErrors": errors}
         rec = dict(current)
@@ -344,6 +355,7 @@ class ShopifyWrites:
                                                                           (title or "").lower()).strip("-")
         if not self._unique("categories", "url_key", handle, num):
             errors.append(_err(["handle"], "Handle has already been taken", "TAKEN"))
+        errors += self._refused("categories", input, num, ["input"])
         if errors:
             return {"collection": None, "userErrors": errors}
         rec = {**current, "name": title, "url_key": handle}
@@ -369,6 +381,7 @@ class ShopifyWrites:
             errors.append(_err(["email"], "Email is invalid", "INVALID"))
         elif not self._unique("customers", "email", rec.get("email"), num):
             errors.append(_err(["email"], "Email has already been taken", "TAKEN"))
+        errors += self._refused("customers", input, num, ["input"])
         if errors:
             return {"customer": None, "userErrors": errors}
         if "addresses" in input:
@@ -409,6 +422,7 @@ class ShopifyWrites:
         if customer and (cid is None or self.store.get("customers", cid) is None):
             errors.append(_err(["order", "customer", "toAssociate", "id"], "Customer does not exist",
                                 "CUSTOMER_NOT_FOUND"))
+        errors += self._refused("orders", order, None, ["order"])
         if errors:
             return {"order": None, "userErrors": errors}
         subtotal = sum((i["price"] or Decimal(0)) * i["qty"] for i in items)

@@ -86,9 +86,10 @@ class ShopifyTarget(Target):
 
     # --- transport
     def _run(self, field: str, arg: str, arg_type: str, payload_sel: str, inputs: list[dict],
-             extra: str = "", what: str = "") -> list[dict | str]:
+             extra: str = "", what: str = "", idempotent: bool = True) -> list[dict | str]:
         """One request of aliased mutations; a request Shopify refuses as a whole (an invalid value in one
-        input) is retried one input at a time, so only that record fails, with Shopify's message."""
+        input) is retried one input at a time, so only that record fails, with Shopify's message. Creates go
+        with `idempotent=False` (see Target.create_confirmed)."""
         if not inputs:
             return []
         heads = ", ".join(f"$v{k}: {arg_type}" for k in range(len(inputs)))
@@ -97,13 +98,14 @@ class ShopifyTarget(Target):
         variables = {f"v{k}": v for k, v in enumerate(inputs)}
         try:
             data = self.api.query(f"mutation({heads}) {{ {body} }}", variables, cost=10 * len(inputs),
-                                  what=what or f"{field} ×{len(inputs)}")
+                                  what=what or f"{field} ×{len(inputs)}", idempotent=idempotent)
         except ConnectionProblem as exc:
             if exc.kind != "bad_request":
                 raise
             if len(inputs) == 1:
                 return [str(exc)]
-            return [r for one in inputs for r in self._run(field, arg, arg_type, payload_sel, [one], extra, what)]
+            return [r for one in inputs
+                    for r in self._run(field, arg, arg_type, payload_sel, [one], extra, what, idempotent)]
         return [data[f"m{k}"] for k in range(len(inputs))]
 
     def _query(self, text: str, variables: dict | None = None, cost: int = 1, what: str = "") -> dict:
@@ -149,18 +151,24 @@ class ShopifyTarget(Target):
             if entity == "orders" and not update else ""
         bulk = self.bulk_threshold is not None and len(ready) > self.bulk_threshold
         step = BULK_MAX_LINES if bulk else BATCH
-        for start in range(0, len(ready), step):
-            chunk = ready[start:start + step]
-            inputs = [p for _, p in chunk]
+        inputs = {items[k]["source_id"]: p for k, p in ready}
+
+        def send(rows: list[dict]) -> list[WriteResult]:
             if bulk:
                 mutation = (f"mutation($v: {input_type}) {{ {field}({arg}: $v{extra}) {{ {payload} {{ id }} "
                             "userErrors { field message } } }")
-                answers = run_bulk(self.api, mutation, field, [{"v": p} for p in inputs],
-                                   f"bulk {field} of {len(inputs):,} {entity}")
+                answers = run_bulk(self.api, mutation, field, [{"v": inputs[r["source_id"]]} for r in rows],
+                                   f"bulk {field} of {len(rows):,} {entity}")
             else:
-                answers = self._run(field, arg, input_type, f"{payload} {{ id }}", inputs, extra)
-            for (k, _), res in zip(chunk, self._results([items[k] for k, _ in chunk], answers, payload, entity)):
-                results[k] = res
+                answers = self._run(field, arg, input_type, f"{payload} {{ id }}",
+                                    [inputs[r["source_id"]] for r in rows], extra, idempotent=update)
+            return self._results(rows, answers, payload, entity)
+
+        position = {row["source_id"]: k for k, row in enumerate(items)}
+        for start in range(0, len(ready), step):
+            rows = [items[k] for k, _ in ready[start:start + step]]
+            for res in (send(rows) if update else self.create_confirmed(entity, rows, send)):
+                results[position[res.source_id]] = res
         return [results[k] for k in range(len(items))]
 
     def create(self, entity: str, rows: pa.Table, preserve_ids: bool = False) -> list[WriteResult]:

@@ -4,6 +4,7 @@ stagedUploadsCreate (resource BULK_MUTATION_VARIABLES) → the JSONL file of var
 the staged URL → bulkOperationRunMutation(mutation:, stagedUploadPath: the form's `key`) → poll
 currentBulkOperation(type: MUTATION) until COMPLETED → the result file: one line per input line, in any order,
 `__lineNumber` pointing back to it, with the mutation's payload (and its userErrors) or GraphQL `errors`.
+A start whose answer is lost is not sent again when a new current operation shows it began.
 The lines run on Shopify's side outside the cost bucket: two calls cost points, not one per record.
 """
 
@@ -12,7 +13,7 @@ from __future__ import annotations
 import json
 import time
 
-from ..connectors.http import ConnectionProblem
+from ..connectors.http import ConnectionProblem, WriteUnconfirmed
 from ..connectors.shopify import BULK_POLL_S, ShopifySource
 
 # Rows of one write above which a bulk mutation beats requests of aliased mutations (as the source's bulk export).
@@ -72,12 +73,27 @@ def _stage(api: ShopifySource, body: bytes, what: str) -> str:
     return form["key"]
 
 
+def _current(api: ShopifySource) -> str | None:
+    op = api.query("{ currentBulkOperation(type: MUTATION) { id } }", cost=1,
+                   what="the current bulk mutation")["currentBulkOperation"]
+    return op and op["id"]
+
+
 def _start(api: ShopifySource, mutation: str, path: str, what: str) -> str:
     """Start the operation; while another bulk mutation of this app runs (one at a time per shop), wait for it."""
     deadline = time.monotonic() + IN_PROGRESS_WAIT_S
     while True:
-        data = api.query(RUN, {"mutation": mutation, "path": path}, cost=10,
-                         what=f"the start of the {what}")["bulkOperationRunMutation"]
+        before = _current(api)
+        try:
+            data = api.query(RUN, {"mutation": mutation, "path": path}, cost=10, what=f"the start of the {what}",
+                             idempotent=False)["bulkOperationRunMutation"]
+        except WriteUnconfirmed:  # started or not: a new current operation says it did (one runs at a time)
+            started = _current(api)
+            if started is not None and started != before:
+                return started
+            if time.monotonic() > deadline:
+                raise
+            continue
         errors = data["userErrors"]
         if not errors:
             return data["bulkOperation"]["id"]
