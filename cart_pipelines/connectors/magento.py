@@ -6,7 +6,7 @@ password (admin tokens expire after 4 hours by default, so a 401 after a success
 
 Lists are searchCriteria searches answering `{items, search_criteria, total_count}`, read by keyset on entity_id
 (`entity_id gt <last id>`, always currentPage 1) so records added or deleted while reading are neither missed nor
-repeated, in id ranges read in parallel (see `MagentoSource._pages`); numbered pages would shift, and asking past
+repeated, in id ranges read in parallel (see `keyset.py`); numbered pages would shift, and asking past
 the last page returns the last page again (magento/magento2#3787, #8099).
 Delta runs send `updated_at gt <UTC "Y-m-d H:i:s">`; a backfill slice sends `created_at gteq/lt` or `entity_id
 gteq/lt` filter groups (each group is ANDed, as Magento documents); tax classes and manufacturer options carry no timestamp and are
@@ -20,7 +20,6 @@ Reviews are not in Magento's core REST API and are not offered.
 
 from __future__ import annotations
 
-import math
 import os
 import re
 from datetime import datetime, timezone
@@ -31,7 +30,8 @@ import dagster as dg
 
 from ..defs.resources import SourceResource
 from .base import Slice, Source, SourceRecord
-from .http import ConnectionProblem, Explainer, HttpClient, HttpSettings, LoopGuard, pages_in_order
+from .http import ConnectionProblem, Explainer, HttpClient, HttpSettings, LoopGuard
+from .keyset import id_range_pages
 
 PLATFORM = "Magento"
 PAGE_SIZE = 300  # "Maximum Page Size" default once Web API input limits are enabled (2.4.7+); accepted everywhere
@@ -256,14 +256,10 @@ class MagentoSource(Source):
         return f"Magento shop at {self.api_root} with {total} products"
 
     def _pages(self, entity: str, filters: tuple, fields: str | None = None) -> Iterator[list]:
-        """Pages of one searchCriteria list in entity_id order, each record once even while the shop changes.
-
-        Numbered pages shift when records are added or deleted meanwhile (one slips past unread, or comes twice), so
-        every request is keyset paging: `entity_id gt <last id read>`, sorted by entity_id, currentPage 1, and a
-        short page ends it. To keep 4 requests in flight, the ids after page 1 are cut into ranges expected to hold
-        a page each (the highest id from one request sorted DESC), each read by keyset up to its bound; the last
-        range is open above, so records added meanwhile are read too. Cost: one request more than numbered
-        pages, plus one for each range that turned out fuller than a page."""
+        """Pages of one searchCriteria list by keyset on entity_id in parallel id ranges (`keyset.py`): each
+        request asks for currentPage 1 with `entity_id gt <last id read>` (and `lt <range end>`) sorted by
+        entity_id, so records added or deleted meanwhile are neither missed nor repeated; the highest id comes
+        from one record sorted DESC. Categories (a small tree) are read one page at a time."""
         path, id_field, fixed = ENDPOINTS[entity]
         extra = {"fields": fields} if fields else {}
         if id_field != "entity_id":  # tax classes: a few rows, no entity_id to page by
@@ -271,38 +267,20 @@ class MagentoSource(Source):
             return
         filters = fixed + filters
 
-        def fetch(bounds: tuple, size: int = PAGE_SIZE, direction: str = "ASC") -> dict:
+        def get(bounds: tuple, size: int = PAGE_SIZE, direction: str = "ASC") -> dict:
             return self._get(path, {**search(size, 1, filters + bounds, id_field, direction), **extra}, entity)
 
-        def keyset(after: int, below: int | None) -> Iterator[list]:
-            guard = LoopGuard(f"Magento {entity}")
-            while True:
-                items = fetch((("entity_id", after, "gt"),)
-                              + ((("entity_id", below, "lt"),) if below is not None else ())).get("items") or []
-                if items:
-                    guard.check((_id(items[0]), _id(items[-1])))
-                yield items
-                if len(items) < PAGE_SIZE or (below is not None and int(_id(items[-1])) >= below - 1):
-                    return  # a short page, or a full one that reached the range's end (ids are unique)
-                after = int(_id(items[-1]))
+        def fetch(after: int | None, below: int | None) -> tuple[list[dict], int]:
+            body = get(((("entity_id", after, "gt"),) if after is not None else ())
+                       + ((("entity_id", below, "lt"),) if below is not None else ()))
+            return body.get("items") or [], int(body.get("total_count") or 0)
 
-        first = fetch(())
-        items = first.get("items") or []
-        yield items
-        if len(items) < PAGE_SIZE:
-            return
-        last = int(_id(items[-1]))
-        rest = int(first.get("total_count") or 0) - len(items)
-        ranges = math.ceil(rest / PAGE_SIZE) if entity in SLICEABLE else 0  # a page or less each
-        top = fetch((), 1, "DESC").get("items") if ranges >= 2 else None
-        if not top:
-            yield from keyset(last, None)
-            return
-        width = max(PAGE_SIZE, math.ceil((int(_id(top[0])) - last) / ranges))
-        cuts = [last + j * width for j in range(1, ranges)]  # range j: ids after cut j-1 up to cut j
-        spans = list(zip([last] + cuts, [c + 1 for c in cuts] + [None]))
-        for pages in pages_in_order(lambda n: list(keyset(*spans[n])), range(len(spans)), CONCURRENCY):
-            yield from pages
+        def highest() -> int | None:
+            top = get((), 1, "DESC").get("items")
+            return int(_id(top[0])) if top else None
+
+        yield from id_range_pages(fetch, highest, PAGE_SIZE, CONCURRENCY if entity in SLICEABLE else 1, _id,
+                                  f"Magento {entity}")
 
     ID_KEYS = {"categories": "id", "tax_classes": "class_id", "products": "id", "customers": "id",
                "orders": "entity_id"}
