@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 import pytest
 
 from cart_pipelines import platforms
-from cart_pipelines.connectors import magento
+from cart_pipelines.connectors import bigcommerce, magento
 from cart_pipelines.emulators.base import EmulatorStore, Knobs
 from cart_pipelines.load import plan_entity
 from cart_pipelines.report import markdown
@@ -133,13 +133,19 @@ def magento_product_page(request) -> bool:
     return request.path.endswith("/V1/products") and request.args.get("searchCriteria[pageSize]") == "50"
 
 
+def bigcommerce_product_page(request) -> bool:
+    return request.path.endswith("/v3/catalog/products") and request.args.get("limit") == "50"
+
+
 @pytest.mark.parametrize("platform,is_product_page", [
     ("woocommerce", woo_product_page), ("magento", magento_product_page),
+    pytest.param("bigcommerce", bigcommerce_product_page, marks=pytest.mark.slow),
     pytest.param("shopify", shopify_product_page, marks=pytest.mark.slow)],
-                         ids=["offset-pages", "id-range-keyset-pages", "cursor-pages"])
+                         ids=["offset-pages", "id-range-keyset-pages", "id-range-keyset-v3", "cursor-pages"])
 def test_changes_while_pages_are_read_are_neither_missed_nor_duplicated(tmp_path, monkeypatch, platform,
                                                                          is_product_page):
-    monkeypatch.setattr(magento, "PAGE_SIZE", 50)  # several id ranges read in parallel
+    for connector in (magento, bigcommerce):
+        monkeypatch.setattr(connector, "PAGE_SIZE", 50)  # several id ranges read in parallel
     d = tmp_path / "store"
     generate_store(d, seed=44, size=StoreSize.scaled(260))  # several pages of products on either platform
     store = EmulatorStore(d)
@@ -193,3 +199,24 @@ def test_a_record_updated_while_a_delta_pages_by_update_time_comes_once():
         src = resource_for("shopify", handle).open()
         ids = [r.source_id for r in src.records("products", updated_since=datetime(2000, 1, 1, tzinfo=timezone.utc))]
     assert churn.done and len(ids) == len(set(ids)) and str(first) in ids
+
+
+def test_orders_deleted_and_added_while_v2_pages_are_read_come_once(monkeypatch):
+    """BigCommerce v2 orders page by `min_id` (keyset), so deleting orders already listed moves nothing past the
+    reader, and an order placed meanwhile is read too."""
+    monkeypatch.setattr(bigcommerce, "PAGE_SIZE", 10)
+    store = EmulatorStore.generated(products=40, seed=8)
+    ids = sorted(int(r["source_id"]) for r in store.page("orders", 0, 10**6))
+    assert len(ids) > 30
+    changed = []
+
+    def churn(request) -> None:
+        if not changed and request.path.endswith("/v2/orders"):
+            changed.extend([store.delete("orders", ids[1]), store.delete("orders", ids[2])])
+            store.put("orders", {**store.get("orders", ids[0]), "source_id": str(store.next_id("orders"))})
+
+    with platforms.emulate("bigcommerce", store=store, knobs=Knobs(rate_limit=False, after_response=churn)) as h:
+        read = [r.source_id for r in resource_for("bigcommerce", h).open().records("orders")]
+    now = {r["source_id"] for r in store.page("orders", 0, 10**6)}
+    # the two orders were listed on page 1 but deleted before their items were read: gone, like the source's
+    assert changed == [True, True] and len(read) == len(set(read)) and set(read) == now

@@ -4,8 +4,10 @@ A store-level API account gives `store_hash` (from the API path https://api.bigc
 `client_id` and `access_token`; requests carry the token in `X-Auth-Token` (docs/platforms/bigcommerce.md).
 
 - v3 lists page with `limit` (max 250) and `page`, and report `meta.pagination.total_pages`, so pages 2.. are fetched
-  in parallel (at most 3 at a time, BigCommerce's documented concurrent-request limit);
-- v2 lists are plain JSON arrays and answer 204 No Content past the last page;
+  in parallel (at most 3 at a time, BigCommerce's documented concurrent-request limit); products, which filter
+  ids (`id:greater`/`id:less`), are read by keyset in id ranges instead (`keyset.py`), so records added or deleted
+  meanwhile are neither missed nor repeated;
+- v2 lists are plain JSON arrays and answer 204 No Content past the last page; orders page by `min_id` (keyset);
 - pacing follows the X-Rate-Limit-* headers every response carries: when few requests are left in the window, every
   worker waits for X-Rate-Limit-Time-Reset-Ms, so a normal run never meets a 429; a 429 is retried after that time;
 - delta: products and customers filter with `date_modified:min`, orders with `min_date_modified`; categories and
@@ -33,6 +35,7 @@ from ..defs.resources import SourceResource
 from .base import Slice, SliceNotPossible, Source, SourceRecord
 from .http import (ConnectionProblem, Explainer, HttpClient, HttpSettings, LoopGuard, json_list, pages_in_order,
                    retry_after_header)
+from .keyset import id_range_pages
 
 API_HOST = "https://api.bigcommerce.com"
 PAGE_SIZE = 250  # documented maximum of `limit` for v3 and v2 lists
@@ -341,6 +344,36 @@ class BigCommerceSource(Source):
 
         yield from pages_in_order(fetch, range(2, total_pages + 1), CONCURRENCY)
 
+    def _v3_by_id(self, path: str, params: dict, what: str) -> Iterator[list[dict]]:
+        """Pages of a v3 list that filters ids (`id:greater`, `id:less`, strict) by keyset in parallel id ranges
+        (`keyset.py`), so records added or deleted meanwhile are neither missed nor repeated."""
+        params = {**params, "sort": "id", "limit": PAGE_SIZE, "page": 1}
+
+        def fetch(after: int | None, below: int | None) -> tuple[list[dict], int | None]:
+            bounds = {**({"id:greater": after} if after is not None else {}),
+                      **({"id:less": below} if below is not None else {})}
+            body = self._json(path, {**params, **bounds}, what)
+            return body.get("data") or [], ((body.get("meta") or {}).get("pagination") or {}).get("total")
+
+        def highest() -> int | None:
+            top = self._json(path, {**params, "direction": "desc", "limit": 1}, what).get("data")
+            return int(top[0]["id"]) if top else None
+
+        return id_range_pages(fetch, highest, PAGE_SIZE, CONCURRENCY, lambda r: r["id"], what)
+
+    def _v2_by_id(self, path: str, params: dict, what: str) -> Iterator[list[dict]]:
+        """Pages of a v2 list sorted by id, by keyset: `min_id` one past the last id read (and `max_id` as asked),
+        always page 1, one request at a time as v2 gives no total."""
+        low, high = params.get("min_id"), params.get("max_id")
+
+        def fetch(after: int | None, below: int | None) -> tuple[list[dict], None]:
+            bounds = {"min_id": max(after + 1, int(low or 0)) if after is not None else low, "max_id": high}
+            response = self._get(path, {**params, **{k: v for k, v in bounds.items() if v is not None},
+                                        "limit": PAGE_SIZE, "page": 1}, what)
+            return [] if response.status_code == 204 or not response.content else self._rows(response, what), None
+
+        return id_range_pages(fetch, lambda: None, PAGE_SIZE, 1, lambda r: r["id"], what)
+
     def _v2(self, path: str, params: dict, what: str) -> Iterator[list[dict]]:
         """Pages of a v2 list: until 204 No Content or a short page."""
         guard = LoopGuard(what)
@@ -401,6 +434,14 @@ class BigCommerceSource(Source):
             return 0, None, None
         return int(body["meta"]["pagination"]["total"]), int(ends[0][0]["id"]), int(ends[1][0]["id"])
 
+    def ids(self, entity: str) -> Iterator[str] | None:
+        """Product ids only (`include_fields=id`, 250 a request), for finding deletions. Customers have no id
+        filter to page by exactly and orders only the full v2 rows, so they are not listed."""
+        if entity != "products":
+            return None
+        return (str(p["id"]) for page in self._v3_by_id("v3/catalog/products", {"include_fields": "id"},
+                                                        self._what(entity)) for p in page)
+
     def _categories(self, since, what):
         # The tree is needed whole to write each category's path; BigCommerce caps a store at 16,000 categories.
         rows = [c for page in self._v3("v3/catalog/categories", {}, what) for c in page]
@@ -422,10 +463,10 @@ class BigCommerceSource(Source):
             yield [r for r in rows if not since or (r["updated_at"] or "") >= since]
 
     def _products(self, since, what, narrow=None):
-        params = {"include": "variants,images", "sort": "id", **(narrow or {})}
+        params = {"include": "variants,images", **(narrow or {})}
         if since:
             params["date_modified:min"] = since
-        for page in self._v3("v3/catalog/products", params, what):
+        for page in self._v3_by_id("v3/catalog/products", params, what):
             yield [map_product(p) for p in page]
 
     def _customers(self, since, what, narrow=None):
@@ -440,15 +481,20 @@ class BigCommerceSource(Source):
         if since:
             params["min_date_modified"] = since
 
-        def details(order: dict) -> dict:
+        def details(order: dict) -> dict | None:
             oid = order["id"]
-            products = self._sub(f"v2/orders/{oid}/products", what)
-            shipping = self._sub(f"v2/orders/{oid}/shipping_addresses", what)
+            try:
+                products = self._sub(f"v2/orders/{oid}/products", what)
+                shipping = self._sub(f"v2/orders/{oid}/shipping_addresses", what)
+            except ConnectionProblem as exc:
+                if exc.status == 404:  # deleted since its page was listed: gone at the source, like any deleted order
+                    return None
+                raise
             return map_order(order, products, shipping)
 
-        for page in self._v2("v2/orders", params, what):
+        for page in self._v2_by_id("v2/orders", params, what):
             # Items and shipping addresses are sub-resources: two requests per order, three workers at a time.
-            yield list(pages_in_order(details, page, CONCURRENCY))
+            yield [o for o in pages_in_order(details, page, CONCURRENCY) if o is not None]
 
     def _sub(self, path: str, what: str) -> list[dict]:
         return [row for page in self._v2(path, {}, what) for row in page]
@@ -460,7 +506,7 @@ class BigCommerceSource(Source):
         def reviews_of(product_id: int) -> list[dict]:
             return [r for page in self._v3(f"v3/catalog/products/{product_id}/reviews", {}, what) for r in page]
 
-        for page in self._v3("v3/catalog/products", {"include_fields": "id", "sort": "id"}, what):
+        for page in self._v3_by_id("v3/catalog/products", {"include_fields": "id"}, what):
             found = [r for rs in pages_in_order(reviews_of, [p["id"] for p in page], CONCURRENCY) for r in rs]
             if since:
                 found = [r for r in found if (_ts(r.get("date_modified")) or "") >= since]
