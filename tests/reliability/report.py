@@ -9,6 +9,7 @@ Nothing here is written by hand: every number comes from the last run's figures.
 from __future__ import annotations
 
 import collections
+import re
 import sys
 from pathlib import Path
 
@@ -25,6 +26,12 @@ def _table(header: list[str], rows: list[list]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def _reason(text) -> str:
+    """A table cell: one line, pipes escaped, the test's temporary directories (machine-specific) elided."""
+    text = re.sub(r"/(?:tmp|var/folders)/[^'\"\s]*", "<tmp>/…", str(text or ""))
+    return text.replace("|", "\\|").replace("\n", " ")[:140]
 
 
 def render(facts: list[dict]) -> str:
@@ -87,7 +94,7 @@ def render(facts: list[dict]) -> str:
         "",
         _table(["case", "from", "entity", "outcome", "reason / handling"],
                [[f["name"], f["source"], f["entity"], f["outcome"],
-                 str(f.get("reason") or "").replace("|", "\\|").replace("\n", " ")[:140]]
+                 _reason(f.get("reason"))]
                 for f in sorted(bad, key=lambda f: (f["source"], f["name"]))]),
         "",
     ]
