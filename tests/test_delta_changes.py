@@ -220,3 +220,34 @@ def test_orders_deleted_and_added_while_v2_pages_are_read_come_once(monkeypatch)
     now = {r["source_id"] for r in store.page("orders", 0, 10**6)}
     # the two orders were listed on page 1 but deleted before their items were read: gone, like the source's
     assert changed == [True, True] and len(read) == len(set(read)) and set(read) == now
+
+
+@pytest.mark.parametrize("entity,path", [("categories", "/v3/catalog/categories"),
+                                         ("manufacturers", "/v3/catalog/brands"), ("customers", "/v3/customers")])
+def test_bigcommerce_lists_changed_while_read_come_once(monkeypatch, entity, path):
+    """Categories and brands page by id keyset in parallel ranges, customers by keyset on their creation second:
+    deleting records already read, deleting one not yet read and creating some meanwhile (customers three in one
+    second, more than a page) miss nothing and repeat nothing."""
+    monkeypatch.setattr(bigcommerce, "PAGE_SIZE", 2)  # several pages (and id ranges) of a small store
+    store = EmulatorStore.generated(products=40, seed=8)
+    by = "created_at" if entity == "customers" else "id"  # the order the reader goes in
+    order = [int(r["source_id"]) for r in store.page(entity, 0, 10**6, order=by)]
+    changed, added = [], []
+
+    def churn(request) -> None:
+        if changed or not request.path.endswith(path):
+            return
+        now = datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+        for _ in range(3 if entity == "customers" else 1):
+            new = store.next_id(entity)
+            added.append(str(new))
+            store.put(entity, {**store.get(entity, order[2]), "source_id": str(new), "created_at": now,
+                               "email": f"ny{new}@example.no", "name": f"Ny {new}", "url_key": f"ny-{new}"})
+        changed.extend(store.delete(entity, i) for i in (order[0], order[1], order[-1]))
+
+    with platforms.emulate("bigcommerce", store=store, knobs=Knobs(rate_limit=False, after_response=churn)) as h:
+        read = [r.source_id for r in resource_for("bigcommerce", h).open().records(entity)]
+    now = {r["source_id"] for r in store.page(entity, 0, 10**6)}
+    # the first page was read before its two records were deleted; the other one was deleted before it was reached
+    assert changed == [True, True, True] and len(read) == len(set(read)) and set(added) <= now
+    assert set(read) == now | {str(order[0]), str(order[1])}

@@ -3,10 +3,10 @@
 A store-level API account gives `store_hash` (from the API path https://api.bigcommerce.com/stores/{store_hash}/v3/),
 `client_id` and `access_token`; requests carry the token in `X-Auth-Token` (docs/platforms/bigcommerce.md).
 
-- v3 lists page with `limit` (max 250) and `page`, and report `meta.pagination.total_pages`, so pages 2.. are fetched
-  in parallel (at most 3 at a time, BigCommerce's documented concurrent-request limit); products, which filter
-  ids (`id:greater`/`id:less`), are read by keyset in id ranges instead (`keyset.py`), so records added or deleted
-  meanwhile are neither missed nor repeated;
+- v3 lists page with `limit` (max 250) and `page`, and report `meta.pagination.total_pages`; products, categories
+  and brands, which filter ids (`id:greater`/`id:less`), are read by keyset in id ranges in parallel (at most 3 at a
+  time, BigCommerce's documented concurrent-request limit; `keyset.py`), so records added or deleted meanwhile are
+  neither missed nor repeated; customers, with no id range, by keyset on their creation second (`_v3_by_created`);
 - v2 lists are plain JSON arrays and answer 204 No Content past the last page; orders page by `min_id` (keyset);
 - pacing follows the X-Rate-Limit-* headers every response carries: when few requests are left in the window, every
   worker waits for X-Rate-Limit-Time-Reset-Ms, so a normal run never meets a 429; a 429 is retried after that time;
@@ -361,6 +361,26 @@ class BigCommerceSource(Source):
 
         return id_range_pages(fetch, highest, PAGE_SIZE, CONCURRENCY, lambda r: r["id"], what)
 
+    def _v3_by_created(self, path: str, params: dict, what: str) -> Iterator[list[dict]]:
+        """Pages of a v3 list sorted `date_created:asc`, by keyset on the creation second: each request starts at
+        the last second read (`date_created:min`, inclusive) and drops the ids of it already read, so deleting read
+        records moves nothing past the reader and records created meanwhile come last. A page all inside one second
+        goes on by page number within it. One request at a time: there is no total to cut ranges by."""
+        params = {**params, "sort": "date_created:asc", "limit": PAGE_SIZE}
+        since, seen, page = params.get("date_created:min"), set(), 1
+        while True:
+            body = self._json(path, {**params, **({"date_created:min": since} if since else {}), "page": page}, what)
+            rows = body.get("data") or []
+            yield [r for r in rows if r["id"] not in seen]
+            if len(rows) < PAGE_SIZE:
+                return
+            last = rows[-1]["date_created"]
+            if last == since:
+                page += 1
+            else:
+                since, seen, page = last, set(), 1
+            seen.update(r["id"] for r in rows if r["date_created"] == since)
+
     def _v2_by_id(self, path: str, params: dict, what: str) -> Iterator[list[dict]]:
         """Pages of a v2 list sorted by id, by keyset: `min_id` one past the last id read (and `max_id` as asked),
         always page 1, one request at a time as v2 gives no total."""
@@ -444,7 +464,7 @@ class BigCommerceSource(Source):
 
     def _categories(self, since, what):
         # The tree is needed whole to write each category's path; BigCommerce caps a store at 16,000 categories.
-        rows = [c for page in self._v3("v3/catalog/categories", {}, what) for c in page]
+        rows = [c for page in self._v3_by_id("v3/catalog/categories", {}, what) for c in page]
         by_id = {c["id"]: c for c in rows}
 
         def path(c, depth=0) -> str:
@@ -454,7 +474,7 @@ class BigCommerceSource(Source):
         yield [map_category(c, path(c)) for c in rows]
 
     def _manufacturers(self, since, what):
-        for page in self._v3("v3/catalog/brands", {}, what):
+        for page in self._v3_by_id("v3/catalog/brands", {}, what):
             yield [map_brand(b) for b in page]
 
     def _tax_classes(self, since, what):
@@ -473,7 +493,7 @@ class BigCommerceSource(Source):
         params = {"include": "addresses", **(narrow or {})}
         if since:
             params["date_modified:min"] = since
-        for page in self._v3("v3/customers", params, what):
+        for page in self._v3_by_created("v3/customers", params, what):
             yield [map_customer(c) for c in page]
 
     def _orders(self, since, what, narrow=None):

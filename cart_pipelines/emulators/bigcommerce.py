@@ -10,9 +10,10 @@ Documented behaviour it follows:
 - v3 errors `{status, title, type, errors}`, v2 errors `[{status, message}]`;
 - v3 lists: `limit` (default 50, max 250) and `page`, body `{data, meta: {pagination: {total, count, per_page,
   current_page, total_pages, links: {previous, current, next}}}}`, filters `date_modified:min`, `id:in`,
-  `email:in` (customers), `include=variants,images` / `include=addresses`, `include_fields`; catalog products
-  `id:min`/`id:max` (inclusive), `id:greater`/`id:less` (strict) and `sort=id&direction=desc`, customers
-  `date_created:min`/`:max` (inclusive) — customers have no id range, only `id:in`;
+  `email:in` (customers), `include=variants,images` / `include=addresses`, `include_fields`; catalog products,
+  categories and brands `id:min`/`id:max` (inclusive), `id:greater`/`id:less` (strict) and `sort=id` with
+  `direction=desc`, customers `date_created:min`/`:max` (inclusive) and `sort=date_created:asc` (oldest first) —
+  customers have no id range, only `id:in`;
   a `limit` over the maximum is 413 Request Entity Too Large ("the limit parameter exceeded the maximum", status codes
   page);
 - v2 lists: plain arrays, `limit` (max 250) and `page`, 204 No Content past the last page, RFC 2822 dates and
@@ -56,7 +57,7 @@ RANGES = {  # range filter -> (store column, operator), as each list documents i
     "min_id": ("id", ">="), "max_id": ("id", "<="),
     "min_date_created": ("created_at", ">="), "max_date_created": ("created_at", "<="),
 }
-PRODUCT_RANGES = ("id:min", "id:max", "id:greater", "id:less")
+ID_RANGES = ("id:min", "id:max", "id:greater", "id:less")
 CUSTOMER_RANGES = ("date_created:min", "date_created:max")
 ORDER_RANGES = ("min_id", "max_id", "min_date_created", "max_date_created")
 COUNTRIES = {"NO": "Norway", "SE": "Sweden", "DK": "Denmark", "FI": "Finland", "DE": "Germany"}
@@ -718,7 +719,8 @@ class BigCommerceEmulator(WritesMixin, Emulator):
         if rows is None:
             f = self._filters(request, min_param, ranges)
             total = self.store.count(entity, **f)
-            order = "-id" if request.args.get("sort") == "id" and request.args.get("direction") == "desc" else "id"
+            order = ("-id" if request.args.get("sort") == "id" and request.args.get("direction") == "desc" else
+                     "created_at" if entity == "customers" and request.args.get("sort") == "date_created:asc" else "id")
             rows = self.store.page(entity, (page - 1) * limit, limit, order=order, **f)
         else:
             total = len(rows)
@@ -759,13 +761,13 @@ class BigCommerceEmulator(WritesMixin, Emulator):
         if request.method != "GET":
             return self.write_collection(request, store, "categories")
         return self._serve(request, store, "store_v2_products_read_only",
-                           lambda: self._v3_list(request, "categories", self.category))
+                           lambda: self._v3_list(request, "categories", self.category, ranges=ID_RANGES))
 
     def v3_brands(self, request, store):
         if request.method != "GET":
             return self.write_collection(request, store, "manufacturers")
         return self._serve(request, store, "store_v2_products_read_only",
-                           lambda: self._v3_list(request, "manufacturers", self.brand))
+                           lambda: self._v3_list(request, "manufacturers", self.brand, ranges=ID_RANGES))
 
     def v3_products(self, request, store):
         if request.method != "GET":
@@ -773,7 +775,7 @@ class BigCommerceEmulator(WritesMixin, Emulator):
         include = set(request.args.get("include", "").split(","))
         return self._serve(request, store, "store_v2_products_read_only",
                            lambda: self._v3_list(request, "products", lambda p: self.product(p, include),
-                                                 "date_modified:min", ranges=PRODUCT_RANGES))
+                                                 "date_modified:min", ranges=ID_RANGES))
 
     def v3_reviews(self, request, store, pid):
         if request.method != "GET":
