@@ -225,7 +225,7 @@ def test_orders_deleted_and_added_while_v2_pages_are_read_come_once(monkeypatch)
 @pytest.mark.parametrize("entity,path", [("categories", "/v3/catalog/categories"),
                                          ("manufacturers", "/v3/catalog/brands"), ("customers", "/v3/customers")])
 def test_bigcommerce_lists_changed_while_read_come_once(monkeypatch, entity, path):
-    """Categories and brands page by id keyset in parallel ranges, customers by keyset on their creation second:
+    """Categories and brands page by id keyset, customers by keyset on their creation second:
     deleting records already read, deleting one not yet read and creating some meanwhile (customers three in one
     second, more than a page) miss nothing and repeat nothing."""
     monkeypatch.setattr(bigcommerce, "PAGE_SIZE", 2)  # several pages (and id ranges) of a small store

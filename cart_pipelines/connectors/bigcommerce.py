@@ -4,9 +4,9 @@ A store-level API account gives `store_hash` (from the API path https://api.bigc
 `client_id` and `access_token`; requests carry the token in `X-Auth-Token` (docs/platforms/bigcommerce.md).
 
 - v3 lists page with `limit` (max 250) and `page`, and report `meta.pagination.total_pages`; products, categories
-  and brands, which filter ids (`id:greater`/`id:less`), are read by keyset in id ranges in parallel (at most 3 at a
-  time, BigCommerce's documented concurrent-request limit; `keyset.py`), so records added or deleted meanwhile are
-  neither missed nor repeated; customers, with no id range, by keyset on their creation second (`_v3_by_created`);
+  and brands, which filter ids (`id:greater`/`id:less`), are read by keyset (`keyset.py`), products in id ranges in
+  parallel (at most 3 at a time, BigCommerce's documented concurrent-request limit), so records added or deleted
+  meanwhile are neither missed nor repeated; customers, with no id range, by keyset on their creation second;
 - v2 lists are plain JSON arrays and answer 204 No Content past the last page; orders page by `min_id` (keyset);
 - pacing follows the X-Rate-Limit-* headers every response carries: when few requests are left in the window, every
   worker waits for X-Rate-Limit-Time-Reset-Ms, so a normal run never meets a 429; a 429 is retried after that time;
@@ -344,22 +344,29 @@ class BigCommerceSource(Source):
 
         yield from pages_in_order(fetch, range(2, total_pages + 1), CONCURRENCY)
 
-    def _v3_by_id(self, path: str, params: dict, what: str) -> Iterator[list[dict]]:
+    def _v3_by_id(self, path: str, params: dict, what: str, sortable: bool = True) -> Iterator[list[dict]]:
         """Pages of a v3 list that filters ids (`id:greater`, `id:less`, strict) by keyset in parallel id ranges
-        (`keyset.py`), so records added or deleted meanwhile are neither missed nor repeated."""
-        params = {**params, "sort": "id", "limit": PAGE_SIZE, "page": 1}
+        (`keyset.py`), so records added or deleted meanwhile are neither missed nor repeated. Categories and brands
+        document no `sort`/`direction`: they come in their default order, ascending id (checked on every page),
+        one range at a time as there is no documented way to ask for the highest id."""
+        params = {**params, **({"sort": "id"} if sortable else {}), "limit": PAGE_SIZE, "page": 1}
 
         def fetch(after: int | None, below: int | None) -> tuple[list[dict], int | None]:
             bounds = {**({"id:greater": after} if after is not None else {}),
                       **({"id:less": below} if below is not None else {})}
             body = self._json(path, {**params, **bounds}, what)
-            return body.get("data") or [], ((body.get("meta") or {}).get("pagination") or {}).get("total")
+            rows = body.get("data") or []
+            if any(int(a["id"]) >= int(b["id"]) for a, b in zip(rows, rows[1:])):
+                raise ConnectionProblem("bad_response", f"{what}: BigCommerce listed ids out of ascending order, "
+                                        f"so reading after the last id could miss records; stopping")
+            return rows, ((body.get("meta") or {}).get("pagination") or {}).get("total")
 
         def highest() -> int | None:
             top = self._json(path, {**params, "direction": "desc", "limit": 1}, what).get("data")
             return int(top[0]["id"]) if top else None
 
-        return id_range_pages(fetch, highest, PAGE_SIZE, CONCURRENCY, lambda r: r["id"], what)
+        return id_range_pages(fetch, highest if sortable else lambda: None, PAGE_SIZE, CONCURRENCY,
+                              lambda r: r["id"], what)
 
     def _v3_by_created(self, path: str, params: dict, what: str) -> Iterator[list[dict]]:
         """Pages of a v3 list sorted `date_created:asc`, by keyset on the creation second: each request starts at
@@ -464,7 +471,7 @@ class BigCommerceSource(Source):
 
     def _categories(self, since, what):
         # The tree is needed whole to write each category's path; BigCommerce caps a store at 16,000 categories.
-        rows = [c for page in self._v3_by_id("v3/catalog/categories", {}, what) for c in page]
+        rows = [c for page in self._v3_by_id("v3/catalog/categories", {}, what, sortable=False) for c in page]
         by_id = {c["id"]: c for c in rows}
 
         def path(c, depth=0) -> str:
@@ -474,7 +481,7 @@ class BigCommerceSource(Source):
         yield [map_category(c, path(c)) for c in rows]
 
     def _manufacturers(self, since, what):
-        for page in self._v3_by_id("v3/catalog/brands", {}, what):
+        for page in self._v3_by_id("v3/catalog/brands", {}, what, sortable=False):
             yield [map_brand(b) for b in page]
 
     def _tax_classes(self, since, what):

@@ -11,8 +11,9 @@ Documented behaviour it follows:
 - v3 lists: `limit` (default 50, max 250) and `page`, body `{data, meta: {pagination: {total, count, per_page,
   current_page, total_pages, links: {previous, current, next}}}}`, filters `date_modified:min`, `id:in`,
   `email:in` (customers), `include=variants,images` / `include=addresses`, `include_fields`; catalog products,
-  categories and brands `id:min`/`id:max` (inclusive), `id:greater`/`id:less` (strict) and `sort=id` with
-  `direction=desc`, customers `date_created:min`/`:max` (inclusive) and `sort=date_created:asc` (oldest first) —
+  categories and brands `id:min`/`id:max` (inclusive) and `id:greater`/`id:less` (strict), listed by ascending id
+  (github.com/bigcommerce/api-specs reference/catalog.v3.yml), products also `sort=id&direction=desc`, customers
+  `date_created:min`/`:max` (inclusive) and `sort=date_created:asc` (oldest first, reference/customers.v3.yml) —
   customers have no id range, only `id:in`;
   a `limit` over the maximum is 413 Request Entity Too Large ("the limit parameter exceeded the maximum", status codes
   page);
@@ -719,8 +720,9 @@ class BigCommerceEmulator(WritesMixin, Emulator):
         if rows is None:
             f = self._filters(request, min_param, ranges)
             total = self.store.count(entity, **f)
-            order = ("-id" if request.args.get("sort") == "id" and request.args.get("direction") == "desc" else
-                     "created_at" if entity == "customers" and request.args.get("sort") == "date_created:asc" else "id")
+            sort = (entity, request.args.get("sort"), request.args.get("direction"))
+            order = {("products", "id", "desc"): "-id", ("customers", "date_created:asc", None): "created_at"}.get(
+                sort, "id")
             rows = self.store.page(entity, (page - 1) * limit, limit, order=order, **f)
         else:
             total = len(rows)
