@@ -81,21 +81,29 @@ PLATFORM_HELP = "Source platform (default $CART_SOURCE or store_export); credent
 
 
 def print_report(rep: dict) -> None:
+    """The report as a table; a `deleted` column (at the source) appears once the source has deleted records, so
+    source = loaded + skipped + quarantined + deleted can be checked by eye."""
+    deletions = bool(rep["totals"].get("deleted_at_source"))
+    cols = ("entity", "source", "loaded", "written", "skipped", "quarantined", *(("deleted",) if deletions else ()))
     table = Table(title=f"Migration report ({rep['settings'].get('mode', '?')})")
-    for col in ("entity", "source", "loaded", "written", "skipped", "quarantined"):
+    for col in cols:
         table.add_column(col, justify="left" if col == "entity" else "right")
     table.add_column("skipped by rule")
     for e in rep["entities"]:
         if e["source"] is None:
-            table.add_row(e["entity"], "-", "-", "-", "-", "-", "not selected")
+            table.add_row(e["entity"], *["-"] * (len(cols) - 1), "not selected")
             continue
-        table.add_row(e["entity"], str(e["source"]), str(e["loaded"]), str(e["created"] + e["updated"]),
-                      str(e["skipped"]), str(e["quarantined"]),
-                      ", ".join(f"{r} {n}" for r, n in e["skipped_by_rule"].items()))
+        counts = [e["source"], e["loaded"], e["created"] + e["updated"], e["skipped"], e["quarantined"],
+                  *((e.get("deleted_at_source", 0),) if deletions else ())]
+        table.add_row(e["entity"], *map(str, counts), ", ".join(f"{r} {n}" for r, n in e["skipped_by_rule"].items()))
     console.print(table)
     verdict = "[green]every source record is accounted for[/]" if rep["all_accounted_for"] else \
         "[red]some source records are not accounted for[/]"
     console.print(f"{verdict}; {rep['totals']['created'] + rep['totals']['updated']} rows written to the target.")
+    if deletions:
+        t = rep["totals"]
+        console.print(f"deleted at the source: {t['deleted_at_source']}, of which deleted on the target: "
+                      f"{t['deleted_on_target']} (option delete_on_target; kept there otherwise).")
 
 
 def print_plan(plan: dict) -> None:

@@ -41,6 +41,23 @@ def test_bad_selection_exits_2_with_one_sentence(tmp_path, monkeypatch):
     assert res.exit_code == 2 and "no migration report yet" in res.output
 
 
+def test_report_table_shows_deletions_so_the_counts_add_up(capsys):
+    from cart_pipelines.cli import print_report
+
+    row = {"entity": "customers", "source": 10, "loaded": 7, "created": 0, "updated": 1, "skipped": 0,
+           "quarantined": 1, "skipped_by_rule": {}, "deleted_at_source": 2}
+    totals = {"created": 0, "updated": 1, "deleted_at_source": 2, "deleted_on_target": 0}
+    print_report({"settings": {"mode": "delta"}, "entities": [row], "totals": totals, "all_accounted_for": True})
+    out = capsys.readouterr().out
+    header = [c.strip() for c in next(x for x in out.splitlines() if "entity" in x).split("┃")]
+    cells = [c.strip() for c in next(x for x in out.splitlines() if "│ customers" in x).split("│")]
+    assert cells[header.index("deleted")] == "2"  # 10 = 7 loaded + 1 quarantined + 2 deleted
+    assert "deleted at the source: 2, of which deleted on the target: 0" in out
+    print_report({"settings": {"mode": "full"}, "entities": [{**row, "deleted_at_source": 0}],
+                  "totals": {**totals, "deleted_at_source": 0}, "all_accounted_for": True})
+    assert "deleted" not in capsys.readouterr().out  # no column while nothing was deleted
+
+
 def test_delta_from_a_store_export_exits_1_saying_why(tmp_path, monkeypatch):
     res = invoke(["migrate", "--delta", "--no-progress", "--data", str(tmp_path / "data")], tmp_path, monkeypatch)
     assert res.exit_code == 1 and "cannot run a delta" in res.output and "snapshot" in res.output, res.output
