@@ -25,9 +25,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import CACHE, run_worker, start_emulator, stop, store_for, write_section  # noqa: E402
 
-from cart_pipelines.connectors.store_export import StoreExport  # noqa: E402
-from cart_pipelines.extract import extract_entity  # noqa: E402
-from cart_pipelines.staging import Staging  # noqa: E402
+from cart_pipelines.pipeline.extract import extract_entity  # noqa: E402
+from cart_pipelines.pipeline.staging import Staging  # noqa: E402
+from cart_pipelines.platforms.store_export.source import StoreExport  # noqa: E402
 
 PLATFORM = "magento"  # products need no per-record sub-requests there (WooCommerce reads variations one by one)
 WORKER = r"""
@@ -35,8 +35,8 @@ import json, sys, time
 from datetime import datetime
 from pathlib import Path
 from cart_pipelines import platforms
-from cart_pipelines.extract import extract_entity
-from cart_pipelines.staging import Staging
+from cart_pipelines.pipeline.extract import extract_entity
+from cart_pipelines.pipeline.staging import Staging
 name, announce, out, since = sys.argv[1], json.loads(sys.argv[2]), Path(sys.argv[3]), sys.argv[4]
 base = announce.pop("base_url"); announce.pop("platform", None); ca = announce.pop("ca_file", None)
 src = platforms.source_class(name).connect(base, announce, verify=ca or True)

@@ -19,11 +19,19 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import CACHE, ROOT, run_worker, start_emulator, stop, store_for, write_section  # noqa: E402
+from common import (  # noqa: E402
+    CACHE,
+    ROOT,
+    run_worker,
+    start_emulator,
+    stop,
+    store_for,
+    write_section,
+)
 
-from cart_pipelines import platforms  # noqa: E402
+from cart_pipelines.platforms import registry as platforms  # noqa: E402
 
-SHOPIFY_BULK_ABOVE = 2_000  # connectors/shopify.py BULK_THRESHOLD
+SHOPIFY_BULK_ABOVE = 2_000  # platforms/shopify/source.py BULK_THRESHOLD
 # Orders are left out: BigCommerce v2 needs two sub-resource requests per order (2.5 orders/s on the standard
 # plan), which would make a 200k-order run take a day; products and customers show what pacing achieves.
 ENTITIES = ("products", "customers")
@@ -36,8 +44,8 @@ WORKER = r"""
 import json, resource, sys, time
 from pathlib import Path
 from cart_pipelines import platforms
-from cart_pipelines.extract import extract_entity
-from cart_pipelines.staging import Staging
+from cart_pipelines.pipeline.extract import extract_entity
+from cart_pipelines.pipeline.staging import Staging
 name, announce, out, entity = sys.argv[1], json.loads(sys.argv[2]), Path(sys.argv[3]), sys.argv[4]
 base = announce.pop("base_url"); announce.pop("platform", None); ca = announce.pop("ca_file", None)
 src = platforms.source_class(name).connect(base, announce, verify=ca or True)

@@ -23,12 +23,15 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import CACHE, run_worker, spawn, stop, store_for, write_section  # noqa: E402
 
-from cart_pipelines.emulators import bigcommerce as bc_emulator  # noqa: E402
-from cart_pipelines.emulators import shopify as shopify_emulator  # noqa: E402
-from cart_pipelines.emulators import woocommerce as woo_emulator  # noqa: E402
-from cart_pipelines.targets import mystore_api, shopify_bulk  # noqa: E402
-from cart_pipelines.targets.bigcommerce import ARRAY_MAX as BC_ARRAY  # noqa: E402
-from cart_pipelines.emulators.woocommerce_writes import BATCH_LIMIT as WOO_BATCH  # noqa: E402
+from cart_pipelines.platforms.bigcommerce import emulator as bc_emulator  # noqa: E402
+from cart_pipelines.platforms.bigcommerce.target import ARRAY_MAX as BC_ARRAY  # noqa: E402
+from cart_pipelines.platforms.mystore import api as mystore_api
+from cart_pipelines.platforms.shopify import emulator as shopify_emulator  # noqa: E402
+from cart_pipelines.platforms.shopify import target_bulk as shopify_bulk  # noqa: E402
+from cart_pipelines.platforms.woocommerce import emulator as woo_emulator  # noqa: E402
+from cart_pipelines.platforms.woocommerce.emulator_writes import (
+    BATCH_LIMIT as WOO_BATCH,  # noqa: E402
+)
 
 RESULTS = CACHE / "load_throughput.json"
 SHOPIFY_MUTATION_COST = shopify_emulator.MUTATION_COST
@@ -73,11 +76,10 @@ CASES = {
 EMULATOR = r"""
 import json, signal, sys
 from pathlib import Path
-from cart_pipelines.emulators.base import EmulatorStore, Knobs, serve
-from cart_pipelines.targets import registry
+from cart_pipelines.platforms.kit.emulator import EmulatorStore, Knobs, serve
+from cart_pipelines.platforms import registry as platforms, target_registry as registry
 name, workdir, latency, per_item = sys.argv[1], Path(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4])
-module, cls = registry.TARGETS[name].emulator.split(":")
-emulator_cls = getattr(__import__(f"cart_pipelines.emulators.{module}", fromlist=[cls]), cls)
+emulator_cls = platforms.emulator_class(name)
 (workdir / "empty").mkdir(parents=True, exist_ok=True)
 emulator = emulator_cls(EmulatorStore(workdir / "empty"), Knobs(latency_ms=latency, latency_per_item_ms=per_item))
 handle = serve(emulator, lifetime=None)
@@ -91,16 +93,16 @@ while True:
 WORKER = r"""
 import json, sys, time
 from pathlib import Path
-from cart_pipelines.connectors.store_export import StoreExport
-from cart_pipelines.extract import extract_entity
-from cart_pipelines.load import load_entity
-from cart_pipelines.rules import RuleSettings
-from cart_pipelines.scope import compute_scope
-from cart_pipelines.staging import Staging
-from cart_pipelines.targets import registry
+from cart_pipelines.platforms.store_export.source import StoreExport
+from cart_pipelines.pipeline.extract import extract_entity
+from cart_pipelines.pipeline.load import load_entity
+from cart_pipelines.pipeline.rules import RuleSettings
+from cart_pipelines.pipeline.scope import compute_scope
+from cart_pipelines.pipeline.staging import Staging
+from cart_pipelines.platforms import target_registry as registry
 name, config, store, work = sys.argv[1], json.loads(sys.argv[2]), Path(sys.argv[3]), Path(sys.argv[4])
 threshold, measured = json.loads(sys.argv[5]), sys.argv[6].split(",")
-from cart_pipelines.transform import transform_entity
+from cart_pipelines.pipeline.transform import transform_entity
 if name == "shopify":
     config["bulk_threshold"] = threshold
 target = registry.resource_class(name)(**config).open()
@@ -177,7 +179,7 @@ def markdown(rows, latency_ms, per_item_ms, measured_on: str) -> str:
         lines.append(f"| {name} | {path} | {r['products']:,} | {r['entity']} | {r['rows']:,} | {r['rejected']:,} | "
                      f"{r['seconds']:.1f} | {r['rows_per_s']:,.0f} | {bound} | {ratio} | {how} |")
     lines += ["", "Reading the table:", "",
-              f"- Mystore: its API documentation is thin; the assumed limits (targets/mystore_api.py: "
+              f"- Mystore: its API documentation is thin; the assumed limits (platforms/mystore/api.py: "
               f"{mystore_api.RATE_PER_S} requests/s per token, batches of {mystore_api.BATCH_MAX}) give "
               f"{mystore_api.RATE_PER_S * mystore_api.BATCH_MAX} rows/s. The target sends one batch at a time, so "
               "the emulated latency (100 ms + 10 ms for 50 records) alone caps it near 450 rows/s; the rest is the "

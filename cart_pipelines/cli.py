@@ -19,8 +19,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from . import report as report_mod
-from .entities import ENTITY_NAMES, SelectionError, resolve_selection
+from cart_pipelines.model.entities import (
+    ENTITY_NAMES,
+    SelectionError,
+    resolve_selection,
+)
+from cart_pipelines.pipeline import report as report_mod
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Self-hosted store migrations as Dagster assets. Start with: cart-pipelines migrate --demo")
@@ -35,7 +39,7 @@ def _fail(message: str, code: int = 2):
 
 def dagster_home() -> Path:
     """DAGSTER_HOME, defaulting to .dagster_home/ in the project with the project's dagster.yaml linked in."""
-    from .defs.resources import project_root
+    from cart_pipelines.defs.resources import project_root
 
     home = Path(os.environ.get("DAGSTER_HOME") or project_root() / ".dagster_home")
     home.mkdir(parents=True, exist_ok=True)
@@ -49,7 +53,7 @@ def dagster_home() -> Path:
 
 def _resources(data: Optional[Path], source: Optional[Path], platform: Optional[str] = None,
                target: Optional[str] = None):
-    from .defs.resources import default_resources
+    from cart_pipelines.defs.resources import default_resources
 
     if source is not None and not source.is_dir():
         _fail(f"--source: {source} is not a directory holding a store export")
@@ -149,9 +153,9 @@ def migrate(
         _fail(str(exc))
     import dagster as dg
 
-    from .definitions import build_definitions
-    from .defs.jobs import run_config
-    from .progress import RunProgress
+    from cart_pipelines.definitions import build_definitions
+    from cart_pipelines.defs.jobs import run_config
+    from cart_pipelines.pipeline.progress import RunProgress
 
     dagster_home()
     resources = _resources(data, source, platform, target)
@@ -194,7 +198,7 @@ def _failure(result) -> str:
 
 def _chosen_partitions(entity: str, keys: list[str], first: Optional[str], last: Optional[str]) -> list[str]:
     """Partition keys of `entity` between --from and --to: months (2024-01) for orders, ids for id ranges."""
-    from .backfill import slice_for
+    from cart_pipelines.pipeline.backfill import slice_for
 
     if entity == "orders":
         lo = f"{first}-01" if first and len(first) == 7 else first
@@ -228,10 +232,10 @@ def backfill(
     before orders)."""
     import dagster as dg
 
-    from .backfill import PARTITIONED, BackfillError
-    from .connectors.base import SliceNotPossible
-    from .definitions import build_definitions
-    from .defs.partitions import PARTITIONS, PER_RUN, plan
+    from cart_pipelines.definitions import build_definitions
+    from cart_pipelines.defs.partitions import PARTITIONS, PER_RUN, plan
+    from cart_pipelines.pipeline.backfill import PARTITIONED, BackfillError
+    from cart_pipelines.platforms.kit.source import SliceNotPossible
 
     if entity not in PARTITIONED:
         _fail(f"entity: {entity} is not partitioned; choose from {', '.join(PARTITIONED)}")
@@ -282,7 +286,7 @@ def _print_partitions(staging, entity: str, keys: list[str]) -> None:
 @app.command()
 def report(data: Optional[Path] = typer.Option(None, help="Data directory (default: data/).")):
     """Print the latest migration report."""
-    from .defs.resources import data_dir
+    from cart_pipelines.defs.resources import data_dir
 
     rep = report_mod.read((data or data_dir()) / "reports")
     if rep is None:
@@ -298,7 +302,7 @@ def generate_sample(
     defects: bool = typer.Option(False, help="Append a few malformed records, as real exports have."),
 ):
     """Write a deterministic sample store of any size as a store export."""
-    from .sample.generator import StoreSize, generate_store
+    from cart_pipelines.sample.generator import StoreSize, generate_store
 
     size = StoreSize() if products == 500 else StoreSize.scaled(products)
     counts = generate_store(out, seed=seed, size=size, defects=defects)
@@ -314,7 +318,10 @@ def check(
                                                     "(local, mystore, shopify, woocommerce, bigcommerce)."),
 ):
     """Connection test (seed 002): one authenticated request and one record. Exit 1 when it fails."""
-    from .verification import verify_source, verify_target
+    from cart_pipelines.platforms.kit.connection_test import (
+        verify_source,
+        verify_target,
+    )
 
     if target is not None:
         result = verify_target(_initialized(_resources(None, None, None, target)["target"], "target"), entity)
@@ -333,8 +340,8 @@ def preview(
     source: Optional[Path] = typer.Option(None, help="Store export directory (store_export source)."),
 ):
     """Show the first records of one entity, as the canonical model sees them."""
-    from .entities import ENTITIES
-    from .verification import verify_source
+    from cart_pipelines.model.entities import ENTITIES
+    from cart_pipelines.platforms.kit.connection_test import verify_source
 
     if entity not in ENTITIES:
         _fail(f"entity: unknown entity {entity}; choose from {', '.join(ENTITY_NAMES)}")
@@ -367,8 +374,8 @@ def emulate(
     import json
     import signal
 
-    from . import platforms
-    from .emulators.base import EmulatorStore, Knobs, serve
+    from cart_pipelines.platforms import registry as platforms
+    from cart_pipelines.platforms.kit.emulator import EmulatorStore, Knobs, serve
 
     try:
         cls = platforms.emulator_class(platform)
@@ -404,8 +411,14 @@ def authorize(
     Authorize. The code is exchanged for tokens, stored in a file only you can read (MYSTORE_TOKEN_FILE)."""
     from urllib.parse import urlsplit
 
-    from .targets.mystore import MystoreTargetResource
-    from .targets.oauth import OAuthError, TokenStore, code_from_redirect, listen_for_code, new_state
+    from cart_pipelines.defs.platform_resources import MystoreTargetResource
+    from cart_pipelines.platforms.kit.oauth import (
+        OAuthError,
+        TokenStore,
+        code_from_redirect,
+        listen_for_code,
+        new_state,
+    )
 
     try:
         target = MystoreTargetResource.from_env().process_config_and_initialize().open()
@@ -431,7 +444,7 @@ def authorize(
 @app.command()
 def ui(port: int = typer.Option(3000, help="Port of the Dagster UI on 127.0.0.1.")):
     """Start the Dagster UI (dagster dev) for this project on 127.0.0.1."""
-    from .defs.resources import project_root
+    from cart_pipelines.defs.resources import project_root
 
     dagster_home()
     exe = Path(sys.executable).with_name("dagster")

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import dagster as dg
 
-from .defs.factory import build_all
-from .defs.jobs import build_jobs, build_schedules
-from .defs.partitions import backfill_jobs, build_partitioned, plan_partitions
-from .defs.resources import default_resources, platform_names
+from cart_pipelines.defs.factory import build_all
+from cart_pipelines.defs.jobs import build_jobs, build_schedules
+from cart_pipelines.defs.partitions import (
+    backfill_jobs,
+    build_partitioned,
+    plan_partitions,
+)
+from cart_pipelines.defs.resources import default_resources, platform_names
 
 
 def build_definitions(resources: dict | None = None) -> dg.Definitions:

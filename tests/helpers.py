@@ -5,20 +5,20 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from cart_pipelines.connectors.base import Source
-from cart_pipelines.connectors.store_export import StoreExport
 from cart_pipelines.defs.config import MigrationConfig
 from cart_pipelines.defs.factory import delta_since
-from cart_pipelines.entities import ENTITY_NAMES
-from cart_pipelines.extract import extract_entity
-from cart_pipelines.load import load_entity
-from cart_pipelines.report import build as build_report
-from cart_pipelines.report import promote_watermarks
-from cart_pipelines.rules import RuleSettings
-from cart_pipelines.scope import compute_scope
-from cart_pipelines.staging import Staging
-from cart_pipelines.targets.duckdb_store import DuckDBStore
-from cart_pipelines.transform import transform_entity
+from cart_pipelines.model.entities import ENTITY_NAMES
+from cart_pipelines.pipeline.extract import extract_entity
+from cart_pipelines.pipeline.load import load_entity
+from cart_pipelines.pipeline.report import build as build_report
+from cart_pipelines.pipeline.report import promote_watermarks
+from cart_pipelines.pipeline.rules import RuleSettings
+from cart_pipelines.pipeline.scope import compute_scope
+from cart_pipelines.pipeline.staging import Staging
+from cart_pipelines.pipeline.transform import transform_entity
+from cart_pipelines.platforms.kit.source import Source
+from cart_pipelines.platforms.local.target import DuckDBStore
+from cart_pipelines.platforms.store_export.source import StoreExport
 
 TS = "2024-05-01T10:00:00Z"
 

@@ -9,21 +9,21 @@ from datetime import datetime, timezone
 import dagster as dg
 import pytest
 
-from cart_pipelines import platforms
-from cart_pipelines.backfill import slice_for
-from cart_pipelines.connectors.magento import MagentoSourceResource
 from cart_pipelines.definitions import build_definitions
-from cart_pipelines.extract import extract_entity
-from cart_pipelines.load import load_entity
-from cart_pipelines.rules import RuleSettings
-from cart_pipelines.scope import compute_scope
-from cart_pipelines.transform import transform_entity
 from cart_pipelines.defs.partitions import PARTITIONS, plan, pools
+from cart_pipelines.defs.platform_resources import MagentoSourceResource
 from cart_pipelines.defs.resources import LocalMystoreTarget, StagingResource
-from cart_pipelines.emulators.base import EmulatorStore, Knobs
+from cart_pipelines.pipeline.backfill import slice_for
+from cart_pipelines.pipeline.extract import extract_entity
+from cart_pipelines.pipeline.load import load_entity
+from cart_pipelines.pipeline.rules import RuleSettings
+from cart_pipelines.pipeline.scope import compute_scope
+from cart_pipelines.pipeline.staging import Staging
+from cart_pipelines.pipeline.transform import transform_entity
+from cart_pipelines.platforms import registry as platforms
+from cart_pipelines.platforms.kit.emulator import EmulatorStore, Knobs
+from cart_pipelines.platforms.local.target import DuckDBStore
 from cart_pipelines.sample.generator import StoreSize, generate_store
-from cart_pipelines.staging import Staging
-from cart_pipelines.targets.duckdb_store import DuckDBStore
 
 MONTHS = ["2024-01-01", "2024-02-01", "2024-03-01"]
 UPSTREAM = ["categories", "manufacturers", "tax_classes"]
@@ -137,7 +137,7 @@ def test_orders_before_customers_fail_with_the_reason(setup):
 
 
 def test_pools_follow_the_configured_source_and_target(shop, tmp_path):
-    from cart_pipelines.targets.mystore import MystoreTargetResource
+    from cart_pipelines.defs.platform_resources import MystoreTargetResource
 
     resources = {"staging": StagingResource(directory=str(tmp_path), reports_directory=str(tmp_path)),
                  "source": MagentoSourceResource(base_url=shop.base_url, access_token="x"),

@@ -7,17 +7,17 @@ import json
 
 import pytest
 
-from cart_pipelines import report
-from cart_pipelines.backfill import extract_slice, migrate_slice
-from cart_pipelines.connectors.store_export import StoreExport
-from cart_pipelines.extract import extract_entity
-from cart_pipelines.load import load_entity
-from cart_pipelines.rules import RuleSettings
+from cart_pipelines.pipeline import report
+from cart_pipelines.pipeline.backfill import extract_slice, migrate_slice
+from cart_pipelines.pipeline.extract import extract_entity
+from cart_pipelines.pipeline.load import load_entity
+from cart_pipelines.pipeline.rules import RuleSettings
+from cart_pipelines.pipeline.scope import compute_scope
+from cart_pipelines.pipeline.staging import Staging
+from cart_pipelines.pipeline.transform import transform_entity
+from cart_pipelines.platforms.local.target import DuckDBStore
+from cart_pipelines.platforms.store_export.source import StoreExport
 from cart_pipelines.sample.generator import StoreSize, generate_store
-from cart_pipelines.scope import compute_scope
-from cart_pipelines.staging import Staging
-from cart_pipelines.targets.duckdb_store import DuckDBStore
-from cart_pipelines.transform import transform_entity
 
 UPSTREAM = ("categories", "manufacturers", "tax_classes")
 LOW, HIGH = "1-20", "21-1000"

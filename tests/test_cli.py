@@ -1,9 +1,9 @@
 """The command line: the README's demo command, its report, and errors as one sentence with exit code 2."""
 
+from conftest import SAMPLE
 from typer.testing import CliRunner
 
 from cart_pipelines.cli import app
-from conftest import SAMPLE
 
 
 def invoke(args, tmp_path, monkeypatch):

@@ -3,7 +3,7 @@
 import dagster as dg
 
 from cart_pipelines.definitions import defs
-from cart_pipelines.entities import ENTITY_NAMES
+from cart_pipelines.model.entities import ENTITY_NAMES
 
 
 def test_definitions_load():
@@ -27,8 +27,8 @@ def test_groups_and_descriptions():
 
 def test_kinds_name_the_platforms_and_owners_are_set(tmp_path):
     from cart_pipelines.definitions import build_definitions
+    from cart_pipelines.defs.platform_resources import WooCommerceTargetResource
     from cart_pipelines.defs.resources import default_resources
-    from cart_pipelines.targets.woocommerce import WooCommerceTargetResource
 
     def kinds(d, path):
         return set(d.resolve_asset_graph().get(dg.AssetKey(path)).kinds)
@@ -63,7 +63,7 @@ def test_jobs_named_for_what_users_do():
 def test_canonical_model_page_lists_every_field():
     from pathlib import Path
 
-    from cart_pipelines.canonical import SCHEMAS
+    from cart_pipelines.model.canonical import SCHEMAS
 
     page = (Path(__file__).resolve().parents[1] / "docs" / "canonical-model.md").read_text()
     for entity, schema in SCHEMAS.items():

@@ -4,15 +4,15 @@ import json
 
 import dagster as dg
 import pytest
+from conftest import SAMPLE
+from integration.test_platform_migrations import resource_for
 
-from cart_pipelines import platforms
 from cart_pipelines.definitions import build_definitions
 from cart_pipelines.defs.jobs import run_config
 from cart_pipelines.defs.resources import default_resources
-from cart_pipelines.emulators.base import EmulatorStore, Knobs
+from cart_pipelines.platforms import registry as platforms
+from cart_pipelines.platforms.kit.emulator import EmulatorStore, Knobs
 from cart_pipelines.sample.generator import StoreSize, generate_store
-from conftest import SAMPLE
-from integration.test_platform_migrations import resource_for
 
 
 def job(defs, name, **settings):

@@ -4,15 +4,16 @@ target when configured), and records inserted, updated and deleted while pages a
 from datetime import datetime, timezone
 
 import pytest
-
-from cart_pipelines import platforms
-from cart_pipelines.connectors import bigcommerce, magento
-from cart_pipelines.emulators.base import EmulatorStore, Knobs
-from cart_pipelines.load import plan_entity
-from cart_pipelines.report import markdown
-from cart_pipelines.sample.generator import StoreSize, generate_store
 from helpers import Run
 from integration.test_platform_migrations import resource_for
+
+from cart_pipelines.pipeline.load import plan_entity
+from cart_pipelines.pipeline.report import markdown
+from cart_pipelines.platforms import registry as platforms
+from cart_pipelines.platforms.bigcommerce import source as bigcommerce
+from cart_pipelines.platforms.kit.emulator import EmulatorStore, Knobs
+from cart_pipelines.platforms.magento import source as magento
+from cart_pipelines.sample.generator import StoreSize, generate_store
 
 CATALOG = ("categories", "manufacturers", "tax_classes", "products")
 PEOPLE = (*CATALOG, "customers")  # no orders or reviews: every product and customer may be deleted

@@ -2,8 +2,9 @@
 
 import json
 
-from cart_pipelines.sample.generator import DEFECTS, StoreSize, generate_store, slugify
 from conftest import SAMPLE
+
+from cart_pipelines.sample.generator import DEFECTS, StoreSize, generate_store, slugify
 
 
 def lines(path):

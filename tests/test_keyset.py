@@ -1,9 +1,9 @@
-"""Keyset paging in id ranges (connectors/keyset.py) over an in-memory id list standing in for a platform's
+"""Keyset paging in id ranges (platforms/kit/keyset.py) over an in-memory id list standing in for a platform's
 `id > after AND id < below ORDER BY id` search, changed while it is read."""
 
 import threading
 
-from cart_pipelines.connectors.keyset import id_range_pages
+from cart_pipelines.platforms.kit.keyset import id_range_pages
 
 PAGE = 50
 

@@ -1,6 +1,6 @@
 """Loading through the id map: re-runs write nothing, changes update, interrupted loads resume without duplicates."""
 
-from cart_pipelines.entities import ENTITY_NAMES
+from cart_pipelines.model.entities import ENTITY_NAMES
 
 
 def writes(results):
@@ -43,8 +43,8 @@ def test_interrupted_load_resumes_without_duplicates(store, run):
 
 
 def test_entities_the_target_lacks_are_skipped_by_rule_and_links_dropped(store, run):
-    from cart_pipelines import ledger
-    from cart_pipelines.targets.duckdb_store import DuckDBStore
+    from cart_pipelines.pipeline import ledger
+    from cart_pipelines.platforms.local.target import DuckDBStore
 
     class NoTaxNoReviews(DuckDBStore):
         def has(self, entity):

@@ -4,11 +4,11 @@ import json
 
 import dagster as dg
 import pytest
+from conftest import SAMPLE
 
 from cart_pipelines.definitions import build_definitions
 from cart_pipelines.defs.jobs import run_config
 from cart_pipelines.defs.resources import default_resources
-from conftest import SAMPLE
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@
 
 import csv
 
-from cart_pipelines import report
+from cart_pipelines.pipeline import report
 
 
 def read_csv(path):

@@ -104,7 +104,7 @@ def test_multiprocess_executor_runs_steps_in_parallel_processes(postgres, tmp_pa
     """Extractions in their own processes at once; each waits its turn for the DuckDB catalog, none fails."""
     import dagster as dg
 
-    from cart_pipelines.staging import Staging
+    from cart_pipelines.pipeline.staging import Staging
 
     scale_out_env(postgres, tmp_path, monkeypatch)
     job = dg.build_reconstructable_job("cart_pipelines.definitions", "job", reconstructable_args=("full_migration",))

@@ -2,10 +2,10 @@
 
 import pytest
 
-from cart_pipelines import ledger
-from cart_pipelines.canonical import SCHEMAS
-from cart_pipelines.entities import ENTITY_NAMES
-from cart_pipelines.validation import Invalid, coerce_record
+from cart_pipelines.model.canonical import SCHEMAS
+from cart_pipelines.model.coerce import Invalid, coerce_record
+from cart_pipelines.model.entities import ENTITY_NAMES
+from cart_pipelines.pipeline import ledger
 
 
 @pytest.mark.parametrize("record, reason", [

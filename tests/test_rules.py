@@ -2,7 +2,7 @@
 
 import copy
 
-from cart_pipelines.rules import HIDDEN_CATEGORY_ID, RULES, RuleSettings
+from cart_pipelines.pipeline.rules import HIDDEN_CATEGORY_ID, RULES, RuleSettings
 
 
 def outcome(r, entity, sid):

@@ -1,6 +1,6 @@
 """Demo migration (seed 001): a seeded random sample of 10 products, customers and orders, plus what they need."""
 
-from cart_pipelines.entities import ENTITY_NAMES
+from cart_pipelines.model.entities import ENTITY_NAMES
 
 
 def scope(r, entity):

@@ -8,16 +8,16 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 import pyarrow.parquet as pq
+from conftest import SAMPLE
+from targets.test_mystore import authorized_target
 
 from cart_pipelines.definitions import build_definitions
 from cart_pipelines.defs.jobs import run_config
+from cart_pipelines.defs.platform_resources import MystoreTargetResource
 from cart_pipelines.defs.resources import default_resources
-from cart_pipelines.emulators.base import Knobs, running
-from cart_pipelines.emulators.mystore import MystoreEmulator
-from cart_pipelines.targets.mystore import MystoreTargetResource
-from cart_pipelines.targets.oauth import TokenStore
-from conftest import SAMPLE
-from targets.test_mystore import authorized_target
+from cart_pipelines.platforms.kit.emulator import Knobs, running
+from cart_pipelines.platforms.kit.oauth import TokenStore
+from cart_pipelines.platforms.mystore.emulator import MystoreEmulator
 
 
 def readable_text(path: Path) -> str:

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from cart_pipelines.staging import open_catalog
+from cart_pipelines.pipeline.staging import open_catalog
 
 HOLD = "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('held', flush=True); time.sleep(float(sys.argv[2]))"
 

@@ -5,12 +5,16 @@ import json
 
 import dagster as dg
 import pytest
+from helpers import base_store, write_store
 
 from cart_pipelines.definitions import build_definitions
 from cart_pipelines.defs.jobs import run_config
-from cart_pipelines.defs.resources import LocalMystoreTarget, StagingResource, StoreExportSource
-from cart_pipelines.rules import RuleSettings
-from helpers import base_store, write_store
+from cart_pipelines.defs.resources import (
+    LocalMystoreTarget,
+    StagingResource,
+    StoreExportSource,
+)
+from cart_pipelines.pipeline.rules import RuleSettings
 
 BIGCOMMERCE = RuleSettings(target_platform="bigcommerce")
 
@@ -161,7 +165,7 @@ def test_migration_job_applies_target_rules_and_tax_class_map(store, tmp_path):
 
 
 def test_the_target_resource_names_its_platform():
-    from cart_pipelines.targets.bigcommerce import BigCommerceTargetResource
+    from cart_pipelines.defs.platform_resources import BigCommerceTargetResource
 
     assert BigCommerceTargetResource(store_hash="abc", access_token="t").rules_platform() == "bigcommerce"
     assert LocalMystoreTarget(path="unused.duckdb").rules_platform() == "mystore"

@@ -5,8 +5,12 @@ from __future__ import annotations
 import dagster as dg
 from pydantic import Field
 
-from ..entities import ENTITY_NAMES, SelectionError, resolve_selection
-from ..rules import RuleSettings
+from cart_pipelines.model.entities import (
+    ENTITY_NAMES,
+    SelectionError,
+    resolve_selection,
+)
+from cart_pipelines.pipeline.rules import RuleSettings
 
 
 class MigrationConfig(dg.Config):

@@ -7,17 +7,26 @@ from datetime import datetime, timedelta, timezone
 
 import dagster as dg
 
-from .. import ledger, report, verify
-from ..chart import as_markdown as chart_markdown
-from ..chart import migration_chart
-from ..connectors.base import DeltaNotPossible
-from ..entities import ENTITIES, ENTITY_NAMES, Entity
-from ..extract import extract_entity, skip_entity
-from ..load import load_entity, plan_entity
-from ..scope import compute_scope
-from ..transform import URL_KEY_ENTITIES, clear_entity, transform_entity
-from .config import MigrationConfig
-from .resources import SourceResource, StagingResource, TargetResource
+from cart_pipelines.defs.config import MigrationConfig
+from cart_pipelines.defs.resources import (
+    SourceResource,
+    StagingResource,
+    TargetResource,
+)
+from cart_pipelines.model.entities import ENTITIES, ENTITY_NAMES, Entity
+from cart_pipelines.pipeline import checks as verify
+from cart_pipelines.pipeline import ledger, report
+from cart_pipelines.pipeline.chart import as_markdown as chart_markdown
+from cart_pipelines.pipeline.chart import migration_chart
+from cart_pipelines.pipeline.extract import extract_entity, skip_entity
+from cart_pipelines.pipeline.load import load_entity, plan_entity
+from cart_pipelines.pipeline.scope import compute_scope
+from cart_pipelines.pipeline.transform import (
+    URL_KEY_ENTITIES,
+    clear_entity,
+    transform_entity,
+)
+from cart_pipelines.platforms.kit.source import DeltaNotPossible
 
 SCOPE_KEY = dg.AssetKey(["transform", "scope"])
 REPORT_KEY = dg.AssetKey(["report", "migration_report"])

@@ -3,7 +3,7 @@
 
 import dagster as dg
 
-from .config import MigrationConfig
+from cart_pipelines.defs.config import MigrationConfig
 
 STAGES = ("extract", "transform", "load", "report")
 MIGRATION = dg.AssetSelection.groups(*STAGES)
@@ -43,7 +43,7 @@ def build_jobs(assets) -> list:
 def connection_check(side: str, description: str) -> dg.JobDefinition:
     """A job that tests the `side` ("source" or "target") connection (seed 002): one authenticated read, a failure
     explained in one sentence (the op fails with it; no secret in it)."""
-    from .. import verification
+    from cart_pipelines.platforms.kit import connection_test as verification
 
     @dg.op(name=f"verify_{side}_connection", required_resource_keys={side},
            description=f"Connection test of the {side}: one authenticated read, explained on failure.")

@@ -7,11 +7,21 @@ import os
 import dagster as dg
 from pydantic import Field
 
-from ..backfill import PARTITIONED, BackfillError, extract_slice, id_range_keys, migrate_slice
-from ..connectors.base import SliceNotPossible
-from .config import MigrationConfig
-from .factory import OWNERS
-from .resources import SourceResource, StagingResource, TargetResource
+from cart_pipelines.defs.config import MigrationConfig
+from cart_pipelines.defs.factory import OWNERS
+from cart_pipelines.defs.resources import (
+    SourceResource,
+    StagingResource,
+    TargetResource,
+)
+from cart_pipelines.pipeline.backfill import (
+    PARTITIONED,
+    BackfillError,
+    extract_slice,
+    id_range_keys,
+    migrate_slice,
+)
+from cart_pipelines.platforms.kit.source import SliceNotPossible
 
 ORDERS_START = os.environ.get("CART_ORDERS_START", "2015-01-01")
 # Orders by created-at month (the month in progress included); products and customers by id ranges planned from

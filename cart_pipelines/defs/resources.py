@@ -12,11 +12,11 @@ from pathlib import Path
 
 import dagster as dg
 
-from ..connectors.base import Source
-from ..connectors.store_export import StoreExport
-from ..staging import Staging
-from ..targets.base import Target
-from ..targets.duckdb_store import DuckDBStore
+from cart_pipelines.pipeline.staging import Staging
+from cart_pipelines.platforms.kit.source import Source
+from cart_pipelines.platforms.kit.target import Target
+from cart_pipelines.platforms.local.target import DuckDBStore
+from cart_pipelines.platforms.store_export.source import StoreExport
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]
 
@@ -62,11 +62,8 @@ class TargetResource(dg.ConfigurableResource):
 
     def rules_platform(self) -> str:
         """The platform whose target rules (rules.TARGET_RULES) and tax-class defaults (rules.TAX_CLASS_MAP)
-        apply: the registered target this resource is (targets/registry.py)."""
-        from ..targets import registry
-
-        return next((t.name for t in registry.TARGETS.values() if t.resource_class == type(self).__name__),
-                    "mystore")
+        apply: the registered target this resource is (platforms/registry.py)."""
+        return getattr(type(self), "platform", "mystore")
 
 
 class LocalMystoreTarget(TargetResource):
@@ -80,7 +77,7 @@ class LocalMystoreTarget(TargetResource):
         return DuckDBStore(self.path, self.name)
 
     def rules_platform(self) -> str:
-        from ..targets import registry
+        from cart_pipelines.platforms import target_registry as registry
 
         if self.rules_of not in {"mystore", *registry.TARGETS}:
             raise dg.Failure(description=f"rules_of: {self.rules_of!r} is not a target platform; choose from "
@@ -91,7 +88,7 @@ class LocalMystoreTarget(TargetResource):
 def source_resource(platform: str | None = None, path: str | None = None) -> SourceResource:
     """The source users chose: $CART_SOURCE names a platform (credentials from its environment variables, see
     docs/platforms/), or `store_export` (default) reading $CART_SOURCE_PATH or the bundled sample store."""
-    from .. import platforms
+    from cart_pipelines.platforms import registry as platforms
 
     name = platform or os.environ.get("CART_SOURCE") or "store_export"
     if name == "store_export":
@@ -102,11 +99,11 @@ def source_resource(platform: str | None = None, path: str | None = None) -> Sou
 
 def target_resource(data: Path, target: str | None = None) -> TargetResource:
     """The target users chose: $CART_TARGET = local (default: a Mystore-shaped DuckDB file) or an API target from
-    targets/registry.py (mystore, shopify, woocommerce, bigcommerce), credentials from its environment variables."""
+    platforms/registry.py (mystore, shopify, woocommerce, bigcommerce), credentials from its environment variables."""
     name = target or os.environ.get("CART_TARGET") or "local"
     if name == "local":
         return LocalMystoreTarget(path=str(data / "target" / "mystore.duckdb"))
-    from ..targets import registry
+    from cart_pipelines.platforms import target_registry as registry
 
     if name not in registry.TARGETS:
         raise ValueError(f"target: unknown target {name!r}; choose from local, {', '.join(sorted(registry.TARGETS))}")
@@ -116,12 +113,8 @@ def target_resource(data: Path, target: str | None = None) -> TargetResource:
 def platform_names(resources: dict) -> tuple[str, str]:
     """(source platform, target platform) of configured resources, by their registered resource classes; shown
     as asset kinds in the UI. A local target is a DuckDB file."""
-    from .. import platforms
-    from ..targets import registry
-
-    src, tgt = type(resources["source"]).__name__, type(resources["target"]).__name__
-    source = next((p.name for p in platforms.PLATFORMS.values() if p.resource_class == src), "store_export")
-    target = next((t.name for t in registry.TARGETS.values() if t.resource_class == tgt), "duckdb")
+    source = getattr(type(resources["source"]), "platform", "store_export")
+    target = getattr(type(resources["target"]), "platform", "duckdb")
     return source, target
 
 

@@ -8,14 +8,15 @@ from decimal import Decimal
 import pytest
 import requests
 
-from cart_pipelines import platforms
-from cart_pipelines.canonical import SCHEMAS
-from cart_pipelines.connectors.bigcommerce import BigCommerceSource, BigCommerceSourceResource
-from cart_pipelines.connectors.http import ConnectionProblem, HttpSettings
-from cart_pipelines.emulators.base import EmulatorStore, Knobs, running
-from cart_pipelines.emulators.bigcommerce import BigCommerceEmulator
+from cart_pipelines.defs.platform_resources import BigCommerceSourceResource
+from cart_pipelines.model.canonical import SCHEMAS
+from cart_pipelines.model.coerce import coerce_record
+from cart_pipelines.platforms import registry as platforms
+from cart_pipelines.platforms.bigcommerce.emulator import BigCommerceEmulator
+from cart_pipelines.platforms.bigcommerce.source import BigCommerceSource
+from cart_pipelines.platforms.kit.emulator import EmulatorStore, Knobs, running
+from cart_pipelines.platforms.kit.http import ConnectionProblem, HttpSettings
 from cart_pipelines.sample.generator import StoreSize, generate_store
-from cart_pipelines.validation import coerce_record
 
 RATE_HEADERS = ("X-Rate-Limit-Requests-Left", "X-Rate-Limit-Requests-Quota", "X-Rate-Limit-Time-Reset-Ms",
                 "X-Rate-Limit-Time-Window-Ms")

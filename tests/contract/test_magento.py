@@ -9,14 +9,15 @@ import dagster as dg
 import pytest
 import requests
 
-from cart_pipelines import platforms
-from cart_pipelines.canonical import SCHEMAS
-from cart_pipelines.connectors.http import ConnectionProblem
-from cart_pipelines.connectors.magento import PAGE_SIZE, MagentoSource, MagentoSourceResource
-from cart_pipelines.emulators.base import EmulatorStore, Knobs
-from cart_pipelines.emulators.magento import MagentoEmulator
+from cart_pipelines.defs.platform_resources import MagentoSourceResource
+from cart_pipelines.model.canonical import SCHEMAS
+from cart_pipelines.model.coerce import coerce_record
+from cart_pipelines.platforms import registry as platforms
+from cart_pipelines.platforms.kit.emulator import EmulatorStore, Knobs
+from cart_pipelines.platforms.kit.http import ConnectionProblem
+from cart_pipelines.platforms.magento.emulator import MagentoEmulator
+from cart_pipelines.platforms.magento.source import PAGE_SIZE, MagentoSource
 from cart_pipelines.sample.generator import StoreSize, generate_store
-from cart_pipelines.validation import coerce_record
 
 OFF = Knobs(rate_limit=False)
 
@@ -91,7 +92,7 @@ def test_page_size_limit_default_and_last_page_repeats(shop):
 
 
 def test_connector_pages_by_id_ranges_never_by_page_number(store_dir, monkeypatch):
-    from cart_pipelines.connectors import magento
+    from cart_pipelines.platforms.magento import source as magento
 
     monkeypatch.setattr(magento, "PAGE_SIZE", 10)  # 40 products: exactly four full pages
     asked = []

@@ -10,14 +10,14 @@ from decimal import Decimal
 import pyarrow.parquet as pq
 import pytest
 
-from cart_pipelines import platforms
-from cart_pipelines.canonical import SCHEMAS
-from cart_pipelines.connectors.http import ConnectionProblem
-from cart_pipelines.emulators.base import EmulatorStore, Knobs
-from cart_pipelines.extract import extract_entity
+from cart_pipelines.model.canonical import SCHEMAS
+from cart_pipelines.model.coerce import coerce_record
+from cart_pipelines.pipeline.extract import extract_entity
+from cart_pipelines.pipeline.staging import Staging
+from cart_pipelines.platforms import registry as platforms
+from cart_pipelines.platforms.kit.emulator import EmulatorStore, Knobs
+from cart_pipelines.platforms.kit.http import ConnectionProblem
 from cart_pipelines.sample.generator import StoreSize, generate_store
-from cart_pipelines.staging import Staging
-from cart_pipelines.validation import coerce_record
 
 NAMES = sorted(platforms.PLATFORMS)
 
@@ -44,7 +44,7 @@ def project(rows, fields):
 
 @pytest.mark.parametrize("name", NAMES)
 def test_extract_equals_generator_truth_field_by_field(name, truth_dir, tmp_path):
-    carried = platforms.connector_module(name).CARRIED
+    carried = platforms.source_module(name).CARRIED
     staging = Staging(tmp_path)
     with platforms.emulate(name, store=EmulatorStore(truth_dir), knobs=Knobs(rate_limit=False)) as h:
         src = platforms.connect(name, h)
@@ -60,7 +60,7 @@ def test_extract_equals_generator_truth_field_by_field(name, truth_dir, tmp_path
 
 @pytest.mark.parametrize("name", NAMES)
 def test_wrong_credentials_are_explained_without_leaking(name, tmp_path):
-    mod = platforms.connector_module(name)
+    mod = platforms.source_module(name)
     with platforms.emulate(name, products=10) as h:
         wrong = {k: f"wrong-{k}-value" for k in h.credentials if k not in getattr(mod, "NON_SECRET", ())}
         src = platforms.connect(name, h, **wrong)
@@ -75,7 +75,7 @@ def test_wrong_credentials_are_explained_without_leaking(name, tmp_path):
 
 @pytest.mark.parametrize("name", NAMES)
 def test_missing_scope_names_the_permission(name):
-    mod = platforms.connector_module(name)
+    mod = platforms.source_module(name)
     scope = mod.SCOPES["products"]
     with platforms.emulate(name, products=10, knobs=Knobs(denied_scopes=(scope,))) as h:
         with pytest.raises(ConnectionProblem) as exc:
@@ -98,14 +98,14 @@ def test_empty_store(name, tmp_path):
     empty.mkdir()
     with platforms.emulate(name, store=EmulatorStore(empty)) as h:
         src = platforms.connect(name, h)
-        for entity in platforms.connector_module(name).CARRIED:
+        for entity in platforms.source_module(name).CARRIED:
             assert list(src.records(entity)) == [], entity
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_one_record_and_exact_last_page(name, tmp_path, truth_dir):
     """A store of one product, then one of exactly two full pages: no record lost, none twice."""
-    page = platforms.connector_module(name).PAGE_SIZE
+    page = platforms.source_module(name).PAGE_SIZE
     for n in (1, 2 * page):
         d = tmp_path / f"n{n}"
         generate_store(d, seed=9, size=StoreSize(categories=3, manufacturers=2, tax_classes=3, products=n,

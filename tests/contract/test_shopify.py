@@ -11,11 +11,11 @@ import dagster as dg
 import pytest
 import requests
 
-from cart_pipelines import platforms
-from cart_pipelines.connectors import shopify as conn
-from cart_pipelines.connectors.http import ConnectionProblem, HttpSettings
-from cart_pipelines.emulators.base import EmulatorStore, Knobs
-from cart_pipelines.emulators.shopify import INVALID_TOKEN, TOKEN, query_cost
+from cart_pipelines.platforms import registry as platforms
+from cart_pipelines.platforms.kit.emulator import EmulatorStore, Knobs
+from cart_pipelines.platforms.kit.http import ConnectionProblem, HttpSettings
+from cart_pipelines.platforms.shopify import source as conn
+from cart_pipelines.platforms.shopify.emulator import INVALID_TOKEN, TOKEN, query_cost
 from cart_pipelines.sample.generator import StoreSize, generate_store
 
 OFF = Knobs(rate_limit=False)

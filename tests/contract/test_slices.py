@@ -8,10 +8,10 @@ from decimal import Decimal
 
 import pytest
 
-from cart_pipelines import platforms
-from cart_pipelines.connectors.base import Slice, SliceNotPossible
-from cart_pipelines.connectors.store_export import StoreExport
-from cart_pipelines.emulators.base import EmulatorStore, Knobs
+from cart_pipelines.platforms import registry as platforms
+from cart_pipelines.platforms.kit.emulator import EmulatorStore, Knobs
+from cart_pipelines.platforms.kit.source import Slice, SliceNotPossible
+from cart_pipelines.platforms.store_export.source import StoreExport
 from cart_pipelines.sample.generator import StoreSize, generate_store
 
 OFF = Knobs(rate_limit=False)

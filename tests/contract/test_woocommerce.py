@@ -12,10 +12,11 @@ import requests
 from woocommerce import API
 from woocommerce.oauth import OAuth
 
-from cart_pipelines import platforms
-from cart_pipelines.connectors.http import ConnectionProblem, HttpSettings
-from cart_pipelines.connectors.woocommerce import WooCommerceSource, WooCommerceSourceResource
-from cart_pipelines.emulators.base import EmulatorStore, FixedWindow, Knobs
+from cart_pipelines.defs.platform_resources import WooCommerceSourceResource
+from cart_pipelines.platforms import registry as platforms
+from cart_pipelines.platforms.kit.emulator import EmulatorStore, FixedWindow, Knobs
+from cart_pipelines.platforms.kit.http import ConnectionProblem, HttpSettings
+from cart_pipelines.platforms.woocommerce.source import WooCommerceSource
 from cart_pipelines.sample.generator import StoreSize, generate_store
 
 NAME = "woocommerce"

@@ -9,15 +9,15 @@ import dagster as dg
 import pyarrow.parquet as pq
 import pytest
 
-from cart_pipelines import platforms
-from cart_pipelines.canonical import SCHEMAS
 from cart_pipelines.definitions import build_definitions
 from cart_pipelines.defs.jobs import run_config
 from cart_pipelines.defs.resources import default_resources
-from cart_pipelines.emulators.base import EmulatorStore, Knobs
+from cart_pipelines.model.canonical import SCHEMAS
+from cart_pipelines.model.coerce import coerce_record
+from cart_pipelines.pipeline.staging import Staging
+from cart_pipelines.platforms import registry as platforms
+from cart_pipelines.platforms.kit.emulator import EmulatorStore, Knobs
 from cart_pipelines.sample.generator import StoreSize, generate_store
-from cart_pipelines.staging import Staging
-from cart_pipelines.validation import coerce_record
 
 NAMES = sorted(platforms.PLATFORMS)
 
@@ -51,7 +51,7 @@ def execute(defs, job, **settings):
 
 @pytest.mark.parametrize("name", NAMES)
 def test_platform_as_source_of_demo_and_full_migrations(name, store_dir, tmp_path):
-    carried = platforms.connector_module(name).CARRIED
+    carried = platforms.source_module(name).CARRIED
     with platforms.emulate(name, store=EmulatorStore(store_dir), knobs=Knobs(rate_limit=False)) as handle:
         resources = default_resources(tmp_path / "data")
         resources["source"] = resource_for(name, handle)

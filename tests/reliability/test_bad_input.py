@@ -10,12 +10,13 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 import pytest
-
-from cart_pipelines import ledger, platforms
-from cart_pipelines.connectors.base import SourceError
-from cart_pipelines.emulators.base import EmulatorStore, Knobs
-from cart_pipelines.entities import ENTITY_NAMES
 from helpers import Run, base_store, write_store
+
+from cart_pipelines.model.entities import ENTITY_NAMES
+from cart_pipelines.pipeline import ledger
+from cart_pipelines.platforms import registry as platforms
+from cart_pipelines.platforms.kit.emulator import EmulatorStore, Knobs
+from cart_pipelines.platforms.kit.source import SourceError
 
 from . import figures
 from .corpus import CASES, Case, export_lines, template

@@ -7,14 +7,14 @@ from decimal import Decimal
 import pyarrow.parquet as pq
 import pytest
 
-from cart_pipelines import platforms
-from cart_pipelines.canonical import SCHEMAS
-from cart_pipelines.connectors.http import HttpSettings
-from cart_pipelines.emulators.base import EmulatorStore, Knobs
-from cart_pipelines.extract import extract_entity
+from cart_pipelines.model.canonical import SCHEMAS
+from cart_pipelines.model.coerce import coerce_record
+from cart_pipelines.pipeline.extract import extract_entity
+from cart_pipelines.pipeline.staging import Staging
+from cart_pipelines.platforms import registry as platforms
+from cart_pipelines.platforms.kit.emulator import EmulatorStore, Knobs
+from cart_pipelines.platforms.kit.http import HttpSettings
 from cart_pipelines.sample.generator import StoreSize, generate_store
-from cart_pipelines.staging import Staging
-from cart_pipelines.validation import coerce_record
 
 from . import figures
 
@@ -32,7 +32,7 @@ def truth_dir(tmp_path_factory):
 @pytest.mark.parametrize("seed", [1])
 @pytest.mark.parametrize("name", NAMES)
 def test_extraction_under_a_fault_mix_loses_nothing(name, seed, truth_dir, tmp_path):
-    carried = platforms.connector_module(name).CARRIED
+    carried = platforms.source_module(name).CARRIED
     knobs = Knobs(rate_limit=False, faults=MIX, fault_seed=seed, slow_s=1.5)
     with platforms.emulate(name, store=EmulatorStore(truth_dir), knobs=knobs) as h:
         h.emulator.fault_methods = ("GET", "POST")  # reads only in this test; Shopify reads are GraphQL POSTs

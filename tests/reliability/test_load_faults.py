@@ -12,17 +12,17 @@ import json
 import dagster as dg
 import duckdb
 import pytest
+from integration.test_platform_migrations import resource_for
+from targets.test_round_trip import ENTITIES, by_source_id, same
 
-from cart_pipelines import platforms
 from cart_pipelines.definitions import build_definitions
 from cart_pipelines.defs.jobs import run_config
 from cart_pipelines.defs.resources import LocalMystoreTarget, StagingResource
-from cart_pipelines.emulators.base import EmulatorStore, Knobs
-from cart_pipelines.rules import GUEST_PREFIX
+from cart_pipelines.pipeline.rules import GUEST_PREFIX
+from cart_pipelines.platforms import registry as platforms
+from cart_pipelines.platforms import target_registry as registry
+from cart_pipelines.platforms.kit.emulator import EmulatorStore, Knobs
 from cart_pipelines.sample.generator import StoreSize, generate_store
-from cart_pipelines.targets import registry
-from integration.test_platform_migrations import resource_for
-from targets.test_round_trip import ENTITIES, by_source_id, same
 
 from . import figures
 

@@ -9,10 +9,15 @@ import pyarrow as pa
 import pytest
 import requests
 
-from cart_pipelines.connectors.http import ConnectionProblem
-from cart_pipelines.emulators.base import EmulatorStore, Knobs, running
-from cart_pipelines.emulators.bigcommerce import ACCESS_TOKEN, STORE_HASH, BigCommerceEmulator
-from cart_pipelines.targets.bigcommerce import BigCommerceTarget, BigCommerceTargetResource
+from cart_pipelines.defs.platform_resources import BigCommerceTargetResource
+from cart_pipelines.platforms.bigcommerce.emulator import (
+    ACCESS_TOKEN,
+    STORE_HASH,
+    BigCommerceEmulator,
+)
+from cart_pipelines.platforms.bigcommerce.target import BigCommerceTarget
+from cart_pipelines.platforms.kit.emulator import EmulatorStore, Knobs, running
+from cart_pipelines.platforms.kit.http import ConnectionProblem
 
 
 @contextmanager

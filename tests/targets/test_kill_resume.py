@@ -8,12 +8,13 @@ import subprocess
 import sys
 import time
 
-from cart_pipelines.emulators.base import Knobs, running
-from cart_pipelines.emulators.mystore import MystoreEmulator
-from cart_pipelines.targets.mystore import authorize_against
-from cart_pipelines.sample.generator import StoreSize, generate_store
 from conftest import ROOT
 from reliability import figures
+
+from cart_pipelines.platforms.kit.emulator import Knobs, running
+from cart_pipelines.platforms.mystore.emulator import MystoreEmulator
+from cart_pipelines.platforms.mystore.target import authorize_against
+from cart_pipelines.sample.generator import StoreSize, generate_store
 
 
 def migrate_cmd(data, store):

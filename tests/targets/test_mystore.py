@@ -9,15 +9,22 @@ import time
 import dagster as dg
 import pytest
 import requests
+from conftest import SAMPLE
 
 from cart_pipelines.definitions import build_definitions
 from cart_pipelines.defs.jobs import run_config
+from cart_pipelines.defs.platform_resources import MystoreTargetResource
 from cart_pipelines.defs.resources import default_resources
-from cart_pipelines.emulators.base import Knobs, running
-from cart_pipelines.emulators.mystore import MystoreEmulator
-from cart_pipelines.targets.mystore import MystoreTarget, MystoreTargetResource
-from cart_pipelines.targets.oauth import OAuthClient, OAuthError, TokenStore, listen_for_code, new_state
-from conftest import SAMPLE
+from cart_pipelines.platforms.kit.emulator import Knobs, running
+from cart_pipelines.platforms.kit.oauth import (
+    OAuthClient,
+    OAuthError,
+    TokenStore,
+    listen_for_code,
+    new_state,
+)
+from cart_pipelines.platforms.mystore.emulator import MystoreEmulator
+from cart_pipelines.platforms.mystore.target import MystoreTarget
 
 
 def grant_access(authorize_url: str, creds: dict, decision: str = "authorize") -> requests.Response:

@@ -9,18 +9,22 @@ from contextlib import contextmanager
 
 import dagster as dg
 import pytest
+from integration.test_platform_migrations import resource_for
 
-from cart_pipelines import platforms
 from cart_pipelines.definitions import build_definitions
 from cart_pipelines.defs.jobs import run_config
-from cart_pipelines.defs.resources import LocalMystoreTarget, StagingResource, StoreExportSource
-from cart_pipelines.emulators.base import EmulatorStore, Knobs
-from cart_pipelines.load import REFS
-from cart_pipelines.rules import TARGET_RULES
+from cart_pipelines.defs.resources import (
+    LocalMystoreTarget,
+    StagingResource,
+    StoreExportSource,
+)
+from cart_pipelines.pipeline.load import REFS
+from cart_pipelines.pipeline.rules import TARGET_RULES
+from cart_pipelines.platforms import registry as platforms
+from cart_pipelines.platforms import target_registry as registry
+from cart_pipelines.platforms.kit.emulator import EmulatorStore, Knobs
+from cart_pipelines.platforms.local.target import TABLES
 from cart_pipelines.sample.generator import StoreSize, generate_store
-from cart_pipelines.targets import registry
-from cart_pipelines.targets.duckdb_store import TABLES
-from integration.test_platform_migrations import resource_for
 
 ENTITIES = list(TABLES)
 SLOW_SOURCES = {"store_export", "bigcommerce"}  # the default suite goes through woocommerce for every target

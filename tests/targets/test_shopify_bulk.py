@@ -8,14 +8,15 @@ import json
 import pyarrow as pa
 import pytest
 import requests
-
-from cart_pipelines.connectors import shopify as conn
-from cart_pipelines.emulators.base import EmulatorStore, Knobs, running
-from cart_pipelines.emulators.shopify import TOKEN, ShopifyEmulator
-from cart_pipelines.sample.generator import StoreSize, generate_store
-from cart_pipelines.targets.shopify import ShopifyTarget, ShopifyTargetResource
-from cart_pipelines.targets.shopify_bulk import RUN, STAGE
 from helpers import Run
+
+from cart_pipelines.defs.platform_resources import ShopifyTargetResource
+from cart_pipelines.platforms.kit.emulator import EmulatorStore, Knobs, running
+from cart_pipelines.platforms.shopify import source as conn
+from cart_pipelines.platforms.shopify.emulator import TOKEN, ShopifyEmulator
+from cart_pipelines.platforms.shopify.target import ShopifyTarget
+from cart_pipelines.platforms.shopify.target_bulk import RUN, STAGE
+from cart_pipelines.sample.generator import StoreSize, generate_store
 from targets.test_round_trip import by_source_id, same
 
 ENTITIES = ("categories", "manufacturers", "tax_classes", "products", "customers")  # tax classes: skipped by rule

@@ -7,12 +7,18 @@ import pyarrow as pa
 import pytest
 import requests
 
-from cart_pipelines.connectors.http import ConnectionProblem
-from cart_pipelines.emulators.base import EmulatorStore, Knobs, LeakyBucket, running
-from cart_pipelines.emulators.shopify import TOKEN, ShopifyEmulator
-from cart_pipelines.targets import shopify as target_mod
-from cart_pipelines.targets.duckdb_store import TABLES
-from cart_pipelines.targets.shopify import ShopifyTarget, ShopifyTargetResource
+from cart_pipelines.defs.platform_resources import ShopifyTargetResource
+from cart_pipelines.platforms.kit.emulator import (
+    EmulatorStore,
+    Knobs,
+    LeakyBucket,
+    running,
+)
+from cart_pipelines.platforms.kit.http import ConnectionProblem
+from cart_pipelines.platforms.local.target import TABLES
+from cart_pipelines.platforms.shopify import target as target_mod
+from cart_pipelines.platforms.shopify.emulator import TOKEN, ShopifyEmulator
+from cart_pipelines.platforms.shopify.target import ShopifyTarget
 
 ADDRESS = {"first_name": "Kari", "last_name": "Nordmann", "company": None, "street": "Storgata 1", "city": "Oslo",
            "postcode": "0155", "region": None, "country": "NO", "phone": None}

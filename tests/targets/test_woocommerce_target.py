@@ -7,10 +7,15 @@ import pyarrow as pa
 import pytest
 import requests
 
-from cart_pipelines.connectors.http import ConnectionProblem
-from cart_pipelines.emulators.base import EmulatorStore, FixedWindow, Knobs, running
-from cart_pipelines.emulators.woocommerce import WooCommerceEmulator
-from cart_pipelines.targets.woocommerce import WooCommerceTargetResource
+from cart_pipelines.defs.platform_resources import WooCommerceTargetResource
+from cart_pipelines.platforms.kit.emulator import (
+    EmulatorStore,
+    FixedWindow,
+    Knobs,
+    running,
+)
+from cart_pipelines.platforms.kit.http import ConnectionProblem
+from cart_pipelines.platforms.woocommerce.emulator import WooCommerceEmulator
 
 
 @pytest.fixture

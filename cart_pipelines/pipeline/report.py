@@ -1,0 +1,193 @@
+"""The migration report: per entity, source records, loaded (created / updated / unchanged), skipped by rule,
+quarantined with reasons — built from the ledger, written as JSON and Markdown."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+
+import duckdb
+
+from cart_pipelines.model.entities import ENTITY_NAMES
+from cart_pipelines.pipeline import ledger
+from cart_pipelines.pipeline.rules import RULES_BY_NAME, SCOPE_RULES
+
+COLUMNS = ("entity", "source", "loaded", "created", "updated", "unchanged", "skipped", "quarantined",
+           "deleted_at_source", "deleted_on_target", "closes")
+
+
+def build(con: duckdb.DuckDBPyConnection, settings: dict | None = None, accepted_hashes: tuple[str, ...] = (),
+          directory: str | Path | None = None) -> dict:
+    """The report; with `directory`, also redirects.csv and password_resets.csv there."""
+    redirect_rows, reset_rows = redirects(con), password_resets(con, accepted_hashes)
+    if directory is not None:
+        Path(directory).mkdir(parents=True, exist_ok=True)
+        write_csv(Path(directory) / "redirects.csv", ("old_url", "new_url", "entity", "source_id"), redirect_rows)
+        write_csv(Path(directory) / "password_resets.csv", ("source_id", "email", "reason"), reset_rows)
+    entities = [ledger.summarize(con, e).as_dict() for e in ENTITY_NAMES]
+    rules = [{"entity": e, "rule": r, "records": n,
+              "description": (RULES_BY_NAME[r].description if r in RULES_BY_NAME else SCOPE_RULES.get(r, ""))}
+             for e, r, n in con.execute("SELECT entity, rule, records FROM rule_counts ORDER BY ALL").fetchall()]
+    helpers = dict(con.execute(
+        "SELECT entity, count(*) FROM id_map WHERE row_hash = 'created-by-rule' GROUP BY 1").fetchall())
+    examples = [dict(zip(("entity", "source_id", "stage", "reason"), r)) for r in con.execute(
+        "SELECT entity, source_id, stage, reason FROM ledger WHERE outcome = 'quarantined' "
+        "ORDER BY entity, stage, source_id LIMIT 50").fetchall()]
+    totals = {k: sum((e[k] or 0) for e in entities) for k in COLUMNS[1:-1]}
+    return {
+        "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "settings": settings or {},
+        "entities": entities,
+        "totals": totals,
+        "all_accounted_for": all(e["closes"] for e in entities),
+        "rules_applied": rules,
+        "created_by_rules": helpers,
+        "quarantine_examples": examples,
+        "redirects": len(redirect_rows),
+        "password_resets": len(reset_rows),
+    }
+
+
+def markdown(report: dict) -> str:
+    lines = ["# Migration report", "", f"Generated {report['generated_at']}. Settings: "
+             + ", ".join(f"{k}={v}" for k, v in report["settings"].items()), "",
+             "| " + " | ".join(COLUMNS) + " | skipped by rule |", "|" + "---|" * (len(COLUMNS) + 1)]
+    for e in report["entities"]:
+        by_rule = ", ".join(f"{r}: {n}" for r, n in e["skipped_by_rule"].items()) or "-"
+        lines.append("| " + " | ".join(str(e[c] if e[c] is not None else "-") for c in COLUMNS) + f" | {by_rule} |")
+    t = report["totals"]
+    lines.append("| **total** | " + " | ".join(str(t[c]) for c in COLUMNS[1:-1])
+                 + f" | {report['all_accounted_for']} | |")
+    if t.get("deleted_at_source"):
+        kept = sum(e.get("kept_on_target", 0) for e in report["entities"])
+        lines += ["", f"Deleted at source: {t['deleted_at_source']}, kept on target: {kept}, deleted on target: "
+                      f"{t['deleted_on_target']} (option delete_on_target), never on the target: "
+                      f"{t['deleted_at_source'] - kept - t['deleted_on_target']}."]
+    if report["rules_applied"]:
+        lines += ["", "## Rules applied", "", "| entity | rule | records | what it does |", "|---|---|---|---|"]
+        lines += [f"| {r['entity']} | {r['rule']} | {r['records']} | {r['description']} |"
+                  for r in report["rules_applied"]]
+    lines += ["", f"URL redirects (old → new, for 301s): {report.get('redirects', 0)} in redirects.csv. "
+              f"Customers who must reset their password: {report.get('password_resets', 0)} in password_resets.csv."]
+    if report["created_by_rules"]:
+        lines += ["", "Created on the target by rules: "
+                  + ", ".join(f"{n} {e}" for e, n in report["created_by_rules"].items())]
+    if report["quarantine_examples"]:
+        lines += ["", "## Quarantined records (first 50)", "", "| entity | source id | stage | reason |",
+                  "|---|---|---|---|"]
+        lines += [f"| {q['entity']} | {q['source_id']} | {q['stage']} | {q['reason']} |"
+                  for q in report["quarantine_examples"]]
+    return "\n".join(lines) + "\n"
+
+
+LOADED = """(SELECT source_id FROM ledger WHERE entity = '{e}' AND stage = 'load' AND outcome = 'loaded')"""
+
+
+def _exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    return con.execute("SELECT count(*) FROM (SELECT table_name AS n FROM duckdb_tables() UNION ALL "
+                       "SELECT view_name FROM duckdb_views()) WHERE n = ?", [name]).fetchone()[0] > 0
+
+
+def redirects(con: duckdb.DuckDBPyConnection) -> list[tuple]:
+    """Old URL → new URL for loaded products and categories whose URL changed: load them as 301 redirects. The old
+    URL is the source's key as the last full extraction staged it, else as a backfill slice read it."""
+    rows = []
+    for entity in ("categories", "products"):
+        if not _exists(con, f"transformed_{entity}"):
+            continue
+        known = []
+        if _exists(con, f"staged_{entity}"):
+            known.append(f"SELECT source_id, url_key, 0 AS _pref, _ordinal FROM staged_{entity}")
+        if _exists(con, "backfill_url_keys"):
+            known.append(f"SELECT source_id, url_key, 1 AS _pref, 0 AS _ordinal FROM backfill_url_keys WHERE entity = '{entity}'")
+        if not known:
+            continue
+        rows += con.execute(f"""
+            SELECT '/' || s.url_key, '/' || t.url_key, '{entity}', s.source_id
+            FROM (SELECT * FROM ({' UNION ALL '.join(known)})
+                  QUALIFY row_number() OVER (PARTITION BY source_id ORDER BY _pref, _ordinal) = 1) s
+            JOIN transformed_{entity} t USING (source_id)
+            WHERE s.url_key IS NOT NULL AND s.url_key <> t.url_key AND s.source_id IN {LOADED.format(e=entity)}
+            ORDER BY 3, TRY_CAST(s.source_id AS BIGINT), s.source_id""").fetchall()
+    return rows
+
+
+def password_resets(con: duckdb.DuckDBPyConnection, accepted: tuple[str, ...]) -> list[tuple]:
+    """Loaded customers whose password hash could not be carried: they must reset their password."""
+    if not con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'transformed_customers'").fetchone()[0]:
+        return []
+    ok = ", ".join(f"'{a}'" for a in accepted) or "NULL"
+    return con.execute(f"""
+        SELECT source_id, email, CASE WHEN password_hash IS NULL THEN 'no password hash in the source'
+                                      ELSE 'the target does not accept ' || coalesce(password_algorithm, 'unknown')
+                                           || ' hashes' END
+        FROM transformed_customers
+        WHERE (password_hash IS NULL OR lower(coalesce(password_algorithm, '')) NOT IN ({ok}))
+          AND source_id IN {LOADED.format(e='customers')}
+        ORDER BY TRY_CAST(source_id AS BIGINT), source_id""").fetchall()
+
+
+def write_csv(path: Path, header: tuple, rows: list[tuple]) -> None:
+    import csv
+
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(header)
+        w.writerows(rows)
+
+
+MIGRATION, DRY_RUN = "migration_report", "dry_run_report"
+PLAN_COLUMNS = ("create", "update", "unchanged", "delete", "flag_deleted_at_source")
+
+
+def dry_run(con: duckdb.DuckDBPyConnection, settings: dict | None = None) -> dict:
+    """What the next load would do per entity (from the dry run's plans), with what the rules skip or quarantine."""
+    plans = {e: json.loads(p) for e, p in con.execute("SELECT entity, plan FROM dry_run_plan").fetchall()}
+    con.execute("DELETE FROM dry_run_plan")
+    entities = []
+    for e in ENTITY_NAMES:
+        if e in plans:
+            s = ledger.summarize(con, e)
+            entities.append({"entity": e, **{c: plans[e].get(c, 0) for c in PLAN_COLUMNS},
+                             "skipped": s.skipped_total, "quarantined": s.quarantined})
+    return {"generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "dry_run": True,
+            "settings": settings or {}, "entities": entities,
+            "totals": {c: sum(e[c] for e in entities) for c in (*PLAN_COLUMNS, "skipped", "quarantined")}}
+
+
+def dry_run_markdown(plan: dict) -> str:
+    cols = ("entity", *PLAN_COLUMNS, "skipped", "quarantined")
+    lines = ["# Dry run: what the next load would do", "", "Nothing was written to the target; high-water marks and "
+             "the id map are unchanged. Settings: " + ", ".join(f"{k}={v}" for k, v in plan["settings"].items()), "",
+             "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    lines += ["| " + " | ".join(str(e[c]) for c in cols) + " |" for e in plan["entities"]]
+    lines.append("| **total** | " + " | ".join(str(plan["totals"][c]) for c in cols[1:]) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def write(report: dict, directory: str | Path, name: str = MIGRATION) -> Path:
+    out = Path(directory)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{name}.json").write_text(json.dumps(report, indent=2, default=str) + "\n", encoding="utf-8")
+    path = out / f"{name}.md"
+    path.write_text(dry_run_markdown(report) if report.get("dry_run") else markdown(report), encoding="utf-8")
+    return path
+
+
+def read(directory: str | Path, name: str = MIGRATION) -> dict | None:
+    path = Path(directory) / f"{name}.json"
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
+
+
+def promote_watermarks(con: duckdb.DuckDBPyConnection) -> dict:
+    """The run's loads and checks succeeded: its proposed high-water marks become the marks deltas start from.
+    A mark never moves back (a delta with no changes proposes none)."""
+    con.execute("""
+        INSERT OR REPLACE INTO watermarks (source, entity, updated_at)
+        SELECT p.source, p.entity, CASE WHEN w.updated_at IS NULL THEN p.updated_at
+                                        WHEN p.updated_at IS NULL THEN w.updated_at
+                                        ELSE greatest(w.updated_at, p.updated_at) END
+        FROM watermarks_pending p LEFT JOIN watermarks w USING (source, entity)""")
+    con.execute("DELETE FROM watermarks_pending")
+    return {e: str(t) for e, t in con.execute("SELECT entity, updated_at FROM watermarks ORDER BY 1").fetchall()}

@@ -1,0 +1,170 @@
+"""Migration rules for a Mystore target (seed 000), the mapping tables (order status, tax class) and the target
+rules of platforms that require more (TARGET_RULES), as a table. transform.py applies them in DuckDB SQL.
+
+Each rule has a name (used in the ledger and the report), the entity it acts on, what it does, and why.
+Defaults are configurable through RuleSettings (run config of the transform assets).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+HIDDEN_CATEGORY_ID = "__uncategorised__"  # source id of the category rule 3 creates on the target
+GUEST_PREFIX = "guest:"  # source ids of customers made from guest orders (opt-in to rule 5)
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    entity: str
+    action: str  # fill | assign | skip | rename
+    seed: str
+    description: str
+
+
+RULES: tuple[Rule, ...] = (
+    Rule("customer_address_defaults", "customers", "fill", "seed 000 peculiarity 1",
+         "Empty first name, last name or city in a customer address becomes 'N/A'."),
+    Rule("order_address_defaults", "orders", "fill", "seed 000 peculiarity 2",
+         "Empty first name, last name, city or country in an order's billing/shipping address and customer info "
+         "becomes 'N/A', 'N/A', 'City', 'Sweden'."),
+    Rule("uncategorised_to_hidden_category", "products", "assign", "seed 000 peculiarity 3",
+         "A product in no category is put in an automatically created hidden category."),
+    Rule("review_needs_product_and_customer", "reviews", "skip", "seed 000 peculiarity 4",
+         "A review not linked to both a migrated product and a migrated customer is skipped."),
+    Rule("order_needs_customer", "orders", "skip", "seed 000 peculiarity 5",
+         "An order not linked to a migrated customer (guest checkout, deleted customer) is skipped, unless "
+         "keep_guest_orders is on: then a customer is created from the order's e-mail."),
+    Rule("url_key_suffix", "products,categories", "rename", "seed 000 peculiarity 7",
+         "URL keys lose their category path; keys that then collide get -1, -2, ... in source-id order."),
+    Rule("order_status_mapping", "orders", "map", "option: order-status mapping",
+         "Order statuses are mapped to Mystore's (ORDER_STATUS_MAP, overridable by order_status_map)."),
+    Rule("order_status_unmapped", "orders", "map", "option: order-status mapping",
+         "A status with no mapping is carried unchanged; add it to order_status_map."),
+    Rule("tax_class_mapping", "tax_classes,products", "map", "option: tax-class mapping",
+         "Tax classes are renamed by name to the target's (TAX_CLASS_MAP for the target, overridable by "
+         "tax_class_map); classes mapped to the same name become one, the first in source-id order, and their "
+         "products point at it (the others are skipped by this rule)."),
+    Rule("tax_class_unmapped", "tax_classes", "map", "option: tax-class mapping",
+         "A tax class with no mapping keeps its source name; add it to tax_class_map to rename or merge it."),
+    # Target rules: what a target platform requires beyond the Mystore shape; they apply only when loading into
+    # a platform listed for them in TARGET_RULES (docs/targets/<platform>.md).
+    Rule("product_name_unique", "products", "rename", "target: BigCommerce (names unique, 409)",
+         "A product name already taken by an earlier product (source-id order, case-insensitive) gets its SKU: "
+         "'Name (SKU)'; without a SKU, or if that is taken too, ' -1', ' -2', ... until unique."),
+    Rule("customer_name_required", "customers", "fill", "target: BigCommerce (first_name, last_name required)",
+         "An empty first or last name of a customer becomes customer_name_default ('N/A')."),
+    Rule("review_title_required", "reviews", "fill", "target: BigCommerce (title required)",
+         "A review without a title gets the first line of its text (cut at 60 characters on a word, with '…'), "
+         "or 'Rated N of 5' when it has no text."),
+)
+RULES_BY_NAME = {r.name: r for r in RULES}
+
+# Outside seed 000, but named like rules so the ledger explains every skip.
+SCOPE_RULES = {
+    "entity_not_selected": "The entity was not selected for this migration.",
+    "not_in_demo_sample": "A demo migration moves a random sample (seed 001); this record was not drawn.",
+    "target_lacks_entity": "The target platform has no such records (e.g. reviews on Shopify); see docs/targets/.",
+}
+
+# Target platform → the target rules (above) its API needs; "mystore" (also the local target) needs none.
+TARGET_RULES: dict[str, tuple[str, ...]] = {
+    "bigcommerce": ("product_name_unique", "customer_name_required", "review_title_required"),
+}
+
+
+@dataclass(frozen=True)
+class RuleSettings:
+    customer_address_default: str = "N/A"
+    order_first_name: str = "N/A"
+    order_last_name: str = "N/A"
+    order_city: str = "City"
+    order_country: str = "Sweden"
+    hidden_category_name: str = "Uncategorised (migrated)"
+    keep_guest_orders: bool = False
+    order_status_map: dict = field(default_factory=dict)  # overrides of ORDER_STATUS_MAP (source → target status)
+    preserve_ids: bool = False  # keep source ids on the target where it allows (a load option, not a rule)
+    target_platform: str = "mystore"  # whose target rules (TARGET_RULES) and tax-class defaults apply
+    customer_name_default: str = "N/A"
+    tax_class_map: dict = field(default_factory=dict)  # overrides of TAX_CLASS_MAP[target_platform] (by name)
+
+    def status_map(self) -> dict[str, str]:
+        return {**ORDER_STATUS_MAP, **{k.lower(): v for k, v in self.order_status_map.items()}}
+
+    def applies(self, rule: str) -> bool:
+        """Whether target rule `rule` applies to this run's target platform."""
+        return rule in TARGET_RULES.get(self.target_platform, ())
+
+    def tax_classes(self) -> dict[str, str]:
+        """Source tax-class name (lower case, trimmed) → the target's name: the platform defaults, then overrides."""
+        defaults = TAX_CLASS_MAP.get(self.target_platform, {})
+        return {**defaults, **{k.strip().lower(): v for k, v in self.tax_class_map.items()}}
+
+
+# Order statuses as the platforms name them → Mystore's (assumed: platforms/mystore/api.py ORDER_STATUSES).
+# A status missing here is carried unchanged and counted as `order_status_unmapped` in the report, so the user
+# can add it to order_status_map; no order is dropped for its status.
+ORDER_STATUS_MAP: dict[str, str] = {
+    # canonical / Magento
+    "pending": "new", "processing": "processing", "complete": "completed", "canceled": "cancelled",
+    "refunded": "refunded", "on_hold": "on_hold", "holded": "on_hold", "closed": "refunded",
+    "pending_payment": "new", "payment_review": "on_hold", "fraud": "on_hold",
+    # WooCommerce
+    "on-hold": "on_hold", "completed": "completed", "cancelled": "cancelled", "failed": "cancelled",
+    "checkout-draft": "new",
+    # BigCommerce (status names)
+    "incomplete": "new", "awaiting payment": "new", "awaiting fulfillment": "processing",
+    "awaiting shipment": "processing", "awaiting pickup": "processing", "partially shipped": "processing",
+    "shipped": "completed", "declined": "cancelled", "disputed": "on_hold", "manual verification required": "on_hold",
+    "partially refunded": "refunded",
+    # Shopify (financial / fulfillment)
+    "paid": "processing", "authorized": "new", "partially_paid": "new", "voided": "cancelled",
+    "partially_refunded": "refunded", "fulfilled": "completed", "unfulfilled": "processing",
+}
+
+
+# Tax classes by name → the target platform's own classes, where the pair needs it: the built-in classes of one
+# platform become the other's (WooCommerce "Standard"/"Reduced rate"/"Zero rate", WooCommerce docs "Setting up
+# Taxes"; BigCommerce "Default Tax Class"/"Non-Taxable Products"/"Shipping"/"Gift Wrapping", tax_classes.v2 of
+# bigcommerce/api-specs; Magento "Taxable Goods"). Shopify has no tax classes at all (target_lacks_entity); Mystore
+# classes are free names, carried unless mapped. Other names are carried and counted as tax_class_unmapped.
+_WOO_BUILTIN = {"standard": "Standard", "reduced rate": "Reduced rate", "zero rate": "Zero rate"}
+TAX_CLASS_MAP: dict[str, dict[str, str]] = {
+    "woocommerce": {"default tax class": "Standard", "taxable goods": "Standard",
+                    "non-taxable products": "Zero rate", "none": "Zero rate", **_WOO_BUILTIN},
+    "bigcommerce": {"standard": "Default Tax Class", "taxable goods": "Default Tax Class",
+                    "zero rate": "Non-Taxable Products", "none": "Non-Taxable Products",
+                    "default tax class": "Default Tax Class", "non-taxable products": "Non-Taxable Products",
+                    "shipping": "Shipping", "gift wrapping": "Gift Wrapping"},
+    "mystore": {"default tax class": "Standard", "taxable goods": "Standard",
+                "non-taxable products": "Zero rate", **_WOO_BUILTIN},
+}
+
+
+def sql_text(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def filled(expr: str, default: str) -> str:
+    """`expr`, or `default` where it is NULL or blank."""
+    return f"coalesce(nullif(trim({expr}), ''), {sql_text(default)})"
+
+
+def is_blank(expr: str) -> str:
+    return f"(nullif(trim({expr}), '') IS NULL)"
+
+
+def url_key(expr: str) -> str:
+    """Mystore URL key: the last path segment, æøå transliterated, lowercase, dashes."""
+    last = f"regexp_extract({expr}, '[^/]+$')"
+    lowered = f"replace(replace(replace(lower({last}), 'æ', 'ae'), 'ø', 'o'), 'å', 'a')"
+    return f"trim(regexp_replace(strip_accents({lowered}), '[^a-z0-9]+', '-', 'g'), '-')"
+
+
+def derived_title(text: str, rating: str, width: int = 60) -> str:
+    """Rule review_title_required: the first line of the text without HTML, cut on a word at `width` characters
+    with '…'; 'Rated N of 5' when there is no text."""
+    line = f"trim(split_part(trim(regexp_replace(coalesce({text}, ''), '<[^>]*>', '', 'g')), chr(10), 1))"
+    cut = f"coalesce(nullif(regexp_replace(left({line}, {width + 1}), '\\s*\\S*$', ''), ''), left({line}, {width}))"
+    return (f"CASE WHEN {line} = '' THEN 'Rated ' || coalesce(CAST({rating} AS VARCHAR), '?') || ' of 5' "
+            f"WHEN length({line}) <= {width} THEN {line} ELSE {cut} || '…' END")

@@ -1,0 +1,168 @@
+"""The staging area: Parquet files per entity, and the DuckDB catalog that registers them.
+
+The catalog (`catalog.duckdb` in the staging directory) holds views over the staged Parquet, the transformed
+tables, the ledger and the source-id → target-id map. DuckDB allows one writer at a time, so every step opens the
+catalog, does its work and closes it. Steps in other processes (the multiprocess executor, parallel partition
+runs) wait for the catalog instead of failing: see `open_catalog`.
+"""
+
+from __future__ import annotations
+
+import os
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+from tenacity import (
+    Retrying,
+    retry_if_exception,
+    stop_after_delay,
+    wait_random_exponential,
+)
+
+from cart_pipelines.model.canonical import staged_schema
+
+# How long a step waits for another process to release the catalog ($CART_CATALOG_LOCK_WAIT seconds). A load
+# into a rate-limited API can hold it for a long time, so the default is generous.
+LOCK_WAIT_SECONDS = 3600.0
+
+
+def _locked(exc: BaseException) -> bool:
+    return isinstance(exc, duckdb.IOException) and "Could not set lock" in str(exc)
+
+
+def open_catalog(path: Path, read_only: bool = False, wait_seconds: float | None = None) -> duckdb.DuckDBPyConnection:
+    """Open the DuckDB file, waiting while another process holds its lock (DuckDB allows one writer process)."""
+    if wait_seconds is None:
+        wait_seconds = float(os.environ.get("CART_CATALOG_LOCK_WAIT") or LOCK_WAIT_SECONDS)
+    retrying = Retrying(retry=retry_if_exception(_locked), wait=wait_random_exponential(multiplier=0.05, max=2),
+                        stop=stop_after_delay(wait_seconds), reraise=True)
+    try:
+        return retrying(duckdb.connect, str(path), read_only=read_only)
+    except duckdb.IOException as exc:
+        if _locked(exc):
+            raise RuntimeError(f"the DuckDB file {path.name} stayed locked by another process for "
+                               f"{wait_seconds:.0f} s (CART_CATALOG_LOCK_WAIT): {exc}") from None
+        raise
+
+CATALOG_DDL = """
+CREATE TABLE IF NOT EXISTS source_counts (
+    entity VARCHAR PRIMARY KEY, source VARCHAR, source_records BIGINT, staged BIGINT, quarantined BIGINT,
+    extracted_at TIMESTAMPTZ DEFAULT now());
+CREATE TABLE IF NOT EXISTS ledger (
+    entity VARCHAR, source_id VARCHAR, stage VARCHAR, outcome VARCHAR, rule VARCHAR, reason VARCHAR,
+    action VARCHAR);
+CREATE TABLE IF NOT EXISTS rule_counts (entity VARCHAR, rule VARCHAR, records BIGINT);
+CREATE TABLE IF NOT EXISTS scope (entity VARCHAR, source_id VARCHAR);
+CREATE TABLE IF NOT EXISTS run_settings (key VARCHAR PRIMARY KEY, value VARCHAR);
+-- Delta high-water marks per source and entity: the newest updated_at seen. Extraction proposes one (pending);
+-- it becomes the mark only when the run's loads and checks succeeded (the report step promotes it).
+CREATE TABLE IF NOT EXISTS watermarks_pending (source VARCHAR, entity VARCHAR, updated_at TIMESTAMPTZ,
+    PRIMARY KEY (source, entity));
+CREATE TABLE IF NOT EXISTS watermarks (source VARCHAR, entity VARCHAR, updated_at TIMESTAMPTZ,
+    advanced_at TIMESTAMPTZ DEFAULT now(), PRIMARY KEY (source, entity));
+-- What the last dry run found the next load would do, per entity (JSON); the dry-run report is built from it.
+CREATE TABLE IF NOT EXISTS dry_run_plan (entity VARCHAR PRIMARY KEY, plan VARCHAR);
+CREATE TABLE IF NOT EXISTS id_map (
+    target VARCHAR, entity VARCHAR, source_id VARCHAR, target_id VARCHAR, row_hash VARCHAR,
+    loaded_at TIMESTAMPTZ DEFAULT now(), PRIMARY KEY (target, entity, source_id));
+"""
+
+
+def quote_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+class Staging:
+    """Paths and the catalog connection for one staging directory."""
+
+    def __init__(self, directory: str | os.PathLike):
+        self.directory = Path(directory)
+
+    @property
+    def catalog_path(self) -> Path:
+        return self.directory / "catalog.duckdb"
+
+    def parquet_path(self, entity: str) -> Path:
+        return self.directory / "parquet" / entity / "part-0.parquet"
+
+    @contextmanager
+    def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        con = open_catalog(self.catalog_path)
+        try:
+            con.execute(CATALOG_DDL)
+            yield con
+        finally:
+            con.close()
+
+    def register(self, con: duckdb.DuckDBPyConnection, entity: str) -> None:
+        """(Re)create the `staged_<entity>` view over the entity's Parquet file."""
+        path = self.parquet_path(entity)
+        if not path.exists():
+            write_empty(path, staged_schema(entity))
+        literal = str(path.resolve()).replace("'", "''")
+        con.execute(f"CREATE OR REPLACE VIEW staged_{entity} AS SELECT * FROM read_parquet('{literal}')")
+
+
+def write_empty(path: Path, schema: pa.Schema) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(schema.empty_table(), path)
+
+
+class ParquetSink:
+    """Appends bounded batches of rows to one Parquet file, written under a temporary name and moved into place
+    on success, so a failed extraction never leaves a half-written file behind."""
+
+    def __init__(self, path: Path, schema: pa.Schema):
+        self.path, self.schema = path, schema
+        self.tmp = path.with_suffix(".parquet.tmp")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.writer = pq.ParquetWriter(self.tmp, schema, compression="zstd")
+        self.rows = 0
+
+    def write(self, rows: list[dict]) -> None:
+        if rows:
+            self.writer.write_table(pa.Table.from_pylist(rows, schema=self.schema))
+            self.rows += len(rows)
+
+    def commit(self) -> None:
+        self.writer.close()
+        os.replace(self.tmp, self.path)
+
+    def abort(self) -> None:
+        self.writer.close()
+        self.tmp.unlink(missing_ok=True)
+
+
+
+def cursor(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    """A second connection to the same catalog (to stream one query while writing with the first) that resolves
+    names as the first does: a cursor starts with the default search path, and backfills set their own."""
+    cur = con.cursor()
+    path = con.execute("SELECT current_setting('search_path')").fetchall()[0][0]
+    if path:
+        cur.execute(f"SET search_path = '{path}'")
+    return cur
+
+
+def arrow_table(con: duckdb.DuckDBPyConnection, sql: str, params=None) -> pa.Table:
+    """A query's whole result as Arrow."""
+    rel = con.sql(sql, params=_used(sql, params))
+    return rel.to_arrow_table() if hasattr(rel, "to_arrow_table") else rel.arrow()
+
+
+def arrow_batches(con: duckdb.DuckDBPyConnection, sql: str, params, rows: int) -> pa.RecordBatchReader:
+    """A query's result streamed in record batches of at most `rows` rows."""
+    rel = con.sql(sql, params=_used(sql, params))
+    return rel.to_arrow_reader(rows) if hasattr(rel, "to_arrow_reader") else rel.record_batch(rows)
+
+
+def _used(sql: str, params):
+    """Only the named parameters the query mentions: DuckDB rejects extra ones."""
+    if isinstance(params, dict):
+        return {k: v for k, v in params.items() if f"${k}" in sql} or None
+    return params

@@ -1,0 +1,372 @@
+"""Transform: canonical staged rows → the target's shape, with the migration rules applied, in DuckDB SQL.
+
+For each entity, one SELECT over the in-scope staged rows decides per record: a target row, a skip (naming the
+rule) or a quarantine (naming the defect). References to other entities stay source ids here
+(`*_source_id` columns); the load step resolves them through the id map.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import duckdb
+
+from cart_pipelines.model.canonical import ADDRESS, CUSTOMER_ADDRESS
+from cart_pipelines.pipeline import ledger
+from cart_pipelines.pipeline.rules import (
+    GUEST_PREFIX,
+    HIDDEN_CATEGORY_ID,
+    RuleSettings,
+    derived_title,
+    filled,
+    is_blank,
+    sql_text,
+    url_key,
+)
+
+ORDER_BY_ID = "TRY_CAST(source_id AS BIGINT) NULLS LAST, source_id"
+
+
+def transformed_ids(con: duckdb.DuckDBPyConnection, entity: str) -> str:
+    """A subquery of the source ids of `entity` that will be loaded in this run."""
+    exists = con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE table_name = ? AND database_name = current_database()",
+        [f"transformed_{entity}"]).fetchone()[0]
+    if not exists:
+        raise RuntimeError(f"transform {entity} first: it is referenced by this entity and has no transformed rows")
+    return f"(SELECT source_id FROM transformed_{entity})"
+
+
+def _struct(var: str, fields: list[str], defaults: dict[str, str]) -> str:
+    parts = [f"{f} := {filled(f'{var}.{f}', defaults[f]) if f in defaults else f'{var}.{f}'}" for f in fields]
+    return f"struct_pack({', '.join(parts)})"
+
+
+def _any_blank(var: str, fields) -> str:
+    return "(" + " OR ".join(is_blank(f"{var}.{f}") for f in fields) + ")"
+
+
+def _null_address(fields: list[str]) -> str:
+    return "struct_pack(" + ", ".join(f"{f} := NULL::VARCHAR" for f in fields) + ")"
+
+
+def categories_sql(con, s: RuleSettings) -> str:
+    return f"""
+    WITH RECURSIVE tree(source_id, depth) AS (
+        SELECT source_id, 0 FROM cand WHERE _dup = 1 AND parent_id IS NULL
+        UNION ALL
+        SELECT c.source_id, t.depth + 1 FROM cand c JOIN tree t ON c.parent_id = t.source_id
+        WHERE c._dup = 1 AND t.depth < 64)
+    SELECT source_id, parent_id AS parent_source_id, name, {url_key("coalesce(nullif(url_key, ''), name)")} AS url_key,
+           NOT coalesce(is_visible, true) AS hidden, position, updated_at, []::VARCHAR[] AS _rules,
+           NULL AS _skip,
+           CASE WHEN _dup > 1 THEN 'duplicate source_id ' || source_id
+                WHEN source_id NOT IN (SELECT source_id FROM tree)
+                THEN 'parent category ' || parent_id || ' is missing, quarantined or part of a cycle' END AS _quarantine
+    FROM cand"""
+
+
+def manufacturers_sql(con, s: RuleSettings) -> str:
+    return f"""
+    SELECT source_id, name, {url_key("coalesce(nullif(url_key, ''), name)")} AS url_key, updated_at, []::VARCHAR[] AS _rules,
+           NULL AS _skip, CASE WHEN _dup > 1 THEN 'duplicate source_id ' || source_id END AS _quarantine
+    FROM cand"""
+
+
+def _tax_class_name_sql(s: RuleSettings) -> str:
+    """Rule tax_class_mapping: the target's name of a tax class, NULL where the map has none (tax_class_unmapped)."""
+    whens = " ".join(f"WHEN {sql_text(k)} THEN {sql_text(v)}" for k, v in s.tax_classes().items())
+    return f"CASE lower(trim(name)) {whens} END" if whens else "NULL::VARCHAR"
+
+
+def _tax_classes_kept(s: RuleSettings) -> str:
+    """In-scope tax classes with their target name and the class they become: the first (source-id order) of
+    those mapped to the same name."""
+    return f"""(
+        SELECT source_id, mapped, target_name,
+               first_value(source_id) OVER (PARTITION BY lower(target_name) ORDER BY {ORDER_BY_ID}) AS kept
+        FROM (SELECT source_id, {_tax_class_name_sql(s)} AS mapped,
+                     coalesce({_tax_class_name_sql(s)}, trim(name)) AS target_name
+              FROM staged_tax_classes
+              WHERE source_id IN (SELECT source_id FROM scope WHERE entity = 'tax_classes')
+              QUALIFY row_number() OVER (PARTITION BY source_id ORDER BY _ordinal) = 1))"""
+
+
+def tax_classes_sql(con, s: RuleSettings) -> str:
+    return f"""
+    SELECT c.source_id, k.target_name AS name, rates, updated_at,
+           CASE WHEN k.mapped IS NULL THEN ['tax_class_unmapped']
+                WHEN k.mapped IS DISTINCT FROM name THEN ['tax_class_mapping'] ELSE []::VARCHAR[] END AS _rules,
+           CASE WHEN _dup = 1 AND k.kept <> c.source_id THEN 'tax_class_mapping' END AS _skip,
+           CASE WHEN _dup > 1 THEN 'duplicate source_id ' || c.source_id END AS _quarantine
+    FROM cand c JOIN {_tax_classes_kept(s)} k USING (source_id)"""
+
+
+def products_sql(con, s: RuleSettings) -> str:
+    cats = transformed_ids(con, "categories")
+    makers = transformed_ids(con, "manufacturers")
+    taxes = transformed_ids(con, "tax_classes")
+    return f"""
+    WITH tax AS {_tax_classes_kept(s)},
+    missing_category AS (
+        SELECT source_id, min(category_id) AS category_id
+        FROM (SELECT source_id, unnest(category_ids) AS category_id FROM cand)
+        WHERE category_id NOT IN {cats} GROUP BY source_id)
+    SELECT c.source_id, sku, name, description_html AS description, price, special_price, weight, stock,
+           coalesce(status, 'enabled') = 'enabled' AS active,
+           {url_key("coalesce(nullif(url_key, ''), name)")} AS url_key,
+           CASE WHEN len(coalesce(category_ids, [])) = 0 THEN ['{HIDDEN_CATEGORY_ID}'] ELSE category_ids END
+               AS category_source_ids,
+           manufacturer_id AS manufacturer_source_id, coalesce(t.kept, tax_class_id) AS tax_class_source_id,
+           variants, images, created_at, updated_at,
+           CASE WHEN len(coalesce(category_ids, [])) = 0 THEN ['uncategorised_to_hidden_category'] ELSE []::VARCHAR[] END
+             || CASE WHEN t.kept <> tax_class_id THEN ['tax_class_mapping'] ELSE []::VARCHAR[] END
+               AS _rules,
+           NULL AS _skip,
+           CASE WHEN _dup > 1 THEN 'duplicate source_id ' || c.source_id
+                WHEN manufacturer_id IS NOT NULL AND manufacturer_id NOT IN {makers}
+                THEN 'manufacturer ' || manufacturer_id || ' is missing or quarantined'
+                WHEN tax_class_id IS NOT NULL AND coalesce(t.kept, tax_class_id) NOT IN {taxes}
+                THEN 'tax class ' || tax_class_id || ' is missing or quarantined'
+                WHEN m.category_id IS NOT NULL THEN 'category ' || m.category_id || ' is missing or quarantined'
+           END AS _quarantine
+    FROM cand c LEFT JOIN missing_category m USING (source_id) LEFT JOIN tax t ON t.source_id = c.tax_class_id"""
+
+
+def customers_sql(con, s: RuleSettings) -> str:
+    fields = [f.name for f in CUSTOMER_ADDRESS]
+    d = s.customer_address_default
+    defaults = {"first_name": d, "last_name": d, "city": d}
+    first, last, names_rule = "first_name", "last_name", "[]::VARCHAR[]"
+    if s.applies("customer_name_required"):
+        first, last = filled(first, s.customer_name_default), filled(last, s.customer_name_default)
+        names_rule = (f"CASE WHEN {is_blank('first_name')} OR {is_blank('last_name')} "
+                      f"THEN ['customer_name_required'] ELSE []::VARCHAR[] END")
+    return f"""
+    SELECT source_id, email, {first} AS first_name, {last} AS last_name, phone,
+           coalesce(newsletter, false) AS newsletter,
+           list_transform(coalesce(addresses, []), lambda a: {_struct("a", fields, defaults)}) AS addresses,
+           password_hash, password_algorithm, created_at, updated_at,
+           CASE WHEN list_bool_or(list_transform(coalesce(addresses, []), lambda a: {_any_blank("a", defaults)}))
+                THEN ['customer_address_defaults'] ELSE []::VARCHAR[] END || {names_rule} AS _rules,
+           NULL AS _skip,
+           CASE WHEN _dup > 1 THEN 'duplicate source_id ' || source_id END AS _quarantine
+    FROM cand"""
+
+
+def _status_keys(s: RuleSettings) -> str:
+    return ", ".join(sql_text(k) for k in s.status_map())
+
+
+def _status_sql(s: RuleSettings) -> str:
+    """Rule order_status_mapping as a CASE over the lower-cased source status; unmapped statuses pass through."""
+    whens = " ".join(f"WHEN {sql_text(k)} THEN {sql_text(v)}" for k, v in s.status_map().items())
+    return f"CASE lower(trim(status)) {whens} ELSE status END"
+
+
+def orders_sql(con, s: RuleSettings) -> str:
+    customers = transformed_ids(con, "customers")
+    products = transformed_ids(con, "products")
+    fields = [f.name for f in ADDRESS]
+    defaults = {"first_name": s.order_first_name, "last_name": s.order_last_name, "city": s.order_city,
+                "country": s.order_country}
+    null_addr = _null_address(fields)
+    if s.keep_guest_orders:  # link to a migrated customer with the same e-mail, else make one from the order
+        guest = (f"WHEN e.source_id IS NOT NULL THEN e.source_id "
+                 f"WHEN nullif(trim(email), '') IS NOT NULL THEN '{GUEST_PREFIX}' || lower(trim(email))")
+    else:
+        guest = ""
+    return f"""
+    WITH missing_product AS (
+        SELECT source_id, min(i.product_id) AS product_id
+        FROM (SELECT source_id, unnest(items) AS i FROM cand)
+        WHERE i.product_id IS NOT NULL AND i.product_id NOT IN {products} GROUP BY source_id),
+    by_email AS (
+        SELECT lower(trim(email)) AS email_key, min(source_id) AS source_id FROM transformed_customers GROUP BY 1),
+    linked AS (
+        SELECT c.*, CASE WHEN customer_id IN {customers} THEN customer_id {guest} END AS customer_source_id
+        FROM cand c LEFT JOIN by_email e ON e.email_key = lower(trim(c.email)))
+    SELECT l.source_id, number AS order_number, customer_source_id, email,
+           {filled("customer_first_name", s.order_first_name)} AS customer_first_name,
+           {filled("customer_last_name", s.order_last_name)} AS customer_last_name,
+           {_status_sql(s)} AS status, currency, subtotal, shipping, tax, discount, grand_total,
+           list_transform(coalesce(items, []), lambda i: struct_pack(
+               source_id := i.source_id, product_source_id := i.product_id, sku := i.sku, name := i.name,
+               qty := i.qty, price := i.price, tax := i.tax)) AS items,
+           {_struct(f"coalesce(billing_address, {null_addr})", fields, defaults)} AS billing_address,
+           {_struct(f"coalesce(shipping_address, {null_addr})", fields, defaults)} AS shipping_address,
+           created_at, updated_at,
+           CASE WHEN {_any_blank(f"coalesce(billing_address, {null_addr})", defaults)}
+                  OR {_any_blank(f"coalesce(shipping_address, {null_addr})", defaults)}
+                  OR {is_blank("customer_first_name")} OR {is_blank("customer_last_name")}
+                THEN ['order_address_defaults'] ELSE []::VARCHAR[] END
+             || CASE WHEN customer_source_id LIKE '{GUEST_PREFIX}%' THEN ['order_needs_customer'] ELSE []::VARCHAR[] END
+             || CASE WHEN status IS NOT NULL AND lower(trim(status)) NOT IN ({_status_keys(s)})
+                     THEN ['order_status_unmapped'] ELSE []::VARCHAR[] END
+               AS _rules,
+           CASE WHEN customer_source_id IS NULL THEN 'order_needs_customer' END AS _skip,
+           CASE WHEN _dup > 1 THEN 'duplicate source_id ' || l.source_id
+                WHEN m.product_id IS NOT NULL
+                THEN 'order item product ' || m.product_id || ' is missing or quarantined' END AS _quarantine
+    FROM linked l LEFT JOIN missing_product m USING (source_id)"""
+
+
+def reviews_sql(con, s: RuleSettings) -> str:
+    customers = transformed_ids(con, "customers")
+    products = transformed_ids(con, "products")
+    title, title_rule = "title", "[]::VARCHAR[]"
+    if s.applies("review_title_required"):
+        title = f"CASE WHEN {is_blank('title')} THEN {derived_title('text', 'rating')} ELSE title END"
+        title_rule = f"CASE WHEN {is_blank('title')} THEN ['review_title_required'] ELSE []::VARCHAR[] END"
+    return f"""
+    SELECT source_id, product_id AS product_source_id, customer_id AS customer_source_id, rating, {title} AS title,
+           text, coalesce(status, 'approved') AS status, created_at, updated_at, {title_rule} AS _rules,
+           CASE WHEN product_id IS NULL OR product_id NOT IN {products}
+                  OR customer_id IS NULL OR customer_id NOT IN {customers}
+                THEN 'review_needs_product_and_customer' END AS _skip,
+           CASE WHEN _dup > 1 THEN 'duplicate source_id ' || source_id END AS _quarantine
+    FROM cand"""
+
+
+BUILDERS = {
+    "categories": categories_sql,
+    "manufacturers": manufacturers_sql,
+    "tax_classes": tax_classes_sql,
+    "products": products_sql,
+    "customers": customers_sql,
+    "orders": orders_sql,
+    "reviews": reviews_sql,
+}
+URL_KEY_ENTITIES = ("categories", "products")
+
+
+@dataclass
+class TransformResult:
+    entity: str
+    in_scope: int
+    transformed: int
+    skipped: dict[str, int]
+    quarantined: int
+    rules_applied: dict[str, int]
+
+
+def _mark(table: str, rule: str) -> str:
+    """SET clause adding `rule` to a row's _rules once (rule_counts counts each record once)."""
+    r = f"{table}._rules"
+    return f"_rules = CASE WHEN list_contains({r}, '{rule}') THEN {r} ELSE list_append({r}, '{rule}') END"
+
+
+def suffix_until_unique(con: duckdb.DuckDBPyConnection, table: str, column: str, rule: str, sep: str = "-",
+                        key: str | None = None, first_suffix: str | None = None) -> int:
+    """The first record (in source-id order) keeps a value, the next get `sep`1, `sep`2, ... (or `first_suffix`,
+    an SQL expression over the row, where it is not NULL). Repeats until unique, since a suffixed value may meet
+    one that already ended in -1. `key` is what counts as equal (default: the column itself)."""
+    key = key or column
+    mark = _mark(table, rule)
+    dups = (f"(SELECT *, row_number() OVER (PARTITION BY {key} ORDER BY {ORDER_BY_ID}) AS rn FROM {table}) d "
+            f"WHERE {table}.source_id = d.source_id AND d.rn > 1")
+    renamed = 0
+    if first_suffix:
+        renamed += con.execute(f"UPDATE {table} SET {column} = d.{column} || {first_suffix}, {mark} FROM {dups} "
+                               f"AND {first_suffix} IS NOT NULL").fetchone()[0]
+    for _ in range(20):
+        n = con.execute(f"UPDATE {table} SET {column} = d.{column} || '{sep}' || (d.rn - 1), {mark} "
+                        f"FROM {dups}").fetchone()[0]
+        renamed += n
+        if n == 0:
+            return renamed
+    raise RuntimeError(f"{column} in {table} still collides after 20 rounds of suffixes")
+
+
+def suffix_colliding_url_keys(con: duckdb.DuckDBPyConnection, table: str) -> int:
+    """Rule url_key_suffix: colliding URL keys get -1, -2, ... in source-id order."""
+    return suffix_until_unique(con, table, "url_key", "url_key_suffix")
+
+
+def unique_product_names(con: duckdb.DuckDBPyConnection, table: str) -> int:
+    """Rule product_name_unique: a name taken by an earlier product becomes 'Name (SKU)', else 'Name -1', ..."""
+    sku = "' (' || nullif(trim(d.sku), '') || ')'"
+    return suffix_until_unique(con, table, "name", "product_name_unique", sep=" -", key="lower(trim(name))",
+                               first_suffix=sku)
+
+
+def number_after_held(con: duckdb.DuckDBPyConnection, table: str, held: str) -> int:
+    """Rule url_key_suffix against keys `held` by records outside `table` (source_id, base, url_key: what earlier
+    backfill slices or a full migration loaded). Before the usual suffixing, a key whose base already has n holders
+    continues their numbering (-n, -n+1, ... in source-id order), as a full migration in source-id order numbers
+    them; call `settle_against_held` after it."""
+    return con.execute(f"""
+        UPDATE {table} SET url_key = d.url_key || '-' || (d.n + d.rn - 1), {_mark(table, 'url_key_suffix')}
+        FROM (SELECT t.source_id, t.url_key, t.rn, h.n
+              FROM (SELECT source_id, url_key, row_number() OVER (PARTITION BY url_key ORDER BY {ORDER_BY_ID}) AS rn
+                    FROM {table}) t
+              JOIN (SELECT base, count(*) AS n FROM {held} GROUP BY base) h ON h.base = t.url_key) d
+        WHERE {table}.source_id = d.source_id""").fetchone()[0]
+
+
+def settle_against_held(con: duckdb.DuckDBPyConnection, table: str, held: str) -> int:
+    """After suffixing: a key that still equals a held one (a natural "shoe-1" meeting a suffixed "shoe-1") is
+    suffixed again until no key of `table` is held or repeated, so the target never sees a duplicate."""
+    renamed = 0
+    for _ in range(20):
+        n = con.execute(f"""UPDATE {table} SET url_key = url_key || '-1', {_mark(table, 'url_key_suffix')}
+                            WHERE url_key IN (SELECT url_key FROM {held})""").fetchone()[0]
+        if n == 0:
+            return renamed
+        renamed += n + suffix_colliding_url_keys(con, table)
+    raise RuntimeError(f"URL keys in {table} still meet held keys after 20 rounds of suffixes")
+
+
+def transform_entity(con: duckdb.DuckDBPyConnection, entity: str, settings: RuleSettings,
+                     held_url_keys: str | None = None) -> TransformResult:
+    """`held_url_keys`: a table of URL keys records outside this transform hold on the target (a backfill slice's
+    transform numbers its keys after them)."""
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE cand AS
+        SELECT s.*, row_number() OVER (PARTITION BY s.source_id ORDER BY s._ordinal) AS _dup
+        FROM staged_{entity} s
+        WHERE s.source_id IN (SELECT source_id FROM scope WHERE entity = '{entity}')""")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE decided AS {BUILDERS[entity](con, settings)}")
+    con.execute(f"""
+        CREATE OR REPLACE TABLE transformed_{entity} AS
+        SELECT * EXCLUDE (_skip, _quarantine) FROM decided WHERE _skip IS NULL AND _quarantine IS NULL
+        ORDER BY {ORDER_BY_ID}""")
+    if entity in URL_KEY_ENTITIES:
+        if held_url_keys:
+            number_after_held(con, f"transformed_{entity}", held_url_keys)
+        suffix_colliding_url_keys(con, f"transformed_{entity}")
+        if held_url_keys:
+            settle_against_held(con, f"transformed_{entity}", held_url_keys)
+    if entity == "products" and settings.applies("product_name_unique"):
+        unique_product_names(con, "transformed_products")
+    # The hash covers every target column, so a later run can tell unchanged rows and write nothing.
+    con.execute(f"ALTER TABLE transformed_{entity} ADD COLUMN row_hash VARCHAR")
+    con.execute(f"UPDATE transformed_{entity} t SET row_hash = md5(CAST(t AS VARCHAR))")
+    ledger.clear(con, entity, "transform", "load")
+    con.execute(f"""
+        INSERT INTO ledger
+        SELECT '{entity}', source_id, 'transform',
+               CASE WHEN _quarantine IS NOT NULL THEN 'quarantined' ELSE 'skipped' END,
+               CASE WHEN _quarantine IS NULL THEN _skip END, _quarantine, NULL
+        FROM decided WHERE _skip IS NOT NULL OR _quarantine IS NOT NULL""")
+    in_scope = con.execute("SELECT count(*) FROM cand").fetchone()[0]
+    out = con.execute(f"SELECT count(*) FROM transformed_{entity}").fetchone()[0]
+    skipped = dict(con.execute(
+        "SELECT _skip, count(*) FROM decided WHERE _quarantine IS NULL AND _skip IS NOT NULL GROUP BY 1").fetchall())
+    quarantined = con.execute("SELECT count(*) FROM decided WHERE _quarantine IS NOT NULL").fetchone()[0]
+    applied = dict(con.execute(
+        f"SELECT r, count(*) FROM (SELECT unnest(_rules) AS r FROM transformed_{entity}) GROUP BY 1").fetchall())
+    for rule, n in skipped.items():
+        applied[rule] = applied.get(rule, 0) + n
+    con.execute("DELETE FROM rule_counts WHERE entity = ?", [entity])
+    for rule, n in applied.items():
+        con.execute("INSERT INTO rule_counts VALUES (?, ?, ?)", [entity, rule, n])
+    con.execute("DROP TABLE cand; DROP TABLE decided")
+    return TransformResult(entity, in_scope, out, skipped, quarantined, applied)
+
+
+def clear_entity(con: duckdb.DuckDBPyConnection, entity: str) -> None:
+    """The entity is not selected: nothing to transform, and earlier outcomes for it are cleared."""
+    con.execute(f"DROP TABLE IF EXISTS transformed_{entity}")
+    con.execute("DELETE FROM rule_counts WHERE entity = ?", [entity])
+    ledger.clear(con, entity, "transform", "load")

@@ -1,0 +1,119 @@
+"""The target interface every destination implements: create and update in batches, find, read back, clear.
+
+Rows arrive as Arrow tables in the target's shape (see transform.py), with references already resolved to
+target ids and a `source_id` column the target may keep as an external reference. A target answers every row
+with a WriteResult: the target id, or the target's own error message (the record is then quarantined).
+"""
+
+from __future__ import annotations
+
+import time
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import pyarrow as pa
+
+from cart_pipelines.platforms.kit.http import WriteUnconfirmed
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    source_id: str
+    target_id: str | None
+    error: str | None = None
+
+
+class Target(ABC):
+    #: Names the id-map namespace: two targets never share source-id → target-id entries.
+    name: str = "target"
+    #: Largest number of rows one create/update call takes.
+    max_batch: int = 500
+    #: Password-hash algorithms the target accepts; customers with others must reset their password.
+    password_algorithms: tuple[str, ...] = ()
+
+    #: Whether create can keep the source's ids (option preserve_ids).
+    can_preserve_ids: bool = False
+
+    #: What the user gives to connect (kit/credentials.py); defs/ builds the Dagster resource from it.
+    CREDENTIALS: tuple = ()
+    #: Fields the platform holds as sent, per entity (what round-trip tests compare); the docs say why not others.
+    COMPARABLE: dict[str, tuple[str, ...]] = {}
+    #: Entities the platform cannot hold, and why (records of them are skipped by a named rule).
+    UNAVAILABLE: dict[str, str] = {}
+
+    @classmethod
+    def from_credentials(cls, values: dict, data_dir: Path) -> "Target":
+        """Open the target with the values of CREDENTIALS; `data_dir` holds files it keeps (tokens, references)."""
+        raise NotImplementedError(f"{cls.__name__} declares no credentials")
+
+    @classmethod
+    def emulator_credentials(cls, handle, workdir: Path) -> dict:
+        """CREDENTIALS values for a running emulator of this platform (tests and trials)."""
+        return dict(handle.credentials)
+
+    def has(self, entity: str) -> bool:
+        """Whether the target platform holds this entity at all; records of entities it lacks are skipped by the
+        rule `target_lacks_entity`, and links to them are left out."""
+        return True
+
+    @abstractmethod
+    def create(self, entity: str, rows: pa.Table, preserve_ids: bool = False) -> list[WriteResult]: ...
+
+    @abstractmethod
+    def update(self, entity: str, rows: pa.Table) -> list[WriteResult]:
+        """rows carry `target_id`."""
+
+    @abstractmethod
+    def find_existing(self, entity: str, source_ids: list[str]) -> dict[str, str]:
+        """Target ids of records an earlier, interrupted load created but did not record in the id map."""
+
+    @abstractmethod
+    def scan(self, entity: str) -> pa.Table:
+        """Everything the target holds for `entity` (read back for verification)."""
+
+    @abstractmethod
+    def count(self, entity: str) -> int: ...
+
+    @abstractmethod
+    def clear(self, entities: list[str]) -> dict[str, int]:
+        """Delete current data of these entities; returns rows deleted per entity."""
+
+    def delete(self, entity: str, target_ids: list[str]) -> int:
+        """Delete these records (deleted at the source; option delete_on_target); returns how many went."""
+        raise NotImplementedError(f"{self.describe()} cannot delete single records through its interface yet; "
+                                  f"leave delete_on_target off (deleted records are then reported and kept)")
+
+    def describe(self) -> str:
+        return self.name
+
+    def create_confirmed(self, entity: str, rows: list[dict], send: Callable[[list[dict]], list[WriteResult]],
+                         attempts: int = 8) -> list[WriteResult]:
+        """`send(rows)` (a create that the HTTP client does not retry blindly); when its answer is lost, the rows
+        may exist anyway: those found by source id are adopted, and only the rest are sent again — so a 5xx after
+        the write, a dropped connection or a timeout never creates a record twice."""
+        done: list[WriteResult] = []
+
+        def attempt(again: bool) -> list[WriteResult]:
+            nonlocal rows
+            if again:
+                found = self.find_existing(entity, [r["source_id"] for r in rows])
+                done.extend(WriteResult(sid, tid) for sid, tid in found.items())
+                rows = [r for r in rows if r["source_id"] not in found]
+            return done + (send(rows) if rows else [])
+
+        return until_confirmed(attempt, attempts)
+
+
+def until_confirmed(work: Callable[[bool], list], attempts: int = 8) -> list:
+    """`work(again)`, a write that converges when run again after a lost answer (with `again` it first reads what
+    exists): on WriteUnconfirmed it waits and runs again, so nothing is ever resent blindly."""
+    for attempt in range(attempts):
+        try:
+            return work(attempt > 0)
+        except WriteUnconfirmed:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(min(5.0, 0.2 * 2 ** attempt))
+    raise AssertionError("unreachable")
