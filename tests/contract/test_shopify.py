@@ -256,7 +256,7 @@ def test_storm_and_resource(monkeypatch, shared):
         assert len(list(src.records("categories"))) > 0 and src.client.retries >= 3
         monkeypatch.setenv("SHOPIFY_SHOP_URL", h.base_url)
         monkeypatch.setenv("SHOPIFY_ACCESS_TOKEN", TOKEN)
-        with dg.build_resources({"source": conn.ShopifySourceResource.from_env()}) as resources:
+        with dg.build_resources({"source": platforms.resource_class("shopify").from_env()}) as resources:
             opened = resources.source.open()
         assert TOKEN not in opened.describe() and opened.api_version == conn.API_VERSION
         assert opened.check().startswith("Shopify shop")
