@@ -132,7 +132,8 @@ def number(value) -> Decimal | None:
 
 
 def text(value) -> str | None:
-    return None if value is None or value == "" else str(value)
+    """A text column: empty strings are kept (imports leave them), only a missing value is null."""
+    return None if value is None else str(value)
 
 
 def option_id(label: str, value: str) -> int:
