@@ -6,8 +6,9 @@ password (admin tokens expire after 4 hours by default, so a 401 after a success
 
 Lists are searchCriteria searches answering `{items, search_criteria, total_count}`, read by keyset on entity_id
 (`entity_id gt <last id>`, always currentPage 1) so records added or deleted while reading are neither missed nor
-repeated, in id ranges read in parallel (see `keyset.py`); numbered pages would shift, and asking past
-the last page returns the last page again (magento/magento2#3787, #8099).
+repeated, in id ranges read in parallel (see `keyset.py`); numbered pages would shift, and what a page past the last
+returns changed between versions (before 2.4.0 the last page again, magento/magento2#3787, #8099; since #26988 an
+empty page).
 Delta runs send `updated_at gt <UTC "Y-m-d H:i:s">`; a backfill slice sends `created_at gteq/lt` or `entity_id
 gteq/lt` filter groups (each group is ANDed, as Magento documents); tax classes and manufacturer options carry no timestamp and are
 always read whole (they are small).
