@@ -36,10 +36,11 @@ REGISTRY: dict[str, Platform] = {p.name: p for p in [
     Platform("magento", "MagentoSource", None, "MagentoEmulator"),
     Platform("bigcommerce", "BigCommerceSource", "BigCommerceTarget", "BigCommerceEmulator"),
     Platform("mystore", None, "MystoreTarget", "MystoreEmulator"),
+    Platform("store_export", "StoreExport"),  # a file export or database dump: read from files, no emulator
 ]}
 
-#: Platforms that are API sources (the store export is read from files, and has no entry here).
-PLATFORMS: dict[str, Platform] = {n: p for n, p in REGISTRY.items() if p.source}
+#: Platforms that are API sources, each with an emulator (the store export is read from files).
+PLATFORMS: dict[str, Platform] = {n: p for n, p in REGISTRY.items() if p.source and p.emulator}
 #: Platforms that are API targets (the local DuckDB store is the default, and has no entry here).
 TARGETS: dict[str, Platform] = {n: p for n, p in REGISTRY.items() if p.target}
 
