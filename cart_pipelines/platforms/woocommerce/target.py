@@ -31,7 +31,6 @@ from urllib.parse import urlsplit
 import duckdb
 import pyarrow as pa
 import requests
-from requests.auth import HTTPBasicAuth
 
 from cart_pipelines.pipeline.staging import arrow_table
 from cart_pipelines.platforms.kit.credentials import Credential
@@ -44,15 +43,10 @@ from cart_pipelines.platforms.kit.http import (
 from cart_pipelines.platforms.kit.readback import json_ready
 from cart_pipelines.platforms.kit.target import Target, WriteResult, until_confirmed
 from cart_pipelines.platforms.local.target import TABLES
-from cart_pipelines.platforms.woocommerce.source import (
-    API,
-    EXPLAINER,
-    WEIGHT_UNITS,
-    WooExplainer,
-    WooOAuth1,
-    _address,
-    _wp_error,
-)
+from cart_pipelines.platforms.woocommerce.api import BASE_PATH
+from cart_pipelines.platforms.woocommerce.mapping import WEIGHT_UNITS, wp_error
+from cart_pipelines.platforms.woocommerce.mapping import address as _address
+from cart_pipelines.platforms.woocommerce.source import EXPLAINER, WooExplainer, auth_for
 
 BATCH_MAX = 100  # woocommerce_rest_batch_items_limit
 PAGE_MAX = 100
@@ -99,7 +93,7 @@ _plain = json_ready  # Arrow values as JSON
 
 class WriteExplainer(WooExplainer):
     def problem(self, response, what):
-        code, message = _wp_error(response)
+        code, message = wp_error(response)
         if response.status_code == 401 and "does not have write permissions" in message:
             return ConnectionProblem("permission", f"WooCommerce refused {what} (HTTP 401): the API key works but is "
                                      f"read-only — under WooCommerce → Settings → Advanced → REST API give the key "
@@ -173,10 +167,9 @@ class WooCommerceTarget(Target):
                  verify: bool | str = True, settings: HttpSettings | None = None):
         self.shop_url = shop_url.rstrip("/")
         self.name = f"woocommerce:{urlsplit(self.shop_url).netloc}{urlsplit(self.shop_url).path}"
-        auth = (HTTPBasicAuth(consumer_key, consumer_secret) if self.shop_url.startswith("https://")
-                else WooOAuth1(consumer_key, consumer_secret))
+        auth = auth_for(self.shop_url, consumer_key, consumer_secret)
         self.verify = verify
-        self.client = HttpClient(f"{self.shop_url}/{API}", WriteExplainer(**{
+        self.client = HttpClient(f"{self.shop_url}/{BASE_PATH}", WriteExplainer(**{
             **EXPLAINER, "permission_hint": "under WooCommerce → Settings → Advanced → REST API, give the key "
                                             "Permissions 'Read/Write' and create it for an Administrator or Shop "
                                             "Manager user"}),
