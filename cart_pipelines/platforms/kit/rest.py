@@ -17,6 +17,7 @@ WooCommerce's overlapping offset windows) override `pages`.
 from __future__ import annotations
 
 import math
+import re
 import threading
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, timezone
@@ -52,6 +53,9 @@ def _int(value) -> int | None:
         return int(value)
     except (TypeError, ValueError):
         return None
+
+
+BODY = ""  # `Endpoint.records` for a body that is the list itself (None would take the defaults' selector)
 
 
 # --- the description -----------------------------------------------------------------------------------------------
@@ -103,8 +107,8 @@ class Child:
 class Endpoint:
     """One list of the API. Fields left None take the value of `Api.defaults`; params add to the defaults'.
 
-    `records`: where the list is (None: the body is a JSON array; "data": a key; "a.b": a path; or a function of
-    the body). `missing`: what a 404 means — "error" (a wrong URL), or "empty" (an optional feature the shop does
+    `records`: where the list is (BODY, "": the body is a JSON array — also when neither the endpoint nor the
+    defaults say; "data": a key; "a.b": a path; or a function of the body). `missing`: what a 404 means — "error" (a wrong URL), or "empty" (an optional feature the shop does
     not have, e.g. WooCommerce brands before 9.6). `map`: canonical record from (record, *children, *args).
     `id_params`: the params of the id-only listing (None: the endpoint's params) plus `Api.id_only`."""
 
@@ -193,7 +197,7 @@ class Listing:
         if response.status_code == 204 or not response.content:
             return Page(params, response, None, [], url)
         selector = self.endpoint.records
-        if selector is None:
+        if not selector:
             records = json_list(response, self.reader.api.platform, self.what, self.reader.api.hint)
             return Page(params, response, records, records, url)
         try:
@@ -473,7 +477,7 @@ def search_criteria(filters: Sequence[tuple[str, Any, str]] = (), *, group: int 
 
 
 def next_group(params: Mapping[str, Any]) -> int:
-    groups = [int(k.split("][")[0].split("[")[-1]) for k in params if k.startswith("searchCriteria[filter_groups][")]
+    groups = [int(m.group(1)) for k in params if (m := re.match(r"searchCriteria\[filter_groups\]\[(\d+)\]", k))]
     return max(groups, default=-1) + 1
 
 
