@@ -1,5 +1,9 @@
 """WooCommerce JSON <-> canonical records: what the source maps as it reads and the target reads back.
 
+Write (canonical -> WooCommerce, the target): our source id goes in `meta_data` (META_KEY); an order is written
+as line items, one shipping line and fee lines for tax and adjustments (see target.py); `customer_row` and
+`order_row` read what the target wrote back into the canonical columns.
+
 Read (REST API v3 -> canonical): dates are the `*_gmt` fields with a Z added; money stays Decimal, and text that is
 no number is passed on so validation quarantines the record naming the field; weights are converted to kg from the
 shop's unit; a variable product's prices are its variations' lowest.
@@ -8,8 +12,11 @@ shop's unit; a variable product's prices are its variations' lowest.
 from __future__ import annotations
 
 import html
+import json
 import re
-from decimal import Decimal, InvalidOperation
+from datetime import datetime, timezone
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Callable
 from urllib.parse import urlsplit
 
 import requests
@@ -174,3 +181,206 @@ def review(r: dict, customer_id: str | None) -> dict:
             "customer_id": customer_id, "rating": r.get("rating"), "title": None, "text": r.get("review"),
             "status": REVIEW_STATUS.get(r.get("status"), r.get("status")),
             "created_at": _gmt(r.get("date_created_gmt")), "updated_at": None}
+
+
+# --- canonical -> WooCommerce (the target), and back ---------------------------------------------------------
+META_KEY = "_cart_pipelines_source_id"
+TAX_FEE, ADJUSTMENT_FEE, DISCOUNT_FEE = "Tax", "Adjustment", "Discount"
+STATUS_OUT = {"new": "pending", "processing": "processing", "completed": "completed", "cancelled": "cancelled",
+              "refunded": "refunded", "on_hold": "on-hold"}
+STATUS_IN = {v: k for k, v in STATUS_OUT.items()}
+REVIEW_OUT = {"approved": "approved", "pending": "hold", "rejected": "spam"}
+REVIEW_IN = {v: k for k, v in REVIEW_OUT.items()}
+
+
+def _s(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, Decimal):
+        return f"{value:.2f}" if value == value.quantize(CENT) else str(value)
+    return str(value)
+
+
+def _decimal(value) -> Decimal | None:
+    return Decimal(str(value)) if value not in (None, "") else None
+
+
+def _gmt_out(value: datetime | None) -> str | None:
+    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S") if value else None
+
+
+def meta(record: dict, key: str = META_KEY):
+    """A value of the record's meta_data (our source id by default)."""
+    return next((m.get("value") for m in record.get("meta_data") or [] if m.get("key") == key), None)
+
+
+def address_payload(a: dict | None, email: str | None = None) -> dict:
+    """A canonical address as WooCommerce's billing (with `email`) or shipping object; "" for what is missing."""
+    a = a or {}
+    out = {"first_name": _s(a.get("first_name")), "last_name": _s(a.get("last_name")),
+           "company": _s(a.get("company")), "address_1": _s(a.get("street")), "address_2": "",
+           "city": _s(a.get("city")), "state": _s(a.get("region")), "postcode": _s(a.get("postcode")),
+           "country": _s(a.get("country")), "phone": _s(a.get("phone"))}
+    if email is not None:
+        out["email"] = email
+    return out
+
+
+def payload(entity: str, row: dict, kg_per_unit: Callable[[], Decimal], customer: Callable[[str], dict]) -> dict:
+    """A canonical row as the WooCommerce object to write (product weights in the shop's unit; a review names its
+    customer, looked up by target id)."""
+    sid = row["source_id"]
+    if entity in ("categories", "manufacturers"):
+        out = {"name": row["name"], "slug": row.get("url_key") or ""}
+        if entity == "categories":
+            out.update(parent=int(row.get("parent_id") or 0), menu_order=int(row.get("position") or 0))
+        return out
+    if entity == "products":
+        variants = row.get("variants") or []
+        weight = row.get("weight")
+        out = {"name": row["name"], "slug": row.get("url_key") or "", "type": "variable" if variants else "simple",
+               "status": "publish" if row.get("active") is not False else "draft",
+               "description": row.get("description") or "", "sku": row.get("sku") or "",
+               "regular_price": _s(row.get("price")), "sale_price": _s(row.get("special_price")),
+               "manage_stock": row.get("stock") is not None, "stock_quantity": row.get("stock"),
+               "weight": "" if weight is None else
+               str((Decimal(str(weight)) / kg_per_unit()).normalize()),
+               "categories": [{"id": int(c)} for c in row.get("category_ids") or []],
+               "brands": [{"id": int(row["manufacturer_id"])}] if row.get("manufacturer_id") else [],
+               "tax_class": "" if row.get("tax_class_id") in (None, "standard") else row["tax_class_id"],
+               "images": [{"src": i["url"], "alt": i.get("alt") or "", "position": i.get("position") or 0}
+                          for i in sorted(row.get("images") or [], key=lambda i: i.get("position") or 0)],
+               "meta_data": [{"key": META_KEY, "value": sid}]}
+        if row.get("created_at"):
+            out["date_created_gmt"] = _gmt_out(row["created_at"])
+        if variants:  # the parent of a variable product has no price in WooCommerce: kept in meta data
+            names: dict[str, list] = {}
+            for v in variants:
+                for o in v.get("options") or []:
+                    names.setdefault(o["name"], [])
+                    if o["value"] not in names[o["name"]]:
+                        names[o["name"]].append(o["value"])
+            out["attributes"] = [{"name": n, "options": vals, "variation": True, "visible": True}
+                                 for n, vals in names.items()]
+            out["meta_data"] += [{"key": "_cart_pipelines_price", "value": _s(row.get("price"))},
+                                 {"key": "_cart_pipelines_special_price", "value": _s(row.get("special_price"))}]
+        return out
+    if entity == "customers":
+        addresses = row.get("addresses") or []
+        billing = next((a for a in addresses if a.get("is_default_billing")), None)
+        shipping = next((a for a in addresses if a.get("is_default_shipping")), None)
+        b = address_payload(billing, row.get("email") or "")
+        b["phone"] = _s(row.get("phone"))
+        return {"email": row["email"], "first_name": row.get("first_name") or "",
+                "last_name": row.get("last_name") or "", "billing": b, "shipping": address_payload(shipping),
+                "meta_data": [{"key": META_KEY, "value": sid},
+                              {"key": "_cart_pipelines_newsletter", "value": _s(row.get("newsletter"))}]}
+    if entity == "orders":
+        return order_payload(row)
+    if entity == "reviews":
+        c = customer(row["customer_id"])
+        out = {"product_id": int(row["product_id"]), "review": row.get("text") or row.get("title") or "",
+               "reviewer": " ".join(x for x in (c.get("first_name"), c.get("last_name")) if x) or c["email"],
+               "reviewer_email": c["email"], "rating": int(row.get("rating") or 0),
+               "status": REVIEW_OUT.get(row.get("status") or "approved", row.get("status"))}
+        if row.get("created_at"):
+            out["date_created_gmt"] = _gmt_out(row["created_at"])
+        return out
+    raise ValueError(entity)
+
+def order_payload(row: dict) -> dict:
+    items = row.get("items") or []
+    subs = [(Decimal(str(i.get("price") or 0)) * int(i.get("qty") or 0)).quantize(CENT) for i in items]
+    discount = Decimal(str(row.get("discount") or 0))
+    total_sub = sum(subs, Decimal(0))
+    shares = [Decimal(0)] * len(items)
+    fees = []
+    if discount and 0 < discount <= total_sub:  # the discount as WooCommerce keeps it: line subtotal − total
+        for k, s in enumerate(subs):
+            shares[k] = (discount * s / total_sub).quantize(CENT, ROUND_HALF_UP)
+        shares[-1] += discount - sum(shares, Decimal(0))
+    elif discount:
+        fees.append({"name": DISCOUNT_FEE, "total": _s(-discount), "tax_status": "none"})
+    tax = Decimal(str(row.get("tax") or 0))
+    if tax:
+        fees.append({"name": TAX_FEE, "total": _s(tax), "tax_status": "none"})
+    shipping = Decimal(str(row.get("shipping") or 0))
+    computed = total_sub - discount + shipping + tax
+    grand = Decimal(str(row.get("grand_total") or 0))
+    if grand != computed:
+        fees.append({"name": ADJUSTMENT_FEE, "total": _s(grand - computed), "tax_status": "none"})
+    lines = []
+    for i, s, share in zip(items, subs, shares):
+        lines.append({"product_id": int(i["product_id"]) if i.get("product_id") else None,
+                      "quantity": int(i.get("qty") or 0), "name": i.get("name") or "",
+                      "subtotal": _s(s), "total": _s(s - share),
+                      "meta_data": [{"key": META_KEY, "value": i.get("source_id")},
+                                    {"key": "_cart_pipelines_sku", "value": _s(i.get("sku"))},
+                                    {"key": "_cart_pipelines_tax", "value": _s(i.get("tax"))},
+                                    {"key": "_cart_pipelines_price", "value": _s(i.get("price"))}]})
+    email = row.get("email") or ""
+    billing = address_payload(row.get("billing_address"), email)
+    billing.update(first_name=row.get("customer_first_name") or billing["first_name"],
+                   last_name=row.get("customer_last_name") or billing["last_name"])
+    return {"status": STATUS_OUT.get(row.get("status") or "new", row.get("status")),
+            "currency": row.get("currency") or "", "customer_id": int(row["customer_id"]),
+            "billing": billing, "shipping": address_payload(row.get("shipping_address")), "set_paid": False,
+            "line_items": lines, "fee_lines": fees,
+            "shipping_lines": [{"method_id": "flat_rate", "method_title": "Shipping", "total": _s(shipping)}]
+            if row.get("shipping") is not None else [],
+            "meta_data": [{"key": META_KEY, "value": row["source_id"]},
+                          {"key": "_cart_pipelines_order_number", "value": _s(row.get("order_number"))},
+                          {"key": "_cart_pipelines_billing_name", "value": json.dumps(
+                              [(row.get("billing_address") or {}).get("first_name"),
+                               (row.get("billing_address") or {}).get("last_name")])}]}
+
+
+def customer_row(c: dict) -> dict:
+    """A customer as the target reads it back (the local target's columns)."""
+    billing, shipping = address(c.get("billing")), address(c.get("shipping"))
+    if billing and shipping and billing == shipping:
+        addresses = [{**billing, "is_default_billing": True, "is_default_shipping": True}]
+    else:
+        addresses = ([{**billing, "is_default_billing": True, "is_default_shipping": False}] if billing else []) + \
+                    ([{**shipping, "is_default_billing": False, "is_default_shipping": True}] if shipping else [])
+    return {"email": c.get("email"), "first_name": c.get("first_name"), "last_name": c.get("last_name"),
+            "phone": _blank((c.get("billing") or {}).get("phone")), "addresses": addresses, "password_hash": None,
+            "password_algorithm": None, "created_at": _gmt(c.get("date_created_gmt")),
+            "updated_at": _gmt(c.get("date_modified_gmt"))}
+
+
+def order_row(o: dict) -> dict:
+    """An order as the target reads it back: our fee lines and meta data undone (see target.py)."""
+    fees = {}
+    for f in o.get("fee_lines") or []:
+        fees[f.get("name")] = fees.get(f.get("name"), Decimal(0)) + Decimal(str(f.get("total") or 0))
+    items, subtotal = [], Decimal(0)
+    for li in o.get("line_items") or []:
+        sub, qty = Decimal(str(li.get("subtotal") or 0)), li.get("quantity")
+        subtotal += sub
+        tax = meta(li, "_cart_pipelines_tax")
+        price = meta(li, "_cart_pipelines_price")
+        items.append({"source_id": meta(li), "product_id": str(li["product_id"]) if li.get("product_id") else None,
+                      "sku": _blank(meta(li, "_cart_pipelines_sku")) if meta(li, "_cart_pipelines_sku") is not None
+                      else _blank(li.get("sku")), "name": li.get("name"), "qty": qty,
+                      "price": _decimal(price) if price not in (None, "") else
+                      (sub / qty).quantize(CENT) if qty else None,
+                      "tax": _decimal(tax) if tax not in (None, "") else _decimal(li.get("total_tax"))})
+    billing = o.get("billing") or {}
+    names = json.loads(meta(o, "_cart_pipelines_billing_name") or "null") or [None, None]
+    billing_address = address(billing)
+    if billing_address and meta(o, "_cart_pipelines_billing_name"):
+        billing_address.update(first_name=names[0], last_name=names[1])
+    shipping_lines = o.get("shipping_lines") or []
+    return {
+        "id": str(o["id"]), "order_number": str(o.get("number") or o["id"]),
+        "customer_id": str(o["customer_id"]) if o.get("customer_id") else None,
+        "email": _blank(billing.get("email")), "customer_first_name": _blank(billing.get("first_name")),
+        "customer_last_name": _blank(billing.get("last_name")),
+        "status": STATUS_IN.get(o.get("status"), o.get("status")), "currency": o.get("currency"),
+        "subtotal": subtotal, "shipping": _decimal(o.get("shipping_total")) if shipping_lines else None,
+        "tax": Decimal(str(o.get("total_tax") or 0)) + fees.get(TAX_FEE, Decimal(0)),
+        "discount": Decimal(str(o.get("discount_total") or 0)) - fees.get(DISCOUNT_FEE, Decimal(0)),
+        "grand_total": _decimal(o.get("total")), "items": items, "billing_address": billing_address,
+        "shipping_address": address(o.get("shipping")), "created_at": _gmt(o.get("date_created_gmt")),
+        "updated_at": _gmt(o.get("date_modified_gmt")), "_source_id": meta(o)}

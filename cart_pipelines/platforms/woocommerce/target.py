@@ -23,8 +23,7 @@ import json
 import tempfile
 import threading
 import time
-from datetime import datetime, timezone
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -44,48 +43,28 @@ from cart_pipelines.platforms.kit.readback import json_ready
 from cart_pipelines.platforms.kit.target import Target, WriteResult, until_confirmed
 from cart_pipelines.platforms.local.target import TABLES
 from cart_pipelines.platforms.woocommerce.api import BASE_PATH
-from cart_pipelines.platforms.woocommerce.mapping import WEIGHT_UNITS, wp_error
-from cart_pipelines.platforms.woocommerce.mapping import address as _address
+from cart_pipelines.platforms.woocommerce.mapping import (
+    META_KEY,
+    REVIEW_IN,
+    WEIGHT_UNITS,
+    _blank,
+    _decimal,
+    _gmt,
+    _s,
+    customer_row,
+    meta,
+    order_row,
+    payload,
+    wp_error,
+)
 from cart_pipelines.platforms.woocommerce.source import EXPLAINER, WooExplainer, auth_for
 
 BATCH_MAX = 100  # woocommerce_rest_batch_items_limit
 PAGE_MAX = 100
-META_KEY = "_cart_pipelines_source_id"
-TAX_FEE, ADJUSTMENT_FEE, DISCOUNT_FEE = "Tax", "Adjustment", "Discount"
-CENT = Decimal("0.01")
 RESOURCES = {"categories": "products/categories", "manufacturers": "products/brands", "products": "products",
              "customers": "customers", "orders": "orders", "reviews": "products/reviews"}
 WITH_META = ("products", "customers", "orders")
 ORDER = ("reviews", "orders", "customers", "products", "tax_classes", "manufacturers", "categories")
-STATUS_OUT = {"new": "pending", "processing": "processing", "completed": "completed", "cancelled": "cancelled",
-              "refunded": "refunded", "on_hold": "on-hold"}
-STATUS_IN = {v: k for k, v in STATUS_OUT.items()}
-REVIEW_OUT = {"approved": "approved", "pending": "hold", "rejected": "spam"}
-REVIEW_IN = {v: k for k, v in REVIEW_OUT.items()}
-
-
-def _s(value) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, Decimal):
-        return f"{value:.2f}" if value == value.quantize(CENT) else str(value)
-    return str(value)
-
-
-def _none(value):
-    return None if value in ("", None) else value
-
-
-def _money(value) -> Decimal | None:
-    return Decimal(str(value)) if value not in (None, "") else None
-
-
-def _gmt(value: datetime | None) -> str | None:
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S") if value else None
-
-
-def _meta(record: dict, key: str = META_KEY):
-    return next((m.get("value") for m in record.get("meta_data") or [] if m.get("key") == key), None)
 
 
 _plain = json_ready  # Arrow values as JSON
@@ -242,122 +221,6 @@ class WooCommerceTarget(Target):
             self._kg = WEIGHT_UNITS.get(unit, Decimal(1))
         return self._kg
 
-    def _address(self, a: dict | None, email: str | None = None) -> dict:
-        a = a or {}
-        out = {"first_name": _s(a.get("first_name")), "last_name": _s(a.get("last_name")),
-               "company": _s(a.get("company")), "address_1": _s(a.get("street")), "address_2": "",
-               "city": _s(a.get("city")), "state": _s(a.get("region")), "postcode": _s(a.get("postcode")),
-               "country": _s(a.get("country")), "phone": _s(a.get("phone"))}
-        if email is not None:
-            out["email"] = email
-        return out
-
-    def _payload(self, entity: str, row: dict) -> dict:
-        sid = row["source_id"]
-        if entity in ("categories", "manufacturers"):
-            out = {"name": row["name"], "slug": row.get("url_key") or ""}
-            if entity == "categories":
-                out.update(parent=int(row.get("parent_id") or 0), menu_order=int(row.get("position") or 0))
-            return out
-        if entity == "products":
-            variants = row.get("variants") or []
-            weight = row.get("weight")
-            out = {"name": row["name"], "slug": row.get("url_key") or "", "type": "variable" if variants else "simple",
-                   "status": "publish" if row.get("active") is not False else "draft",
-                   "description": row.get("description") or "", "sku": row.get("sku") or "",
-                   "regular_price": _s(row.get("price")), "sale_price": _s(row.get("special_price")),
-                   "manage_stock": row.get("stock") is not None, "stock_quantity": row.get("stock"),
-                   "weight": "" if weight is None else
-                   str((Decimal(str(weight)) / self._kg_per_unit()).normalize()),
-                   "categories": [{"id": int(c)} for c in row.get("category_ids") or []],
-                   "brands": [{"id": int(row["manufacturer_id"])}] if row.get("manufacturer_id") else [],
-                   "tax_class": "" if row.get("tax_class_id") in (None, "standard") else row["tax_class_id"],
-                   "images": [{"src": i["url"], "alt": i.get("alt") or "", "position": i.get("position") or 0}
-                              for i in sorted(row.get("images") or [], key=lambda i: i.get("position") or 0)],
-                   "meta_data": [{"key": META_KEY, "value": sid}]}
-            if row.get("created_at"):
-                out["date_created_gmt"] = _gmt(row["created_at"])
-            if variants:  # the parent of a variable product has no price in WooCommerce: kept in meta data
-                names: dict[str, list] = {}
-                for v in variants:
-                    for o in v.get("options") or []:
-                        names.setdefault(o["name"], [])
-                        if o["value"] not in names[o["name"]]:
-                            names[o["name"]].append(o["value"])
-                out["attributes"] = [{"name": n, "options": vals, "variation": True, "visible": True}
-                                     for n, vals in names.items()]
-                out["meta_data"] += [{"key": "_cart_pipelines_price", "value": _s(row.get("price"))},
-                                     {"key": "_cart_pipelines_special_price", "value": _s(row.get("special_price"))}]
-            return out
-        if entity == "customers":
-            addresses = row.get("addresses") or []
-            billing = next((a for a in addresses if a.get("is_default_billing")), None)
-            shipping = next((a for a in addresses if a.get("is_default_shipping")), None)
-            b = self._address(billing, row.get("email") or "")
-            b["phone"] = _s(row.get("phone"))
-            return {"email": row["email"], "first_name": row.get("first_name") or "",
-                    "last_name": row.get("last_name") or "", "billing": b, "shipping": self._address(shipping),
-                    "meta_data": [{"key": META_KEY, "value": sid},
-                                  {"key": "_cart_pipelines_newsletter", "value": _s(row.get("newsletter"))}]}
-        if entity == "orders":
-            return self._order_payload(row)
-        if entity == "reviews":
-            c = self._customer(row["customer_id"])
-            out = {"product_id": int(row["product_id"]), "review": row.get("text") or row.get("title") or "",
-                   "reviewer": " ".join(x for x in (c.get("first_name"), c.get("last_name")) if x) or c["email"],
-                   "reviewer_email": c["email"], "rating": int(row.get("rating") or 0),
-                   "status": REVIEW_OUT.get(row.get("status") or "approved", row.get("status"))}
-            if row.get("created_at"):
-                out["date_created_gmt"] = _gmt(row["created_at"])
-            return out
-        raise ValueError(entity)
-
-    def _order_payload(self, row: dict) -> dict:
-        items = row.get("items") or []
-        subs = [(Decimal(str(i.get("price") or 0)) * int(i.get("qty") or 0)).quantize(CENT) for i in items]
-        discount = Decimal(str(row.get("discount") or 0))
-        total_sub = sum(subs, Decimal(0))
-        shares = [Decimal(0)] * len(items)
-        fees = []
-        if discount and 0 < discount <= total_sub:  # the discount as WooCommerce keeps it: line subtotal − total
-            for k, s in enumerate(subs):
-                shares[k] = (discount * s / total_sub).quantize(CENT, ROUND_HALF_UP)
-            shares[-1] += discount - sum(shares, Decimal(0))
-        elif discount:
-            fees.append({"name": DISCOUNT_FEE, "total": _s(-discount), "tax_status": "none"})
-        tax = Decimal(str(row.get("tax") or 0))
-        if tax:
-            fees.append({"name": TAX_FEE, "total": _s(tax), "tax_status": "none"})
-        shipping = Decimal(str(row.get("shipping") or 0))
-        computed = total_sub - discount + shipping + tax
-        grand = Decimal(str(row.get("grand_total") or 0))
-        if grand != computed:
-            fees.append({"name": ADJUSTMENT_FEE, "total": _s(grand - computed), "tax_status": "none"})
-        lines = []
-        for i, s, share in zip(items, subs, shares):
-            lines.append({"product_id": int(i["product_id"]) if i.get("product_id") else None,
-                          "quantity": int(i.get("qty") or 0), "name": i.get("name") or "",
-                          "subtotal": _s(s), "total": _s(s - share),
-                          "meta_data": [{"key": META_KEY, "value": i.get("source_id")},
-                                        {"key": "_cart_pipelines_sku", "value": _s(i.get("sku"))},
-                                        {"key": "_cart_pipelines_tax", "value": _s(i.get("tax"))},
-                                        {"key": "_cart_pipelines_price", "value": _s(i.get("price"))}]})
-        email = row.get("email") or ""
-        billing = self._address(row.get("billing_address"), email)
-        billing.update(first_name=row.get("customer_first_name") or billing["first_name"],
-                       last_name=row.get("customer_last_name") or billing["last_name"])
-        return {"status": STATUS_OUT.get(row.get("status") or "new", row.get("status")),
-                "currency": row.get("currency") or "", "customer_id": int(row["customer_id"]),
-                "billing": billing, "shipping": self._address(row.get("shipping_address")), "set_paid": False,
-                "line_items": lines, "fee_lines": fees,
-                "shipping_lines": [{"method_id": "flat_rate", "method_title": "Shipping", "total": _s(shipping)}]
-                if row.get("shipping") is not None else [],
-                "meta_data": [{"key": META_KEY, "value": row["source_id"]},
-                              {"key": "_cart_pipelines_order_number", "value": _s(row.get("order_number"))},
-                              {"key": "_cart_pipelines_billing_name", "value": json.dumps(
-                                  [(row.get("billing_address") or {}).get("first_name"),
-                                   (row.get("billing_address") or {}).get("last_name")])}]}
-
     def _customer(self, target_id: str) -> dict:
         if target_id not in self._emails:
             c = self._call("GET", f"customers/{int(target_id)}", what="a review's customer").json()
@@ -394,7 +257,7 @@ class WooCommerceTarget(Target):
             self._emails.clear()
         payloads = []
         for r in rows:
-            p = self._payload(entity, r)
+            p = payload(entity, r, self._kg_per_unit, self._customer)
             if kind == "update":
                 p["id"] = int(r["target_id"])
                 if entity == "orders":  # replace the lines: old ones go (quantity 0 / name null), new ones come
@@ -443,7 +306,7 @@ class WooCommerceTarget(Target):
             tid = (err.get("data") or {}).get("resource_id") if err.get("code") == "term_exists" else None
             if err.get("code") == "comment_duplicate":
                 reviews = self._all("reviews") if reviews is None else reviews
-                p = self._payload(entity, row)
+                p = payload(entity, row, self._kg_per_unit, self._customer)
                 tid = next((r["id"] for r in reviews if r["product_id"] == p["product_id"] and r["review"] ==
                             p["review"] and r["reviewer_email"].lower() == p["reviewer_email"].lower()), None)
             if tid and self.refs.get(entity).get(str(tid)) in (None, row["source_id"]) \
@@ -473,7 +336,7 @@ class WooCommerceTarget(Target):
         """Make product `pid`'s variations the row's variants (matched by source id); WooCommerce's errors."""
         existing = {}
         if read_existing:
-            existing = {_meta(v): v["id"] for page in self._pages(f"products/{pid}/variations") for v in page}
+            existing = {meta(v): v["id"] for page in self._pages(f"products/{pid}/variations") for v in page}
         creates, updates = [], []
         for v in row.get("variants") or []:
             body = {"sku": v.get("sku") or "", "regular_price": _s(v.get("price")),
@@ -535,7 +398,7 @@ class WooCommerceTarget(Target):
             found = {sid: tid for tid, sid in self.refs.get(entity).items()}
             if entity in WITH_META:
                 for r in self._all(entity, {"_fields": "id,meta_data"}):
-                    if (sid := _meta(r)) is not None:
+                    if (sid := meta(r)) is not None:
                         found.setdefault(str(sid), str(r["id"]))
             elif entity != "tax_classes":  # a reference whose record is gone is no record
                 ids = {str(r["id"]) for r in self._all(entity, {"_fields": "id"})}
@@ -550,7 +413,7 @@ class WooCommerceTarget(Target):
             for c in self._call("GET", "taxes/classes").json():
                 if c["slug"] == "standard" and "standard" not in refs:
                     continue  # built in, not ours
-                rates = [{"country": _none(r.get("country")), "rate": Decimal(str(r["rate"])).quantize(
+                rates = [{"country": _blank(r.get("country")), "rate": Decimal(str(r["rate"])).quantize(
                     Decimal("0.001"))} for page in self._pages("taxes", {"class": c["slug"]}) for r in page]
                 out.append({"id": c["slug"], "name": c["name"], "rates": rates or None, "updated_at": None,
                             "_source_id": refs.get(c["slug"])})
@@ -567,9 +430,9 @@ class WooCommerceTarget(Target):
             out = []
             for c in records:
                 cust = customer_row(c)
-                news = _meta(c, "_cart_pipelines_newsletter")
+                news = meta(c, "_cart_pipelines_newsletter")
                 out.append({**cust, "id": str(c["id"]), "newsletter": None if news in (None, "") else news == "True",
-                            "_source_id": _meta(c)})
+                            "_source_id": meta(c)})
             return out
         if entity == "orders":
             return [order_row(o) for o in records]
@@ -578,7 +441,7 @@ class WooCommerceTarget(Target):
             return [{"id": str(r["id"]), "product_id": str(r["product_id"]),
                      "customer_id": emails.get((r.get("reviewer_email") or "").lower()), "rating": r.get("rating"),
                      "title": None, "text": r.get("review"), "status": REVIEW_IN.get(r.get("status"), r.get("status")),
-                     "created_at": _utc(r.get("date_created_gmt")), "updated_at": None,
+                     "created_at": _gmt(r.get("date_created_gmt")), "updated_at": None,
                      "_source_id": refs.get(str(r["id"]))} for r in records]
         raise ValueError(entity)
 
@@ -586,11 +449,11 @@ class WooCommerceTarget(Target):
         kg = self._kg_per_unit()
         variations = [v for page in self._pages(f"products/{p['id']}/variations") for v in page] \
             if p.get("type") == "variable" else []
-        price, special = _money(p.get("regular_price")), _money(p.get("sale_price"))
+        price, special = _decimal(p.get("regular_price")), _decimal(p.get("sale_price"))
         if p.get("type") == "variable":
-            price = _money(_meta(p, "_cart_pipelines_price"))
-            special = _money(_meta(p, "_cart_pipelines_special_price"))
-        return {"id": str(p["id"]), "sku": _none(p.get("sku")), "name": p.get("name"),
+            price = _decimal(meta(p, "_cart_pipelines_price"))
+            special = _decimal(meta(p, "_cart_pipelines_special_price"))
+        return {"id": str(p["id"]), "sku": _blank(p.get("sku")), "name": p.get("name"),
                 "description": p.get("description"), "price": price, "special_price": special,
                 "weight": float(Decimal(p["weight"]) * kg) if p.get("weight") not in (None, "") else None,
                 "stock": p.get("stock_quantity") if p.get("manage_stock") else None,
@@ -598,15 +461,15 @@ class WooCommerceTarget(Target):
                 "category_ids": [str(c["id"]) for c in p.get("categories") or []],
                 "manufacturer_id": next((str(b["id"]) for b in p.get("brands") or []), None),
                 "tax_class_id": p.get("tax_class") or "standard",
-                "variants": [{"source_id": _meta(v), "sku": _none(v.get("sku")),
-                              "price": _money(v.get("regular_price")),
+                "variants": [{"source_id": meta(v), "sku": _blank(v.get("sku")),
+                              "price": _decimal(v.get("regular_price")),
                               "stock": v.get("stock_quantity") if v.get("manage_stock") else None,
                               "options": [{"name": a.get("name"), "value": a.get("option")}
                                           for a in v.get("attributes") or []]} for v in variations],
-                "images": [{"url": i.get("src"), "position": k, "alt": _none(i.get("alt"))}
+                "images": [{"url": i.get("src"), "position": k, "alt": _blank(i.get("alt"))}
                            for k, i in enumerate(p.get("images") or [])],
-                "created_at": _utc(p.get("date_created_gmt")), "updated_at": _utc(p.get("date_modified_gmt")),
-                "_source_id": _meta(p)}
+                "created_at": _gmt(p.get("date_created_gmt")), "updated_at": _gmt(p.get("date_modified_gmt")),
+                "_source_id": meta(p)}
 
     def scan(self, entity: str) -> pa.Table:
         """Everything on the shop for `entity`, in the columns and types of the local target (TABLES)."""
@@ -640,59 +503,6 @@ class WooCommerceTarget(Target):
             self.refs.save()
             deleted[entity] = n
         return deleted
-
-
-def _utc(value: str | None) -> str | None:
-    return f"{value}Z" if value else None
-
-
-def customer_row(c: dict) -> dict:
-    billing, shipping = _address(c.get("billing")), _address(c.get("shipping"))
-    if billing and shipping and billing == shipping:
-        addresses = [{**billing, "is_default_billing": True, "is_default_shipping": True}]
-    else:
-        addresses = ([{**billing, "is_default_billing": True, "is_default_shipping": False}] if billing else []) + \
-                    ([{**shipping, "is_default_billing": False, "is_default_shipping": True}] if shipping else [])
-    return {"email": c.get("email"), "first_name": c.get("first_name"), "last_name": c.get("last_name"),
-            "phone": _none((c.get("billing") or {}).get("phone")), "addresses": addresses, "password_hash": None,
-            "password_algorithm": None, "created_at": _utc(c.get("date_created_gmt")),
-            "updated_at": _utc(c.get("date_modified_gmt"))}
-
-
-def order_row(o: dict) -> dict:
-    fees = {}
-    for f in o.get("fee_lines") or []:
-        fees[f.get("name")] = fees.get(f.get("name"), Decimal(0)) + Decimal(str(f.get("total") or 0))
-    items, subtotal = [], Decimal(0)
-    for li in o.get("line_items") or []:
-        sub, qty = Decimal(str(li.get("subtotal") or 0)), li.get("quantity")
-        subtotal += sub
-        tax = _meta(li, "_cart_pipelines_tax")
-        price = _meta(li, "_cart_pipelines_price")
-        items.append({"source_id": _meta(li), "product_id": str(li["product_id"]) if li.get("product_id") else None,
-                      "sku": _none(_meta(li, "_cart_pipelines_sku")) if _meta(li, "_cart_pipelines_sku") is not None
-                      else _none(li.get("sku")), "name": li.get("name"), "qty": qty,
-                      "price": _money(price) if price not in (None, "") else
-                      (sub / qty).quantize(CENT) if qty else None,
-                      "tax": _money(tax) if tax not in (None, "") else _money(li.get("total_tax"))})
-    billing = o.get("billing") or {}
-    names = json.loads(_meta(o, "_cart_pipelines_billing_name") or "null") or [None, None]
-    billing_address = _address(billing)
-    if billing_address and _meta(o, "_cart_pipelines_billing_name"):
-        billing_address.update(first_name=names[0], last_name=names[1])
-    shipping_lines = o.get("shipping_lines") or []
-    return {
-        "id": str(o["id"]), "order_number": str(o.get("number") or o["id"]),
-        "customer_id": str(o["customer_id"]) if o.get("customer_id") else None,
-        "email": _none(billing.get("email")), "customer_first_name": _none(billing.get("first_name")),
-        "customer_last_name": _none(billing.get("last_name")),
-        "status": STATUS_IN.get(o.get("status"), o.get("status")), "currency": o.get("currency"),
-        "subtotal": subtotal, "shipping": _money(o.get("shipping_total")) if shipping_lines else None,
-        "tax": Decimal(str(o.get("total_tax") or 0)) + fees.get(TAX_FEE, Decimal(0)),
-        "discount": Decimal(str(o.get("discount_total") or 0)) - fees.get(DISCOUNT_FEE, Decimal(0)),
-        "grand_total": _money(o.get("total")), "items": items, "billing_address": billing_address,
-        "shipping_address": _address(o.get("shipping")), "created_at": _utc(o.get("date_created_gmt")),
-        "updated_at": _utc(o.get("date_modified_gmt")), "_source_id": _meta(o)}
 
 
 def typed_table(entity: str, rows: list[dict]) -> pa.Table:
