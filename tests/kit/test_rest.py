@@ -235,6 +235,9 @@ def test_since_as_a_filter_param_and_compared_locally(server):
     assert ids(reader.pages(by_param, since=since)) == expected
     assert shop.requests[-1][1]["since"] == "2024-01-20T00:00:00"
     assert ids(reader.pages(local, since=since)) == expected and "since" not in shop.requests[-1][1]
+    built = Endpoint("single", paginator=Single(),
+                     since=Since(build=lambda dt: {"since": dt.strftime("%Y-%m-%dT%H:%M:%S")}))
+    assert ids(reader.pages(built, since=since)) == expected
 
 
 def test_children_mapping_and_a_missing_optional_route(server):

@@ -64,15 +64,24 @@ class Since:
     """How an endpoint reads only records modified after a time.
 
     `param`: the API's filter, sent as the time in UTC formatted with `format`, with `extra` params beside it
-    (WooCommerce: `modified_after` + `dates_are_gmt=true`). Without a param the API cannot filter: `field` names
-    the record's own modification time (ISO 8601, UTC when it has no offset), compared here instead."""
+    (WooCommerce: `modified_after` + `dates_are_gmt=true`); or `build`, a function of the time giving the params
+    (a Magento searchCriteria filter group). Without either the API cannot filter: `field` names the record's own
+    modification time (ISO 8601, UTC when it has no offset), compared here instead."""
 
     param: str | None = None
     format: str = "%Y-%m-%dT%H:%M:%SZ"
     extra: Mapping[str, str] = field(default_factory=dict)
     field: str | None = None
+    build: Callable[[datetime], dict] | None = None
+
+    @property
+    def filters(self) -> bool:
+        """Whether the API filters (else the records are compared here)."""
+        return bool(self.param or self.build)
 
     def params(self, since: datetime) -> dict:
+        if self.build:
+            return self.build(since.astimezone(timezone.utc))
         if not self.param:
             return {}
         return {self.param: since.astimezone(timezone.utc).strftime(self.format), **self.extra}
@@ -80,7 +89,7 @@ class Since:
     def keeps(self, record: dict, since: datetime) -> bool:
         """Whether a record passes the local comparison. A record with no time is left out (nothing says it
         changed); one whose time is unreadable is kept, so its mapping can quarantine it with a reason."""
-        if self.param or not self.field:
+        if self.filters or not self.field:
             return True
         value = record.get(self.field) if isinstance(record, dict) else None
         if not value:
@@ -107,10 +116,13 @@ class Child:
 class Endpoint:
     """One list of the API. Fields left None take the value of `Api.defaults`; params add to the defaults'.
 
-    `records`: where the list is (BODY, "": the body is a JSON array — also when neither the endpoint nor the
-    defaults say; "data": a key; "a.b": a path; or a function of the body). `missing`: what a 404 means — "error" (a wrong URL), or "empty" (an optional feature the shop does
-    not have, e.g. WooCommerce brands before 9.6). `map`: canonical record from (record, *children, *args).
-    `id_params`: the params of the id-only listing (None: the endpoint's params) plus `Api.id_only`."""
+    `records`: where the list is — BODY (""): the body is a JSON array, also when neither the endpoint nor the
+    defaults say; "data": a key; "a.b": a path; or a function of the body.
+    `missing`: what a 404 means — "error" (a wrong URL), or "empty" (an optional feature the shop does not have,
+    e.g. WooCommerce brands before 9.6).
+    `map`: the canonical record from (record, *children, *args).
+    `id_params`: the params of the id-only listing (None: the endpoint's params), plus `Api.id_only`.
+    `{field}` placeholders in `path`, string params and `what` are filled from a parent record (children)."""
 
     path: str = ""
     params: Mapping[str, Any] = field(default_factory=dict)
@@ -144,6 +156,10 @@ class Api:
     concurrency: int = 1
     id_only: Mapping[str, Any] = field(default_factory=dict)  # params that trim a listing to ids
     hint: str = "is the URL the shop's API address?"  # said when a list is not a list
+
+    def url(self, shop_url: str) -> str:
+        """The API's root under a shop's address (what the HttpClient is built on)."""
+        return f"{shop_url.rstrip('/')}/{self.base_path.strip('/')}".rstrip("/")
 
     def endpoint(self, name: str) -> Endpoint:
         if name not in self.endpoints:
@@ -518,7 +534,7 @@ class RestReader:
         listing = Listing(self, ep, _fill(ep.path, parent or {}), base,
                           what or _fill(ep.what, parent or {}) or ep.path)
         pages = (ep.paginator or Single()).pages(listing)
-        local = since is not None and ep.since is not None and not ep.since.param and not ids_only
+        local = since is not None and ep.since is not None and not ep.since.filters and not ids_only
         try:
             for page in pages:
                 yield [r for r in page if ep.since.keeps(r, since)] if local else page

@@ -110,8 +110,8 @@ class WooCommerceSource(Source):
     def __init__(self, shop_url: str, credentials: dict, verify=True, settings: HttpSettings | None = None):
         self.shop_url = shop_url.rstrip("/")
         auth = auth_for(self.shop_url, credentials["consumer_key"], credentials["consumer_secret"])
-        self.client = HttpClient(f"{self.shop_url}/{BASE_PATH}", WooExplainer(**EXPLAINER), settings=settings,
-                                 auth=auth, verify=verify, retry_after=self._retry_after, on_response=self._pace)
+        self.client = HttpClient(WOO_API.url(self.shop_url), WooExplainer(**EXPLAINER), settings=settings, auth=auth,
+                                 verify=verify, retry_after=self._retry_after, on_response=self._pace)
         self.reader = RestReader(WOO_API, self.client, verify=verify)
         self._emails: dict[str, str] | None = None
         self._pause_until = 0.0
