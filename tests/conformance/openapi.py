@@ -181,3 +181,39 @@ def _validator(spec: OpenApi, key: int, schema: dict) -> OAS30ReadValidator:
     validator = OAS30ReadValidator(root, format_checker=oas30_format_checker)
     _VALIDATORS[(id(spec), key)] = (schema, validator)
     return validator
+
+
+def merged_properties(spec: OpenApi, schema: dict) -> dict:
+    """Properties a schema defines, through `allOf` and `$ref`s (not oneOf/anyOf: those are alternatives)."""
+    schema = spec.deref(schema)
+    out = dict(schema.get("properties") or {})
+    for sub in schema.get("allOf") or []:
+        out.update(merged_properties(spec, sub))
+    return out
+
+
+def _items(spec: OpenApi, schema: dict) -> dict | None:
+    schema = spec.deref(schema)
+    if "items" in schema:
+        return schema["items"]
+    return next((spec.deref(s)["items"] for s in schema.get("allOf") or [] if "items" in spec.deref(s)), None)
+
+
+def missing_properties(spec: OpenApi, schema: dict, instance, where: str = "") -> set[str]:
+    """Where `instance` leaves out a property its schema defines ('data[].custom_url.create_redirect'), writeOnly
+    ones excepted: what a spec-complete answer would carry. Array items are all walked, paths merge them."""
+    out: set[str] = set()
+    schema = spec.deref(schema)
+    if isinstance(instance, list):
+        items = _items(spec, schema)
+        for item in instance if items is not None else ():
+            out |= missing_properties(spec, items, item, where + "[]")
+    elif isinstance(instance, dict):
+        for name, sub in merged_properties(spec, schema).items():
+            sub = spec.deref(sub)
+            if name not in instance:
+                if not sub.get("writeOnly"):
+                    out.add(f"{where}.{name}".lstrip("."))
+            elif instance[name] is not None:
+                out |= missing_properties(spec, sub, instance[name], f"{where}.{name}")
+    return out

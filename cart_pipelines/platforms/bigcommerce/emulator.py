@@ -1015,13 +1015,12 @@ class BigCommerceEmulator(WritesMixin, Emulator):
         url = i.get("url") or ""
         return {"id": pid * 100 + k, "product_id": pid, "is_thumbnail": k == 0,
                 "sort_order": int(i.get("position") if i.get("position") is not None else k),
-                "description": i.get("alt") or "", "image_file": url.rsplit("/", 1)[-1], "url_zoom": url,
+                "description": i.get("alt") or "", "image_file": url.rsplit("/", 1)[-1], "image_url": url, "url_zoom": url,
                 "url_standard": url, "url_thumbnail": url, "url_tiny": url, "date_modified": v3_date(updated)}
 
     def product_images(self, p: dict) -> list[dict]:
         pid = int(p["source_id"])
-        return [{k: v for k, v in self._image(pid, k, i, p.get("updated_at")).items() if k != "image_file"}
-                | {"image_url": i.get("url") or ""} for k, i in enumerate(p.get("images") or [])]
+        return [self._image(pid, k, i, p.get("updated_at")) for k, i in enumerate(p.get("images") or [])]
 
     @staticmethod
     def product(p: dict, include: set) -> dict:
@@ -1068,7 +1067,7 @@ class BigCommerceEmulator(WritesMixin, Emulator):
                 "id": pid * 1000 + k, "product_id": pid, "sku": v.get("sku") or "", "sku_id": None,
                 "price": None if v.get("price") is None or _number(v.get("price")) == price else _number(v.get("price")),
                 "calculated_price": _number(v.get("price") if v.get("price") is not None else p.get("price")),
-                "sale_price": None, "retail_price": None, "map_price": None, "weight": None,
+                "sale_price": None, "retail_price": None, "map_price": 0, "weight": None,
                 "calculated_weight": weight, "width": None, "height": None, "depth": None,
                 "is_free_shipping": False, "fixed_cost_shipping_price": None, "purchasing_disabled": False,
                 "purchasing_disabled_message": "", "image_url": "", "cost_price": None, "upc": "", "mpn": "",
