@@ -54,7 +54,7 @@ RESOURCES = {  # REST base → (capability kind, store entity)
 WRITE_RULES = [r for base in RESOURCES for r in (
     Rule(f"{API}/{base}", endpoint="w_create", methods=["POST"], defaults={"base": base}),
     Rule(f"{API}/{base}/batch", endpoint="w_batch", methods=["POST", "PUT", "PATCH"], defaults={"base": base}),
-    Rule(f"{API}/{base}/<int:id_>", endpoint="w_item", methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+    Rule(f"{API}/{base}/<int:id_>", endpoint="w_item", methods=["POST", "PUT", "PATCH", "DELETE"],
          defaults={"base": base}))] + [
     Rule(f"{API}/products/<int:product_id>/variations", endpoint="v_create", methods=["POST"]),
     Rule(f"{API}/products/<int:product_id>/variations/batch", endpoint="v_batch", methods=["POST", "PUT", "PATCH"]),
@@ -186,9 +186,7 @@ class WooWrites:
             b, lambda i: create(base, i), lambda id_, i: update(base, id_, i), lambda id_: delete(base, id_))))
 
     def w_item(self, request, base, id_):
-        _, update, delete = self._ops(base)
-        if request.method == "GET":
-            return self._writing(request, RESOURCES[base][0], lambda b, p: (200, self._get(base, id_)))
+        _, update, delete = self._ops(base)  # GET {base}/{id} is the read side's (WooCommerceEmulator.item)
         if request.method == "DELETE":
             return self._writing(request, RESOURCES[base][0], lambda b, p: (200, self._counted(delete, base, id_)))
         return self._writing(request, RESOURCES[base][0], lambda b, p: (200, self._counted(update, base, id_, b)))
@@ -198,13 +196,6 @@ class WooWrites:
         with self._write_state():
             self.writes += 1
         return out
-
-    def _get(self, base, id_):
-        entity = RESOURCES[base][1]
-        rec = self.store.get(entity, id_)
-        if rec is None or "_wc" not in rec:
-            raise wc.WpError(404, "woocommerce_rest_invalid_id", "Invalid ID.")
-        return rec["_wc"]
 
     def _record(self, base, id_, code="woocommerce_rest_invalid_id", message="Invalid ID.", status=404):
         rec = self.store.get(RESOURCES[base][1], id_) if id_ else None
@@ -693,11 +684,3 @@ class WooWrites:
         cur = self._record(base, id_, "woocommerce_rest_review_invalid_id", "Invalid review ID.", 404)
         self.store.delete("reviews", id_)
         return cur["_wc"]
-
-    # --- settings --------------------------------------------------------------------------------------------
-    def calc_taxes_setting(self, request):
-        def serve(params, per_page, page):
-            return {"id": "woocommerce_calc_taxes", "label": "Enable taxes", "type": "checkbox", "default": "no",
-                    "value": "yes" if self.calc_taxes else "no", "group_id": "general"}, {}
-
-        return self._handle(request, "settings", serve)
