@@ -7,7 +7,10 @@
 #   PRODUCTS=200 TIME_LIMIT=900 scripts/peers/woocommerce_airbyte.sh
 #
 # The source speaks HTTPS only (url_base https://{shop}/wp-json/wc/v3, Basic auth): the emulator serves TLS with a
-# CA made at start, and REQUESTS_CA_BUNDLE points the peer at it. Its venv lives in bench/.cache/peers/ (ignored).
+# CA made at start. REQUESTS_CA_BUNDLE alone does not reach the peer (the Airbyte CDK sends prepared requests with
+# Session.send, which skips requests' environment settings), so for the run the CA is also added to the peer venv's
+# certifi bundle, as one would install a private CA, and the bundle restored afterwards. The venv lives in
+# bench/.cache/peers/ (git-ignored).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
@@ -15,10 +18,11 @@ VERSION=${AIRBYTE_WOOCOMMERCE_VERSION:-0.4.12}
 PRODUCTS=${PRODUCTS:-60}
 TIME_LIMIT=${TIME_LIMIT:-600}
 PY=${PYTHON:-$ROOT/.venv/bin/python}
-PEER=$ROOT/bench/.cache/peers/woo-airbyte
+PEER=${PEER_VENV:-$ROOT/bench/.cache/peers/woo-airbyte}
 [ -x "$PY" ] || { echo "no project venv at $PY: run scripts/setup.sh first" >&2; exit 1; }
 
-if ! "$PEER/bin/python" -m pip show airbyte-source-woocommerce 2>/dev/null | grep -qx "Version: $VERSION"; then
+installed=$("$PEER/bin/python" -m pip show airbyte-source-woocommerce 2>/dev/null || true)
+if ! grep -qx "Version: $VERSION" <<<"$installed"; then
   echo "installing airbyte-source-woocommerce==$VERSION into $PEER ..." >&2
   python3 -m venv "$PEER"
   "$PEER/bin/python" -m pip install --quiet "airbyte-source-woocommerce==$VERSION" >&2
@@ -26,7 +30,10 @@ fi
 
 WORK=$(mktemp -d -t woo-airbyte-XXXXXX)
 EMU_PID=""
+BUNDLE=$("$PEER/bin/python" -c "import certifi; print(certifi.where())")
+[ -f "$BUNDLE.orig" ] || cp "$BUNDLE" "$BUNDLE.orig"
 cleanup() {
+  cp "$BUNDLE.orig" "$BUNDLE"
   if [ -n "$EMU_PID" ] && kill -0 "$EMU_PID" 2>/dev/null; then
     kill -TERM "$EMU_PID" 2>/dev/null || true
     wait "$EMU_PID" 2>/dev/null || true
@@ -83,6 +90,7 @@ print(f"emulator {e['base_url']} ({e['records']})")
 EOF
 export REQUESTS_CA_BUNDLE
 REQUESTS_CA_BUNDLE=$("$PY" -c "import json,sys; print(json.load(open(sys.argv[1]))['ca_file'])" "$WORK/emulator.json")
+cat "$BUNDLE.orig" "$REQUESTS_CA_BUNDLE" >"$BUNDLE"
 SRC=$PEER/bin/source-woocommerce
 deadline=$((SECONDS + TIME_LIMIT))
 left() { echo $((deadline - SECONDS > 5 ? deadline - SECONDS : 5)); }

@@ -283,3 +283,10 @@ def test_the_validator_is_strict(spec, listed):
                    {**good, "permalink": "not a url"}, {**good, "images": [{**good["images"][0], "src": 5}]}
                    if good["images"] else {**good, "tags": [{"id": "x"}]}):
         assert wp_schema.problems(v, broken), broken
+
+
+def test_coupons_take_the_date_filters(wc):
+    coupon = wc.get("coupons").json()[0]
+    stamp = coupon["date_modified_gmt"]
+    assert wc.get("coupons", params={"modified_after": stamp, "dates_are_gmt": "true"}).json() == []
+    assert wc.get("coupons", params={"modified_before": "2100-01-01T00:00:00", "dates_are_gmt": "true"}).json()

@@ -691,9 +691,17 @@ class WooCommerceEmulator(WooWrites, Emulator):
 
         return self._handle(request, "taxes", serve)
 
-    def _static(self, request, kind: str, rows: list[dict]):
-        """A small collection WordPress pages like any other (tags, attributes, coupons, zones ...)."""
+    def _static(self, request, kind: str, rows: list[dict], dated: bool = False):
+        """A small collection WordPress pages like any other (tags, attributes, coupons, zones ...); `dated`: posts
+        that take the date filters (modified_after / modified_before, after / before)."""
         def serve(params, per_page, page):
+            nonlocal rows
+            for name, field, keep in (("modified_after", "date_modified_gmt", lambda v, b: v > b),
+                                      ("modified_before", "date_modified_gmt", lambda v, b: v < b),
+                                      ("after", "date_created_gmt", lambda v, b: v > b),
+                                      ("before", "date_created_gmt", lambda v, b: v < b)) if dated else ():
+                if (bound := self._after(params, name)) is not None:
+                    rows = [r for r in rows if keep(to_utc(r[field] + "Z"), bound)]
             start = self._offset(params, (page - 1) * per_page)
             return rows[start: start + per_page], self._pages_headers(request, len(rows), per_page, page)
 
@@ -710,7 +718,7 @@ class WooCommerceEmulator(WooWrites, Emulator):
         return self._static(request, "categories", [])
 
     def coupons(self, request):
-        return self._static(request, "coupons", self.coupons_json())
+        return self._static(request, "coupons", self.coupons_json(), dated=True)
 
     def coupons_json(self) -> list[dict]:
         """The one coupon the generated orders' discounts come from (a 10 % cart discount)."""
