@@ -290,3 +290,26 @@ def test_coupons_take_the_date_filters(wc):
     stamp = coupon["date_modified_gmt"]
     assert wc.get("coupons", params={"modified_after": stamp, "dates_are_gmt": "true"}).json() == []
     assert wc.get("coupons", params={"modified_before": "2100-01-01T00:00:00", "dates_are_gmt": "true"}).json()
+
+
+def test_records_written_through_the_api_follow_the_schema(spec):
+    """What a target writes reads back complete, as WooCommerce fills in every field it was not sent."""
+    with platforms.emulate("woocommerce", products=5, knobs=Knobs(rate_limit=False)) as h:
+        wc = API(url=h.base_url, version="wc/v3", timeout=20, **h.credentials)
+        cat = wc.post("products/categories", {"name": "Sko og støvler"}).json()
+        p = wc.post("products", {"name": "Sko A", "type": "variable", "categories": [{"id": cat["id"]}],
+                                 "images": [{"src": "https://cdn.example.net/a.jpg"}],
+                                 "attributes": [{"name": "Size", "options": ["M"], "variation": True}]}).json()
+        v = wc.post(f"products/{p['id']}/variations", {"regular_price": "12.00",
+                                                       "attributes": [{"name": "Size", "option": "M"}]}).json()
+        c = wc.post("customers", {"email": "kari@example.no", "first_name": "Kari"}).json()
+        o = wc.post("orders", {"customer_id": c["id"], "line_items": [{"product_id": p["id"], "quantity": 1}]}).json()
+        r = wc.post("products/reviews", {"product_id": p["id"], "review": "Fin", "reviewer": "Kari",
+                                         "reviewer_email": "kari@example.no", "rating": 5}).json()
+        for kind, path in (("categories", f"products/categories/{cat['id']}"), ("products", f"products/{p['id']}"),
+                           ("variations", f"products/{p['id']}/variations/{v['id']}"),
+                           ("customers", f"customers/{c['id']}"), ("orders", f"orders/{o['id']}"),
+                           ("reviews", f"products/reviews/{r['id']}")):
+            got = wc.get(path)
+            assert got.status_code == 200, (path, got.text[:200])
+            assert_valid(spec, kind, [got.json()], f"GET {path} after a write")

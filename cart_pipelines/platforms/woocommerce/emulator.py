@@ -22,9 +22,20 @@ Documented behaviour followed (and where it was found):
   with `data.params` and `data.details` (WordPress core validation); headers `X-WP-Total`, `X-WP-TotalPages`
   and `Link` rel="prev"/"next"; a page past the end is an empty array. `offset` (WP_Query) skips that many
   records and overrides `page`. `_fields` limits the returned keys (`_fields=id`: an id-only listing).
-- Filters: `modified_after` (strictly after) with `dates_are_gmt` on products, variations and orders; `after` and
-  `before` (published date, strictly after / strictly before, WP_Query date_query's default `inclusive=false`) on
-  products and orders;
+- Response bodies: every property WooCommerce 9.9.5's `get_item_schema()` declares for context=view, with its
+  type and enum (../shared/specs/woocommerce, held by tests/conformance/test_woocommerce_spec.py), plus the keys
+  the controllers return undeclared (variations' `*_gmt` dates, `name`, `parent_id`; images' `position`,
+  attributes' `slug`; order shipping `phone`, shipping items' `tax_status`, tax items' `rate_percent`), and
+  `shipping_class_id` as the integer WC_Product returns (the schema says string). Single items:
+  `GET {resource}/{id}` for every resource, seeded or written, with the controllers' 404 codes
+  (`woocommerce_rest_product_invalid_id`, `woocommerce_rest_shop_order_invalid_id`, `woocommerce_rest_invalid_id`
+  for customers and taxes, `woocommerce_rest_term_invalid`, `woocommerce_rest_review_invalid_id`,
+  `woocommerce_rest_product_variation_invalid_id`) and 401 "Sorry, you cannot view this resource.".
+- Filters: `modified_after` / `modified_before` (exclusive) with `dates_are_gmt` on products, variations, orders
+  and coupons; `after` and `before` (published date, strictly after / strictly before, WP_Query date_query's
+  default `inclusive=false`) on products, orders, coupons and reviews; products `status` (default any), `type`,
+  `sku`, `category`; orders `status`, `customer` (0: guests), `product`; reviews `product`; customers `role`,
+  `email`; `include` / `exclude`;
   `orderby`/`order` with WooCommerce's defaults (products and orders newest first, terms and customers by name,
   reviews by date); reviews list `status=approved` unless asked (`all`, `hold`, `spam`, `trash`), `context=view`
   wraps review text in paragraphs (wpautop), `context=edit` returns it raw; reviews link their WordPress user in
@@ -44,9 +55,22 @@ Documented behaviour followed (and where it was found):
   `rate_limit_exceeded` "Too many requests. Please wait N seconds before trying again."), answered as hosts do
   with HTTP 429 and `Retry-After`. Plans: standard 25/10 s, business 100/10 s, unlimited.
 
+- Further routes clients read (Airbyte's source among them): `coupons`, `orders/{id}/refunds`, `orders/{id}/notes`,
+  `products/tags`, `products/attributes`, `products/shipping_classes`, `payment_gateways`, `shipping_methods`,
+  `shipping/zones` (+ `/locations`, `/methods`), `system_status/tools`, `settings/{group}` and
+  `settings/{group}/{id}` (filter_setting(): a setting's absent keys stay absent).
+- A shop's messy records, derived from the generated store without changing it: disabled products are drafts or
+  private ones, one in four discounted products has a sale scheduled 30 days ahead (`date_on_sale_from` in the
+  future, not on sale yet), sold-out products that take back orders, private variations, refunds on refunded and
+  on some completed orders, category thumbnails, term counts, ratings from the approved reviews, paying customers.
+
 Simplifications: slugs are the store's URL keys as they are (WordPress would make duplicates unique); product
 permalinks use the default `/product/<slug>/` base; a customer's billing and shipping addresses are the store's
 default billing and shipping addresses (WooCommerce keeps exactly one of each).
+Departures left: a product without images has `images: []` (WooCommerce answers one placeholder image with id 0;
+our source would import it); `total_sales` is 0 and `related_ids` empty; products carry local attributes only, so
+`products/attributes` is empty; a review of a product that no longer exists links `/?p={id}` (WordPress deletes
+such comments with the post, and `get_permalink()` would be false).
 """
 
 from __future__ import annotations
@@ -940,10 +964,11 @@ class WooCommerceEmulator(WooWrites, Emulator):
             return {}
         with self.store.lock:
             rows = self.store.con.execute(
-                "SELECT json_extract_string(record, '$.product_id') AS p, avg(CAST(json_extract(record, '$.rating') "
-                "AS DOUBLE)), count(*) FROM reviews WHERE p IN (SELECT unnest(?)) AND coalesce(json_extract_string("
-                "record, '$.status'), 'approved') = 'approved' GROUP BY p", [ids]).fetchall()
-        return {p: (Decimal(str(avg)), n) for p, avg, n in rows}
+                "SELECT json_extract_string(record, '$.product_id') AS p, avg(CAST(coalesce(json_extract(record, "
+                "'$._wc.rating'), json_extract(record, '$.rating')) AS DOUBLE)), count(*) FROM reviews WHERE p IN "
+                "(SELECT unnest(?)) AND coalesce(json_extract_string(record, '$.status'), 'approved') = 'approved' "
+                "GROUP BY p", [ids]).fetchall()
+        return {p: (Decimal(str(avg)) if avg is not None else Decimal(0), n) for p, avg, n in rows}
 
     def sale_window(self, pid: int, sale: str):
         """A sale scheduled to start 30 days from today (one in four discounted products), else an open sale."""
@@ -1065,8 +1090,14 @@ class WooCommerceEmulator(WooWrites, Emulator):
                  "options": vals} for k, (n, vals) in enumerate(names.items())]
 
     def variations_json(self, p: dict) -> list[dict]:
-        if "_variations" in p:
-            return [self._complete({**VARIATION_DEFAULTS, "parent_id": int(p["source_id"])}, v)
+        if "_variations" in p:  # written through the API: what WooCommerce derives from the parent and the post
+            parent = p.get("_wc") or {}
+            return [self._complete({**VARIATION_DEFAULTS, "parent_id": int(p["source_id"]),
+                                    "permalink": parent.get("permalink") or f"{self.base_url}/?p={v['id']}",
+                                    "date_created": parent.get("date_created"),
+                                    "date_created_gmt": parent.get("date_created_gmt"),
+                                    "date_modified": wc_date(to_utc(v["date_modified_gmt"] + "Z"), SITE_TZ)
+                                    if v.get("date_modified_gmt") else None}, v)
                     for v in p["_variations"]]
         pid, sale = int(p["source_id"]), money(p.get("special_price"))
         start, end = self.sale_window(pid, sale)
@@ -1177,6 +1208,11 @@ class WooCommerceEmulator(WooWrites, Emulator):
         for o in records:
             if "_wc" in o:  # deleted users' orders become guest orders
                 wc = {**ORDER_DEFAULTS, **o["_wc"]}
+                # WC_Order's address data has every key, posted or not; items get parent_name and image
+                wc["billing"] = {**self.address(None, ""), **(wc.get("billing") or {})}
+                wc["shipping"] = {**self.address(None), **(wc.get("shipping") or {})}
+                wc["line_items"] = [{"parent_name": None, "image": {"id": 0, "src": ""}, **li}
+                                    for li in wc.get("line_items") or []]
                 wc["customer_id"] = wc.get("customer_id") if str(wc.get("customer_id")) in existing else 0
                 out.append({**wc, **self.order_extras(wc)})
                 continue

@@ -397,9 +397,13 @@ class WooWrites:
                     continue
                 src = img.get("src") or ""
                 name_ = src.rsplit("/", 1)[-1]
-                images.append({"id": img.get("id") or self._new_id("media"), "src": src if src.startswith(
-                    self.base_url) else f"{self.base_url}/wp-content/uploads/2026/01/{name_}",
-                               "name": name_.rsplit(".", 1)[0], "alt": img.get("alt") or ""})
+                stamp = now_gmt()  # the attachment post the sideload creates
+                images.append({"id": img.get("id") or self._new_id("media"),
+                               "date_created": wc.wc_date(stamp + "Z", wc.SITE_TZ), "date_created_gmt": stamp,
+                               "date_modified": wc.wc_date(stamp + "Z", wc.SITE_TZ), "date_modified_gmt": stamp,
+                               "src": src if src.startswith(self.base_url) else
+                               f"{self.base_url}/wp-content/uploads/2026/01/{name_}",
+                               "name": name_.rsplit(".", 1)[0], "alt": img.get("alt") or "", "position": k})
             created = get("date_created_gmt") or cur.get("date_created_gmt") or now_gmt()
             created = created.replace("Z", "")[:19]
             stock = get("stock_quantity") if get("manage_stock", False) else None
@@ -417,7 +421,12 @@ class WooWrites:
                                 for c in (str(c.get("id")) for c in get("categories", []) or []) if c in cats],
                  "brands": [{"id": int(b), "name": brands[b]["name"], "slug": brands[b].get("url_key") or ""}
                             for b in brands],
-                 "tags": [], "images": images, "attributes": get("attributes", []) or [],
+                 "tags": [], "images": images, "attributes": [  # as get_attributes() answers for local ones
+                     {"id": int(a.get("id") or 0), "name": str(a.get("name") or ""),
+                      "slug": sanitize_title(str(a.get("name") or "")), "position": int(a.get("position", k) or 0),
+                      "visible": bool(a.get("visible", False)), "variation": bool(a.get("variation", False)),
+                      "options": [str(o) for o in a.get("options") or []]}
+                     for k, a in enumerate(get("attributes", []) or []) if isinstance(a, dict)],
                  "variations": [v["id"] for v in variations], "menu_order": int(get("menu_order", 0) or 0),
                  "meta_data": self._meta(cur.get("meta_data"), body.get("meta_data"))}
             p["date_created"] = wc.wc_date(p["date_created_gmt"] + "Z", wc.SITE_TZ)
