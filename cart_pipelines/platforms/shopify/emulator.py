@@ -55,7 +55,6 @@ from graphql import (
     TypeInfo,
     TypeInfoVisitor,
     Visitor,
-    build_schema,
     execute,
     get_named_type,
     parse,
@@ -77,6 +76,8 @@ from cart_pipelines.platforms.shopify.emulator_bulk import (
     BULK_SDL,
     ShopifyBulkMutations,
 )
+from cart_pipelines.platforms.shopify import emulator_schema
+from cart_pipelines.platforms.shopify.emulator_schema import field_resolver, ruby_error
 from cart_pipelines.platforms.shopify.emulator_writes import (
     WRITE_SDL,
     ShopifyWrites,
@@ -214,7 +215,14 @@ type QueryRoot {
 """
 SDL = SDL.replace("METAFIELDS", "metafield(namespace: String, key: String!): Metafield "
                   "metafields(first: Int, after: String, namespace: String): MetafieldConnection!")
-SCHEMA = build_schema(SDL + WRITE_SDL + BULK_SDL)
+FALLBACK_SDL = SDL + WRITE_SDL + BULK_SDL  # served only when Shopify's published schema file is absent
+
+
+def schema():
+    """The served schema: Shopify's published Admin schema (emulator_schema.py), built once per process."""
+    return emulator_schema.load(FALLBACK_SDL)
+
+
 ROOT_ENTITY = {"products": "products", "collections": "categories", "customers": "customers", "orders": "orders"}
 GID_TYPE = {"Product": "products", "Collection": "categories", "Customer": "customers", "Order": "orders"}
 
@@ -234,9 +242,8 @@ def _connection_type(t) -> bool:
 def query_cost(document, variables: dict) -> int:
     """Requested cost the documented way: scalars and enums 0, objects 1, connections 2 + first × node cost,
     mutation fields 10. `nodes`, `edges`, `node` and `pageInfo` inside a connection are part of it."""
-    info = TypeInfo(SCHEMA)
+    info = TypeInfo(schema())
     stack: list[list] = [[0]]  # cost accumulators per open field
-    multipliers: list[tuple[str, int]] = []
 
     def arg(node: FieldNode, name: str):
         for a in node.arguments or ():
@@ -286,7 +293,7 @@ def query_cost(document, variables: dict) -> int:
 def _parsed(query: str):
     """Parsed and validated once per query text (clients repeat the same query with new variables)."""
     document = parse(query)
-    return document, validate(SCHEMA, document)
+    return document, validate(schema(), document)
 
 
 def _cursor(payload) -> str:
@@ -297,7 +304,7 @@ def _uncursor(text: str):
     try:
         return json.loads(base64.b64decode(text.encode()).decode())
     except Exception:
-        raise GraphQLError(f"Invalid cursor for current pagination sort.") from None
+        raise GraphQLError("Invalid cursor for current pagination sort.") from None
 
 
 SEARCH = re.compile(r"updated_at:\s*(>=|>)\s*['\"]?([^'\"\s]+)['\"]?")
@@ -306,7 +313,6 @@ RANGE_TERM = re.compile(r"(?<![\w.])(created_at|id):\s*(>=|<=|>|<)?\s*['\"]?([^'
 
 class ShopifyEmulator(ShopifyWrites, ShopifyBulkMutations, Emulator):
     platform = "shopify"
-    schema = SCHEMA
     url_map = Map([
         Rule("/admin/api/<version>/graphql.json", endpoint="graphql", methods=["POST"]),
         Rule("/bulk/<name>", endpoint="download", methods=["GET"]),
@@ -323,6 +329,11 @@ class ShopifyEmulator(ShopifyWrites, ShopifyBulkMutations, Emulator):
         self.bulk_delay = 0.05  # seconds an operation stays RUNNING at least, so clients really poll
         self.writes = 0  # successful mutations that changed the shop (a target's re-run must add none)
         self.shop_metafields: dict = {}
+        emulator_schema.warm(FALLBACK_SDL)
+
+    @property
+    def schema(self):
+        return schema()
 
     def credentials(self) -> dict:
         return {"access_token": TOKEN, "api_version": "2025-10"}
@@ -364,7 +375,7 @@ class ShopifyEmulator(ShopifyWrites, ShopifyBulkMutations, Emulator):
         except GraphQLError as exc:
             return self.json({"errors": [exc.formatted]})
         if problems:
-            return self.json({"errors": [p.formatted for p in problems]})
+            return self.json({"errors": [ruby_error(p) for p in problems]})
         requested = query_cost(document, variables)
         if requested > MAX_COST:
             return self.json({"errors": [{"message": f"Query cost is {requested}, which exceeds the single query "
@@ -375,8 +386,8 @@ class ShopifyEmulator(ShopifyWrites, ShopifyBulkMutations, Emulator):
         if self.knobs.rate_limit and not self.bucket.take(requested)[0]:
             return self.throttled(request, requested)
         context = {"items": 0, "scopes_checked": True}
-        result = execute(SCHEMA, document, root_value=self._root(), variable_values=variables,
-                         context_value=context)
+        result = execute(schema(), document, root_value=self._root(), variable_values=variables,
+                         context_value=context, field_resolver=field_resolver)
         actual = max(1, min(requested, sum(_result_cost(v) for v in (result.data or {}).values())))
         if any(getattr(d, "operation", None) == OperationType.MUTATION for d in document.definitions):
             actual = requested  # a mutation costs its 10 points whatever it returns: only query pages are refunded
@@ -440,7 +451,8 @@ class ShopifyEmulator(ShopifyWrites, ShopifyBulkMutations, Emulator):
         return within
 
     def _list_resolver(self, field: str, entity: str):
-        def resolve(info, first=None, after=None, last=None, before=None, reverse=False, sortKey="ID", query=None):
+        def resolve(info, first=None, after=None, last=None, before=None, reverse=False, sortKey="ID", query=None,
+                    **_):
             self._deny(info, field)
             bulk = info.context.get("bulk")
             if bulk is not None:
@@ -489,13 +501,16 @@ class ShopifyEmulator(ShopifyWrites, ShopifyBulkMutations, Emulator):
         return records[:limit], len(records) > limit
 
     def _count_resolver(self, field: str, entity: str):
-        def resolve(info, query=None, limit=None):
+        def resolve(info, query=None, limit=emulator_schema.COUNT_LIMIT_DEFAULT, **_):
+            """Capped at `limit` (default 10000; null: uncapped), AT_LEAST when capped (2025-07 changelog)."""
             self._deny(info, f"{field}Count")
-            return {"count": self.store.count(entity, updated_min=self._filters(query), within=self._ranges(query)),
-                    "precision": "EXACT"}
+            n = self.store.count(entity, updated_min=self._filters(query), within=self._ranges(query))
+            if limit is not None and n > limit:
+                return {"count": limit, "precision": "AT_LEAST"}
+            return {"count": n, "precision": "EXACT"}
         return resolve
 
-    def _vendors(self, info, first=None, after=None):
+    def _vendors(self, info, first=None, after=None, **_):
         self._deny(info, "productVendors")
         if first is None or first > 1000:
             raise GraphQLError("first must be between 1 and 1000", extensions={"code": "BAD_REQUEST"})
@@ -674,6 +689,9 @@ class ShopifyEmulator(ShopifyWrites, ShopifyBulkMutations, Emulator):
         view = {k: v for k, v in op.items() if k not in {"done", "ready_at", "final", "file"}}
         if view["status"] != "COMPLETED":
             view.update(url=None, fileSize=None, completedAt=None)
+        for key in ("objectCount", "rootObjectCount", "fileSize"):  # UnsignedInt64: a string, as Shopify's
+            if view[key] is not None:
+                view[key] = str(view[key])
         return view
 
     def _bulk_run(self, info, query: str):
@@ -687,7 +705,7 @@ class ShopifyEmulator(ShopifyWrites, ShopifyBulkMutations, Emulator):
         except GraphQLError as exc:
             return {"bulkOperation": None, "userErrors": [{"field": ["query"], "code": "INVALID",
                                                            "message": f"Invalid bulk query: {exc.message}"}]}
-        problems = validate(SCHEMA, document)
+        problems = validate(schema(), document)
         roots = [s for s in document.definitions[0].selection_set.selections] if not problems else []
         if problems or len(roots) != 1 or roots[0].name.value not in ROOT_ENTITY:
             message = problems[0].message if problems else "Bulk queries must contain one top-level connection."
@@ -718,7 +736,8 @@ class ShopifyEmulator(ShopifyWrites, ShopifyBulkMutations, Emulator):
             with open(path, "w", encoding="utf-8") as fh:
                 context = {"items": 0, "bulk": {"after": None, "more": True}}
                 while context["bulk"]["more"]:
-                    result = execute(SCHEMA, document, root_value=self._root(), context_value=context)
+                    result = execute(schema(), document, root_value=self._root(), context_value=context,
+                                     field_resolver=field_resolver)
                     if result.errors:
                         raise RuntimeError(result.errors[0].message)
                     conn = next(iter(result.data.values()))
@@ -759,7 +778,7 @@ def _conn(nodes: list, cursors: list, more: bool) -> dict:
 
 def _nested(items, kind: str):
     """A nested connection over a list (or a function making it); bulk queries omit `first` and get every item."""
-    def resolve(info, first=None, after=None, last=None, before=None, reverse=False):
+    def resolve(info, first=None, after=None, last=None, before=None, reverse=False, **_):
         nonlocal items
         if callable(items):
             items = items()

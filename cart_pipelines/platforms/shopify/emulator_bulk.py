@@ -32,6 +32,8 @@ from pathlib import Path
 from graphql import GraphQLError, OperationType, execute, parse, validate
 from werkzeug.wrappers import Request, Response
 
+from cart_pipelines.platforms.shopify.emulator_schema import field_resolver
+
 UPLOAD_MAX_BYTES = 100 * 1024 * 1024
 BULK_SDL = """
 enum StagedUploadTargetGenerateUploadResource { BULK_MUTATION_VARIABLES COLLECTION_IMAGE FILE IMAGE MODEL_3D
@@ -169,7 +171,8 @@ class ShopifyBulkMutations:
             with open(variables_file, encoding="utf-8") as src, open(out, "w", encoding="utf-8") as fh:
                 for n, raw in enumerate(src):
                     result = execute(self.schema, document, root_value=self._root(), variable_values=json.loads(raw),
-                                     context_value={"items": 0, "scopes_checked": True})
+                                     context_value={"items": 0, "scopes_checked": True},
+                                     field_resolver=field_resolver)
                     row = {"data": result.data}
                     if result.errors:
                         row["errors"] = [e.formatted for e in result.errors]

@@ -31,6 +31,9 @@ from decimal import Decimal
 from graphql import GraphQLError
 
 METAFIELDS_SET_MAX = 25
+# our userError codes -> ProductSetUserErrorCode values (the payload's error type has its own enum)
+PRODUCT_SET_CODES = {"NOT_FOUND": "PRODUCT_DOES_NOT_EXIST", "BLANK": "INVALID_PRODUCT", "INVALID": "INVALID_INPUT",
+                     "VARIANTS": "VARIANTS_INPUT_MISSING"}
 ENTITY_OF = {"Product": "products", "Collection": "categories", "Customer": "customers", "Order": "orders"}
 
 WRITE_SDL = """
@@ -136,8 +139,9 @@ def _meta(stored: dict) -> dict:
     def one(info, key, namespace=None):
         return stored.get(f"{namespace}.{key}")
 
-    def many(info, first=None, after=None, namespace=None):
-        items = [m for m in stored.values() if namespace is None or m["namespace"] == namespace]
+    def many(info, first=None, after=None, namespace=None, keys=None, **_):
+        items = [m for m in stored.values() if (namespace is None or m["namespace"] == namespace)
+                 and (keys is None or f"{m['namespace']}.{m['key']}" in keys)]
         start = int(_uncursor(after)["i"]) + 1 if after else 0
         page = items[start:start + (first or 250)]
         return _conn(page, [_cursor({"i": start + k}) for k in range(len(page))], start + len(page) < len(items))
@@ -293,9 +297,10 @@ class ShopifyWrites:
                 errors.append(_err(["input", "collections", str(k)], "Collection does not exist", "INVALID"))
         variants = input.get("variants")
         if variants is not None and not variants:
-            errors.append(_err(["input", "variants"], "A product must have at least one variant", "INVALID"))
+            errors.append(_err(["input", "variants"], "A product must have at least one variant", "VARIANTS"))
         errors += self._refused("products", input, num, ["input"])
-        if errors:
+        if errors:  # ProductSetUserError.code is a ProductSetUserErrorCode
+            errors = [{**e, "code": PRODUCT_SET_CODES.get(e["code"], e["code"])} for e in errors]
             return {"product": None, "productSetOperation": None, "userErrors": errors}
         rec = dict(current)
         rec.update(name=title, url_key=handle)
@@ -409,8 +414,7 @@ class ShopifyWrites:
                 errors.append(_err(["order", "lineItems", str(k), "quantity"], "Quantity must be greater than 0"))
             pid = _num(li.get("productId"), "Product") if li.get("productId") else None
             if li.get("productId") and (pid is None or self.store.get("products", pid) is None):
-                errors.append(_err(["order", "lineItems", str(k), "productId"], "Product does not exist",
-                                   "PRODUCT_NOT_FOUND"))
+                errors.append(_err(["order", "lineItems", str(k), "productId"], "Product does not exist"))
             taxes = [_amount(t.get("priceSet")) or Decimal(0) for t in li.get("taxLines") or []]
             items.append({"product_id": str(pid) if pid else None, "sku": li.get("sku"),
                           "name": li.get("title") or "", "qty": li["quantity"],
@@ -420,8 +424,7 @@ class ShopifyWrites:
         customer = ((order.get("customer") or {}).get("toAssociate") or {}).get("id")
         cid = _num(customer, "Customer") if customer else None
         if customer and (cid is None or self.store.get("customers", cid) is None):
-            errors.append(_err(["order", "customer", "toAssociate", "id"], "Customer does not exist",
-                                "CUSTOMER_NOT_FOUND"))
+            errors.append(_err(["order", "customer", "toAssociate", "id"], "Customer does not exist"))
         errors += self._refused("orders", order, None, ["order"])
         if errors:
             return {"order": None, "userErrors": errors}
@@ -478,8 +481,8 @@ class ShopifyWrites:
             return {"metafields": None, "userErrors": [_err(["metafields"], f"Exceeded the maximum metafields "
                                                             f"input limit of {METAFIELDS_SET_MAX}.",
                                                             "LESS_THAN_OR_EQUAL_TO")]}
-        errors = [_err(["metafields", str(k), "ownerId"], "Owner does not exist", "INVALID")
-                  for k, m in enumerate(metafields) if self._owner(m["ownerId"])[0] is None]
+        errors = [{**_err(["metafields", str(k), "ownerId"], "Owner does not exist", "INVALID_VALUE"),
+                   "elementIndex": k} for k, m in enumerate(metafields) if self._owner(m["ownerId"])[0] is None]
         if errors:
             return {"metafields": None, "userErrors": errors}
         out = []
