@@ -176,7 +176,7 @@ def test_bulk_and_cursor_pages_read_the_same(store_dir, shared):
         assert op["status"] == "COMPLETED" and int(op["objectCount"]) > int(op["rootObjectCount"])  # UnsignedInt64s
         lines = [json.loads(x) for x in requests.get(op["url"], timeout=5).text.splitlines()]
         assert "__parentId" not in lines[0] and lines[1]["__parentId"] == lines[0]["id"]
-        assert sum("__parentId" not in x for x in lines) == op["rootObjectCount"]
+        assert sum("__parentId" not in x for x in lines) == int(op["rootObjectCount"])
 
 
 def test_one_bulk_query_at_a_time(shared):

@@ -77,7 +77,7 @@ from cart_pipelines.platforms.shopify.emulator_bulk import (
     ShopifyBulkMutations,
 )
 from cart_pipelines.platforms.shopify import emulator_schema
-from cart_pipelines.platforms.shopify.emulator_schema import field_resolver, ruby_error
+from cart_pipelines.platforms.shopify.emulator_schema import field_resolver, ruby_error, ruby_variable_error
 from cart_pipelines.platforms.shopify.emulator_writes import (
     WRITE_SDL,
     ShopifyWrites,
@@ -90,6 +90,14 @@ MAX_COST = 1000
 MUTATION_COST = 10
 PLANS = {"standard": 100.0, "advanced": 200.0, "plus": 1000.0, "enterprise": 2000.0}  # restore points/s
 BUCKET_SECONDS = 20  # bucket size = restore rate × 20 (2000 points on the standard plan)
+# REST Admin API (legacy): a leaky bucket of requests per app and shop, (size, leak per second); 2/s and 4/s as
+# the rate-limits page lists them (Plus 20/s), bucket 40 (Plus 400) per shopify.dev/docs/api/usage/rate-limits
+REST_PLANS = {"standard": (40, 2.0), "advanced": (80, 4.0), "plus": (400, 20.0), "enterprise": (400, 20.0)}
+# scopes a custom app with our connector's and target's access holds (a write scope implies its read scope)
+GRANTED_SCOPES = ("read_products", "write_products", "read_customers", "write_customers", "read_orders",
+                  "write_orders", "read_inventory", "write_inventory", "read_locations", "read_files", "write_files")
+REST_PLAN_NAMES = {"standard": ("professional", "Shopify"), "advanced": ("unlimited", "Advanced"),
+                   "plus": ("shopify_plus", "Shopify Plus"), "enterprise": ("shopify_plus", "Shopify Plus")}
 INVALID_TOKEN = "[API] Invalid API key or access token (unrecognized login or wrong password)"
 SCOPE_OF = {"products": "read_products", "productsCount": "read_products", "productVendors": "read_products",
             "collections": "read_products", "collectionsCount": "read_products", "customers": "read_customers",
@@ -223,6 +231,8 @@ def schema():
     return emulator_schema.load(FALLBACK_SDL)
 
 
+SHOP = {"name": "Emulated Shop", "email": "shop@example.no", "domain": "emulated-shop.myshopify.com",
+        "myshopify_domain": "emulated-shop.myshopify.com", "currency": "NOK"}
 ROOT_ENTITY = {"products": "products", "collections": "categories", "customers": "customers", "orders": "orders"}
 GID_TYPE = {"Product": "products", "Collection": "categories", "Customer": "customers", "Order": "orders"}
 
@@ -315,6 +325,8 @@ class ShopifyEmulator(ShopifyWrites, ShopifyBulkMutations, Emulator):
     platform = "shopify"
     url_map = Map([
         Rule("/admin/api/<version>/graphql.json", endpoint="graphql", methods=["POST"]),
+        Rule("/admin/api/<version>/shop.json", endpoint="rest_shop", methods=["GET"]),
+        Rule("/admin/oauth/access_scopes.json", endpoint="rest_access_scopes", methods=["GET"]),
         Rule("/bulk/<name>", endpoint="download", methods=["GET"]),
         Rule("/staged-uploads/", endpoint="upload", methods=["POST"]),
     ])
@@ -323,6 +335,7 @@ class ShopifyEmulator(ShopifyWrites, ShopifyBulkMutations, Emulator):
         super().__init__(store, knobs)
         rate = PLANS.get(self.knobs.plan, PLANS["standard"])
         self.bucket = LeakyBucket(rate * BUCKET_SECONDS, rate)
+        self.rest_bucket = LeakyBucket(*REST_PLANS.get(self.knobs.plan, REST_PLANS["standard"]))
         self.bulk_ops: dict[str, dict] = {}  # the current bulk operation per type (QUERY, MUTATION)
         self.bulk_seq = 0
         self.bulk_dir = tempfile.TemporaryDirectory(prefix="shopify-bulk-")
@@ -395,11 +408,57 @@ class ShopifyEmulator(ShopifyWrites, ShopifyBulkMutations, Emulator):
             self.bucket.refund(requested - actual)
         self.delay(context["items"])
         out: dict = {}
+        if result.errors and result.data is None and all(e.path is None for e in result.errors):
+            # variables the schema refuses: nothing ran
+            return self.json({"errors": [ruby_variable_error(e, document, variables) for e in result.errors],
+                              "extensions": {"cost": self._status(requested, 0)}})
         if result.errors:
             out["errors"] = [e.formatted for e in result.errors]
         out["data"] = result.data
         out["extensions"] = {"cost": self._status(requested, actual)}
         return self.json(out)
+
+    # --- REST Admin API (legacy, still served): the two calls clients make before anything else
+    def _rest(self, request: Request, body: dict) -> Response:
+        """Token check and the REST call limit, answered with X-Shopify-Shop-Api-Call-Limit as Shopify does."""
+        if request.headers.get("X-Shopify-Access-Token") != TOKEN:
+            return self.json({"errors": INVALID_TOKEN}, 401)
+        allowed, left = self.rest_bucket.take(1) if self.knobs.rate_limit else (True, self.rest_bucket.size)
+        used = f"{int(self.rest_bucket.size - left)}/{int(self.rest_bucket.size)}"
+        if not allowed:
+            return self.json({"errors": f"Exceeded {self.rest_bucket.rate:g} calls per second for api client. "
+                              "Reduce request rates to resume uninterrupted service."}, 429,
+                             {"Retry-After": "1.0", "X-Shopify-Shop-Api-Call-Limit": used})
+        return self.json(body, 200, {"X-Shopify-Shop-Api-Call-Limit": used})
+
+    def rest_shop(self, request: Request, version: str) -> Response:
+        """GET /admin/api/{version}/shop.json: the Shop resource's fields (REST Admin 2025-01), `fields=` picks."""
+        plan_name, plan_display = REST_PLAN_NAMES.get(self.knobs.plan, REST_PLAN_NAMES["standard"])
+        shop = {"id": 1, "name": SHOP["name"], "email": SHOP["email"], "domain": SHOP["domain"],
+                "province": "Oslo", "country": "NO", "address1": "Karl Johans gate 1", "zip": "0154",
+                "city": "Oslo", "source": None, "phone": "+4722000000", "latitude": 59.9127, "longitude": 10.7461,
+                "primary_locale": "nb", "address2": None, "created_at": "2023-01-01T10:00:00+01:00",
+                "updated_at": "2024-06-01T10:00:00+02:00", "country_code": "NO", "country_name": "Norway",
+                "currency": SHOP["currency"], "customer_email": SHOP["email"], "timezone": "(GMT+01:00) Europe/Oslo",
+                "iana_timezone": "Europe/Oslo", "shop_owner": "Emulated Owner", "money_format": "kr {{amount}}",
+                "money_with_currency_format": "kr {{amount}} NOK", "weight_unit": "kg", "province_code": "03",
+                "taxes_included": True, "auto_configure_tax_inclusivity": None, "tax_shipping": None,
+                "county_taxes": None, "plan_display_name": plan_display, "plan_name": plan_name,
+                "has_discounts": False, "has_gift_cards": False, "myshopify_domain": SHOP["myshopify_domain"],
+                "google_apps_domain": None, "google_apps_login_enabled": None,
+                "money_in_emails_format": "kr {{amount}}", "money_with_currency_in_emails_format": "kr {{amount}} NOK",
+                "eligible_for_payments": False, "requires_extra_payments_agreement": False, "password_enabled": False,
+                "has_storefront": True, "finances": True, "primary_location_id": 1, "checkout_api_supported": False,
+                "multi_location_enabled": True, "setup_required": False, "pre_launch_enabled": False,
+                "enabled_presentment_currencies": [SHOP["currency"]], "marketing_sms_consent_enabled_at_checkout":
+                False, "transactional_sms_disabled": False}
+        wanted = [f.strip() for f in (request.args.get("fields") or "").split(",") if f.strip()]
+        return self._rest(request, {"shop": {k: v for k, v in shop.items() if not wanted or k in wanted}})
+
+    def rest_access_scopes(self, request: Request) -> Response:
+        """GET /admin/oauth/access_scopes.json: the scopes the token holds (`Knobs.denied_scopes` left out)."""
+        return self._rest(request, {"access_scopes": [{"handle": s} for s in GRANTED_SCOPES
+                                                      if s not in self.knobs.denied_scopes]})
 
     def download(self, request: Request, name: str) -> Response:
         path = Path(self.bulk_dir.name) / name
@@ -410,8 +469,8 @@ class ShopifyEmulator(ShopifyWrites, ShopifyBulkMutations, Emulator):
     # --- resolvers
     def _root(self) -> dict:
         return {
-            "shop": lambda info: {"id": gid("Shop", 1), "name": "Emulated Shop", "email": "shop@example.no",
-                                  "myshopifyDomain": "emulated-shop.myshopify.com", "currencyCode": "NOK",
+            "shop": lambda info: {"id": gid("Shop", 1), "name": SHOP["name"], "email": SHOP["email"],
+                                  "myshopifyDomain": SHOP["myshopify_domain"], "currencyCode": SHOP["currency"],
                                   "plan": {"displayName": self.knobs.plan.capitalize(), "partnerDevelopment": False,
                                            "shopifyPlus": self.knobs.plan in {"plus", "enterprise"}},
                                   **_meta(self.shop_metafields)},

@@ -43,7 +43,9 @@ from graphql import (
     GraphQLUnionType,
     build_client_schema,
     build_schema,
+    print_ast,
 )
+from graphql.language import StringValueNode
 
 SPEC_VERSION = "2025-01"
 # repo root = parents[3]; ../shared is the folder next to the checkout (a worktree's is the same one)
@@ -66,7 +68,13 @@ def published(path: Path = SPEC_FILE) -> GraphQLSchema:
 
 
 def extend(schema: GraphQLSchema) -> GraphQLSchema:
-    """EXTENSION: `limit: Int = 10000` on every root `*Count` field that lacks it (2025-07+)."""
+    """EXTENSION: `limit: Int = 10000` on every root `*Count` field that lacks it (2025-07+). Also the scalars'
+    input rules the introspection cannot carry (UnsignedInt64 must be a string)."""
+    u64 = schema.type_map.get("UnsignedInt64")
+    if isinstance(u64, GraphQLScalarType):
+        u64.parse_value = _unsigned_int64
+        u64.parse_literal = lambda node, _vars=None: _unsigned_int64(
+            node.value if isinstance(node, StringValueNode) else getattr(node, "value", None))
     for name, field in schema.query_type.fields.items():
         if name.endswith("Count") and "limit" not in field.args:
             field.args["limit"] = GraphQLArgument(GraphQLInt, default_value=COUNT_LIMIT_DEFAULT,
@@ -84,7 +92,7 @@ def load(fallback_sdl: str) -> GraphQLSchema:
             else:
                 warnings.warn(f"Shopify emulator: {SPEC_FILE} is missing, serving the hand-written SDL subset "
                               "instead of Shopify's published Admin schema", RuntimeWarning, stacklevel=2)
-                _cache["served"] = build_schema(fallback_sdl)
+                _cache["served"] = extend(build_schema(fallback_sdl))
         return _cache["served"]
 
 
@@ -166,10 +174,45 @@ RUBY_ERRORS = [
     (r"Unknown type '(\w+)'\..*",
      lambda m: (f"No such type {m[1]}, so it can't be a fragment condition", "undefinedType",
                 {"typeName": m[1]})),
+    (r"Field '(\w+)\.(\w+)' of required type '(.+)' was not provided\.",
+     lambda m: (f"Argument '{m[2]}' on InputObject '{m[1]}' is required. Expected type {m[3]}",
+                "missingRequiredInputObjectAttribute",
+                {"argumentName": m[2], "argumentType": m[3], "inputObjectType": m[1]})),
     (r"Field '(\w+)' argument '(\w+)' .*|(?:Int|String|Float|Boolean|ID|Enum) cannot represent .*|"
      r"Expected value of type '(.+)', found .*",
      lambda m: (m[0], "argumentLiteralsIncompatible", {})),
 ]
+
+
+VARIABLE_ERROR = re.compile(r"Variable '\$(\w+)' (?:got invalid value .*?(?: at '([^']+)')?; (.*)|"
+                            r"of (?:required|non-null) type '.+' (?:was not provided|must not be null)\.)", re.S)
+
+
+def ruby_variable_error(error: GraphQLError, document, variables: dict) -> dict:
+    """A variable value the schema refuses, as graphql-ruby answers it: "Variable $input of type X! was provided
+    invalid value for 0.fileSize (explanation)" with `extensions {value, problems [{path, explanation}]}`."""
+    m = VARIABLE_ERROR.fullmatch(error.message)
+    if not m:
+        return error.formatted
+    name, where, explanation = m[1], m[2], (m[3] or "Expected value to not be null").strip()
+    types = {d.variable.name.value: print_ast(d.type) for op in document.definitions
+             for d in getattr(op, "variable_definitions", None) or ()}
+    path = [int(p) if p.isdigit() else p for p in re.findall(r"\w+", where or "")[1:]]
+    detail = f" for {'.'.join(map(str, path))}" if path else ""
+    out = {"message": f"Variable ${name} of type {types.get(name, '?')} was provided invalid value{detail} "
+                      f"({explanation})", "locations": error.formatted.get("locations") or [],
+           "extensions": {"value": variables.get(name), "problems": [
+               {"path": path, "explanation": explanation, "message": explanation}]}}
+    return out
+
+
+def _unsigned_int64(value):
+    """Shopify's UnsignedInt64 input: a string of digits ("UnsignedInt64 '193549' must be encoded as a string")."""
+    if not isinstance(value, str):
+        raise GraphQLError(f"UnsignedInt64 '{value}' must be encoded as a string")
+    if not value.isdigit():
+        raise GraphQLError(f"UnsignedInt64 '{value}' is not a valid unsigned 64-bit integer")
+    return value
 
 
 def ruby_error(error: GraphQLError) -> dict:
