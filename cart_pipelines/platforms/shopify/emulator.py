@@ -1,5 +1,15 @@
 """Shopify Admin GraphQL API emulator: the store as `POST /admin/api/{version}/graphql.json`.
 
+Schema: Shopify's published Admin schema (the 2025-01 introspection in ../shared/specs/shopify, built once per
+process by emulator_schema.py, in the background while the emulator starts), served for every `{version}` in the
+path, plus one documented extension (the 2025-07 `limit` argument of the count fields). Any query valid against
+Shopify validates here and invalid ones are refused with graphql-ruby's messages and `extensions.code`. A field the
+emulator does not model answers as its type allows: null where nullable; where non-null an empty list, an empty
+connection, an object whose fields follow the same rule, or a type-correct scalar ("", 0, false, "0", the epoch,
+the enum's first value); an unmodelled mutation is an error. Without the spec file the hand-written SDL below is
+served (a subset) with a warning, so the default tests still run. REST (legacy, still served): `GET
+/admin/api/{version}/shop.json` and `GET /admin/oauth/access_scopes.json` with `X-Shopify-Shop-Api-Call-Limit`.
+
 Follows the documented behaviour (pages found with the search tool):
 - endpoint and auth: `X-Shopify-Access-Token`; a wrong token is HTTP 401
   `{"errors": "[API] Invalid API key or access token (unrecognized login or wrong password)"}`
@@ -137,7 +147,7 @@ interface Node { id: ID! }
 type PageInfo { hasNextPage: Boolean! hasPreviousPage: Boolean! startCursor: String endCursor: String }
 type Count { count: Int! precision: CountPrecision! }
 type ShopPlan { displayName: String! partnerDevelopment: Boolean! shopifyPlus: Boolean! }
-type Shop implements Node { id: ID! name: String! email: String myshopifyDomain: String! currencyCode: String!
+type Shop implements Node { id: ID! name: String! email: String! myshopifyDomain: String! currencyCode: String!
   plan: ShopPlan! METAFIELDS }
 type MoneyV2 { amount: Decimal! currencyCode: String! }
 type MoneyBag { shopMoney: MoneyV2! presentmentMoney: MoneyV2! }
@@ -317,8 +327,14 @@ def _uncursor(text: str):
         raise GraphQLError("Invalid cursor for current pagination sort.") from None
 
 
-SEARCH = re.compile(r"updated_at:\s*(>=|>)\s*['\"]?([^'\"\s]+)['\"]?")
-RANGE_TERM = re.compile(r"(?<![\w.])(created_at|id):\s*(>=|<=|>|<)?\s*['\"]?([^'\"\s]+)['\"]?")
+VALUE = r"""(?:'([^']*)'|"([^"]*)"|([^'"\s]+))"""  # a quoted value may hold spaces ('2020-01-01 00:00:00+00:00')
+SEARCH = re.compile(r"updated_at:\s*(>=|>)\s*" + VALUE)
+UNTIL = re.compile(r"updated_at:\s*(<=|<)\s*" + VALUE)
+RANGE_TERM = re.compile(r"(?<![\w.])(created_at|id):\s*(>=|<=|>|<)?\s*" + VALUE)
+
+
+def _value(groups) -> str:
+    return next(g for g in groups if g)
 
 
 class ShopifyEmulator(ShopifyWrites, ShopifyBulkMutations, Emulator):
@@ -495,13 +511,19 @@ class ShopifyEmulator(ShopifyWrites, ShopifyBulkMutations, Emulator):
 
     def _filters(self, query: str | None):
         m = SEARCH.search(query or "")
-        return to_utc(m.group(2)) if m else None
+        return to_utc(_value(m.groups()[1:])) if m else None
+
+    def _until(self, query: str | None):
+        """`updated_at:<'…'` / `<=`: the upper end of an updated-at window (store bound: at most)."""
+        m = UNTIL.search(query or "")
+        return to_utc(_value(m.groups()[1:])) if m else None
 
     @staticmethod
     def _ranges(query: str | None) -> list[tuple]:
         """The search's created_at and id terms as store conditions (`id:N` is both ends)."""
         within = []
-        for field, op, value in RANGE_TERM.findall(query or ""):
+        for field, op, *quoted in RANGE_TERM.findall(query or ""):
+            value = _value(quoted)
             try:
                 bound = int(value) if field == "id" else to_utc(value)
             except (TypeError, ValueError):
@@ -525,7 +547,8 @@ class ShopifyEmulator(ShopifyWrites, ShopifyBulkMutations, Emulator):
                                    extensions={"code": "BAD_REQUEST"})
             limit = first or last
             order = "updated_at" if sortKey == "UPDATED_AT" else "id"
-            records, more = self._page(entity, limit, after and _uncursor(after), order, self._filters(query),
+            records, more = self._page(entity, limit, after and _uncursor(after), order,
+                                       (self._filters(query), self._until(query)),
                                        self._ranges(query), reverse)
             info.context["items"] += len(records)
             shape = getattr(self, f"_shape_{entity}")
@@ -540,8 +563,8 @@ class ShopifyEmulator(ShopifyWrites, ShopifyBulkMutations, Emulator):
             return _conn(nodes, [_cursor(k) for k in keys], more)
         return resolve
 
-    def _page(self, entity, limit, after, order, updated_min, within=(), reverse=False):
-        where, params = self.store._where(updated_min, None, None, within)
+    def _page(self, entity, limit, after, order, updated, within=(), reverse=False):
+        where, params = self.store._where(*updated, None, within)
         where, params = ([where.removeprefix(" WHERE ")] if where else []), list(params)
         beyond, direction = ("<", " DESC") if reverse else (">", "")
         if after:
@@ -563,7 +586,8 @@ class ShopifyEmulator(ShopifyWrites, ShopifyBulkMutations, Emulator):
         def resolve(info, query=None, limit=emulator_schema.COUNT_LIMIT_DEFAULT, **_):
             """Capped at `limit` (default 10000; null: uncapped), AT_LEAST when capped (2025-07 changelog)."""
             self._deny(info, f"{field}Count")
-            n = self.store.count(entity, updated_min=self._filters(query), within=self._ranges(query))
+            n = self.store.count(entity, updated_min=self._filters(query), updated_max=self._until(query),
+                                 within=self._ranges(query))
             if limit is not None and n > limit:
                 return {"count": limit, "precision": "AT_LEAST"}
             return {"count": n, "precision": "EXACT"}

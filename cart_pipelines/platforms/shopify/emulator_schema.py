@@ -9,8 +9,9 @@
   and collectionsCount too. So the effective schema is the published one plus those arguments.
 - Without the spec file the emulator falls back to its hand-written SDL (a subset, same type names) and warns
   once: the default test suite then still runs; tests/conformance/test_shopify_spec.py skips.
-- Unmodelled fields (FIELD_RESOLVER): a field the emulator's resolvers do not provide answers what its type
-  allows: null where nullable; where non-null an empty list, an empty connection (no nodes, no next page), an
+- Unmodelled fields (field_resolver): a field the emulator's resolvers do not provide answers what its type
+  allows: an empty connection (no nodes, no next page) for a connection; else null where nullable; where
+  non-null an empty list, an
   object whose own fields follow the same rule, or a type-correct scalar (DEFAULTS: "" for strings, 0, false,
   "0" for UnsignedInt64, "0.0" for Decimal and Money, the Unix epoch for DateTime, the first value of an enum,
   `gid://shopify/<Type>/0` for an ID). An unmodelled mutation is refused with an error instead (a null payload
@@ -110,9 +111,11 @@ def empty_connection() -> dict:
 
 def default_for(type_, info, parent) -> object:
     """What a field the emulator does not model answers (the rule in the module docstring)."""
+    inner = type_.of_type if isinstance(type_, GraphQLNonNull) else type_
+    if isinstance(inner, GraphQLObjectType) and inner.name.endswith("Connection"):
+        return empty_connection()  # nullable or not: clients page through connections without a null check
     if not isinstance(type_, GraphQLNonNull):
         return None
-    inner = type_.of_type
     if isinstance(inner, GraphQLList):
         return []
     if isinstance(inner, GraphQLEnumType):
