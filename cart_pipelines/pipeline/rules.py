@@ -27,7 +27,7 @@ RULES: tuple[Rule, ...] = (
          "Empty first name, last name or city in a customer address becomes 'N/A'."),
     Rule("order_address_defaults", "orders", "fill", "seed 000 peculiarity 2",
          "Empty first name, last name, city or country in an order's billing/shipping address and customer info "
-         "becomes 'N/A', 'N/A', 'City', 'Sweden'."),
+         "becomes 'N/A', 'N/A', 'City', 'SE' (Sweden)."),
     Rule("uncategorised_to_hidden_category", "products", "assign", "seed 000 peculiarity 3",
          "A product in no category is put in an automatically created hidden category."),
     Rule("review_needs_product_and_customer", "reviews", "skip", "seed 000 peculiarity 4",
@@ -79,7 +79,7 @@ class RuleSettings:
     order_first_name: str = "N/A"
     order_last_name: str = "N/A"
     order_city: str = "City"
-    order_country: str = "Sweden"
+    order_country: str = "SE"  # seed 000: Sweden; countries are ISO 3166-1 alpha-2 codes
     hidden_category_name: str = "Uncategorised (migrated)"
     keep_guest_orders: bool = False
     order_status_map: dict = field(default_factory=dict)  # overrides of ORDER_STATUS_MAP (source → target status)
