@@ -50,6 +50,21 @@ def test_every_environment_variable_is_documented():
     assert not missing, f"docs/configuration.md lacks environment variables: {missing}"
 
 
+def test_every_declared_credential_is_documented():
+    """Each platform's credential fields (platforms/<name>/: CREDENTIALS) name an environment variable: the
+    configuration reference lists it, and the platform's guide exists."""
+    from cart_pipelines.platforms import registry
+
+    missing = []
+    for name, p in registry.REGISTRY.items():
+        for kind in ("source", "target"):
+            cls = getattr(p, kind) and p.attr(kind, getattr(p, kind))
+            missing += [f"{name} {kind}: {c.env}" for c in getattr(cls, "CREDENTIALS", ()) if c.env not in REFERENCE]
+    assert not missing, f"docs/configuration.md lacks credential variables: {missing}"
+    guides = [n for n, p in registry.PLATFORMS.items() if not (DOCS / "platforms" / f"{n}.md").exists()]
+    assert not guides, f"source platforms without a guide in docs/platforms/: {guides}"
+
+
 def test_every_cli_command_and_option_is_documented():
     rows = {}  # command → its row in the table of the CLI section
     for line in REFERENCE[REFERENCE.index("## CLI"):].splitlines():
