@@ -32,6 +32,7 @@ from cart_pipelines.platforms.kit.rest import (
     RestReader,
     Since,
     Single,
+    TimeKeyset,
     from_body,
     from_header,
     next_group,
@@ -47,6 +48,7 @@ class Shop:
         self.records = {i: {"id": i, "name": f"r{i}", "modified": f"2024-01-{1 + i % 28:02d}T00:00:00"}
                         for i in range(1, n + 1)}
         self.requests: list[tuple[str, dict, dict]] = []  # (path, query, headers)
+        self.gone: set[int] = set()  # parents whose sub-resources answer 404 (deleted after being listed)
         self.after_request = lambda path, query: None
         self.lock = threading.Lock()
 
@@ -73,6 +75,14 @@ def _answer(shop: Shop, path: str, q: dict, base: str):
         assert q.get("orderby") == "id" and q.get("order") == "asc"
         size, offset = int(q["per_page"]), int(q["offset"])
         return 200, {"X-WP-Total": str(len(rows))}, rows[offset: offset + size]
+    if path == "/by-created":  # sort=created:asc, created:min (inclusive), page, limit (BigCommerce customers)
+        assert q.get("sort") == "created:asc"
+        order = sorted((r for r in rows if r["created"] >= q.get("created:min", "")),
+                       key=lambda r: (r["created"], r["id"]))
+        size, page = int(q["limit"]), int(q["page"])
+        return 200, {}, {"data": order[(page - 1) * size: page * size]}
+    if path == "/ignores-page":
+        return 200, {}, rows[:5]
     if path == "/cursor":  # ?cursor=<last id>&limit=
         after, size = int(q.get("cursor") or 0), int(q["limit"])
         page = [r for r in rows if r["id"] > after][:size]
@@ -100,6 +110,11 @@ def _answer(shop: Shop, path: str, q: dict, base: str):
         return (200, {}, page) if page else (204, {}, None)
     if path.startswith("/items/") and path.endswith("/subs"):
         parent = int(path.split("/")[2])
+        if parent in shop.gone:
+            return 404, {}, [{"status": 404, "message": "The requested resource was not found."}]
+        if "since" in q:  # the sub-records all date from their parent's time
+            return 200, {}, [] if shop.records[parent]["modified"] <= q["since"] else \
+                [{"id": parent * 100, "of": parent}]
         return 200, {}, [{"id": parent * 100 + k, "of": parent} for k in range(parent % 3)]
     return 404, {}, {"code": "rest_no_route", "message": "No route was found matching the URL and request method."}
 
@@ -350,3 +365,82 @@ def test_magento_search_criteria_keyset_with_a_bearer_token():
                             auth=BearerToken(h.credentials["access_token"]))
         expected = sorted(int(p["source_id"]) for p in h.emulator.store.page("products", 0, 10**6))
         assert ids(RestReader(api, client).pages("products")) == expected
+
+
+# --- what the BigCommerce move added -------------------------------------------------------------------------------
+def test_a_404_on_a_child_that_drops_its_parent_leaves_the_parent_out(server):
+    """An order deleted after its page was listed answers 404 for its products: gone, like a deleted order; a
+    child without drops_parent still fails on a 404 (a wrong path is not a deletion)."""
+    subs = Endpoint("items/{id}/subs", paginator=Single())
+    shop, reader = server(6, endpoints={
+        "orders": Endpoint("single", paginator=Single(), map=lambda r, subs, more: {
+            "source_id": str(r["id"]), "subs": len(subs), "more": len(more)},
+            children=(Child("subs", subs, drops_parent=True), Child("more", subs, drops_parent=True))),
+        "strict": Endpoint("single", paginator=Single(), children=(Child("subs", subs),))})
+    shop.gone = {2, 5}
+    assert [o["source_id"] for o in reader.records("orders")] == ["1", "3", "4", "6"]
+    # the second child is not asked for a parent the first found gone
+    assert [p for p, _, _ in shop.requests].count("/items/2/subs") == 1
+    with pytest.raises(ConnectionProblem) as exc:
+        list(reader.rows("strict"))
+    assert exc.value.kind == "not_found"
+
+
+def test_since_inclusive_keeps_the_same_second_and_reads_rfc_2822(server):
+    shop, reader = server(30)
+    since = datetime(2024, 1, 20, 0, 0, 0, 500000, tzinfo=timezone.utc)  # filters take whole seconds
+    after = Endpoint("single", paginator=Single(), since=Since(field="modified"))
+    at_or_after = Endpoint("single", paginator=Single(), since=Since(field="modified", inclusive=True))
+    day = "2024-01-20T00:00:00"  # record 19 was modified at that second, before the time itself
+    assert ids(reader.pages(after, since=since)) == [r["id"] for r in shop.ordered() if r["modified"] > day]
+    assert ids(reader.pages(at_or_after, since=since)) == [r["id"] for r in shop.ordered() if r["modified"] >= day]
+    rfc = Since(field="modified", inclusive=True)
+    assert rfc.keeps({"modified": "Sat, 20 Jan 2024 00:00:00 +0000"}, since)
+    assert not rfc.keeps({"modified": "Fri, 19 Jan 2024 23:59:59 +0000"}, since)
+    assert not rfc.keeps({"modified": ""}, since) and rfc.keeps({"modified": "not a date"}, since)
+
+
+def test_children_with_a_since_are_filtered_by_the_parents_read_time(server):
+    """Reviews under products: the products are read whole, their reviews only when changed."""
+    shop, reader = server(8)
+    ep = Endpoint("single", paginator=Single(), children=(
+        Child("subs", Endpoint("items/{id}/subs", paginator=Single(), since=Since("since", "%Y-%m-%dT%H:%M:%S"))),))
+    since = datetime(2024, 1, 5, tzinfo=timezone.utc)
+    rows = [row for page in reader.rows(ep, since=since) for row in page]
+    assert [r.record["id"] for r in rows] == list(range(1, 9))  # the parents are not filtered
+    assert [r.record["id"] for r in rows if r.children["subs"]] == [
+        r["id"] for r in shop.ordered() if r["modified"] > "2024-01-05T00:00:00"]
+
+
+def test_time_keyset_survives_deletes_and_many_records_in_one_second(server):
+    """Customers by creation second: more than a page created in one second, records read deleted and records
+    created meanwhile (one in the second being read): none missed, none twice."""
+    shop, reader = server(20, concurrency=1)
+    for r in shop.records.values():  # 1-3 in second 0, 4-10 in second 1, then one a second
+        r["created"] = f"2024-01-01T00:00:{0 if r['id'] <= 3 else 1 if r['id'] <= 10 else r['id']:02d}Z"
+    ep = Endpoint("by-created", records="data", params={"sort": "created:asc"}, page_size=3,
+                  paginator=TimeKeyset("created:min", "created"))
+    changed = []
+
+    def churn(path, q):
+        if len(shop.requests) == 4 and not changed:  # inside second 1: delete two read, add two
+            changed.append(True)
+            shop.records.pop(1)
+            shop.records.pop(2)
+            for new, second in ((21, 40), (22, 1)):
+                shop.records[new] = {"id": new, "name": "new", "modified": "2024-02-01T00:00:00",
+                                     "created": f"2024-01-01T00:00:{second:02d}Z"}
+    shop.after_request = churn
+    read = ids(reader.pages(ep))
+    assert changed and len(read) == len(set(read))
+    assert set(read) == set(range(1, 23)), sorted(set(range(1, 23)) - set(read))
+    assert all("created:min" in q for _, q, _ in shop.requests[1:])  # keyset on the second, page within it
+    narrowed = ids(reader.pages(ep, {"created:min": "2024-01-01T00:00:12Z"}))
+    assert narrowed == [12, 13, 14, 15, 16, 17, 18, 19, 20, 21]
+
+
+def test_a_server_that_ignores_the_page_param_is_stopped(server):
+    shop, reader = server(20)
+    with pytest.raises(ConnectionProblem, match="repeated a page") as exc:
+        list(reader.pages(Endpoint("ignores-page", paginator=PageNumber())))
+    assert exc.value.kind == "bad_response" and len(shop.requests) == 2

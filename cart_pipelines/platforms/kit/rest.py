@@ -21,6 +21,7 @@ import re
 import threading
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
 from typing import Any, Callable, Iterator, Mapping, NamedTuple, Sequence
 
 import requests
@@ -66,13 +67,15 @@ class Since:
     `param`: the API's filter, sent as the time in UTC formatted with `format`, with `extra` params beside it
     (WooCommerce: `modified_after` + `dates_are_gmt=true`); or `build`, a function of the time giving the params
     (a Magento searchCriteria filter group). Without either the API cannot filter: `field` names the record's own
-    modification time (ISO 8601, UTC when it has no offset), compared here instead."""
+    modification time (ISO 8601 or RFC 2822, UTC when it has no offset), compared here instead: after the time, or with
+    `inclusive` at or after its whole second (as filters that take whole seconds and compare with >= do)."""
 
     param: str | None = None
     format: str = "%Y-%m-%dT%H:%M:%SZ"
     extra: Mapping[str, str] = field(default_factory=dict)
     field: str | None = None
     build: Callable[[datetime], dict] | None = None
+    inclusive: bool = False
 
     @property
     def filters(self) -> bool:
@@ -97,19 +100,28 @@ class Since:
         try:
             dt = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
         except ValueError:
-            return True
-        return (dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None else dt) > since
+            try:  # RFC 2822, as BigCommerce's v2 API writes dates
+                dt = parsedate_to_datetime(str(value))
+            except (TypeError, ValueError):
+                return True
+        dt = dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None else dt
+        return dt >= since.replace(microsecond=0) if self.inclusive else dt > since
 
 
 @dataclass(frozen=True)
 class Child:
     """A resource read for each record of a page, e.g. `Child("variations", Endpoint("products/{id}/variations"),
     when=lambda p: p["type"] == "variable")`. `{field}` in the path and in string params is filled from the
-    parent record. Children of one page are read in parallel."""
+    parent record. Children of one page are read in parallel; a child endpoint with a `Since` is filtered by the
+    time the parent is read with (e.g. reviews under products, the products read whole).
+
+    `drops_parent`: a 404 on the child means the parent was deleted after its page was listed (a BigCommerce
+    order's products): the parent is left out, as it would have been had it been deleted before."""
 
     name: str
     endpoint: "Endpoint"
     when: Callable[[dict], bool] = lambda record: True
+    drops_parent: bool = False
 
 
 @dataclass(frozen=True)
@@ -245,8 +257,11 @@ class Paginator:
 
     def follow(self, listing: Listing, page: Page) -> Iterator[list[dict]]:
         """`page` and the pages after it, one request at a time."""
-        guard = LoopGuard(listing.what)
+        guard, same_records = LoopGuard(listing.what), LoopGuard(listing.what)
         while True:
+            ends = (listing.id_of(page.records[0]), listing.id_of(page.records[-1])) if page.records else None
+            if ends and None not in ends:
+                same_records.check(ends)  # a server that ignores the page param sends the first page again
             yield page.records
             after = self.next(listing, page)
             if after is None:
@@ -474,6 +489,34 @@ class IdRanges(Paginator):
                                   listing.concurrency if parallel else 1, listing.id_of, listing.what)
 
 
+class TimeKeyset(Paginator):
+    """Keyset on a record time the API sorts by and filters with an inclusive lower bound, e.g. BigCommerce
+    customers (`sort=date_created:asc`, `date_created:min`): each request starts at the last time read and drops
+    the ids already read at it, so deleting read records moves nothing past the reader and records created
+    meanwhile come last. A page all inside one time value goes on by page number within it. One request at a
+    time: there is no total to cut ranges by. `field` is the record's time, sent back as `param` as it came."""
+
+    def __init__(self, param: str, field: str, page_param: str = "page", size_param: str = "limit"):
+        self.param, self.field, self.page_param, self.size_param = param, field, page_param, size_param
+
+    def pages(self, listing: Listing) -> Iterator[list[dict]]:
+        base = {**listing.params, self.size_param: listing.page_size}
+        since, seen, page = base.get(self.param), set(), 1
+        guard = LoopGuard(listing.what)
+        while True:
+            rows = listing.fetch({**base, **({self.param: since} if since else {}), self.page_param: page}).records
+            yield [r for r in rows if listing.id_of(r) not in seen]
+            if len(rows) < listing.page_size:
+                return
+            guard.check((since, listing.id_of(rows[0]), listing.id_of(rows[-1])))  # a server ignoring the params
+            last = rows[-1].get(self.field)
+            if last == since:
+                page += 1
+            else:
+                since, seen, page = last, set(), 1
+            seen.update(listing.id_of(r) for r in rows if r.get(self.field) == since)
+
+
 def search_criteria(filters: Sequence[tuple[str, Any, str]] = (), *, group: int = 0, page_size: int | None = None,
                     page: int | None = None, sort: str | None = None, direction: str = "ASC") -> dict:
     """Magento-style `searchCriteria` query params. Each filter (field, value, condition) is its own filter group,
@@ -550,14 +593,27 @@ class RestReader:
              what: str = "") -> Iterator[list[Row]]:
         """Pages of records with their children, the children of one page read in parallel."""
         ep = self._endpoint(endpoint)
+        gone = object()  # a child's answer for a parent deleted meanwhile (Child.drops_parent)
+
+        def read(child: Child, parent: dict):
+            try:
+                return self.all(child.endpoint, parent=parent, since=since)
+            except ConnectionProblem as exc:
+                if child.drops_parent and exc.kind == "not_found":
+                    return gone
+                raise
+
         for page in self.pages(ep, params, since, what):
             found: dict[str, dict[int, list[dict]]] = {}
+            dropped: set[int] = set()
             for child in ep.children:
-                wanted = [k for k, r in enumerate(page) if isinstance(r, dict) and child.when(r)]
-                read = pages_in_order(lambda k, c=child: self.all(c.endpoint, parent=page[k]), wanted,
-                                      ep.concurrency or self.api.concurrency)
-                found[child.name] = dict(zip(wanted, read))
-            yield [Row(r, {c.name: found[c.name].get(k, []) for c in ep.children}) for k, r in enumerate(page)]
+                wanted = [k for k, r in enumerate(page) if isinstance(r, dict) and k not in dropped and child.when(r)]
+                answers = pages_in_order(lambda k, c=child: read(c, page[k]), wanted,
+                                         ep.concurrency or self.api.concurrency)
+                found[child.name] = dict(zip(wanted, answers))
+                dropped.update(k for k, rows in found[child.name].items() if rows is gone)
+            yield [Row(r, {c.name: found[c.name].get(k, []) for c in ep.children})
+                   for k, r in enumerate(page) if k not in dropped]
 
     def records(self, endpoint: str, params: dict | None = None, since: datetime | None = None,
                 args: tuple = ()) -> Iterator[dict]:
