@@ -12,7 +12,7 @@ The endpoints, paging (overlapping offset windows), filters and children are dat
 - weights are converted to kg from the shop's unit (`settings/products/woocommerce_weight_unit`);
 - WooCommerce has no REST rate limit of its own (so no fixed client-side rate); hosts add theirs. A 429/503 is
   retried after Retry-After, and when a response says fewer than CONCURRENCY requests remain
-  (`RateLimit-Remaining`) every worker waits for `RateLimit-Reset`, so a normal run meets no 429;
+  (`RateLimit-Remaining`) every worker waits for `RateLimit-Reset` (`kit/pacing.py`), so a normal run meets no 429;
 - categories are mapped with the whole tree at hand (paths need every ancestor);
 - reviews name no customer id: a review links its WordPress user in `_links.reviewer`; a review without one is
   matched to a customer by `reviewer_email` (a guest review written with a customer's address);
@@ -21,8 +21,6 @@ The endpoints, paging (overlapping offset windows), filters and children are dat
 
 from __future__ import annotations
 
-import threading
-import time
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Iterator
@@ -32,6 +30,7 @@ import requests
 from cart_pipelines.platforms.kit.auth import HTTPBasicAuth, OAuth1OneLegged
 from cart_pipelines.platforms.kit.credentials import Credential
 from cart_pipelines.platforms.kit.http import ConnectionProblem, Explainer, HttpClient, HttpSettings, safe_url
+from cart_pipelines.platforms.kit.pacing import HeaderPacer, RateHeaders
 from cart_pipelines.platforms.kit.rest import RestReader
 from cart_pipelines.platforms.kit.source import (
     Slice,
@@ -48,6 +47,10 @@ from cart_pipelines.platforms.woocommerce.mapping import WEIGHT_UNITS, category,
 API = BASE_PATH  # the path under the shop URL (the target builds its client on it too)
 __all__ = ["API", "CARRIED", "CONCURRENCY", "PAGE_SIZE", "SCOPES", "WooCommerceSource", "WooExplainer", "EXPLAINER",
            "auth_for"]
+
+# The IETF draft's headers as WooCommerce's limiter (and hosts) send them; the reset is a Unix time.
+RATE_HEADERS = RateHeaders(remaining="RateLimit-Remaining", reset="RateLimit-Reset", reset_unit="epoch",
+                           quota="RateLimit-Limit")
 
 SCOPES = {e: "read" for e in ("categories", "manufacturers", "tax_classes", "products", "customers", "orders",
                               "reviews")}  # the key's Permissions setting: Read (or Read/Write)
@@ -110,12 +113,12 @@ class WooCommerceSource(Source):
     def __init__(self, shop_url: str, credentials: dict, verify=True, settings: HttpSettings | None = None):
         self.shop_url = shop_url.rstrip("/")
         auth = auth_for(self.shop_url, credentials["consumer_key"], credentials["consumer_secret"])
+        # Up to CONCURRENCY requests may be in flight: stop while that many are still left in the host's window.
+        self.pacer = HeaderPacer(RATE_HEADERS, reserve=CONCURRENCY - 1, max_wait=60.0)
         self.client = HttpClient(WOO_API.url(self.shop_url), WooExplainer(**EXPLAINER), settings=settings, auth=auth,
-                                 verify=verify, retry_after=self._retry_after, on_response=self._pace)
+                                 verify=verify, retry_after=self._retry_after, on_response=self.pacer)
         self.reader = RestReader(WOO_API, self.client, verify=verify)
         self._emails: dict[str, str] | None = None
-        self._pause_until = 0.0
-        self._pause_lock = threading.Lock()
 
     @classmethod
     def connect(cls, base_url: str, credentials: dict, verify=True, settings: HttpSettings | None = None):
@@ -130,20 +133,6 @@ class WooCommerceSource(Source):
             except (KeyError, ValueError):
                 continue
         return None
-
-    def _pace(self, response: requests.Response) -> None:
-        # Up to CONCURRENCY requests may be in flight: stop while that many are still left in the host's window.
-        try:
-            left = int(response.headers["RateLimit-Remaining"])
-            reset = float(response.headers["RateLimit-Reset"])  # epoch seconds, as WooCommerce's limiter sends
-        except (KeyError, ValueError):
-            left = None
-        if left is not None and left < CONCURRENCY and response.status_code < 400:
-            with self._pause_lock:
-                self._pause_until = max(self._pause_until, min(reset, time.time() + 60.0) + 0.05)
-        delay = self._pause_until - time.time()
-        if delay > 0:
-            time.sleep(delay)
 
     def describe(self) -> str:
         return f"WooCommerce shop {safe_url(self.shop_url)} (REST API wc/v3)"

@@ -1,0 +1,80 @@
+"""Pacing from a platform's rate-limit headers: stop before the window is used up instead of meeting a 429.
+
+Many APIs say on every response how many requests are left in the current window and when it resets
+(BigCommerce's `X-Rate-Limit-*`, the IETF draft's `RateLimit-*` that WooCommerce hosts send). A `HeaderPacer`
+is an `HttpClient` `on_response` hook: when a response says no more than `reserve` requests remain (keep back
+the ones other workers may have in flight), every worker waits until the window resets. A 429 is left to the
+client's retry (which waits what the platform says), so it is not waited twice.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import requests
+
+
+@dataclass(frozen=True)
+class RateHeaders:
+    """The header names of a platform's rate limit. `reset` is read per `reset_unit`: "ms" or "s" until the window
+    resets, or "epoch" (the reset as Unix seconds). `quota` and `window` are only recorded (for reports)."""
+
+    remaining: str
+    reset: str
+    reset_unit: str = "s"
+    quota: str | None = None
+    window: str | None = None
+
+    def __post_init__(self):
+        if self.reset_unit not in ("ms", "s", "epoch"):
+            raise ValueError(f"reset_unit {self.reset_unit!r} is not ms, s or epoch")
+
+
+class HeaderPacer:
+    """Header-driven pacing shared by every worker of one client. Responses without the headers set no pause
+    but do wait out one already set; `max_wait` caps a reset further off than a platform should ever say."""
+
+    def __init__(self, headers: RateHeaders, reserve: int, max_wait: float | None = None, pad: float = 0.05,
+                 sleep: Callable[[float], None] = time.sleep):
+        self.headers, self.reserve, self.max_wait, self.pad, self.sleep = headers, reserve, max_wait, pad, sleep
+        self.lock = threading.Lock()
+        self.resume_at = 0.0  # time.monotonic() when requests may go on
+        self.waits = 0
+        self.last: dict = {}  # the latest values seen: remaining, reset, quota, window
+
+    def seconds_to_reset(self, response: requests.Response) -> float | None:
+        """Seconds until the window resets, from the reset header; None without a readable one."""
+        try:
+            value = float(response.headers[self.headers.reset])
+        except (KeyError, ValueError):
+            return None
+        if self.headers.reset_unit == "epoch":
+            value -= time.time()
+        elif self.headers.reset_unit == "ms":
+            value /= 1000
+        return max(0.0, value)
+
+    def __call__(self, response: requests.Response) -> None:
+        h = self.headers
+        try:
+            left = int(response.headers[h.remaining])
+        except (KeyError, ValueError):
+            left = None
+        reset = self.seconds_to_reset(response) if left is not None else None
+        with self.lock:
+            now = time.monotonic()
+            if left is not None and reset is not None:
+                self.last = {"remaining": left, "reset": reset,
+                             "quota": response.headers.get(h.quota) if h.quota else None,
+                             "window": response.headers.get(h.window) if h.window else None}
+                if left <= self.reserve and response.status_code != 429:  # a 429 waits through retry_after
+                    wait = min(reset, self.max_wait) if self.max_wait is not None else reset
+                    self.resume_at = max(self.resume_at, now + wait + self.pad)
+            wait = self.resume_at - now
+            if wait > 0:
+                self.waits += 1
+        if wait > 0:
+            self.sleep(wait)

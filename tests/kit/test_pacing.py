@@ -1,0 +1,67 @@
+"""kit/pacing.py: the header-driven pacer BigCommerce (X-Rate-Limit-*) and WooCommerce hosts (RateLimit-*) share.
+The platforms' own tests run it against their emulators' limits (tests/contract/test_bigcommerce.py,
+test_woocommerce.py); here its arithmetic, on real responses."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import requests
+
+from cart_pipelines.platforms.kit.pacing import HeaderPacer, RateHeaders
+
+BC = RateHeaders("X-Rate-Limit-Requests-Left", "X-Rate-Limit-Time-Reset-Ms", "ms",
+                 quota="X-Rate-Limit-Requests-Quota", window="X-Rate-Limit-Time-Window-Ms")
+IETF = RateHeaders("RateLimit-Remaining", "RateLimit-Reset", "epoch", quota="RateLimit-Limit")
+
+
+def response(status: int = 200, **headers) -> requests.Response:
+    r = requests.Response()
+    r.status_code = status
+    r.headers.update({k.replace("_", "-"): str(v) for k, v in headers.items()})
+    return r
+
+
+def paced(headers: RateHeaders, reserve: int, **kwargs) -> tuple[HeaderPacer, list[float]]:
+    slept: list[float] = []
+    return HeaderPacer(headers, reserve, sleep=slept.append, **kwargs), slept
+
+
+def test_waits_for_the_reset_once_no_more_than_the_reserve_is_left():
+    pacer, slept = paced(BC, reserve=4)
+    headers = {"X-Rate-Limit-Time-Reset-Ms": 800, "X-Rate-Limit-Requests-Quota": 150,
+               "X-Rate-Limit-Time-Window-Ms": 30000}
+    pacer(response(**{"X-Rate-Limit-Requests-Left": 5}, **headers))
+    assert slept == [] and pacer.last["quota"] == "150" and pacer.last["window"] == "30000"
+    pacer(response(**{"X-Rate-Limit-Requests-Left": 4}, **headers))
+    assert len(slept) == 1 and 0.8 <= slept[0] <= 0.86 and pacer.waits == 1
+    # another worker's response while the pause holds waits too, with or without the headers
+    pacer(response())
+    assert len(slept) == 2 and slept[1] <= slept[0]
+
+
+def test_a_429_is_left_to_the_retry_and_no_headers_change_nothing():
+    pacer, slept = paced(BC, reserve=4)
+    pacer(response(429, **{"X-Rate-Limit-Requests-Left": 0, "X-Rate-Limit-Time-Reset-Ms": 5000}))
+    pacer(response(200))
+    pacer(response(200, **{"X-Rate-Limit-Requests-Left": "many", "X-Rate-Limit-Time-Reset-Ms": 5000}))
+    assert slept == [] and pacer.waits == 0
+
+
+def test_epoch_reset_is_capped_by_max_wait():
+    pacer, slept = paced(IETF, reserve=3, max_wait=60.0)
+    pacer(response(**{"RateLimit-Remaining": 3, "RateLimit-Reset": int(time.time()) + 2}))
+    assert len(slept) == 1 and 0.9 <= slept[0] <= 2.1
+    pacer, slept = paced(IETF, reserve=3, max_wait=60.0)
+    pacer(response(**{"RateLimit-Remaining": 0, "RateLimit-Reset": int(time.time()) + 3600}))
+    assert slept == [pytest.approx(60.05, abs=0.01)]
+
+
+def test_reset_units():
+    with pytest.raises(ValueError):
+        RateHeaders("Left", "Reset", "minutes")
+    seconds = HeaderPacer(RateHeaders("Left", "Reset", "s"), reserve=0)
+    assert seconds.seconds_to_reset(response(Reset=2)) == 2.0
+    assert HeaderPacer(BC, reserve=0).seconds_to_reset(response(**{"X-Rate-Limit-Time-Reset-Ms": 1500})) == 1.5
+    assert seconds.seconds_to_reset(response()) is None
