@@ -9,7 +9,9 @@
   source's subtotal, shipping, discount, tax and total as overrides, so the money is the source's to the cent;
 - tax classes cannot be written: BigCommerce's API has only GET /v2/tax_classes. Every tax-class row is answered
   with an error saying so (they must be created in the control panel); see the docs for what that means;
-- pacing follows the X-Rate-Limit-* headers as the source connector does (platforms/bigcommerce/source.py Pacer).
+- pacing follows the X-Rate-Limit-* headers as the source connector does (kit/pacing.py, declared in api.py).
+
+The payloads and read-backs are in mapping.py; this file does the writing.
 """
 
 from __future__ import annotations
@@ -17,25 +19,15 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from decimal import Decimal
-from email.utils import format_datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pyarrow as pa
 
-from cart_pipelines.platforms.bigcommerce.source import (
-    API_HOST,
-    PAGE_SIZE,
-    Pacer,
-    _address,
-    _id,
-    _money,
-    _ts,
-    _url_key,
-    error_message,
-    reset_after,
-    split_api_path,
-)
+from cart_pipelines.platforms.bigcommerce import mapping
+from cart_pipelines.platforms.bigcommerce.api import API_HOST, PAGE_SIZE
+from cart_pipelines.platforms.bigcommerce.mapping import ref as _ref
+from cart_pipelines.platforms.bigcommerce.source import api_root, error_message, pacer, reset_after
 from cart_pipelines.platforms.kit.credentials import Credential
 from cart_pipelines.platforms.kit.http import (
     ConnectionProblem,
@@ -48,39 +40,13 @@ from cart_pipelines.platforms.kit.target import Target, WriteResult, until_confi
 
 ARRAY_MAX = 10  # customers POST/PUT and products PUT take at most 10 items
 NAMESPACE, KEY = "cart_pipelines", "source_id"
-REF = "cart_pipelines source id: "  # the line in customer notes and order staff notes that holds our source id
 META_KIND = {"categories": "categories", "manufacturers": "brands", "products": "products"}
 V3_PATH = {"categories": "v3/catalog/categories", "manufacturers": "v3/catalog/brands",
            "products": "v3/catalog/products", "customers": "v3/customers"}
-# Order statuses after the order_status_mapping rule → BigCommerce status ids (Order Status API), and back.
-STATUS_ID = {"new": 1, "processing": 11, "completed": 10, "cancelled": 5, "refunded": 4, "on_hold": 12}
-STATUS_NAME = {**{v: k for k, v in STATUS_ID.items()}, 0: "new", 7: "new", 2: "completed", 3: "processing",
-               8: "processing", 9: "processing", 6: "cancelled", 13: "on_hold", 14: "refunded"}
-REVIEW_OUT = {"approved": "approved", "pending": "pending", "rejected": "disapproved"}
-REVIEW_IN = {v: k for k, v in REVIEW_OUT.items()}
 ORDER = ("reviews", "orders", "customers", "products", "tax_classes", "manufacturers", "categories")
 NO_TAX_CLASSES = ("BigCommerce has no tax classes API for writes (only GET /v2/tax_classes): create the tax class "
                   "in the control panel (Settings › Tax) and assign it to the products there")
 REJECTED = (400, 404, 409, 413, 422)  # statuses that reject one record, not the run
-
-
-def _num(value):
-    return None if value is None else float(value)
-
-
-def _v2money(value) -> str | None:
-    return None if value is None else str(Decimal(str(value)))
-
-
-def _ref(text: str | None) -> str | None:
-    for line in (text or "").splitlines():
-        if line.startswith(REF):
-            return line[len(REF):].strip()
-    return None
-
-
-def _blank(value):
-    return None if value in ("", None) else value
 
 
 class BigCommerceTarget(Target):
@@ -132,7 +98,7 @@ class BigCommerceTarget(Target):
         # Reviews have no field, metafield or note for our reference: review id → source id is kept here.
         self.refs_file = Path(refs_file)
         self.name = f"bigcommerce:{store_hash}"
-        self.pacer = Pacer()
+        self.pacer = pacer()
         explainer = Explainer(
             platform="BigCommerce", credential_fields=("access_token", "store_hash"),
             permission_hint="writing needs a store-level API account with the modify scopes Products, Customers "
@@ -142,8 +108,7 @@ class BigCommerceTarget(Target):
         headers = {"X-Auth-Token": access_token, "Content-Type": "application/json"}
         if client_id:
             headers["X-Auth-Client"] = client_id
-        self.client = HttpClient(f"{split_api_path(base_url, store_hash)}/stores/{store_hash}", explainer,
-                                 settings=settings, headers=headers, verify=verify, retry_after=reset_after,
+        self.client = HttpClient(api_root(base_url, store_hash), explainer, settings=settings, headers=headers, verify=verify, retry_after=reset_after,
                                  on_response=self.pacer)
         self._emails: dict[str, str] = {}
 
@@ -188,100 +153,10 @@ class BigCommerceTarget(Target):
                 return
             page += 1
 
-    # --- payloads
+    # --- payloads (mapping.py)
     def _payload(self, entity: str, row: dict) -> dict:
-        if entity == "categories":
-            out = {"name": row["name"], "parent_id": int(row.get("parent_id") or 0),
-                   "is_visible": not row.get("hidden"),
-                   "custom_url": {"url": f"/{row['url_key']}/", "is_customized": True} if row.get("url_key") else None}
-            if row.get("position") is not None:
-                out["sort_order"] = row["position"]
-            return {k: v for k, v in out.items() if v is not None}
-        if entity == "manufacturers":
-            out = {"name": row["name"]}
-            if row.get("url_key"):
-                out["custom_url"] = {"url": f"/{row['url_key']}/", "is_customized": True}
-            return out
-        if entity == "products":
-            variants = row.get("variants") or []
-            out = {"name": row["name"], "type": "physical", "sku": row.get("sku") or "",
-                   "description": row.get("description") or "", "price": _num(row["price"]),
-                   "sale_price": _num(row.get("special_price")) or 0, "weight": row.get("weight") or 0,
-                   "inventory_level": row.get("stock") or 0,
-                   "inventory_tracking": "variant" if variants else "product",
-                   "is_visible": bool(row.get("active")), "categories": [int(c) for c in row.get("category_ids") or []],
-                   "brand_id": int(row.get("manufacturer_id") or 0), "tax_class_id": int(row.get("tax_class_id") or 0)}
-            if row.get("url_key"):
-                out["custom_url"] = {"url": f"/{row['url_key']}/", "is_customized": True}
-            if "target_id" not in row:  # variants and images go with the create (see docs: updates)
-                out["variants"] = [{"sku": v.get("sku"), "price": _num(v.get("price")),
-                                    "inventory_level": v.get("stock") or 0,
-                                    "option_values": [{"option_display_name": o["name"], "label": o["value"]}
-                                                      for o in v.get("options") or []]} for v in variants]
-                out["images"] = [{"image_url": i["url"], "sort_order": i.get("position"),
-                                  "description": i.get("alt") or "", "is_thumbnail": k == 0}
-                                 for k, i in enumerate(row.get("images") or [])]
-            return out
-        if entity == "customers":
-            out = {"email": row["email"], "first_name": row.get("first_name"), "last_name": row.get("last_name"),
-                   "phone": row.get("phone") or "", "notes": REF + row["source_id"]}
-            if "target_id" not in row:  # addresses have their own endpoint once the customer exists
-                out["addresses"] = [{
-                    "first_name": a.get("first_name"), "last_name": a.get("last_name"),
-                    "company": a.get("company") or "", "address1": a.get("street"), "city": a.get("city"),
-                    "postal_code": a.get("postcode") or "", "state_or_province": a.get("region") or "",
-                    "country_code": a.get("country"), "phone": a.get("phone") or "",
-                    "address_type": "commercial" if a.get("company") else "residential"}
-                    for a in row.get("addresses") or []]
-            return out
-        if entity == "orders":
-            return self._order_payload(row)
-        if entity == "reviews":
-            customer = self._email(row.get("customer_id"))
-            return {"title": row.get("title"), "text": row.get("text") or "", "rating": row.get("rating"),
-                    "status": REVIEW_OUT.get(row.get("status"), row.get("status")), "email": customer or "",
-                    "name": "", "date_reviewed": row["created_at"].isoformat() if row.get("created_at") else None}
-        raise KeyError(entity)
-
-    def _order_payload(self, row: dict) -> dict:
-        email = row.get("email") or ""
-
-        def address(a):
-            return {"first_name": a.get("first_name"), "last_name": a.get("last_name"),
-                    "company": a.get("company") or "", "street_1": a.get("street") or "", "street_2": "",
-                    "city": a.get("city"), "zip": a.get("postcode") or "", "state": a.get("region") or "",
-                    "country_iso2": a.get("country"), "phone": a.get("phone") or "", "email": email}
-
-        lines = []
-        for i in row.get("items") or []:
-            qty, price = i.get("qty") or 0, Decimal(str(i.get("price") or 0))
-            unit_tax = (Decimal(str(i.get("tax") or 0)) / qty).quantize(Decimal("0.0001")) if qty else Decimal(0)
-            line = {"quantity": qty, "price_ex_tax": str(price), "price_inc_tax": str(price + unit_tax),
-                    "name": i.get("name"), "sku": i.get("sku") or ""}
-            if i.get("product_id"):
-                line["product_id"] = int(i["product_id"])
-            lines.append(line)
-        tax = Decimal(str(row.get("tax") or 0))
-        item_tax = sum((Decimal(str(i.get("tax") or 0)) for i in row.get("items") or []), Decimal(0))
-        out = {"customer_id": int(row.get("customer_id") or 0), "status_id": STATUS_ID.get(row.get("status")),
-               "billing_address": address(row.get("billing_address") or {}),
-               "shipping_addresses": [address(row["shipping_address"])] if row.get("shipping_address") else [],
-               "products": lines, "currency_code": row.get("currency"),
-               "staff_notes": REF + row["source_id"], "external_source": "M-MIG"}
-        if row.get("subtotal") is not None:
-            out["subtotal_ex_tax"] = _v2money(row["subtotal"])
-            out["subtotal_inc_tax"] = _v2money(Decimal(str(row["subtotal"])) + item_tax)
-        if row.get("shipping") is not None:
-            out["shipping_cost_ex_tax"] = out["shipping_cost_inc_tax"] = _v2money(row["shipping"])
-        if row.get("discount") is not None:
-            out["discount_amount"] = _v2money(row["discount"])
-        out["total_ex_tax"] = _v2money(Decimal(str(row["grand_total"])) - tax)
-        out["total_inc_tax"] = _v2money(row["grand_total"])
-        if row.get("created_at"):
-            out["date_created"] = format_datetime(row["created_at"].replace(microsecond=0))
-        if "target_id" in row:
-            del out["products"]  # order lines are not rewritten by an update (see docs)
-        return out
+        email = self._email(row.get("customer_id")) if entity == "reviews" else None
+        return mapping.payload(entity, row, email)
 
     def _email(self, customer_id) -> str | None:
         if customer_id is None:
@@ -431,77 +306,29 @@ class BigCommerceTarget(Target):
         refs = self._refs(entity)
         if entity == "categories":
             for c in self._v3_pages(V3_PATH[entity]):
-                yield {"id": c["id"], "parent_id": _id(c.get("parent_id")), "name": c["name"],
-                       "url_key": _url_key(c.get("custom_url")), "hidden": not c.get("is_visible"),
-                       "position": c.get("sort_order"), "updated_at": None, "_source_id": refs.get(c["id"])}
+                yield {**mapping.category_row(c), "_source_id": refs.get(c["id"])}
         elif entity == "manufacturers":
             for b in self._v3_pages(V3_PATH[entity]):
-                yield {"id": b["id"], "name": b["name"], "url_key": _url_key(b.get("custom_url")),
-                       "updated_at": None, "_source_id": refs.get(b["id"])}
+                yield {**mapping.brand_row(b), "_source_id": refs.get(b["id"])}
         elif entity == "tax_classes":
             for t in self._v2_pages("v2/tax_classes"):
-                yield {"id": t["id"], "name": t["name"], "rates": None, "updated_at": _ts(t.get("updated_at")),
-                       "_source_id": None}
+                yield {**mapping.tax_class_row(t), "_source_id": None}
         elif entity == "products":
             for p in self._v3_pages(V3_PATH[entity], {"include": "variants,images"}):
-                yield {"id": p["id"], "sku": _blank(p.get("sku")), "name": p["name"],
-                       "description": _blank(p.get("description")), "price": _money(p.get("price")),
-                       "special_price": _money(p.get("sale_price")) or None, "weight": p.get("weight"),
-                       "stock": p.get("inventory_level"), "active": bool(p.get("is_visible")),
-                       "url_key": _url_key(p.get("custom_url")),
-                       "category_ids": [str(c) for c in p.get("categories") or []],
-                       "manufacturer_id": _id(p.get("brand_id")), "tax_class_id": _id(p.get("tax_class_id")),
-                       "variants": [{"source_id": str(v["id"]), "sku": v.get("sku"),
-                                     "price": _money(v.get("calculated_price")), "stock": v.get("inventory_level"),
-                                     "options": [{"name": o.get("option_display_name"), "value": o.get("label")}
-                                                 for o in v["option_values"]]}
-                                    for v in p.get("variants") or [] if v.get("option_values")],
-                       "images": [{"url": i.get("url_zoom"), "position": i.get("sort_order"),
-                                   "alt": _blank(i.get("description"))} for i in p.get("images") or []],
-                       "created_at": _ts(p.get("date_created")), "updated_at": _ts(p.get("date_modified")),
-                       "_source_id": refs.get(p["id"])}
+                yield {**mapping.product_row(p), "_source_id": refs.get(p["id"])}
         elif entity == "customers":
-            for c in self._v3_pages(V3_PATH[entity], {"include": "addresses"}):
-                yield {"id": c["id"], "email": c["email"], "first_name": c.get("first_name"),
-                       "last_name": c.get("last_name"), "phone": _blank(c.get("phone")), "newsletter": None,
-                       "addresses": [{**_address(a), "is_default_billing": None, "is_default_shipping": None}
-                                     for a in c.get("addresses") or []],
-                       "password_hash": None, "password_algorithm": None, "created_at": _ts(c.get("date_created")),
-                       "updated_at": _ts(c.get("date_modified")), "_source_id": _ref(c.get("notes"))}
+            yield from (mapping.customer_row(c) for c in self._v3_pages(V3_PATH[entity], {"include": "addresses"}))
         elif entity == "orders":
-            yield from self._orders()
+            for o in self._v2_pages("v2/orders"):
+                yield mapping.order_row(o, list(self._v2_pages(f"v2/orders/{o['id']}/products")),
+                                        list(self._v2_pages(f"v2/orders/{o['id']}/shipping_addresses")))
         elif entity == "reviews":
             refs = self._review_refs()
             emails = {c["email"].lower(): str(c["id"]) for c in self._v3_pages("v3/customers")}
             for p in self._v3_pages(V3_PATH["products"], {"include_fields": "id"}):
                 for r in self._v3_pages(f"v3/catalog/products/{p['id']}/reviews"):
-                    yield {"id": r["id"], "product_id": str(r["product_id"]),
-                           "customer_id": emails.get((r.get("email") or "").lower()), "rating": r.get("rating"),
-                           "title": _blank(r.get("title")), "text": _blank(r.get("text")),
-                           "status": REVIEW_IN.get(r.get("status"), r.get("status")),
-                           "created_at": _ts(r.get("date_reviewed")), "updated_at": _ts(r.get("date_modified")),
+                    yield {**mapping.review_row(r, emails.get((r.get("email") or "").lower())),
                            "_source_id": refs.get(str(r["id"]))}
-
-    def _orders(self):
-        for o in self._v2_pages("v2/orders"):
-            billing = o.get("billing_address") or {}
-            lines = list(self._v2_pages(f"v2/orders/{o['id']}/products"))
-            shipping = list(self._v2_pages(f"v2/orders/{o['id']}/shipping_addresses"))
-            yield {"id": o["id"], "order_number": str(o["id"]), "customer_id": _id(o.get("customer_id")),
-                   "email": _blank(billing.get("email")), "customer_first_name": billing.get("first_name"),
-                   "customer_last_name": billing.get("last_name"),
-                   "status": STATUS_NAME.get(o.get("status_id"), o.get("status")), "currency": o.get("currency_code"),
-                   "subtotal": _money(o.get("subtotal_ex_tax")), "shipping": _money(o.get("shipping_cost_ex_tax")),
-                   "tax": _money(o.get("total_tax")), "discount": _money(o.get("discount_amount")),
-                   "grand_total": _money(o.get("total_inc_tax")),
-                   "items": [{"source_id": str(i["id"]), "product_id": _id(i.get("product_id")),
-                              "sku": _blank(i.get("sku")), "name": i.get("name"), "qty": i.get("quantity"),
-                              "price": _money(i.get("price_ex_tax")), "tax": _money(i.get("total_tax"))}
-                             for i in lines],
-                   "billing_address": _address(billing),
-                   "shipping_address": _address(shipping[0] if shipping else None),
-                   "created_at": _ts(o.get("date_created")), "updated_at": _ts(o.get("date_modified")),
-                   "_source_id": _ref(o.get("staff_notes"))}
 
     def scan(self, entity: str) -> pa.Table:
         """Everything on BigCommerce for `entity`, in the local target's columns and types."""
