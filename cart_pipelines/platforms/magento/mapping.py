@@ -1,0 +1,154 @@
+"""Magento 2 REST JSON -> canonical records.
+
+Dates are Magento's UTC "Y-m-d H:i:s" as ISO 8601; money is Decimal to the cent; weights are converted to kg when
+the store view weighs in lbs; image URLs are rebuilt from the store's media base URL. Each mapper takes one item
+of a searchCriteria list (plus what it needs from elsewhere: category names, tax rates by class, the store's media
+URL and weight factor) and returns the canonical dict, or None for an item that is not migrated.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from decimal import Decimal
+
+LBS_TO_KG = 0.45359237
+STORE_LEVEL = 2  # categories below it are system nodes: the Root Catalog (0) and each store's root category (1)
+
+
+def money(value) -> Decimal | None:
+    if value is None or value == "":
+        return None
+    return Decimal(str(value)).quantize(Decimal("0.01"))
+
+
+def iso(value: str | None) -> str | None:
+    """Magento's UTC "Y-m-d H:i:s" as ISO 8601."""
+    if not value:
+        return None
+    return datetime.fromisoformat(str(value).replace(" ", "T")).replace(tzinfo=timezone.utc).isoformat()
+
+
+def magento_time(dt: datetime) -> str:
+    """A datetime as Magento's filters take it: UTC "Y-m-d H:i:s" (naive means UTC)."""
+    dt = dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None else dt.astimezone(timezone.utc)
+    return dt.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def custom(item: dict) -> dict:
+    return {a.get("attribute_code"): a.get("value") for a in item.get("custom_attributes") or []}
+
+
+def _str(value) -> str | None:
+    return None if value is None or value == "" else str(value)
+
+
+def address(a: dict | None) -> dict | None:
+    if a is None:
+        return None
+    region = a.get("region")
+    if isinstance(region, dict):  # customer addresses nest the region, order addresses give its name
+        region = region.get("region")
+    street = a.get("street")
+    return {"first_name": a.get("firstname"), "last_name": a.get("lastname"), "company": a.get("company"),
+            "street": "\n".join(street) if isinstance(street, list) else street, "city": a.get("city"),
+            "postcode": a.get("postcode"), "region": region or None, "country": a.get("country_id"),
+            "phone": a.get("telephone")}
+
+
+def is_store_category(c: dict) -> bool:
+    """Whether a category is the shop's own (not the Root Catalog or a store's root category)."""
+    return int(c.get("level") or 0) >= STORE_LEVEL
+
+
+def category(c: dict, names: dict[str, str]) -> dict | None:
+    """`names`: id -> name of every category, since a path needs its ancestors from any page."""
+    if not is_store_category(c):
+        return None
+    level = int(c.get("level") or 0)
+    ids = str(c.get("path") or "").split("/")[2:]
+    attrs = custom(c)
+    return {"source_id": str(c["id"]), "parent_id": str(c["parent_id"]) if level > STORE_LEVEL else None,
+            "name": c.get("name"), "path": "/".join(names.get(i) or "" for i in ids),
+            "url_key": attrs.get("url_path") or attrs.get("url_key"), "is_visible": bool(c.get("is_active")),
+            "position": c.get("position"), "updated_at": iso(c.get("updated_at"))}
+
+
+def manufacturer(option: dict) -> dict | None:
+    """An option of the `manufacturer` attribute; the empty first option Magento lists is skipped."""
+    if not str(option.get("value") or "").strip():
+        return None
+    return {"source_id": str(option["value"]), "name": option.get("label")}
+
+
+def rates_by_class(rates: list[dict], rules: list[dict]) -> dict[int, list[dict]]:
+    """Product tax class id -> the (country, rate) of every rate in the rules naming it, in rule order."""
+    by_id = {r["id"]: {"country": r.get("tax_country_id"), "rate": Decimal(str(r.get("rate"))).quantize(Decimal("0.001"))}
+             for r in rates}
+    by_class: dict[int, list] = {}
+    for rule in rules:
+        for class_id in rule.get("product_tax_class_ids") or []:
+            by_class.setdefault(int(class_id), []).extend(by_id[i] for i in rule.get("tax_rate_ids") or []
+                                                          if i in by_id)
+    return by_class
+
+
+def tax_class(c: dict, by_class: dict[int, list[dict]]) -> dict:
+    return {"source_id": str(c["class_id"]), "name": c.get("class_name"), "rates": by_class.get(int(c["class_id"]), [])}
+
+
+def product_context(store: dict) -> tuple[str, float | None]:
+    """(media URL prefix of product images, kg per weight unit or None for kg) from the store view's config."""
+    media = str(store.get("base_media_url") or "").rstrip("/") + "/catalog/product"
+    return media, (LBS_TO_KG if str(store.get("weight_unit", "kgs")).startswith("lb") else None)
+
+
+def product(p: dict, media: str, factor: float | None) -> dict:
+    attrs, ext = custom(p), p.get("extension_attributes") or {}
+    weight = p.get("weight")
+    if weight is not None and factor:
+        weight = round(float(weight) * factor, 3)
+    stock = (ext.get("stock_item") or {}).get("qty")
+    images = [{"url": f"{media}{m.get('file')}", "position": m.get("position"), "alt": m.get("label")}
+              for m in p.get("media_gallery_entries") or [] if m.get("media_type", "image") == "image"]
+    return {"source_id": str(p["id"]), "sku": p.get("sku"), "name": p.get("name"),
+            "description_html": attrs.get("description"), "price": money(p.get("price")),
+            "special_price": money(attrs.get("special_price")), "weight": weight,
+            "stock": None if stock is None else int(float(stock)),
+            "status": "enabled" if int(p.get("status") or 1) == 1 else "disabled",
+            "url_key": attrs.get("url_key"),
+            "category_ids": [str(link["category_id"]) for link in ext.get("category_links") or []],
+            "manufacturer_id": _str(attrs.get("manufacturer")), "tax_class_id": _str(attrs.get("tax_class_id")),
+            "variants": [], "images": images,
+            "created_at": iso(p.get("created_at")), "updated_at": iso(p.get("updated_at"))}
+
+
+def customer(c: dict) -> dict:
+    addresses = []
+    for a in c.get("addresses") or []:
+        billing = a.get("default_billing") is True or str(a.get("id")) == str(c.get("default_billing"))
+        shipping = a.get("default_shipping") is True or str(a.get("id")) == str(c.get("default_shipping"))
+        addresses.append({**address(a), "is_default_billing": billing, "is_default_shipping": shipping})
+    return {"source_id": str(c["id"]), "email": c.get("email"), "first_name": c.get("firstname"),
+            "last_name": c.get("lastname"), "phone": None,
+            "newsletter": bool((c.get("extension_attributes") or {}).get("is_subscribed")),
+            "addresses": addresses, "created_at": iso(c.get("created_at")), "updated_at": iso(c.get("updated_at"))}
+
+
+def order(o: dict) -> dict:
+    assignments = (o.get("extension_attributes") or {}).get("shipping_assignments") or [{}]
+    shipping_address = ((assignments[0] or {}).get("shipping") or {}).get("address")
+    discount = money(o.get("discount_amount"))
+    items = [{"source_id": str(i["item_id"]), "product_id": _str(i.get("product_id")), "sku": i.get("sku"),
+              "name": i.get("name"), "qty": int(float(i.get("qty_ordered") or 0)), "price": money(i.get("price")),
+              "tax": money(i.get("tax_amount"))}
+             for i in o.get("items") or [] if not i.get("parent_item_id")]  # children repeat their parent
+    return {"source_id": str(o["entity_id"]), "number": o.get("increment_id"),
+            "customer_id": None if o.get("customer_is_guest") else _str(o.get("customer_id")),
+            "email": o.get("customer_email"), "customer_first_name": o.get("customer_firstname"),
+            "customer_last_name": o.get("customer_lastname"), "status": o.get("status"),
+            "currency": o.get("order_currency_code"), "subtotal": money(o.get("subtotal")),
+            "shipping": money(o.get("shipping_amount")), "tax": money(o.get("tax_amount")),
+            "discount": None if discount is None else abs(discount),  # Magento stores discounts negative
+            "grand_total": money(o.get("grand_total")), "items": items,
+            "billing_address": address(o.get("billing_address")), "shipping_address": address(shipping_address),
+            "created_at": iso(o.get("created_at")), "updated_at": iso(o.get("updated_at"))}
