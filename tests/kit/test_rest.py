@@ -444,3 +444,16 @@ def test_a_server_that_ignores_the_page_param_is_stopped(server):
     with pytest.raises(ConnectionProblem, match="repeated a page") as exc:
         list(reader.pages(Endpoint("ignores-page", paginator=PageNumber())))
     assert exc.value.kind == "bad_response" and len(shop.requests) == 2
+
+
+def test_unreadable_record_keeps_the_platforms_own_id_field():
+    """A record the mapping cannot read is quarantined under its source id, whatever the platform calls its id
+    (Magento orders: entity_id), so the ledger can name it."""
+    from cart_pipelines.platforms.kit.source import UNREADABLE, as_source_record, read_record
+
+    def broken(record):
+        return {"source_id": str(record["entity_id"]), "total": record["grand_total"] * 1}
+
+    marker = read_record("Magento", "orders", broken, {"entity_id": 42, "grand_total": None}, id_field="entity_id")
+    assert UNREADABLE in marker and "record 42 " in marker[UNREADABLE]
+    assert as_source_record(0, marker).source_id == "42"

@@ -625,7 +625,7 @@ class RestReader:
         for page in self.rows(ep, params, since):
             for row in page:
                 yield read_record(self.api.platform, endpoint, ep.map, row.record,
-                                  *(row.children[c.name] for c in ep.children), *args)
+                                  *(row.children[c.name] for c in ep.children), *args, id_field=ep.id_field or "id")
 
     def ids(self, endpoint: str) -> Iterator[str]:
         """Every id of the endpoint's list, from its id-only listing."""

@@ -21,14 +21,15 @@ class SourceRecord:
 UNREADABLE = "_unreadable"
 
 
-def read_record(platform: str, entity: str, fn, raw, *args) -> dict:
+def read_record(platform: str, entity: str, fn, raw, *args, id_field: str = "id") -> dict:
     """`fn(raw, *args)`: one platform record mapped to the canonical shape, or, when the platform's record breaks
     the mapping (a missing key, text where a number belongs), a marker saying so: `as_source_record` turns it
-    into a quarantine reason instead of a crash that would stop the whole entity."""
+    into a quarantine reason instead of a crash that would stop the whole entity. `id_field` names the
+    platform's id (Magento's `entity_id`), so the quarantine row keeps the record's source id."""
     try:
         return fn(raw, *args)
     except (KeyError, TypeError, ValueError, ArithmeticError, AttributeError) as exc:
-        rid = raw.get("id") if isinstance(raw, dict) else None
+        rid = raw.get(id_field, raw.get("id")) if isinstance(raw, dict) else None
         return {UNREADABLE: f"{entity}: {platform} record {rid} could not be read ({type(exc).__name__}: {exc})",
                 "source_id": None if rid is None else str(rid)}
 
