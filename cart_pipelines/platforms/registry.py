@@ -36,6 +36,7 @@ REGISTRY: dict[str, Platform] = {p.name: p for p in [
     Platform("magento", "MagentoSource", None, "MagentoEmulator"),
     Platform("bigcommerce", "BigCommerceSource", "BigCommerceTarget", "BigCommerceEmulator"),
     Platform("mystore", None, "MystoreTarget", "MystoreEmulator"),
+    Platform("ecwid", "EcwidSource", None, "EcwidEmulator"),
     Platform("store_export", "StoreExport"),  # a file export or database dump: read from files, no emulator
 ]}
 
