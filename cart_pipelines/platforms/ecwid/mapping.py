@@ -144,8 +144,8 @@ def customer(c: dict) -> dict:
             addresses.append({**address, "is_default_billing": False, "is_default_shipping": default})
     bp = c.get("billingPerson") or {}
     phone = next((x.get("contact") for x in c.get("contacts") or [] if x.get("type") == "PHONE"), None)
-    return {"source_id": str(c["id"]), "email": c.get("email"), "first_name": _blank(bp.get("firstName")),
-            "last_name": _blank(bp.get("lastName")), "phone": _blank(phone) or _blank(bp.get("phone")),
+    return {"source_id": str(c["id"]), "email": c.get("email"), "first_name": bp.get("firstName"),
+            "last_name": bp.get("lastName"), "phone": _blank(phone) or _blank(bp.get("phone")),
             "newsletter": c.get("acceptMarketing"), "addresses": addresses, "password_hash": None,
             "password_algorithm": None, "created_at": when(c.get("registered")), "updated_at": when(c.get("updated"))}
 
