@@ -45,6 +45,7 @@ STORE_ID = 1003
 SECRET_TOKEN = "secret_emu4ecwid7Hq2xP9vLk3N"
 PUBLIC_TOKEN = "public_emu4ecwid5Rt8wZ1cMj6B"
 STORE_URL = "https://store1003.company.site"
+PLAYGROUND_KEY = "b1e4c0ffee5e7a11"
 API = "/api/v3/<store_id>"
 MAX_LIMIT = 100
 PER_MINUTE = 600
@@ -127,6 +128,8 @@ class EcwidEmulator(Emulator):
         Rule(f"{API}/orders", endpoint="orders", methods=["GET"]),
         Rule(f"{API}/orders/<id_>", endpoint="order", methods=["GET"]),
         Rule(f"{API}/reviews", endpoint="reviews", methods=["GET"]),
+        # A stand-in for api-playground.ecwid.com's Personal Collection URL (a Postman collection, v2.1 format)
+        Rule("/playground/<key>.json.postman_collection", endpoint="collection", methods=["GET"]),
     ])
 
     def __init__(self, store: EmulatorStore, knobs: Knobs | None = None):
@@ -135,6 +138,20 @@ class EcwidEmulator(Emulator):
 
     def credentials(self) -> dict:
         return {"store_id": str(STORE_ID), "access_token": SECRET_TOKEN, "store_url": STORE_URL}
+
+    def collection_url(self) -> str:
+        return f"{self.base_url}/playground/{PLAYGROUND_KEY}.json.postman_collection"
+
+    def collection(self, request, key: str):
+        if key != PLAYGROUND_KEY:
+            return self.error_response(EcwidError(404, "Collection not found"))
+        api = f"{self.base_url}/api/v3/{STORE_ID}"
+        return self.json({
+            "info": {"name": f"Ecwid API for store {STORE_ID}",
+                     "schema": "https://schema.getpostman.com/json/collection/v2.1.0/collection.json"},
+            "auth": {"type": "bearer", "bearer": [{"key": "token", "value": SECRET_TOKEN, "type": "string"}]},
+            "item": [{"name": "Search products", "request": {"method": "GET", "url": {"raw": f"{api}/products"}}},
+                     {"name": "Get store profile", "request": {"method": "GET", "url": {"raw": f"{api}/profile"}}}]})
 
     # --- the HTTP layer ------------------------------------------------------------------------------------------
     def error_response(self, err: EcwidError) -> Response:
@@ -157,6 +174,8 @@ class EcwidEmulator(Emulator):
         except HTTPException:
             return super().__call__(environ, start_response)  # the engine answers unknown routes (and faults)
         request = Request(environ)
+        if endpoint == "collection":
+            return super().__call__(environ, start_response)
         try:
             self._authorize(request, endpoint, args)
         except EcwidError as err:

@@ -150,7 +150,7 @@ class EcwidSource(Source):
     def _from_collection(url: str, verify, settings, store_id: str, token: str) -> tuple[str, str]:
         client = HttpClient(url, Explainer("Ecwid API Playground", ("Personal Collection URL",)), settings=settings,
                             verify=verify)
-        body = client.get_json("", what="the Personal Collection URL")
+        body = client.get_json(url, what="the Personal Collection URL")
         found_id, found_token = collection_credentials(body if isinstance(body, dict) else {})
         return store_id or found_id or "", token or found_token or ""
 
