@@ -88,6 +88,13 @@ def _answer(shop: Shop, path: str, q: dict, base: str):
         page = [r for r in rows if r["id"] > after][:size]
         more = page and page[-1]["id"] < rows[-1]["id"]
         return 200, {}, {"items": page, "next": str(page[-1]["id"]) if more else None}
+    if path == "/sole-cursor":  # Squarespace: the cursor carries the filters and is refused beside any other param
+        if "cursor" in q and len(q) > 1:
+            return 400, {}, {"type": "INVALID_REQUEST_ERROR", "message": "cursor cannot be used with other params"}
+        after, since = (q["cursor"].split("|") if "cursor" in q else ("0", q.get("since", "")))
+        page = [r for r in shop.ordered() if r["id"] > int(after) and r["modified"] > since][:4]
+        more = bool(page) and any(r["id"] > page[-1]["id"] and r["modified"] > since for r in shop.ordered())
+        return 200, {}, {"items": page, "next": f"{page[-1]['id']}|{since}" if more else None}
     if path == "/stuck-cursor":
         return 200, {}, {"items": rows[:2], "next": "same"}
     if path in ("/link", "/jsonapi"):  # page numbers the client never builds: it follows the URLs given
@@ -198,6 +205,16 @@ def test_cursor_and_its_loop_guard(server):
     with pytest.raises(ConnectionProblem, match="repeated a page") as exc:
         list(reader.pages(Endpoint("stuck-cursor", records="items", paginator=Cursor(token=from_body("next")))))
     assert exc.value.kind == "bad_response"
+
+
+def test_cursor_sent_alone_keeps_the_first_requests_filter(server):
+    shop, reader = server(11)
+    ep = Endpoint("sole-cursor", records="items", paginator=Cursor(token=from_body("next"), size_param=None,
+                                                                  alone=True))
+    assert ids(reader.pages(ep)) == list(range(1, 12))
+    since = "2024-01-05T00:00:00"
+    assert ids(reader.pages(ep, {"since": since})) == [r["id"] for r in shop.ordered() if r["modified"] > since]
+    assert all(list(q) == ["cursor"] for _, q, _ in shop.requests if "cursor" in q)
 
 
 def test_link_header_and_json_api_links_next(server):

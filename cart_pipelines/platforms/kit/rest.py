@@ -394,17 +394,20 @@ class OverlappingOffset(Paginator):
 
 
 class Cursor(Paginator):
-    """An opaque token from each response (`token`) sent back as `param`; no token: the last page."""
+    """An opaque token from each response (`token`) sent back as `param`; no token: the last page. `alone`: the
+    token is sent without the first request's params (APIs whose cursor carries the filters and refuses them
+    beside it, e.g. Squarespace)."""
 
-    def __init__(self, token: Callable[[Page], Any], param: str = "cursor", size_param: str | None = "limit"):
-        self.token, self.param, self.size_param = token, param, size_param
+    def __init__(self, token: Callable[[Page], Any], param: str = "cursor", size_param: str | None = "limit",
+                 alone: bool = False):
+        self.token, self.param, self.size_param, self.alone = token, param, size_param, alone
 
     def first(self, listing: Listing) -> dict:
         return {**listing.params, **({self.size_param: listing.page_size} if self.size_param else {})}
 
     def next(self, listing: Listing, page: Page) -> dict | None:
         token = self.token(page)
-        return {**page.params, self.param: token} if token else None
+        return ({} if self.alone else {**page.params}) | {self.param: token} if token else None
 
 
 class LinkHeader(Paginator):
