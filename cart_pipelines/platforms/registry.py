@@ -35,6 +35,7 @@ REGISTRY: dict[str, Platform] = {p.name: p for p in [
     Platform("shopify", "ShopifySource", "ShopifyTarget", "ShopifyEmulator"),
     Platform("magento", "MagentoSource", None, "MagentoEmulator"),
     Platform("bigcommerce", "BigCommerceSource", "BigCommerceTarget", "BigCommerceEmulator"),
+    Platform("squarespace", "SquarespaceSource", None, "SquarespaceEmulator"),
     Platform("mystore", None, "MystoreTarget", "MystoreEmulator"),
     Platform("ecwid", "EcwidSource", None, "EcwidEmulator"),
     Platform("store_export", "StoreExport"),  # a file export or database dump: read from files, no emulator
