@@ -330,3 +330,8 @@ class SquarespaceEmulator(Emulator):
                 raise Problem(404, "INVALID_REQUEST_ERROR", "One or more profiles were not found.")
             return {"profiles": [by_id[i] for i in wanted]}, len(wanted)
         return self._serve(request, "profiles", answer)
+
+
+def rate_bound_rows_per_s(entity: str, plan: str = "standard") -> float | None:
+    """Most rows/s the documented limit allows: 300 requests a minute × 50 records a page (benchmarks)."""
+    return SquarespaceEmulator.quota / SquarespaceEmulator.window_s * PAGE
