@@ -43,7 +43,7 @@ ENTITIES_BY_PLATFORM = {"woocommerce": ("customers",)}
 WORKER = r"""
 import json, resource, sys, time
 from pathlib import Path
-from cart_pipelines import platforms
+from cart_pipelines.platforms import registry as platforms
 from cart_pipelines.pipeline.extract import extract_entity
 from cart_pipelines.pipeline.staging import Staging
 name, announce, out, entity = sys.argv[1], json.loads(sys.argv[2]), Path(sys.argv[3]), sys.argv[4]
