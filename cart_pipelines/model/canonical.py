@@ -97,7 +97,8 @@ SCHEMAS: dict[str, pa.Schema] = {
             pa.field("special_price", MONEY),
             pa.field("weight", pa.float64()),  # kg
             pa.field("stock", pa.int64()),
-            pa.field("status", pa.string()),  # enabled | disabled
+            # enabled | disabled, read trimmed and case-insensitively ("Enabled "); other values are quarantined
+            pa.field("status", pa.string(), metadata={"enum": "enabled,disabled"}),
             pa.field("url_key", pa.string()),  # the source URL path, may include category segments
             pa.field("category_ids", pa.list_(pa.string())),
             pa.field("manufacturer_id", pa.string()),

@@ -6,8 +6,10 @@ cannot be coerced is not dropped: the caller quarantines it with the reason retu
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from datetime import date, datetime, timedelta, timezone
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation, localcontext
 
 import nh3
 import pyarrow as pa
@@ -17,7 +19,16 @@ from email_validator import EmailNotValidError, validate_email
 MAX_TEXT = 1_000_000  # characters in one field
 NON_NEGATIVE = {"price", "special_price", "subtotal", "shipping", "tax", "discount", "grand_total"}
 POSITIVE_INT = {"qty"}
-RANGES = {"rating": (1, 5)}
+# Every number is bounded here, in one place: by its field's range below, else by what its Arrow type holds
+# (int32/int64; a float beyond FLOAT_LIMIT is a unit error, never a measurement).
+RANGES = {"rating": (1, 5), "weight": (0, 1_000_000)}  # weight in kg: a negative or 1000-tonne product is a defect
+INT_LIMITS = {32: 2**31 - 1, 64: 2**63 - 1}
+FLOAT_LIMIT = 10**15
+_WHOLE = re.compile(r"[+-]?[0-9]+")  # ASCII digits only: "²" or "٣" pass str.isdigit() but are no numbers
+# Fields that reference another record by source id: a blank one ("", "  ") is no reference, and a list of them
+# drops null and blank entries (documented handling, docs/rules.md).
+REFERENCES = {"parent_id", "manufacturer_id", "tax_class_id", "customer_id", "product_id"}
+REFERENCE_LISTS = {"category_ids"}
 # A date-time later than this past now is a defect, not a record from the future: it would also push the delta
 # high-water mark past every real change.
 FUTURE_SLACK = timedelta(days=1)
@@ -49,17 +60,25 @@ def _text(value, where: str) -> str:
 
 def _email(text: str, where: str) -> str:
     """A customer's e-mail must be an address a target can log in with: unicode local parts (RFC 6531) and
-    international domain names are fine; the value is kept as given."""
+    international domain names are fine. Kept as written, less surrounding spaces and in Unicode NFC, so two ways
+    of writing "ø" (one code point, or "o" and a combining stroke) are one address (rule customer_email_merged)."""
+    text = unicodedata.normalize("NFC", text.strip())
     try:
-        validate_email(text.strip(), check_deliverability=False)
+        validate_email(text, check_deliverability=False)
     except EmailNotValidError as exc:
         raise Invalid(f"{where}: {text[:80]!r} is not an e-mail address ({exc})") from None
     return text
 
 
 def _shown(value) -> str:
-    """A value as a reason quotes it: text in quotes, numbers as written."""
-    return repr(value) if isinstance(value, str) else str(value)
+    """A value as a reason quotes it: text in quotes, numbers as written; cut short (a 5,000-digit number)."""
+    s = repr(value) if isinstance(value, str) else str(value)
+    return s if len(s) <= 40 else f"{s[:30]}… ({len(s)} characters)"
+
+
+def _invisible(text: str) -> bool:
+    """Whether text shows nothing: only spaces and format characters (zero-width space, joiners, BOM)."""
+    return all(ch.isspace() or unicodedata.category(ch) == "Cf" for ch in text)
 
 
 def _decimal(value, type_: pa.Decimal128Type, where: str) -> Decimal:
@@ -76,25 +95,43 @@ def _decimal(value, type_: pa.Decimal128Type, where: str) -> Decimal:
         raise Invalid(f"{where}: {_shown(value)} is not a number") from None
     if not d.is_finite():
         raise Invalid(f"{where}: {_shown(value)} is not a finite number")
-    q = d.quantize(Decimal(1).scaleb(-type_.scale))
+    # Bounded before rounding: quantizing 1e30 to cents needs more digits than any context holds.
+    if d and d.adjusted() >= type_.precision - type_.scale:
+        raise Invalid(f"{where}: {_shown(value)} is too large (at most {type_.precision - type_.scale} digits "
+                      f"before the decimal point)")
+    with localcontext() as ctx:
+        ctx.prec = type_.precision + 2
+        try:
+            q = d.quantize(Decimal(1).scaleb(-type_.scale))
+        except InvalidOperation:  # more digits than the context: only for sub-cent values of huge length
+            raise Invalid(f"{where}: {_shown(value)} has more than {type_.scale} decimals") from None
     if q != d:
         raise Invalid(f"{where}: {_shown(value)} has more than {type_.scale} decimals")
-    if len(q.as_tuple().digits) > type_.precision:
-        raise Invalid(f"{where}: {_shown(value)} is too large")
     return q
 
 
-def _int(value, where: str) -> int:
+def _int(value, where: str, bits: int) -> int:
+    """A whole number that fits a signed integer of `bits` bits."""
     if isinstance(value, bool):
         raise Invalid(f"{where}: expected a whole number, got a boolean")
+    limit = INT_LIMITS[bits]
+    n = None
     if isinstance(value, int):
-        return value
-    if isinstance(value, (float, Decimal)) and value == value and abs(value) != float("inf") \
-            and value == int(value):
-        return int(value)
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        return int(value.strip())
-    raise Invalid(f"{where}: {value!r} is not a whole number")
+        n = value
+    elif isinstance(value, (float, Decimal)) and value == value and abs(value) != float("inf"):
+        d = Decimal(value)
+        if d and d.adjusted() > 30:  # int() of 1e999999999 would build a number of a billion digits
+            raise Invalid(f"{where}: {_shown(value)} is too large (at most {limit})")
+        if d == d.to_integral_value():
+            n = int(d)
+    elif isinstance(value, str) and len(value) <= 100 and _WHOLE.fullmatch(value.strip()):
+        n = int(value.strip())
+    if n is None:
+        raise Invalid(f"{where}: {_shown(value)} is not a whole number")
+    if not -limit - 1 <= n <= limit:
+        raise Invalid(f"{where}: {_shown(n)} is too large (at most {limit})" if n > 0 else
+                      f"{where}: {_shown(n)} is too small (at least {-limit - 1})")
+    return n
 
 
 def _bool(value, where: str) -> bool:
@@ -128,6 +165,49 @@ def _timestamp(value, where: str) -> datetime:
     return dt
 
 
+def _float(value, name: str, where: str) -> float:
+    if isinstance(value, bool):
+        raise Invalid(f"{where}: expected a number, got a boolean")
+    try:
+        d = Decimal(str(value)) if isinstance(value, float) else Decimal(value.strip() if isinstance(value, str)
+                                                                          else value)
+    except (InvalidOperation, TypeError, ValueError):
+        raise Invalid(f"{where}: {_shown(value)} is not a number") from None
+    if not d.is_finite():
+        raise Invalid(f"{where}: {_shown(value)} is not a finite number")
+    lo, hi = RANGES.get(name, (-FLOAT_LIMIT, FLOAT_LIMIT))
+    if not lo <= d <= hi:
+        raise Invalid(f"{where}: {_shown(value)} is outside {lo}..{hi}")
+    return float(d)
+
+
+def _choice(text: str, choices: list[str], where: str) -> str:
+    """One of a field's values (canonical-model.md), compared trimmed and case-insensitively ("Enabled ")."""
+    key = text.strip().lower()
+    if key not in choices:
+        raise Invalid(f"{where}: {_shown(text)} is not one of {', '.join(choices)}")
+    return key
+
+
+# Formatting attributes kept on every tag of a description (nh3 removes every attribute not allowed): class and
+# style carry a shop's formatting; style is filtered to presentational properties (no url(), no positioning).
+STYLE_PROPERTIES = {
+    "color", "background-color", "font", "font-family", "font-size", "font-style", "font-weight", "line-height",
+    "text-align", "text-decoration", "text-transform", "letter-spacing", "vertical-align", "white-space",
+    "margin", "margin-top", "margin-right", "margin-bottom", "margin-left", "padding", "padding-top",
+    "padding-right", "padding-bottom", "padding-left", "border", "border-color", "border-style", "border-width",
+    "border-collapse", "width", "height", "max-width", "list-style-type",
+}
+
+
+def clean_html(text: str) -> str:
+    """A description without active content (scripts, event handlers, javascript: links; nh3's allow-list of
+    tags), its formatting kept: `class` and presentational `style` on every tag (docs/rules.md)."""
+    attributes = {tag: set(attrs) for tag, attrs in nh3.ALLOWED_ATTRIBUTES.items()}
+    return nh3.clean(text, attributes={**attributes, "*": {"class", "style"}},
+                     filter_style_properties=STYLE_PROPERTIES)
+
+
 def coerce(value, field: pa.Field, where: str):
     """`value` as the Python value Arrow stores for `field`; raises Invalid naming `where`."""
     if value is None or (isinstance(value, str) and value == "" and not pa.types.is_string(field.type)):
@@ -137,12 +217,18 @@ def coerce(value, field: pa.Field, where: str):
     t, name = field.type, field.name
     if pa.types.is_string(t):
         text = _text(value, where)
-        if not field.nullable and not text.strip():
-            raise Invalid(f"{where}: required field is blank")
+        if not field.nullable and _invisible(text):
+            raise Invalid(f"{where}: required field is blank" if not text.strip() else
+                          f"{where}: required field is blank (only invisible characters such as zero-width spaces)")
+        if name in REFERENCES and not text.strip():
+            return None
         if name == "email" and not field.nullable:
             return _email(text, where)
         if name in HTML_FIELDS:
-            return nh3.clean(text)
+            return clean_html(text)
+        choices = (field.metadata or {}).get(b"enum")
+        if choices is not None:
+            return _choice(text, choices.decode().split(","), where)
         return text
     if pa.types.is_decimal(t):
         d = _decimal(value, t, where)
@@ -150,7 +236,7 @@ def coerce(value, field: pa.Field, where: str):
             raise Invalid(f"{where}: {d} is negative")
         return d
     if pa.types.is_integer(t):
-        n = _int(value, where)
+        n = _int(value, where, t.bit_width)
         if name in POSITIVE_INT and n <= 0:
             raise Invalid(f"{where}: quantity {n} is not positive")
         lo_hi = RANGES.get(name)
@@ -158,10 +244,7 @@ def coerce(value, field: pa.Field, where: str):
             raise Invalid(f"{where}: {n} is outside {lo_hi[0]}..{lo_hi[1]}")
         return n
     if pa.types.is_floating(t):
-        try:
-            return float(_decimal(value, pa.decimal128(38, 10), where))
-        except Invalid:
-            raise Invalid(f"{where}: {value!r} is not a number") from None
+        return _float(value, name, where)
     if pa.types.is_boolean(t):
         return _bool(value, where)
     if pa.types.is_timestamp(t):
@@ -173,7 +256,10 @@ def coerce(value, field: pa.Field, where: str):
     if pa.types.is_list(t):
         if not isinstance(value, list):
             raise Invalid(f"{where}: expected a list, got {type(value).__name__}")
-        return [coerce(v, t.value_field, f"{where}[{k}]") for k, v in enumerate(value)]
+        items = [coerce(v, t.value_field, f"{where}[{k}]") for k, v in enumerate(value)]
+        if name in REFERENCE_LISTS:  # [null], [""]: no reference, not a reference to a record without id
+            items = [v for v in items if v is not None and v.strip()]
+        return items
     raise Invalid(f"{where}: unsupported type {t}")
 
 

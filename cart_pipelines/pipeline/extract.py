@@ -38,10 +38,12 @@ def extract_entity(source: Source, entity: str, staging: Staging, batch_rows: in
     Records gone are taken out of the staged set and written to the ledger as `deleted`."""
     started = datetime.now(timezone.utc)
     schema = staged_schema(entity)
+    canonical = schema.remove(schema.get_field_index("_ordinal"))
     full_path = staging.parquet_path(entity)
     sink = ParquetSink(full_path.with_name("part-delta.parquet") if since else full_path, schema)
     rows: list[dict] = []
     bad: list[tuple] = []
+    quarantined_ids: set[str] = set()  # a later copy of an id whose first copy was invalid is no clean record
     total = 0
     newest = None
     if not source.has(entity):
@@ -56,23 +58,33 @@ def extract_entity(source: Source, entity: str, staging: Staging, batch_rows: in
             reason = rec.error
             if reason is None:
                 try:
-                    row = coerce_record(rec.record, schema.remove(schema.get_field_index("_ordinal")))
-                    row["_ordinal"] = rec.ordinal
-                    rows.append(row)
-                    if row.get("updated_at") and (newest is None or row["updated_at"] > newest):
-                        newest = row["updated_at"]
+                    row = coerce_record(rec.record, canonical)
                 except Invalid as exc:
                     reason = str(exc)
+                except Exception as exc:  # no defect of one record may stop the entity: it is quarantined
+                    reason = f"record could not be read ({type(exc).__name__}: {str(exc)[:200]})"
+                else:
+                    if row["source_id"] in quarantined_ids:
+                        reason = (f"duplicate source_id {row['source_id']} (an earlier copy was quarantined; "
+                                  f"which one is right cannot be told)")
+                    else:
+                        row["_ordinal"] = rec.ordinal
+                        rows.append(row)
+                        if row.get("updated_at") and (newest is None or row["updated_at"] > newest):
+                            newest = row["updated_at"]
             if reason is not None:
                 sid = rec.source_id if rec.source_id is not None else f"#{rec.ordinal}"
+                if rec.source_id is not None:
+                    quarantined_ids.add(rec.source_id)
                 bad.append((entity, sid, "extract", ledger.QUARANTINED, None, reason, None))
             if len(rows) >= batch_rows:
-                sink.write(rows)
+                _write(sink, rows, entity, bad)
                 rows = []
-        sink.write(rows)
+        _write(sink, rows, entity, bad)
     except BaseException:
         sink.abort()
         raise
+    notes = getattr(source, "unread_files", None)
     listed = _list_ids(source, entity) if since is not None and detect_deletions and source.has(entity) else None
     deleted = missed = 0
     with staging.connect() as con:
@@ -94,6 +106,10 @@ def extract_entity(source: Source, entity: str, staging: Staging, batch_rows: in
             staging.register(con, entity)
             staged, quarantined = sink.rows, len(bad)
             deleted = _record_deleted(con, entity, "_known")
+        con.execute("DELETE FROM source_notes")  # files of the source no entity reads: named in the report
+        if notes is not None:
+            for name, why in notes():
+                con.execute("INSERT INTO source_notes VALUES (?, ?, ?)", [source.describe(), name, why])
         gone = con.execute("SELECT count(*) FROM ledger WHERE entity = ? AND outcome = ?",
                            [entity, ledger.DELETED]).fetchall()[0][0]
         con.execute(f"DROP TABLE IF EXISTS transformed_{entity}")
@@ -107,6 +123,25 @@ def extract_entity(source: Source, entity: str, staging: Staging, batch_rows: in
         con.execute("INSERT OR REPLACE INTO watermarks_pending VALUES (?, ?, ?)",
                     [source.describe(), entity, newest])
     return ExtractResult(entity, total, sink.rows, len(bad), deleted, since is None or listed is not None, missed)
+
+
+def _write(sink: ParquetSink, rows: list[dict], entity: str, bad: list[tuple]) -> None:
+    """Rows into the staged file. Coercion bounds every value, so Arrow accepts them; should it still refuse a
+    batch, the rows it refuses are found one by one and quarantined, and the others staged."""
+    try:
+        sink.write(rows)
+        return
+    except (pa.ArrowException, OverflowError, ValueError, TypeError):
+        pass
+    good = []
+    for row in rows:
+        try:
+            pa.Table.from_pylist([row], schema=sink.schema)
+            good.append(row)
+        except (pa.ArrowException, OverflowError, ValueError, TypeError) as exc:
+            bad.append((entity, row["source_id"], "extract", ledger.QUARANTINED, None,
+                        f"record does not fit the canonical model ({type(exc).__name__}: {str(exc)[:200]})", None))
+    sink.write(good)
 
 
 def _list_ids(source: Source, entity: str) -> pa.Table | None:
