@@ -35,6 +35,8 @@ def build(con: duckdb.DuckDBPyConnection, settings: dict | None = None, accepted
         "SELECT entity, source_id, stage, reason FROM ledger WHERE outcome = 'quarantined' "
         "ORDER BY entity, stage, source_id LIMIT 50").fetchall()]
     totals = {k: sum((e[k] or 0) for e in entities) for k in COLUMNS[1:-1]}
+    not_read = [{"file": f, "why": why} for f, why in con.execute(
+        "SELECT file, note FROM source_notes ORDER BY file").fetchall()]
     return {
         "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "settings": settings or {},
@@ -44,6 +46,7 @@ def build(con: duckdb.DuckDBPyConnection, settings: dict | None = None, accepted
         "rules_applied": rules,
         "created_by_rules": helpers,
         "quarantine_examples": examples,
+        "files_not_read": not_read,
         "redirects": len(redirect_rows),
         "password_resets": len(reset_rows),
     }
@@ -64,6 +67,9 @@ def markdown(report: dict) -> str:
         lines += ["", f"Deleted at source: {t['deleted_at_source']}, kept on target: {kept}, deleted on target: "
                       f"{t['deleted_on_target']} (option delete_on_target), never on the target: "
                       f"{t['deleted_at_source'] - kept - t['deleted_on_target']}."]
+    if report.get("files_not_read"):
+        lines += ["", "## Files of the source not read", ""]
+        lines += [f"- `{f['file']}`: {f['why']}" for f in report["files_not_read"]]
     if report["rules_applied"]:
         lines += ["", "## Rules applied", "", "| entity | rule | records | what it does |", "|---|---|---|---|"]
         lines += [f"| {r['entity']} | {r['rule']} | {r['records']} | {r['description']} |"

@@ -65,6 +65,8 @@ CREATE TABLE IF NOT EXISTS watermarks_pending (source VARCHAR, entity VARCHAR, u
 CREATE TABLE IF NOT EXISTS watermarks (source VARCHAR, entity VARCHAR, updated_at TIMESTAMPTZ,
     advanced_at TIMESTAMPTZ DEFAULT now(), PRIMARY KEY (source, entity));
 -- What the last dry run found the next load would do, per entity (JSON); the dry-run report is built from it.
+-- Files of the source that no entity reads (a store export's coupons.jsonl), with why; shown in the report.
+CREATE TABLE IF NOT EXISTS source_notes (source VARCHAR, file VARCHAR, note VARCHAR);
 CREATE TABLE IF NOT EXISTS dry_run_plan (entity VARCHAR PRIMARY KEY, plan VARCHAR);
 CREATE TABLE IF NOT EXISTS id_map (
     target VARCHAR, entity VARCHAR, source_id VARCHAR, target_id VARCHAR, row_hash VARCHAR,

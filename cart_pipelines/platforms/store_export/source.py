@@ -4,18 +4,58 @@ This is how the bundled sample store ships, and how users migrate from a file ex
 shop (seed 001). An export is a snapshot, so a delta migration from it is impossible (`check_delta` says so).
 A file has no server-side filter: a backfill slice reads the file and keeps the records inside the slice (lines that
 cannot be parsed belong to no slice; a full migration reports them).
-A leading byte-order mark and CRLF line ends are accepted; lines that are not valid UTF-8 or JSON (or nest too
-deeply) are reported with their line number, never skipped silently.
+
+What a file may look like: `<entity>.jsonl`, or compressed as `<entity>.jsonl.gz` or `<entity>.jsonl.zst`; UTF-8
+(a leading byte-order mark is accepted), or UTF-16 with its byte-order mark; lines ended by LF, CRLF or a lone CR.
+Lines that are not valid UTF-8 or JSON (or nest too deeply, hold a number too long to read, or write one key twice)
+are reported with their line number, never skipped silently. A file that cannot be read at all (a directory, no
+permission, damaged compression, UTF-16 without a byte-order mark) stops the run with one sentence naming it; files
+that are not an entity's (`coupons.jsonl`) are listed by `unread_files` and in the migration report.
 """
 
 from __future__ import annotations
 
+import codecs
+import gzip
 import json
+import os
+import re
+import zlib
 from decimal import Decimal
 from pathlib import Path
-from typing import Iterator
+from typing import BinaryIO, Iterator
 
+from cart_pipelines.model.entities import ENTITY_NAMES
 from cart_pipelines.platforms.kit.source import Slice, Source, SourceError, SourceRecord
+
+SUFFIXES = (".jsonl", ".jsonl.gz", ".jsonl.zst")
+KNOWN_FILES = {"manifest.json"}
+CHUNK = 1 << 20
+# Python refuses to turn longer digit strings into int (CVE-2020-10735); such a number is read as a Decimal so the
+# field it sits in is named by the quarantine reason ("stock: ... is too large").
+MAX_INT_DIGITS = 4000
+_NEWLINE = re.compile(rb"\r\n|\r|\n")
+
+
+class DuplicateKey(ValueError):
+    """A JSON object writes one key twice; which value was meant cannot be known."""
+
+
+def _pairs(pairs: list[tuple]) -> dict:
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        seen: set = set()
+        twice = next(k for k, _ in pairs if k in seen or seen.add(k))
+        raise DuplicateKey(twice)
+    return out
+
+
+def _parse_int(text: str):
+    return int(text) if len(text.lstrip("-")) <= MAX_INT_DIGITS else Decimal(text)
+
+
+def _loads(text: str):
+    return json.loads(text, parse_float=Decimal, parse_int=_parse_int, object_pairs_hook=_pairs)
 
 
 class StoreExport(Source):
@@ -28,8 +68,13 @@ class StoreExport(Source):
     def describe(self) -> str:
         return f"store export {self.path.name!r}"
 
+    def files(self, entity: str) -> list[Path]:
+        """The entity's files present in the export (normally none or one)."""
+        return [p for p in (self.path / f"{entity}{s}" for s in SUFFIXES) if os.path.lexists(p)]
+
     def file(self, entity: str) -> Path:
-        return self.path / f"{entity}.jsonl"
+        found = self.files(entity)
+        return found[0] if found else self.path / f"{entity}.jsonl"
 
     def manifest(self) -> dict:
         m = self.path / "manifest.json"
@@ -38,41 +83,145 @@ class StoreExport(Source):
     def check(self) -> str:
         if not self.path.is_dir():
             raise SourceError(f"store export: directory {str(self.path)!r} does not exist; set the source path")
-        if not any(self.path.glob("*.jsonl")):
+        if not any(self.files(e) for e in ENTITY_NAMES):
             raise SourceError(f"store export: {str(self.path)!r} holds no <entity>.jsonl files")
+        for entity in ENTITY_NAMES:
+            found = self.files(entity)
+            if len(found) > 1:
+                raise SourceError(f"store export: {entity} is in {' and '.join(p.name for p in found)}; keep one "
+                                  f"of them (which is newer cannot be told)")
+            for path in found:
+                if path.is_dir():
+                    raise SourceError(f"store export: {path.name} is a directory, not a file")
+                if not path.is_file():
+                    raise SourceError(f"store export: {path.name} is not a regular file (a broken link?)")
+                if not os.access(path, os.R_OK):
+                    raise SourceError(f"store export: {path.name} cannot be read (permission denied)")
         return self.describe()
+
+    def unread_files(self) -> list[tuple[str, str]]:
+        """Files in the export that no entity reads, with why: (name, reason). Hidden files are left out."""
+        if not self.path.is_dir():
+            return []
+        wanted = {f"{e}{s}" for e in ENTITY_NAMES for s in SUFFIXES} | KNOWN_FILES
+        out = []
+        for p in sorted(self.path.iterdir()):
+            if p.name in wanted or p.name.startswith("."):
+                continue
+            stem = p.name.split(".")[0]
+            if stem.lower() in ENTITY_NAMES:
+                why = (f"not read: an entity file is named {stem.lower()}.jsonl (or .jsonl.gz, .jsonl.zst)")
+            else:
+                why = f"not read: {stem!r} is no entity of the canonical model ({', '.join(ENTITY_NAMES)})"
+            out.append((p.name, why))
+        return out
 
     def has(self, entity: str) -> bool:
         self.check()  # a missing or empty export is a configuration error, not a store without this entity
-        return self.file(entity).exists()
+        return bool(self.files(entity))
+
+    def _open(self, path: Path) -> BinaryIO:
+        try:
+            if path.name.endswith(".gz"):
+                return gzip.open(path, "rb")
+            if path.name.endswith(".zst"):
+                try:
+                    import zstandard
+                except ImportError:  # an optional dependency
+                    raise SourceError(f"store export: {path.name} is compressed with zstd; install the zstandard "
+                                      f"package, or decompress it (zstd -d)") from None
+                return zstandard.ZstdDecompressor().stream_reader(open(path, "rb"), closefd=True)
+            return open(path, "rb")
+        except OSError as exc:
+            raise SourceError(f"store export: {path.name} cannot be read ({exc.strerror or exc})") from None
+
+    def _lines(self, path: Path) -> Iterator[bytes]:
+        """The file's lines as UTF-8 bytes (except where the file itself is not UTF-8: then as they are), whatever
+        the compression, byte-order mark or line ends; a file that breaks off raises SourceError naming it."""
+        fh = self._open(path)
+        line_no = 0
+        try:
+            first = fh.read(CHUNK)
+            decoder = None
+            if first.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+                decoder = codecs.getincrementaldecoder("utf-16")("strict")
+            elif first.startswith(codecs.BOM_UTF8):
+                first = first[3:]
+            elif len(first) >= 4 and (first[1:4:2] == b"\0\0" or first[0:4:2] == b"\0\0"):
+                raise SourceError(f"store export: {path.name} looks like UTF-16 without a byte-order mark; save it "
+                                  f"as UTF-8 (or UTF-16 with a byte-order mark)")
+            raw, buf = first, b""
+            while True:
+                chunk = raw
+                if decoder is not None:
+                    try:
+                        chunk = decoder.decode(raw, final=not raw).encode("utf-8", "surrogatepass")
+                    except UnicodeDecodeError as exc:
+                        raise SourceError(f"store export: {path.name} is not valid UTF-16 after line {line_no} "
+                                          f"({exc.reason})") from None
+                buf += chunk
+                if not raw:
+                    break
+                # A CR at the end may be the first half of a CRLF: it waits for the next chunk.
+                cut = len(buf) - 1 if buf.endswith(b"\r") else len(buf)
+                parts = _NEWLINE.split(buf[:cut])
+                buf = parts.pop() + buf[cut:]
+                for part in parts:
+                    line_no += 1
+                    yield part
+                raw = fh.read(CHUNK)
+            parts = _NEWLINE.split(buf)
+            if parts[-1] == b"":
+                parts.pop()
+            for part in parts:
+                line_no += 1
+                yield part
+        except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+            raise SourceError(f"store export: {path.name} is damaged or cut short after line {line_no} "
+                              f"({exc})") from None
+        except OSError as exc:
+            raise SourceError(f"store export: {path.name} could not be read after line {line_no} "
+                              f"({exc.strerror or exc})") from None
+        except Exception as exc:  # zstandard.ZstdError and the like: still one sentence naming the file
+            if isinstance(exc, SourceError):
+                raise
+            raise SourceError(f"store export: {path.name} is damaged after line {line_no} "
+                              f"({type(exc).__name__}: {exc})") from None
+        finally:
+            fh.close()
 
     def records(self, entity: str) -> Iterator[SourceRecord]:
         self.check()
-        path = self.file(entity)
-        if not path.exists():
+        found = self.files(entity)
+        if not found:
             return
-        with open(path, "rb") as fh:
-            for line_no, raw in enumerate(fh, start=1):
-                if not raw.strip():
-                    continue
-                where = f"{path.name} line {line_no}"
-                if line_no == 1 and raw.startswith(b"\xef\xbb\xbf"):  # a byte-order mark (Windows tools write one)
-                    raw = raw[3:]
-                try:
-                    text = raw.decode("utf-8")
-                except UnicodeDecodeError as exc:
-                    yield SourceRecord(line_no, None, f"{where}: not valid UTF-8 (byte {exc.start})")
-                    continue
-                try:
-                    record = json.loads(text, parse_float=Decimal)
-                except json.JSONDecodeError as exc:
-                    yield SourceRecord(line_no, None, f"{where}: malformed JSON ({exc.msg} at column {exc.colno})")
-                    continue
-                except RecursionError:
-                    yield SourceRecord(line_no, None, f"{where}: JSON nested too deeply to read")
-                    continue
-                sid = record.get("source_id") if isinstance(record, dict) else None
-                yield SourceRecord(line_no, record, None, None if sid is None else str(sid))
+        path = found[0]
+        for line_no, raw in enumerate(self._lines(path), start=1):
+            if not raw.strip():
+                continue
+            where = f"{path.name} line {line_no}"
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                yield SourceRecord(line_no, None, f"{where}: not valid UTF-8 (byte {exc.start})")
+                continue
+            try:
+                record = _loads(text)
+            except json.JSONDecodeError as exc:
+                yield SourceRecord(line_no, None, f"{where}: malformed JSON ({exc.msg} at column {exc.colno})")
+                continue
+            except DuplicateKey as exc:
+                yield SourceRecord(line_no, None, f"{where}: key {str(exc)!r} is written twice in one object; "
+                                                  f"which value is meant cannot be told", _sid_of(text))
+                continue
+            except RecursionError:
+                yield SourceRecord(line_no, None, f"{where}: JSON nested too deeply to read")
+                continue
+            except ValueError as exc:  # anything else json refuses to turn into values
+                yield SourceRecord(line_no, None, f"{where}: JSON that cannot be read ({str(exc)[:120]})")
+                continue
+            sid = record.get("source_id") if isinstance(record, dict) else None
+            yield SourceRecord(line_no, record, None, None if sid is None else str(sid))
 
     def records_in(self, entity: str, part: Slice) -> Iterator[SourceRecord]:
         for rec in self.records(entity):
@@ -82,3 +231,14 @@ class StoreExport(Source):
     def id_bounds(self, entity: str) -> tuple[int, int | None, int | None]:
         ids = [int(r.source_id) for r in self.records(entity) if r.source_id is not None and r.source_id.isdigit()]
         return len(ids), min(ids, default=None), max(ids, default=None)
+
+
+def _sid_of(text: str) -> str | None:
+    """The top-level source_id of a line whose object repeats a key, read without the duplicate check (the ledger
+    row then names the record); None where it has none or it is repeated itself."""
+    try:
+        record = json.loads(text, parse_float=Decimal, parse_int=_parse_int)
+    except (ValueError, RecursionError):
+        return None
+    sid = record.get("source_id") if isinstance(record, dict) else None
+    return None if sid is None or isinstance(sid, (dict, list)) else str(sid)
