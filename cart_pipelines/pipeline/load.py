@@ -17,7 +17,9 @@ from cart_pipelines.pipeline import ledger
 from cart_pipelines.pipeline.rules import (
     GUEST_PREFIX,
     HIDDEN_CATEGORY_ID,
+    MAX_CATEGORY_DEPTH,
     RuleSettings,
+    register_functions,
     url_key,
 )
 from cart_pipelines.pipeline.staging import arrow_batches, arrow_table, cursor
@@ -132,12 +134,12 @@ def _record(con, target: Target, entity: str, results: list[WriteResult], hashes
 def _plan(con, target: Target, entity: str) -> None:
     depth = "0"
     if entity == "categories":  # parents before children
-        con.execute("""
+        con.execute(f"""
             CREATE OR REPLACE TEMP TABLE _depth AS WITH RECURSIVE d(source_id, depth) AS (
                 SELECT source_id, 0 FROM transformed_categories
                 WHERE parent_source_id IS NULL OR parent_source_id NOT IN (SELECT source_id FROM transformed_categories)
                 UNION ALL SELECT c.source_id, d.depth + 1 FROM transformed_categories c JOIN d
-                    ON c.parent_source_id = d.source_id WHERE d.depth < 64)
+                    ON c.parent_source_id = d.source_id WHERE d.depth < {MAX_CATEGORY_DEPTH})
             SELECT source_id, max(depth) AS depth FROM d GROUP BY 1""")
         depth = "coalesce((SELECT depth FROM _depth WHERE _depth.source_id = t.source_id), 0)"
     con.execute(f"""
@@ -169,9 +171,10 @@ def _adopt(con, target: Target, entity: str) -> int:
 def _ensure_helpers(con, target: Target, entity: str, settings: RuleSettings) -> dict[str, int]:
     """Records the rules create on the target: the hidden category (rule 3) and customers from guest orders."""
     made: dict[str, int] = {}
+    register_functions(con)
     if entity == "products":
         sql = f"""SELECT '{HIDDEN_CATEGORY_ID}' AS source_id, $name AS name,
-                         {url_key("$name")} AS url_key, true AS hidden, NULL::INTEGER AS position
+                         {url_key("$name", fallback="'uncategorised'")} AS url_key, true AS hidden, NULL::INTEGER AS position
                   WHERE EXISTS (SELECT 1 FROM transformed_products WHERE list_contains(category_source_ids,
                                 '{HIDDEN_CATEGORY_ID}'))
                     AND '{HIDDEN_CATEGORY_ID}' NOT IN (SELECT source_id FROM id_map WHERE target = $target

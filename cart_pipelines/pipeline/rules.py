@@ -7,10 +7,16 @@ Defaults are configurable through RuleSettings (run config of the transform asse
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass, field
+
+import duckdb
+from anyascii import anyascii
 
 HIDDEN_CATEGORY_ID = "__uncategorised__"  # source id of the category rule 3 creates on the target
 GUEST_PREFIX = "guest:"  # source ids of customers made from guest orders (opt-in to rule 5)
+# Levels of a category tree that migrate (a bound for the recursive queries, far beyond any real shop's tree).
+MAX_CATEGORY_DEPTH = 10_000
 
 
 @dataclass(frozen=True)
@@ -36,7 +42,12 @@ RULES: tuple[Rule, ...] = (
          "An order not linked to a migrated customer (guest checkout, deleted customer) is skipped, unless "
          "keep_guest_orders is on: then a customer is created from the order's e-mail."),
     Rule("url_key_suffix", "products,categories", "rename", "seed 000 peculiarity 7",
-         "URL keys lose their category path; keys that then collide get -1, -2, ... in source-id order."),
+         "URL keys lose their category path; keys that then collide get -1, -2, ... in source-id order (a "
+         "category's key never takes the one of the hidden category rule 3 creates)."),
+    Rule("url_key_fallback", "products,categories,manufacturers", "fill", "URL keys from names without letters",
+         "URL keys are transliterated to Latin letters (Ελλάδα → ellada, 東京 → dongjing); where neither the "
+         "source's key nor the name leaves any (only emoji or punctuation), the key is the entity and source id: "
+         "product-66."),
     Rule("order_status_mapping", "orders", "map", "option: order-status mapping",
          "Order statuses are mapped to Mystore's (ORDER_STATUS_MAP, overridable by order_status_map)."),
     Rule("order_status_unmapped", "orders", "map", "option: order-status mapping",
@@ -47,6 +58,10 @@ RULES: tuple[Rule, ...] = (
          "products point at it (the others are skipped by this rule)."),
     Rule("tax_class_unmapped", "tax_classes", "map", "option: tax-class mapping",
          "A tax class with no mapping keeps its source name; add it to tax_class_map to rename or merge it."),
+    Rule("customer_email_merged", "customers,orders,reviews", "skip", "one e-mail, one customer",
+         "A customer whose e-mail equals an earlier customer's (source-id order; compared trimmed, in Unicode NFC, "
+         "case-insensitively) is skipped: the shop cannot hold both, and they are one person. Their orders and "
+         "reviews go to the earlier customer."),
     # Target rules: what a target platform requires beyond the Mystore shape; they apply only when loading into
     # a platform listed for them in TARGET_RULES (docs/targets/<platform>.md).
     Rule("product_name_unique", "products", "rename", "target: BigCommerce (names unique, 409)",
@@ -154,11 +169,42 @@ def is_blank(expr: str) -> str:
     return f"(nullif(trim({expr}), '') IS NULL)"
 
 
-def url_key(expr: str) -> str:
-    """Mystore URL key: the last path segment, æøå transliterated, lowercase, dashes."""
-    last = f"regexp_extract({expr}, '[^/]+$')"
-    lowered = f"replace(replace(replace(lower({last}), 'æ', 'ae'), 'ø', 'o'), 'å', 'a')"
-    return f"trim(regexp_replace(strip_accents({lowered}), '[^a-z0-9]+', '-', 'g'), '-')"
+TRANSLIT_UDF = "cart_translit"
+
+
+def transliterate(text: str | None) -> str | None:
+    """Latin letters for any script (anyascii: æ → ae, ø → o, ß → ss, Ελλάδα → Ellada); symbols such as emoji
+    are dropped rather than spelled out (":tada:" is no URL key)."""
+    if text is None:
+        return None
+    return anyascii("".join(ch for ch in text if unicodedata.category(ch) not in ("So", "Sk", "Cs", "Co")))
+
+
+def register_functions(con: duckdb.DuckDBPyConnection) -> None:
+    """The Python functions the rules' SQL calls (url_key), on this connection, once."""
+    if not con.execute("SELECT count(*) FROM duckdb_functions() WHERE function_name = ?",
+                       [TRANSLIT_UDF]).fetchall()[0][0]:
+        con.create_function(TRANSLIT_UDF, transliterate, ["VARCHAR"], "VARCHAR",
+                            null_handling="special")
+
+
+def slug(expr: str) -> str:
+    """Mystore URL key of one text: the last path segment (a trailing slash ignored), transliterated, lowercase,
+    dashes; '' where nothing is left. Needs register_functions on the connection."""
+    last = f"regexp_extract(rtrim(trim({expr}), '/'), '[^/]+$')"
+    latin = f"CASE WHEN regexp_matches({last}, '[^\\x00-\\x7F]') THEN {TRANSLIT_UDF}({last}) ELSE {last} END"
+    return f"trim(regexp_replace(lower({latin}), '[^a-z0-9]+', '-', 'g'), '-')"
+
+
+def url_key(*exprs: str, fallback: str | None = None) -> str:
+    """Rule url_key_fallback: the first of `exprs` that makes a URL key, else `fallback` (an SQL expression)."""
+    parts = [f"nullif({slug(e)}, '')" for e in exprs]
+    return f"coalesce({', '.join(parts + ([fallback] if fallback else []))})"
+
+
+def id_key(entity_word: str, source_id: str = "source_id") -> str:
+    """A URL key from an entity and its source id, where neither key nor name makes one: product-66."""
+    return f"trim('{entity_word}-' || regexp_replace(lower({source_id}), '[^a-z0-9]+', '-', 'g'), '-')"
 
 
 def derived_title(text: str, rating: str, width: int = 60) -> str:

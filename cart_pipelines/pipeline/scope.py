@@ -2,7 +2,8 @@
 
 The demo draws 10 products, 10 customers and 10 orders at random (seedable: the draw orders records by a hash of
 id and seed), then adds what they need: the products and customers of the drawn orders, and the categories
-(with their ancestors), manufacturers and tax classes of all chosen products. Reviews are not part of a demo.
+(with their ancestors) and manufacturers of all chosen products, and every tax class (see DEMO_SQL). Reviews are not
+part of a demo.
 """
 
 from __future__ import annotations
@@ -31,17 +32,19 @@ DEMO_SQL = {
         UNION SELECT i.product_id FROM (SELECT unnest(items) AS i FROM staged_orders
                                         WHERE source_id IN (SELECT source_id FROM draw_orders))
               WHERE i.product_id IS NOT NULL""",
+    # Ancestors to any depth: UNION drops ids already chosen, so a cycle in the source ends the walk.
     "categories": """
-        WITH RECURSIVE chosen(source_id, depth) AS (
-            SELECT DISTINCT unnest(category_ids), 0 FROM staged_products WHERE source_id IN (SELECT * FROM demo_products)
+        WITH RECURSIVE chosen(source_id) AS (
+            SELECT DISTINCT unnest(category_ids) FROM staged_products WHERE source_id IN (SELECT * FROM demo_products)
             UNION
-            SELECT c.parent_id, ch.depth + 1 FROM staged_categories c JOIN chosen ch ON c.source_id = ch.source_id
-            WHERE c.parent_id IS NOT NULL AND ch.depth < 64)
+            SELECT c.parent_id FROM staged_categories c JOIN chosen ch ON c.source_id = ch.source_id
+            WHERE c.parent_id IS NOT NULL)
         SELECT DISTINCT source_id FROM chosen""",
     "manufacturers": """SELECT DISTINCT manufacturer_id FROM staged_products
                         WHERE source_id IN (SELECT * FROM demo_products) AND manufacturer_id IS NOT NULL""",
-    "tax_classes": """SELECT DISTINCT tax_class_id FROM staged_products
-                      WHERE source_id IN (SELECT * FROM demo_products) AND tax_class_id IS NOT NULL""",
+    # Every tax class: they are the shop's settings (a handful), and classes the tax-class map merges must become
+    # the same one in a demo as in the full migration after it (rule tax_class_mapping keeps the first).
+    "tax_classes": "SELECT DISTINCT source_id FROM staged_tax_classes",
     "reviews": "SELECT NULL::VARCHAR WHERE false",
 }
 

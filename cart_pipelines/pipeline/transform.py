@@ -16,15 +16,23 @@ from cart_pipelines.pipeline import ledger
 from cart_pipelines.pipeline.rules import (
     GUEST_PREFIX,
     HIDDEN_CATEGORY_ID,
+    MAX_CATEGORY_DEPTH,
     RuleSettings,
     derived_title,
     filled,
+    id_key,
     is_blank,
+    register_functions,
     sql_text,
     url_key,
 )
 
 ORDER_BY_ID = "TRY_CAST(source_id AS BIGINT) NULLS LAST, source_id"
+
+
+def hidden_category_key(s: RuleSettings) -> str:
+    """SQL: the URL key of the hidden category rule 3 creates."""
+    return url_key(sql_text(s.hidden_category_name), fallback="'uncategorised'")
 
 
 def transformed_ids(con: duckdb.DuckDBPyConnection, entity: str) -> str:
@@ -50,25 +58,36 @@ def _null_address(fields: list[str]) -> str:
     return "struct_pack(" + ", ".join(f"{f} := NULL::VARCHAR" for f in fields) + ")"
 
 
+def _url_key(entity_word: str) -> tuple[str, str]:
+    """(URL key, its rule marker): the source's key, else the name, else rule url_key_fallback's entity-id key."""
+    natural = url_key("url_key", "name")
+    return (f"coalesce({natural}, {id_key(entity_word)})",
+            f"CASE WHEN {natural} IS NULL THEN ['url_key_fallback'] ELSE []::VARCHAR[] END")
+
+
 def categories_sql(con, s: RuleSettings) -> str:
+    key, key_rule = _url_key("category")
+    # A tree has no cycles among the roots' descendants (one parent per id), so the bound is a safeguard only.
     return f"""
     WITH RECURSIVE tree(source_id, depth) AS (
         SELECT source_id, 0 FROM cand WHERE _dup = 1 AND parent_id IS NULL
         UNION ALL
         SELECT c.source_id, t.depth + 1 FROM cand c JOIN tree t ON c.parent_id = t.source_id
-        WHERE c._dup = 1 AND t.depth < 64)
-    SELECT source_id, parent_id AS parent_source_id, name, {url_key("coalesce(nullif(url_key, ''), name)")} AS url_key,
-           NOT coalesce(is_visible, true) AS hidden, position, updated_at, []::VARCHAR[] AS _rules,
+        WHERE c._dup = 1 AND t.depth < {MAX_CATEGORY_DEPTH})
+    SELECT source_id, parent_id AS parent_source_id, name, {key} AS url_key,
+           NOT coalesce(is_visible, true) AS hidden, position, updated_at, {key_rule} AS _rules,
            NULL AS _skip,
            CASE WHEN _dup > 1 THEN 'duplicate source_id ' || source_id
                 WHEN source_id NOT IN (SELECT source_id FROM tree)
-                THEN 'parent category ' || parent_id || ' is missing, quarantined or part of a cycle' END AS _quarantine
+                THEN 'parent category ' || parent_id || ' is missing, quarantined or part of a cycle (or the tree '
+                     || 'is deeper than {MAX_CATEGORY_DEPTH} levels)' END AS _quarantine
     FROM cand"""
 
 
 def manufacturers_sql(con, s: RuleSettings) -> str:
+    key, key_rule = _url_key("manufacturer")
     return f"""
-    SELECT source_id, name, {url_key("coalesce(nullif(url_key, ''), name)")} AS url_key, updated_at, []::VARCHAR[] AS _rules,
+    SELECT source_id, name, {key} AS url_key, updated_at, {key_rule} AS _rules,
            NULL AS _skip, CASE WHEN _dup > 1 THEN 'duplicate source_id ' || source_id END AS _quarantine
     FROM cand"""
 
@@ -103,34 +122,62 @@ def tax_classes_sql(con, s: RuleSettings) -> str:
 
 
 def products_sql(con, s: RuleSettings) -> str:
+    key, key_rule = _url_key("product")
     cats = transformed_ids(con, "categories")
     makers = transformed_ids(con, "manufacturers")
     taxes = transformed_ids(con, "tax_classes")
     return f"""
     WITH tax AS {_tax_classes_kept(s)},
+    first_staged AS (
+        SELECT * FROM staged_products QUALIFY row_number() OVER (PARTITION BY source_id ORDER BY _ordinal) = 1),
+    sku_use AS (
+        SELECT DISTINCT source_id, trim(sku) AS sku, lower(trim(sku)) AS k FROM (
+            SELECT source_id, sku FROM first_staged
+            UNION ALL SELECT source_id, v.sku FROM (SELECT source_id, unnest(variants) AS v FROM first_staged))
+        WHERE nullif(trim(sku), '') IS NOT NULL),
+    sku_owner AS (
+        SELECT k, first(source_id ORDER BY {ORDER_BY_ID}) AS owner FROM sku_use GROUP BY k),
+    sku_taken AS (
+        SELECT u.source_id, min(u.sku) AS taken_sku, min(o.owner) AS owner
+        FROM sku_use u JOIN sku_owner o USING (k) WHERE o.owner <> u.source_id GROUP BY u.source_id),
     missing_category AS (
         SELECT source_id, min(category_id) AS category_id
         FROM (SELECT source_id, unnest(category_ids) AS category_id FROM cand)
         WHERE category_id NOT IN {cats} GROUP BY source_id)
     SELECT c.source_id, sku, name, description_html AS description, price, special_price, weight, stock,
-           coalesce(status, 'enabled') = 'enabled' AS active,
-           {url_key("coalesce(nullif(url_key, ''), name)")} AS url_key,
+           lower(trim(coalesce(status, 'enabled'))) = 'enabled' AS active,
+           {key} AS url_key,
            CASE WHEN len(coalesce(category_ids, [])) = 0 THEN ['{HIDDEN_CATEGORY_ID}'] ELSE category_ids END
                AS category_source_ids,
            manufacturer_id AS manufacturer_source_id, coalesce(t.kept, tax_class_id) AS tax_class_source_id,
            variants, images, created_at, updated_at,
            CASE WHEN len(coalesce(category_ids, [])) = 0 THEN ['uncategorised_to_hidden_category'] ELSE []::VARCHAR[] END
              || CASE WHEN t.kept <> tax_class_id THEN ['tax_class_mapping'] ELSE []::VARCHAR[] END
-               AS _rules,
+             || {key_rule} AS _rules,
            NULL AS _skip,
            CASE WHEN _dup > 1 THEN 'duplicate source_id ' || c.source_id
+                WHEN st.owner IS NOT NULL
+                THEN 'SKU ' || st.taken_sku || ' is already used by product ' || st.owner
+                     || ' (SKUs are unique across products and their variants)'
                 WHEN manufacturer_id IS NOT NULL AND manufacturer_id NOT IN {makers}
                 THEN 'manufacturer ' || manufacturer_id || ' is missing or quarantined'
                 WHEN tax_class_id IS NOT NULL AND coalesce(t.kept, tax_class_id) NOT IN {taxes}
                 THEN 'tax class ' || tax_class_id || ' is missing or quarantined'
                 WHEN m.category_id IS NOT NULL THEN 'category ' || m.category_id || ' is missing or quarantined'
            END AS _quarantine
-    FROM cand c LEFT JOIN missing_category m USING (source_id) LEFT JOIN tax t ON t.source_id = c.tax_class_id"""
+    FROM cand c LEFT JOIN missing_category m USING (source_id) LEFT JOIN tax t ON t.source_id = c.tax_class_id
+         LEFT JOIN sku_taken st ON st.source_id = c.source_id AND c._dup = 1"""
+
+
+def _email_merged() -> str:
+    """Rule customer_email_merged: (source_id, kept) of every staged customer whose e-mail (NFC and trimmed at
+    extraction; compared case-insensitively) an earlier customer in source-id order has. Over the whole staged set,
+    so a demo and the full migration keep the same customer."""
+    return f"""(
+        SELECT source_id, kept FROM (
+            SELECT source_id, first(source_id) OVER (PARTITION BY lower(trim(email)) ORDER BY {ORDER_BY_ID}) AS kept
+            FROM staged_customers QUALIFY row_number() OVER (PARTITION BY source_id ORDER BY _ordinal) = 1)
+        WHERE kept <> source_id)"""
 
 
 def customers_sql(con, s: RuleSettings) -> str:
@@ -149,7 +196,8 @@ def customers_sql(con, s: RuleSettings) -> str:
            password_hash, password_algorithm, created_at, updated_at,
            CASE WHEN list_bool_or(list_transform(coalesce(addresses, []), lambda a: {_any_blank("a", defaults)}))
                 THEN ['customer_address_defaults'] ELSE []::VARCHAR[] END || {names_rule} AS _rules,
-           NULL AS _skip,
+           CASE WHEN _dup = 1 AND source_id IN (SELECT source_id FROM {_email_merged()})
+                THEN 'customer_email_merged' END AS _skip,
            CASE WHEN _dup > 1 THEN 'duplicate source_id ' || source_id END AS _quarantine
     FROM cand"""
 
@@ -184,8 +232,11 @@ def orders_sql(con, s: RuleSettings) -> str:
     by_email AS (
         SELECT lower(trim(email)) AS email_key, min(source_id) AS source_id FROM transformed_customers GROUP BY 1),
     linked AS (
-        SELECT c.*, CASE WHEN customer_id IN {customers} THEN customer_id {guest} END AS customer_source_id
-        FROM cand c LEFT JOIN by_email e ON e.email_key = lower(trim(c.email)))
+        SELECT c.*, CASE WHEN customer_id IN {customers} THEN customer_id
+                         WHEN mg.kept IN {customers} THEN mg.kept {guest} END AS customer_source_id,
+               customer_id NOT IN {customers} AND mg.kept IN {customers} AS _merged
+        FROM cand c LEFT JOIN by_email e ON e.email_key = lower(trim(c.email))
+        LEFT JOIN {_email_merged()} mg ON mg.source_id = c.customer_id)
     SELECT l.source_id, number AS order_number, customer_source_id, email,
            {filled("customer_first_name", s.order_first_name)} AS customer_first_name,
            {filled("customer_last_name", s.order_last_name)} AS customer_last_name,
@@ -202,7 +253,10 @@ def orders_sql(con, s: RuleSettings) -> str:
                 THEN ['order_address_defaults'] ELSE []::VARCHAR[] END
              || CASE WHEN customer_source_id LIKE '{GUEST_PREFIX}%' THEN ['order_needs_customer'] ELSE []::VARCHAR[] END
              || CASE WHEN status IS NOT NULL AND lower(trim(status)) NOT IN ({_status_keys(s)})
-                     THEN ['order_status_unmapped'] ELSE []::VARCHAR[] END
+                     THEN ['order_status_unmapped']
+                     WHEN status IS NOT NULL AND {_status_sql(s)} IS DISTINCT FROM status
+                     THEN ['order_status_mapping'] ELSE []::VARCHAR[] END
+             || CASE WHEN _merged THEN ['customer_email_merged'] ELSE []::VARCHAR[] END
                AS _rules,
            CASE WHEN customer_source_id IS NULL THEN 'order_needs_customer' END AS _skip,
            CASE WHEN _dup > 1 THEN 'duplicate source_id ' || l.source_id
@@ -219,13 +273,19 @@ def reviews_sql(con, s: RuleSettings) -> str:
         title = f"CASE WHEN {is_blank('title')} THEN {derived_title('text', 'rating')} ELSE title END"
         title_rule = f"CASE WHEN {is_blank('title')} THEN ['review_title_required'] ELSE []::VARCHAR[] END"
     return f"""
+    WITH linked AS (
+        SELECT c.* REPLACE (CASE WHEN customer_id NOT IN {customers} AND mg.kept IN {customers} THEN mg.kept
+                                 ELSE customer_id END AS customer_id),
+               customer_id NOT IN {customers} AND mg.kept IN {customers} AS _merged
+        FROM cand c LEFT JOIN {_email_merged()} mg ON mg.source_id = c.customer_id)
     SELECT source_id, product_id AS product_source_id, customer_id AS customer_source_id, rating, {title} AS title,
-           text, coalesce(status, 'approved') AS status, created_at, updated_at, {title_rule} AS _rules,
+           text, coalesce(status, 'approved') AS status, created_at, updated_at,
+           {title_rule} || CASE WHEN _merged THEN ['customer_email_merged'] ELSE []::VARCHAR[] END AS _rules,
            CASE WHEN product_id IS NULL OR product_id NOT IN {products}
                   OR customer_id IS NULL OR customer_id NOT IN {customers}
                 THEN 'review_needs_product_and_customer' END AS _skip,
            CASE WHEN _dup > 1 THEN 'duplicate source_id ' || source_id END AS _quarantine
-    FROM cand"""
+    FROM linked"""
 
 
 BUILDERS = {
@@ -321,6 +381,7 @@ def transform_entity(con: duckdb.DuckDBPyConnection, entity: str, settings: Rule
                      held_url_keys: str | None = None) -> TransformResult:
     """`held_url_keys`: a table of URL keys records outside this transform hold on the target (a backfill slice's
     transform numbers its keys after them)."""
+    register_functions(con)
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE cand AS
         SELECT s.*, row_number() OVER (PARTITION BY s.source_id ORDER BY s._ordinal) AS _dup
@@ -337,6 +398,10 @@ def transform_entity(con: duckdb.DuckDBPyConnection, entity: str, settings: Rule
         suffix_colliding_url_keys(con, f"transformed_{entity}")
         if held_url_keys:
             settle_against_held(con, f"transformed_{entity}", held_url_keys)
+        if entity == "categories":  # the hidden category of rule 3 holds its key, created yet or not
+            con.execute(f"CREATE OR REPLACE TEMP TABLE _reserved AS SELECT {hidden_category_key(settings)} AS url_key")
+            settle_against_held(con, "transformed_categories", "_reserved")
+            con.execute("DROP TABLE _reserved")
     if entity == "products" and settings.applies("product_name_unique"):
         unique_product_names(con, "transformed_products")
     # The hash covers every target column, so a later run can tell unchanged rows and write nothing.
