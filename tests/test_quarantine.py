@@ -77,8 +77,27 @@ def test_invalid_utf8_line_is_quarantined(tmp_path, store, run):
 
 
 def test_target_rejection_is_quarantined_with_the_targets_message(store, run):
-    c = store.records["customers"][0]
-    r = run(store({"customers": [c, {**c, "source_id": "2", "email": "KARI@example.no"}]}))
+    """The shop already holds a customer with this e-mail (made there, not by the migration): the target refuses."""
+    import pyarrow as pa
+
+    r = run(store())
+    r.target.create("customers", pa.table({"source_id": ["in-shop"], "email": ["KARI@example.no"]}))
     r()
     assert r.query("SELECT stage, reason FROM ledger WHERE entity = 'customers' AND outcome = 'quarantined'") == [
         ("load", "target rejected: a customer with this e-mail already exists")]
+
+
+def test_customers_with_one_email_are_one_customer(store, run):
+    """Rule customer_email_merged: e-mails equal after trimming, Unicode NFC and case are one customer; the
+    earlier one (source-id order) is loaded, the later skipped, and its orders go to the earlier one."""
+    c, o = store.records["customers"][0], store.records["orders"][0]
+    nfc, nfd = "ren\u00e9@example.no", "rene\u0301@example.no"
+    r = run(store({"customers": [{**c, "email": nfc}, {**c, "source_id": "2", "email": f"  {nfd.upper()} "}],
+                   "orders": [{**o, "customer_id": "2", "email": nfd}]}))
+    r()
+    assert [row["_source_id"] for row in r.target_rows("customers")] == ["1"]
+    assert r.query("SELECT outcome, rule FROM ledger WHERE entity = 'customers' AND source_id = '2'") == [
+        ("skipped", "customer_email_merged")]
+    customer = r.target_rows("customers")[0]["id"]
+    assert [row["customer_id"] for row in r.target_rows("orders")] == [customer]
+    assert r.report()["all_accounted_for"]

@@ -1,6 +1,7 @@
 """One test per migration rule of seed 000 (and the opt-in that keeps guest orders)."""
 
 import copy
+import shutil
 
 from cart_pipelines.pipeline.rules import HIDDEN_CATEGORY_ID, RULES, RuleSettings
 
@@ -133,7 +134,62 @@ def test_order_statuses_are_mapped_and_unknown_ones_reported(store, run):
     got = {o["_source_id"]: o["status"] for o in r.target_rows("orders")}
     assert got == {"1": "new", "2": "completed", "3": "on_hold", "4": "processing", "5": "processing", "6": "weird"}
     assert r.query("SELECT records FROM rule_counts WHERE rule = 'order_status_unmapped'") == [(1,)]
+    # every renamed status is counted (pending → new, Completed → completed, ...); the unmapped one is not
+    assert r.query("SELECT records FROM rule_counts WHERE rule = 'order_status_mapping'") == [(5,)]
     r2 = run(store())
     r2(settings=RuleSettings(order_status_map={"weird": "cancelled", "paid": "completed"}))
     got = {o["_source_id"]: o["status"] for o in r2.target_rows("orders")}
     assert got["6"] == "cancelled" and got["5"] == "completed"
+
+
+def _writes_of_another_run(r) -> int:
+    return sum(res.writes for res in r().values())
+
+
+def test_hidden_category_named_like_a_shop_category(store, run):
+    """The shop already has "Uncategorised (migrated)": the hidden category of rule 3 keeps its URL key, the shop's
+    category gets -1 (url_key_suffix), and uncategorised products load — in a full migration, and in a full
+    migration after a demo that created the hidden category first."""
+    p = store.records["products"][0]
+    records = {"categories": store.records["categories"] + [{"source_id": "77", "name": "Uncategorised (migrated)"}],
+               "products": [p, {**copy.deepcopy(p), "source_id": "2", "sku": "A-2", "url_key": "annen",
+                                "category_ids": []}]}
+    for demo_first in (False, True):
+        r = run(store(records))
+        if demo_first:
+            r(mode="demo")
+        r()
+        keys = {c["_source_id"]: c["url_key"] for c in r.target_rows("categories")}
+        assert keys[HIDDEN_CATEGORY_ID] == "uncategorised-migrated" and keys["77"] == "uncategorised-migrated-1"
+        assert not r.query("SELECT * FROM ledger WHERE outcome = 'quarantined'")
+        assert len(r.target_rows("products")) == 2 and r.report()["all_accounted_for"]
+        assert _writes_of_another_run(r) == 0
+        r.target.path.unlink()  # the next round starts afresh
+        shutil.rmtree(r.staging.directory)
+
+
+def test_demo_then_full_creates_merged_tax_classes_once(store, run):
+    """Rule tax_class_mapping keeps the first class in source-id order; a demo takes every tax class, so the demo
+    and the full migration after it keep the same one."""
+    p = store.records["products"][0]
+    records = {"tax_classes": [{"source_id": "1", "name": "Standard"}, {"source_id": "2", "name": "Taxable Goods"}],
+               "products": [{**p, "tax_class_id": "2"}]}
+    r = run(store(records))
+    r(mode="demo")
+    r()
+    assert [t["name"] for t in r.target_rows("tax_classes")] == ["Standard"]
+    assert r.report()["all_accounted_for"]
+
+
+def test_url_keys_of_any_script(store, run):
+    """Rule url_key_fallback: transliterated where a transliteration exists, else the entity and id."""
+    p = store.records["products"][0]
+    names = {"2": "Ελληνικό τσάι", "3": "東京", "4": "שלום", "5": "🎉", "6": "!!!", "7": "Party 🎉 hatt"}
+    products = [p] + [{**p, "source_id": sid, "sku": f"S-{sid}", "name": n, "url_key": None}
+                      for sid, n in names.items()]
+    r = run(store({"products": products}))
+    r()
+    keys = {row["_source_id"]: row["url_key"] for row in r.target_rows("products")}
+    assert keys == {"1": "bla-genser", "2": "elliniko-tsai", "3": "dongjing", "4": "slvm", "5": "product-5",
+                    "6": "product-6", "7": "party-hatt"}
+    assert r.query("SELECT records FROM rule_counts WHERE rule = 'url_key_fallback'") == [(2,)]

@@ -7,6 +7,7 @@ Outcomes:
 - skipped: skipped by the named rule `detail`;
 - loaded: the record reaches the target, `detail` is a check of what the target holds (the documented handling);
 - empty: the entity has no records; records that need one are quarantined with a reason containing `detail`;
+- noted: the migration runs, and its report names `detail` among the files of the source it did not read;
 - config_error: the run refuses before any work with a message containing `detail`.
 
 Export cases write lines (str, or bytes for what is not UTF-8) into `<entity>.jsonl`; API cases serve the record
@@ -53,6 +54,8 @@ TEMPLATES = {
                "items": [{"source_id": "66-1", "product_id": "1", "sku": "A-1", "qty": 1, "price": 100, "tax": 25}],
                "updated_at": "2024-05-01T10:00:00Z"},
     "reviews": {"source_id": "66", "product_id": "1", "customer_id": "1", "rating": 4, "title": "Bra"},
+    "categories": {"source_id": "66", "parent_id": "1", "name": "Korpuskategori"},
+    "manufacturers": {"source_id": "66", "name": "Korpus AS"},
 }
 
 
@@ -74,6 +77,53 @@ def _empty(path) -> None:
 
 def _blank_lines(path) -> None:
     path.write_bytes(b"\n   \n" + path.read_bytes().replace(b"\n", b"\n\n"))
+
+
+def _gzip(path) -> None:
+    import gzip
+
+    path.with_name(path.name + ".gz").write_bytes(gzip.compress(path.read_bytes()))
+    path.unlink()
+
+
+def _zstd(path) -> None:
+    import zstandard
+
+    path.with_name(path.name + ".zst").write_bytes(zstandard.ZstdCompressor().compress(path.read_bytes()))
+    path.unlink()
+
+
+def _utf16(path) -> None:
+    path.write_bytes(path.read_bytes().decode("utf-8").encode("utf-16"))  # with its byte-order mark
+
+
+def _utf16_without_bom(path) -> None:
+    path.write_bytes(path.read_bytes().decode("utf-8").encode("utf-16-le"))
+
+
+def _cr_only(path) -> None:
+    path.write_bytes(path.read_bytes().replace(b"\n", b"\r"))
+
+
+DEPTH = 200
+
+
+def _deep_tree(path) -> None:
+    """Categories 500..699 below category 2, each the parent of the next: a tree 202 levels deep."""
+    with open(path.with_name("categories.jsonl"), "a", encoding="utf-8") as fh:
+        for k in range(DEPTH):
+            fh.write(json.dumps({"source_id": str(500 + k), "parent_id": str(499 + k) if k else "2",
+                                 "name": f"Nivå {k + 3}", "url_key": f"niva-{k + 3}"}) + "\n")
+
+
+def _category_named_hidden(path) -> None:
+    """The shop already has a category named like the one rule 3 creates."""
+    with open(path.with_name("categories.jsonl"), "a", encoding="utf-8") as fh:
+        fh.write(json.dumps({"source_id": "77", "name": "Uncategorised (migrated)"}) + "\n")
+
+
+def _coupons(path) -> None:
+    path.with_name("coupons.jsonl").write_text('{"code": "SALG10"}\n', encoding="utf-8")
 
 
 def _field(name: str, want) -> Callable[[dict], bool]:
@@ -178,6 +228,67 @@ EXPORT: list[Case] = [
          "outside the years", record={"created_at": "0001-01-01T00:00:00+05:00"}),
     Case("date-local-format", "customers", "quarantined", "created_at: '31.12.2024' is not an ISO 8601",
          record={"created_at": "31.12.2024"}),
+    # numbers out of range (issue 15): bounded in coerce.py, the field named, never a crash
+    Case("price-1e30", "products", "quarantined", "price: 1E+30 is too large",
+         lines=('{"source_id": "66", "name": "x", "price": 1e30}',)),
+    Case("weight-1e20", "products", "quarantined", "weight: 1E+20 is outside 0..1000000",
+         lines=('{"source_id": "66", "name": "x", "price": 1, "weight": 1e20}',)),
+    Case("stock-2-pow-63", "products", "quarantined", "stock: 9223372036854775808 is too large",
+         record={"stock": 2**63}),
+    Case("category-position-2-pow-31", "categories", "quarantined", "position: 2147483648 is too large",
+         record={"position": 2**31}),
+    Case("stock-double-minus", "products", "quarantined", "stock: '--3' is not a whole number",
+         record={"stock": "--3"}),
+    Case("stock-superscript-digit", "products", "quarantined", "stock: '²' is not a whole number",
+         record={"stock": "²"}),
+    Case("integer-of-5000-digits", "products", "quarantined", "stock: 100000000000000000000000000000… (5001 characters) is too large",
+         lines=('{"source_id": "66", "name": "x", "price": 1, "stock": 1' + "0" * 5000 + "}",)),
+    # references (issue 15): null and blank are no reference
+    Case("category-ids-null", "products", "loaded", _field("category_ids", lambda ids: len(ids) == 1 and all(ids)),
+         record={"category_ids": [None, "2"]}),
+    Case("blank-manufacturer", "products", "loaded", _field("manufacturer_id", None),
+         record={"manufacturer_id": ""}),
+    Case("blank-parent", "categories", "loaded", _field("parent_id", None), record={"parent_id": " "}),
+    # losses (issue 15)
+    Case("category-tree-202-levels", "categories", "loaded", _field("name", f"Nivå {DEPTH + 2}"),
+         rewrite=_deep_tree, source_id=str(500 + DEPTH - 1), alone=True),
+    Case("hidden-category-name-taken", "products", "loaded", _field("category_ids", lambda ids: len(ids) == 1),
+         record={"category_ids": []}, rewrite=_category_named_hidden, alone=True),
+    Case("products-gzip", "products", "loaded", _field("sku", "A-1"), rewrite=_gzip, source_id="1", alone=True),
+    Case("products-zstd", "products", "loaded", _field("sku", "A-1"), rewrite=_zstd, source_id="1", alone=True),
+    # wrong without a word (issue 15)
+    Case("name-japanese-only", "products", "loaded", _field("url_key", "konnichiha"),
+         record={"name": "こんにちは", "url_key": None}),
+    Case("name-emoji-only", "products", "loaded", _field("url_key", lambda k: k.startswith("product-")),
+         record={"name": "🎉🎉", "url_key": None}),
+    Case("name-punctuation-only", "categories", "loaded", _field("url_key", lambda k: k.startswith("category-")),
+         record={"name": "!!!", "url_key": None}),
+    Case("url-key-trailing-slash", "products", "loaded", _field("url_key", "vinterjakke"),
+         record={"url_key": "herre/vinterjakke/"}),
+    Case("description-class-and-style", "products", "loaded",
+         _field("description", '<p class="lead" style="color:red">Varm</p>'),
+         record={"description_html": '<p class="lead" style="color: red" onclick="x()">Varm</p>'}),
+    Case("status-capitalised", "products", "loaded", _field("active", True), record={"status": "Enabled"}),
+    Case("status-upper-case", "products", "loaded", _field("active", True), record={"status": "ENABLED"}),
+    Case("status-trailing-space", "products", "loaded", _field("active", True), record={"status": "enabled "}),
+    Case("status-unknown", "products", "quarantined", "status: 'publish' is not one of enabled, disabled",
+         record={"status": "publish"}),
+    Case("email-same-after-trim-and-case", "customers", "skipped", "customer_email_merged",
+         record={"email": " KARI@example.no "}),
+    Case("variant-sku-of-another-product", "products", "quarantined", "SKU A-1 is already used by product 1",
+         record={"variants": [{"source_id": "v66", "sku": "A-1", "price": 100}]}),
+    Case("name-zero-width-space", "products", "quarantined", "name: required field is blank (only invisible",
+         record={"name": "\u200b"}),
+    Case("json-key-twice", "products", "quarantined", "key 'price' is written twice in one object",
+         lines=('{"source_id": "66", "name": "x", "price": 1, "price": 2}',)),
+    Case("repeated-id-first-invalid", "products", "quarantined", "(an earlier copy was quarantined; which one is "
+         "right cannot be told)", lines=('{"source_id": "66", "name": "x", "price": "gratis"}',
+                               '{"source_id": "66", "name": "x", "price": 1, "sku": "R-66", "url_key": "r-66"}')),
+    Case("utf16-with-bom", "customers", "loaded", _field("email", "kari@example.no"), rewrite=_utf16,
+         source_id="1", alone=True),
+    Case("cr-only-line-ends", "products", "loaded", _field("sku", "A-1"), rewrite=_cr_only, source_id="1",
+         alone=True),
+    Case("unknown-entity-file", "products", "noted", "coupons.jsonl", rewrite=_coupons, source_id="1", alone=True),
     # JSON shape
     Case("deeply-nested-json", "products", "quarantined", "products.jsonl line {line}: JSON nested too deeply",
          lines=(nested(100_000),), source_id="#{line}"),
@@ -227,7 +338,35 @@ def _no_entity_files(store) -> None:
         path.unlink()
 
 
+def _directory(store) -> None:
+    (store / "products.jsonl").unlink()
+    (store / "products.jsonl").mkdir()
+
+
+def _broken_link(store) -> None:
+    (store / "customers.jsonl").unlink()
+    (store / "customers.jsonl").symlink_to(store / "gone.jsonl")
+
+
+def _plain_and_gzip(store) -> None:
+    import gzip
+
+    (store / "orders.jsonl.gz").write_bytes(gzip.compress((store / "orders.jsonl").read_bytes()))
+
+
+def _utf16_file(store) -> None:
+    _utf16_without_bom(store / "reviews.jsonl")
+
+
 CONFIG: list[Case] = [
+    Case("products-file-is-a-directory", "products", "config_error", "products.jsonl is a directory, not a file",
+         rewrite=_directory, source_id=""),
+    Case("customers-file-unreadable", "customers", "config_error", "customers.jsonl is not a regular file",
+         rewrite=_broken_link, source_id=""),
+    Case("orders-plain-and-compressed", "orders", "config_error", "orders is in orders.jsonl and orders.jsonl.gz",
+         rewrite=_plain_and_gzip, source_id=""),
+    Case("utf16-without-bom", "reviews", "config_error", "reviews.jsonl looks like UTF-16 without a byte-order mark",
+         rewrite=_utf16_file, source_id=""),
     Case("export-directory-missing", "products", "config_error", "does not exist; set the source path",
          rewrite=_remove, source_id=""),
     Case("export-without-entity-files", "products", "config_error", "holds no <entity>.jsonl files",
@@ -241,7 +380,8 @@ def template(entity: str, sid: str = "66") -> dict:
     """The entity's template with id `sid` and unique keys of its own (SKU, URL key, e-mail, order number), so
     many cases can share one store without the target rejecting them as duplicates of each other."""
     own = {"products": {"sku": f"K-{sid}", "url_key": f"korpus-{sid}"},
-           "customers": {"email": f"ola.{sid}@example.no"}, "orders": {"number": f"1{sid}"}}.get(entity, {})
+           "customers": {"email": f"ola.{sid}@example.no"}, "orders": {"number": f"1{sid}"},
+           "categories": {"url_key": f"korpuskategori-{sid}"}}.get(entity, {})
     return {**TEMPLATES[entity], "source_id": sid, **own}
 
 

@@ -5,11 +5,14 @@ error before any work."""
 
 from __future__ import annotations
 
+import codecs
+import gzip
 import json
 from dataclasses import dataclass
 from decimal import Decimal
 
 import pytest
+import zstandard
 from helpers import Run, base_store, write_store
 
 from cart_pipelines.model.entities import ENTITY_NAMES
@@ -32,7 +35,19 @@ def _append(path, lines) -> int:
 
 
 def _source_lines(path) -> int:
-    return sum(1 for line in path.read_bytes().splitlines() if line.strip()) if path.exists() else 0
+    """Records in the entity's file, however it is stored (compressed, UTF-16, CR line ends)."""
+    for name in (path.name, path.name + ".gz", path.name + ".zst"):
+        p = path.with_name(name)
+        if p.is_file():
+            data = p.read_bytes()
+            if name.endswith(".gz"):
+                data = gzip.decompress(data)
+            elif name.endswith(".zst"):
+                data = zstandard.ZstdDecompressor().decompressobj().decompress(data)
+            if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+                data = data.decode("utf-16").encode("utf-8")
+            return sum(1 for line in data.splitlines() if line.strip())
+    return 0
 
 
 @dataclass
@@ -146,6 +161,10 @@ def test_bad_input(case: Case, shared, tmp_path):
         held = [r for r in run.target_rows(case.entity) if r["_source_id"] == source_id]
         assert len(held) == 1 and detail(held[0]), (detail.__doc__, held)
         reason = detail.__doc__
+    elif case.expect == "noted":
+        notes = run.report()["files_not_read"]
+        assert any(n["file"] == detail for n in notes), notes
+        reason = next(f"{n['file']}: {n['why']}" for n in notes if n["file"] == detail)
     elif case.expect == "empty":
         assert summaries[case.entity].source_records == 0
         dependants = run.query("SELECT reason FROM ledger WHERE outcome = 'quarantined'")
