@@ -17,7 +17,7 @@ FIGURES = Path(os.environ.get("RELIABILITY_FIGURES", ROOT / "build" / "reliabili
 
 
 def record(kind: str, name: str, **figures) -> None:
-    """One observation: kind is "bad_input", "load_faults", "extract_faults" or "kill_resume"; `name` the case."""
+    """One observation: kind is "bad_input", "load_faults", "extract_faults", "kill_resume" or "fuzz"; `name` the case."""
     FIGURES.parent.mkdir(parents=True, exist_ok=True)
     line = json.dumps({"kind": kind, "name": name, **figures}, sort_keys=True, default=str)
     with open(FIGURES, "a", encoding="utf-8") as fh:  # one short append per line: safe across xdist workers
