@@ -27,7 +27,7 @@ def build_jobs(assets) -> list:
         dg.define_asset_job(
             "demo_migration", selection=MIGRATION, config=run_config(keys, mode="demo"), tags=tags,
             description="Demo migration (seed 001): 10 products, 10 customers and 10 orders at random, with the "
-                        "categories, manufacturers and tax classes they need. Review the result before a full run."),
+                        "categories and manufacturers they need, and every tax class. Review the result before a full run."),
         dg.define_asset_job(
             "delta_sync", selection=MIGRATION, config=run_config(keys, mode="delta"), tags=tags,
             description="Delta migration (seed 001's post-migration): reads only what changed since the last "
