@@ -51,16 +51,48 @@ def dagster_home() -> Path:
     return home
 
 
-def _resources(data: Optional[Path], source: Optional[Path], platform: Optional[str] = None,
-               target: Optional[str] = None):
-    from cart_pipelines.defs.resources import default_resources
+MIGRATION_HELP = "The migration (migrations.yaml; `cart-pipelines migrations` lists them). Needed when several are."
+
+
+def _deployment(migration: Optional[str] = None, data: Optional[Path] = None, source: Optional[Path] = None,
+                platform: Optional[str] = None, target: Optional[str] = None):
+    """(every migration of the deployment, the chosen one): --source, --platform, --target and --data replace
+    those parts of the chosen migration for this command."""
+    from dataclasses import replace
+
+    from cart_pipelines.defs.migrations import Migration, load, select
+    from cart_pipelines.defs.resources import StagingResource, source_resource, target_resource
 
     if source is not None and not source.is_dir():
         _fail(f"--source: {source} is not a directory holding a store export")
     try:
-        return default_resources(data, str(source) if source else None, platform, target)
-    except ValueError as exc:
-        _fail(str(exc))
+        migrations = load()
+        chosen = select(migrations, migration)
+        if not any(v is not None for v in (data, source, platform, target)):
+            return migrations, chosen
+        directory = Path(data) if data else chosen.data
+        resources = dict(chosen.resources)
+        if data:
+            resources["staging"] = StagingResource(directory=str(directory / "staging"),
+                                                   reports_directory=str(directory / "reports"))
+        if source is not None or platform is not None:
+            resources["source"] = source_resource(platform, str(source) if source else None)
+        if target is not None or (data and chosen.target_platform == "local"):
+            resources["target"] = target_resource(directory, target or "local")
+        fresh = Migration.from_resources(resources, chosen.name, directory)
+        shops = {"source_shop": chosen.source_shop if fresh.source_platform == chosen.source_platform else None,
+                 "target_shop": chosen.target_shop if fresh.target_platform == chosen.target_platform else None}
+        changed = replace(chosen, resources=resources, source_platform=fresh.source_platform,
+                          target_platform=fresh.target_platform, data=directory, **shops)
+    except ValueError as exc:  # MigrationsError too: a bad file or name, one line per problem
+        _fail(str(exc))  # a MigrationsError has one line per problem
+    return [changed if m is chosen else m for m in migrations], changed
+
+
+def _resources(data: Optional[Path], source: Optional[Path], platform: Optional[str] = None,
+               target: Optional[str] = None, migration: Optional[str] = None) -> dict:
+    """The chosen migration's resources (source, staging, target) with the options applied."""
+    return _deployment(migration, data, source, platform, target)[1].resources
 
 
 def _initialized(res, what: str):
@@ -77,8 +109,8 @@ def _initialized(res, what: str):
         _fail(f"{what} configuration: {message}")
 
 
-def _open_source(platform: Optional[str], source: Optional[Path]):
-    return _initialized(_resources(None, source, platform)["source"], "source")
+def _open_source(platform: Optional[str], source: Optional[Path], migration: Optional[str] = None):
+    return _initialized(_resources(None, source, platform, migration=migration)["source"], "source")
 
 
 PLATFORM_HELP = "Source platform (default $CART_SOURCE or store_export); credentials from its environment variables."
@@ -127,9 +159,10 @@ def migrate(
     full: bool = typer.Option(False, "--full", help="Full migration of the selected entities."),
     delta: bool = typer.Option(False, "--delta", help="Delta: only what changed since the last successful run "
                                                       "(needs an API source and a finished full migration)."),
-    entities: str = typer.Option(",".join(ENTITY_NAMES), help="Comma-separated entities to migrate."),
+    entities: Optional[str] = typer.Option(None, help="Comma-separated entities to migrate (default: the "
+                                                      "migration's selection, all seven in the embedded default)."),
     keep_guest_orders: bool = typer.Option(False, help="Create customers from guest orders instead of skipping."),
-    demo_seed: int = typer.Option(1, help="Seed of the demo draw."),
+    demo_seed: Optional[int] = typer.Option(None, help="Seed of the demo draw (default 1, or the migration's)."),
     source: Optional[Path] = typer.Option(None, help="Store export directory (default: the bundled sample store)."),
     platform: Optional[str] = typer.Option(None, help=PLATFORM_HELP),
     target: Optional[str] = typer.Option(None, help="local (default, $CART_TARGET) or mystore (run authorize first)."),
@@ -139,6 +172,7 @@ def migrate(
                                                           "flag; write nothing to the target."),
     detect_deletions: bool = typer.Option(False, help="Delta: list the source's ids to find deleted records."),
     delete_on_target: bool = typer.Option(False, help="Delete records deleted at the source on the target too."),
+    migration: Optional[str] = typer.Option(None, help=MIGRATION_HELP),
 ):
     """Run the demo, full or delta migration in-process, with a progress bar per entity and the report at the end;
     the run is recorded in the Dagster instance and UI."""
@@ -146,30 +180,39 @@ def migrate(
     if len(modes) != 1:
         _fail("choose one of --demo, --full or --delta")
     mode = modes[0]
-    chosen = [e.strip() for e in entities.split(",") if e.strip()]
-    try:
-        resolve_selection(chosen)
-    except SelectionError as exc:
-        _fail(str(exc))
+    if entities is not None:
+        chosen = [e.strip() for e in entities.split(",") if e.strip()]
+        try:
+            resolve_selection(chosen)
+        except SelectionError as exc:
+            _fail(str(exc))
     import dagster as dg
 
     from cart_pipelines.definitions import build_definitions
-    from cart_pipelines.defs.jobs import run_config
-    from cart_pipelines.pipeline.progress import RunProgress
+    from cart_pipelines.defs.jobs import migration_keys, run_config
 
     dagster_home()
-    resources = _resources(data, source, platform, target)
-    defs = build_definitions(resources)
-    job_name = {"demo": "demo_migration", "full": "full_migration", "delta": "delta_sync"}[mode]
+    migrations, m = _deployment(migration, data, source, platform, target)
+    resources = m.resources
+    defs = build_definitions(migrations=migrations)
+    job_name = m.job_name({"demo": "demo_migration", "full": "full_migration", "delta": "delta_sync"}[mode])
     job = defs.resolve_job_def(job_name)
-    keys = [k for a in defs.assets for k in a.keys]
-    cfg = run_config(keys, mode=mode, entities=chosen, keep_guest_orders=keep_guest_orders, demo_seed=demo_seed,
-                     dry_run=dry_run, detect_deletions=detect_deletions, delete_on_target=delete_on_target)
+    keys = migration_keys(m, [k for a in defs.assets for k in a.keys])
+    # The migration's selection and rule options, then what this command line asks for on top.
+    settings = {**m.settings, "mode": mode, **({"entities": chosen} if entities is not None else {}),
+                **({"demo_seed": demo_seed} if demo_seed is not None else {}),
+                **{k: True for k, on in (("keep_guest_orders", keep_guest_orders), ("dry_run", dry_run),
+                                         ("detect_deletions", detect_deletions),
+                                         ("delete_on_target", delete_on_target)) if on}}
+    chosen = list(settings.get("entities") or ENTITY_NAMES)
+    cfg = run_config(keys, **settings)
     cfg.loggers["console"] = {"config": {"log_level": "ERROR"}}  # the bars and the report say what matters
-    console.print(f"Running [bold]{job_name}[/] from {platform or os.environ.get('CART_SOURCE') or 'store export'} ...")
+    label = f" ({m.name})" if m.prefixed else ""
+    console.print(f"Running [bold]{job_name}[/]{label} from "
+                  f"{platform or (m.source_platform if m.source_platform != 'store_export' else 'store export')} ...")
     run_id = str(uuid.uuid4())
     with dg.DagsterInstance.get() as instance:
-        bars = RunProgress(instance, run_id, resolve_selection(chosen), console) if progress else nullcontext()
+        bars = _progress(instance, run_id, resolve_selection(chosen), m) if progress else nullcontext()
         with bars:
             result = job.execute_in_process(run_config=cfg, instance=instance, raise_on_error=False, run_id=run_id)
     failed_checks = [f"{e.asset_key.to_user_string()}:{e.check_name}"
@@ -184,6 +227,19 @@ def migrate(
         _fail("checks failed: " + ", ".join(failed_checks), 1)
     console.print(f"All {len(result.get_asset_check_evaluations())} checks passed. Run id {result.run_id}; "
                   f"report in {resources['staging'].reports_directory}.")
+
+
+def _progress(instance, run_id: str, entities, m):
+    """Progress bars of a run; a prefixed migration's step keys (shop_a__load__orders) read as unprefixed ones."""
+    from cart_pipelines.pipeline.progress import RunProgress
+
+    class Bars(RunProgress):
+        def on_event(self, event) -> None:
+            if m.prefixed and event is not None and (event.step_key or "").startswith(f"{m.name}__"):
+                event = event._replace(step_key=event.step_key[len(m.name) + 2:])
+            super().on_event(event)
+
+    return Bars(instance, run_id, entities, console)
 
 
 def _failure(result) -> str:
@@ -225,6 +281,7 @@ def backfill(
     platform: Optional[str] = typer.Option(None, help=PLATFORM_HELP),
     target: Optional[str] = typer.Option(None, help="local (default, $CART_TARGET) or an API target."),
     data: Optional[Path] = typer.Option(None, help="Where staging, target and reports live (default: data/)."),
+    migration: Optional[str] = typer.Option(None, help=MIGRATION_HELP),
 ):
     """Backfill partitions of a large entity in-process, in batches as the backfill policy would run them; each
     partition is extracted with the platform's filter and loaded through the id map. Running it again writes
@@ -233,20 +290,22 @@ def backfill(
     import dagster as dg
 
     from cart_pipelines.definitions import build_definitions
-    from cart_pipelines.defs.partitions import PARTITIONS, PER_RUN, plan
+    from cart_pipelines.defs.partitions import PER_RUN, partitions_for, plan
     from cart_pipelines.pipeline.backfill import PARTITIONED, BackfillError
     from cart_pipelines.platforms.kit.source import SliceNotPossible
 
     if entity not in PARTITIONED:
         _fail(f"entity: {entity} is not partitioned; choose from {', '.join(PARTITIONED)}")
     dagster_home()
-    resources = _resources(data, source, platform, target)
-    defs = build_definitions(resources)
-    job = defs.resolve_job_def(f"backfill_{entity}")
+    migrations, m = _deployment(migration, data, source, platform, target)
+    resources, PARTITIONS = m.resources, partitions_for(m)
+    defs = build_definitions(migrations=migrations)
+    job = defs.resolve_job_def(m.job_name(f"backfill_{entity}"))
     with dg.DagsterInstance.get() as instance:
         if isinstance(PARTITIONS[entity], dg.DynamicPartitionsDefinition):
             try:
-                added = plan(instance, _initialized(resources["source"], "source"), entity, per_partition)
+                added = plan(instance, _initialized(resources["source"], "source"), entity, per_partition,
+                             partitions=PARTITIONS)
             except (BackfillError, SliceNotPossible) as exc:
                 _fail(str(exc))
             if added:
@@ -284,11 +343,11 @@ def _print_partitions(staging, entity: str, keys: list[str]) -> None:
 
 
 @app.command()
-def report(data: Optional[Path] = typer.Option(None, help="Data directory (default: data/).")):
+def report(data: Optional[Path] = typer.Option(None, help="Data directory (default: data/, or the migration's)."),
+           migration: Optional[str] = typer.Option(None, help=MIGRATION_HELP)):
     """Print the latest migration report."""
-    from cart_pipelines.defs.resources import data_dir
-
-    rep = report_mod.read((data or data_dir()) / "reports")
+    directory = data / "reports" if data else Path(_deployment(migration)[1].reports_directory)
+    rep = report_mod.read(directory)
     if rep is None:
         _fail("no migration report yet; run `cart-pipelines migrate --demo` first")
     print_report(rep)
@@ -316,6 +375,9 @@ def check(
     entity: str = typer.Option("products", help="Entity to read one record of."),
     target: Optional[str] = typer.Option(None, help="Test this target's connection instead of the source's "
                                                     "(local, mystore, shopify, woocommerce, bigcommerce)."),
+    target_side: bool = typer.Option(False, "--target-side", help="Test the chosen migration's own target "
+                                                                  "connection instead of its source's."),
+    migration: Optional[str] = typer.Option(None, help=MIGRATION_HELP),
 ):
     """Connection test (seed 002): one authenticated request and one record. Exit 1 when it fails."""
     from cart_pipelines.platforms.kit.connection_test import (
@@ -323,10 +385,11 @@ def check(
         verify_target,
     )
 
-    if target is not None:
-        result = verify_target(_initialized(_resources(None, None, None, target)["target"], "target"), entity)
+    if target is not None or target_side:
+        res = _resources(None, None, None, target, migration=migration)["target"]
+        result = verify_target(_initialized(res, "target"), entity)
     else:
-        result = verify_source(_open_source(platform, source), entity)
+        result = verify_source(_open_source(platform, source, migration), entity)
     if not result.ok:
         _fail(result.message, 1)
     console.print(f"[green]ok[/] {result.message}")
@@ -338,6 +401,7 @@ def preview(
     limit: int = typer.Option(3, help="Records to show."),
     platform: Optional[str] = typer.Option(None, help=PLATFORM_HELP),
     source: Optional[Path] = typer.Option(None, help="Store export directory (store_export source)."),
+    migration: Optional[str] = typer.Option(None, help=MIGRATION_HELP),
 ):
     """Show the first records of one entity, as the canonical model sees them."""
     from cart_pipelines.model.entities import ENTITIES
@@ -345,7 +409,7 @@ def preview(
 
     if entity not in ENTITIES:
         _fail(f"entity: unknown entity {entity}; choose from {', '.join(ENTITY_NAMES)}")
-    result = verify_source(_open_source(platform, source), entity, limit)
+    result = verify_source(_open_source(platform, source, migration), entity, limit)
     if not result.ok:
         _fail(result.message, 1)
     table = Table(title=f"{entity} from {result.source}")
@@ -406,6 +470,8 @@ def authorize(
     listen: bool = typer.Option(True, help="Catch the redirect on the loopback redirect URL (127.0.0.1); "
                                            "--no-listen: paste the redirect URL or the code instead."),
     timeout: float = typer.Option(300, help="Seconds to wait for the redirect."),
+    migration: Optional[str] = typer.Option(None, help="The migration whose Mystore target to authorize (its "
+                                                       "MYSTORE_* variable names); default: the MYSTORE_* variables."),
 ):
     """Connect to Mystore (seed 000): open the printed URL, log in with store name, e-mail and password, press
     Authorize. The code is exchanged for tokens, stored in a file only you can read (MYSTORE_TOKEN_FILE)."""
@@ -420,8 +486,14 @@ def authorize(
         new_state,
     )
 
+    resource = MystoreTargetResource.from_env()
+    if migration is not None:
+        chosen = _deployment(migration)[1]
+        if chosen.target_platform != "mystore":
+            _fail(f"--migration: {chosen.name}'s target is {chosen.target_platform}, not mystore")
+        resource = chosen.resources["target"]
     try:
-        target = MystoreTargetResource.from_env().process_config_and_initialize().open()
+        target = resource.process_config_and_initialize().open()
     except Exception as exc:
         _fail(f"Mystore configuration: {str(exc).strip().splitlines()[0]} (set MYSTORE_URL, MYSTORE_CLIENT_ID, "
               f"MYSTORE_CLIENT_SECRET)")
@@ -439,6 +511,71 @@ def authorize(
     except OAuthError as exc:
         _fail(str(exc), 1)
     console.print(f"[green]authorized[/]: {target.describe()}; tokens saved to {target.tokens.path} (mode 0600).")
+
+
+@app.command()
+def migrations():
+    """List the declared migrations (migrations.yaml, or the embedded default): source, target, data, schedule."""
+    from cart_pipelines.defs.migrations import migrations_file
+
+    ms = _all_migrations()
+    path = migrations_file()
+    table = Table(title=f"Migrations ({path if path else 'embedded default: no migrations.yaml'})")
+    for col in ("name", "source", "target", "entities", "data", "post-migration schedule"):
+        table.add_column(col)
+    for m in ms:
+        source, target = (p.split("/", 1)[1] for p in m.pools())
+        entities = m.settings.get("entities")
+        table.add_row(m.name, source, target,
+                      "all" if not entities or set(entities) == set(ENTITY_NAMES) else ",".join(entities),
+                      str(m.data), f"{m.schedule.cron} {m.schedule.timezone} "
+                                   f"({'on' if m.schedule.enabled else 'off'})")
+    console.print(table)
+
+
+def _all_migrations():
+    from cart_pipelines.defs.migrations import load
+
+    try:
+        return load()
+    except ValueError as exc:
+        _fail(str(exc))
+
+
+@app.command()
+def status(migration: Optional[str] = typer.Option(None, help="Only this migration (default: every one).")):
+    """Where each migration stands (seed 001): demo done, full done, checks green, last post-migration, records in
+    quarantine, and what to do next; from the Dagster instance and the latest reports."""
+    import dagster as dg
+
+    from cart_pipelines.definitions import build_definitions
+    from cart_pipelines.defs.status import lifecycle
+
+    ms = _all_migrations()
+    if migration is not None:
+        ms = [_deployment(migration)[1]]
+    dagster_home()
+    checks = build_definitions(migrations=ms).asset_checks or []
+    keys = [spec.key for c in checks for spec in c.check_specs]
+    table = Table(title="Where each migration stands")
+    for col in ("migration", "stage", "demo", "full", "checks", "last post-migration", "quarantined", "next"):
+        table.add_column(col)
+
+    def phase(p: dict) -> str:
+        done = p["done_at"].replace("T", " ").replace("+00:00", " UTC") if p["done_at"] else "-"
+        return done if p["latest"] in ("success", "never run") else f"{done} (latest {p['latest']})"
+
+    with dg.DagsterInstance.get() as instance:
+        for m in ms:
+            own = [k for k in keys if tuple(k.asset_key.path[:len(m.prefix)]) == m.prefix]
+            s = lifecycle(m, instance, own)
+            c = s["checks"]
+            checks_cell = ("[green]green[/]" if c["green"] else
+                           f"[red]{len(c['failed'])} failing[/]" if c["failed"] else f"{c['passed']}/{c['total']}")
+            table.add_row(m.name, s["stage"], phase(s["demo"]), phase(s["full"]), checks_cell,
+                          phase(s["post_migration"]), "-" if s["quarantined"] is None else str(s["quarantined"]),
+                          s["next"])
+    console.print(table)
 
 
 @app.command()

@@ -1,4 +1,6 @@
-"""The Dagster code location: every asset, check, job and resource of cart_pipelines."""
+"""The Dagster code location: every asset, check, job, schedule, sensor and resource of cart_pipelines — one set
+per migration of migrations.yaml (defs/migrations.py), or the embedded default when there is no file. Built when
+the code location loads, so "Reload definitions" picks up added or removed migrations."""
 
 from __future__ import annotations
 
@@ -6,26 +8,34 @@ import dagster as dg
 
 from cart_pipelines.defs.factory import build_all
 from cart_pipelines.defs.jobs import build_jobs, build_schedules
+from cart_pipelines.defs.migrations import Migration, load
 from cart_pipelines.defs.partitions import (
     backfill_jobs,
     build_partitioned,
-    plan_partitions,
+    plan_partitions_job,
 )
-from cart_pipelines.defs.resources import default_resources, platform_names
+from cart_pipelines.defs.status import build_status
 
 
-def build_definitions(resources: dict | None = None) -> dg.Definitions:
-    resources = resources or default_resources()
-    names = platform_names(resources)
-    assets, asset_checks = build_all(*names)
+def migration_definitions(m: Migration) -> dg.Definitions:
+    """Everything of one migration: its assets, checks, jobs, schedule, lifecycle sensor and resources."""
+    assets, asset_checks = build_all(m)
+    status, sensor = build_status(m, asset_checks)
     return dg.Definitions(
-        assets=assets + build_partitioned(*names),
+        assets=assets + build_partitioned(m) + [status],
         asset_checks=asset_checks,
-        jobs=build_jobs(assets) + backfill_jobs() + [plan_partitions],
-        schedules=build_schedules(),
-        resources=resources,
-        executor=executor(),
+        jobs=build_jobs(m, assets) + backfill_jobs(m) + [plan_partitions_job(m)],
+        schedules=build_schedules(m),
+        sensors=[sensor],
+        resources=m.bound_resources(),
     )
+
+
+def build_definitions(resources: dict | None = None, migrations: list[Migration] | None = None) -> dg.Definitions:
+    """The definitions of `migrations`; of one migration with `resources`; else of the deployment's migrations."""
+    if migrations is None:
+        migrations = [Migration.from_resources(resources)] if resources else load()
+    return dg.Definitions.merge(*(migration_definitions(m) for m in migrations), dg.Definitions(executor=executor()))
 
 
 def executor() -> dg.ExecutorDefinition:

@@ -14,7 +14,8 @@ def test_asset_keys_by_stage():
     keys = {k.to_user_string() for k in defs.resolve_all_asset_keys()}
     expected = {f"{stage}/{e}" for stage in ("extract", "transform", "load") for e in ENTITY_NAMES}
     backfill = {f"backfill/{stage}_{e}" for stage in ("extract", "load") for e in ("orders", "products", "customers")}
-    assert keys == expected | backfill | {"transform/scope", "load/prepare_target", "report/migration_report"}
+    assert keys == expected | backfill | {"transform/scope", "load/prepare_target", "report/migration_report",
+                                          "status/lifecycle"}
 
 
 def test_groups_and_descriptions():

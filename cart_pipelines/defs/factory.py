@@ -1,5 +1,7 @@
 """The asset factory: from the entity registry, per entity an extract, a transform and a load asset with their
-checks, plus the scope asset (what this run migrates) and the migration report."""
+checks, plus the scope asset (what this run migrates) and the migration report — once per migration
+(defs/migrations.py), whose name prefixes the keys, groups the assets and prefixes the resource keys once a
+deployment declares several."""
 
 
 import json
@@ -8,11 +10,7 @@ from datetime import datetime, timedelta, timezone
 import dagster as dg
 
 from cart_pipelines.defs.config import MigrationConfig
-from cart_pipelines.defs.resources import (
-    SourceResource,
-    StagingResource,
-    TargetResource,
-)
+from cart_pipelines.defs.migrations import Migration
 from cart_pipelines.model.entities import ENTITIES, ENTITY_NAMES, Entity
 from cart_pipelines.pipeline import checks as verify
 from cart_pipelines.pipeline import ledger, report
@@ -34,7 +32,17 @@ OWNERS = ["team:data-engineering"]  # shown in the UI's asset catalog; a team to
 
 
 def key(stage: str, entity: str) -> dg.AssetKey:
+    """The key of a lone migration (no prefix); Migration.key prefixes it once there are several."""
     return dg.AssetKey([stage, entity])
+
+
+def needs(m: Migration, *roles: str) -> set[str]:
+    """The resource keys of `roles` (source, staging, target) of migration `m`."""
+    return {m.resource_key(r) for r in roles}
+
+
+def resources_of(context, m: Migration, *roles: str) -> list:
+    return [getattr(context.resources, m.resource_key(r)) for r in roles]
 
 
 def preview_md(con, sql: str, params=None, limit: int = 5) -> "dg.MetadataValue":
@@ -69,13 +77,14 @@ def delta_since(src, entity: str, staging, config: MigrationConfig):
     return mark - timedelta(seconds=config.lookback_seconds)
 
 
-def build_extract(entity: Entity, source_platform: str = "store_export") -> dg.AssetsDefinition:
-    @dg.asset(key=key("extract", entity.name), group_name="extract", kinds={"parquet", "duckdb", source_platform},
-              owners=OWNERS,
+def build_extract(m: Migration, entity: Entity) -> dg.AssetsDefinition:
+    @dg.asset(key=m.key("extract", entity.name), group_name=m.group("extract"),
+              kinds={"parquet", "duckdb", m.source_platform}, owners=OWNERS,
+              required_resource_keys=needs(m, "source", "staging"),
               description=f"{entity.label}: every record from the source, validated against the canonical model "
                           f"and staged as Parquet; records that do not fit are quarantined with the reason.")
-    def _extract(context: dg.AssetExecutionContext, config: MigrationConfig, source: SourceResource,
-                 staging: StagingResource) -> dg.MaterializeResult:
+    def _extract(context: dg.AssetExecutionContext, config: MigrationConfig) -> dg.MaterializeResult:
+        source, staging = resources_of(context, m, "source", "staging")
         st = staging.open()
         if entity.name not in config.selection():
             skip_entity(entity.name, st)
@@ -103,54 +112,62 @@ def build_extract(entity: Entity, source_platform: str = "store_export") -> dg.A
     return _extract
 
 
-@dg.asset(key=SCOPE_KEY, group_name="transform", kinds={"duckdb"}, owners=OWNERS,
-          deps=[key("extract", e) for e in ENTITY_NAMES],
-          description="What this run migrates: every staged record (full) or the demo sample of seed 001 — "
-                      "10 products, customers and orders at random plus what they need.")
-def scope_asset(context: dg.AssetExecutionContext, config: MigrationConfig,
-                staging: StagingResource) -> dg.MaterializeResult:
-    selected = config.selection()
-    with staging.open().connect() as con:
-        counts = compute_scope(con, selected, config.mode, config.demo_size, config.demo_seed)
-    context.log.info(f"{config.mode} migration scope: {counts}")
-    return dg.MaterializeResult(metadata={"mode": config.mode, "entities": ", ".join(selected),
-                                          "in_scope": dg.MetadataValue.json(counts),
-                                          "dagster/row_count": sum(counts.values())})
+def build_scope(m: Migration) -> dg.AssetsDefinition:
+    @dg.asset(key=m.key(*SCOPE_KEY.path), group_name=m.group("transform"), kinds={"duckdb"}, owners=OWNERS,
+              deps=[m.key("extract", e) for e in ENTITY_NAMES], required_resource_keys=needs(m, "staging"),
+              description="What this run migrates: every staged record (full) or the demo sample of seed 001 — "
+                          "10 products, customers and orders at random plus what they need.")
+    def scope_asset(context: dg.AssetExecutionContext, config: MigrationConfig) -> dg.MaterializeResult:
+        (staging,) = resources_of(context, m, "staging")
+        selected = config.selection()
+        with staging.open().connect() as con:
+            counts = compute_scope(con, selected, config.mode, config.demo_size, config.demo_seed)
+        context.log.info(f"{config.mode} migration scope: {counts}")
+        return dg.MaterializeResult(metadata={"mode": config.mode, "entities": ", ".join(selected),
+                                              "in_scope": dg.MetadataValue.json(counts),
+                                              "dagster/row_count": sum(counts.values())})
+
+    return scope_asset
 
 
 PREPARE_KEY = dg.AssetKey(["load", "prepare_target"])
 
 
-@dg.asset(key=PREPARE_KEY, group_name="load", kinds={"duckdb"}, owners=OWNERS, deps=[SCOPE_KEY],
-          description="Prepares the target before any load. With clear_target (seed 000's \"Clear current data on "
-                      "Target Store before Migration\"; off by default) it deletes the target's current data of the "
-                      "selected entities, logging what and how much, and forgets their id map.")
-def prepare_target(context: dg.AssetExecutionContext, config: MigrationConfig, staging: StagingResource,
-                   target: TargetResource) -> dg.MaterializeResult:
-    selected = list(config.selection())
-    tgt = target.open()
-    if config.dry_run:  # nothing is written to the target in a dry run, clearing least of all
-        return dg.MaterializeResult(metadata={"cleared": False, "dry_run": True, "target": tgt.describe()})
-    if not config.clear_target:
-        return dg.MaterializeResult(metadata={"cleared": False, "target": tgt.describe()})
-    present = {e: tgt.count(e) for e in selected}
-    context.log.warning(f"clear_target is on: deleting current data on {tgt.describe()}: {present}")
-    deleted = tgt.clear(selected)
-    with staging.open().connect() as con:
-        con.execute(f"DELETE FROM id_map WHERE target = ? AND entity IN ({', '.join('?' for _ in selected)})",
-                    [tgt.name, *selected])
-    context.log.warning(f"deleted on {tgt.describe()}: {deleted}")
-    return dg.MaterializeResult(metadata={"cleared": True, "target": tgt.describe(),
-                                          "deleted": dg.MetadataValue.json(deleted)})
+def build_prepare(m: Migration) -> dg.AssetsDefinition:
+    @dg.asset(key=m.key(*PREPARE_KEY.path), group_name=m.group("load"), kinds={"duckdb"}, owners=OWNERS,
+              deps=[m.key(*SCOPE_KEY.path)], required_resource_keys=needs(m, "staging", "target"),
+              description="Prepares the target before any load. With clear_target (seed 000's \"Clear current data on "
+                          "Target Store before Migration\"; off by default) it deletes the target's current data of the "
+                          "selected entities, logging what and how much, and forgets their id map.")
+    def prepare_target(context: dg.AssetExecutionContext, config: MigrationConfig) -> dg.MaterializeResult:
+        staging, target = resources_of(context, m, "staging", "target")
+        selected = list(config.selection())
+        tgt = target.open()
+        if config.dry_run:  # nothing is written to the target in a dry run, clearing least of all
+            return dg.MaterializeResult(metadata={"cleared": False, "dry_run": True, "target": tgt.describe()})
+        if not config.clear_target:
+            return dg.MaterializeResult(metadata={"cleared": False, "target": tgt.describe()})
+        present = {e: tgt.count(e) for e in selected}
+        context.log.warning(f"clear_target is on: deleting current data on {tgt.describe()}: {present}")
+        deleted = tgt.clear(selected)
+        with staging.open().connect() as con:
+            con.execute(f"DELETE FROM id_map WHERE target = ? AND entity IN ({', '.join('?' for _ in selected)})",
+                        [tgt.name, *selected])
+        context.log.warning(f"deleted on {tgt.describe()}: {deleted}")
+        return dg.MaterializeResult(metadata={"cleared": True, "target": tgt.describe(),
+                                              "deleted": dg.MetadataValue.json(deleted)})
+
+    return prepare_target
 
 
-def build_transform(entity: Entity) -> dg.AssetsDefinition:
-    @dg.asset(key=key("transform", entity.name), group_name="transform", kinds={"duckdb"}, owners=OWNERS,
-              deps=[SCOPE_KEY, *[key("transform", d) for d in entity.depends_on]],
+def build_transform(m: Migration, entity: Entity) -> dg.AssetsDefinition:
+    @dg.asset(key=m.key("transform", entity.name), group_name=m.group("transform"), kinds={"duckdb"}, owners=OWNERS,
+              deps=[m.key(*SCOPE_KEY.path), *[m.key("transform", d) for d in entity.depends_on]],
+              required_resource_keys=needs(m, "staging", "target"),
               description=f"{entity.label} in the Mystore shape, migration rules applied (DuckDB SQL); "
                           f"records a rule skips or that reference missing records are written to the ledger.")
-    def _transform(context: dg.AssetExecutionContext, config: MigrationConfig, staging: StagingResource,
-                   target: TargetResource) -> dg.MaterializeResult:
+    def _transform(context: dg.AssetExecutionContext, config: MigrationConfig) -> dg.MaterializeResult:
+        staging, target = resources_of(context, m, "staging", "target")
         with staging.open().connect() as con:
             if entity.name not in config.selection():
                 clear_entity(con, entity.name)
@@ -167,13 +184,15 @@ def build_transform(entity: Entity) -> dg.AssetsDefinition:
     return _transform
 
 
-def build_load(entity: Entity, target_platform: str = "duckdb") -> dg.AssetsDefinition:
-    @dg.asset(key=key("load", entity.name), group_name="load", kinds={"duckdb", target_platform}, owners=OWNERS,
-              deps=[key("transform", entity.name), PREPARE_KEY, *[key("load", d) for d in entity.depends_on]],
+def build_load(m: Migration, entity: Entity) -> dg.AssetsDefinition:
+    @dg.asset(key=m.key("load", entity.name), group_name=m.group("load"), kinds={"duckdb", m.target_kind},
+              owners=OWNERS, required_resource_keys=needs(m, "staging", "target"),
+              deps=[m.key("transform", entity.name), m.key(*PREPARE_KEY.path),
+                    *[m.key("load", d) for d in entity.depends_on]],
               description=f"{entity.label} upserted into the target through the source-id → target-id map: "
                           f"new rows created, changed rows updated, unchanged rows not written.")
-    def _load(context: dg.AssetExecutionContext, config: MigrationConfig, staging: StagingResource,
-              target: TargetResource) -> dg.MaterializeResult:
+    def _load(context: dg.AssetExecutionContext, config: MigrationConfig) -> dg.MaterializeResult:
+        staging, target = resources_of(context, m, "staging", "target")
         tgt = target.open()
         with staging.open().connect() as con:
             if entity.name not in config.selection():
@@ -201,13 +220,15 @@ def build_load(entity: Entity, target_platform: str = "duckdb") -> dg.AssetsDefi
     return _load
 
 
-def _check(name: str, asset_key: dg.AssetKey, description: str, run, blocking: bool = True):
+def _check(m: Migration, name: str, asset_key: dg.AssetKey, description: str, run, blocking: bool = True):
     """An asset check from a verify function; `run(con, target)` returns (passed, facts)."""
 
-    @dg.asset_check(asset=asset_key, name=name, blocking=blocking, description=description)
-    def _c(staging: StagingResource, target: TargetResource) -> dg.AssetCheckResult:
+    @dg.asset_check(asset=asset_key, name=name, blocking=blocking, description=description,
+                    required_resource_keys=needs(m, "staging", "target"))
+    def _c(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
+        staging, target = resources_of(context, m, "staging", "target")
         with staging.open().connect() as con:
-            if asset_key.path[0] == "load" and con.execute(
+            if asset_key.path[-2] == "load" and con.execute(
                     "SELECT count(*) FROM run_settings WHERE key = 'dry_run' AND value = 'true'").fetchall()[0][0]:
                 return dg.AssetCheckResult(passed=True, metadata={
                     "dry_run": "nothing was loaded (dry run): this check verifies the next real load"})
@@ -218,74 +239,77 @@ def _check(name: str, asset_key: dg.AssetKey, description: str, run, blocking: b
     return _c
 
 
-def build_checks(entity: Entity) -> list:
+def build_checks(m: Migration, entity: Entity) -> list:
     e = entity.name
-    load_key = key("load", e)
+    load_key = m.key("load", e)
     checks = [
-        _check("ledger_closes", load_key,
+        _check(m, "ledger_closes", load_key,
                "Every source record is accounted for: source = loaded + skipped (by rule) + quarantined.",
                lambda con, tgt: verify.ledger_closes(con, e)),
-        _check("counts_reconcile", load_key,
+        _check(m, "counts_reconcile", load_key,
                "Every record the ledger calls loaded exists on the target exactly once (read back).",
                lambda con, tgt: verify.counts_reconcile(con, tgt, e)),
     ]
     if e in ("categories", "products", "orders", "reviews"):
-        checks.append(_check("references_resolve", load_key,
+        checks.append(_check(m, "references_resolve", load_key,
                              "Every reference of a loaded record points at a record that exists on the target.",
                              lambda con, tgt: verify.references_resolve(con, tgt, e)))
     if e == "orders":
-        checks.append(_check("money_totals_match", load_key,
+        checks.append(_check(m, "money_totals_match", load_key,
                              "Subtotal, shipping, tax, discount and grand total on the target equal the source.",
                              lambda con, tgt: verify.money_totals_match(con, tgt)))
     if e in URL_KEY_ENTITIES:
-        checks.append(_check("url_keys_unique", load_key, "URL keys on the target are unique and non-empty.",
+        checks.append(_check(m, "url_keys_unique", load_key, "URL keys on the target are unique and non-empty.",
                              lambda con, tgt: verify.url_keys_unique(con, tgt, e), blocking=False))
-        checks.append(_check("url_keys_unique", key("transform", e),
+        checks.append(_check(m, "url_keys_unique", m.key("transform", e),
                              "URL keys are unique after the -1/-2 rule, before anything is loaded.",
                              lambda con, tgt: verify.transformed_url_keys_unique(con, e)))
     return checks
 
 
-@dg.asset(key=REPORT_KEY, group_name="report", kinds={"duckdb"}, owners=OWNERS, deps=[key("load", e) for e in ENTITY_NAMES],
-          description="The migration report: per entity source, loaded, skipped by rule, quarantined; with "
-                      "redirects.csv (old URL → new, for 301s) and password_resets.csv "
-                      "(data/reports/migration_report.md and .json).")
-def report_asset(context: dg.AssetExecutionContext, config: MigrationConfig, staging: StagingResource,
-                 target: TargetResource) -> dg.MaterializeResult:
-    if config.dry_run:
+def build_report(m: Migration) -> dg.AssetsDefinition:
+    @dg.asset(key=m.key(*REPORT_KEY.path), group_name=m.group("report"), kinds={"duckdb"}, owners=OWNERS,
+              deps=[m.key("load", e) for e in ENTITY_NAMES], required_resource_keys=needs(m, "staging", "target"),
+              description="The migration report: per entity source, loaded, skipped by rule, quarantined; with "
+                          "redirects.csv (old URL → new, for 301s) and password_resets.csv "
+                          "(data/reports/migration_report.md and .json).")
+    def report_asset(context: dg.AssetExecutionContext, config: MigrationConfig) -> dg.MaterializeResult:
+        staging, target = resources_of(context, m, "staging", "target")
+        if config.dry_run:
+            with staging.open().connect() as con:
+                plan = report.dry_run(con, {"mode": config.mode, "entities": ",".join(config.selection()),
+                                            "delete_on_target": config.delete_on_target})
+                con.execute("DELETE FROM watermarks_pending")  # a dry run never moves the high-water marks
+            path = report.write(plan, staging.reports_directory, report.DRY_RUN)
+            context.log.info(report.dry_run_markdown(plan))
+            return dg.MaterializeResult(metadata={
+                "dry_run": True, "plan": dg.MetadataValue.md(report.dry_run_markdown(plan)),
+                "path": dg.MetadataValue.path(str(path)), "writes": 0})
         with staging.open().connect() as con:
-            plan = report.dry_run(con, {"mode": config.mode, "entities": ",".join(config.selection()),
-                                        "delete_on_target": config.delete_on_target})
-            con.execute("DELETE FROM watermarks_pending")  # a dry run never moves the high-water marks
-        path = report.write(plan, staging.reports_directory, report.DRY_RUN)
-        context.log.info(report.dry_run_markdown(plan))
+            rep = report.build(con, {"mode": config.mode, "entities": ",".join(config.selection()),
+                                     "keep_guest_orders": config.keep_guest_orders},
+                               target.open().password_algorithms, staging.reports_directory)
+        path = report.write(rep, staging.reports_directory)
+        if rep["all_accounted_for"]:
+            with staging.open().connect() as con:
+                advanced = report.promote_watermarks(con)
+            context.log.info(f"delta high-water marks advanced: {advanced}")
+        context.log.info(report.markdown(rep))
+        png = migration_chart(rep)
+        (path.parent / "migration_chart.png").write_bytes(png)
         return dg.MaterializeResult(metadata={
-            "dry_run": True, "plan": dg.MetadataValue.md(report.dry_run_markdown(plan)),
-            "path": dg.MetadataValue.path(str(path)), "writes": 0})
-    with staging.open().connect() as con:
-        rep = report.build(con, {"mode": config.mode, "entities": ",".join(config.selection()),
-                                 "keep_guest_orders": config.keep_guest_orders},
-                           target.open().password_algorithms, staging.reports_directory)
-    path = report.write(rep, staging.reports_directory)
-    if rep["all_accounted_for"]:
-        with staging.open().connect() as con:
-            advanced = report.promote_watermarks(con)
-        context.log.info(f"delta high-water marks advanced: {advanced}")
-    context.log.info(report.markdown(rep))
-    png = migration_chart(rep)
-    (path.parent / "migration_chart.png").write_bytes(png)
-    return dg.MaterializeResult(metadata={
-        "chart": dg.MetadataValue.md(chart_markdown(png)),
-        "report": dg.MetadataValue.md(report.markdown(rep)), "path": dg.MetadataValue.path(str(path)),
-        "all_accounted_for": rep["all_accounted_for"], "writes": rep["totals"]["created"] + rep["totals"]["updated"]})
+            "chart": dg.MetadataValue.md(chart_markdown(png)),
+            "report": dg.MetadataValue.md(report.markdown(rep)), "path": dg.MetadataValue.path(str(path)),
+            "all_accounted_for": rep["all_accounted_for"], "writes": rep["totals"]["created"] + rep["totals"]["updated"]})
+
+    return report_asset
 
 
-def build_all(source_platform: str = "store_export", target_platform: str = "duckdb") -> tuple[list, list]:
-    """Every asset and check; the platforms appear as asset kinds (icons and filters in the UI)."""
-    assets: list = [scope_asset, prepare_target, report_asset]
+def build_all(m: Migration) -> tuple[list, list]:
+    """Every asset and check of migration `m`; the platforms appear as asset kinds (icons and filters in the UI)."""
+    assets: list = [build_scope(m), build_prepare(m), build_report(m)]
     checks: list = []
     for entity in ENTITIES.values():
-        assets += [build_extract(entity, source_platform), build_transform(entity),
-                   build_load(entity, target_platform)]
-        checks += build_checks(entity)
+        assets += [build_extract(m, entity), build_transform(m, entity), build_load(m, entity)]
+        checks += build_checks(m, entity)
     return assets, checks

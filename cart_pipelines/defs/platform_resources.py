@@ -29,14 +29,17 @@ def _fields(credentials: tuple[Credential, ...]) -> dict:
     return ns
 
 
-def _from_env(cls, credentials: tuple[Credential, ...]):
+def _from_env(cls, credentials: tuple[Credential, ...], env: dict[str, str] | None = None, **extra):
+    """The resource from the environment: each credential from its declared variable, or the one `env` names for
+    it (a migration of migrations.yaml keeps each shop's credentials under its own names)."""
     values = {}
     for c in credentials:
+        var = (env or {}).get(c.name, c.env)
         if c.required:
-            values[c.name] = dg.EnvVar(c.env)
-        elif os.environ.get(c.env) not in (None, ""):
-            values[c.name] = dg.EnvVar(c.env) if c.secret and c.kind is str else c.kind(os.environ[c.env])
-    return cls(**values)
+            values[c.name] = dg.EnvVar(var)
+        elif os.environ.get(var) not in (None, ""):
+            values[c.name] = dg.EnvVar(var) if c.secret and c.kind is str else c.kind(os.environ[var])
+    return cls(**values, **extra)
 
 
 def _values(resource, credentials: tuple[Credential, ...]) -> dict:
@@ -58,7 +61,7 @@ def source_resource_class(name: str) -> type:
             platform=name, __module__=__name__,
             __doc__=f"{_title(name)} as the source. " + "; ".join(f"{c.label}: ${c.env}" for c in creds),
             open=lambda self: cls.from_credentials(_values(self, creds)),
-            from_env=classmethod(lambda k: _from_env(k, creds)),
+            from_env=classmethod(lambda k, env=None: _from_env(k, creds, env)),
         )
         _CACHE["source", name] = type(f"{_title(name)}SourceResource", (SourceResource,), ns)
     return _CACHE["source", name]
@@ -78,18 +81,21 @@ def target_resource_class(name: str) -> type:
             from cart_pipelines.platforms.shopify.target_bulk import BULK_THRESHOLD
 
             ns["bulk_threshold"] = BULK_THRESHOLD
+        # Where the target keeps its files (tokens, references): the migration's data directory; None: $CART_PIPELINES_DATA.
+        ns["__annotations__"]["data_directory"] = str | None
+        ns["data_directory"] = None
         ns["__annotations__"].update(platform=ClassVar[str], COMPARABLE=ClassVar[dict],
                                      UNAVAILABLE=ClassVar[dict])
 
         def open_(self):
             options = {k: getattr(self, k) for k in extra}
-            return cls.from_credentials(_values(self, creds), data_dir(), **options)
+            return cls.from_credentials(_values(self, creds), Path(self.data_directory or data_dir()), **options)
 
         ns.update(
             platform=name, COMPARABLE=cls.COMPARABLE, UNAVAILABLE=cls.UNAVAILABLE, __module__=__name__,
             __doc__=f"{_title(name)} as the target. " + "; ".join(f"{c.label}: ${c.env}" for c in creds),
             open=open_, rules_platform=lambda self: name,
-            from_env=classmethod(lambda k: _from_env(k, creds)),
+            from_env=classmethod(lambda k, env=None, **extra: _from_env(k, creds, env, **extra)),
             resource_for_emulator=classmethod(lambda k, handle, workdir: k(
                 **cls.emulator_credentials(handle, Path(workdir) if workdir is not None else Path.cwd()))),
         )
