@@ -1,10 +1,12 @@
 """Dagster's instance on a real PostgreSQL (Debian package, 127.0.0.1 only, started and stopped by this test):
 a migration run, its events and asset materializations are stored there, with deploy/dagster-postgres.yaml."""
 
+import json
 import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -133,3 +135,114 @@ def test_multiprocess_demo_migration_passes_every_check(postgres, tmp_path, monk
             assert result.success
             failed = [e.check_name for e in result.get_asset_check_evaluations() if not e.passed]
             assert len(result.get_asset_check_evaluations()) == 23 and not failed, failed
+
+
+THREE_MIGRATIONS = """
+migrations:
+  - name: export_shop
+    source: {platform: store_export, path: SAMPLE}
+  - name: woo_shop
+    source: {platform: woocommerce, env: {shop_url: WOO_SHOP_URL, consumer_key: WOO_SHOP_KEY,
+                                         consumer_secret: WOO_SHOP_SECRET}}
+  - name: magento_shop
+    source: {platform: magento, env_prefix: MAG_}
+"""
+
+
+def _submit(instance, workspace_file: Path, job_names: list[str]) -> dict[str, str]:
+    """Submit runs of `job_names` to the instance's run queue, as `dagster job launch` does; job → run id."""
+    from dagster._cli.job import _create_run
+    from dagster._cli.workspace.cli_target import (
+        WorkspaceOpts,
+        get_code_location_from_workspace,
+        get_remote_job_from_remote_repo,
+        get_remote_repository_from_code_location,
+        get_workspace_from_cli_opts,
+    )
+    from dagster.version import __version__
+
+    ids = {}
+    opts = WorkspaceOpts(workspace=(str(workspace_file),))
+    with get_workspace_from_cli_opts(instance, version=__version__, workspace_opts=opts) as workspace:
+        location = get_code_location_from_workspace(workspace, None)
+        repo = get_remote_repository_from_code_location(location, None)
+        for name in job_names:
+            run = _create_run(instance=instance, code_location=location, remote_repo=repo,
+                              remote_job=get_remote_job_from_remote_repo(repo, name), run_config={}, tags=None,
+                              op_selection=None, run_id=None)
+            ids[name] = instance.submit_run(run.run_id, workspace).run_id
+    return ids
+
+
+@pytest.mark.slow
+def test_three_migrations_run_at_once_through_the_run_queue(postgres, tmp_path, monkeypatch):
+    """Three declared migrations (a store export, a WooCommerce and a Magento emulator, each into its own local
+    DuckDB target) queued together on the PostgreSQL instance: their demos run at the same time, each migration's
+    full migration waits for its own demo only (one run per shop), every run passes every check, and each ledger
+    closes in its own catalog."""
+    import time
+
+    import dagster as dg
+
+    from cart_pipelines.defs import migrations as mig
+    from cart_pipelines.platforms import registry as platforms
+
+    for k, v in postgres.items():
+        monkeypatch.setenv(k, v)
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    shutil.copy(ROOT / "deploy" / "dagster-postgres.yaml", home / "dagster.yaml")
+    spec = tmp_path / "migrations.yaml"
+    spec.write_text(THREE_MIGRATIONS.replace("SAMPLE", str(ROOT / "data" / "sample_store")))
+    workspace_file = tmp_path / "workspace.yaml"
+    workspace_file.write_text(f"load_from:\n  - python_module:\n      module_name: cart_pipelines.definitions\n"
+                              f"      working_directory: {ROOT}\n      location_name: cart_pipelines\n")
+    with platforms.emulate("woocommerce", products=40) as woo, platforms.emulate("magento", products=40) as mag:
+        env = {"DAGSTER_HOME": str(home), "CART_MIGRATIONS": str(spec), "CART_PIPELINES_DATA": str(tmp_path / "data"),
+               "WOO_SHOP_URL": woo.base_url, "WOO_SHOP_KEY": woo.credentials["consumer_key"],
+               "WOO_SHOP_SECRET": woo.credentials["consumer_secret"],
+               "MAG_MAGENTO_BASE_URL": mag.base_url, "MAG_MAGENTO_ACCESS_TOKEN": mag.credentials["access_token"]}
+        for k, v in env.items():
+            monkeypatch.setenv(k, v)
+        names = [m.name for m in mig.load()]
+        jobs = [f"{n}__demo_migration" for n in names] + [f"{n}__full_migration" for n in names]
+        daemon = subprocess.Popen([str(Path(sys.executable).with_name("dagster-daemon")), "run", "-w",
+                                   str(workspace_file)], cwd=tmp_path, stdout=subprocess.DEVNULL,
+                                  stderr=open(tmp_path / "daemon.log", "w"), env=os.environ.copy())
+        try:
+            with dg.DagsterInstance.get() as instance:
+                ids = _submit(instance, workspace_file, jobs)
+                deadline = time.monotonic() + 900
+                while time.monotonic() < deadline:
+                    runs = {j: instance.get_run_record_by_id(i) for j, i in ids.items()}
+                    if all(r.dagster_run.is_finished for r in runs.values()):
+                        break
+                    time.sleep(2)
+                else:
+                    pytest.fail(f"runs did not finish: {(tmp_path / 'daemon.log').read_text()[-2000:]}")
+                statuses = {j: r.dagster_run.status.value for j, r in runs.items()}
+                assert set(statuses.values()) == {"SUCCESS"}, statuses
+                for j, i in ids.items():
+                    evaluations = instance.get_records_for_run(
+                        i, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION, limit=1000).records
+                    results = [r.event_log_entry.dagster_event.event_specific_data for r in evaluations]
+                    assert len(results) == 23 and all(e.passed for e in results), (j, len(results))
+        finally:
+            daemon.terminate()
+            daemon.wait(timeout=60)
+    demos = [runs[f"{n}__demo_migration"] for n in names]
+    # the three demos ran at the same time: none waited for another's run or catalog
+    assert max(r.start_time for r in demos) < min(r.end_time for r in demos), \
+        [(r.start_time, r.end_time) for r in demos]
+    for n in names:  # one run per shop: a migration's full migration started after its demo ended
+        assert runs[f"{n}__full_migration"].start_time >= runs[f"{n}__demo_migration"].end_time
+    catalogs = set()
+    for n in names:
+        data = tmp_path / "data" / "migrations" / n
+        report = json.loads((data / "reports" / "migration_report.json").read_text())
+        assert report["settings"]["mode"] == "full" and report["all_accounted_for"], n
+        assert all(e["closes"] for e in report["entities"]) and report["totals"]["loaded"] > 0, n
+        catalogs.add((data / "staging" / "catalog.duckdb").resolve())
+        assert (data / "target" / "mystore.duckdb").exists()
+    assert len(catalogs) == 3
+
