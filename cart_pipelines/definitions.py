@@ -41,7 +41,10 @@ def build_definitions(resources: dict | None = None, migrations: list[Migration]
 def executor() -> dg.ExecutorDefinition:
     """In-process by default: every step writes the one DuckDB catalog, and DuckDB allows a single writer process.
     $CART_EXECUTOR=multiprocess runs steps in processes ($CART_MAX_CONCURRENT at once, default 2): extractions
-    read their sources in parallel, and steps that need the catalog wait for it (staging.open_catalog)."""
+    read their sources in parallel, and steps that need the catalog wait for it (staging.open_catalog).
+    $CART_EXECUTOR=celery sends each step as a task to Celery workers (dagster-celery) through the broker
+    $CART_CELERY_BROKER (default redis://127.0.0.1:6379/0), results in $CART_CELERY_BACKEND (default: the broker);
+    the workers need the same environment and an instance they share (PostgreSQL; docs/deployment.md)."""
     import os
 
     choice = os.environ.get("CART_EXECUTOR", "in_process")
@@ -50,7 +53,15 @@ def executor() -> dg.ExecutorDefinition:
     if choice == "multiprocess":
         return dg.multiprocess_executor.configured(
             {"max_concurrent": int(os.environ.get("CART_MAX_CONCURRENT") or 2)}, name="multiprocess")
-    raise ValueError(f"CART_EXECUTOR: {choice!r} is not one of in_process, multiprocess")
+    if choice == "celery":
+        try:
+            from dagster_celery import celery_executor
+        except ImportError:
+            raise ValueError("CART_EXECUTOR: celery needs dagster-celery (pip install -e '.[celery]')") from None
+        broker = os.environ.get("CART_CELERY_BROKER") or "redis://127.0.0.1:6379/0"
+        return celery_executor.configured(
+            {"broker": broker, "backend": os.environ.get("CART_CELERY_BACKEND") or broker}, name="celery")
+    raise ValueError(f"CART_EXECUTOR: {choice!r} is not one of in_process, multiprocess, celery")
 
 
 def job(name: str) -> dg.JobDefinition:

@@ -246,3 +246,74 @@ def test_three_migrations_run_at_once_through_the_run_queue(postgres, tmp_path, 
         assert (data / "target" / "mystore.duckdb").exists()
     assert len(catalogs) == 3
 
+
+@pytest.fixture
+def redis_url(tmp_path):
+    """A real Redis (Debian redis-server) on 127.0.0.1 and a free port, no persistence; stopped afterwards."""
+    import time
+
+    exe = shutil.which("redis-server")
+    if not exe:
+        pytest.skip("redis-server not installed (apt-get install redis-server); scripts/system-deps.sh installs it")
+    pytest.importorskip("dagster_celery")
+    port = _free_port()
+    server = subprocess.Popen([exe, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no",
+                               "--dir", str(tmp_path), "--protected-mode", "yes"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.1)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+@pytest.mark.slow
+def test_celery_workers_run_the_demo_migration_with_every_check_passing(postgres, redis_url, tmp_path,
+                                                                         monkeypatch):
+    """Dagster's Celery executor with a Redis broker: the demo migration's steps run as tasks on two worker
+    processes (each its own process, one task at a time), and every check passes."""
+    import dagster as dg
+
+    scale_out_env(postgres, tmp_path, monkeypatch)
+    monkeypatch.setenv("CART_EXECUTOR", "celery")
+    monkeypatch.setenv("CART_CELERY_BROKER", redis_url)
+    logs = tmp_path / "workers"
+    logs.mkdir()
+    workers = [subprocess.Popen(
+        [sys.executable, "-m", "celery", "--app", "dagster_celery.app", "worker", "--pool", "solo",
+         "--hostname", f"cart{i}@%h", "--queues", "dagster", "--loglevel", "WARNING", "--without-gossip",
+         "--without-mingle", "--without-heartbeat"],
+        cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(_celery_config(tmp_path, redis_url))},
+        stdout=subprocess.DEVNULL, stderr=open(logs / f"worker{i}.log", "w")) for i in (1, 2)]
+    try:
+        job = dg.build_reconstructable_job("cart_pipelines.definitions", "job",
+                                           reconstructable_args=("demo_migration",))
+        with dg.DagsterInstance.get() as instance:
+            with dg.execute_job(job, instance=instance) as result:
+                assert result.success, [(w.name, w.read_text()[-1500:]) for w in logs.iterdir()]
+                evaluations = result.get_asset_check_evaluations()
+                failed = [e.check_name for e in evaluations if not e.passed]
+                assert len(evaluations) == 23 and not failed, failed
+                run_id = result.run_id
+            starts = instance.get_records_for_run(run_id, of_type=dg.DagsterEventType.STEP_START, limit=500).records
+            pids = {r.event_log_entry.dagster_event.pid for r in starts}
+            assert pids == {w.pid for w in workers}, (pids, [w.pid for w in workers])  # both workers, only them
+    finally:
+        for w in workers:
+            w.terminate()
+        for w in workers:
+            w.wait(timeout=60)
+
+
+def _celery_config(tmp_path: Path, broker: str) -> Path:
+    """dagster_celery.app reads `dagster_celery_config` from the path: the broker and result backend."""
+    folder = tmp_path / "celery_config"
+    folder.mkdir(exist_ok=True)
+    (folder / "dagster_celery_config.py").write_text(f"broker_url = {broker!r}\nresult_backend = {broker!r}\n")
+    return folder
