@@ -60,16 +60,19 @@ def lifecycle(m: Migration, instance: dg.DagsterInstance, check_keys: list[dg.As
 
 
 def _where(s: dict) -> tuple[str, str]:
-    """One phrase for where the migration stands, and what to do next (seed 001's order)."""
+    """One phrase for where the migration stands, and what to do next (seed 001's order), naming its own jobs."""
     green = s["checks"]["green"]
+    demo, full, delta = s["demo"]["job"], s["full"]["job"], s["post_migration"]["job"]
     if s["post_migration"]["done_at"]:
-        return "post-migration", "keep delta_sync on schedule until the switch-over" if green else "fix the failing checks"
+        return "post-migration", f"keep {delta} on schedule until the switch-over" if green else \
+            "fix the failing checks"
     if s["full"]["done_at"]:
-        return "full migration done", ("check the shop, then run delta_sync (post-migration)" if green
-                                       else "fix the failing checks, then run full_migration again")
+        return "full migration done", (f"check the shop, then run {delta} (post-migration)" if green
+                                       else f"fix the failing checks, then run {full} again")
     if s["demo"]["done_at"]:
-        return "demo done", "review the demo with the shop owner, then run full_migration"
-    return "not started", "run check_source_connection, then demo_migration"
+        return "demo done", f"review the demo with the shop owner, then run {full}"
+    return "not started", f"test the connection ({demo.replace('demo_migration', 'check_source_connection')}), " \
+                          f"then run {demo}"
 
 
 def markdown(s: dict) -> str:
