@@ -231,7 +231,7 @@ def migrate(
 
 def _progress(instance, run_id: str, entities, m):
     """Progress bars of a run; a prefixed migration's step keys (shop_a__load__orders) read as unprefixed ones."""
-    from cart_pipelines.pipeline.progress import RunProgress
+    from cart_pipelines.defs.progress import RunProgress
 
     class Bars(RunProgress):
         def on_event(self, event) -> None:

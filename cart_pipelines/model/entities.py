@@ -63,3 +63,6 @@ def resolve_selection(selected: list[str] | tuple[str, ...] | None) -> tuple[str
     for name in list(chosen):
         chosen.update(ENTITIES[name].brings)
     return tuple(n for n in ENTITY_NAMES if n in chosen)
+
+#: Source ids of customers made from guest orders (rule 5, opt-in): every stage and target must tell them apart.
+GUEST_PREFIX = "guest:"

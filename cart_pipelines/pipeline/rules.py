@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 import duckdb
 from anyascii import anyascii
 
+from cart_pipelines.model.entities import GUEST_PREFIX  # noqa: F401  (rule 5 makes these customers)
+
 HIDDEN_CATEGORY_ID = "__uncategorised__"  # source id of the category rule 3 creates on the target
-GUEST_PREFIX = "guest:"  # source ids of customers made from guest orders (opt-in to rule 5)
 # Levels of a category tree that migrate (a bound for the recursive queries, far beyond any real shop's tree).
 MAX_CATEGORY_DEPTH = 10_000
 

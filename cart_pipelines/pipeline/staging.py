@@ -16,37 +16,14 @@ from typing import Iterator
 import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
-from tenacity import (
-    Retrying,
-    retry_if_exception,
-    stop_after_delay,
-    wait_random_exponential,
-)
 
 from cart_pipelines.model.canonical import staged_schema
-
-# How long a step waits for another process to release the catalog ($CART_CATALOG_LOCK_WAIT seconds). A load
-# into a rate-limited API can hold it for a long time, so the default is generous.
-LOCK_WAIT_SECONDS = 3600.0
-
-
-def _locked(exc: BaseException) -> bool:
-    return isinstance(exc, duckdb.IOException) and "Could not set lock" in str(exc)
-
-
-def open_catalog(path: Path, read_only: bool = False, wait_seconds: float | None = None) -> duckdb.DuckDBPyConnection:
-    """Open the DuckDB file, waiting while another process holds its lock (DuckDB allows one writer process)."""
-    if wait_seconds is None:
-        wait_seconds = float(os.environ.get("CART_CATALOG_LOCK_WAIT") or LOCK_WAIT_SECONDS)
-    retrying = Retrying(retry=retry_if_exception(_locked), wait=wait_random_exponential(multiplier=0.05, max=2),
-                        stop=stop_after_delay(wait_seconds), reraise=True)
-    try:
-        return retrying(duckdb.connect, str(path), read_only=read_only)
-    except duckdb.IOException as exc:
-        if _locked(exc):
-            raise RuntimeError(f"the DuckDB file {path.name} stayed locked by another process for "
-                               f"{wait_seconds:.0f} s (CART_CATALOG_LOCK_WAIT): {exc}") from None
-        raise
+from cart_pipelines.platforms.kit.duckdb_io import (  # noqa: F401  (the pipeline's DuckDB helpers)
+    arrow_batches,
+    arrow_table,
+    cursor,
+    open_catalog,
+)
 
 CATALOG_DDL = """
 CREATE TABLE IF NOT EXISTS source_counts (
@@ -138,33 +115,3 @@ class ParquetSink:
     def abort(self) -> None:
         self.writer.close()
         self.tmp.unlink(missing_ok=True)
-
-
-
-def cursor(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
-    """A second connection to the same catalog (to stream one query while writing with the first) that resolves
-    names as the first does: a cursor starts with the default search path, and backfills set their own."""
-    cur = con.cursor()
-    path = con.execute("SELECT current_setting('search_path')").fetchall()[0][0]
-    if path:
-        cur.execute(f"SET search_path = '{path}'")
-    return cur
-
-
-def arrow_table(con: duckdb.DuckDBPyConnection, sql: str, params=None) -> pa.Table:
-    """A query's whole result as Arrow."""
-    rel = con.sql(sql, params=_used(sql, params))
-    return rel.to_arrow_table() if hasattr(rel, "to_arrow_table") else rel.arrow()
-
-
-def arrow_batches(con: duckdb.DuckDBPyConnection, sql: str, params, rows: int) -> pa.RecordBatchReader:
-    """A query's result streamed in record batches of at most `rows` rows."""
-    rel = con.sql(sql, params=_used(sql, params))
-    return rel.to_arrow_reader(rows) if hasattr(rel, "to_arrow_reader") else rel.record_batch(rows)
-
-
-def _used(sql: str, params):
-    """Only the named parameters the query mentions: DuckDB rejects extra ones."""
-    if isinstance(params, dict):
-        return {k: v for k, v in params.items() if f"${k}" in sql} or None
-    return params

@@ -23,7 +23,7 @@ from cart_pipelines.pipeline.rules import TARGET_RULES
 from cart_pipelines.platforms import registry as platforms
 from cart_pipelines.platforms import target_registry as registry
 from cart_pipelines.platforms.kit.emulator import EmulatorStore, Knobs
-from cart_pipelines.platforms.local.target import TABLES
+from cart_pipelines.model.target_shape import TABLES
 from cart_pipelines.sample.generator import StoreSize, generate_store
 
 ENTITIES = list(TABLES)

@@ -15,7 +15,7 @@ from cart_pipelines.platforms.kit.emulator import (
     running,
 )
 from cart_pipelines.platforms.kit.http import ConnectionProblem
-from cart_pipelines.platforms.local.target import TABLES
+from cart_pipelines.model.target_shape import TABLES
 from cart_pipelines.platforms.shopify import target as target_mod
 from cart_pipelines.platforms.shopify.emulator import TOKEN, ShopifyEmulator
 from cart_pipelines.platforms.shopify.target import ShopifyTarget

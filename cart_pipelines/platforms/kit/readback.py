@@ -12,8 +12,8 @@ from typing import Iterable
 import duckdb
 import pyarrow as pa
 
-from cart_pipelines.pipeline.staging import arrow_table
-from cart_pipelines.platforms.local.target import TABLES
+from cart_pipelines.platforms.kit.duckdb_io import arrow_table
+from cart_pipelines.model.target_shape import TABLES
 
 
 def json_ready(value):

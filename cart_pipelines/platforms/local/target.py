@@ -13,41 +13,10 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from cart_pipelines.pipeline.staging import arrow_table, open_catalog
+from cart_pipelines.model.target_shape import TABLES
+from cart_pipelines.platforms.kit.duckdb_io import arrow_table, open_catalog
 from cart_pipelines.platforms.kit.target import Target, WriteResult
 
-ADDRESS = ("STRUCT(first_name VARCHAR, last_name VARCHAR, company VARCHAR, street VARCHAR, city VARCHAR, "
-           "postcode VARCHAR, region VARCHAR, country VARCHAR, phone VARCHAR)")
-CUSTOMER_ADDRESS = ADDRESS[:-1] + ", is_default_billing BOOLEAN, is_default_shipping BOOLEAN)"
-
-TABLES = {
-    "categories": "parent_id VARCHAR, name VARCHAR NOT NULL, url_key VARCHAR, hidden BOOLEAN, position INTEGER, "
-                  "updated_at TIMESTAMPTZ",
-    "manufacturers": "name VARCHAR NOT NULL, url_key VARCHAR, updated_at TIMESTAMPTZ",
-    "tax_classes": "name VARCHAR NOT NULL, rates STRUCT(country VARCHAR, rate DECIMAL(6,3))[], "
-                    "updated_at TIMESTAMPTZ",
-    "products": (
-        "sku VARCHAR, name VARCHAR NOT NULL, description VARCHAR, price DECIMAL(12,2) NOT NULL, "
-        "special_price DECIMAL(12,2), weight DOUBLE, stock BIGINT, active BOOLEAN, url_key VARCHAR, "
-        "category_ids VARCHAR[], manufacturer_id VARCHAR, tax_class_id VARCHAR, "
-        "variants STRUCT(source_id VARCHAR, sku VARCHAR, price DECIMAL(12,2), stock BIGINT, "
-        "options STRUCT(name VARCHAR, value VARCHAR)[])[], "
-        "images STRUCT(url VARCHAR, position INTEGER, alt VARCHAR)[], created_at TIMESTAMPTZ, updated_at TIMESTAMPTZ"),
-    "customers": (
-        f"email VARCHAR NOT NULL, first_name VARCHAR, last_name VARCHAR, phone VARCHAR, newsletter BOOLEAN, "
-        f"addresses {CUSTOMER_ADDRESS}[], password_hash VARCHAR, password_algorithm VARCHAR, "
-        f"created_at TIMESTAMPTZ, updated_at TIMESTAMPTZ"),
-    "orders": (
-        f"order_number VARCHAR, customer_id VARCHAR NOT NULL, email VARCHAR, customer_first_name VARCHAR NOT NULL, "
-        f"customer_last_name VARCHAR NOT NULL, status VARCHAR, currency VARCHAR NOT NULL, subtotal DECIMAL(12,2), "
-        f"shipping DECIMAL(12,2), tax DECIMAL(12,2), discount DECIMAL(12,2), grand_total DECIMAL(12,2) NOT NULL, "
-        f"items STRUCT(source_id VARCHAR, product_id VARCHAR, sku VARCHAR, name VARCHAR, qty BIGINT, "
-        f"price DECIMAL(12,2), tax DECIMAL(12,2))[], billing_address {ADDRESS}, shipping_address {ADDRESS}, "
-        f"created_at TIMESTAMPTZ, updated_at TIMESTAMPTZ"),
-    "reviews": (
-        "product_id VARCHAR NOT NULL, customer_id VARCHAR NOT NULL, rating INTEGER, title VARCHAR, text VARCHAR, "
-        "status VARCHAR, created_at TIMESTAMPTZ, updated_at TIMESTAMPTZ"),
-}
 # (column, message) that must be unique per entity; compared case-insensitively like a shop's admin does.
 UNIQUE = {
     "customers": [("email", "a customer with this e-mail already exists")],

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 
-from cart_pipelines.pipeline.rules import GUEST_PREFIX
+from cart_pipelines.model.entities import GUEST_PREFIX
 
 NS, KEY = "cart_pipelines", "source_id"
 TEXT = "single_line_text_field"

@@ -31,7 +31,7 @@ import duckdb
 import pyarrow as pa
 import requests
 
-from cart_pipelines.pipeline.staging import arrow_table
+from cart_pipelines.platforms.kit.duckdb_io import arrow_table
 from cart_pipelines.platforms.kit.credentials import Credential
 from cart_pipelines.platforms.kit.http import (
     ConnectionProblem,
@@ -41,7 +41,7 @@ from cart_pipelines.platforms.kit.http import (
 )
 from cart_pipelines.platforms.kit.readback import json_ready
 from cart_pipelines.platforms.kit.target import Target, WriteResult, until_confirmed
-from cart_pipelines.platforms.local.target import TABLES
+from cart_pipelines.model.target_shape import TABLES
 from cart_pipelines.platforms.woocommerce.api import BASE_PATH
 from cart_pipelines.platforms.woocommerce.mapping import (
     META_KEY,
