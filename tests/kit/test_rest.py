@@ -135,9 +135,18 @@ def server():
             pass
 
         def do_GET(self):
-            shop = shops[0]
             parts = urlsplit(self.path)
-            q = dict(parse_qsl(parts.query, keep_blank_values=True))
+            self.answer(parts.path, dict(parse_qsl(parts.query, keep_blank_values=True)))
+
+        def do_POST(self):  # a search API: the query is the JSON body (values as text, like a query string)
+            body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
+            self.answer(urlsplit(self.path).path, {k: str(v) for k, v in body.items()}, json.dumps(body))
+
+        def answer(self, path, q, raw=None):
+            shop = shops[0]
+            parts = urlsplit(path)
+            if raw is not None:
+                q["_body"] = raw
             with shop.lock:
                 shop.requests.append((parts.path, q, dict(self.headers)))
                 status, headers, body = _answer(shop, parts.path, q, base)
@@ -215,6 +224,18 @@ def test_cursor_sent_alone_keeps_the_first_requests_filter(server):
     since = "2024-01-05T00:00:00"
     assert ids(reader.pages(ep, {"since": since})) == [r["id"] for r in shop.ordered() if r["modified"] > since]
     assert all(list(q) == ["cursor"] for _, q, _ in shop.requests if "cursor" in q)
+
+
+def test_cursor_in_a_post_body(server):
+    """A search API (Square's orders/search): the params, page size and cursor travel as the JSON body."""
+    shop, reader = server(11)
+    ep = Endpoint("cursor", records="items", method="POST", params={"query": {"sort": "id"}},
+                  paginator=Cursor(token=from_body("next")))
+    assert ids(reader.pages(ep)) == list(range(1, 12))
+    bodies = [json.loads(q["_body"]) for _, q, _ in shop.requests]
+    assert bodies[0] == {"query": {"sort": "id"}, "limit": 5}
+    assert bodies[1] == {"query": {"sort": "id"}, "limit": 5, "cursor": "5"}
+    assert len(bodies) == 3
 
 
 def test_link_header_and_json_api_links_next(server):

@@ -134,6 +134,8 @@ class Endpoint:
     e.g. WooCommerce brands before 9.6).
     `map`: the canonical record from (record, *children, *args).
     `id_params`: the params of the id-only listing (None: the endpoint's params), plus `Api.id_only`.
+    `method`: "POST" for search APIs that take the query, page size and cursor in a JSON body (Square's
+    `orders/search`, Wix queries); the params are that body, so paginators work on it unchanged.
     `{field}` placeholders in `path`, string params and `what` are filled from a parent record (children)."""
 
     path: str = ""
@@ -149,6 +151,7 @@ class Endpoint:
     id_params: Mapping[str, Any] | None = None
     what: str | None = None
     concurrency: int | None = None
+    method: str | None = None  # None: GET with params in the query; "POST": params as the JSON body (search APIs)
 
     def over(self, defaults: "Endpoint") -> "Endpoint":
         """This endpoint with the defaults filled in."""
@@ -221,7 +224,10 @@ class Listing:
     def fetch(self, params: dict | None = None, url: str | None = None) -> Page:
         """One request: `params` on the endpoint's path, or a whole `url` a previous page pointed to."""
         params = {k: v for k, v in (self.params if params is None else params).items() if v is not None}
-        response = self.reader.get(url or self.path, None if url else params, self.what)
+        if (self.endpoint.method or "GET") == "POST" and not url:
+            response = self.reader.post(self.path, params, self.what)
+        else:
+            response = self.reader.get(url or self.path, None if url else params, self.what)
         if response.status_code == 204 or not response.content:
             return Page(params, response, None, [], url)
         selector = self.endpoint.records
@@ -560,6 +566,11 @@ class RestReader:
         # `verify` goes with each request: requests lets REQUESTS_CA_BUNDLE override a session's own CA file.
         with self._slots:
             return self.client.request("GET", path, what=what or path, params=params, verify=self.verify)
+
+    def post(self, path: str, body: dict, what: str = "") -> requests.Response:
+        """A read sent as POST with a JSON body (a search API); retried like a GET, since it changes nothing."""
+        with self._slots:
+            return self.client.request("POST", path, what=what or path, json=body, verify=self.verify)
 
     def _endpoint(self, endpoint: str | Endpoint) -> Endpoint:
         return self.api.endpoint(endpoint) if isinstance(endpoint, str) else endpoint.over(self.api.defaults)
