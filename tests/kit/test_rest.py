@@ -238,6 +238,17 @@ def test_cursor_in_a_post_body(server):
     assert len(bodies) == 3
 
 
+def test_dotted_params_nest_in_a_post_body(server):
+    """Wix queries nest filter and paging (`{"query": {"filter": ..., "paging": ...}}`): dotted keys are paths."""
+    shop, reader = server(7)
+    ep = Endpoint("cursor", records="items", method="POST", params={"query.sort": "id", "query.filter.a": 1},
+                  paginator=Cursor(token=from_body("next")))
+    assert ids(reader.pages(ep)) == list(range(1, 8))
+    bodies = [json.loads(q["_body"]) for _, q, _ in shop.requests]
+    assert bodies[0] == {"query": {"sort": "id", "filter": {"a": 1}}, "limit": 5}
+    assert bodies[1]["cursor"] == "5" and bodies[1]["query"] == {"sort": "id", "filter": {"a": 1}}
+
+
 def test_link_header_and_json_api_links_next(server):
     shop, reader = server(13)
     assert ids(reader.pages(Endpoint("link", paginator=LinkHeader()))) == list(range(1, 14))

@@ -56,6 +56,18 @@ def _int(value) -> int | None:
         return None
 
 
+def nested(params: Mapping[str, Any]) -> dict:
+    """A JSON body from params whose dotted keys are paths: {"query.paging.limit": 5} → {"query": {"paging": ...}}."""
+    body: dict = {}
+    for key, value in params.items():
+        *parents, last = key.split(".")
+        node = body
+        for step in parents:
+            node = node.setdefault(step, {})
+        node[last] = value
+    return body
+
+
 BODY = ""  # `Endpoint.records` for a body that is the list itself (None would take the defaults' selector)
 
 
@@ -135,7 +147,9 @@ class Endpoint:
     `map`: the canonical record from (record, *children, *args).
     `id_params`: the params of the id-only listing (None: the endpoint's params), plus `Api.id_only`.
     `method`: "POST" for search APIs that take the query, page size and cursor in a JSON body (Square's
-    `orders/search`, Wix queries); the params are that body, so paginators work on it unchanged.
+    `orders/search`, Wix queries); the params are that body, so paginators work on it unchanged. A dotted key is a
+    path into the body (`"query.paging.limit": 100` sends `{"query": {"paging": {"limit": 100}}}`), so paginators
+    and filters can name a nested field without knowing the rest of the body.
     `{field}` placeholders in `path`, string params and `what` are filled from a parent record (children)."""
 
     path: str = ""
@@ -225,7 +239,7 @@ class Listing:
         """One request: `params` on the endpoint's path, or a whole `url` a previous page pointed to."""
         params = {k: v for k, v in (self.params if params is None else params).items() if v is not None}
         if (self.endpoint.method or "GET") == "POST" and not url:
-            response = self.reader.post(self.path, params, self.what)
+            response = self.reader.post(self.path, nested(params), self.what)
         else:
             response = self.reader.get(url or self.path, None if url else params, self.what)
         if response.status_code == 204 or not response.content:
