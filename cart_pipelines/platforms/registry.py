@@ -38,6 +38,7 @@ REGISTRY: dict[str, Platform] = {p.name: p for p in [
     Platform("squarespace", "SquarespaceSource", None, "SquarespaceEmulator"),
     Platform("mystore", None, "MystoreTarget", "MystoreEmulator"),
     Platform("ecwid", "EcwidSource", None, "EcwidEmulator"),
+    Platform("wix", "WixSource", None, "WixEmulator"),
     Platform("store_export", "StoreExport"),  # a file export or database dump: read from files, no emulator
 ]}
 
