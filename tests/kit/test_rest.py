@@ -71,6 +71,9 @@ def _answer(shop: Shop, path: str, q: dict, base: str):
     if path == "/offset":  # ?offset=&limit=, X-Total header
         size, offset = int(q["limit"]), int(q["offset"])
         return 200, {"X-Total": str(len(rows))}, rows[offset: offset + size]
+    if path == "/offset1":  # ?offset=&limit= counting records from 1 (Shift4Shop), no total
+        size, offset = int(q["limit"]), int(q["offset"])
+        return 200, {}, rows[offset - 1: offset - 1 + size]
     if path == "/wp":  # WordPress: ?offset=&per_page=&orderby=id&order=asc, X-WP-Total
         assert q.get("orderby") == "id" and q.get("order") == "asc"
         size, offset = int(q["per_page"]), int(q["offset"])
@@ -205,6 +208,13 @@ def test_offset_with_total_header(server):
     shop, reader = server(12)
     assert ids(reader.pages(Endpoint("offset", paginator=Offset(total=from_header("X-Total"))))) == list(range(1, 13))
     assert sorted(int(q["offset"]) for _, q, _ in shop.requests) == [0, 5, 10]
+
+
+@pytest.mark.parametrize("n", [0, 4, 10, 12])
+def test_offset_counting_from_one(server, n):
+    shop, reader = server(n)
+    assert ids(reader.pages(Endpoint("offset1", paginator=Offset(start=1)))) == list(range(1, n + 1))
+    assert [int(q["offset"]) for _, q, _ in shop.requests][:2] == [1, 6][:len(shop.requests)]
 
 
 def test_cursor_and_its_loop_guard(server):

@@ -330,13 +330,15 @@ class PageNumber(Paginator):
 
 
 class Offset(Paginator):
-    """`offset=0, n, 2n, ...`; with a `total` in the first response the rest are read in parallel."""
+    """`offset=0, n, 2n, ...`; with a `total` in the first response the rest are read in parallel. `start`: the
+    offset of the first record (1 where the API counts records from one, e.g. Shift4Shop)."""
 
-    def __init__(self, param: str = "offset", size_param: str = "limit", total: Callable[[Page], Any] | None = None):
-        self.param, self.size_param, self.total = param, size_param, total
+    def __init__(self, param: str = "offset", size_param: str = "limit", total: Callable[[Page], Any] | None = None,
+                 start: int = 0):
+        self.param, self.size_param, self.total, self.start = param, size_param, total, start
 
     def first(self, listing: Listing) -> dict:
-        return {**listing.params, self.size_param: listing.page_size, self.param: 0}
+        return {**listing.params, self.size_param: listing.page_size, self.param: self.start}
 
     def next(self, listing: Listing, page: Page) -> dict | None:
         if len(page.records) < listing.page_size:
@@ -350,7 +352,7 @@ class Offset(Paginator):
         first = listing.fetch(self.first(listing))
         yield first.records
         total = _int(self.total(first)) or 0
-        later = range(listing.page_size, total, listing.page_size)
+        later = range(self.start + listing.page_size, self.start + total, listing.page_size)
         yield from pages_in_order(lambda o: listing.fetch({**first.params, self.param: o}).records, later,
                                   listing.concurrency)
 
