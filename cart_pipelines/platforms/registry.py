@@ -39,6 +39,7 @@ REGISTRY: dict[str, Platform] = {p.name: p for p in [
     Platform("mystore", None, "MystoreTarget", "MystoreEmulator"),
     Platform("ecwid", "EcwidSource", None, "EcwidEmulator"),
     Platform("wix", "WixSource", None, "WixEmulator"),
+    Platform("shift4shop", "Shift4ShopSource", None, "Shift4ShopEmulator"),
     Platform("store_export", "StoreExport"),  # a file export or database dump: read from files, no emulator
 ]}
 

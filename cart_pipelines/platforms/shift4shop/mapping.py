@@ -1,0 +1,192 @@
+"""Shift4Shop (3dCart) REST API v1 JSON <-> canonical records.
+
+Read (Shift4Shop -> canonical, the source): dates come without an offset (`2024-01-15T10:30:00`), in the store's
+time zone: they are made UTC with the zone the source is given (UTC unless set); money stays Decimal (text that is
+no number is passed on, so validation quarantines the record naming the field); a product's price, sale price and
+stock sit in its `SKUInfo`; its variants are the `AdvancedOptionList` (one row per option combination, the
+combination's `AdvancedOptionCode` being the option ids of `OptionSetList` joined by commas); an order's status is
+its `OrderStatusID` named by the store's `/OrderStatus` list; shipping is the sum of its shipments' costs and its
+subtotal the sum of its items (Shift4Shop orders carry neither).
+
+Write (canonical -> Shift4Shop, what the emulator serves): the reverse, in the shapes of the object definitions.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from decimal import Decimal, InvalidOperation
+from zoneinfo import ZoneInfo
+
+S4S_TIME = "%Y-%m-%dT%H:%M:%S"
+FILTER_TIME = "%m/%d/%Y %H:%M:%S"  # the docs' lastupdatestart/lastupdateend format (mm/dd/yyyy hh:mm:ss)
+NOT_COMPLETED = 7  # abandoned checkouts: Shift4Shop lists them among orders with this status
+
+# The store's order statuses by their text (the default names, and Custom1..3 as merchants rename them) -> canonical
+STATUS_IN = {"new": "pending", "processing": "processing", "partial": "processing", "shipped": "complete",
+             "cancel": "canceled", "cancelled": "canceled", "canceled": "canceled", "hold": "on_hold",
+             "not completed": "pending", "unpaid": "pending", "review": "on_hold", "refunded": "refunded"}
+
+
+# --- reading ------------------------------------------------------------------------------------------------------
+def when(value, tz: ZoneInfo | timezone = timezone.utc) -> str | None:
+    """A zone-less store time as ISO 8601 UTC; other text is passed on for validation to judge."""
+    if not value:
+        return None
+    try:
+        dt = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return str(value)
+    dt = dt.replace(tzinfo=tz) if dt.tzinfo is None else dt
+    return dt.astimezone(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def filter_time(dt: datetime, tz: ZoneInfo | timezone = timezone.utc) -> str:
+    return dt.astimezone(tz).strftime(FILTER_TIME)
+
+
+def money(value) -> Decimal | str | None:
+    if value in (None, ""):
+        return None
+    try:
+        return Decimal(str(value))
+    except InvalidOperation:
+        return value
+
+
+def _blank(value):
+    return value if value not in ("", None) else None
+
+
+def _id(value) -> str | None:
+    return str(value) if value not in (None, "", 0, "0") else None
+
+
+def _whole(value):
+    """Shift4Shop stock is a decimal number; canonical stock is whole."""
+    number = money(value)
+    return int(number) if isinstance(number, Decimal) and number == number.to_integral_value() else number
+
+
+def category(c: dict, tree: dict[int, dict], tz=timezone.utc) -> dict:
+    names, node, seen = [], c, set()
+    while node and node["CategoryID"] not in seen:  # a broken tree (a cycle) must not hang the run
+        seen.add(node["CategoryID"])
+        names.append(node["CategoryName"])
+        node = tree.get(node.get("CategoryParent") or 0)
+    return {"source_id": str(c["CategoryID"]), "parent_id": _id(c.get("CategoryParent")),
+            "name": c["CategoryName"], "path": "/".join(reversed(names)), "url_key": None,
+            "is_visible": not c.get("Hide"), "position": c.get("Sorting"), "updated_at": when(c.get("LastUpdate"), tz)}
+
+
+def manufacturer(m: dict, tz=timezone.utc) -> dict:
+    return {"source_id": str(m["ManufacturerID"]), "name": m["ManufacturerName"], "url_key": None,
+            "updated_at": when(m.get("LastUpdate"), tz)}
+
+
+def _options(p: dict) -> dict[str, tuple[str, str]]:
+    """OptionID -> (option set name, option name)."""
+    return {str(o.get("OptionID")): (s.get("OptionSetName"), o.get("OptionName"))
+            for s in p.get("OptionSetList") or [] for o in s.get("OptionList") or []}
+
+
+def variant(p: dict, a: dict, options: dict[str, tuple[str, str]], price) -> dict:
+    code = str(a.get("AdvancedOptionCode") or "")
+    picked = [options[i] for i in code.split(",") if i in options]
+    extra = money(a.get("AdvancedOptionPrice"))
+    return {"source_id": f"{p['SKUInfo']['CatalogID']}-{code}",
+            "sku": _blank(a.get("AdvancedOptionSufix")),
+            "price": extra if isinstance(extra, str) or (extra or 0) > 0 else price,
+            "stock": _whole(a.get("AdvancedOptionStock")),
+            "options": [{"name": n, "value": v} for n, v in picked]}
+
+
+def product(p: dict, tz=timezone.utc) -> dict:
+    sku = p["SKUInfo"]
+    price, sale = money(sku.get("Price")), money(sku.get("SalePrice"))
+    options = _options(p)
+    images = [(p.get("MainImageFile"), p.get("MainImageCaption"))] if _blank(p.get("MainImageFile")) else []
+    images += [(g.get("ImageGalleryFile"), g.get("ImageGalleryCaption"))
+               for g in sorted(p.get("ImageGalleryList") or [], key=lambda g: g.get("ImageGallerySorting") or 0)]
+    return {
+        "source_id": str(sku["CatalogID"]), "sku": _blank(sku.get("SKU")), "name": sku.get("Name"),
+        "description_html": _blank(p.get("Description")), "price": price,
+        "special_price": sale if sku.get("OnSale") else None, "weight": p.get("Weight"),
+        "stock": _whole(sku.get("Stock")), "status": "disabled" if p.get("Hide") else "enabled", "url_key": None,
+        "category_ids": [str(c["CategoryID"]) for c in p.get("CategoryList") or []],
+        "manufacturer_id": _id(p.get("ManufacturerID")), "tax_class_id": None,
+        "variants": [variant(p, a, options, price) for a in p.get("AdvancedOptionList") or []],
+        "images": [{"url": u, "position": k, "alt": _blank(alt)} for k, (u, alt) in enumerate(images)],
+        "created_at": when(p.get("DateCreated"), tz), "updated_at": when(p.get("LastUpdate"), tz),
+    }
+
+
+def _address(d: dict, prefix: str, street: str = "Address") -> dict | None:
+    out = {"first_name": d.get(f"{prefix}FirstName"), "last_name": d.get(f"{prefix}LastName"),
+           "company": d.get(f"{prefix}Company"), "street": d.get(f"{prefix}{street}"), "city": d.get(f"{prefix}City"),
+           "postcode": d.get(f"{prefix}ZipCode"), "region": d.get(f"{prefix}State"),
+           "country": d.get(f"{prefix}Country"),
+           "phone": d.get(f"{prefix}PhoneNumber", d.get(f"{prefix}Phone"))}
+    out = {k: _blank(v) for k, v in out.items()}
+    return out if any(v for k, v in out.items() if k not in ("phone", "first_name", "last_name")) else None
+
+
+def customer(c: dict) -> dict:
+    billing, shipping = _address(c, "Billing", "Address1"), _address(c, "Shipping", "Address1")
+    addresses = []
+    if billing:
+        addresses.append({**billing, "is_default_billing": True, "is_default_shipping": shipping in (None, billing)})
+    if shipping and shipping != billing:
+        addresses.append({**shipping, "is_default_billing": False, "is_default_shipping": True})
+    return {"source_id": str(c["CustomerID"]), "email": c.get("Email"), "first_name": c.get("BillingFirstName"),
+            "last_name": c.get("BillingLastName"), "phone": _blank(c.get("BillingPhoneNumber")),
+            "newsletter": c.get("MailList"), "addresses": addresses, "password_hash": None,
+            "password_algorithm": None, "created_at": None, "updated_at": None}
+
+
+def _sum(values) -> Decimal | str | None:
+    values = [money(v) for v in values]
+    text = next((v for v in values if isinstance(v, str)), None)
+    return text if text is not None else sum((v for v in values if v is not None), Decimal(0))
+
+
+def order(o: dict, statuses: dict[int, str], currency: str, tz=timezone.utc) -> dict:
+    """`statuses`: OrderStatusID -> the store's status text; `currency`: the store's (orders carry none)."""
+    items = o.get("OrderItemList") or []
+    shipments = o.get("ShipmentList") or []
+    text = statuses.get(o.get("OrderStatusID"), "")
+    subtotal = _sum((money(i.get("ItemUnitPrice")) or 0) * (money(i.get("ItemQuantity")) or 0)
+                    + (money(i.get("ItemOptionPrice")) or 0) * (money(i.get("ItemQuantity")) or 0) for i in items)
+    return {
+        "source_id": str(o["OrderID"]), "number": f"{o.get('InvoiceNumberPrefix') or ''}{o.get('InvoiceNumber')}",
+        "customer_id": _id(o.get("CustomerID")), "email": _blank(o.get("BillingEmail")),
+        "customer_first_name": o.get("BillingFirstName"), "customer_last_name": o.get("BillingLastName"),
+        "status": STATUS_IN.get(text.strip().lower(), text.strip().lower() or None), "currency": currency,
+        "subtotal": subtotal, "shipping": _sum(s.get("ShipmentCost") for s in shipments),
+        "tax": _sum((o.get("SalesTax"), o.get("SalesTax2"), o.get("SalesTax3"))),
+        "discount": money(o.get("OrderDiscount")), "grand_total": money(o.get("OrderAmount")),
+        "items": [{"source_id": f"{o['OrderID']}-{i.get('ItemIndexID')}", "product_id": _id(i.get("CatalogID")),
+                   "sku": _blank(i.get("ItemID")), "name": i.get("ItemDescription"),
+                   "qty": _whole(i.get("ItemQuantity")), "price": money(i.get("ItemUnitPrice")), "tax": None}
+                  for i in items],
+        "billing_address": _address(o, "Billing"),
+        "shipping_address": _address(shipments[0], "Shipment") if shipments else None,
+        "created_at": when(o.get("OrderDate"), tz), "updated_at": when(o.get("LastUpdate"), tz),
+    }
+
+
+# --- canonical -> Shift4Shop (the emulator) ------------------------------------------------------------------------
+def s4s_time(value, tz=timezone.utc) -> str | None:
+    if not value:
+        return None
+    dt = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    dt = dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None else dt
+    return dt.astimezone(tz).strftime(S4S_TIME)
+
+
+def address_out(a: dict | None, prefix: str, street: str = "Address") -> dict:
+    a = a or {}
+    return {f"{prefix}FirstName": a.get("first_name") or "", f"{prefix}LastName": a.get("last_name") or "",
+            f"{prefix}Company": a.get("company") or "", f"{prefix}{street}": a.get("street") or "",
+            f"{prefix}Address2": "",
+            f"{prefix}City": a.get("city") or "", f"{prefix}State": a.get("region") or "",
+            f"{prefix}ZipCode": a.get("postcode") or "", f"{prefix}Country": a.get("country") or ""}

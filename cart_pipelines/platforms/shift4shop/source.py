@@ -1,0 +1,207 @@
+"""Shift4Shop (3dCart) source: the REST API v1 at `https://apirest.3dcart.com/3dCartWebAPI/v1/`, read-only.
+
+Access (docs/platforms/shift4shop.md): three headers on every request — `SecureURL` (the store's **Store URL**),
+`PrivateKey` (the private key of the REST app from the Shift4Shop developer portal) and `Token` (what the merchant
+gets when adding the app's public key under Modules → REST API; seed 002 calls it the **API Key**).
+
+The endpoints and paging are data in `api.py`, the mapping in `mapping.py`; what stays here is what Shift4Shop does
+differently:
+- dates carry no offset: they are the store's local time, read with `timezone` (UTC unless set);
+- order statuses are ids named by the store's own `/OrderStatus` list; orders with status 7 (Not Completed) are
+  abandoned checkouts, left out; orders carry no currency, so the store's is taken from a product's `SKUInfo`;
+- tax classes and reviews are not in the REST API v1 (`has` says so);
+- backfill slices: orders by created date (`datestart`/`dateend`), cut to the slice exactly here; no id filter.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Iterator
+from zoneinfo import ZoneInfo
+
+import requests
+
+from cart_pipelines.platforms.kit.credentials import Credential
+from cart_pipelines.platforms.kit.auth import HeaderKey
+from cart_pipelines.platforms.kit.http import ConnectionProblem, Explainer, HttpClient, HttpSettings, safe_url
+from cart_pipelines.platforms.kit.rest import RestReader
+from cart_pipelines.platforms.kit.source import Slice, SliceNotPossible, Source, SourceRecord, as_source_record, \
+    read_record
+from cart_pipelines.platforms.shift4shop import mapping
+from cart_pipelines.platforms.shift4shop.api import API as S4S_API
+from cart_pipelines.platforms.shift4shop.api import PAGE_SIZE, REQUESTS_PER_SECOND
+
+__all__ = ["CARRIED", "PAGE_SIZE", "SCOPES", "NON_SECRET", "Shift4ShopSource", "Shift4ShopExplainer"]
+
+API_URL = "https://apirest.3dcart.com"
+LACKS = {"tax_classes": "Shift4Shop's REST API v1 has no tax classes (a product has a free-text TaxCode only)",
+         "reviews": "Shift4Shop's REST API v1 has no product reviews endpoint"}
+# The read permissions the REST app is given in the developer portal, as seed 002 lists them.
+SCOPES = {"categories": "Categories", "manufacturers": "Manufacturers", "products": "Products",
+          "customers": "Customers", "orders": "Orders"}
+NON_SECRET = ("store_url", "timezone")
+DATED = {"products", "customers", "orders"}  # the lists with lastupdatestart
+
+# Canonical fields that come back exactly. Left out, and why (docs/platforms/shift4shop.md): url keys (a product's
+# and category's link are whole URLs, not keys); product tax class (none), variants (Shift4Shop's own option-code
+# ids), images' alt text where no caption is set; customer dates (Customers carry none), passwords (never exposed),
+# address flags beyond billing + shipping; order items (Shift4Shop's own item ids, no tax per item), addresses
+# (one billing and one shipment address), currency (orders carry none: the store's is used).
+CARRIED = {
+    "categories": ("source_id", "parent_id", "name", "path", "is_visible", "position", "updated_at"),
+    "manufacturers": ("source_id", "name", "updated_at"),
+    "products": ("source_id", "sku", "name", "description_html", "price", "special_price", "weight", "stock",
+                 "status", "category_ids", "manufacturer_id", "created_at", "updated_at"),
+    "customers": ("source_id", "email", "first_name", "last_name", "phone", "newsletter"),
+    "orders": ("source_id", "number", "customer_id", "email", "customer_first_name", "customer_last_name", "status",
+               "subtotal", "shipping", "tax", "discount", "grand_total", "created_at", "updated_at"),
+}
+
+
+def s4s_error(response: requests.Response) -> str | None:
+    """Shift4Shop's error bodies: a list of {Key, Value, Status, Message}, or ASP.NET's {"Message": ...}."""
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    first = body[0] if isinstance(body, list) and body else body
+    return str(first.get("Message") or "") or None if isinstance(first, dict) else None
+
+
+class Shift4ShopExplainer(Explainer):
+    """401: the three headers do not match a subscribed store; 403: the app lacks a read permission, named."""
+
+    def problem(self, response: requests.Response, what: str) -> ConnectionProblem:
+        if response.status_code == 403:
+            scope = SCOPES.get(what.split(" ")[0], "Products, Customers, Orders, Categories and Manufacturers")
+            return ConnectionProblem("permission", f"Shift4Shop refused {what} (HTTP 403): the app works but has no "
+                                     f"read permission for {scope} — {self.permission_hint}. The platform said: "
+                                     f"{s4s_error(response) or ''}", 403)
+        return super().problem(response, what)
+
+
+EXPLAINER = dict(
+    platform="Shift4Shop", credential_fields=("Store URL", "API Key (the Token)", "Private Key"),
+    permission_hint="an app's permissions cannot be changed once a store has subscribed: create the REST app in the "
+                    "Shift4Shop developer portal with read access to Products, Customers, Orders, Categories and "
+                    "Manufacturers, and add its public key again under Modules → REST API",
+    error_message=s4s_error,
+)
+
+
+class Shift4ShopSource(Source):
+    platform = "shift4shop"
+    supports_delta = True
+    BASE_URL = "api_url"
+    CREDENTIALS = (
+        Credential("api_url", "SHIFT4SHOP_API_URL", "API URL", default=API_URL),
+        Credential("store_url", "SHIFT4SHOP_STORE_URL", "Store URL"),
+        Credential("token", "SHIFT4SHOP_API_KEY", "API Key", secret=True),
+        Credential("private_key", "SHIFT4SHOP_PRIVATE_KEY", "Private Key", secret=True),
+        Credential("timezone", "SHIFT4SHOP_TIMEZONE", "Store time zone", default="UTC"),
+    )
+
+    def __init__(self, api_url: str, credentials: dict, verify=True, settings: HttpSettings | None = None):
+        self.api_url = (api_url or API_URL).rstrip("/")
+        self.store_url = credentials["store_url"]
+        try:
+            self.tz = ZoneInfo(credentials.get("timezone") or "UTC")
+        except (KeyError, ValueError) as exc:
+            raise ConnectionProblem("bad_request", f"Shift4Shop: the store time zone {credentials['timezone']!r} "
+                                    f"is not an IANA zone name such as America/New_York") from exc
+        headers = {"SecureURL": self.store_url, "PrivateKey": credentials["private_key"],
+                   "Token": credentials["token"], "Accept": "application/json"}
+        settings = settings or HttpSettings(requests_per_second=REQUESTS_PER_SECOND, max_attempts=10)
+        self.client = HttpClient(S4S_API.url(self.api_url), Shift4ShopExplainer(**EXPLAINER), settings=settings,
+                                 auth=HeaderKey(headers), verify=verify)
+        self.reader = RestReader(S4S_API, self.client, verify=verify)
+        self._statuses: dict[int, str] | None = None
+        self._currency: str | None = None
+
+    @classmethod
+    def connect(cls, base_url: str, credentials: dict, verify=True, settings: HttpSettings | None = None):
+        return cls(base_url, credentials, verify=verify, settings=settings)
+
+    def describe(self) -> str:
+        return f"Shift4Shop store {safe_url(self.store_url)} (REST API v1)"
+
+    def check(self) -> str:
+        body = self.reader.get("Products", {"countonly": 1}, "the connection test").json()
+        count = body.get("TotalCount", "?") if isinstance(body, dict) else "?"
+        return f"Shift4Shop store {safe_url(self.store_url)}: {count} products"
+
+    def has(self, entity: str) -> bool:
+        return entity not in LACKS
+
+    def statuses(self) -> dict[int, str]:
+        if self._statuses is None:
+            self._statuses = {s["OrderStatusID"]: s.get("StatusText") or s.get("StatusDefinition") or ""
+                              for s in self.reader.all("order_statuses")}
+        return self._statuses
+
+    def currency(self) -> str:
+        """The store's currency, as products' SKUInfo carry it (orders carry none); USD for a store without
+        products (Shift4Shop's default)."""
+        if self._currency is None:
+            first = next(iter(self.reader.pages("products", {"limit": 1})), [])
+            self._currency = next((p["SKUInfo"].get("Currency") for p in first if p.get("SKUInfo")), None) or "USD"
+        return self._currency
+
+    def records(self, entity: str, updated_since: datetime | None = None) -> Iterator[SourceRecord]:
+        params = {"lastupdatestart": mapping.filter_time(updated_since, self.tz)} \
+            if updated_since is not None and entity in DATED else None
+        rows = self._canonical(entity, params)
+        if updated_since is not None and entity in ("categories", "manufacturers"):
+            cut = updated_since.astimezone(timezone.utc)
+            rows = (r for r in rows if "_unreadable" in r or (r.get("updated_at") and
+                                                             datetime.fromisoformat(r["updated_at"].replace("Z", "+00:00")) > cut))
+        return (as_source_record(n, r) for n, r in enumerate(rows, start=1))
+
+    def records_in(self, entity: str, part: Slice) -> Iterator[SourceRecord]:
+        """Orders by created date: `datestart`/`dateend` in the store's time, the records cut to [start, end) here
+        (the docs do not say whether the bounds are inclusive)."""
+        if entity != "orders" or part.field != "created_at":
+            raise SliceNotPossible(f"Shift4Shop's REST API has no {'id-range' if part.field == 'id' else 'created-date'}"
+                                   f" filter for {entity}; backfill Shift4Shop orders by month, and migrate {entity} "
+                                   f"with full_migration")
+        window = {"datestart": mapping.filter_time(part.start, self.tz),
+                  "dateend": mapping.filter_time(part.end, self.tz)}
+        rows = (r for r in self._canonical("orders", window) if "_unreadable" in r or part.contains(r))
+        return (as_source_record(n, r) for n, r in enumerate(rows, start=1))
+
+    def _canonical(self, entity: str, params: dict | None) -> Iterator[dict]:
+        if not self.has(entity):
+            return
+        tz = self.tz
+        if entity == "categories":  # the whole tree first, for paths
+            found = self.reader.all("categories")
+            tree = {c["CategoryID"]: c for c in found if isinstance(c, dict) and "CategoryID" in c}
+            yield from (read_record("Shift4Shop", entity, mapping.category, c, tree, tz, id_field="CategoryID")
+                        for c in found)
+        elif entity == "manufacturers":
+            for page in self.reader.pages("manufacturers"):
+                yield from (read_record("Shift4Shop", entity, mapping.manufacturer, m, tz, id_field="ManufacturerID")
+                            for m in page)
+        elif entity == "products":
+            for page in self.reader.pages("products", params):
+                yield from (read_record("Shift4Shop", entity, mapping.product, p, tz, id_field="CatalogID")
+                            for p in page)
+        elif entity == "customers":
+            for page in self.reader.pages("customers", params):
+                yield from (read_record("Shift4Shop", entity, mapping.customer, c, id_field="CustomerID")
+                            for c in page)
+        elif entity == "orders":
+            statuses, currency = self.statuses(), self.currency()
+            for page in self.reader.pages("orders", params):
+                yield from (read_record("Shift4Shop", entity, mapping.order, o, statuses, currency, tz,
+                                        id_field="OrderID")
+                            for o in page if not (isinstance(o, dict)
+                                                  and o.get("OrderStatusID") == mapping.NOT_COMPLETED))
+        else:
+            raise ValueError(f"Shift4Shop has no entity {entity!r}")
+
+    def ids(self, entity: str) -> Iterator[str] | None:
+        """Shift4Shop has no id-only listing: the ids come from the full lists (200 records a request)."""
+        if not self.has(entity) or entity not in SCOPES:
+            return None
+        return (r["source_id"] for r in self._canonical(entity, None) if r.get("source_id"))
