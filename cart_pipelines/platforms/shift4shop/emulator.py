@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from xml.sax.saxutils import escape
 from zoneinfo import ZoneInfo
 
@@ -81,9 +81,9 @@ def parse_when(name: str, value: str, end: bool, tz) -> datetime:
     raise S4SError(400, f"Invalid value for parameter {name}: {value!r} (expected mm/dd/yyyy hh:mm:ss)")
 
 
-def to_xml(tag: str, value) -> str:
+def to_xml(tag: str, value, item: str | None = None) -> str:
     if isinstance(value, list):
-        item = XML_ITEM.get(tag, tag.removesuffix("List") or "Item")
+        item = item or tag.removesuffix("List") or "Item"
         return f"<{tag}>" + "".join(to_xml(item, v) for v in value) + f"</{tag}>"
     if isinstance(value, dict):
         return f"<{tag}>" + "".join(to_xml(k, v) for k, v in value.items()) + f"</{tag}>"
@@ -153,9 +153,10 @@ class Shift4ShopEmulator(Emulator):
     def _answer(self, request: Request, body, items: int = 0) -> Response:
         self.delay(items)
         if "xml" in request.headers.get("Accept", "") and "json" not in request.headers.get("Accept", ""):
-            tag = f"ArrayOf{XML_ITEM.get(request.path.split('/')[3], 'Item')}" if isinstance(body, list) else "Result"
+            item = XML_ITEM.get(request.path.split("/")[3], "Item")
+            tag = f"ArrayOf{item}" if isinstance(body, list) else "Result"
             return Response('<?xml version="1.0" encoding="utf-8"?>' + to_xml(tag, json.loads(
-                json.dumps(body, default=_json_default))), content_type="application/xml; charset=utf-8")
+                json.dumps(body, default=_json_default)), item), content_type="application/xml; charset=utf-8")
         return self.json(body)
 
     # --- routes --------------------------------------------------------------------------------------------------
