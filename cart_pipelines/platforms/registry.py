@@ -36,6 +36,7 @@ REGISTRY: dict[str, Platform] = {p.name: p for p in [
     Platform("magento", "MagentoSource", None, "MagentoEmulator"),
     Platform("bigcommerce", "BigCommerceSource", "BigCommerceTarget", "BigCommerceEmulator"),
     Platform("squarespace", "SquarespaceSource", None, "SquarespaceEmulator"),
+    Platform("square", "SquareSource", None, "SquareEmulator"),
     Platform("mystore", None, "MystoreTarget", "MystoreEmulator"),
     Platform("ecwid", "EcwidSource", None, "EcwidEmulator"),
     Platform("wix", "WixSource", None, "WixEmulator"),
