@@ -516,3 +516,10 @@ def mapping_types() -> set[str]:
             "PRICING_RULE", "PRODUCT_SET", "TIME_PERIOD", "MEASUREMENT_UNIT", "SUBSCRIPTION_PLAN_VARIATION",
             "ITEM_OPTION", "ITEM_OPTION_VAL", "CUSTOM_ATTRIBUTE_DEFINITION", "QUICK_AMOUNTS_SETTINGS",
             "SUBSCRIPTION_PLAN", "AVAILABILITY_PERIOD"}
+
+
+def rate_bound_rows_per_s(entity: str, plan: str = "standard") -> float | None:
+    """Most rows/s the emulated bucket allows (benchmarks): its refill rate × records per page (100; orders 500).
+    Square publishes no limit, so this bound is the emulator's assumption, not Square's."""
+    burst, rate = PLANS.get(plan, PLANS["standard"])
+    return rate * (500 if entity == "orders" else 100)
