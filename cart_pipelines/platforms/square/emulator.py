@@ -325,14 +325,15 @@ class SquareEmulator(Emulator):
         items = [o for o in objects if o["type"] == "ITEM"]
         if not items:
             return []
-        products = [self.store.get("products", int(o["id"])) for o in items]
-        products = [p for p in products if p]
-        cats = {c["id"] for o in items for c in o["item_data"].get("categories") or []}
-        taxes = {t for o in items for t in o["item_data"].get("tax_ids") or []}
-        out = [mapping.category_object(c) for c in (self.store.get("categories", int(i)) for i in sorted(cats, key=int))
-               if c]
-        out += [mapping.tax_object(t) for t in (self.store.get("tax_classes", int(i)) for i in sorted(taxes, key=int))
-                if t]
+        def by_ids(entity, ids):  # one query per type, not one per object
+            ids = sorted({int(i) for i in ids if str(i).isdigit()})
+            return self.store.page(entity, 0, len(ids), ids=ids) if ids else []
+
+        products = by_ids("products", [o["id"] for o in items])
+        cats = [c["id"] for o in items for c in o["item_data"].get("categories") or []]
+        taxes = [t for o in items for t in o["item_data"].get("tax_ids") or []]
+        out = [mapping.category_object(c) for c in by_ids("categories", cats)]
+        out += [mapping.tax_object(t) for t in by_ids("tax_classes", taxes)]
         out += [img for p in products for img in mapping.image_objects(p)]
         return out + mapping.option_objects(products)
 
