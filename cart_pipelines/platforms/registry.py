@@ -37,6 +37,7 @@ REGISTRY: dict[str, Platform] = {p.name: p for p in [
     Platform("bigcommerce", "BigCommerceSource", "BigCommerceTarget", "BigCommerceEmulator"),
     Platform("squarespace", "SquarespaceSource", None, "SquarespaceEmulator"),
     Platform("square", "SquareSource", None, "SquareEmulator"),
+    Platform("prestashop", "PrestaShopSource", None, "PrestaShopEmulator"),
     Platform("mystore", None, "MystoreTarget", "MystoreEmulator"),
     Platform("ecwid", "EcwidSource", None, "EcwidEmulator"),
     Platform("wix", "WixSource", None, "WixEmulator"),
