@@ -206,6 +206,12 @@ def test_delta_reads_changes_in_shop_time_and_rereads_products_with_combinations
         got = [r.source_id for r in src.records("products", updated_since=since)]
         assert got[0] == "2" and sorted(set(got) - {"2"}, key=int) == sorted(set(with_combinations) - {"2"}, key=int)
         assert len(got) == len(set(got))
+        # #42263: a base-table touch makes the filter match a product whose shown date_upd is older: still read
+        simple = next(p["source_id"] for p in rows(store_dir, "products")
+                      if not p["variants"] and p["source_id"] != "2")
+        h.emulator.base_touched[int(simple)] = datetime.now(timezone.utc)
+        again = {r.source_id: r.record for r in src.records("products", updated_since=since)}
+        assert simple in again and again[simple]["updated_at"] < since.isoformat()
         # the filter PrestaShop was sent: shop-local, an hour early
         assert mapping.since_window(since, ZoneInfo(TZ_NAME), timedelta(hours=1)) == \
             f">[{(since - timedelta(hours=1, seconds=1)).astimezone(ZoneInfo(TZ_NAME)):%Y-%m-%d %H:%M:%S}]"

@@ -30,8 +30,8 @@ ids (ROOT_ID, HOME_ID), so the generated categories keep their ids (the connecto
 id_parent 0 and is_root_category, never by id). Ids of rows PrestaShop keeps apart from the generated entities
 (combinations, stock_availables, addresses, order_details, histories, guest customers) are derived from their
 owner's id. Not modelled: writes, multishop (id_shop), schema=synopsis/blank, price= virtual fields, product
-features, tags, specific prices, carts, image uploads; `date_upd`'s second table (#42263) is not modelled: the
-filter and the value agree here.
+features, tags, specific prices, carts, image uploads. `date_upd`'s two tables (#42263) agree unless a test
+touches a product's base table (`base_touched`): then the filter matches it by that time, its value stays older.
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ import json
 import re
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from itertools import islice
 from typing import Callable, Iterable, Iterator
@@ -66,7 +67,8 @@ ORDER_STATES = [  # (id, English name, template, paid, shipped, delivery) of Pre
     (5, "Delivered", "", 1, 1, 1), (6, "Canceled", "order_canceled", 0, 0, 0), (7, "Refunded", "refund", 1, 0, 0),
     (8, "Payment error", "payment_error", 0, 0, 0), (9, "On backorder (paid)", "outofstock", 1, 0, 0),
     (10, "Awaiting bank wire payment", "bankwire", 0, 0, 0), (11, "Remote payment accepted", "payment", 1, 0, 0),
-    (12, "On backorder (not paid)", "outofstock", 0, 0, 0), (13, "Awaiting Cash On Delivery validation", "cashondelivery", 0, 0, 0),
+    (12, "On backorder (not paid)", "outofstock", 0, 0, 0),
+    (13, "Awaiting Cash On Delivery validation", "cashondelivery", 0, 0, 0),
 ]
 CHUNK = 500
 
@@ -227,6 +229,8 @@ def _category_rows(emu: "PrestaShopEmulator", b: Bounds) -> Iterator[dict]:
 
 def _product(emu: "PrestaShopEmulator", p: dict) -> dict:
     row = m.ps_product(p, LANGS, DEFAULT_LANG, emu.tz)
+    if int(p["source_id"]) in emu.base_touched:  # ps_product.date_upd, what filter[date_upd] compares (#42263)
+        row["_filtered_date_upd"] = m.local(emu.base_touched[int(p["source_id"])], emu.tz)
     pid = int(p["source_id"])
     values = emu.option_values()
     cats = [str(c) for c in p.get("category_ids") or []] + [str(m.HOME_ID)]
@@ -344,7 +348,8 @@ def _option_value_rows(emu) -> list[dict]:
 
 def _configurations(emu) -> list[dict]:
     values = [("PS_LANG_DEFAULT", str(DEFAULT_LANG)), ("PS_TIMEZONE", emu.tz_name), ("PS_CURRENCY_DEFAULT", "1"),
-              ("PS_COUNTRY_DEFAULT", str(COUNTRIES["NO"])), ("PS_WEIGHT_UNIT", "kg"), ("PS_SHOP_NAME", "Emulert butikk"),
+              ("PS_COUNTRY_DEFAULT", str(COUNTRIES["NO"])), ("PS_WEIGHT_UNIT", "kg"),
+              ("PS_SHOP_NAME", "Emulert butikk"),
               ("PS_WEBSERVICE", "1")]
     return [{"id": k, "value": v, "name": n, "id_shop_group": "", "id_shop": "", "date_add": "2023-01-01 00:00:00",
              "date_upd": "2023-01-01 00:00:00"} for k, (n, v) in enumerate(values, start=1)]
@@ -528,6 +533,9 @@ class PrestaShopEmulator(Emulator):
         self.tz = ZoneInfo(TZ_NAME)
         self.enabled = True  # PS_WEBSERVICE: switched off, every request is 503 code 22
         self.keys = {KEY}
+        # Products whose base table (ps_product) a stock, price or module update touched without the shop table:
+        # filter[date_upd] matches them by this time while they show their older ps_product_shop.date_upd.
+        self.base_touched: dict[int, datetime] = {}
         self._memo: dict[str, tuple] = {}
         self._groups: dict[str, int] = {}
         self._values: dict[tuple[str, str], int] = {}
@@ -556,14 +564,21 @@ class PrestaShopEmulator(Emulator):
                 f"SELECT count(*), max(updated_at), sum(id) FROM {entity}").fetchall()[0])
 
     def _memoised(self, name: str, entity: str, make: Callable[[], object]):
-        mark = self._fingerprint(entity)
+        """`make()` again only when `entity` changed in the store (checked once per request: a page renders many
+        records that each ask)."""
         with self.lock:
             hit = self._memo.get(name)
+            now = self.requests
+        if hit and hit[2] == now:
+            return hit[1]
+        mark = self._fingerprint(entity)
         if hit and hit[0] == mark:
+            with self.lock:
+                self._memo[name] = (mark, hit[1], now)
             return hit[1]
         value = make()
         with self.lock:
-            self._memo[name] = (mark, value)
+            self._memo[name] = (mark, value, now)
         return value
 
     def option_values(self) -> dict[tuple[str, str], int]:
@@ -877,7 +892,8 @@ class PrestaShopEmulator(Emulator):
         order = self._sort(request, res, bool(request.args.get("date")))
         offset, count = self._limit(request)
         rows: Iterable[dict] = (r for r in res.rows(self, self._bounds(request, resource))
-                                if all(test(_value(r.get(name))) if name not in res.i18n else test(r.get(name, ""))
+                                if all(test(_value(r.get(f"_filtered_{name}", r.get(name)))) if name not in res.i18n
+                                       else test(r.get(name, ""))
                                        for name, test in filters))
         if order and order != [("id", False)]:
             rows = list(rows)

@@ -23,6 +23,7 @@ PrestaShop does differently:
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Iterator
@@ -90,17 +91,23 @@ def ps_error(response: requests.Response) -> tuple[str, str]:
 
 
 class PrestaShopExplainer(Explainer):
-    """PrestaShop's own codes: 26 (no permission on the resource, HTTP 401) and 25 (the method not granted, 405)
-    are permissions, not credentials; 22 is the webservice switched off."""
+    """PrestaShop's own codes: 26 (no permission on the resource, HTTP 401), 25 (the method not granted, 405) and
+    132 (the key not associated with this shop, 403) are permissions, not credentials; 22 is the webservice
+    switched off."""
 
     def problem(self, response: requests.Response, what: str) -> ConnectionProblem:
         code, message = ps_error(response)
-        if code in ("25", "26"):
-            resource = message.split('"')[1] if message.count('"') >= 2 else message.rsplit(" ", 6)[0].split()[-1]
+        if code in ("25", "26"):  # 26: 'Resource of type "x" is not allowed ...'; 25: '... the resource x with ...'
+            named = re.search(r'type "([^"]+)"|resource (\S+) with', message)
+            resource = next((g for g in named.groups() if g), "the resource") if named else "the resource"
             return ConnectionProblem("permission", f"PrestaShop refused {what} (HTTP {response.status_code}, code "
                                      f"{code}): the webservice key works but may not read {resource} — "
                                      f"{PERMISSION_HINT.format(resource=resource)}. The platform said: {message}",
                                      response.status_code)
+        if code == "132":  # multistore: the key is not associated with the shop asked
+            return ConnectionProblem("permission", "PrestaShop refused the key for this shop (HTTP 403, code 132): "
+                                     "in Advanced Parameters → Webservice, edit the key and tick this shop under "
+                                     f"Shop association. The platform said: {message}", 403)
         if code == "22":
             return ConnectionProblem("permission", "PrestaShop's webservice is switched off (HTTP 503, code 22): in "
                                      "the back office under Advanced Parameters → Webservice, set Enable "
