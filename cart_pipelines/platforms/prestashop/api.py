@@ -83,6 +83,7 @@ API = Api(
         "products": Endpoint("products", records=listed("products"), what="products"),
         "combinations": Endpoint("combinations", records=listed("combinations"), what="combinations"),
         "stock_availables": Endpoint("stock_availables", records=listed("stock_availables"), what="stock"),
+        "specific_prices": Endpoint("specific_prices", records=listed("specific_prices"), what="specific prices"),
         "product_options": Endpoint("product_options", records=listed("product_options"), what="product options"),
         "product_option_values": Endpoint("product_option_values", records=listed("product_option_values"),
                                           what="product option values"),

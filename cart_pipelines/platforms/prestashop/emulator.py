@@ -30,7 +30,7 @@ ids (ROOT_ID, HOME_ID), so the generated categories keep their ids (the connecto
 id_parent 0 and is_root_category, never by id). Ids of rows PrestaShop keeps apart from the generated entities
 (combinations, stock_availables, addresses, order_details, histories, guest customers) are derived from their
 owner's id. Not modelled: writes, multishop (id_shop), schema=synopsis/blank, price= virtual fields, product
-features, tags, specific prices, carts, image uploads. `date_upd`'s two tables (#42263) agree unless a test
+features, tags, catalog price rules, carts, image uploads. `date_upd`'s two tables (#42263) agree unless a test
 touches a product's base table (`base_touched`): then the filter matches it by that time, its value stays older.
 """
 
@@ -415,6 +415,13 @@ RESOURCES: dict[str, Resource] = {
     "product_option_values": Resource(
         "product_option_value", F("id id_attribute_group color position name"), _fixed(_option_value_rows),
         "The product options value", i18n=frozenset({"name"}), links={"id_attribute_group": "product_options"}),
+    "specific_prices": Resource(
+        "specific_price", F("id id_shop_group id_shop id_cart id_product id_product_attribute id_currency id_country "
+                            "id_group id_customer id_specific_price_rule price from_quantity reduction reduction_tax "
+                            "reduction_type from to"),
+        _store_rows("products", lambda emu, p: m.ps_specific_prices(p, emu.tz)), "Specific price management",
+        links={"id_product": "products", "id_currency": "currencies", "id_country": "countries",
+               "id_customer": "customers"}),
     "stock_availables": Resource(
         "stock_available", F("id id_product id_product_attribute id_shop id_shop_group quantity depends_on_stock "
                              "out_of_stock location"),
@@ -505,7 +512,7 @@ OTHER_RESOURCES = F("attachments carriers cart_rules carts contacts content_mana
                     "customer_threads customizations deliveries employees groups guests image_types images messages "
                     "order_carriers order_cart_rules order_invoices order_payments order_slip price_ranges "
                     "product_customization_fields product_feature_values product_features product_suppliers search "
-                    "shop_groups shop_urls shops specific_price_rules specific_prices states stock_movement_reasons "
+                    "shop_groups shop_urls shops specific_price_rules states stock_movement_reasons "
                     "stock_movements stocks stores suppliers supply_order_details supply_order_histories "
                     "supply_order_receipt_histories supply_order_states supply_orders tags translated_configurations "
                     "warehouse_product_locations warehouses weight_ranges zones")
@@ -845,7 +852,7 @@ class PrestaShopEmulator(Emulator):
 
     def _bounds(self, request: Request, resource: str) -> Bounds:
         b = bounds_of(request.args["filter[id]"]) if request.args.get("filter[id]") else Bounds()
-        parent = {"combinations": "id_product", "stock_availables": "id_product", "addresses": "id_customer",
+        parent = {"combinations": "id_product", "stock_availables": "id_product", "specific_prices": "id_product", "addresses": "id_customer",
                   "order_details": "id_order", "order_histories": "id_order", "tax_rules": "id_tax_rules_group"}
         key = parent.get(resource)
         if key and request.args.get(f"filter[{key}]"):

@@ -135,10 +135,39 @@ def tax_class(g: dict, rules: list[dict], rates: dict[str, str], countries: dict
     return {"source_id": str(g["id"]), "name": g.get("name"), "rates": out, "updated_at": utc(g.get("date_upd"), tz)}
 
 
+def special_price(base, prices: list[dict], now: datetime, tz) -> Decimal | None:
+    """The sale price every buyer gets now: a specific price of the product itself (no combination, shop group,
+    currency, country, customer group, customer or cart; from 1 unit) valid now. Its `price` replaces the base
+    (-1: keeps it), then its reduction applies: an amount (tax excluded) or a fraction ("0.200000" = 20 %). A
+    tax-included amount is left out: the tax rate per country would decide it."""
+    def general(sp):
+        return all(str(sp.get(k) or "0") == "0" for k in ("id_product_attribute", "id_currency", "id_country",
+                                                           "id_group", "id_customer", "id_cart")) and \
+            str(sp.get("from_quantity") or "1") == "1"
+
+    def valid(sp):
+        start, end = utc(sp.get("from"), tz), utc(sp.get("to"), tz)
+        stamp = now.isoformat().replace("+00:00", "Z")
+        return (start is None or start <= stamp) and (end is None or stamp <= end)
+
+    for sp in sorted(prices, key=lambda sp: int(sp["id"])):
+        if not (general(sp) and valid(sp)) or (sp.get("reduction_type") == "amount" and
+                                               str(sp.get("reduction_tax")) == "1"):
+            continue
+        price = _money(sp.get("price"))
+        start = base if price is None or price < 0 else price
+        reduction = Decimal(str(sp.get("reduction") or 0))
+        if not isinstance(start, Decimal):
+            return None
+        off = reduction if sp.get("reduction_type") == "amount" else start * reduction
+        return (start - off).quantize(CENT, ROUND_HALF_UP)
+    return None
+
+
 def product(p: dict, combinations: list[dict], stock: dict[tuple[str, str], int], values: dict[str, tuple[str, str]],
-            tops: set[str], shop_url: str, lang, tz) -> dict:
+            tops: set[str], shop_url: str, lang, tz, prices: list[dict] = (), now: datetime | None = None) -> dict:
     """`stock`: (id_product, id_product_attribute) -> quantity from stock_availables; `values`: option value id ->
-    (attribute group name, value name)."""
+    (attribute group name, value name); `prices`: the product's specific prices."""
     pid = str(p["id"])
     variants = []
     for c in sorted(combinations, key=lambda c: int(c["id"])):
@@ -153,6 +182,7 @@ def product(p: dict, combinations: list[dict], stock: dict[tuple[str, str], int]
     return {
         "source_id": pid, "sku": p.get("reference") or None, "name": text(p.get("name"), lang),
         "description_html": text(p.get("description"), lang) or None, "price": _money(p.get("price")),
+        "special_price": special_price(_money(p.get("price")), list(prices), now or datetime.now(timezone.utc), tz),
         "weight": _float(p.get("weight")), "stock": stock.get((pid, "0")),
         "status": "enabled" if str(p.get("active")) == "1" else "disabled",
         "url_key": text(p.get("link_rewrite"), lang) or None,
@@ -319,6 +349,19 @@ def ps_product(p: dict, langs, default, tz) -> dict:
         "description_short": lang_text("", langs, default), "available_now": lang_text("", langs, default),
         "available_later": lang_text("", langs, default),
     }
+
+
+def ps_specific_prices(p: dict, tz) -> list[dict]:
+    """A sale price as PrestaShop keeps it: a specific price for every buyer, the base price kept (-1) less an
+    amount, tax excluded, without end."""
+    if p.get("special_price") in (None, ""):
+        return []
+    off = Decimal(str(p.get("price") or 0)) - Decimal(str(p["special_price"]))
+    return [{"id": int(p["source_id"]), "id_shop_group": "0", "id_shop": "0", "id_cart": "0",
+             "id_product": str(p["source_id"]), "id_product_attribute": "0", "id_currency": "0", "id_country": "0",
+             "id_group": "0", "id_customer": "0", "id_specific_price_rule": "0", "price": _d(-1),
+             "from_quantity": "1", "reduction": _d(off), "reduction_tax": "0", "reduction_type": "amount",
+             "from": _at(p.get("created_at"), tz), "to": NO_DATE}]
 
 
 def ps_combinations(p: dict, option_value_id) -> list[dict]:

@@ -8,7 +8,7 @@ PrestaShop does differently:
 - the shop's default language (PS_LANG_DEFAULT), time zone (PS_TIMEZONE) and weight unit (PS_WEIGHT_UNIT) are read
   from `configurations` first: texts are per language and dates shop-local wall-clock time;
 - linked records are read per page of 100 with one `[a|b|...]` filter each: a product's combinations and
-  stock_availables (stock lives there, not on the product), a customer's addresses, an order's order_details, its
+  stock_availables (stock lives there, not on the product) and specific_prices (sale prices), a customer's addresses, an order's order_details, its
   buyer (a customers row; a guest's has is_guest 1) and its invoice and delivery addresses;
 - errors come as `{"errors": [{code, message}]}`: a resource the key may not read is 401 code 26, explained as a
   missing permission naming the resource; a switched-off webservice 503 code 22 is said at once, not retried;
@@ -24,7 +24,7 @@ PrestaShop does differently:
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Iterator
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -53,7 +53,7 @@ __all__ = ["CARRIED", "PAGE_SIZE", "SCOPES", "PrestaShopSource", "PrestaShopExpl
 SCOPES = {"categories": "categories", "manufacturers": "manufacturers", "tax_classes": "tax_rule_groups",
           "products": "products", "customers": "customers", "orders": "orders"}
 NEEDED = ("configurations", "categories", "manufacturers", "tax_rule_groups", "tax_rules", "taxes", "countries",
-          "products", "combinations", "stock_availables", "product_options", "product_option_values", "customers",
+          "products", "combinations", "stock_availables", "specific_prices", "product_options", "product_option_values", "customers",
           "addresses", "orders", "order_details", "order_states", "currencies")
 ENDPOINT = {"tax_classes": "tax_rule_groups"}
 DST_OVERLAP = timedelta(hours=1)
@@ -62,8 +62,7 @@ KG = {"kg": Decimal(1), "g": Decimal("0.001"), "lb": Decimal("0.45359237"), "lbs
 
 # Canonical fields that come back exactly. Left out, and why (docs/platforms/prestashop.md): every created/updated
 # date (PrestaShop keeps shop-local wall-clock time: the hour a DST change repeats cannot be told apart); category
-# url_key (link_rewrite is the last segment only); product url_key, special_price (a specific price, not read),
-# stock (with combinations PrestaShop keeps their sum), variants (combination ids), images (PrestaShop serves image
+# url_key (link_rewrite is the last segment only); product url_key, stock (with combinations PrestaShop keeps their sum), variants (combination ids), images (PrestaShop serves image
 # files, their URLs are the shop's own); customer phone (on addresses only); order customer names (PrestaShop orders
 # have none: the buyer's current record) and items (order_detail ids); reviews (no reviews in PrestaShop's core: the
 # productcomments module has no webservice resource).
@@ -71,7 +70,8 @@ CARRIED = {
     "categories": ("source_id", "parent_id", "name", "path", "is_visible", "position"),
     "manufacturers": ("source_id", "name", "url_key"),
     "tax_classes": ("source_id", "name", "rates"),
-    "products": ("source_id", "sku", "name", "description_html", "price", "weight", "status", "category_ids",
+    "products": ("source_id", "sku", "name", "description_html", "price", "special_price", "weight", "status",
+                 "category_ids",
                  "manufacturer_id", "tax_class_id"),
     "customers": ("source_id", "email", "first_name", "last_name", "newsletter", "addresses", "password_hash",
                   "password_algorithm"),
@@ -290,6 +290,7 @@ class PrestaShopSource(Source):
                 .items() if str(c.get("id_parent")) in ("0", "") or str(c.get("is_root_category")) == "1"}
         values = self._option_values()
         kg = self.shop()["kg"]
+        now = datetime.now(timezone.utc)
         seen: set[str] = set()
 
         def listing():
@@ -309,9 +310,12 @@ class PrestaShopSource(Source):
             stock = {(str(s.get("id_product")), str(s.get("id_product_attribute"))): int(s.get("quantity") or 0)
                      for s in self._linked("stock_availables", "id_product", [p["id"] for p in page],
                                            {"display": "[id,id_product,id_product_attribute,quantity]"})}
+            prices: dict[str, list] = {}
+            for sp in self._linked("specific_prices", "id_product", [p["id"] for p in page]):
+                prices.setdefault(str(sp.get("id_product")), []).append(sp)
             for p in page:
                 rec = read_record("PrestaShop", "products", mapping.product, p, combos.get(str(p["id"]), []), stock,
-                                  values, tops, self.shop_url, lang, tz)
+                                  values, tops, self.shop_url, lang, tz, prices.get(str(p["id"]), []), now)
                 if kg != 1 and isinstance(rec.get("weight"), float):
                     rec["weight"] = float(Decimal(str(rec["weight"])) * kg)
                 yield rec
