@@ -100,6 +100,8 @@ def test_auth_answers(shop):
                             params={"ws_key": shop.credentials["webservice_key"]})
     assert by_query.status_code == 200 and by_query.headers["PSWS-Version"].startswith("8.")
     assert by_query.headers["Content-Type"].startswith("text/xml") and by_query.text.startswith("<?xml")
+    pasted = platforms.source_class("prestashop").connect(f"{shop.base_url}/api/", shop.credentials)
+    assert "reads products" in pasted.check()  # the Webservice's address pasted as the shop's
 
 
 def test_permission_and_switched_off_are_explained(store_dir):

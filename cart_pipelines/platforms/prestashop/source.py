@@ -132,7 +132,8 @@ class PrestaShopSource(Source):
     )
 
     def __init__(self, shop_url: str, credentials: dict, verify=True, settings: HttpSettings | None = None):
-        self.shop_url = shop_url.rstrip("/")
+        # The shop's address; the Webservice's own (…/api) is taken too, as users often paste that.
+        self.shop_url = shop_url.rstrip("/").removesuffix("/api") if isinstance(shop_url, str) else shop_url
         self.explainer = PrestaShopExplainer(**EXPLAINER)
         self.client = HttpClient(API.url(self.shop_url), self.explainer, settings=settings, verify=verify,
                                  auth=HTTPBasicAuth(credentials["webservice_key"], ""), on_response=self._switched_off)
