@@ -2,8 +2,9 @@
 
 Every request asks `output_format=JSON` (PrestaShop answers XML otherwise) and `display=full` (else a list holds
 ids only). Lists page by keyset on id: `sort=[id_ASC]`, `filter[id]=>[last id read]`, `limit=100` — PrestaShop
-returns no total and `limit=offset,count` pages shift when records are deleted meanwhile; one request at a time
-(a shop's own PHP server does the work: PrestaShop has no rate limit, its host decides).
+returns no total and `limit=offset,count` pages shift when records are deleted meanwhile; one page at a time (no
+total to cut id ranges by), a product page's three linked lists together: at most 3 requests in flight (the shop's
+own PHP does the work; PrestaShop has no rate limit, its host decides).
 
 A list answers `{"<resource>": [...]}`, or `[]` when nothing matched (WebserviceOutputJSON adds nothing).
 Records a page links to (a product's combinations and stock, a customer's addresses, an order's rows, buyer and
@@ -21,6 +22,7 @@ from cart_pipelines.platforms.kit.rest import Api, Endpoint, IdRanges
 
 BASE_PATH = "api"
 PAGE_SIZE = 100  # PrestaShop has no maximum; 100 full products keep a response near 1 MB
+CONCURRENCY = 3  # lists go one page at a time (no total to cut ranges by); a page's linked lists read together
 FULL = {"output_format": "JSON", "display": "full", "sort": "[id_ASC]"}
 
 
@@ -69,7 +71,7 @@ def id_window(after: int | None, below: int | None, params: dict) -> dict:
 API = Api(
     platform="PrestaShop",
     base_path=BASE_PATH,
-    concurrency=1,
+    concurrency=CONCURRENCY,
     defaults=Endpoint(paginator=IdRanges(id_window, size_param="limit"), page_size=PAGE_SIZE, id_field="id",
                       params=FULL, missing="error"),
     id_only={"display": "[id]"},

@@ -29,7 +29,8 @@ Departures, on purpose: a real shop's Root and Home categories are ids 1 and 2; 
 ids (ROOT_ID, HOME_ID), so the generated categories keep their ids (the connector finds Root and Home by
 id_parent 0 and is_root_category, never by id). Ids of rows PrestaShop keeps apart from the generated entities
 (combinations, stock_availables, addresses, order_details, histories, guest customers) are derived from their
-owner's id. Not modelled: writes, multishop (id_shop), schema=synopsis/blank, price= virtual fields, product
+owner's id. An order's addresses are copies marked deleted (as PrestaShop keeps an address edited after use);
+`filter[id_customer]` on addresses lists a customer's own ones only, not those copies. Not modelled: writes, multishop (id_shop), schema=synopsis/blank, price= virtual fields, product
 features, tags, catalog price rules, carts, image uploads. `date_upd`'s two tables (#42263) agree unless a test
 touches a product's base table (`base_touched`): then the filter matches it by that time, its value stays older.
 """

@@ -33,7 +33,14 @@ import requests
 
 from cart_pipelines.platforms.kit.auth import HTTPBasicAuth
 from cart_pipelines.platforms.kit.credentials import Credential
-from cart_pipelines.platforms.kit.http import ConnectionProblem, Explainer, HttpClient, HttpSettings, safe_url
+from cart_pipelines.platforms.kit.http import (
+    ConnectionProblem,
+    Explainer,
+    HttpClient,
+    HttpSettings,
+    pages_in_order,
+    safe_url,
+)
 from cart_pipelines.platforms.kit.rest import RestReader
 from cart_pipelines.platforms.kit.source import (
     Slice,
@@ -44,7 +51,7 @@ from cart_pipelines.platforms.kit.source import (
     read_record,
 )
 from cart_pipelines.platforms.prestashop import mapping
-from cart_pipelines.platforms.prestashop.api import API, PAGE_SIZE
+from cart_pipelines.platforms.prestashop.api import API, CONCURRENCY, PAGE_SIZE
 
 __all__ = ["CARRIED", "PAGE_SIZE", "SCOPES", "PrestaShopSource", "PrestaShopExplainer"]
 
@@ -304,15 +311,21 @@ class PrestaShopSource(Source):
             seen.update(str(p.get("id")) for p in page)
             if not page:
                 continue
+            ids = [p["id"] for p in page]
             with_combinations = [p["id"] for p in page if mapping.ids(p, "combinations")]
+            # The page's three linked lists at once (Api.concurrency bounds the requests in flight).
+            linked = pages_in_order(lambda args: self._linked(*args) if args[2] else [], [
+                ("combinations", "id_product", with_combinations),
+                ("stock_availables", "id_product", ids, {"display": "[id,id_product,id_product_attribute,quantity]"}),
+                ("specific_prices", "id_product", ids)], CONCURRENCY)
+            found_combos, found_stock, found_prices = linked
             combos: dict[str, list] = {}
-            for c in self._linked("combinations", "id_product", with_combinations) if with_combinations else []:
+            for c in found_combos:
                 combos.setdefault(str(c.get("id_product")), []).append(c)
             stock = {(str(s.get("id_product")), str(s.get("id_product_attribute"))): int(s.get("quantity") or 0)
-                     for s in self._linked("stock_availables", "id_product", [p["id"] for p in page],
-                                           {"display": "[id,id_product,id_product_attribute,quantity]"})}
+                     for s in found_stock}
             prices: dict[str, list] = {}
-            for sp in self._linked("specific_prices", "id_product", [p["id"] for p in page]):
+            for sp in found_prices:
                 prices.setdefault(str(sp.get("id_product")), []).append(sp)
             for p in page:
                 rec = read_record("PrestaShop", "products", mapping.product, p, combos.get(str(p["id"]), []), stock,
