@@ -26,13 +26,14 @@ date is shop-local wall-clock time, so records in the hour a DST change repeats 
 other language are the default's (names) or empty (descriptions), as in a shop never translated.
 
 Departures, on purpose: a real shop's Root and Home categories are ids 1 and 2; here they come after the generated
-ids (ROOT_ID, HOME_ID), so the generated categories keep their ids (the connector finds Root and Home by
-id_parent 0 and is_root_category, never by id). Ids of rows PrestaShop keeps apart from the generated entities
-(combinations, stock_availables, addresses, order_details, histories, guest customers) are derived from their
-owner's id. An order's addresses are copies marked deleted (as PrestaShop keeps an address edited after use);
-`filter[id_customer]` on addresses lists a customer's own ones only, not those copies. Not modelled: writes, multishop (id_shop), schema=synopsis/blank, price= virtual fields, product
-features, tags, catalog price rules, carts, image uploads. `date_upd`'s two tables (#42263) agree unless a test
-touches a product's base table (`base_touched`): then the filter matches it by that time, its value stays older.
+ids (ROOT_ID, HOME_ID), so the generated categories keep their ids (the connector finds Root and Home by id_parent 0
+and is_root_category, never by id). Ids of rows PrestaShop keeps apart from the generated entities (combinations,
+stock_availables, addresses, order_details, histories, guest customers) are derived from their owner's id. An
+order's addresses are copies marked deleted (as PrestaShop keeps an address edited after use); `filter[id_customer]`
+on addresses lists a customer's own ones only, not those copies. Not modelled: writes, multishop (id_shop),
+schema=synopsis/blank, price= virtual fields, product features, tags, catalog price rules, carts, image uploads.
+`date_upd`'s two tables (#42263) agree unless a test touches a product's base table (`base_touched`): then the
+filter matches it by that time, its value stays older.
 """
 
 from __future__ import annotations
@@ -853,7 +854,8 @@ class PrestaShopEmulator(Emulator):
 
     def _bounds(self, request: Request, resource: str) -> Bounds:
         b = bounds_of(request.args["filter[id]"]) if request.args.get("filter[id]") else Bounds()
-        parent = {"combinations": "id_product", "stock_availables": "id_product", "specific_prices": "id_product", "addresses": "id_customer",
+        parent = {"combinations": "id_product", "stock_availables": "id_product", "specific_prices": "id_product",
+                  "addresses": "id_customer",
                   "order_details": "id_order", "order_histories": "id_order", "tax_rules": "id_tax_rules_group"}
         key = parent.get(resource)
         if key and request.args.get(f"filter[{key}]"):

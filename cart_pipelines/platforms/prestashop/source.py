@@ -8,8 +8,9 @@ PrestaShop does differently:
 - the shop's default language (PS_LANG_DEFAULT), time zone (PS_TIMEZONE) and weight unit (PS_WEIGHT_UNIT) are read
   from `configurations` first: texts are per language and dates shop-local wall-clock time;
 - linked records are read per page of 100 with one `[a|b|...]` filter each: a product's combinations and
-  stock_availables (stock lives there, not on the product) and specific_prices (sale prices), a customer's addresses, an order's order_details, its
-  buyer (a customers row; a guest's has is_guest 1) and its invoice and delivery addresses;
+  stock_availables (stock lives there, not on the product) and specific_prices (sale prices), a customer's
+  addresses, an order's order_details, its buyer (a customers row; a guest's has is_guest 1) and its invoice and
+  delivery addresses;
 - errors come as `{"errors": [{code, message}]}`: a resource the key may not read is 401 code 26, explained as a
   missing permission naming the resource; a switched-off webservice 503 code 22 is said at once, not retried;
 - delta: `filter[date_upd]=>[...]&date=1` in shop-local time, an hour earlier than asked (a DST change repeats an
@@ -60,7 +61,8 @@ __all__ = ["CARRIED", "PAGE_SIZE", "SCOPES", "PrestaShopSource", "PrestaShopExpl
 SCOPES = {"categories": "categories", "manufacturers": "manufacturers", "tax_classes": "tax_rule_groups",
           "products": "products", "customers": "customers", "orders": "orders"}
 NEEDED = ("configurations", "categories", "manufacturers", "tax_rule_groups", "tax_rules", "taxes", "countries",
-          "products", "combinations", "stock_availables", "specific_prices", "product_options", "product_option_values", "customers",
+          "products", "combinations", "stock_availables", "specific_prices", "product_options", "product_option_values",
+          "customers",
           "addresses", "orders", "order_details", "order_states", "currencies")
 ENDPOINT = {"tax_classes": "tax_rule_groups"}
 DST_OVERLAP = timedelta(hours=1)
@@ -69,10 +71,11 @@ KG = {"kg": Decimal(1), "g": Decimal("0.001"), "lb": Decimal("0.45359237"), "lbs
 
 # Canonical fields that come back exactly. Left out, and why (docs/platforms/prestashop.md): every created/updated
 # date (PrestaShop keeps shop-local wall-clock time: the hour a DST change repeats cannot be told apart); category
-# url_key (link_rewrite is the last segment only); product url_key, stock (with combinations PrestaShop keeps their sum), variants (combination ids), images (PrestaShop serves image
-# files, their URLs are the shop's own); customer phone (on addresses only); order customer names (PrestaShop orders
-# have none: the buyer's current record) and items (order_detail ids); reviews (no reviews in PrestaShop's core: the
-# productcomments module has no webservice resource).
+# url_key (link_rewrite is the last segment only); product url_key, stock (with combinations PrestaShop keeps their
+# sum), variants (combination ids), images (PrestaShop serves image files, their URLs are the shop's own); customer
+# phone (on addresses only); order customer names (PrestaShop orders have none: the buyer's current record) and
+# items (order_detail ids); reviews (no reviews in PrestaShop's core: the productcomments module has no webservice
+# resource).
 CARRIED = {
     "categories": ("source_id", "parent_id", "name", "path", "is_visible", "position"),
     "manufacturers": ("source_id", "name", "url_key"),
