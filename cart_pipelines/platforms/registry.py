@@ -42,6 +42,7 @@ REGISTRY: dict[str, Platform] = {p.name: p for p in [
     Platform("ecwid", "EcwidSource", None, "EcwidEmulator"),
     Platform("wix", "WixSource", None, "WixEmulator"),
     Platform("shift4shop", "Shift4ShopSource", None, "Shift4ShopEmulator"),
+    Platform("etsy", "EtsySource", None, "EtsyEmulator"),
     Platform("store_export", "StoreExport"),  # a file export or database dump: read from files, no emulator
 ]}
 
