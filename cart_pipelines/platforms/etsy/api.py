@@ -22,7 +22,7 @@ API = Api(
     platform="Etsy",
     base_path="v3/application",
     defaults=Endpoint(paginator=Offset(total=from_body("count")), page_size=PAGE_SIZE, records="results"),
-    concurrency=2,
+    concurrency=4,  # pages in flight; the pacing keeps them under 10 a second
     hint="is the API URL https://openapi.etsy.com?",
     endpoints={
         "me": Endpoint("users/me", paginator=Single(), records=lambda body: [body] if isinstance(body, dict) else None,

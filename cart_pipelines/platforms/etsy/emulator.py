@@ -488,3 +488,8 @@ class EtsyEmulator(Emulator):
                 "review": r.get("text") or "", "language": "en", "image_url_fullxfull": None,
                 "create_timestamp": m.unix(r.get("created_at")), "created_timestamp": m.unix(r.get("created_at")),
                 "update_timestamp": m.unix(r.get("updated_at")), "updated_timestamp": m.unix(r.get("updated_at"))}
+
+
+def rate_bound_rows_per_s(entity: str, plan: str = "standard") -> float | None:
+    """Most rows/s the default app allowance permits: 10 requests a second × 100 records a page (benchmarks)."""
+    return 10 * 100.0
