@@ -52,6 +52,7 @@ SHOP_ID = 31234567
 REDIRECT_URL = "http://localhost:8765/callback"
 CURRENCY = "NOK"
 ACCESS_TTL, REFRESH_TTL = 3600, 90 * 86400
+GONE_LISTING = 900_000_000  # ids of listings deleted since they were reviewed
 MIN_TIME = 946684800  # the spec's minimum for every unix-time filter
 STATUS_OUT = {"pending": "open", "on_hold": "payment processing", "processing": "paid", "complete": "completed",
               "canceled": "canceled", "refunded": "fully refunded"}
@@ -427,8 +428,9 @@ class EtsyEmulator(Emulator):
             "listing_type": "physical", "tags": [], "materials": [], "shipping_profile_id": None,
             "return_policy_id": None, "processing_min": 1, "processing_max": 3, "who_made": "i_did",
             "when_made": "made_to_order", "is_supply": False, "item_weight": p.get("weight"),
-            "item_weight_unit": "kg" if p.get("weight") is not None else None, "item_length": None,
-            "item_width": None, "item_height": None, "item_dimensions_unit": None, "is_private": False,
+            # the spec's nullable enums list no null (a validator refuses it): Etsy's units are always set
+            "item_weight_unit": "kg", "item_length": None, "item_width": None, "item_height": None,
+            "item_dimensions_unit": "cm", "is_private": False,
             "style": [], "file_data": "", "has_variations": bool(p.get("variants")), "should_auto_renew": False,
             "language": "en-US", "price": m.money_out(p["price"], CURRENCY), "taxonomy_id": 1,
         }
@@ -483,7 +485,10 @@ class EtsyEmulator(Emulator):
 
     @staticmethod
     def review_json(r: dict) -> dict:
-        return {"shop_id": SHOP_ID, "listing_id": int(r["product_id"]) if r.get("product_id") else None,
+        # An Etsy review always names its listing (the spec's listing_id is not nullable): one of the store's
+        # reviews linked to no product names a listing that no longer exists.
+        return {"shop_id": SHOP_ID, "listing_id": int(r["product_id"]) if r.get("product_id") else
+                GONE_LISTING + int(r["source_id"]),
                 "transaction_id": int(r["source_id"]), "buyer_user_id": None, "rating": r["rating"],
                 "review": r.get("text") or "", "language": "en", "image_url_fullxfull": None,
                 "create_timestamp": m.unix(r.get("created_at")), "created_timestamp": m.unix(r.get("created_at")),

@@ -64,7 +64,7 @@ CARRIED = {
     "products": ("source_id", "name", "price", "weight", "stock", "status", "images", "created_at", "updated_at"),
     "orders": ("source_id", "email", "status", "currency", "subtotal", "shipping", "tax", "discount", "grand_total",
                "created_at", "updated_at"),
-    "reviews": ("source_id", "product_id", "rating", "text", "created_at", "updated_at"),
+    "reviews": ("source_id", "rating", "text", "created_at", "updated_at"),
 }
 
 
