@@ -169,15 +169,28 @@ def products_sql(con, s: RuleSettings) -> str:
          LEFT JOIN sku_taken st ON st.source_id = c.source_id AND c._dup = 1"""
 
 
-def _email_merged() -> str:
+def _email_merged(con=None) -> str:
     """Rule customer_email_merged: (source_id, kept) of every staged customer whose e-mail (NFC and trimmed at
     extraction; compared case-insensitively) an earlier customer in source-id order has. Over the whole staged set,
-    so a demo and the full migration keep the same customer."""
+    so a demo and the full migration keep the same customer. A backfill of orders whose customers were staged in
+    slices of their own has no whole set to look in: there no merge is applied to the orders (a customer a slice
+    merged away leaves its orders quarantined as missing, with that reason, never dropped)."""
+    if con is not None and not _resolvable(con, "staged_customers"):
+        return "(SELECT NULL::VARCHAR AS source_id, NULL::VARCHAR AS kept WHERE false)"
     return f"""(
         SELECT source_id, kept FROM (
             SELECT source_id, first(source_id) OVER (PARTITION BY lower(trim(email)) ORDER BY {ORDER_BY_ID}) AS kept
             FROM staged_customers QUALIFY row_number() OVER (PARTITION BY source_id ORDER BY _ordinal) = 1)
         WHERE kept <> source_id)"""
+
+
+def _resolvable(con, name: str) -> bool:
+    """Whether `name` resolves on the connection's search path (a backfill searches its slice schema first)."""
+    try:
+        con.execute(f"SELECT 1 FROM {name} LIMIT 0")
+        return True
+    except duckdb.CatalogException:
+        return False
 
 
 def customers_sql(con, s: RuleSettings) -> str:
@@ -236,7 +249,7 @@ def orders_sql(con, s: RuleSettings) -> str:
                          WHEN mg.kept IN {customers} THEN mg.kept {guest} END AS customer_source_id,
                customer_id NOT IN {customers} AND mg.kept IN {customers} AS _merged
         FROM cand c LEFT JOIN by_email e ON e.email_key = lower(trim(c.email))
-        LEFT JOIN {_email_merged()} mg ON mg.source_id = c.customer_id)
+        LEFT JOIN {_email_merged(con)} mg ON mg.source_id = c.customer_id)
     SELECT l.source_id, number AS order_number, customer_source_id, email,
            {filled("customer_first_name", s.order_first_name)} AS customer_first_name,
            {filled("customer_last_name", s.order_last_name)} AS customer_last_name,
@@ -277,7 +290,7 @@ def reviews_sql(con, s: RuleSettings) -> str:
         SELECT c.* REPLACE (CASE WHEN customer_id NOT IN {customers} AND mg.kept IN {customers} THEN mg.kept
                                  ELSE customer_id END AS customer_id),
                customer_id NOT IN {customers} AND mg.kept IN {customers} AS _merged
-        FROM cand c LEFT JOIN {_email_merged()} mg ON mg.source_id = c.customer_id)
+        FROM cand c LEFT JOIN {_email_merged(con)} mg ON mg.source_id = c.customer_id)
     SELECT source_id, product_id AS product_source_id, customer_id AS customer_source_id, rating, {title} AS title,
            text, coalesce(status, 'approved') AS status, created_at, updated_at,
            {title_rule} || CASE WHEN _merged THEN ['customer_email_merged'] ELSE []::VARCHAR[] END AS _rules,
