@@ -65,3 +65,30 @@ def test_reset_units():
     assert seconds.seconds_to_reset(response(Reset=2)) == 2.0
     assert HeaderPacer(BC, reserve=0).seconds_to_reset(response(**{"X-Rate-Limit-Time-Reset-Ms": 1500})) == 1.5
     assert seconds.seconds_to_reset(response()) is None
+
+
+LIGHTSPEED = RateHeaders("X-RateLimit-Remaining", "X-RateLimit-Reset", "s", quota="X-RateLimit-Limit", separator="/")
+
+
+def test_three_windows_in_one_header_each_count_on_their_own():
+    pacer, slept = paced(LIGHTSPEED, reserve=1)
+    limit = {"X-RateLimit-Limit": "300/3000/12000"}
+    pacer(response(**{"X-RateLimit-Remaining": "250/2950/11950", "X-RateLimit-Reset": "200/3500/86000"}, **limit))
+    assert slept == [] and pacer.last["remaining"] == 250 and pacer.last["quota"] == "300/3000/12000"
+    # the 5-minute window is at the reserve: wait for it, not for the hour's or the day's
+    pacer(response(**{"X-RateLimit-Remaining": "1/2700/11700", "X-RateLimit-Reset": "2/3400/85900"}, **limit))
+    assert slept == [pytest.approx(2.05, abs=0.01)]
+    # the hour's spent while the 5 minutes' has room: wait for the hour (capped)
+    pacer, slept = paced(LIGHTSPEED, reserve=1, max_wait=30.0)
+    pacer(response(**{"X-RateLimit-Remaining": "120/0/9000", "X-RateLimit-Reset": "100/1200/50000"}, **limit))
+    assert slept == [pytest.approx(30.05, abs=0.01)]
+
+
+def test_retry_after_of_a_429_is_the_used_up_window():
+    pacer, _ = paced(LIGHTSPEED, reserve=1)
+    assert pacer.retry_after(response(429, **{"X-RateLimit-Remaining": "0/2000/9000",
+                                              "X-RateLimit-Reset": "42/1200/50000"})) == 42
+    assert pacer.retry_after(response(429, **{"X-RateLimit-Remaining": "0/0/9000",
+                                              "X-RateLimit-Reset": "42/1200/50000"})) == 1200
+    assert pacer.retry_after(response(429)) is None
+    assert pacer.retry_after(response(429, **{"X-RateLimit-Remaining": "0/1", "X-RateLimit-Reset": "4"})) is None

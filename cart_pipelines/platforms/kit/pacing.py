@@ -1,7 +1,8 @@
 """Pacing from a platform's rate-limit headers: stop before the window is used up instead of meeting a 429.
 
 Many APIs say on every response how many requests are left in the current window and when it resets
-(BigCommerce's `X-Rate-Limit-*`, the IETF draft's `RateLimit-*` that WooCommerce hosts send). A `HeaderPacer`
+(BigCommerce's `X-Rate-Limit-*`, the IETF draft's `RateLimit-*` that WooCommerce hosts send; Lightspeed eCom's
+`X-RateLimit-*` hold one value per window, `300/3000/12000`, read with `separator`). A `HeaderPacer`
 is an `HttpClient` `on_response` hook: when a response says no more than `reserve` requests remain (keep back
 the ones other workers may have in flight), every worker waits until the window resets. A 429 is left to the
 client's retry (which waits what the platform says), so it is not waited twice.
@@ -20,13 +21,16 @@ import requests
 @dataclass(frozen=True)
 class RateHeaders:
     """The header names of a platform's rate limit. `reset` is read per `reset_unit`: "ms" or "s" until the window
-    resets, or "epoch" (the reset as Unix seconds). `quota` and `window` are only recorded (for reports)."""
+    resets, or "epoch" (the reset as Unix seconds). `quota` and `window` are only recorded (for reports).
+    `separator`: the headers hold one value per window (`"299/2999/11999"`); each window counts on its own, and
+    the pause lasts until every window at or under the reserve has reset."""
 
     remaining: str
     reset: str
     reset_unit: str = "s"
     quota: str | None = None
     window: str | None = None
+    separator: str | None = None
 
     def __post_init__(self):
         if self.reset_unit not in ("ms", "s", "epoch"):
@@ -45,25 +49,48 @@ class HeaderPacer:
         self.waits = 0
         self.last: dict = {}  # the latest values seen: remaining, reset, quota, window
 
-    def seconds_to_reset(self, response: requests.Response) -> float | None:
-        """Seconds until the window resets, from the reset header; None without a readable one."""
-        try:
-            value = float(response.headers[self.headers.reset])
-        except (KeyError, ValueError):
+    def _values(self, response: requests.Response, name: str) -> list[float] | None:
+        raw = response.headers.get(name)
+        if raw is None:
             return None
+        try:
+            return [float(v) for v in (raw.split(self.headers.separator) if self.headers.separator else [raw])]
+        except ValueError:
+            return None
+
+    def _seconds(self, value: float) -> float:
         if self.headers.reset_unit == "epoch":
             value -= time.time()
         elif self.headers.reset_unit == "ms":
             value /= 1000
         return max(0.0, value)
 
+    def seconds_to_reset(self, response: requests.Response) -> float | None:
+        """Seconds until the window resets, from the reset header; None without a readable one. With several
+        windows: until the first one resets (see `retry_after` for the one that is used up)."""
+        values = self._values(response, self.headers.reset)
+        return min(self._seconds(v) for v in values) if values else None
+
+    def _wait(self, response: requests.Response, at_most: int) -> tuple[int | None, float | None]:
+        """(requests left in the tightest window, seconds until every window with no more than `at_most` left
+        has reset)."""
+        left, reset = self._values(response, self.headers.remaining), self._values(response, self.headers.reset)
+        if not left or not reset or len(left) != len(reset):
+            return None, None
+        if len(left) == 1:
+            return int(left[0]), self._seconds(reset[0])
+        tight = [self._seconds(r) for n, r in zip(left, reset) if n <= at_most]
+        return int(min(left)), max(tight) if tight else min(self._seconds(r) for r in reset)
+
+    def retry_after(self, response: requests.Response) -> float | None:
+        """An `HttpClient.retry_after` for a 429 without Retry-After: until the used-up windows reset (Lightspeed:
+        the 5-minute window, or the hour's or the day's when they are spent)."""
+        left, wait = self._wait(response, 0)
+        return wait if left is not None else None
+
     def __call__(self, response: requests.Response) -> None:
         h = self.headers
-        try:
-            left = int(response.headers[h.remaining])
-        except (KeyError, ValueError):
-            left = None
-        reset = self.seconds_to_reset(response) if left is not None else None
+        left, reset = self._wait(response, self.reserve)
         with self.lock:
             now = time.monotonic()
             if left is not None and reset is not None:
