@@ -43,6 +43,7 @@ REGISTRY: dict[str, Platform] = {p.name: p for p in [
     Platform("wix", "WixSource", None, "WixEmulator"),
     Platform("shift4shop", "Shift4ShopSource", None, "Shift4ShopEmulator"),
     Platform("etsy", "EtsySource", None, "EtsyEmulator"),
+    Platform("lightspeed", "LightspeedSource", None, "LightspeedEmulator"),
     Platform("store_export", "StoreExport"),  # a file export or database dump: read from files, no emulator
 ]}
 

@@ -1,0 +1,247 @@
+"""Lightspeed eCom (C-Series) JSON <-> canonical records.
+
+Read (Lightspeed -> canonical, the source): dates are ISO 8601 with an offset (`2024-01-15T10:30:00+00:00`), made
+UTC; money stays Decimal (text that is no number is passed on, so validation quarantines the record naming the
+field); links to other resources are `{"resource": {"id": ..., "url": ..., "link": ...}}` (or `false`); a
+product's price, SKU, stock, weight and tax sit on its default variant (`isDefault`), the other variants are its
+matrix; prices are read tax-exclusive (`priceExcl`; a product on sale has its regular price in `oldPriceExcl`); a
+tax is one rate (`rate`, a fraction) without countries; an order's status is read from `status` and
+`paymentStatus`.
+
+Write (canonical -> Lightspeed, what the emulator serves): the reverse, in the shapes of Lightspeed's docs.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from decimal import Decimal, InvalidOperation
+
+CENT, RATE = Decimal("0.01"), Decimal("0.001")
+WEIGHT_UNITS = {"kg": Decimal(1), "g": Decimal("0.001"), "lb": Decimal("0.45359237"), "oz": Decimal("0.028349523125")}
+# canonical status -> (status, paymentStatus, shipmentStatus); read back by `order_status`
+STATUS_OUT = {"pending": ("processing_awaiting_payment", "not_paid", "not_shipped"),
+              "processing": ("processing_awaiting_shipment", "paid", "not_shipped"),
+              "on_hold": ("on_hold", "paid", "not_shipped"),
+              "complete": ("completed_shipped", "paid", "shipped"),
+              "canceled": ("cancelled", "cancelled", "cancelled"),
+              "refunded": ("completed_shipped", "refunded", "shipped")}
+
+
+# --- reading ------------------------------------------------------------------------------------------------------
+def when(value) -> str | None:
+    """An ISO 8601 time as ISO 8601 UTC; other text is passed on for validation to judge."""
+    if not value:
+        return None
+    try:
+        dt = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return str(value)
+    dt = dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None else dt
+    return dt.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def money(value) -> Decimal | str | None:
+    if value is False or value in (None, ""):  # `false`: Lightspeed's "no value" (and 0 == False in Python)
+        return None
+    try:
+        return Decimal(str(value))
+    except InvalidOperation:
+        return value
+
+
+def _blank(value):
+    return None if value is False or value in ("", None) else value
+
+
+def ref(link) -> str | None:
+    """The id of a `{"resource": {"id": ...}}` link; None for `false` or a link without id (a list)."""
+    resource = link.get("resource") if isinstance(link, dict) else None
+    found = resource.get("id") if isinstance(resource, dict) else None
+    return str(found) if found not in (None, False, "", 0) else None
+
+
+def category(c: dict, tree: dict[int, dict]) -> dict:
+    names, node, seen = [], c, set()
+    while node and node["id"] not in seen:  # a broken tree (a cycle) must not hang the run
+        seen.add(node["id"])
+        names.append(node["title"])
+        parent = ref(node.get("parent"))
+        node = tree.get(int(parent)) if parent else None
+    return {"source_id": str(c["id"]), "parent_id": ref(c.get("parent")), "name": c["title"],
+            "path": "/".join(reversed(names)), "url_key": _blank(c.get("url")), "is_visible": c.get("isVisible"),
+            "position": c.get("sortOrder"), "updated_at": when(c.get("updatedAt"))}
+
+
+def brand(b: dict) -> dict:
+    return {"source_id": str(b["id"]), "name": b["title"], "url_key": None, "updated_at": when(b.get("updatedAt"))}
+
+
+def tax(t: dict) -> dict:
+    rate = money(t.get("rate"))
+    rates = [{"country": None, "rate": (rate * 100).quantize(RATE) if isinstance(rate, Decimal) else rate}] \
+        if rate is not None else []
+    return {"source_id": str(t["id"]), "name": t["title"], "rates": rates, "updated_at": when(t.get("updatedAt"))}
+
+
+def _weight(v: dict):
+    value, unit = v.get("weightValue"), str(v.get("weightUnit") or "kg").lower()
+    if value in (None, ""):
+        return None
+    try:
+        return float(Decimal(str(value)) * WEIGHT_UNITS.get(unit, Decimal(1)))
+    except InvalidOperation:
+        return value
+
+
+def _stock(v: dict):
+    return v.get("stockLevel") if v.get("stockTracking") == "enabled" else None
+
+
+def options(title) -> list[dict]:
+    """A matrix variant's title, `"Color : Red","Size : L"`, as option name/value pairs."""
+    out = []
+    for part in str(title or "").split('","'):
+        name, sep, value = part.strip('"').partition(" : ")
+        if sep:
+            out.append({"name": name, "value": value})
+    return out
+
+
+def product(p: dict, variants: list[dict], images: list[dict], category_ids: list[str]) -> dict:
+    """`variants`: `variants.json?product={id}`; `images`: `products/{id}/images.json`; `category_ids`: from
+    `categories/products.json`."""
+    default = next((v for v in variants if v.get("isDefault")), variants[0] if variants else {})
+    price, old = money(default.get("priceExcl")), money(default.get("oldPriceExcl"))
+    on_sale = isinstance(old, Decimal) and isinstance(price, Decimal) and old > price
+    return {
+        "source_id": str(p["id"]), "sku": _blank(default.get("sku")), "name": p.get("title"),
+        "description_html": _blank(p.get("content")),
+        "price": old if on_sale else price, "special_price": price if on_sale else None,
+        "weight": _weight(default), "stock": _stock(default),
+        "status": "enabled" if p.get("isVisible") else "disabled", "url_key": _blank(p.get("url")),
+        "category_ids": category_ids, "manufacturer_id": ref(p.get("brand")), "tax_class_id": ref(default.get("tax")),
+        "variants": [{"source_id": str(v["id"]), "sku": _blank(v.get("sku")), "price": money(v.get("priceExcl")),
+                      "stock": _stock(v), "options": options(v.get("title"))}
+                     for v in variants if v is not default],
+        "images": [{"url": i.get("src"), "position": k, "alt": _blank(i.get("title"))}
+                   for k, i in enumerate(sorted(images, key=lambda i: i.get("sortOrder") or 0))],
+        "created_at": when(p.get("createdAt")), "updated_at": when(p.get("updatedAt")),
+    }
+
+
+def _country(value) -> str | None:
+    code = value.get("code") if isinstance(value, dict) else value
+    return str(code).upper() if _blank(code) else None
+
+
+def address(d: dict, kind: str, first: str | None = None, last: str | None = None) -> dict | None:
+    """`kind`: Billing or Shipping. Lightspeed keeps one name per address (`addressBillingName`); the person's
+    first and last names are used where they make it up."""
+    name = str(d.get(f"address{kind}Name") or "").strip()
+    if first is None and last is None or (f"{first or ''} {last or ''}".strip() != name):
+        first, _, last = name.partition(" ")
+    street = " ".join(str(x) for x in (d.get(f"address{kind}Street"), d.get(f"address{kind}Number"),
+                                       d.get(f"address{kind}Extension")) if _blank(x))
+    out = {"first_name": _blank(first), "last_name": _blank(last),
+           "company": _blank(d.get(f"address{kind}Company")) or _blank(d.get("companyName")) if kind == "Billing"
+           else _blank(d.get(f"address{kind}Company")),
+           "street": _blank(street), "city": _blank(d.get(f"address{kind}City")),
+           "postcode": _blank(d.get(f"address{kind}Zipcode")), "region": _blank(d.get(f"address{kind}Region")),
+           "country": _country(d.get(f"address{kind}Country")), "phone": _blank(d.get("phone"))}
+    return out if any(v for k, v in out.items() if k not in ("phone", "first_name", "last_name", "company")) else None
+
+
+def customer(c: dict) -> dict:
+    first, last = c.get("firstname"), c.get("lastname")
+    billing, shipping = address(c, "Billing", first, last), address(c, "Shipping", first, last)
+    addresses = []
+    if billing:
+        addresses.append({**billing, "is_default_billing": True, "is_default_shipping": shipping in (None, billing)})
+    if shipping and shipping != billing:
+        addresses.append({**shipping, "is_default_billing": False, "is_default_shipping": True})
+    return {"source_id": str(c["id"]), "email": c.get("email"), "first_name": first, "last_name": last, "phone": _blank(c.get("phone")) or _blank(c.get("mobile")),
+            "newsletter": None, "addresses": addresses, "password_hash": None, "password_algorithm": None,
+            "created_at": when(c.get("createdAt")), "updated_at": when(c.get("updatedAt"))}
+
+
+def order_status(status: str | None, payment: str | None) -> str | None:
+    status = str(status or "")
+    if payment == "refunded":
+        return "refunded"
+    if status.startswith("cancelled"):
+        return "canceled"
+    if status == "processing_awaiting_payment":
+        return "pending"
+    if status.startswith("processing"):
+        return "processing"
+    if status.startswith("completed"):
+        return "complete"
+    return status or None  # on_hold and custom statuses: passed on by name
+
+
+def _diff(a, b):
+    return a - b if isinstance(a, Decimal) and isinstance(b, Decimal) else a if isinstance(a, str) else b
+
+
+def order(o: dict, products: list[dict], currency: str) -> dict:
+    """`products`: `orders/{id}/products.json`; `currency`: the shop's (see docs/platforms/lightspeed.md)."""
+    items = [{"source_id": str(i["id"]), "product_id": ref(i.get("product")), "sku": _blank(i.get("sku")),
+              "name": i.get("productTitle"), "qty": i.get("quantityOrdered"), "price": money(i.get("basePriceExcl")),
+              "tax": _diff(money(i.get("priceIncl")), money(i.get("priceExcl")))} for i in products]
+    lines = [money(i.get("priceExcl")) for i in products]
+    text = next((x for x in lines if isinstance(x, str)), None)
+    total, excl = money(o.get("priceIncl")), money(o.get("priceExcl"))
+    return {
+        "source_id": str(o["id"]), "number": _blank(o.get("number")), "customer_id": ref(o.get("customer")),
+        "email": _blank(o.get("email")), "customer_first_name": _blank(o.get("firstname")),
+        "customer_last_name": _blank(o.get("lastname")),
+        "status": order_status(o.get("status"), o.get("paymentStatus")), "currency": currency,
+        "subtotal": text if text is not None else sum((x for x in lines if x is not None), Decimal(0)),
+        "shipping": money(o.get("shipmentPriceExcl")), "tax": _diff(total, excl),
+        "discount": money(o.get("discountAmount")), "grand_total": total, "items": items,
+        "billing_address": address(o, "Billing", o.get("firstname"), o.get("lastname")),
+        "shipping_address": address(o, "Shipping"),
+        "created_at": when(o.get("createdAt")), "updated_at": when(o.get("updatedAt")),
+    }
+
+
+def review(r: dict) -> dict:
+    return {"source_id": str(r["id"]), "product_id": ref(r.get("product")), "customer_id": ref(r.get("customer")),
+            "rating": r.get("score"), "title": None, "text": _blank(r.get("content")),
+            "status": "approved" if r.get("isVisible") else "pending",
+            "created_at": when(r.get("createdAt")), "updated_at": when(r.get("updatedAt"))}
+
+
+# --- canonical -> Lightspeed (the emulator) ------------------------------------------------------------------------
+def ls_time(value) -> str | None:
+    if not value:
+        return None
+    dt = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    dt = dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None else dt
+    return dt.astimezone(timezone.utc).replace(microsecond=0).isoformat()
+
+
+def link(base: str, resource: str, id_) -> dict | bool:
+    """A link to one resource, or `false` without one (as Lightspeed writes it)."""
+    if id_ in (None, ""):
+        return False
+    return {"resource": {"id": int(id_), "url": f"{resource}/{id_}", "link": f"{base}/{resource}/{id_}.json"}}
+
+
+def listing(base: str, url: str) -> dict:
+    """A link to a list of resources (`id: false`)."""
+    path, _, query = url.partition("?")
+    return {"resource": {"id": False, "url": url, "link": f"{base}/{path}.json" + (f"?{query}" if query else "")}}
+
+
+def address_out(a: dict | None, kind: str) -> dict:
+    a = a or {}
+    country = (a.get("country") or "").lower()
+    return {f"address{kind}Name": f"{a.get('first_name') or ''} {a.get('last_name') or ''}".strip(),
+            f"address{kind}Company": a.get("company") or "",
+            f"address{kind}Street": a.get("street") or "", f"address{kind}Street2": "",
+            f"address{kind}Number": "", f"address{kind}Extension": "",
+            f"address{kind}Zipcode": a.get("postcode") or "", f"address{kind}City": a.get("city") or "",
+            f"address{kind}Region": a.get("region") or "",
+            f"address{kind}Country": {"id": 0, "code": country, "code3": "", "title": country.upper()}
+            if country else False}
