@@ -130,3 +130,19 @@ def test_missing_permission_is_named():
         with pytest.raises(ConnectionProblem) as exc:
             list(platforms.connect("lightspeed", h).records("customers"))
     assert exc.value.kind == "permission" and "Customers: read" in str(exc.value)
+
+
+def test_a_full_read_takes_the_variants_as_one_list_and_a_delta_per_changed_product():
+    seen: list[str] = []
+    knobs = Knobs(rate_limit=False, after_response=lambda r: seen.append(r.full_path))
+    with platforms.emulate("lightspeed", products=30, knobs=knobs) as h:
+        src = platforms.connect("lightspeed", h)
+        full = list(src.records("products"))
+        assert [p for p in seen if p.startswith("/en/variants.json")] == ["/en/variants.json?limit=250&page=1"]
+        seen.clear()
+        since = datetime(2024, 9, 1, tzinfo=timezone.utc)
+        changed = list(src.records("products", since))
+        assert 0 < len(changed) < len(full)
+        assert len([p for p in seen if p.startswith("/en/variants.json?product=")]) == len(changed)
+        assert {r.source_id: r.record["variants"] for r in changed} == \
+            {r.source_id: r.record["variants"] for r in full if r.source_id in {c.source_id for c in changed}}

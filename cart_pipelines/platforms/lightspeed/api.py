@@ -4,9 +4,9 @@
 Every list is `{resource}.json` answering `{"<resources>": [...]}`, paged with `page` (from 1) + `limit` (at most
 250); a page past the last answers an empty list, so pages are read one after another until a short one
 (`{resource}/count.json` answers `{"count": n}` but costs a request of its own, and the rate limit is counted in
-requests). A product's variants (`variants.json?product={id}`) and images (`products/{id}/images.json`), and an
-order's products (`orders/{id}/products.json`) are resources of their own, read per record; the product ↔ category
-links are one list of their own (`categories/products.json`), read whole.
+requests, 12,000 a day by default). A product's images (`products/{id}/images.json`) and an order's products
+(`orders/{id}/products.json`) are resources of their own, read per record; the variants (`variants.json`) and the
+product ↔ category links (`categories/products.json`) are lists of their own, read whole on a full read.
 
 Delta: products, customers, orders and reviews filter with `updated_at_min` (`YYYY-MM-DD HH:MM:SS`); categories,
 brands and taxes carry `updatedAt` and are small: read whole and compared here.
@@ -21,6 +21,11 @@ FILTER_TIME = "%Y-%m-%d %H:%M:%S"
 UPDATED = Since("updated_at_min", format=FILTER_TIME)
 LOCAL = Since(field="updatedAt")
 
+VARIANTS = Child("variants", Endpoint("variants.json", params={"product": "{id}"}, records="variants",
+                                     what="variants of product {id}"))
+IMAGES = Child("images", Endpoint("products/{id}/images.json", records="productImages", what="images of product {id}"),
+               when=lambda p: bool(p.get("images")))
+
 API = Api(
     platform="Lightspeed",
     base_path="",
@@ -34,12 +39,12 @@ API = Api(
                                    what="product categories"),
         "manufacturers": Endpoint("brands.json", records="brands", since=LOCAL, what="brands"),
         "tax_classes": Endpoint("taxes.json", records="taxes", since=LOCAL, what="taxes"),
-        "products": Endpoint("products.json", records="products", since=UPDATED, what="products", children=(
-            Child("variants", Endpoint("variants.json", params={"product": "{id}"}, records="variants",
-                                       what="variants of product {id}")),
-            Child("images", Endpoint("products/{id}/images.json", records="productImages",
-                                     what="images of product {id}"), when=lambda p: bool(p.get("images"))),
-        )),
+        # A full read takes the variants as one list (250 a request) and joins them here; a delta or a slice
+        # reads each changed product's own (`variants.json?product={id}`): few products, few requests.
+        "products": Endpoint("products.json", records="products", what="products", children=(IMAGES,)),
+        "products_changed": Endpoint("products.json", records="products", since=UPDATED, what="products",
+                                     children=(VARIANTS, IMAGES)),
+        "variants": Endpoint("variants.json", records="variants", what="variants"),
         "customers": Endpoint("customers.json", records="customers", since=UPDATED, what="customers"),
         "orders": Endpoint("orders.json", records="orders", since=UPDATED, what="orders", children=(
             Child("products", Endpoint("orders/{id}/products.json", records="orderProducts",

@@ -406,3 +406,15 @@ class _Throttled(LSError):
     def __init__(self, headers: dict):
         super().__init__(429, "Too many requests")
         self.headers = headers
+
+
+def rate_bound_rows_per_s(entity: str) -> float:
+    """Rows/s the default 5-minute window allows (300 requests / 300 s, 250 records a page): lists at 250 rows a
+    request; products and orders also cost a request each for their images / order lines (variants come 250 a
+    request, about two per product). Over a whole day the 12,000-request window allows a seventh of this."""
+    per_second = PLANS["standard"][0] / WINDOWS[0]
+    if entity == "products":
+        return per_second / (1 / MAX_LIMIT + 2 / MAX_LIMIT + 1)
+    if entity == "orders":
+        return per_second / (1 / MAX_LIMIT + 1)
+    return per_second * MAX_LIMIT
