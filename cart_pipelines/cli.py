@@ -495,8 +495,8 @@ def authorize(
     try:
         target = resource.process_config_and_initialize().open()
     except Exception as exc:
-        _fail(f"Mystore configuration: {str(exc).strip().splitlines()[0]} (set MYSTORE_URL, MYSTORE_CLIENT_ID, "
-              f"MYSTORE_CLIENT_SECRET)")
+        _fail(f"Mystore configuration: {str(exc).strip().splitlines()[0]} (set MYSTORE_CLIENT_ID, MYSTORE_CLIENT_SECRET and, "
+              f"for an emulator, MYSTORE_API_URL and MYSTORE_AUTH_URL)")
     state = new_state()
     console.print("Open this address, log in with your store name, e-mail and password, and press Authorize:")
     print(target.oauth.authorize_url(state), flush=True)

@@ -1,5 +1,5 @@
-"""Mystore as a target: the seed-000 OAuth walk-through against the emulator, then real migrations into it,
-verified by reading Mystore back."""
+"""Mystore as a target, on API v2: the seed-000 OAuth walk-through and a Personal Access Token against the
+emulator, then real migrations into it, verified by reading Mystore back."""
 
 import json
 import re
@@ -16,6 +16,7 @@ from cart_pipelines.defs.jobs import run_config
 from cart_pipelines.defs.platform_resources import MystoreTargetResource
 from cart_pipelines.defs.resources import default_resources
 from cart_pipelines.platforms.kit.emulator import Knobs, running
+from cart_pipelines.platforms.kit.http import ConnectionProblem
 from cart_pipelines.platforms.kit.oauth import (
     OAuthClient,
     OAuthError,
@@ -23,33 +24,50 @@ from cart_pipelines.platforms.kit.oauth import (
     listen_for_code,
     new_state,
 )
+from cart_pipelines.platforms.mystore import facts
 from cart_pipelines.platforms.mystore.emulator import MystoreEmulator
-from cart_pipelines.platforms.mystore.target import MystoreTarget
+from cart_pipelines.platforms.mystore.target import SCOPES, MystoreTarget
 
 
 def grant_access(authorize_url: str, creds: dict, decision: str = "authorize") -> requests.Response:
-    """What the shop owner does in the browser: log in with store name, e-mail and password, press Authorize."""
+    """What the shop owner does in the browser: log in with Butikk, Epostadresse and Passord, press Authorize."""
     s = requests.Session()
     page = s.get(authorize_url, timeout=10)
-    session = re.search(r'name="session" value="([^"]+)"', page.text).group(1)
+    assert all(label in page.text for label in ("Butikk", "Epostadresse", "Passord", "Logg Inn")), page.text
+    session = re.search(r'name="session"\s+value="([^"]+)"', page.text).group(1)
     base = authorize_url.split("/oauth/")[0]
     consent = s.post(f"{base}/oauth/login", timeout=10, data={
         "session": session, "store": creds["store_name"], "email": creds["email"], "password": creds["password"]})
-    assert "Authorize" in consent.text, consent.text
+    assert "Authorize" in consent.text and "read:products" in consent.text, consent.text
     return s.post(f"{base}/oauth/consent", data={"session": session, "decision": decision}, timeout=10,
                   allow_redirects=False)
 
 
-def authorized_target(handle, tmp_path) -> MystoreTarget:
+def oauth_client(handle, secret=None) -> OAuthClient:
     c = handle.credentials
-    oauth = OAuthClient(handle.base_url, c["client_id"], c["client_secret"], c["redirect_uri"])
+    return OAuthClient(c["auth_url"], c["client_id"], secret or c["client_secret"], c["redirect_uri"],
+                       scope=" ".join(SCOPES))
+
+
+def authorized_target(handle, tmp_path, **kwargs) -> MystoreTarget:
+    c = handle.credentials
+    oauth = oauth_client(handle)
     state = new_state()
     redirect = grant_access(oauth.authorize_url(state), c)
     code = re.search(r"code=([^&]+)", redirect.headers["Location"]).group(1)
     assert f"state={state}" in redirect.headers["Location"]
     TokenStore(tmp_path / "token.json").save(oauth.exchange(code))
-    return MystoreTarget(handle.base_url, c["client_id"], c["client_secret"], c["redirect_uri"],
-                         tmp_path / "token.json")
+    return MystoreTarget(client_id=c["client_id"], client_secret=c["client_secret"], redirect_uri=c["redirect_uri"],
+                         token_file=tmp_path / "token.json", api_url=handle.base_url, auth_url=c["auth_url"],
+                         references=tmp_path / "refs.json", **kwargs)
+
+
+def resource(handle, tmp_path, **extra) -> MystoreTargetResource:
+    c = handle.credentials
+    return MystoreTargetResource(api_url=handle.base_url, auth_url=c["auth_url"], client_id=c["client_id"],
+                                 client_secret=c["client_secret"], redirect_uri=c["redirect_uri"],
+                                 token_file=str(tmp_path / "token.json"),
+                                 references_file=str(tmp_path / "refs.json"), **extra)
 
 
 @pytest.fixture
@@ -63,54 +81,62 @@ def test_authorization_code_flow_and_safe_token_file(mystore, tmp_path):
     target = authorized_target(mystore, tmp_path)
     assert (tmp_path / "token.json").stat().st_mode & 0o777 == 0o600
     assert target.count("products") == 0
-    c = mystore.credentials
-    oauth = OAuthClient(mystore.base_url, c["client_id"], "wrong-secret", c["redirect_uri"])
+    assert target.api.shop == mystore.credentials["shop"]  # read from the token's no_mystore_hosts
     with pytest.raises(OAuthError, match="check Client ID and Client Secret") as exc:
-        oauth.exchange("whatever")
+        oauth_client(mystore, "wrong-secret").exchange("whatever")
     assert "wrong-secret" not in str(exc.value)
-    denied = grant_access(OAuthClient(mystore.base_url, c["client_id"], c["client_secret"],
-                                      c["redirect_uri"]).authorize_url("s"), c, decision="deny")
+    denied = grant_access(oauth_client(mystore).authorize_url("s"), mystore.credentials, decision="deny")
     assert "error=access_denied" in denied.headers["Location"]
 
 
 def test_loopback_listener_catches_the_redirect(tmp_path):
     emulator = MystoreEmulator(knobs=Knobs(rate_limit=False))
-    emulator.redirect_uri = "http://127.0.0.1:18765/callback"
     with running(emulator, lifetime=120) as handle:
+        emulator.clients[emulator.client_id]["redirect_uri"] = emulator.redirect_uri = "http://127.0.0.1:18765/callback"
         c = handle.credentials
-        oauth = OAuthClient(handle.base_url, c["client_id"], c["client_secret"], c["redirect_uri"])
+        oauth = oauth_client(handle)
         state, got = new_state(), {}
         listener = threading.Thread(target=lambda: got.update(code=listen_for_code(18765, state, timeout=20)))
         listener.start()
         time.sleep(0.3)
         s = requests.Session()
         page = s.get(oauth.authorize_url(state), timeout=10)
-        session = re.search(r'name="session" value="([^"]+)"', page.text).group(1)
-        s.post(f"{handle.base_url}/oauth/login", data={"session": session, "store": c["store_name"],
-                                                        "email": c["email"], "password": c["password"]}, timeout=10)
-        final = s.post(f"{handle.base_url}/oauth/consent", data={"session": session, "decision": "authorize"},
+        session = re.search(r'name="session"\s+value="([^"]+)"', page.text).group(1)
+        s.post(f"{c['auth_url']}/oauth/login", data={"session": session, "store": c["store_name"],
+                                                      "email": c["email"], "password": c["password"]}, timeout=10)
+        final = s.post(f"{c['auth_url']}/oauth/consent", data={"session": session, "decision": "authorize"},
                        timeout=10)  # the browser follows the redirect to the listener
         listener.join(25)
         assert final.status_code == 200 and "Authorized" in final.text
         assert oauth.exchange(got["code"]).access_token
 
 
-def test_expired_token_is_refreshed(tmp_path):
+def test_expired_token_answers_403_and_is_refreshed(tmp_path):
     emulator = MystoreEmulator(knobs=Knobs(rate_limit=False), token_ttl_s=1)
     with running(emulator, lifetime=120) as handle:
         target = authorized_target(handle, tmp_path)
         first = TokenStore(tmp_path / "token.json").load()
         time.sleep(1.5)
+        raw = requests.get(f"{handle.base_url}/shops/{handle.credentials['shop']}/customers",
+                           headers={"Authorization": f"Bearer {first.access_token}"}, timeout=10)
+        assert raw.status_code == 403 and raw.json()["errors"][0]["detail"] == facts.EXPIRED_DETAIL
         assert target.count("customers") == 0
         assert TokenStore(tmp_path / "token.json").load().refresh_token != first.refresh_token
 
 
+def test_personal_access_token_and_missing_permission_named(mystore, tmp_path):
+    c = mystore.credentials
+    target = MystoreTarget(token=c["token"], api_url=mystore.base_url, references=tmp_path / "r.json")
+    assert target.count("products") == 0
+    narrow = mystore.emulator.create_personal_token("read only", ["read:products", "read:settings"])
+    with pytest.raises(ConnectionProblem, match="write:products") as exc:
+        MystoreTarget(token=narrow, api_url=mystore.base_url, references=tmp_path / "r2.json").count("products")
+    assert exc.value.kind == "permission"
+
+
 def migrate(handle, tmp_path, job="full_migration", **settings):
-    c = handle.credentials
     resources = default_resources(tmp_path / "data", str(SAMPLE))
-    resources["target"] = MystoreTargetResource(base_url=handle.base_url, client_id=c["client_id"],
-                                                client_secret=c["client_secret"], redirect_uri=c["redirect_uri"],
-                                                token_file=str(tmp_path / "token.json"))
+    resources["target"] = resource(handle, tmp_path)
     defs = build_definitions(resources)
     keys = [k for a in defs.assets for k in a.keys]
     result = defs.resolve_job_def(job).execute_in_process(
@@ -129,13 +155,45 @@ def test_sample_store_migrates_into_mystore_and_reruns_write_nothing(mystore, tm
     emulator = mystore.emulator
     assert len(emulator.data["products"]) == by["products"]["loaded"] == 500
     assert len(emulator.data["orders"]) == by["orders"]["loaded"] > 900  # guest orders kept (opt-in)
-    hidden = [c for c in emulator.data["categories"].values() if c.get("hidden") and c["external_ref"].startswith("__")]
-    assert len(hidden) == 1
-    order = next(iter(emulator.data["orders"].values()))
-    assert all(order["billing_address"][f] for f in ("first_name", "last_name", "city", "country"))
+    refs = json.loads((tmp_path / "refs.json").read_text())  # source ids live here: Mystore holds none
+    hidden = [tid for tid, sid in refs["categories"].items() if sid.startswith("__")]
+    assert len(hidden) == 1 and emulator.data["categories"][int(hidden[0])]["attributes"]["status"] == 0
+    order = emulator.records("orders")[0]["attributes"]
+    assert all(order[f"billing_address_{f}"] for f in ("name", "city", "country"))
+    # Many records per request: atomic batches, not single creates.
+    assert emulator.batches < (by["products"]["loaded"] + by["customers"]["loaded"] + by["orders"]["loaded"]) / 10
+    # Variants went through options → values → attributes → variants, and order totals are rows.
+    assert emulator.data["product-variants"] and emulator.data["product-option-values"]
+    assert {t["attributes"]["class"] for t in emulator.data["order-totals"].values()} >= {
+        "ot_subtotal", "ot_shipping", "ot_tax", "ot_total"}
+    assert len(emulator.data["order-status-history"]) == len(emulator.data["orders"])
     writes = emulator.writes
     again = migrate(mystore, tmp_path, mode="full", keep_guest_orders=True)
     assert emulator.writes == writes and again["totals"]["created"] == again["totals"]["updated"] == 0
+
+
+def test_historical_orders_leave_stock_unchanged(mystore, tmp_path):
+    authorized_target(mystore, tmp_path)
+    migrate(mystore, tmp_path, mode="full", entities=["categories", "manufacturers", "tax_classes", "products"])
+    emulator = mystore.emulator
+    stock = lambda: ({i: r["attributes"]["quantity"] for i, r in emulator.data["products"].items()},  # noqa: E731
+                     {i: r["attributes"]["quantity"] for i, r in emulator.data["product-variants"].items()})
+    before = stock()
+    migrate(mystore, tmp_path, mode="full", keep_guest_orders=True)
+    assert emulator.data["order-products"]
+    assert stock() == before
+    # The control: an order-product without the meta draws stock down (the shop's default).
+    pid, qty = next(iter(before[0].items()))
+    shop = mystore.credentials["shop"]
+    r = requests.post(f"{mystore.base_url}/shops/{shop}/order-products", timeout=10,
+                      headers={"Authorization": f"Bearer {mystore.credentials['token']}",
+                               "Content-Type": facts.JSONAPI},
+                      data=json.dumps({"data": {"type": "order-products", "attributes": {"quantity": 2},
+                                                "relationships": {"order": {"data": {"type": "orders", "id": "1"}},
+                                                                  "product": {"data": {"type": "products",
+                                                                                       "id": str(pid)}}}}}))
+    assert r.status_code == 201
+    assert emulator.data["products"][pid]["attributes"]["quantity"] == qty - 2
 
 
 def test_cli_authorize_with_pasted_redirect(tmp_path, monkeypatch):
@@ -146,11 +204,12 @@ def test_cli_authorize_with_pasted_redirect(tmp_path, monkeypatch):
     emulator = MystoreEmulator(knobs=Knobs(rate_limit=False))
     with running(emulator, lifetime=120) as handle:
         c = handle.credentials
-        for k, v in {"MYSTORE_URL": handle.base_url, "MYSTORE_CLIENT_ID": c["client_id"],
-                     "MYSTORE_CLIENT_SECRET": c["client_secret"], "MYSTORE_REDIRECT_URI": c["redirect_uri"],
-                     "MYSTORE_TOKEN_FILE": str(tmp_path / "t.json")}.items():
+        for k, v in {"MYSTORE_API_URL": handle.base_url, "MYSTORE_AUTH_URL": c["auth_url"],
+                     "MYSTORE_CLIENT_ID": c["client_id"], "MYSTORE_CLIENT_SECRET": c["client_secret"],
+                     "MYSTORE_REDIRECT_URI": c["redirect_uri"], "MYSTORE_TOKEN_FILE": str(tmp_path / "t.json"),
+                     "MYSTORE_REFERENCES": str(tmp_path / "refs.json")}.items():
             monkeypatch.setenv(k, v)
-        # The user's browser: follow whatever URL the command prints, then paste where it was sent.
+        monkeypatch.delenv("MYSTORE_TOKEN", raising=False)
         import cart_pipelines.cli as cli_mod
 
         def prompt(text):

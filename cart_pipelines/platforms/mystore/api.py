@@ -1,54 +1,171 @@
-"""Every assumption about Mystore's API, in one place (public documentation of the resource API is thin).
-
-What seed 000 states is modelled exactly: an OAuth client (Client ID, Client Secret, Redirect URL), "Grant Access"
-→ log in with store name (Butikk), e-mail and password ("Logg Inn") → "Authorize" → redirect with an authorization
-code, exchanged for access and refresh tokens (OAuth 2.0 authorization-code grant, RFC 6749 §4.1), and the
-store's required fields (seed 000's peculiarities). The rest is our assumption, shaped like common shop APIs;
-adapting to the real API should touch this module, platforms/mystore/target.py and platforms/mystore/emulator.py only:
-
-- endpoints: GET  {base}/oauth/authorize?response_type=code&client_id&redirect_uri&state
-             POST {base}/oauth/token (grant_type=authorization_code | refresh_token; client credentials in the body)
-             {base}/api/v1/{resource} (GET list, POST create), {base}/api/v1/{resource}/{id} (GET, PATCH, DELETE),
-             POST {base}/api/v1/{resource}/batch {"create": [...], "update": [...]} → per-item results
-- auth: Authorization: Bearer <access_token>; an expired token → 401 {"error": "invalid_token"}
-- pagination: page, per_page (max 100); body {"data": [...], "meta": {"total", "page", "per_page", "pages"}}
-- a record may carry "external_ref" (our source id) and be filtered by it: ?external_ref=a,b,c
-- limits: BATCH_MAX items per batch; RATE_PER_S requests per second per token; 429 with Retry-After
-- errors: 422 {"errors": [{"field": "...", "message": "..."}]}; in a batch, each item has "error" or "id"
+"""The Mystore API v2 client: JSON:API at {api}/shops/{shop}/{type}, Bearer tokens (OAuth or a Personal Access
+Token, the shop name read from the token), 120 requests/min paced client-side, 429 and 5xx retried, links.next
+followed, atomic batches, image uploads. Facts and open points: facts.py.
 """
 
 from __future__ import annotations
 
-API_PREFIX = "/api/v1"
-AUTHORIZE_PATH = "/oauth/authorize"
-TOKEN_PATH = "/oauth/token"
-PAGE_MAX = 100
-BATCH_MAX = 50
-RATE_PER_S = 10  # assumed default: 10 requests/s per access token
-ACCESS_TOKEN_TTL_S = 3600
-SCOPE = "store.read store.write"
+import base64
+import json
+import threading
+import time
+from collections import deque
+from typing import Callable, Iterator
 
-# entity → resource path, and the fields Mystore requires (seed 000: orders need a customer, order addresses and
-# customer info need first/last name, city and country; reviews need product and customer).
-RESOURCES = {
-    "categories": "categories",
-    "manufacturers": "manufacturers",
-    "tax_classes": "tax-classes",
-    "products": "products",
-    "customers": "customers",
-    "orders": "orders",
-    "reviews": "reviews",
-}
-REQUIRED = {
-    "categories": ("name",),
-    "manufacturers": ("name",),
-    "tax_classes": ("name",),
-    "products": ("name", "price"),
-    "customers": ("email",),
-    "orders": ("customer_id", "currency", "grand_total", "customer_first_name", "customer_last_name"),
-    "reviews": ("product_id", "customer_id", "rating"),
-}
-REQUIRED_ADDRESS = ("first_name", "last_name", "city", "country")  # in billing_address and shipping_address
-PASSWORD_ALGORITHMS = ("bcrypt",)  # assumed: hashes in other algorithms are not accepted; those customers reset
-ORDER_STATUSES = ("new", "processing", "completed", "cancelled", "refunded", "on_hold")  # assumed
-UNIQUE = {"customers": ("email",), "products": ("sku", "url_key"), "categories": ("url_key",)}
+from cart_pipelines.platforms.kit.http import (
+    ConnectionProblem,
+    Explainer,
+    HttpClient,
+    HttpSettings,
+    LoopGuard,
+    retry_after_header,
+)
+from cart_pipelines.platforms.mystore import facts
+
+# Kept for the benchmark's "assumed limits" line (bench/load_throughput.py): one request carries a whole batch.
+RATE_PER_S = facts.RATE_LIMIT / facts.RATE_WINDOW_S
+BATCH_MAX = facts.ATOMIC_BATCH_MAX
+
+
+def claims(token: str) -> dict:
+    """A JWT's claims, unverified: the shop name (no_mystore_hosts) and the scopes."""
+    try:
+        payload = token.split(".")[1]
+        return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    except (IndexError, ValueError, AttributeError):
+        return {}
+
+
+def explain(response) -> str | None:
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    if isinstance(body, dict) and body.get("errors"):
+        return "; ".join(f"{e.get('title', '')} [{e.get('status', '')}]: {e.get('detail', '')}" for e in body["errors"])
+    if isinstance(body, dict):
+        return body.get("message") or body.get("error")
+    return None
+
+
+class SlidingWindow:
+    """At most `limit` requests in any `window` seconds: never over a fixed window, however it is aligned.
+    Duck-types the limiter HttpClient calls (`try_acquire`)."""
+
+    def __init__(self, limit: int, window: float):
+        self.limit, self.window = limit, window
+        self.sent: deque[float] = deque()
+        self.lock = threading.Lock()
+
+    def try_acquire(self, _name: str = "api") -> bool:
+        while True:
+            with self.lock:
+                now = time.monotonic()
+                while self.sent and now - self.sent[0] >= self.window:
+                    self.sent.popleft()
+                if len(self.sent) < self.limit:
+                    self.sent.append(now)
+                    return True
+                wait = self.window - (now - self.sent[0]) + 0.01
+            time.sleep(wait)
+
+
+def _retry_after(response) -> float | None:
+    server = retry_after_header(response)
+    return server if server is not None else facts.RETRY_429_AFTER_S if response.status_code == 429 else None
+
+
+class MystoreApi:
+    def __init__(self, api_url: str, shop: str, bearer: Callable[[bool], str], verify: bool | str = True,
+                 rate: tuple[int, float] = (facts.RATE_LIMIT, facts.RATE_WINDOW_S), hint: str = ""):
+        self.shop = shop
+        self.bearer = bearer  # bearer(refresh) → access token
+        self.root = api_url.rstrip("/")
+        self.client = HttpClient(f"{self.root}/shops/{shop}", Explainer(
+            "Mystore", ("the token (MYSTORE_TOKEN) or the OAuth client (run `cart-pipelines authorize` again)",),
+            hint or "create the token with the permissions listed in docs/targets/mystore.md", explain),
+            settings=HttpSettings(max_attempts=16), headers={"Accept": facts.JSONAPI}, verify=verify,
+            retry_after=_retry_after)
+        self.client.limiter = SlidingWindow(*rate) if rate else None
+
+    def call(self, method: str, path: str, *, body=None, plain: bool = False, idempotent: bool = True,
+             params: dict | None = None, files=None):
+        for attempt in (0, 1):
+            headers = {"Authorization": f"Bearer {self.bearer(attempt == 1)}"}
+            kwargs: dict = {"params": params}
+            if files is not None:
+                kwargs["files"] = files
+            elif body is not None:
+                headers["Content-Type"] = "application/json" if plain else facts.JSONAPI
+                kwargs["data"] = json.dumps(body, ensure_ascii=False).encode()
+            if plain:
+                headers["Accept"] = "application/json"
+            try:
+                return self.client.request(method, path, headers=headers, idempotent=idempotent, **kwargs)
+            except ConnectionProblem as exc:
+                if exc.status == 403 and facts.EXPIRED_DETAIL in str(exc) and attempt == 0:
+                    continue  # expired: one refresh, then again
+                raise
+        raise AssertionError("unreachable")
+
+    def json(self, method: str, path: str, **kwargs):
+        r = self.call(method, path, **kwargs)
+        return r.json() if r.content else None
+
+    def pages(self, path: str, params: dict | None = None, size: int = facts.PAGE_SIZE_MAX) -> Iterator[list[dict]]:
+        """Every page of a list, following links.next (a full URL) until it is absent."""
+        url: str | None = path
+        query = {**(params or {}), "page[size]": size, "page[number]": 1}
+        guard = LoopGuard(f"Mystore {path}")
+        while url:
+            try:
+                body = self.call("GET", url, params=query).json()
+            except ConnectionProblem as exc:
+                if exc.status == facts.PAST_LAST_PAGE and query is None:
+                    return  # [S: GA] a page past the last one may answer 404
+                raise
+            guard.check(url if query is None else json.dumps(query, sort_keys=True))
+            yield body.get("data") or []
+            url, query = (body.get("links") or {}).get("next"), None
+
+    def all(self, path: str, params: dict | None = None, fields: tuple[str, ...] | None = None,
+            filters: dict | None = None) -> list[dict]:
+        params = dict(params or {})
+        if fields is not None:
+            params[f"fields[{path.split('/')[-1]}]"] = ",".join(fields)
+        for key, (path_, value, *op) in (filters or {}).items():
+            params[f"filter[{key}][path]"] = path_
+            params[f"filter[{key}][value]"] = value
+            if op:
+                params[f"filter[{key}][operator]"] = op[0]
+        return [r for page in self.pages(path, params) for r in page]
+
+    def count(self, path: str) -> int:
+        body = self.call("GET", path, params={"page[size]": facts.PAGE_SIZE_MAX, "page[number]": 1}).json()
+        last = (body.get("links") or {}).get("last")
+        if not last or "next" not in (body.get("links") or {}):
+            return len(body.get("data") or [])
+        tail = self.call("GET", last).json()
+        from urllib.parse import parse_qs, urlsplit
+
+        n = int(parse_qs(urlsplit(last).query).get("page[number]", ["1"])[0])
+        return (n - 1) * facts.PAGE_SIZE_MAX + len(tail.get("data") or [])
+
+    def batch(self, operations: list[dict]) -> list[dict]:
+        """One atomic batch (all or nothing); a lost answer raises WriteUnconfirmed (the caller looks first)."""
+        return self.call("POST", "atomic-batch", body=operations, plain=True, idempotent=False).json()
+
+    def op(self, method: str, path: str, body=None, returns: tuple[str, ...] = ("data.id",)) -> dict:
+        out = {"method": method, "path": f"/shops/{self.shop}/{path}"}
+        if body is not None:
+            out["body"] = body
+        if returns:
+            out["return"] = list(returns)
+        return out
+
+    def settings(self) -> dict:
+        return self.call("GET", "settings", plain=True).json()
+
+    def upload_image(self, name: str, content: bytes) -> str:
+        r = self.call("POST", "images", files={facts.IMAGE_UPLOAD_FIELD: (name, content)}, idempotent=False)
+        return r.json().get("file_name") or name

@@ -66,6 +66,13 @@ ASSUMPTIONS: tuple[tuple[str, str, str], ...] = (
      "CLIENT_IDS = True sends data.id (the emulator then honours it)"),
     ("adjust-inventory meta key and default", f"meta {{\"{ADJUST_INVENTORY_META}\": false}} on POST order-products; "
      f"default on", "ADJUST_INVENTORY_META / ADJUST_INVENTORY_DEFAULT"),
+    ("which methods each type takes", "all of list/get/create/update/delete, except the read-only order-status, "
+     "languages and currencies (the staff client's CRUD column is what it implemented, not a server limit)",
+     "MystoreEmulator._type"),
+    ("uniqueness", "customer e-mail, and product/category slug per language, are unique (422 otherwise)",
+     "MystoreEmulator._check"),
+    ("atomic-batch answer", "200 with a JSON array, per operation {status, body, return}; a failure answers the "
+     "failing operation's status and errors, nothing applied", "MystoreEmulator.atomic_batch, api.batch"),
     ("status code of a create", f"{CREATE_STATUS} with the created document; the client accepts any 2xx",
      "CREATE_STATUS (emulator)"),
     ("filter operators", "equality (no operator) and gte; anything else → 400", "FILTER_OPERATORS"),
