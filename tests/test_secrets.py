@@ -55,8 +55,9 @@ def test_no_secret_in_logs_events_or_files(tmp_path):
         c = handle.credentials
         resources = default_resources(tmp_path / "data", str(SAMPLE))
         resources["target"] = MystoreTargetResource(
-            base_url=handle.base_url, client_id=c["client_id"], client_secret=c["client_secret"],
-            redirect_uri=c["redirect_uri"], token_file=str(tmp_path / "token.json"))
+            api_url=handle.base_url, auth_url=c["auth_url"], client_id=c["client_id"],
+            client_secret=c["client_secret"], redirect_uri=c["redirect_uri"], token_file=str(tmp_path / "token.json"),
+            references_file=str(tmp_path / "data" / "mystore-references.json"))
         defs = build_definitions(resources)
         keys = [k for a in defs.assets for k in a.keys]
         (tmp_path / "instance").mkdir()
@@ -67,7 +68,7 @@ def test_no_secret_in_logs_events_or_files(tmp_path):
             records = instance.get_records_for_run(result.run_id).records
             events = "\n".join(json.dumps(dg.serialize_value(r.event_log_entry)) for r in records)
         tokens = TokenStore(tmp_path / "token.json").load()
-    secrets = [c["client_secret"], c["password"], tokens.access_token, tokens.refresh_token]
+    secrets = [c["client_secret"], c["password"], c["token"], tokens.access_token, tokens.refresh_token]
     # positive controls: the scans do read the event log and the data files
     assert files_containing(tmp_path / "instance", ["load__orders"])
     assert files_containing(tmp_path / "data", ["mystore:127.0.0.1"])  # the id map in the catalog
