@@ -96,7 +96,9 @@ def document(type_: str, attributes: dict, relationships: dict | None = None, id
 # --- canonical → Mystore ---------------------------------------------------------------------------------------
 def category(row: dict, lang: str) -> tuple[dict, dict]:
     attrs = {"name": {lang: row["name"]}, "slug": {lang: row.get("url_key") or row["source_id"]},
-             "status": 0 if row.get("hidden") else 1, "sort": row.get("position") or 0}
+             "status": 0 if row.get("hidden") else 1}
+    if row.get("position") is not None:
+        attrs["sort"] = row["position"]
     return attrs, {"parent": ref("categories", row.get("parent_id"))}
 
 
@@ -206,8 +208,9 @@ def order_totals(row: dict) -> list[dict]:
     return out
 
 
-def review(row: dict, lang: str) -> tuple[dict, dict]:
-    return ({"name": row.get("title") or "", "rating": row.get("rating"), "review": {lang: row.get("text") or ""},
+def review(row: dict, lang: str, reviewer: str | None = None) -> tuple[dict, dict]:
+    """`name` is the reviewer's name (osCommerce reviews carry no title: the title is not carried)."""
+    return ({"name": reviewer or "N/A", "rating": row.get("rating"), "review": {lang: row.get("text") or ""},
              "created_at": when(row.get("created_at"))},
             {"product": ref("products", row.get("product_id")), "customer": ref("customers", row.get("customer_id"))})
 

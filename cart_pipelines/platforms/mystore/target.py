@@ -94,10 +94,10 @@ class MystoreTarget(Target):
         "tax_classes": ("name",),
         "products": ("sku", "name", "description", "price", "special_price", "weight", "stock", "active", "url_key",
                      "category_ids", "manufacturer_id", "tax_class_id", "variants"),
-        "customers": ("email", "first_name", "last_name", "phone", "newsletter"),
+        "customers": ("email", "phone", "newsletter"),  # names: Mystore requires them, an empty one is "N/A"
         "orders": ("order_number", "customer_id", "email", "status", "currency", "subtotal", "shipping", "tax",
                    "discount", "grand_total", "items", "shipping_address", "created_at"),
-        "reviews": ("product_id", "customer_id", "rating", "title", "text", "created_at"),
+        "reviews": ("product_id", "customer_id", "rating", "text", "created_at"),  # no title on Mystore
     }
 
     max_batch = 500  # rows per create/update call; packed into atomic batches of ATOMIC_BATCH_MAX operations
@@ -146,6 +146,7 @@ class MystoreTarget(Target):
         self._lang: str | None = None
         self._statuses: list[dict] | None = None
         self._options: dict | None = None
+        self._reviewers: dict | None = None
         self._unreachable: set[str] = set()
         self.name = f"mystore:{urlsplit(api_url).netloc}"
 
@@ -231,6 +232,14 @@ class MystoreTarget(Target):
             self._options = cache
         return self._options
 
+    def _review(self, row: dict, lang: str) -> tuple[dict, dict]:
+        """A review names its reviewer: the linked customer's name as Mystore holds it."""
+        if self._reviewers is None:
+            self._reviewers = {r["id"]: " ".join(x for x in (r["attributes"].get("name"), r["attributes"].get("lastname"))
+                                                 if x and x != "N/A")
+                               for r in self.api.all("customers", fields=("name", "lastname"))}
+        return m.review(row, lang, self._reviewers.get(str(row.get("customer_id"))))
+
     # --- images ---------------------------------------------------------------------------------------------
     def _images(self, row: dict) -> tuple[dict, list[str]]:
         """image..image8 file names for the row's images, uploading each where it can be fetched."""
@@ -278,7 +287,7 @@ class MystoreTarget(Target):
             return str(row["email"]).strip().lower()
         if entity == "orders":
             return f"{row.get('order_number')}|{m.when(row.get('created_at'))}"
-        return f"{row.get('product_id')}|{row.get('customer_id')}|{row.get('title') or ''}"
+        return f"{row.get('product_id')}|{row.get('customer_id')}|{m.when(row.get('created_at'))}"
 
     def _key_of_record(self, entity: str, r: dict) -> str:
         a, rel = r["attributes"], r.get("relationships") or {}
@@ -291,7 +300,7 @@ class MystoreTarget(Target):
         if entity == "orders":
             return f"{a.get(facts.ORDER_NUMBER_ATTRIBUTE)}|{a.get('created_at')}"
         link = lambda k: ((rel.get(k) or {}).get("data") or {}).get("id")  # noqa: E731
-        return f"{link('product')}|{link('customer')}|{a.get('name') or ''}"
+        return f"{link('product')}|{link('customer')}|{a.get('created_at')}"
 
     def find_existing(self, entity: str, source_ids: list[str]) -> dict[str, str]:
         wanted = set(source_ids)
@@ -357,7 +366,7 @@ class MystoreTarget(Target):
                 {"order": main, "order-status": m.ref("order-status", sid_)}), returns=()))
             return ops, meaning
         build = {"categories": m.category, "manufacturers": m.manufacturer, "tax_classes": m.tax_class,
-                 "customers": m.customer, "reviews": m.review}[entity]
+                 "customers": m.customer, "reviews": self._review}[entity]
         attrs, rels = build(row, lang)
         if entity == "categories" and not rels["parent"]["data"]:
             rels = {}
@@ -512,7 +521,7 @@ class MystoreTarget(Target):
                     self._update_product(row, tid)
                 else:
                     build = {"categories": m.category, "manufacturers": m.manufacturer, "tax_classes": m.tax_class,
-                             "customers": m.customer, "reviews": m.review}[entity]
+                             "customers": m.customer, "reviews": self._review}[entity]
                     attrs, rels = build(row, lang)
                     api.call("PATCH", f"{t}/{tid}", body=m.document(t, attrs, rels, id_=tid))
                 out.append(WriteResult(row["source_id"], tid))
