@@ -423,7 +423,8 @@ def preview(
 
 @app.command()
 def emulate(
-    platform: str = typer.Argument(..., help="shopify, woocommerce, bigcommerce or magento."),
+    platform: str = typer.Argument(..., help="shopify, woocommerce, bigcommerce, magento or mystore (with "
+                                             "--products 0: an empty Mystore shop to migrate into)."),
     port: int = typer.Option(8080, help="Port on 127.0.0.1."),
     seed: int = typer.Option(7, help="Seed of the generated store."),
     products: int = typer.Option(500, help="Products in the generated store (other entities scale)."),
@@ -447,6 +448,10 @@ def emulate(
         _fail(str(exc))
     if store is not None and not store.is_dir():
         _fail(f"--store: {store} is not a directory holding a store export")
+    if store is None and products == 0:  # an empty shop (a target to migrate into)
+        import tempfile
+
+        store = Path(tempfile.mkdtemp(prefix="cart-empty-store-"))
     data = EmulatorStore(store) if store else EmulatorStore.generated(products=products, seed=seed)
     knobs = Knobs(plan=plan, latency_ms=latency_ms, latency_per_item_ms=latency_per_item_ms)
     try:

@@ -289,6 +289,8 @@ def build_report(m: Migration) -> dg.AssetsDefinition:
             rep = report.build(con, {"mode": config.mode, "entities": ",".join(config.selection()),
                                      "keep_guest_orders": config.keep_guest_orders},
                                target.open().password_algorithms, staging.reports_directory)
+            # A target that holds redirects itself (Mystore's `redirects`) gets the 301 map too, not only the CSV.
+            rep["redirects_written_to_target"] = target.open().redirects(report.redirects(con))
         path = report.write(rep, staging.reports_directory)
         if rep["all_accounted_for"]:
             with staging.open().connect() as con:

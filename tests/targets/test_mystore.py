@@ -167,6 +167,9 @@ def test_sample_store_migrates_into_mystore_and_reruns_write_nothing(mystore, tm
     assert {t["attributes"]["class"] for t in emulator.data["order-totals"].values()} >= {
         "ot_subtotal", "ot_shipping", "ot_tax", "ot_total"}
     assert len(emulator.data["order-status-history"]) == len(emulator.data["orders"])
+    # The 301 map went into the shop's redirects, not only the CSV.
+    assert len(emulator.data["redirects"]) == report["redirects"] == report["redirects_written_to_target"] > 0
+    assert all(r["attributes"]["code"] == 301 for r in emulator.data["redirects"].values())
     writes = emulator.writes
     again = migrate(mystore, tmp_path, mode="full", keep_guest_orders=True)
     assert emulator.writes == writes and again["totals"]["created"] == again["totals"]["updated"] == 0

@@ -88,6 +88,11 @@ class Target(ABC):
     def describe(self) -> str:
         return self.name
 
+    def redirects(self, rows: list[tuple]) -> int:
+        """Write (old URL, new URL, entity, source id) 301s where the platform holds redirects; returns how many
+        it wrote. Default: none (the report's redirects.csv is the map)."""
+        return 0
+
     def create_confirmed(self, entity: str, rows: list[dict], send: Callable[[list[dict]], list[WriteResult]],
                          attempts: int = 8) -> list[WriteResult]:
         """`send(rows)` (a create that the HTTP client does not retry blindly); when its answer is lost, the rows
