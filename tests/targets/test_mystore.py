@@ -175,6 +175,7 @@ def test_sample_store_migrates_into_mystore_and_reruns_write_nothing(mystore, tm
     assert emulator.writes == writes and again["totals"]["created"] == again["totals"]["updated"] == 0
 
 
+@pytest.mark.slow  # two migrations of the sample store (~90 s)
 def test_historical_orders_leave_stock_unchanged(mystore, tmp_path):
     authorized_target(mystore, tmp_path)
     migrate(mystore, tmp_path, mode="full", entities=["categories", "manufacturers", "tax_classes", "products"])

@@ -112,6 +112,7 @@ class MystoreEmulator(AuthServer, Emulator):
         self.batches = 0
         self.data_lock = threading.RLock()
         self._journal: list | None = None
+        self._taken: dict[tuple, int] = {}  # unique values → the record holding them
         for rec in LANGUAGES:
             self._insert("languages", dict(rec), {})
         self._insert("currencies", {"code": "NOK", "title": "Norske kroner", "value": 1.0, "symbol_left": "",
@@ -206,6 +207,26 @@ class MystoreEmulator(AuthServer, Emulator):
         return Response(status=204) if status == 204 else self.doc(body, status)
 
     # --- store ----------------------------------------------------------------------------------------------
+    @staticmethod
+    def _unique_keys(type_: str, rec: dict | None) -> list[tuple]:
+        """The values that must be unique ([?] facts ASSUMPTIONS "uniqueness"): e-mail, slug per language."""
+        if rec is None:
+            return []
+        attrs = rec["attributes"]
+        if type_ == "customers":
+            email = (attrs.get("email") or "").strip().lower()
+            return [(type_, "email", email)] if email else []
+        if type_ in ("products", "categories"):
+            return [(type_, f"slug.{lang}", slug) for lang, slug in (attrs.get("slug") or {}).items() if slug]
+        return []
+
+    def _reindex(self, type_: str, id_: int, old: dict | None, new: dict | None) -> None:
+        for key in self._unique_keys(type_, old):
+            if self._taken.get(key) == id_:
+                del self._taken[key]
+        for key in self._unique_keys(type_, new):
+            self._taken[key] = id_
+
     def _log(self, type_: str, id_: int) -> None:
         if self._journal is not None:
             self._journal.append((type_, id_, copy.deepcopy(self.data[type_].get(id_))))
@@ -219,6 +240,7 @@ class MystoreEmulator(AuthServer, Emulator):
         attributes.setdefault("updated_at", now)
         self._log(type_, id_)
         self.data[type_][id_] = {"attributes": attributes, "relationships": relationships}
+        self._reindex(type_, id_, None, self.data[type_][id_])
         self.writes += 1
         return id_
 
@@ -307,16 +329,9 @@ class MystoreEmulator(AuthServer, Emulator):
         for name, rel in spec.relationships.items():
             if rel.required and not rels.get(name):
                 raise Problem(422, f"The {name} relationship is required.", f"/data/relationships/{name}")
-        if type_ == "customers":  # [?] e-mails are unique per shop (as login names)
-            email = (attrs.get("email") or "").strip().lower()
-            if any((r["attributes"].get("email") or "").strip().lower() == email and rid != id_
-                   for rid, r in self.data[type_].items()):
-                raise Problem(422, "The email has already been taken.", "/data/attributes/email")
-        if type_ in ("products", "categories"):  # [?] a slug is unique per language (URLs have no category path)
-            for lang, slug in (attrs.get("slug") or {}).items():
-                if slug and any((r["attributes"].get("slug") or {}).get(lang) == slug and rid != id_
-                                for rid, r in self.data[type_].items()):
-                    raise Problem(422, f"The slug.{lang} has already been taken.", "/data/attributes/slug")
+        for key in self._unique_keys(type_, rec):  # [?] e-mail per shop, slug per language (no category path)
+            if self._taken.get(key, id_) != id_:
+                raise Problem(422, f"The {key[1]} has already been taken.", f"/data/attributes/{key[1].split('.')[0]}")
         key = attrs.get("sku") or attrs.get("email") or json.dumps(attrs.get("name"), sort_keys=True, default=str)
         if id_ is None and self.rejects(f"{type_}:{key}"):
             raise Problem(422, "The record was refused by the shop's content rules.")
@@ -347,6 +362,7 @@ class MystoreEmulator(AuthServer, Emulator):
                 self._adjust_inventory(current, -1, meta)
                 self._adjust_inventory(rec, +1, meta)
             self._log(type_, id_)
+            self._reindex(type_, id_, current, rec)
             self.data[type_][id_] = rec
             self.writes += 1
         return 200, {"data": self.resource(type_, id_)}
@@ -356,6 +372,7 @@ class MystoreEmulator(AuthServer, Emulator):
             if id_ not in self.data[type_]:
                 raise Problem(404, f"{type_} {id_} not found")
             self._log(type_, id_)
+            self._reindex(type_, id_, self.data[type_][id_], None)
             del self.data[type_][id_]
             self.writes += 1
         return 204, {}
@@ -571,6 +588,7 @@ class MystoreEmulator(AuthServer, Emulator):
                     results.append({"status": status, "body": body, "return": returns[-1]})
             except Problem as p:
                 for type_, id_, previous in reversed(self._journal):  # all or nothing
+                    self._reindex(type_, id_, self.data[type_].get(id_), previous)
                     if previous is None:
                         self.data[type_].pop(id_, None)
                     else:
