@@ -39,6 +39,7 @@ from cart_pipelines.platforms.mystore import facts
 from cart_pipelines.platforms.mystore.emulator_auth import AuthServer, token_claims
 from cart_pipelines.platforms.mystore.schema import NESTED, TYPES
 
+MAIN_TYPES = ("categories", "manufacturers", "tax-classes", "products", "customers", "orders", "product-reviews")
 PLACEHOLDER = re.compile(r"\{\{operation\.(\d+)\.return\.(\d+)\}\}")
 LANGUAGES = ({"code": "no", "name": "Norsk", "sort": 1}, {"code": "en", "name": "English", "sort": 2})
 ORDER_STATUSES = (  # an osCommerce-derived shop's own list (ids and names are the shop's, read by clients)
@@ -332,9 +333,12 @@ class MystoreEmulator(AuthServer, Emulator):
         for key in self._unique_keys(type_, rec):  # [?] e-mail per shop, slug per language (no category path)
             if self._taken.get(key, id_) != id_:
                 raise Problem(422, f"The {key[1]} has already been taken.", f"/data/attributes/{key[1].split('.')[0]}")
-        key = attrs.get("sku") or attrs.get("email") or json.dumps(attrs.get("name"), sort_keys=True, default=str)
-        if id_ is None and self.rejects(f"{type_}:{key}"):
-            raise Problem(422, "The record was refused by the shop's content rules.")
+        # The shop's content rules judge the main records (not their rows of options, totals, redirects), per
+        # record by its identity, so a retry of the same record is refused again.
+        identity = attrs.get("sku") or attrs.get("email") or attrs.get("reference") or attrs.get("slug") \
+            or attrs.get("title") or attrs.get("name")
+        if id_ is None and type_ in MAIN_TYPES and self.rejects(f"{type_}:{json.dumps(identity, sort_keys=True)}"):
+            raise Problem(422, "The record was refused by the store's content rules.")
 
     # --- writes ---------------------------------------------------------------------------------------------
     def create(self, type_: str, body) -> tuple[int, dict]:

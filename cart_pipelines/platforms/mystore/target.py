@@ -30,7 +30,7 @@ from cart_pipelines.platforms.kit.credentials import Credential
 from cart_pipelines.platforms.kit.http import ConnectionProblem
 from cart_pipelines.platforms.kit.oauth import OAuthClient, OAuthError, TokenStore
 from cart_pipelines.platforms.kit.readback import as_target_table
-from cart_pipelines.platforms.kit.target import Target, WriteResult
+from cart_pipelines.platforms.kit.target import Target, WriteResult, until_confirmed
 from cart_pipelines.platforms.mystore import facts
 from cart_pipelines.platforms.mystore import mapping as m
 from cart_pipelines.platforms.mystore.api import MystoreApi, claims
@@ -711,17 +711,41 @@ class MystoreTarget(Target):
     # --- redirects ------------------------------------------------------------------------------------------
     def redirects(self, rows: list[tuple]) -> int:
         """(old URL, new URL, ...) rows as 301s in the shop's `redirects` (unless MYSTORE_REDIRECTS=off); ones the
-        shop already holds are skipped, so a re-run writes nothing."""
+        shop already holds are skipped, so a re-run writes nothing. A redirect the shop refuses is left to the CSV
+        (counted as not written); a lost answer is followed by reading what the shop holds, never a blind resend."""
         if not self.write_redirects or not rows:
             return 0
-        held = {(r["attributes"].get("redirect_from"), r["attributes"].get("redirect_to"))
-                for r in self.api.all("redirects")}
-        new = [(old, to) for old, to, *_ in rows if (old, to) not in held]
-        for start in range(0, len(new), facts.ATOMIC_BATCH_MAX):
-            self._run([self.api.op("POST", "redirects", m.document("redirects", {
+        wanted = list(dict.fromkeys((old, to) for old, to, *_ in rows))
+
+        def held() -> set:
+            return {(r["attributes"].get("redirect_from"), r["attributes"].get("redirect_to"))
+                    for r in self.api.all("redirects")}
+
+        def post(pairs) -> int:
+            ops = [self.api.op("POST", "redirects", m.document("redirects", {
                 "redirect_from": old, "redirect_to": to, "code": 301, "scope": "global", "language": self.lang}),
-                returns=()) for old, to in new[start:start + facts.ATOMIC_BATCH_MAX]])
-        return len(new)
+                returns=()) for old, to in pairs]
+            try:
+                self._run(ops)
+                return len(pairs)
+            except ConnectionProblem as exc:
+                if exc.kind != "bad_request" or len(pairs) == 1:
+                    if exc.kind == "bad_request":
+                        return 0
+                    raise
+                return sum(post([p]) for p in pairs)
+
+        written = 0
+
+        def work(again: bool) -> int:
+            nonlocal written
+            have = held()
+            todo = [p for p in wanted if p not in have]
+            for start in range(0, len(todo), facts.ATOMIC_BATCH_MAX):
+                written += post(todo[start:start + facts.ATOMIC_BATCH_MAX])
+            return written
+
+        return until_confirmed(work)
 
 
 def authorize_against(handle, token_file: Path) -> None:
