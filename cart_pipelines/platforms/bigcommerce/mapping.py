@@ -11,20 +11,17 @@ in the local target's columns.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 from decimal import Decimal
 from email.utils import format_datetime, parsedate_to_datetime
+
+from cart_pipelines.platforms.kit.values import blank, zulu
 
 # v2 order status ids (Order Status API) -> canonical status.
 ORDER_STATUS = {0: "pending", 1: "pending", 7: "pending", 2: "complete", 10: "complete", 3: "processing",
                 8: "processing", 9: "processing", 11: "processing", 4: "refunded", 14: "refunded", 5: "canceled",
                 6: "canceled", 12: "on_hold", 13: "on_hold"}
 REVIEW_STATUS = {"approved": "approved", "pending": "pending", "disapproved": "rejected"}
-
-
-def blank(value):
-    """None for an empty string (BigCommerce sends "" for a value not set)."""
-    return None if value in ("", None) else value
 
 
 def ref_id(value) -> str | None:
@@ -44,8 +41,7 @@ def ts(value) -> str | None:
         dt = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
     except ValueError:
         dt = parsedate_to_datetime(str(value))
-    dt = dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None else dt.astimezone(timezone.utc)
-    return dt.isoformat().replace("+00:00", "Z")
+    return zulu(dt)
 
 
 def url_key(custom_url) -> str | None:

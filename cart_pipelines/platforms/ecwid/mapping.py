@@ -16,6 +16,10 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
 
+from cart_pipelines.platforms.kit.values import blank as _blank
+from cart_pipelines.platforms.kit.values import money, zulu
+from cart_pipelines.platforms.kit.values import text_id as _id
+
 CENT, RATE = Decimal("0.01"), Decimal("0.001")
 # formatsAndUnits.weightUnit (CARAT, GRAM, OUNCE, POUND, KILOGRAM) in kg
 WEIGHT_UNITS = {"KILOGRAM": Decimal(1), "GRAM": Decimal("0.001"), "POUND": Decimal("0.45359237"),
@@ -34,26 +38,9 @@ def when(value) -> str | None:
     if not value:
         return None
     try:
-        return datetime.strptime(str(value), ECWID_TIME).astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+        return zulu(datetime.strptime(str(value), ECWID_TIME))
     except ValueError:
         return str(value)
-
-
-def money(value) -> Decimal | str | None:
-    if value in (None, ""):
-        return None
-    try:
-        return Decimal(str(value))
-    except InvalidOperation:
-        return value
-
-
-def _blank(value):
-    return value if value not in ("", None) else None
-
-
-def _id(value) -> str | None:
-    return str(value) if value not in (None, "", 0) else None
 
 
 def person(p: dict | None) -> dict | None:

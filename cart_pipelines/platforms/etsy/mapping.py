@@ -20,6 +20,9 @@ import re
 from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
 
+from cart_pipelines.platforms.kit.values import text_id as _id
+from cart_pipelines.platforms.kit.values import zulu
+
 # receipt status (the spec's enum) -> canonical; a payment Etsy is still processing (under review) is held
 STATUS_IN = {"open": "pending", "payment processing": "on_hold", "paid": "processing", "completed": "complete",
              "canceled": "canceled", "fully refunded": "refunded", "partially refunded": "complete"}
@@ -33,7 +36,7 @@ def when(value) -> str | None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return str(value)
-    return datetime.fromtimestamp(int(value), timezone.utc).isoformat().replace("+00:00", "Z")
+    return zulu(datetime.fromtimestamp(int(value), timezone.utc))
 
 
 def money(m) -> Decimal | str | None:
@@ -44,10 +47,6 @@ def money(m) -> Decimal | str | None:
         return Decimal(int(m["amount"])) / Decimal(int(m.get("divisor") or 1))
     except (InvalidOperation, TypeError, ValueError, KeyError):
         return str(m.get("amount"))
-
-
-def _id(value) -> str | None:
-    return str(value) if value not in (None, "", 0) else None
 
 
 def text_to_html(text: str | None) -> str | None:

@@ -16,6 +16,8 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
 
+from cart_pipelines.platforms.kit import values
+
 CENT, RATE = Decimal("0.01"), Decimal("0.001")
 WEIGHT_UNITS = {"kg": Decimal(1), "g": Decimal("0.001"), "lb": Decimal("0.45359237"), "oz": Decimal("0.028349523125")}
 # canonical status -> (status, paymentStatus, shipmentStatus); read back by `order_status`
@@ -30,23 +32,12 @@ STATUS_OUT = {"pending": ("processing_awaiting_payment", "not_paid", "not_shippe
 # --- reading ------------------------------------------------------------------------------------------------------
 def when(value) -> str | None:
     """An ISO 8601 time as ISO 8601 UTC; other text is passed on for validation to judge."""
-    if not value:
-        return None
-    try:
-        dt = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        return str(value)
-    dt = dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None else dt
-    return dt.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+    return values.iso_utc(value)
 
 
 def money(value) -> Decimal | str | None:
-    if value is False or value in (None, ""):  # `false`: Lightspeed's "no value" (and 0 == False in Python)
-        return None
-    try:
-        return Decimal(str(value))
-    except InvalidOperation:
-        return value
+    # `false`: Lightspeed's "no value" (tested by identity: 0 == False in Python)
+    return None if value is False else values.money(value)
 
 
 def _blank(value):

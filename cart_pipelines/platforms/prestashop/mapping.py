@@ -19,6 +19,8 @@ from datetime import datetime, timedelta, timezone
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from zoneinfo import ZoneInfo
 
+from cart_pipelines.platforms.kit.values import zulu
+
 NO_DATE = "0000-00-00 00:00:00"
 CENT = Decimal("0.01")
 LOCAL = "%Y-%m-%d %H:%M:%S"
@@ -51,7 +53,7 @@ def utc(value, tz: ZoneInfo) -> str | None:
         local = datetime.strptime(str(value), LOCAL).replace(tzinfo=tz)
     except ValueError:
         return value  # passed on: validation quarantines the record naming the field
-    return local.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+    return zulu(local)
 
 
 def local(dt: datetime, tz: ZoneInfo) -> str:

@@ -14,8 +14,11 @@ Write (canonical -> Shift4Shop, what the emulator serves): the reverse, in the s
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from zoneinfo import ZoneInfo
+
+from cart_pipelines.platforms.kit.values import blank as _blank
+from cart_pipelines.platforms.kit.values import iso_utc, money, text_id
 
 S4S_TIME = "%Y-%m-%dT%H:%M:%S"
 FILTER_TIME = "%m/%d/%Y %H:%M:%S"  # the docs' lastupdatestart/lastupdateend format (mm/dd/yyyy hh:mm:ss)
@@ -30,35 +33,15 @@ STATUS_IN = {"new": "pending", "processing": "processing", "partial": "processin
 # --- reading ------------------------------------------------------------------------------------------------------
 def when(value, tz: ZoneInfo | timezone = timezone.utc) -> str | None:
     """A zone-less store time as ISO 8601 UTC; other text is passed on for validation to judge."""
-    if not value:
-        return None
-    try:
-        dt = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        return str(value)
-    dt = dt.replace(tzinfo=tz) if dt.tzinfo is None else dt
-    return dt.astimezone(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    return iso_utc(value, tz, whole_seconds=True)
 
 
 def filter_time(dt: datetime, tz: ZoneInfo | timezone = timezone.utc) -> str:
     return dt.astimezone(tz).strftime(FILTER_TIME)
 
 
-def money(value) -> Decimal | str | None:
-    if value in (None, ""):
-        return None
-    try:
-        return Decimal(str(value))
-    except InvalidOperation:
-        return value
-
-
-def _blank(value):
-    return value if value not in ("", None) else None
-
-
 def _id(value) -> str | None:
-    return str(value) if value not in (None, "", 0, "0") else None
+    return text_id(value, (None, "", 0, "0"))
 
 
 def _whole(value):

@@ -17,10 +17,13 @@ from __future__ import annotations
 import hashlib
 import html
 import re
-from datetime import datetime, timezone
+from datetime import datetime
 from decimal import Decimal
 
 import requests
+
+from cart_pipelines.platforms.kit.values import blank as _blank
+from cart_pipelines.platforms.kit.values import iso_millis
 
 # ISO 4217 minor units that are not 2 (Square's Money is in the smallest denomination).
 ZERO_DECIMAL = {"BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "VND", "VUV", "XAF",
@@ -55,10 +58,6 @@ def error_codes(response: requests.Response) -> set[str]:
         return {e.get("code") for e in response.json().get("errors") or [] if isinstance(e, dict)}
     except (ValueError, AttributeError):
         return set()
-
-
-def _blank(value):
-    return value if value not in ("", None) else None
 
 
 # --- read: Square -> canonical -------------------------------------------------------------------------------------
@@ -202,11 +201,7 @@ def order(o: dict, variations: dict[str, tuple[str, str | None]]) -> dict:
 # --- write: canonical -> Square (what the emulator serves) ---------------------------------------------------------
 def stamp(value) -> str | None:
     """RFC 3339 with milliseconds, as Square writes its timestamps ("2016-08-15T23:59:33.123Z")."""
-    if value in (None, ""):
-        return None
-    dt = value if isinstance(value, datetime) else datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    dt = (dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None else dt).astimezone(timezone.utc)
-    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+    return iso_millis(value)
 
 
 def money_json(value, currency: str) -> dict:

@@ -12,10 +12,12 @@ UTC. Array fields may come as null instead of [] (responses-error-handling): rea
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
 from decimal import Decimal
 
 import requests
+
+from cart_pipelines.platforms.kit.values import blank as _blank
+from cart_pipelines.platforms.kit.values import iso_millis
 
 KG_PER = {"KILOGRAM": Decimal(1), "POUND": Decimal("0.45359237")}
 STATUS = {"PENDING": "pending", "FULFILLED": "complete", "CANCELED": "canceled"}
@@ -41,10 +43,6 @@ def _money(amount) -> Decimal | None:
     if not isinstance(amount, dict) or amount.get("value") in (None, ""):
         return None
     return Decimal(str(amount["value"]))
-
-
-def _blank(value):
-    return None if value in (None, "") else value
 
 
 # --- Squarespace → canonical ---------------------------------------------------------------------------------------
@@ -169,11 +167,7 @@ def order(o: dict) -> dict:
 # --- canonical → Squarespace (the emulator serves a canonical store in these shapes) -------------------------------
 def stamp(value) -> str | None:
     """ISO 8601 UTC with milliseconds, as Squarespace writes times."""
-    if value in (None, ""):
-        return None
-    dt = value if isinstance(value, datetime) else datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    dt = (dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None else dt).astimezone(timezone.utc)
-    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+    return iso_millis(value)
 
 
 def money(value, currency: str) -> dict | None:
