@@ -31,7 +31,7 @@ from cart_pipelines.platforms.ecwid.api import CONCURRENCY, PAGE_SIZE, REQUESTS_
 from cart_pipelines.platforms.kit.credentials import Credential
 from cart_pipelines.platforms.kit.http import ConnectionProblem, Explainer, HttpClient, HttpSettings, safe_url
 from cart_pipelines.platforms.kit.rest import RestReader
-from cart_pipelines.platforms.kit.source import Slice, SliceNotPossible, Source, SourceRecord, as_source_record, \
+from cart_pipelines.platforms.kit.source import ApiSource, Slice, SliceNotPossible, SourceRecord, as_source_record, \
     read_record
 
 __all__ = ["CARRIED", "CONCURRENCY", "PAGE_SIZE", "SCOPES", "NON_SECRET", "EcwidSource", "EcwidExplainer",
@@ -116,7 +116,7 @@ def collection_credentials(collection: dict) -> tuple[str | None, str | None]:
     return store_id, token
 
 
-class EcwidSource(Source):
+class EcwidSource(ApiSource):
     platform = "ecwid"
     supports_delta = True
     BASE_URL = "api_url"
@@ -153,10 +153,6 @@ class EcwidSource(Source):
         body = client.get_json(url, what="the Personal Collection URL")
         found_id, found_token = collection_credentials(body if isinstance(body, dict) else {})
         return store_id or found_id or "", token or found_token or ""
-
-    @classmethod
-    def connect(cls, base_url: str, credentials: dict, verify=True, settings: HttpSettings | None = None):
-        return cls(base_url, credentials, verify=verify, settings=settings)
 
     def describe(self) -> str:
         return f"Ecwid store {self.store_id} ({safe_url(self.store_url) if self.store_url else 'REST API v3'})"

@@ -35,7 +35,7 @@ from cart_pipelines.platforms.kit.credentials import Credential
 from cart_pipelines.platforms.kit.http import ConnectionProblem, Explainer, HttpClient, HttpSettings, safe_url
 from cart_pipelines.platforms.kit.oauth import OAuthClient, OAuthError, Tokens, new_state, pkce_pair
 from cart_pipelines.platforms.kit.rest import RestReader
-from cart_pipelines.platforms.kit.source import Slice, SliceNotPossible, Source, SourceRecord, as_source_record, \
+from cart_pipelines.platforms.kit.source import ApiSource, Slice, SliceNotPossible, SourceRecord, as_source_record, \
     read_record
 
 __all__ = ["CARRIED", "PAGE_SIZE", "SCOPES", "NON_SECRET", "EtsySource", "EtsyExplainer", "authorization"]
@@ -162,7 +162,7 @@ def _after(record: dict, since: datetime) -> bool:
     return datetime.fromisoformat(value.replace("Z", "+00:00")) > since
 
 
-class EtsySource(Source):
+class EtsySource(ApiSource):
     platform = "etsy"
     supports_delta = True
     BASE_URL = "api_url"
@@ -186,10 +186,6 @@ class EtsySource(Source):
                                  auth=self.auth, verify=verify)
         self.reader = RestReader(ETSY_API, self.client, verify=verify)
         self._shop_id = str(credentials.get("shop_id") or "") or None
-
-    @classmethod
-    def connect(cls, base_url: str, credentials: dict, verify=True, settings: HttpSettings | None = None):
-        return cls(base_url, credentials, verify=verify, settings=settings)
 
     def describe(self) -> str:
         return f"Etsy shop {self._shop_id or '(the token owner’s)'} at {safe_url(self.api_url)} (Open API v3)"

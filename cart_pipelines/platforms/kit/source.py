@@ -141,3 +141,12 @@ class Source(ABC):
                 "snapshot, so it cannot tell what changed since the full migration. Migrate from the shop's API "
                 "for delta syncs, or take a new export and run a full migration."
             )
+
+
+class ApiSource(Source):
+    """A source whose constructor takes what connect() is given: its API address, the other credentials and the
+    HTTP settings. Most REST platforms are built this way; the base keeps connect() for the rest."""
+
+    @classmethod
+    def connect(cls, base_url: str, credentials: dict, verify=True, settings=None) -> "Source":
+        return cls(base_url, credentials, verify=verify, settings=settings)

@@ -27,7 +27,7 @@ from cart_pipelines.platforms.kit.credentials import Credential
 from cart_pipelines.platforms.kit.http import ConnectionProblem, Explainer, HttpClient, HttpSettings, safe_url
 from cart_pipelines.platforms.kit.pacing import HeaderPacer, RateHeaders
 from cart_pipelines.platforms.kit.rest import RestReader
-from cart_pipelines.platforms.kit.source import Slice, SliceNotPossible, Source, SourceRecord, as_source_record, \
+from cart_pipelines.platforms.kit.source import ApiSource, Slice, SliceNotPossible, SourceRecord, as_source_record, \
     read_record
 from cart_pipelines.platforms.lightspeed import mapping
 from cart_pipelines.platforms.lightspeed.api import API as LS_API
@@ -103,7 +103,7 @@ EXPLAINER = dict(
 )
 
 
-class LightspeedSource(Source):
+class LightspeedSource(ApiSource):
     platform = "lightspeed"
     supports_delta = True
     BASE_URL = "api_url"
@@ -134,10 +134,6 @@ class LightspeedSource(Source):
         wait = self.pacer.retry_after(response)
         return wait if wait is not None else (float(response.headers["Retry-After"])
                                               if response.headers.get("Retry-After", "").isdigit() else None)
-
-    @classmethod
-    def connect(cls, base_url: str, credentials: dict, verify=True, settings: HttpSettings | None = None):
-        return cls(base_url, credentials, verify=verify, settings=settings)
 
     def describe(self) -> str:
         shop = safe_url(self.store_url) if self.store_url else safe_url(self.api_url)

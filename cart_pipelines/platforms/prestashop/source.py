@@ -44,9 +44,9 @@ from cart_pipelines.platforms.kit.http import (
 )
 from cart_pipelines.platforms.kit.rest import RestReader
 from cart_pipelines.platforms.kit.source import (
+    ApiSource,
     Slice,
     SliceNotPossible,
-    Source,
     SourceRecord,
     as_source_record,
     read_record,
@@ -130,7 +130,7 @@ EXPLAINER = dict(platform="PrestaShop", credential_fields=("Store URL", "Webserv
                  error_message=lambda r: " ".join(x for x in ps_error(r) if x) or None)
 
 
-class PrestaShopSource(Source):
+class PrestaShopSource(ApiSource):
     platform = "prestashop"
     supports_delta = True
     BASE_URL = "shop_url"
@@ -151,10 +151,6 @@ class PrestaShopSource(Source):
         self.timezone = credentials.get("timezone") or ""
         self._shop: dict | None = None
         self._lookups: dict[str, dict] = {}
-
-    @classmethod
-    def connect(cls, base_url: str, credentials: dict, verify=True, settings: HttpSettings | None = None):
-        return cls(base_url, credentials, verify=verify, settings=settings)
 
     def _switched_off(self, response: requests.Response) -> None:
         # A 503 is retried as a passing outage; PrestaShop's code 22 is no outage: say so at once.

@@ -25,7 +25,7 @@ from cart_pipelines.platforms.kit.credentials import Credential
 from cart_pipelines.platforms.kit.auth import HeaderKey
 from cart_pipelines.platforms.kit.http import ConnectionProblem, Explainer, HttpClient, HttpSettings, safe_url
 from cart_pipelines.platforms.kit.rest import RestReader
-from cart_pipelines.platforms.kit.source import Slice, SliceNotPossible, Source, SourceRecord, as_source_record, \
+from cart_pipelines.platforms.kit.source import ApiSource, Slice, SliceNotPossible, SourceRecord, as_source_record, \
     read_record
 from cart_pipelines.platforms.shift4shop import mapping
 from cart_pipelines.platforms.shift4shop.api import API as S4S_API
@@ -89,7 +89,7 @@ EXPLAINER = dict(
 )
 
 
-class Shift4ShopSource(Source):
+class Shift4ShopSource(ApiSource):
     platform = "shift4shop"
     supports_delta = True
     BASE_URL = "api_url"
@@ -117,10 +117,6 @@ class Shift4ShopSource(Source):
         self.reader = RestReader(S4S_API, self.client, verify=verify)
         self._statuses: dict[int, str] | None = None
         self._currency: str | None = None
-
-    @classmethod
-    def connect(cls, base_url: str, credentials: dict, verify=True, settings: HttpSettings | None = None):
-        return cls(base_url, credentials, verify=verify, settings=settings)
 
     def describe(self) -> str:
         return f"Shift4Shop store {safe_url(self.store_url)} (REST API v1)"

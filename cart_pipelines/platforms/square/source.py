@@ -27,7 +27,7 @@ from cart_pipelines.platforms.kit.auth import BearerToken
 from cart_pipelines.platforms.kit.credentials import Credential
 from cart_pipelines.platforms.kit.http import ConnectionProblem, Explainer, HttpClient, HttpSettings, safe_url
 from cart_pipelines.platforms.kit.rest import RestReader
-from cart_pipelines.platforms.kit.source import Slice, SliceNotPossible, Source, SourceRecord, as_source_record
+from cart_pipelines.platforms.kit.source import ApiSource, Slice, SliceNotPossible, SourceRecord, as_source_record
 from cart_pipelines.platforms.square import api as square_api
 from cart_pipelines.platforms.square.api import API, LOCATIONS_PER_SEARCH, PAGE_SIZE, VERSION
 from cart_pipelines.platforms.square.mapping import category, error_codes, square_error
@@ -85,7 +85,7 @@ def explainer(entity: str | None = None) -> SquareExplainer:
         error_message=lambda r: square_error(r) or None)
 
 
-class SquareSource(Source):
+class SquareSource(ApiSource):
     platform = "square"
     supports_delta = True
     BASE_URL = "base_url"
@@ -101,10 +101,6 @@ class SquareSource(Source):
                                  headers={"Square-Version": VERSION, "Content-Type": "application/json"})
         self.reader = RestReader(API, self.client, verify=verify)
         self._variations: dict[str, tuple[str, str | None]] | None = None
-
-    @classmethod
-    def connect(cls, base_url: str, credentials: dict, verify=True, settings: HttpSettings | None = None):
-        return cls(base_url, credentials, verify=verify, settings=settings)
 
     def describe(self) -> str:
         return f"Square seller at {safe_url(self.base_url)} (API v2, Square-Version {VERSION})"

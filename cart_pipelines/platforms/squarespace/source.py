@@ -24,7 +24,7 @@ from cart_pipelines.platforms.kit.auth import BearerToken
 from cart_pipelines.platforms.kit.credentials import Credential
 from cart_pipelines.platforms.kit.http import ConnectionProblem, Explainer, HttpClient, HttpSettings, safe_url
 from cart_pipelines.platforms.kit.rest import RestReader
-from cart_pipelines.platforms.kit.source import Source, SourceRecord, as_source_record
+from cart_pipelines.platforms.kit.source import ApiSource, SourceRecord, as_source_record
 from cart_pipelines.platforms.squarespace.api import API as SQ_API
 from cart_pipelines.platforms.squarespace.api import PAGE_SIZE, PRODUCT_TYPES
 from cart_pipelines.platforms.squarespace.mapping import sq_error, store_page
@@ -98,7 +98,7 @@ EXPLAINER = dict(
 )
 
 
-class SquarespaceSource(Source):
+class SquarespaceSource(ApiSource):
     platform = "squarespace"
     supports_delta = True
     BASE_URL = "api_url"
@@ -113,10 +113,6 @@ class SquarespaceSource(Source):
         self.client = HttpClient(SQ_API.url(self.api_url), SquarespaceExplainer(**EXPLAINER), settings=settings,
                                  auth=BearerToken(credentials["api_key"]), verify=verify)
         self.reader = RestReader(SQ_API, self.client, verify=verify)
-
-    @classmethod
-    def connect(cls, base_url: str, credentials: dict, verify=True, settings: HttpSettings | None = None):
-        return cls(base_url, credentials, verify=verify, settings=settings)
 
     def describe(self) -> str:
         return f"Squarespace site at {safe_url(self.api_url)} (Commerce APIs: products v2, orders and profiles 1.0)"

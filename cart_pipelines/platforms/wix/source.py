@@ -28,7 +28,7 @@ from cart_pipelines.platforms.kit.auth import HeaderKey
 from cart_pipelines.platforms.kit.credentials import Credential
 from cart_pipelines.platforms.kit.http import ConnectionProblem, Explainer, HttpClient, HttpSettings, safe_url
 from cart_pipelines.platforms.kit.rest import RestReader
-from cart_pipelines.platforms.kit.source import Slice, SliceNotPossible, Source, SourceRecord, as_source_record, \
+from cart_pipelines.platforms.kit.source import ApiSource, Slice, SliceNotPossible, SourceRecord, as_source_record, \
     read_record
 from cart_pipelines.platforms.wix import mapping
 from cart_pipelines.platforms.wix.api import API as WIX_API
@@ -130,7 +130,7 @@ EXPLAINER = dict(
 )
 
 
-class WixSource(Source):
+class WixSource(ApiSource):
     platform = "wix"
     supports_delta = True
     BASE_URL = "api_url"
@@ -148,10 +148,6 @@ class WixSource(Source):
                                  auth=HeaderKey({"Authorization": credentials["api_key"], "wix-site-id": self.site_id}))
         self.reader = RestReader(WIX_API, self.client, verify=verify)
         self._catalog: str | None = None
-
-    @classmethod
-    def connect(cls, base_url: str, credentials: dict, verify=True, settings: HttpSettings | None = None):
-        return cls(base_url, credentials, verify=verify, settings=settings)
 
     def describe(self) -> str:
         return f"Wix site {self.site_id} at {safe_url(self.api_url)} (Stores catalog {self._catalog or 'not yet asked'})"
