@@ -52,3 +52,4 @@ def test_iso_millis_writes_milliseconds():
     assert iso_millis(datetime(2016, 8, 15, 23, 59, 33)) == "2016-08-15T23:59:33.000Z"
     assert iso_millis("2016-08-16T01:59:33+02:00") == "2016-08-15T23:59:33.000Z"
     assert iso_millis(None) is None and iso_millis("") is None
+

@@ -46,6 +46,7 @@ from cart_pipelines.platforms.kit.http import (
     Explainer,
     HttpClient,
     HttpSettings,
+    json_body,
     retry_after_header,
 )
 from cart_pipelines.platforms.kit.pacing import HeaderPacer
@@ -92,10 +93,7 @@ CARRIED = {
 
 def error_message(response: requests.Response) -> str | None:
     """v3 errors are {status, title, type, errors}; v2 errors are [{status, message}]."""
-    try:
-        body = response.json()
-    except ValueError:
-        return None
+    body = json_body(response)
     if isinstance(body, list) and body and isinstance(body[0], dict):
         return str(body[0].get("message") or "")[:300] or None
     if isinstance(body, dict):

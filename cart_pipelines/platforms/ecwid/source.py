@@ -30,6 +30,7 @@ from cart_pipelines.platforms.ecwid.api import API as ECWID_API
 from cart_pipelines.platforms.ecwid.api import CONCURRENCY, PAGE_SIZE, REQUESTS_PER_SECOND
 from cart_pipelines.platforms.kit.credentials import Credential
 from cart_pipelines.platforms.kit.http import ConnectionProblem, Explainer, HttpClient, HttpSettings, safe_url
+from cart_pipelines.platforms.kit.http import json_body
 from cart_pipelines.platforms.kit.rest import RestReader
 from cart_pipelines.platforms.kit.source import ApiSource, Slice, SliceNotPossible, SourceRecord, as_source_record, \
     read_record
@@ -62,10 +63,7 @@ DATED = ("products", "customers", "orders", "reviews")
 
 
 def ecwid_error(response: requests.Response) -> str | None:
-    try:
-        body = response.json()
-    except ValueError:
-        return None
+    body = json_body(response)
     return str(body.get("errorMessage") or "") or None if isinstance(body, dict) else None
 
 

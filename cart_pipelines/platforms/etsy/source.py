@@ -33,6 +33,7 @@ from cart_pipelines.platforms.etsy.api import API as ETSY_API
 from cart_pipelines.platforms.etsy.api import PAGE_SIZE, REQUESTS_PER_SECOND, STATES
 from cart_pipelines.platforms.kit.credentials import Credential
 from cart_pipelines.platforms.kit.http import ConnectionProblem, Explainer, HttpClient, HttpSettings, safe_url
+from cart_pipelines.platforms.kit.http import json_body
 from cart_pipelines.platforms.kit.oauth import OAuthClient, OAuthError, Tokens, new_state, pkce_pair
 from cart_pipelines.platforms.kit.rest import RestReader
 from cart_pipelines.platforms.kit.source import ApiSource, Slice, SliceNotPossible, SourceRecord, as_source_record, \
@@ -70,10 +71,7 @@ CARRIED = {
 
 def etsy_error(response: requests.Response) -> str | None:
     """Etsy's ErrorSchema `{"error": "..."}` (OAuth answers add `error_description`)."""
-    try:
-        body = response.json()
-    except ValueError:
-        return None
+    body = json_body(response)
     if not isinstance(body, dict):
         return None
     return " ".join(str(body[k]) for k in ("error", "error_description") if body.get(k)) or None

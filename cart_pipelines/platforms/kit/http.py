@@ -237,12 +237,18 @@ class HttpClient:
         self.session.close()
 
 
+def json_body(response: requests.Response):
+    """The parsed JSON body, or None when the body is no JSON (an HTML error page, an empty answer): what the
+    platforms' error-message readers start from."""
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
 def json_list(response: requests.Response, platform: str, what: str, hint: str) -> list:
     """A response body that must be a JSON array, or a bad_response problem saying what was expected."""
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
+    body = json_body(response)
     if not isinstance(body, list):
         raise ConnectionProblem("bad_response", f"{platform} answered {what} with something that is not a list "
                                 f"(HTTP {response.status_code}); {hint}")

@@ -26,7 +26,8 @@ from typing import Any, Callable, Iterator, Mapping, NamedTuple, Sequence
 
 import requests
 
-from cart_pipelines.platforms.kit.http import ConnectionProblem, HttpClient, LoopGuard, json_list, pages_in_order
+from cart_pipelines.platforms.kit.http import ConnectionProblem, HttpClient, LoopGuard, json_body, json_list, \
+    pages_in_order
 from cart_pipelines.platforms.kit.keyset import id_range_pages
 from cart_pipelines.platforms.kit.source import read_record
 
@@ -248,10 +249,7 @@ class Listing:
         if not selector:
             records = json_list(response, self.reader.api.platform, self.what, self.reader.api.hint)
             return Page(params, response, records, records, url)
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
+        body = json_body(response)
         records = selector(body) if callable(selector) else dig(body, selector)
         if records is None and isinstance(body, dict):
             records = []  # an empty list may be left out (e.g. `data` absent)

@@ -25,6 +25,7 @@ import requests
 from cart_pipelines.platforms.kit.auth import HTTPBasicAuth
 from cart_pipelines.platforms.kit.credentials import Credential
 from cart_pipelines.platforms.kit.http import ConnectionProblem, Explainer, HttpClient, HttpSettings, safe_url
+from cart_pipelines.platforms.kit.http import json_body
 from cart_pipelines.platforms.kit.pacing import HeaderPacer, RateHeaders
 from cart_pipelines.platforms.kit.rest import RestReader
 from cart_pipelines.platforms.kit.source import ApiSource, Slice, SliceNotPossible, SourceRecord, as_source_record, \
@@ -65,10 +66,7 @@ CARRIED = {
 
 def ls_error(response: requests.Response) -> str | None:
     """Lightspeed's error body: `{"error": {"code", "method", "request", "message"}}`."""
-    try:
-        body = response.json()
-    except ValueError:
-        return None
+    body = json_body(response)
     error = body.get("error") if isinstance(body, dict) else None
     return str(error.get("message") or "") or None if isinstance(error, dict) else None
 

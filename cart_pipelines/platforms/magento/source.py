@@ -28,7 +28,7 @@ import requests
 
 from cart_pipelines.platforms.kit.auth import BearerToken
 from cart_pipelines.platforms.kit.credentials import Credential
-from cart_pipelines.platforms.kit.http import ConnectionProblem, Explainer, HttpClient, HttpSettings
+from cart_pipelines.platforms.kit.http import ConnectionProblem, Explainer, HttpClient, HttpSettings, json_body
 from cart_pipelines.platforms.kit.rest import Api, RestReader, next_group, search_criteria
 from cart_pipelines.platforms.kit.source import Slice, Source, SourceRecord, as_source_record
 from cart_pipelines.platforms.magento import mapping
@@ -63,10 +63,7 @@ ONE = search_criteria(page_size=1, page=1)
 
 def magento_message(response) -> str | None:
     """Magento's error text with its %placeholders filled from `parameters` (a list for %1.., or a dict)."""
-    try:
-        body = response.json()
-    except ValueError:
-        return None
+    body = json_body(response)
     if not isinstance(body, dict) or not isinstance(body.get("message"), str):
         return None
     message, params = body["message"], body.get("parameters") or {}

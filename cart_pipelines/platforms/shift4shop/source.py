@@ -24,6 +24,7 @@ import requests
 from cart_pipelines.platforms.kit.credentials import Credential
 from cart_pipelines.platforms.kit.auth import HeaderKey
 from cart_pipelines.platforms.kit.http import ConnectionProblem, Explainer, HttpClient, HttpSettings, safe_url
+from cart_pipelines.platforms.kit.http import json_body
 from cart_pipelines.platforms.kit.rest import RestReader
 from cart_pipelines.platforms.kit.source import ApiSource, Slice, SliceNotPossible, SourceRecord, as_source_record, \
     read_record
@@ -60,10 +61,7 @@ CARRIED = {
 
 def s4s_error(response: requests.Response) -> str | None:
     """Shift4Shop's error bodies: a list of {Key, Value, Status, Message}, or ASP.NET's {"Message": ...}."""
-    try:
-        body = response.json()
-    except ValueError:
-        return None
+    body = json_body(response)
     first = body[0] if isinstance(body, list) and body else body
     return str(first.get("Message") or "") or None if isinstance(first, dict) else None
 

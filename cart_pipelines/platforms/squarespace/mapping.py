@@ -16,6 +16,7 @@ from decimal import Decimal
 
 import requests
 
+from cart_pipelines.platforms.kit.http import json_body
 from cart_pipelines.platforms.kit.values import blank as _blank
 from cart_pipelines.platforms.kit.values import iso_millis
 
@@ -25,10 +26,7 @@ STATUS = {"PENDING": "pending", "FULFILLED": "complete", "CANCELED": "canceled"}
 
 def sq_error(response: requests.Response) -> str | None:
     """`type/subtype: message` of Squarespace's standard error object, None when the body is not one."""
-    try:
-        body = response.json()
-    except ValueError:
-        return None
+    body = json_body(response)
     if not isinstance(body, dict) or "type" not in body:
         return None
     kind = "/".join(str(x) for x in (body.get("type"), body.get("subtype")) if x)

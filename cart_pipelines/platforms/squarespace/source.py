@@ -23,6 +23,7 @@ import requests
 from cart_pipelines.platforms.kit.auth import BearerToken
 from cart_pipelines.platforms.kit.credentials import Credential
 from cart_pipelines.platforms.kit.http import ConnectionProblem, Explainer, HttpClient, HttpSettings, safe_url
+from cart_pipelines.platforms.kit.http import json_body
 from cart_pipelines.platforms.kit.rest import RestReader
 from cart_pipelines.platforms.kit.source import ApiSource, SourceRecord, as_source_record
 from cart_pipelines.platforms.squarespace.api import API as SQ_API
@@ -82,10 +83,7 @@ class SquarespaceExplainer(Explainer):
 
 
 def _error(response: requests.Response) -> dict:
-    try:
-        body = response.json()
-    except ValueError:
-        return {}
+    body = json_body(response)
     return body if isinstance(body, dict) else {}
 
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 
+from cart_pipelines.platforms.kit.http import json_body
+
 ALL_PRODUCTS = "00000000-000000-000000-000000000001"  # V1's automatic "All Products" collection
 DEFAULT_VARIANT = "00000000-0000-0000-0000-000000000000"  # V1's one variant of a product without options
 REVIEWS_NAMESPACE = "stores"
@@ -30,10 +32,7 @@ MODERATION = {"APPROVED": "approved", "IN_MODERATION": "pending", "SUBMITTED": "
 
 def wix_error(response) -> str | None:
     """`message` and the applicationError's code and description of a Wix error body."""
-    try:
-        body = response.json()
-    except ValueError:
-        return None
+    body = json_body(response)
     if not isinstance(body, dict):
         return None
     app = (body.get("details") or {}).get("applicationError") or {}

@@ -27,6 +27,7 @@ import requests
 from cart_pipelines.platforms.kit.auth import HeaderKey
 from cart_pipelines.platforms.kit.credentials import Credential
 from cart_pipelines.platforms.kit.http import ConnectionProblem, Explainer, HttpClient, HttpSettings, safe_url
+from cart_pipelines.platforms.kit.http import json_body
 from cart_pipelines.platforms.kit.rest import RestReader
 from cart_pipelines.platforms.kit.source import ApiSource, Slice, SliceNotPossible, SourceRecord, as_source_record, \
     read_record
@@ -113,10 +114,7 @@ class WixExplainer(Explainer):
 
 
 def _code(response: requests.Response) -> str | None:
-    try:
-        body = response.json()
-    except ValueError:
-        return None
+    body = json_body(response)
     return (((body or {}).get("details") or {}).get("applicationError") or {}).get("code") \
         if isinstance(body, dict) else None
 
