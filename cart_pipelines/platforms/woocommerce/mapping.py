@@ -21,6 +21,9 @@ from urllib.parse import urlsplit
 
 import requests
 
+from cart_pipelines.platforms.kit.values import blank as _blank
+from cart_pipelines.platforms.kit.values import money as _money
+
 ORDER_STATUS = {"pending": "pending", "processing": "processing", "on-hold": "on_hold", "completed": "complete",
                 "cancelled": "canceled", "refunded": "refunded", "failed": "failed", "checkout-draft": "pending"}
 REVIEW_STATUS = {"approved": "approved", "hold": "pending", "spam": "rejected", "trash": "rejected"}
@@ -41,21 +44,6 @@ def wp_error(response: requests.Response) -> tuple[str, str]:
 
 def _gmt(value) -> str | None:
     return f"{value}Z" if value else None
-
-
-def _money(value) -> Decimal | str | None:
-    """Money as Decimal; text that is no number ("12,50") is passed on, so validation quarantines the record
-    with a reason naming the field."""
-    if value in (None, ""):
-        return None
-    try:
-        return Decimal(str(value))
-    except InvalidOperation:
-        return value
-
-
-def _blank(value):
-    return value if value not in ("", None) else None
 
 
 def address(a: dict | None) -> dict | None:
