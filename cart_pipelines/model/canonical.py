@@ -42,6 +42,8 @@ VARIANT = pa.struct(
         ("price", MONEY),
         ("stock", pa.int64()),
         ("options", pa.list_(OPTION_VALUE)),
+        # a disabled variation (WooCommerce "private", BigCommerce purchasing_disabled) is carried, not dropped
+        pa.field("status", pa.string(), metadata={"enum": "enabled,disabled"}),
     ]
 )
 IMAGE = pa.struct([("url", pa.string()), ("position", pa.int32()), ("alt", pa.string())])
@@ -57,6 +59,22 @@ ORDER_ITEM = pa.struct(
         ("tax", MONEY),
     ]
 )
+REFUND_LINE = pa.struct(
+    [("item_id", pa.string()), ("sku", pa.string()), ("qty", pa.int64()), ("amount", MONEY)]
+)
+# amount is what was paid back, positive (WooCommerce writes "-12.50"; its connector turns the sign)
+REFUND = pa.struct(
+    [
+        ("source_id", pa.string()),
+        ("amount", MONEY),
+        ("reason", pa.string()),
+        ("created_at", TS),
+        ("lines", pa.list_(REFUND_LINE)),
+    ]
+)
+PRODUCT_TYPES = "simple,variable,grouped,external,bundle,virtual,downloadable,gift_card"
+# where a product stands in its shop; `status` says only whether it is sold (enabled) or not
+LIFECYCLES = "published,draft,pending,private,scheduled,archived,trashed"
 
 SCHEMAS: dict[str, pa.Schema] = {
     "categories": pa.schema(
@@ -95,10 +113,17 @@ SCHEMAS: dict[str, pa.Schema] = {
             pa.field("description_html", pa.string()),
             _req("price", MONEY),
             pa.field("special_price", MONEY),
+            pa.field("special_price_from", TS),  # a scheduled sale starts here; null: already running
+            pa.field("special_price_to", TS),  # and ends here; null: open-ended
             pa.field("weight", pa.float64()),  # kg
             pa.field("stock", pa.int64()),
             # enabled | disabled, read trimmed and case-insensitively ("Enabled "); other values are quarantined
             pa.field("status", pa.string(), metadata={"enum": "enabled,disabled"}),
+            pa.field("type", pa.string(), metadata={"enum": PRODUCT_TYPES}),  # null: simple or variable by variants
+            pa.field("lifecycle", pa.string(), metadata={"enum": LIFECYCLES}),  # null: published
+            pa.field("external_url", pa.string()),  # external/affiliate products: where the button leads
+            pa.field("button_text", pa.string()),
+            pa.field("child_ids", pa.list_(pa.string())),  # grouped and bundle products: their products' source ids
             pa.field("url_key", pa.string()),  # the source URL path, may include category segments
             pa.field("category_ids", pa.list_(pa.string())),
             pa.field("manufacturer_id", pa.string()),
@@ -138,7 +163,10 @@ SCHEMAS: dict[str, pa.Schema] = {
             pa.field("shipping", MONEY),
             pa.field("tax", MONEY),
             pa.field("discount", MONEY),
-            _req("grand_total", MONEY),
+            _req("grand_total", MONEY),  # as ordered, before refunds
+            pa.field("refunds", pa.list_(REFUND)),
+            pa.field("refunded_total", MONEY),  # sum of refunds; null: none or not given
+            pa.field("net_total", MONEY),  # grand_total less refunded_total; null: equal to grand_total
             pa.field("items", pa.list_(ORDER_ITEM)),
             pa.field("billing_address", ADDRESS),
             pa.field("shipping_address", ADDRESS),
@@ -154,7 +182,7 @@ SCHEMAS: dict[str, pa.Schema] = {
             _req("rating", pa.int32()),  # 1..5
             pa.field("title", pa.string()),
             pa.field("text", pa.string()),
-            pa.field("status", pa.string()),  # approved | pending | rejected
+            pa.field("status", pa.string()),  # approved | pending | rejected | spam | trashed
             pa.field("created_at", TS),
             pa.field("updated_at", TS),
         ]

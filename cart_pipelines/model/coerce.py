@@ -17,7 +17,8 @@ from email_validator import EmailNotValidError, validate_email
 
 # Field-level limits that a shop's data must respect to be loadable; violations are quarantine reasons.
 MAX_TEXT = 1_000_000  # characters in one field
-NON_NEGATIVE = {"price", "special_price", "subtotal", "shipping", "tax", "discount", "grand_total"}
+NON_NEGATIVE = {"price", "special_price", "subtotal", "shipping", "tax", "discount", "grand_total", "amount",
+                "refunded_total", "net_total"}
 POSITIVE_INT = {"qty"}
 # Every number is bounded here, in one place: by its field's range below, else by what its Arrow type holds
 # (int32/int64; a float beyond FLOAT_LIMIT is a unit error, never a measurement).
@@ -28,7 +29,7 @@ _WHOLE = re.compile(r"[+-]?[0-9]+")  # ASCII digits only: "²" or "٣" pass str.
 # Fields that reference another record by source id: a blank one ("", "  ") is no reference, and a list of them
 # drops null and blank entries (documented handling, docs/rules.md).
 REFERENCES = {"parent_id", "manufacturer_id", "tax_class_id", "customer_id", "product_id"}
-REFERENCE_LISTS = {"category_ids"}
+REFERENCE_LISTS = {"category_ids", "child_ids"}
 # A date-time later than this past now is a defect, not a record from the future: it would also push the delta
 # high-water mark past every real change.
 FUTURE_SLACK = timedelta(days=1)
