@@ -38,7 +38,7 @@ REGISTRY: dict[str, Platform] = {p.name: p for p in [
     Platform("squarespace", "SquarespaceSource", None, "SquarespaceEmulator"),
     Platform("square", "SquareSource", None, "SquareEmulator"),
     Platform("prestashop", "PrestaShopSource", None, "PrestaShopEmulator"),
-    Platform("mystore", None, "MystoreTarget", "MystoreEmulator"),
+    Platform("mystore", "MystoreSource", "MystoreTarget", "MystoreEmulator"),
     Platform("ecwid", "EcwidSource", None, "EcwidEmulator"),
     Platform("wix", "WixSource", None, "WixEmulator"),
     Platform("shift4shop", "Shift4ShopSource", None, "Shift4ShopEmulator"),

@@ -12,6 +12,8 @@ import time
 from collections import deque
 from typing import Callable, Iterator
 
+from requests.auth import AuthBase
+
 from cart_pipelines.platforms.kit.http import (
     ConnectionProblem,
     Explainer,
@@ -70,6 +72,22 @@ class SlidingWindow:
             time.sleep(wait)
 
 
+def expired(exc: ConnectionProblem) -> bool:
+    """Whether Mystore refused the access token as expired (403 with that detail [S: RN]): refresh, ask again."""
+    return exc.status == 403 and facts.EXPIRED_DETAIL in str(exc)
+
+
+class _Bearer(AuthBase):
+    """The current access token on every request (a refreshed one as soon as it is there)."""
+
+    def __init__(self, bearer: Callable[[bool], str]):
+        self.bearer = bearer
+
+    def __call__(self, r):
+        r.headers["Authorization"] = f"Bearer {self.bearer(False)}"
+        return r
+
+
 def _retry_after(response) -> float | None:
     server = retry_after_header(response)
     return server if server is not None else facts.RETRY_429_AFTER_S if response.status_code == 429 else None
@@ -85,7 +103,7 @@ class MystoreApi:
             "Mystore", ("the token (MYSTORE_TOKEN) or the OAuth client (run `cart-pipelines authorize` again)",),
             hint or "create the token with the permissions listed in docs/targets/mystore.md", explain),
             settings=HttpSettings(max_attempts=16), headers={"Accept": facts.JSONAPI}, verify=verify,
-            retry_after=_retry_after)
+            retry_after=_retry_after, auth=_Bearer(bearer))
         self.client.limiter = SlidingWindow(*rate) if rate else None
 
     def call(self, method: str, path: str, *, body=None, plain: bool = False, idempotent: bool = True,
@@ -103,7 +121,7 @@ class MystoreApi:
             try:
                 return self.client.request(method, path, headers=headers, idempotent=idempotent, **kwargs)
             except ConnectionProblem as exc:
-                if exc.status == 403 and facts.EXPIRED_DETAIL in str(exc) and attempt == 0:
+                if expired(exc) and attempt == 0:
                     continue  # expired: one refresh, then again
                 raise
         raise AssertionError("unreachable")

@@ -249,12 +249,12 @@ class MystoreEmulator(AuthServer, Emulator):
         rec = self.data[type_][id_]
         attrs = {k: v for k, v in rec["attributes"].items() if fields is None or k in fields}
         rels = {}
-        for name, rel in TYPES[type_].relationships.items():
-            value = rec["relationships"].get(name)
+        for name, rel in TYPES[type_].relationships.items():  # a link to a deleted record reads as none (facts)
+            value, held = rec["relationships"].get(name), self.data[rel.type]
             if rel.many:
-                rels[name] = {"data": [{"type": rel.type, "id": str(i)} for i in (value or [])]}
+                rels[name] = {"data": [{"type": rel.type, "id": str(i)} for i in (value or []) if i in held]}
             else:
-                rels[name] = {"data": {"type": rel.type, "id": str(value)} if value is not None else None}
+                rels[name] = {"data": {"type": rel.type, "id": str(value)} if value in held else None}
         out = {"type": type_, "id": str(id_), "attributes": attrs}
         if rels:
             out["relationships"] = rels

@@ -1,18 +1,23 @@
 """Fill a Mystore emulator from a generated store (canonical records), as a merchant's shop would hold them:
-multilingual maps in Norwegian, variants as options/values/attributes/variants, specials, order totals rows,
-statuses from the shop's list. Test infrastructure for Mystore as a source; ids are Mystore's own.
+multilingual maps in Norwegian (some with an English translation, some products named in English only: a
+missing language), variants as options/values/attributes (price deltas)/variants, specials (running until a date
+a year ahead; some products also hold an expired one), order totals rows, statuses from the shop's list, reviews
+named by their reviewer. Test infrastructure for Mystore as a source: the main records keep the store's ids (so
+a read compares with the generator's truth), their sub-resources get Mystore's own.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 from cart_pipelines.platforms.mystore import facts
+from cart_pipelines.platforms.mystore.mapping import option_deltas
 
 STATUS = {"pending": 1, "new": 1, "processing": 2, "complete": 3, "completed": 3, "canceled": 4, "cancelled": 4,
           "refunded": 5, "closed": 5, "on_hold": 6, "holded": 6}
 LANG = "no"
+OTHER = "en"  # the shop's second language (emulator LANGUAGES)
 
 
 def _when(value) -> str | None:
@@ -31,6 +36,7 @@ def _money(value) -> float | None:
 
 
 def seed(emu, store) -> None:
+    now = datetime.now(timezone.utc)
     ids: dict[str, dict[str, int]] = {e: {} for e in ("categories", "manufacturers", "tax_classes", "products",
                                                        "customers", "orders")}
 
@@ -41,16 +47,17 @@ def seed(emu, store) -> None:
     for t in _all(store, "tax_classes"):
         rate = (t.get("rates") or [{}])[0].get("rate", 0)
         ids["tax_classes"][t["source_id"]] = emu._insert("tax-classes", {
-            "title": t["name"], "description": t["name"], "tax_rate": float(rate), **dates(t)}, {})
+            "title": t["name"], "description": t["name"], "tax_rate": float(rate), **dates(t)}, {},
+            int(t["source_id"]))
     for m in _all(store, "manufacturers"):
         ids["manufacturers"][m["source_id"]] = emu._insert("manufacturers", {
-            "name": m["name"], "slug": {LANG: m.get("url_key") or ""}, **dates(m)}, {})
+            "name": m["name"], "slug": {LANG: m.get("url_key") or ""}, **dates(m)}, {}, int(m["source_id"]))
     cats = _all(store, "categories")
     for c in cats:
         ids["categories"][c["source_id"]] = emu._insert("categories", {
-            "name": {LANG: c["name"]}, "slug": {LANG: c.get("url_key") or c["source_id"]},
+            "name": {LANG: c["name"]}, "slug": {LANG: (c.get("url_key") or c["source_id"]).rsplit("/", 1)[-1]},
             "status": 1 if c.get("is_visible", True) else 0, "sort": c.get("position") or 0, **dates(c)},
-            {"parent": None, "products": []})
+            {"parent": None, "products": []}, int(c["source_id"]))
     for c in cats:
         if c.get("parent_id") in ids["categories"]:
             emu.data["categories"][ids["categories"][c["source_id"]]]["relationships"]["parent"] = \
@@ -61,17 +68,25 @@ def seed(emu, store) -> None:
         slug = (p.get("url_key") or p["source_id"]).rsplit("/", 1)[-1]
         images = {("image" if i == 0 else f"image{i + 1}"): img["url"].rsplit("/", 1)[-1]
                   for i, img in enumerate((p.get("images") or [])[:8])}
+        n = int(p["source_id"])
+        # Some names translated, some in the second language only (the default one missing).
+        name = {OTHER: p["name"]} if n % 7 == 0 else {LANG: p["name"], OTHER: p["name"]} if n % 5 == 0 \
+            else {LANG: p["name"]}
         pid = emu._insert("products", {
-            "name": {LANG: p["name"]}, "slug": {LANG: slug}, "description": {LANG: p.get("description_html") or ""},
+            "name": name, "slug": {LANG: slug}, "description": {LANG: p.get("description_html") or ""},
             "price": _money(p.get("price")), "quantity": int(p.get("stock") or 0), "sku": p.get("sku"),
             "status": 1 if p.get("status") == "enabled" else 0, "weight": p.get("weight"), **images, **dates(p)},
             {"categories": [ids["categories"][c] for c in p.get("category_ids") or [] if c in ids["categories"]],
              "tax-class": ids["tax_classes"].get(p.get("tax_class_id")),
-             "manufacturer": ids["manufacturers"].get(p.get("manufacturer_id"))})
+             "manufacturer": ids["manufacturers"].get(p.get("manufacturer_id"))}, n)
         ids["products"][p["source_id"]] = pid
+        if n % 4 == 0:  # a sale that is over
+            emu._insert("product-specials", {"specials_price": _money(p.get("price")), "status": 1,
+                                             "expires_at": _when(now - timedelta(days=30))}, {"product": pid})
         if p.get("special_price") is not None:
             emu._insert("product-specials", {"specials_price": _money(p["special_price"]), "status": 1,
-                                             "expires_at": None}, {"product": pid})
+                                             "expires_at": _when(now + timedelta(days=365))}, {"product": pid})
+        deltas = option_deltas(p)
         attrs: dict[tuple[str, str], int] = {}
         for v in p.get("variants") or []:
             attr_ids = []
@@ -87,8 +102,10 @@ def seed(emu, store) -> None:
                         values[o["name"], o["value"]])
                 key = (o["name"], o["value"])
                 if key not in attrs:
-                    attrs[key] = emu._insert("product-attributes", {"option_values_price": 0.0,
-                                                                    "option_values_price_prefix": "+"},
+                    delta = deltas.get(key, Decimal(0))
+                    attrs[key] = emu._insert("product-attributes", {"option_values_price": float(abs(delta)),
+                                                                    "option_values_price_prefix": "-" if delta < 0
+                                                                    else "+"},
                                              {"product": pid, "product-option": oid,
                                               "product-option-value": values[key]})
                 attr_ids.append(attrs[key])
@@ -101,7 +118,8 @@ def seed(emu, store) -> None:
                 "address_zipcode": a.get("postcode"), "address_city": a.get("city"), "address_country": a.get("country")}
         ids["customers"][c["source_id"]] = emu._insert("customers", {
             "name": c.get("first_name") or "N/A", "lastname": c.get("last_name") or "N/A", "email": c["email"],
-            "phone": c.get("phone"), "newsletter": 1 if c.get("newsletter") else 0, **addr, **dates(c)}, {})
+            "phone": c.get("phone"), "newsletter": 1 if c.get("newsletter") else 0, **addr, **dates(c)}, {},
+            int(c["source_id"]))
     for o in _all(store, "orders"):
         def address(prefix: str, a: dict | None) -> dict:
             a = a or {}
@@ -116,7 +134,7 @@ def seed(emu, store) -> None:
             "currency": o.get("currency") or "NOK", "currency_value": 1.0, "reference": o.get("number"),
             "payment_method": "Faktura", "payment_module": "invoice", **dates(o)},
             {"customer": ids["customers"].get(o.get("customer_id")),
-             "order-status": STATUS.get(str(o.get("status") or "").lower(), 1)})
+             "order-status": STATUS.get(str(o.get("status") or "").lower(), 1)}, int(o["source_id"]))
         ids["orders"][o["source_id"]] = oid
         for i in o.get("items") or []:
             price, qty = Decimal(str(i.get("price") or 0)), int(i.get("qty") or 0)
@@ -137,7 +155,8 @@ def seed(emu, store) -> None:
                     {"order": oid, "order-status": STATUS.get(str(o.get("status") or "").lower(), 1)})
     for r in _all(store, "reviews"):
         pid, cid = ids["products"].get(r.get("product_id")), ids["customers"].get(r.get("customer_id"))
-        if pid and cid:
-            emu._insert("product-reviews", {"name": r.get("title") or "", "rating": r.get("rating"),
+        if pid and cid:  # `name` is the reviewer's (osCommerce reviews have no title)
+            who = emu.data["customers"][cid]["attributes"]
+            emu._insert("product-reviews", {"name": f"{who['name']} {who['lastname']}", "rating": r.get("rating"),
                                             "review": {LANG: r.get("text") or ""}, **dates(r)},
-                        {"product": pid, "customer": cid})
+                        {"product": pid, "customer": cid}, int(r["source_id"]))

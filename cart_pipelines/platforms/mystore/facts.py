@@ -87,6 +87,11 @@ ASSUMPTIONS: tuple[tuple[str, str, str], ...] = (
     ("rate-limit headers / Retry-After", "none sent; a 429 is retried after RETRY_429_AFTER_S",
      "RETRY_429_AFTER_S"),
     ("datetime timezone", "UTC, written YYYY-MM-DD HH:MM:SS", "DATETIME_FORMAT and mapping._when"),
+    ("a link to a deleted record (an order line's product, an order's customer)", "reads as none (`data: null`, "
+     "left out of to-many lists), as a Laravel relation to a missing row does; the line keeps its name, SKU and "
+     "price", "MystoreEmulator.resource; source_mapping.link"),
+    ("largest page[size] the source asks", f"{PAGE_SIZE_MAX} (the page-size assumption above)",
+     "source_api.PAGE_SIZE"),
 )
 
 

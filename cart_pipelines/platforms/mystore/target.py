@@ -28,12 +28,13 @@ import requests
 
 from cart_pipelines.platforms.kit.credentials import Credential
 from cart_pipelines.platforms.kit.http import ConnectionProblem
-from cart_pipelines.platforms.kit.oauth import OAuthClient, OAuthError, TokenStore
+from cart_pipelines.platforms.kit.oauth import OAuthClient, TokenStore
 from cart_pipelines.platforms.kit.readback import as_target_table
 from cart_pipelines.platforms.kit.target import Target, WriteResult, until_confirmed
 from cart_pipelines.platforms.mystore import facts
 from cart_pipelines.platforms.mystore import mapping as m
-from cart_pipelines.platforms.mystore.api import MystoreApi, claims
+from cart_pipelines.platforms.mystore.api import MystoreApi
+from cart_pipelines.platforms.mystore.connection import DEFAULT_REDIRECT, Connection, credentials
 
 TYPE = {"categories": "categories", "manufacturers": "manufacturers", "tax_classes": "tax-classes",
         "products": "products", "customers": "customers", "orders": "orders", "reviews": "product-reviews"}
@@ -44,7 +45,6 @@ READS = ("settings", "languages", "order-status", *TYPE.values(), "product-optio
 WRITES = (*TYPE.values(), "product-options", "product-option-values", "product-attributes", "product-variants",
           "product-specials", "order-products", "order-totals", "order-status-history", "redirects", "images")
 SCOPES = tuple(dict.fromkeys([facts.read_scope(t) for t in READS] + [facts.write_scope(t) for t in WRITES]))
-DEFAULT_REDIRECT = "http://127.0.0.1:8765/callback"
 P = "{{{{operation.{}.return.1}}}}"  # placeholder of the n-th operation's first return value
 
 
@@ -70,16 +70,7 @@ class References:
 
 class MystoreTarget(Target):
     CREDENTIALS = (
-        Credential("token", "MYSTORE_TOKEN", "Personal Access Token (auth.mystore.no → Personal Access Tokens)",
-                   secret=True, default=""),
-        Credential("client_id", "MYSTORE_CLIENT_ID", "Client ID (OAuth Clients)", default=""),
-        Credential("client_secret", "MYSTORE_CLIENT_SECRET", "Client Secret", secret=True, default=""),
-        Credential("redirect_uri", "MYSTORE_REDIRECT_URI", "Redirect URL", default=DEFAULT_REDIRECT),
-        Credential("token_file", "MYSTORE_TOKEN_FILE", "OAuth token file (default data/secrets/mystore-token.json, "
-                   "0600)", default=""),
-        Credential("shop", "MYSTORE_SHOP", "Store name (default: the one in the token)", default=""),
-        Credential("api_url", "MYSTORE_API_URL", "API address", default=facts.API_BASE),
-        Credential("auth_url", "MYSTORE_AUTH_URL", "Auth server address", default=facts.AUTH_BASE),
+        *credentials("MYSTORE_", "data/secrets/mystore-token.json"),
         Credential("redirects", "MYSTORE_REDIRECTS", "Write 301s into the shop's redirects (on/off)", default="on"),
         Credential("order_status_map", "MYSTORE_ORDER_STATUS_MAP",
                    "Order status → the shop's order-status id, e.g. completed=3,on_hold=6", default=""),
@@ -131,18 +122,16 @@ class MystoreTarget(Target):
                  api_url: str = facts.API_BASE, auth_url: str = facts.AUTH_BASE, references: str | Path = "",
                  redirects: bool = True, order_status_map: str = "", verify: bool | str = True,
                  rate: tuple[int, float] | None = (facts.RATE_LIMIT, facts.RATE_WINDOW_S)):
-        self.personal_token = token
-        self.oauth = OAuthClient(auth_url, client_id, client_secret, redirect_uri, facts.AUTHORIZE_PATH,
-                                 facts.TOKEN_PATH, " ".join(SCOPES), verify)
-        self.tokens = TokenStore(token_file or "mystore-token.json")
-        self._shop, self.api_url, self.verify, self.rate = shop, api_url, verify, rate
+        self.conn = Connection(token=token, client_id=client_id, client_secret=client_secret,
+                               redirect_uri=redirect_uri, token_file=token_file, shop=shop, api_url=api_url,
+                               auth_url=auth_url, verify=verify, scopes=SCOPES, rate=rate)
+        self.oauth, self.tokens = self.conn.oauth, self.conn.tokens  # what `cart-pipelines authorize` uses
+        self.api_url, self.verify = api_url, verify
         self.write_redirects = redirects
         self.status_overrides = dict(p.split("=", 1) for p in order_status_map.replace(" ", "").split(",") if "=" in p)
         refs_path = Path(references) if references else self.tokens.path.parent / "mystore-target-references.json"
         self.refs = References(refs_path)
         self.not_carried_path = refs_path.with_name("mystore-not-carried.json")
-        self._api: MystoreApi | None = None
-        self._current = None
         self._lang: str | None = None
         self._statuses: list[dict] | None = None
         self._options: dict | None = None
@@ -151,48 +140,16 @@ class MystoreTarget(Target):
         self.name = f"mystore:{urlsplit(api_url).netloc}"
 
     # --- connection -----------------------------------------------------------------------------------------
-    def _bearer(self, refresh: bool = False) -> str:
-        if self.personal_token:
-            if refresh:
-                raise ConnectionProblem("credentials", "Mystore answered 403 \"Token has expired or is invalid\" for "
-                                        "the Personal Access Token: create a new one at auth.mystore.no → Personal "
-                                        "Access Tokens and set MYSTORE_TOKEN", 403)
-            return self.personal_token
-        tokens = self._current or self.tokens.load()
-        if tokens is None:
-            raise OAuthError("Mystore is not authorized yet: run `cart-pipelines authorize` first (or set "
-                             "MYSTORE_TOKEN to a Personal Access Token)")
-        if refresh or tokens.expired():
-            tokens = self.oauth.refresh(tokens)
-            self.tokens.save(tokens)
-        self._current = tokens
-        return tokens.access_token
-
     @property
     def api(self) -> MystoreApi:
-        if self._api is None:
-            token = self._bearer()
-            shop = self._shop or next(iter(claims(token).get(facts.TOKEN_CLAIM_SHOPS) or []), "")
-            if not shop:
-                raise ConnectionProblem("credentials", "Mystore: the token names no shop (no_mystore_hosts); set "
-                                        "MYSTORE_SHOP to the store name")
-            api = MystoreApi(self.api_url, shop.split(".")[0], self._bearer, self.verify, self.rate)
-            missing = self.missing_permissions()
-            if missing:  # before anything is written: say which permissions to tick
-                raise ConnectionProblem("permission", f"the Mystore token lacks the permission(s) "
-                                        f"{', '.join(missing)}: tick them when creating the Personal Access Token "
-                                        f"(or run `cart-pipelines authorize` again)", 403)
-            self._api = api
-        return self._api
+        return self.conn.api
 
     def describe(self) -> str:
-        shop = self._shop or (self._api.shop if self._api else "")
-        return f"Mystore shop {shop or '(from the token)'} at {urlsplit(self.api_url).netloc}"
+        return self.conn.describe()
 
     def missing_permissions(self) -> list[str]:
         """Permissions the token lacks for a migration, by name (empty: all there, or the token says `*`)."""
-        held = set(claims(self._bearer()).get(facts.TOKEN_CLAIM_SCOPES) or [])
-        return [] if "*" in held else [s for s in SCOPES if s not in held]
+        return self.conn.missing_permissions()
 
     def check(self) -> str:
         """The connection check: token, shop, permissions, reachability — one sentence either way."""
