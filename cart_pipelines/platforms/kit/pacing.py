@@ -1,4 +1,6 @@
-"""Pacing from a platform's rate-limit headers: stop before the window is used up instead of meeting a 429.
+"""Pacing under a platform's rate limit: from its rate-limit headers, or, for a fixed quota per window that no
+header reports, by counting (`SlidingWindow`). Either way the client stops before the window is used up instead
+of meeting a 429.
 
 Many APIs say on every response how many requests are left in the current window and when it resets
 (BigCommerce's `X-Rate-Limit-*`, the IETF draft's `RateLimit-*` that WooCommerce hosts send; Lightspeed eCom's
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass
 from typing import Callable
 
@@ -105,3 +108,27 @@ class HeaderPacer:
                 self.waits += 1
         if wait > 0:
             self.sleep(wait)
+
+
+class SlidingWindow:
+    """At most `limit` requests in any `window` seconds, so never over a fixed window however the server aligns it
+    (e.g. Mystore's 120 requests per minute, with no rate headers). `margin`: seconds added to each wait, because
+    the server's window starts when the first request arrives and ours when it was sent. An `HttpClient.limiter`
+    (it calls `try_acquire`); shared by the client's threads."""
+
+    def __init__(self, limit: int, window: float, margin: float = 0.01):
+        self.limit, self.window, self.margin = limit, window, margin
+        self.sent: deque[float] = deque()
+        self.lock = threading.Lock()
+
+    def try_acquire(self, _name: str = "api") -> bool:
+        while True:
+            with self.lock:
+                now = time.monotonic()
+                while self.sent and now - self.sent[0] >= self.window + self.margin:
+                    self.sent.popleft()
+                if len(self.sent) < self.limit:
+                    self.sent.append(now)
+                    return True
+                wait = self.window + self.margin - (now - self.sent[0])
+            time.sleep(wait)

@@ -7,9 +7,6 @@ from __future__ import annotations
 
 import base64
 import json
-import threading
-import time
-from collections import deque
 from typing import Callable, Iterator
 
 from requests.auth import AuthBase
@@ -22,6 +19,7 @@ from cart_pipelines.platforms.kit.http import (
     LoopGuard,
     retry_after_header,
 )
+from cart_pipelines.platforms.kit.pacing import SlidingWindow
 from cart_pipelines.platforms.mystore import facts
 
 # Kept for the benchmark's "assumed limits" line (bench/load_throughput.py): one request carries a whole batch.
@@ -48,28 +46,6 @@ def explain(response) -> str | None:
     if isinstance(body, dict):
         return body.get("message") or body.get("error")
     return None
-
-
-class SlidingWindow:
-    """At most `limit` requests in any `window` seconds: never over a fixed window, however it is aligned.
-    Duck-types the limiter HttpClient calls (`try_acquire`)."""
-
-    def __init__(self, limit: int, window: float):
-        self.limit, self.window = limit, window
-        self.sent: deque[float] = deque()
-        self.lock = threading.Lock()
-
-    def try_acquire(self, _name: str = "api") -> bool:
-        while True:
-            with self.lock:
-                now = time.monotonic()
-                while self.sent and now - self.sent[0] >= self.window:
-                    self.sent.popleft()
-                if len(self.sent) < self.limit:
-                    self.sent.append(now)
-                    return True
-                wait = self.window - (now - self.sent[0]) + 0.01
-            time.sleep(wait)
 
 
 def expired(exc: ConnectionProblem) -> bool:
@@ -104,7 +80,7 @@ class MystoreApi:
             hint or "create the token with the permissions listed in docs/targets/mystore.md", explain),
             settings=HttpSettings(max_attempts=16), headers={"Accept": facts.JSONAPI}, verify=verify,
             retry_after=_retry_after, auth=_Bearer(bearer))
-        self.client.limiter = SlidingWindow(*rate) if rate else None
+        self.client.limiter = SlidingWindow(*rate, margin=facts.PACING_MARGIN_S) if rate else None
 
     def call(self, method: str, path: str, *, body=None, plain: bool = False, idempotent: bool = True,
              params: dict | None = None, files=None):

@@ -82,10 +82,12 @@ def seed(emu, store) -> None:
         ids["products"][p["source_id"]] = pid
         if n % 4 == 0:  # a sale that is over
             emu._insert("product-specials", {"specials_price": _money(p.get("price")), "status": 1,
-                                             "expires_at": _when(now - timedelta(days=30))}, {"product": pid})
+                                             "expires_at": _when(now - timedelta(days=30)), **dates(p)},
+                        {"product": pid})
         if p.get("special_price") is not None:
             emu._insert("product-specials", {"specials_price": _money(p["special_price"]), "status": 1,
-                                             "expires_at": _when(now + timedelta(days=365))}, {"product": pid})
+                                             "expires_at": _when(now + timedelta(days=365)), **dates(p)},
+                        {"product": pid})
         deltas = option_deltas(p)
         attrs: dict[tuple[str, str], int] = {}
         for v in p.get("variants") or []:
@@ -105,15 +107,15 @@ def seed(emu, store) -> None:
                     delta = deltas.get(key, Decimal(0))
                     attrs[key] = emu._insert("product-attributes", {"option_values_price": float(abs(delta)),
                                                                     "option_values_price_prefix": "-" if delta < 0
-                                                                    else "+"},
+                                                                    else "+", **dates(p)},
                                              {"product": pid, "product-option": oid,
                                               "product-option-value": values[key]})
                 attr_ids.append(attrs[key])
-            emu._insert("product-variants", {"quantity": int(v.get("stock") or 0), "sku": v.get("sku")},
+            emu._insert("product-variants", {"quantity": int(v.get("stock") or 0), "sku": v.get("sku"), **dates(p)},
                         {"product": pid, "product-attributes": attr_ids})
     for c in _all(store, "customers"):
         a = next(iter(c.get("addresses") or []), {}) or {}
-        addr = {"address_name": a.get("first_name") or c.get("first_name"), "address_lastname": a.get("last_name")
+        addr = {} if not a else {"address_name": a.get("first_name") or c.get("first_name"), "address_lastname": a.get("last_name")
                 or c.get("last_name"), "address_company": a.get("company"), "address_address": a.get("street"),
                 "address_zipcode": a.get("postcode"), "address_city": a.get("city"), "address_country": a.get("country")}
         ids["customers"][c["source_id"]] = emu._insert("customers", {
@@ -141,7 +143,7 @@ def seed(emu, store) -> None:
             rate = (Decimal(str(i.get("tax") or 0)) * 100 / (price * qty)) if price and qty else Decimal(0)
             emu._insert("order-products", {"name": i.get("name"), "sku": i.get("sku"), "price": float(price),
                                            "final_price": float(price), "original_price": float(price),
-                                           "quantity": qty, "tax_rate": float(round(rate, 10))},
+                                           "quantity": qty, "tax_rate": float(round(rate, 10)), **dates(o)},
                         {"order": oid, "product": ids["products"].get(i.get("product_id"))})
         for field, cls in (*facts.ORDER_TOTAL_CLASSES.items(), ("discount", facts.DISCOUNT_TOTAL_CLASS)):
             value = o.get(field)
@@ -150,7 +152,7 @@ def seed(emu, store) -> None:
             value = -abs(Decimal(str(value))) if field == "discount" else Decimal(str(value))
             emu._insert("order-totals", {"title": cls, "text": f"kr {value:.2f}", "value": float(value),
                                          "class": cls, "sort": facts.ORDER_TOTAL_SORT[cls],
-                                         "order_total_type": "total"}, {"order": oid})
+                                         "order_total_type": "total", **dates(o)}, {"order": oid})
         emu._insert("order-status-history", {"comments": "", **dates(o)},
                     {"order": oid, "order-status": STATUS.get(str(o.get("status") or "").lower(), 1)})
     for r in _all(store, "reviews"):

@@ -22,6 +22,7 @@ TOKEN_CLAIM_SCOPES = "scopes"  # [C] JWT claim: permissions, ["*"] = all
 EXPIRED_DETAIL = "Token has expired or is invalid"  # [S: RN] 403 errors[0].detail → refresh
 RATE_LIMIT = 120  # [C] requests per token per window
 RATE_WINDOW_S = 60.0  # [C] fixed one-minute window (MS: "send all over 10 s, wait 50 s")
+PACING_MARGIN_S = 0.5  # the client counts a window from its send, the server from the arrival: latency margin
 RETRY_429_AFTER_S = 5.0  # [S: GA] no Retry-After is documented: wait this long after a 429
 ORDER_TOTAL_CLASSES = {"subtotal": "ot_subtotal", "shipping": "ot_shipping", "tax": "ot_tax",
                        "grand_total": "ot_total"}  # [C: OC, MS]

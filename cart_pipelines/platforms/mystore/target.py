@@ -705,13 +705,14 @@ class MystoreTarget(Target):
         return until_confirmed(work)
 
 
-def authorize_against(handle, token_file: Path) -> None:
-    """Walk the emulator's OAuth flow (as the owner would in a browser) and store tokens: for tests and trials."""
+def authorize_against(handle, token_file: Path, scopes: tuple[str, ...] = SCOPES) -> None:
+    """Walk the emulator's OAuth flow (as the owner would in a browser) and store tokens: for tests and trials.
+    `scopes`: what to ask for (the target's by default; a source asks for its read permissions)."""
     from cart_pipelines.platforms.kit.oauth import code_from_redirect, new_state
 
     c = handle.credentials
     oauth = OAuthClient(c["auth_url"], c["client_id"], c["client_secret"], c["redirect_uri"], facts.AUTHORIZE_PATH,
-                        facts.TOKEN_PATH, " ".join(SCOPES))
+                        facts.TOKEN_PATH, " ".join(scopes))
     state = new_state()
     code = code_from_redirect(handle.emulator.grant(oauth.authorize_url(state)), state)
     TokenStore(token_file).save(oauth.exchange(code))
