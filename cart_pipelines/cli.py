@@ -477,12 +477,15 @@ def authorize(
     timeout: float = typer.Option(300, help="Seconds to wait for the redirect."),
     migration: Optional[str] = typer.Option(None, help="The migration whose Mystore target to authorize (its "
                                                        "MYSTORE_* variable names); default: the MYSTORE_* variables."),
+    source: bool = typer.Option(False, "--source", help="Authorize the Mystore shop read from (MYSTORE_SOURCE_* "
+                                                        "variables; with --migration: that migration's source)."),
 ):
     """Connect to Mystore (seed 000): open the printed URL, log in with store name, e-mail and password, press
-    Authorize. The code is exchanged for tokens, stored in a file only you can read (MYSTORE_TOKEN_FILE)."""
+    Authorize. The code is exchanged for tokens, stored in a file only you can read (MYSTORE_TOKEN_FILE, or
+    MYSTORE_SOURCE_TOKEN_FILE with --source)."""
     from urllib.parse import urlsplit
 
-    from cart_pipelines.defs.platform_resources import MystoreTargetResource
+    from cart_pipelines.defs.platform_resources import MystoreSourceResource, MystoreTargetResource
     from cart_pipelines.platforms.kit.oauth import (
         OAuthError,
         TokenStore,
@@ -491,17 +494,19 @@ def authorize(
         new_state,
     )
 
-    resource = MystoreTargetResource.from_env()
+    side = "source" if source else "target"
+    resource = MystoreSourceResource.from_env() if source else MystoreTargetResource.from_env()
     if migration is not None:
         chosen = _deployment(migration)[1]
-        if chosen.target_platform != "mystore":
-            _fail(f"--migration: {chosen.name}'s target is {chosen.target_platform}, not mystore")
-        resource = chosen.resources["target"]
+        if getattr(chosen, f"{side}_platform") != "mystore":
+            _fail(f"--migration: {chosen.name}'s {side} is {getattr(chosen, f'{side}_platform')}, not mystore")
+        resource = chosen.resources[side]
     try:
         target = resource.process_config_and_initialize().open()
     except Exception as exc:
-        _fail(f"Mystore configuration: {str(exc).strip().splitlines()[0]} (set MYSTORE_CLIENT_ID, MYSTORE_CLIENT_SECRET and, "
-              f"for an emulator, MYSTORE_API_URL and MYSTORE_AUTH_URL)")
+        env = "MYSTORE_SOURCE_" if source else "MYSTORE_"
+        _fail(f"Mystore configuration: {str(exc).strip().splitlines()[0]} (set {env}CLIENT_ID, {env}CLIENT_SECRET "
+              f"and, for an emulator, {env}API_URL and {env}AUTH_URL)")
     state = new_state()
     console.print("Open this address, log in with your store name, e-mail and password, and press Authorize:")
     print(target.oauth.authorize_url(state), flush=True)

@@ -213,3 +213,30 @@ def test_oauth_client_path_with_token_renewal(store_dir, tmp_path):
         assert len(read(src, "tax_classes")) == 3  # 403 "Token has expired or is invalid": refreshed, asked again
         assert json.loads(token_file.read_text())["access_token"] != first  # the new tokens are stored
         assert "Token" not in src.describe() and c["client_secret"] not in src.describe()
+
+
+def test_cli_authorize_source_then_check(store_dir, tmp_path, monkeypatch):
+    """`cart-pipelines authorize --source` walks the OAuth flow with the MYSTORE_SOURCE_* client; the source's
+    connection check then reads with the stored tokens."""
+    from typer.testing import CliRunner
+
+    import cart_pipelines.cli as cli_mod
+    from cart_pipelines.cli import app
+
+    with platforms.emulate("mystore", store=EmulatorStore(store_dir), knobs=Knobs(rate_limit=False)) as handle:
+        c = handle.credentials
+        for k, v in {"API_URL": handle.base_url, "AUTH_URL": c["auth_url"], "CLIENT_ID": c["client_id"],
+                     "CLIENT_SECRET": c["client_secret"], "REDIRECT_URI": c["redirect_uri"],
+                     "TOKEN_FILE": str(tmp_path / "source-token.json")}.items():
+            monkeypatch.setenv(f"MYSTORE_SOURCE_{k}", v)
+        monkeypatch.delenv("MYSTORE_SOURCE_TOKEN", raising=False)
+        printed: list[str] = []
+        monkeypatch.setattr("builtins.print", lambda *a, **k: printed.append(" ".join(map(str, a))))
+        monkeypatch.setattr(cli_mod.typer, "prompt", lambda text: handle.emulator.grant(
+            next(line for line in reversed(printed) if "/oauth/authorize?" in line).strip()))
+        res = CliRunner().invoke(app, ["authorize", "--source", "--no-listen"])
+        assert res.exit_code == 0 and "authorized" in res.output, res.output
+        assert "read%3Aorder-product-attributes" in next(p for p in printed if "/oauth/authorize?" in p)
+        res = CliRunner().invoke(app, ["check", "--platform", "mystore"])
+        assert res.exit_code == 0 and "default language 'no'" in res.output, res.output
+        assert c["client_secret"] not in res.output

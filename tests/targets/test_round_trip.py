@@ -36,6 +36,9 @@ def cases():
         for source in ("woocommerce", "bigcommerce", "store_export"):
             marks = [pytest.mark.slow] if source in SLOW_SOURCES else []
             yield pytest.param(source, target, marks=marks, id=f"{source}-to-{target}")
+    # Shops that move between Mystore shops: a seeded Mystore emulator read, a second one written.
+    # ~4 minutes: both sides paced at 120 requests/min per token.
+    yield pytest.param("mystore", "mystore", marks=[pytest.mark.slow], id="mystore-to-mystore")
 
 
 @pytest.fixture(scope="module")
