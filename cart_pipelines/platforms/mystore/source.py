@@ -36,12 +36,13 @@ from cart_pipelines.platforms.kit.source import Source, SourceRecord, as_source_
 from cart_pipelines.platforms.mystore import facts
 from cart_pipelines.platforms.mystore import source_mapping as sm
 from cart_pipelines.platforms.mystore.api import expired
-from cart_pipelines.platforms.mystore.connection import Connection, credentials
+from cart_pipelines.platforms.mystore.connection import DEFAULT_REDIRECT, Connection, credentials
 from cart_pipelines.platforms.mystore.mapping import local
 from cart_pipelines.platforms.mystore.source_api import API, NESTED, ORDER_PARTS, PAGE_SIZE, PRODUCT_PARTS, TYPES
 
 __all__ = ["CARRIED", "PAGE_SIZE", "SCOPES", "MystoreSource"]
 
+TOKEN_FILE = "data/secrets/mystore-source-token.json"  # the OAuth tokens, when no MYSTORE_SOURCE_TOKEN_FILE is given
 # The permission each entity needs (facts.READ_SCOPE), and every one the source reads with.
 SCOPES = {entity: facts.read_scope(t) for entity, t in TYPES.items()}
 READS = ("settings", *TYPES.values(), *(t for t, _ in (*PRODUCT_PARTS.values(), *ORDER_PARTS.values())),
@@ -117,7 +118,7 @@ class MystoreSource(Source):
     supports_delta = True
     BASE_URL = "api_url"
     CREDENTIALS = (
-        *credentials("MYSTORE_SOURCE_", "data/secrets/mystore-source-token.json"),
+        *credentials("MYSTORE_SOURCE_", TOKEN_FILE),
         Credential("ca_file", "MYSTORE_SOURCE_CA_FILE", "CA file to trust", default=""),
     )
     NON_SECRET = ("api_url", "auth_url", "redirect_uri", "token_file", "shop", "ca_file")
@@ -133,8 +134,8 @@ class MystoreSource(Source):
         c = {k: v for k, v in credentials.items() if v not in (None, "")}
         return cls(Connection(
             token=c.get("token", ""), client_id=c.get("client_id", ""), client_secret=c.get("client_secret", ""),
-            redirect_uri=c.get("redirect_uri", "") or "http://127.0.0.1:8765/callback",
-            token_file=c.get("token_file") or "data/secrets/mystore-source-token.json", shop=c.get("shop", ""),
+            redirect_uri=c.get("redirect_uri") or DEFAULT_REDIRECT, token_file=c.get("token_file") or TOKEN_FILE,
+            shop=c.get("shop", ""),
             api_url=base_url or facts.API_BASE, auth_url=c.get("auth_url") or facts.AUTH_BASE,
             verify=c.get("ca_file") or verify, scopes=tuple(facts.read_scope(t) for t in READS),
             env="MYSTORE_SOURCE_"))
