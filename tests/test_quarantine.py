@@ -35,6 +35,15 @@ def test_valid_values_are_coerced():
     assert row["updated_at"].isoformat() == "2024-01-02T01:04:05+00:00"
 
 
+def test_a_scheduled_sale_may_end_in_the_future_other_dates_not():
+    sale = {"source_id": "7", "name": "x", "price": 10, "special_price": 8, "special_price_from": "2999-01-01T00:00:00Z",
+            "special_price_to": "2999-02-01T00:00:00Z"}
+    row = coerce_record(sale, SCHEMAS["products"])
+    assert row["special_price_to"].year == 2999 and row["special_price_from"].month == 1
+    with pytest.raises(Invalid, match="updated_at: .* is in the future"):
+        coerce_record({**sale, "updated_at": "2999-01-01T00:00:00Z"}, SCHEMAS["products"])
+
+
 def test_every_record_accounted_for_with_bad_input(store, run):
     good = store.records["products"][0]
     records = {

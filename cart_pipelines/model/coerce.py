@@ -33,6 +33,8 @@ REFERENCE_LISTS = {"category_ids", "child_ids"}
 # A date-time later than this past now is a defect, not a record from the future: it would also push the delta
 # high-water mark past every real change.
 FUTURE_SLACK = timedelta(days=1)
+# Date-times that say when something will happen (a scheduled sale's start and end): the future is their point.
+SCHEDULED = {"special_price_from", "special_price_to"}
 # Text fields that hold HTML by design: kept with their formatting, active content removed (docs/rules.md).
 HTML_FIELDS = {"description_html"}
 
@@ -145,7 +147,7 @@ def _bool(value, where: str) -> bool:
     raise Invalid(f"{where}: {value!r} is not true/false")
 
 
-def _timestamp(value, where: str) -> datetime:
+def _timestamp(value, where: str, scheduled: bool = False) -> datetime:
     if isinstance(value, datetime):
         dt = value
     elif isinstance(value, date):
@@ -161,7 +163,7 @@ def _timestamp(value, where: str) -> datetime:
         dt = dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None else dt.astimezone(timezone.utc)
     except OverflowError:
         raise Invalid(f"{where}: {value!r} is outside the years 1..9999 in UTC") from None
-    if dt > datetime.now(timezone.utc) + FUTURE_SLACK:
+    if not scheduled and dt > datetime.now(timezone.utc) + FUTURE_SLACK:
         raise Invalid(f"{where}: {dt.isoformat()} is in the future")
     return dt
 
@@ -249,7 +251,7 @@ def coerce(value, field: pa.Field, where: str):
     if pa.types.is_boolean(t):
         return _bool(value, where)
     if pa.types.is_timestamp(t):
-        return _timestamp(value, where)
+        return _timestamp(value, where, name in SCHEDULED)
     if pa.types.is_struct(t):
         if not isinstance(value, dict):
             raise Invalid(f"{where}: expected an object, got {type(value).__name__}")

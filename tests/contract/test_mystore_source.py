@@ -84,6 +84,9 @@ def test_mapping_of_products(shop, store_dir):
     assert english_only and expired and any(p["status"] == "disabled" for p in got.values())
     assert all(got[str(k)]["name"] == want[str(k)]["name"] for k in english_only)
     assert any(got[str(k)]["special_price"] is None for k in expired)
+    on_sale = [p for p in got.values() if p["special_price"] is not None]
+    assert on_sale and all(p["special_price_to"] > datetime.now(timezone.utc).isoformat()
+                           and p["special_price_from"] is None for p in on_sale)
     additive = [w for w in want.values() if w["variants"] and len({v["price"] for v in w["variants"]}) > 1]
     for w in additive[:5]:
         prices = {v["sku"]: v["price"] for v in got[w["source_id"]]["variants"]}

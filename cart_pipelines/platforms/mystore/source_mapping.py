@@ -6,8 +6,10 @@
 - money stays Decimal; text that is no number is passed on so validation quarantines the record by field;
 - products: `status` 1/0 → enabled/disabled, `quantity` → stock, images `image`..`image8` (file names) as URLs
   under the shop's image CDN base (`settings.full_image_cdn_base_url`); the active special (`status` 1, not
-  expired) → special_price; variants from `product-variants` (stock rows) with their `product-attributes`
-  (option, value, price delta ±) → price = product price + deltas, options by name in the default language;
+  expired) → special_price, its `expires_at` → special_price_to; variants from `product-variants` (stock rows)
+  with their `product-attributes`
+  (option, value, price delta ±) → price = product price + deltas, options by name in the default language,
+  `disabled` → the variant's status;
 - customers: `address_*` (default shipping) and `billing_address_*` (default billing); equal → one address;
   "N/A", Mystore's placeholder for a required name nobody gave, reads as no name;
 - orders: lines from `order-products` (tax from `tax_rate` %), a line's options (`order-product-attributes`) added
@@ -81,15 +83,19 @@ def tax_class(r: dict) -> dict:
             "rates": [] if rate is None else [{"country": None, "rate": rate}], "updated_at": _updated(a)}
 
 
-def active_special(specials: list[dict], now: datetime):
-    """The special price on sale now: status 1 and not expired (`expires_at` empty or later); the newest wins."""
+def active_special(specials: list[dict], now: datetime) -> tuple:
+    """(price, end) of the special on sale now: status 1 and not expired (`expires_at` empty or later); the newest
+    wins. Mystore specials have no start: one on sale is running (special_price_from stays empty)."""
     live = []
     for s in specials:
         a = attrs(s)
         ends = a.get("expires_at")
         if a.get("status") in (1, "1") and (not ends or str(ends)[:19] > now.strftime(facts.DATETIME_FORMAT)):
             live.append(s)
-    return money(attrs(max(live, key=lambda s: int(s["id"]))).get("specials_price")) if live else None
+    if not live:
+        return None, None
+    a = attrs(max(live, key=lambda s: int(s["id"])))
+    return money(a.get("specials_price")), iso(a.get("expires_at"))
 
 
 def variant(v: dict, price, parts: dict[str, dict], names: dict[str, str], values: dict[str, str]) -> dict:
@@ -103,9 +109,11 @@ def variant(v: dict, price, parts: dict[str, dict], names: dict[str, str], value
         delta += -d if attrs(part).get("option_values_price_prefix") == "-" else d
         options.append({"name": names.get(link(part, "product-option")),
                         "value": values.get(link(part, "product-option-value"))})
+    disabled = a.get("disabled")
     return {"source_id": str(v["id"]), "sku": blank(a.get("sku")),
             "price": price + delta if isinstance(price, Decimal) else price, "stock": a.get("quantity"),
-            "options": options}
+            "options": options,
+            "status": None if disabled is None else "disabled" if disabled in (1, "1", True) else "enabled"}
 
 
 def product(r: dict, variants: list[dict], parts: list[dict], specials: list[dict], lang: str, cdn: str,
@@ -114,10 +122,12 @@ def product(r: dict, variants: list[dict], parts: list[dict], specials: list[dic
     price = money(a.get("price"))
     status = a.get("status")
     by_id = {str(p["id"]): p for p in parts}
+    special, special_to = active_special(specials, now)
     return {
         "source_id": str(r["id"]), "sku": blank(a.get("sku")), "name": local(a.get("name"), lang),
         "description_html": local(a.get("description"), lang), "price": price,
-        "special_price": active_special(specials, now), "weight": a.get("weight"), "stock": a.get("quantity"),
+        "special_price": special, "special_price_from": None, "special_price_to": special_to,
+        "weight": a.get("weight"), "stock": a.get("quantity"),
         "status": {1: "enabled", 0: "disabled", "1": "enabled", "0": "disabled"}.get(status, status),
         "url_key": blank(local(a.get("slug"), lang)), "category_ids": link(r, "categories") or [],
         "manufacturer_id": link(r, "manufacturer"), "tax_class_id": link(r, "tax-class"),
