@@ -91,8 +91,6 @@ ASSUMPTIONS: tuple[tuple[str, str, str], ...] = (
     ("a link to a deleted record (an order line's product, an order's customer)", "reads as none (`data: null`, "
      "left out of to-many lists), as a Laravel relation to a missing row does; the line keeps its name, SKU and "
      "price", "MystoreEmulator.resource; source_mapping.link"),
-    ("largest page[size] the source asks", f"{PAGE_SIZE_MAX} (the page-size assumption above)",
-     "source_api.PAGE_SIZE"),
 )
 
 

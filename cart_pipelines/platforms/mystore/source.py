@@ -235,9 +235,9 @@ class MystoreSource(Source):
                 yield read_record("Mystore", entity, mapper, row.record, self._found(row.record, row.children))
         stale = {}
         for kind, (type_, link) in kinds.items():
-            if kind != "line_options":
-                for got in self.reader.pages(type_, since=since, what=f"{type_} changed"):
-                    stale.update({p: None for r in got if (p := sm.link(r, link)) and p not in seen})
+            link = "order" if kind == "line_options" else link  # a line's options also name the order
+            for got in self.reader.pages(type_, since=since, what=f"{type_} changed"):
+                stale.update({p: None for r in got if (p := sm.link(r, link)) and p not in seen})
         for parent in stale:
             try:
                 doc = self.reader.get(f"{TYPES[entity]}/{parent}", what=f"{entity} {parent}").json()["data"]
