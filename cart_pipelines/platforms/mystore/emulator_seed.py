@@ -1,7 +1,8 @@
 """Fill a Mystore emulator from a generated store (canonical records), as a merchant's shop would hold them:
 multilingual maps in Norwegian (some with an English translation, some products named in English only: a
 missing language), variants as options/values/attributes (price deltas)/variants, specials (running until a date
-a year ahead; some products also hold an expired one), order totals rows, statuses from the shop's list, reviews
+a year ahead; some products also hold an expired one), order lines (every 50th order's of a product deleted
+since), order totals rows, statuses from the shop's list, reviews
 named by their reviewer. Test infrastructure for Mystore as a source: the main records keep the store's ids (so
 a read compares with the generator's truth), their sub-resources get Mystore's own.
 """
@@ -122,6 +123,7 @@ def seed(emu, store) -> None:
             "name": c.get("first_name") or "N/A", "lastname": c.get("last_name") or "N/A", "email": c["email"],
             "phone": c.get("phone"), "newsletter": 1 if c.get("newsletter") else 0, **addr, **dates(c)}, {},
             int(c["source_id"]))
+    gone = max(emu.data["products"], default=0) + 1000  # a product deleted since: its lines keep the id
     for o in _all(store, "orders"):
         def address(prefix: str, a: dict | None) -> dict:
             a = a or {}
@@ -144,7 +146,8 @@ def seed(emu, store) -> None:
             emu._insert("order-products", {"name": i.get("name"), "sku": i.get("sku"), "price": float(price),
                                            "final_price": float(price), "original_price": float(price),
                                            "quantity": qty, "tax_rate": float(round(rate, 10)), **dates(o)},
-                        {"order": oid, "product": ids["products"].get(i.get("product_id"))})
+                        {"order": oid, "product": gone if int(o["source_id"]) % 50 == 1 else
+                         ids["products"].get(i.get("product_id"))})
         for field, cls in (*facts.ORDER_TOTAL_CLASSES.items(), ("discount", facts.DISCOUNT_TOTAL_CLASS)):
             value = o.get(field)
             if value is None or (field == "discount" and not value):

@@ -73,6 +73,7 @@ class Parts:
         self._dir = tempfile.TemporaryDirectory(prefix="mystore-parts-")
         self.con = duckdb.connect(str(Path(self._dir.name) / "parts.duckdb"))
         self.con.execute("CREATE TABLE parts (kind VARCHAR, parent VARCHAR, doc VARCHAR)")
+        self.con.execute("BEGIN TRANSACTION")  # one transaction: no commit to disk per page (the file is thrown away)
 
     def add(self, kind: str, pages: Iterable[list[dict]], link: str) -> None:
         for page in pages:
