@@ -37,7 +37,7 @@ def cases():
             marks = [pytest.mark.slow] if source in SLOW_SOURCES else []
             yield pytest.param(source, target, marks=marks, id=f"{source}-to-{target}")
     # Shops that move between Mystore shops: a seeded Mystore emulator read, a second one written.
-    # ~4 minutes: both sides paced at 120 requests/min per token.
+    # 100–230 s here: both sides paced at 120 requests/min per token.
     yield pytest.param("mystore", "mystore", marks=[pytest.mark.slow], id="mystore-to-mystore")
 
 
