@@ -209,3 +209,83 @@ def test_the_example_file_is_valid(monkeypatch, tmp_path):
     ms = mig.load(example)
     assert [m.name for m in ms] == ["sample", "woo_shop", "magento_shop"] and all(m.prefixed for m in ms)
     dg.Definitions.validate_loadable(build_definitions(migrations=ms))
+
+
+SHOPS = """
+migrations:
+  - name: shop_a
+    source: {platform: woocommerce, env_prefix: A_}
+  - name: shop_a_again
+    source: {platform: woocommerce, env_prefix: A2_}
+    target: {platform: woocommerce, env_prefix: T_}
+  - name: shop_b
+    source: {platform: woocommerce, env_prefix: B_}
+    target: {platform: woocommerce, env_prefix: T2_}
+"""
+
+
+def step_side(op_name: str, migration: str) -> str | None:
+    """Which shop a step of `migration` talks to, by what it does: "source", "target" or None (catalog only)."""
+    step = op_name.removeprefix(f"{migration}__")
+    if step.startswith(("extract__", "backfill__extract_")) or step in ("verify_source_connection", "plan_id_ranges"):
+        return "source"
+    if step.endswith("_ledger_closes") or step.startswith("transform__"):
+        return None  # the ledger and the transformed tables are in the migration's own catalog
+    if step.startswith(("load__", "report__", "backfill__load_")) or step == "verify_target_connection":
+        return "target"
+    raise AssertionError(f"unclassified step {op_name}")
+
+
+def test_every_step_that_talks_to_a_shop_is_in_that_shops_pool(declare, monkeypatch):
+    """Pools per source shop and per target shop on every step of every job (demo, full, delta, backfills,
+    connection checks, partition planning): migrations of one shop share its pool, other shops never do."""
+    for var, url in {"A_WOOCOMMERCE_SHOP_URL": "https://a.example", "A2_WOOCOMMERCE_SHOP_URL": "https://A.example/",
+                     "B_WOOCOMMERCE_SHOP_URL": "https://b.example", "T_WOOCOMMERCE_TARGET_URL": "https://new.example",
+                     "T2_WOOCOMMERCE_TARGET_URL": "https://new.example/wp"}.items():
+        monkeypatch.setenv(var, url)
+    declare(SHOPS)
+    ms = mig.load()
+    defs = build_definitions(migrations=ms)
+    local = ms[0].pools()[1]  # its own DuckDB file: named by the file's stem and a hash of its path
+    assert local.startswith("target/local/mystore-") and ms[0].resources["target"].path.endswith(
+        "shop_a/target/mystore.duckdb")
+    expected = {
+        "shop_a": ("source/woocommerce/a.example", local),
+        "shop_a_again": ("source/woocommerce/a.example", "target/woocommerce/new.example"),  # shop_a's shop
+        "shop_b": ("source/woocommerce/b.example", "target/woocommerce/new.example"),  # shop_a_again's target
+    }
+    seen = {m.name: set() for m in ms}
+    for job in defs.resolve_all_job_defs():
+        if job.name == "__ASSET_JOB":
+            continue
+        migration = job.name.split("__")[0]
+        for op in job.graph.node_defs:
+            side = step_side(op.name, migration)
+            want = None if side is None else expected[migration][0 if side == "source" else 1]
+            assert op.pool == want, (job.name, op.name, op.pool, want)
+            seen[migration].add(job.name.removeprefix(f"{migration}__"))
+    assert all(jobs >= {"demo_migration", "full_migration", "delta_sync", "backfill_orders", "plan_partitions",
+                        "check_source_connection", "check_target_connection"} for jobs in seen.values()), seen
+    # the asset graph says the same (what the UI shows per asset)
+    graph = defs.resolve_asset_graph()
+    assert graph.get(dg.AssetKey(["shop_b", "extract", "orders"])).pools == {"source/woocommerce/b.example"}
+    assert graph.get(dg.AssetKey(["shop_a_again", "load", "orders"])).pools == {"target/woocommerce/new.example"}
+    assert graph.get(dg.AssetKey(["shop_a", "transform", "orders"])).pools == set()
+
+
+def test_an_added_or_removed_migration_shows_after_reloading_definitions(declare):
+    """The file is read when the code location loads: loading the definitions again (what "Reload definitions"
+    does) shows an added migration and drops a removed one, no code change."""
+    path = declare("migrations:\n  - name: shop_a\n    source: {platform: store_export, path: SAMPLE}\n"
+                   "  - name: shop_b\n    source: {platform: store_export, path: SAMPLE}\n")
+    before = build_definitions()
+    groups = {before.resolve_asset_graph().get(k).group_name for k in before.resolve_all_asset_keys()}
+    assert groups == {"shop_a", "shop_b"}
+    path.write_text(path.read_text().replace("shop_b", "shop_c") +
+                    f"  - name: shop_d\n    source: {{platform: store_export, path: {SAMPLE}}}\n")
+    after = build_definitions()
+    groups = {after.resolve_asset_graph().get(k).group_name for k in after.resolve_all_asset_keys()}
+    assert groups == {"shop_a", "shop_c", "shop_d"}
+    jobs = {j.name for j in after.resolve_all_job_defs()}
+    assert "shop_d__demo_migration" in jobs and not any(j.startswith("shop_b__") for j in jobs)
+    dg.Definitions.validate_loadable(after)

@@ -77,9 +77,19 @@ def delta_since(src, entity: str, staging, config: MigrationConfig):
     return mark - timedelta(seconds=config.lookback_seconds)
 
 
+def source_pool(m: Migration) -> str:
+    """The pool of every step that talks to migration `m`'s source shop (Migration.pools)."""
+    return m.pools()[0]
+
+
+def target_pool(m: Migration) -> str:
+    """The pool of every step that talks to migration `m`'s target shop (Migration.pools)."""
+    return m.pools()[1]
+
+
 def build_extract(m: Migration, entity: Entity) -> dg.AssetsDefinition:
     @dg.asset(key=m.key("extract", entity.name), group_name=m.group("extract"),
-              kinds={"parquet", "duckdb", m.source_platform}, owners=OWNERS,
+              kinds={"parquet", "duckdb", m.source_platform}, owners=OWNERS, pool=source_pool(m),
               required_resource_keys=needs(m, "source", "staging"),
               description=f"{entity.label}: every record from the source, validated against the canonical model "
                           f"and staged as Parquet; records that do not fit are quarantined with the reason.")
@@ -135,6 +145,7 @@ PREPARE_KEY = dg.AssetKey(["load", "prepare_target"])
 
 def build_prepare(m: Migration) -> dg.AssetsDefinition:
     @dg.asset(key=m.key(*PREPARE_KEY.path), group_name=m.group("load"), kinds={"duckdb"}, owners=OWNERS,
+              pool=target_pool(m),
               deps=[m.key(*SCOPE_KEY.path)], required_resource_keys=needs(m, "staging", "target"),
               description="Prepares the target before any load. With clear_target (seed 000's \"Clear current data on "
                           "Target Store before Migration\"; off by default) it deletes the target's current data of the "
@@ -186,7 +197,7 @@ def build_transform(m: Migration, entity: Entity) -> dg.AssetsDefinition:
 
 def build_load(m: Migration, entity: Entity) -> dg.AssetsDefinition:
     @dg.asset(key=m.key("load", entity.name), group_name=m.group("load"), kinds={"duckdb", m.target_kind},
-              owners=OWNERS, required_resource_keys=needs(m, "staging", "target"),
+              owners=OWNERS, pool=target_pool(m), required_resource_keys=needs(m, "staging", "target"),
               deps=[m.key("transform", entity.name), m.key(*PREPARE_KEY.path),
                     *[m.key("load", d) for d in entity.depends_on]],
               description=f"{entity.label} upserted into the target through the source-id → target-id map: "
@@ -220,10 +231,13 @@ def build_load(m: Migration, entity: Entity) -> dg.AssetsDefinition:
     return _load
 
 
-def _check(m: Migration, name: str, asset_key: dg.AssetKey, description: str, run, blocking: bool = True):
-    """An asset check from a verify function; `run(con, target)` returns (passed, facts)."""
+def _check(m: Migration, name: str, asset_key: dg.AssetKey, description: str, run, blocking: bool = True,
+           reads_target: bool = True):
+    """An asset check from a verify function; `run(con, target)` returns (passed, facts). A check that reads the
+    target back is in the target's pool; one that reads only the catalog (`reads_target=False`) gets None."""
 
     @dg.asset_check(asset=asset_key, name=name, blocking=blocking, description=description,
+                    pool=target_pool(m) if reads_target else None,
                     required_resource_keys=needs(m, "staging", "target"))
     def _c(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
         staging, target = resources_of(context, m, "staging", "target")
@@ -232,7 +246,7 @@ def _check(m: Migration, name: str, asset_key: dg.AssetKey, description: str, ru
                     "SELECT count(*) FROM run_settings WHERE key = 'dry_run' AND value = 'true'").fetchall()[0][0]:
                 return dg.AssetCheckResult(passed=True, metadata={
                     "dry_run": "nothing was loaded (dry run): this check verifies the next real load"})
-            passed, facts = run(con, target.open())
+            passed, facts = run(con, target.open() if reads_target else None)
         return dg.AssetCheckResult(passed=passed, metadata={k: v if v is not None else "" for k, v in facts.items()},
                                    severity=dg.AssetCheckSeverity.ERROR)
 
@@ -245,7 +259,7 @@ def build_checks(m: Migration, entity: Entity) -> list:
     checks = [
         _check(m, "ledger_closes", load_key,
                "Every source record is accounted for: source = loaded + skipped (by rule) + quarantined.",
-               lambda con, tgt: verify.ledger_closes(con, e)),
+               lambda con, tgt: verify.ledger_closes(con, e), reads_target=False),
         _check(m, "counts_reconcile", load_key,
                "Every record the ledger calls loaded exists on the target exactly once (read back).",
                lambda con, tgt: verify.counts_reconcile(con, tgt, e)),
@@ -263,12 +277,13 @@ def build_checks(m: Migration, entity: Entity) -> list:
                              lambda con, tgt: verify.url_keys_unique(con, tgt, e), blocking=False))
         checks.append(_check(m, "url_keys_unique", m.key("transform", e),
                              "URL keys are unique after the -1/-2 rule, before anything is loaded.",
-                             lambda con, tgt: verify.transformed_url_keys_unique(con, e)))
+                             lambda con, tgt: verify.transformed_url_keys_unique(con, e), reads_target=False))
     return checks
 
 
 def build_report(m: Migration) -> dg.AssetsDefinition:
     @dg.asset(key=m.key(*REPORT_KEY.path), group_name=m.group("report"), kinds={"duckdb"}, owners=OWNERS,
+              pool=target_pool(m),
               deps=[m.key("load", e) for e in ENTITY_NAMES], required_resource_keys=needs(m, "staging", "target"),
               description="The migration report: per entity source, loaded, skipped by rule, quarantined; with "
                           "redirects.csv (old URL → new, for 301s) and password_resets.csv "

@@ -142,7 +142,7 @@ def plan(instance: dg.DagsterInstance, src, entity: str, per_partition: int, hig
 def plan_partitions_job(m: Migration) -> dg.JobDefinition:
     """The job that plans the id-range partitions of migration `m` from its source."""
 
-    @dg.op(name=m.job_name("plan_id_ranges"), required_resource_keys=needs(m, "source"),
+    @dg.op(name=m.job_name("plan_id_ranges"), required_resource_keys=needs(m, "source"), pool=m.pools()[0],
            description="Plan id-range partitions of products or customers from the source's count and id bounds.")
     def plan_id_ranges(context: dg.OpExecutionContext, config: PlanConfig) -> None:
         (source,) = resources_of(context, m, "source")
