@@ -1,4 +1,4 @@
-# The code location image: this project with the bundled sample store, for `dagster api grpc` (the Dagster Helm
+# The code location image: this project with the bundled sample store, for its code server (the Dagster Helm
 # chart's user-code deployment, deploy/helm/values.yaml) and for the run pods K8sRunLauncher starts from it.
 FROM python:3.11-slim
 
@@ -15,4 +15,5 @@ ENV CART_PIPELINES_DATA=/var/lib/cart_pipelines
 RUN useradd --uid 1000 --create-home cart && mkdir -p "$CART_PIPELINES_DATA" && chown cart "$CART_PIPELINES_DATA"
 USER 1000
 EXPOSE 3030
-CMD ["dagster", "api", "grpc", "--module-name", "cart_pipelines.definitions", "--host", "0.0.0.0", "--port", "3030"]
+# `dagster code-server start` takes the arguments of `dagster api grpc` and reloads definitions in place.
+CMD ["dagster", "code-server", "start", "--module-name", "cart_pipelines.definitions", "--host", "0.0.0.0", "--port", "3030"]

@@ -105,7 +105,7 @@ def test_values_use_only_the_charts_keys(values):
 
 
 def test_the_code_location_is_this_projects_module(deployment):
-    args = deployment["dagsterApiGrpcArgs"]
+    args = deployment["codeServerArgs"]
     module = args[args.index("--module-name") + 1]
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
     assert module == pyproject["tool"]["dagster"]["module_name"] == "cart_pipelines.definitions"
@@ -204,3 +204,63 @@ def test_run_queue_and_pools_match_the_postgres_instance(values):
     assert {k for k, _ in limits} <= set(tags)
     coordinator = values["dagsterDaemon"]["runCoordinator"]["config"]["queuedRunCoordinator"]
     assert not {"maxConcurrentRuns", "tagConcurrencyLimits"} & set(coordinator)  # the chart refuses both places
+
+
+@pytest.mark.slow  # two loads of the definitions in a code server: about 30 s alone, minutes on a busy machine
+def test_reload_definitions_shows_an_added_migration_without_restarting_the_code_server(tmp_path, deployment):
+    """The code server the values run (`dagster code-server start`, codeServerArgs) reloads its definitions when
+    the UI's "Reload definitions" asks (a gRPC ReloadCode, what the webserver sends for a grpc_server location):
+    a migration added to the file appears, the server process stays the same. (`dagster api grpc` ignores that
+    request: it would need a pod restart.)"""
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    import dagster as dg
+    from dagster._core.workspace.context import WorkspaceProcessContext
+    from dagster._core.workspace.load_target import GrpcServerTarget
+    from dagster._grpc.client import DagsterGrpcClient
+    from conftest import SAMPLE
+
+    args = deployment["codeServerArgs"]
+    spec = tmp_path / "migrations.yaml"
+    spec.write_text(f"migrations:\n  - name: shop_a\n    source: {{platform: store_export, path: {SAMPLE}}}\n"
+                    f"  - name: shop_b\n    source: {{platform: store_export, path: {SAMPLE}}}\n")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "CART_MIGRATIONS": str(spec), "CART_PIPELINES_DATA": str(tmp_path / "data"),
+           "DAGSTER_HOME": str(tmp_path)}
+    server = subprocess.Popen(
+        [str(Path(sys.executable).with_name("dagster")), "code-server", "start",
+         *[a if a != "/opt/cart_pipelines" else str(ROOT) for a in args], "-h", "127.0.0.1", "-p", str(port)],
+        env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=open(tmp_path / "server.log", "w"))
+    try:
+        client = DagsterGrpcClient(port=port, host="127.0.0.1")
+        deadline = time.monotonic() + 300
+        while True:
+            try:
+                client.ping("")
+                break
+            except Exception:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail("code server did not start: " + (tmp_path / "server.log").read_text()[-2000:])
+                time.sleep(0.5)
+
+        def jobs(ctx) -> set[str]:
+            location = ctx.create_request_context().get_code_location("cart_pipelines")
+            return {j.name for repo in location.get_repositories().values() for j in repo.get_all_jobs()}
+
+        with dg.instance_for_test() as instance, WorkspaceProcessContext(
+                instance, GrpcServerTarget(host="127.0.0.1", port=port, socket=None,
+                                           location_name="cart_pipelines")) as ctx:
+            assert "shop_b__demo_migration" in jobs(ctx) and "shop_c__demo_migration" not in jobs(ctx)
+            spec.write_text(spec.read_text() + f"  - name: shop_c\n    source: {{platform: store_export, path: {SAMPLE}}}\n")
+            ctx.reload_code_location("cart_pipelines")
+            assert "shop_c__demo_migration" in jobs(ctx)
+        assert server.poll() is None  # the same process: nothing restarted
+    finally:
+        server.terminate()
+        server.wait(timeout=60)

@@ -1,6 +1,7 @@
 """The Dagster UI in a real browser: `dagster dev` on 127.0.0.1 with this project, opened in headless Chromium
-(Debian's package, driven by Playwright): the asset graph shows the stage groups, and a demo migration launched
-from the UI succeeds. Screenshots go to the test's output directory."""
+(Debian's package, driven by Playwright): the asset graph shows the stage groups, a demo migration launched
+from the UI succeeds, and with a migrations file each migration is its own group — one added to the file appears
+after "Reload definitions". Screenshots go to the test's output directory."""
 
 import os
 import shutil
@@ -8,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -28,21 +30,21 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def dagster_ui(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("ui")
+@contextmanager
+def running_ui(tmp: Path, **env):
+    """`dagster dev` of this project on 127.0.0.1 with DAGSTER_HOME and data under `tmp`; yields its URL."""
     home = tmp / "home"
     home.mkdir()
     shutil.copy(ROOT / "dagster.yaml", home / "dagster.yaml")
     port = free_port()
-    env = {**os.environ, "DAGSTER_HOME": str(home), "CART_PIPELINES_DATA": str(tmp / "data")}
+    env = {**os.environ, "DAGSTER_HOME": str(home), "CART_PIPELINES_DATA": str(tmp / "data"), **env}
     exe = Path(sys.executable).with_name("dagster")
     proc = subprocess.Popen([str(exe), "dev", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
                             cwd=ROOT, env=env, stdout=open(tmp / "dagster.log", "w"), stderr=subprocess.STDOUT,
                             start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.time() + 120
+        deadline = time.time() + 240
         while time.time() < deadline:
             try:
                 if requests.get(f"{url}/server_info", timeout=2).ok:
@@ -53,14 +55,21 @@ def dagster_ui(tmp_path_factory):
                 pytest.fail("dagster dev exited: " + (tmp / "dagster.log").read_text()[-2000:])
             time.sleep(1)
         else:
-            pytest.fail("dagster dev did not answer within 120 s")
-        yield url, tmp
+            pytest.fail("dagster dev did not answer within 240 s")
+        yield url
     finally:
         os.killpg(proc.pid, 15)
         try:
             proc.wait(30)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, 9)
+
+
+@pytest.fixture(scope="module")
+def dagster_ui(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("ui")
+    with running_ui(tmp) as url:
+        yield url, tmp
 
 
 @pytest.fixture
@@ -103,3 +112,44 @@ def test_demo_migration_launched_from_the_ui_succeeds(dagster_ui, page):
     page.wait_for_url("**/runs/**")
     page.get_by_text("Success", exact=True).first.wait_for(timeout=240_000)
     page.screenshot(path=str(out / "demo-run.png"), full_page=True)
+
+
+def store_export_migrations(*names: str) -> str:
+    """Entries of migrations.yaml: the bundled sample store into each migration's own local target."""
+    return "".join(f"  - name: {n}\n    source: {{platform: store_export, path: {ROOT / 'data' / 'sample_store'}}}\n"
+                   for n in names)
+
+
+def test_each_migration_is_its_own_group_and_a_reload_shows_an_added_one(tmp_path):
+    """Two declared migrations: two groups named for them (mig.Migration.group) in the asset graph, each with its
+    own assets; append a third to the file, press "Reload definitions", and its group appears (no restart)."""
+    from playwright.sync_api import sync_playwright
+
+    spec = tmp_path / "migrations.yaml"
+    spec.write_text("migrations:\n" + store_export_migrations("north_shop", "south_shop"))
+    with running_ui(tmp_path, CART_MIGRATIONS=str(spec)) as url, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page(viewport={"width": 1600, "height": 1000})
+        page.set_default_timeout(120_000)
+        try:
+            for name in ("north_shop", "south_shop"):  # the group page lists the migration's own assets
+                page.goto(f"{url}/locations/cart_pipelines/asset-groups/{name}")
+                dismiss_welcome(page)
+                page.get_by_text("migration_report", exact=True).first.wait_for()
+                page.get_by_text("lifecycle", exact=True).first.wait_for()
+                assert page.get_by_text(name, exact=True).count() >= 1
+            page.goto(f"{url}/asset-groups")
+            dismiss_welcome(page)
+            for name in ("north_shop", "south_shop"):
+                page.get_by_text(name, exact=True).first.wait_for()
+            assert page.get_by_text("extract", exact=True).count() == 0  # stages are not groups here
+            page.screenshot(path=str(tmp_path / "migration-groups.png"), full_page=True)
+
+            spec.write_text(spec.read_text() + store_export_migrations("east_shop"))
+            page.get_by_role("button", name="Reload definitions").click()
+            page.get_by_text("east_shop", exact=True).first.wait_for(timeout=240_000)
+            for name in ("north_shop", "south_shop"):
+                assert page.get_by_text(name, exact=True).count() >= 1
+            page.screenshot(path=str(tmp_path / "migration-groups-reloaded.png"), full_page=True)
+        finally:
+            browser.close()
