@@ -77,19 +77,9 @@ def delta_since(src, entity: str, staging, config: MigrationConfig):
     return mark - timedelta(seconds=config.lookback_seconds)
 
 
-def source_pool(m: Migration) -> str:
-    """The pool of every step that talks to migration `m`'s source shop (Migration.pools)."""
-    return m.pools()[0]
-
-
-def target_pool(m: Migration) -> str:
-    """The pool of every step that talks to migration `m`'s target shop (Migration.pools)."""
-    return m.pools()[1]
-
-
 def build_extract(m: Migration, entity: Entity) -> dg.AssetsDefinition:
     @dg.asset(key=m.key("extract", entity.name), group_name=m.group("extract"),
-              kinds={"parquet", "duckdb", m.source_platform}, owners=OWNERS, pool=source_pool(m),
+              kinds={"parquet", "duckdb", m.source_platform}, owners=OWNERS, pool=m.source_pool,
               required_resource_keys=needs(m, "source", "staging"),
               description=f"{entity.label}: every record from the source, validated against the canonical model "
                           f"and staged as Parquet; records that do not fit are quarantined with the reason.")
@@ -145,7 +135,7 @@ PREPARE_KEY = dg.AssetKey(["load", "prepare_target"])
 
 def build_prepare(m: Migration) -> dg.AssetsDefinition:
     @dg.asset(key=m.key(*PREPARE_KEY.path), group_name=m.group("load"), kinds={"duckdb"}, owners=OWNERS,
-              pool=target_pool(m),
+              pool=m.target_pool,
               deps=[m.key(*SCOPE_KEY.path)], required_resource_keys=needs(m, "staging", "target"),
               description="Prepares the target before any load. With clear_target (seed 000's \"Clear current data on "
                           "Target Store before Migration\"; off by default) it deletes the target's current data of the "
@@ -197,7 +187,7 @@ def build_transform(m: Migration, entity: Entity) -> dg.AssetsDefinition:
 
 def build_load(m: Migration, entity: Entity) -> dg.AssetsDefinition:
     @dg.asset(key=m.key("load", entity.name), group_name=m.group("load"), kinds={"duckdb", m.target_kind},
-              owners=OWNERS, pool=target_pool(m), required_resource_keys=needs(m, "staging", "target"),
+              owners=OWNERS, pool=m.target_pool, required_resource_keys=needs(m, "staging", "target"),
               deps=[m.key("transform", entity.name), m.key(*PREPARE_KEY.path),
                     *[m.key("load", d) for d in entity.depends_on]],
               description=f"{entity.label} upserted into the target through the source-id → target-id map: "
@@ -237,7 +227,7 @@ def _check(m: Migration, name: str, asset_key: dg.AssetKey, description: str, ru
     target back is in the target's pool; one that reads only the catalog (`reads_target=False`) gets None."""
 
     @dg.asset_check(asset=asset_key, name=name, blocking=blocking, description=description,
-                    pool=target_pool(m) if reads_target else None,
+                    pool=m.target_pool if reads_target else None,
                     required_resource_keys=needs(m, "staging", "target"))
     def _c(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
         staging, target = resources_of(context, m, "staging", "target")
@@ -283,7 +273,7 @@ def build_checks(m: Migration, entity: Entity) -> list:
 
 def build_report(m: Migration) -> dg.AssetsDefinition:
     @dg.asset(key=m.key(*REPORT_KEY.path), group_name=m.group("report"), kinds={"duckdb"}, owners=OWNERS,
-              pool=target_pool(m),
+              pool=m.target_pool,
               deps=[m.key("load", e) for e in ENTITY_NAMES], required_resource_keys=needs(m, "staging", "target"),
               description="The migration report: per entity source, loaded, skipped by rule, quarantined; with "
                           "redirects.csv (old URL → new, for 301s) and password_resets.csv "

@@ -68,7 +68,7 @@ def connection_check(m: Migration, side: str, description: str) -> dg.JobDefinit
     resource_key = m.resource_key(side)
 
     @dg.op(name=m.job_name(f"verify_{side}_connection"), required_resource_keys={resource_key},
-           pool=m.pools()[0 if side == "source" else 1],
+           pool=m.source_pool if side == "source" else m.target_pool,
            description=f"Connection test of the {side}: one authenticated read, explained on failure.")
     def _verify(context: dg.OpExecutionContext) -> None:
         opened = getattr(context.resources, resource_key).open()

@@ -324,6 +324,16 @@ class Migration:
         target = f"target/{self.target_platform}" + (f"/{self.target_shop}" if self.target_shop else "")
         return source, target
 
+    @property
+    def source_pool(self) -> str:
+        """The pool of every step that talks to the source shop: extract, connection check, partition planning."""
+        return self.pools()[0]
+
+    @property
+    def target_pool(self) -> str:
+        """The pool of every step that writes or reads back the target shop: load, prepare, report, its checks."""
+        return self.pools()[1]
+
     def tags(self) -> dict[str, str]:
         """Run tags: the run queue limits runs per source shop and per target shop (deploy/dagster-postgres.yaml)."""
         source, target = self.pools()

@@ -58,12 +58,11 @@ def _fail(exc: Exception):
 
 
 def build_backfill(m: Migration, entity: str) -> list[dg.AssetsDefinition]:
-    source_pool, target_pool = m.pools()
     parts, policy = partitions_for(m)[entity], dg.BackfillPolicy.multi_run(max_partitions_per_run=PER_RUN[entity])
     by = "created-at month" if PARTITIONED[entity] == "created_at" else "id range"
 
     @dg.asset(key=key("extract", entity, m), group_name=m.group("backfill"), kinds={"parquet", m.source_platform},
-              owners=OWNERS, partitions_def=parts, backfill_policy=policy, pool=source_pool,
+              owners=OWNERS, partitions_def=parts, backfill_policy=policy, pool=m.source_pool,
               required_resource_keys=needs(m, "source", "staging"),
               description=f"One {by} of {entity} read with the platform's own filter and staged as its own Parquet "
                           f"(staging/partitions/{entity}/<partition>/); records that do not fit are quarantined.")
@@ -83,7 +82,7 @@ def build_backfill(m: Migration, entity: str) -> list[dg.AssetsDefinition]:
             "requests": getattr(getattr(src, "client", None), "requests_made", 0)})
 
     @dg.asset(key=key("load", entity, m), group_name=m.group("backfill"), kinds={"duckdb", m.target_kind},
-              owners=OWNERS, partitions_def=parts, backfill_policy=policy, pool=target_pool,
+              owners=OWNERS, partitions_def=parts, backfill_policy=policy, pool=m.target_pool,
               deps=[key("extract", entity, m)], required_resource_keys=needs(m, "staging", "target"),
               description=f"The staged {by} of {entity} transformed with the migration rules and upserted through "
                           f"the id map; its ledger rows replace earlier ones. Needs what {entity} reference loaded "
@@ -142,7 +141,7 @@ def plan(instance: dg.DagsterInstance, src, entity: str, per_partition: int, hig
 def plan_partitions_job(m: Migration) -> dg.JobDefinition:
     """The job that plans the id-range partitions of migration `m` from its source."""
 
-    @dg.op(name=m.job_name("plan_id_ranges"), required_resource_keys=needs(m, "source"), pool=m.pools()[0],
+    @dg.op(name=m.job_name("plan_id_ranges"), required_resource_keys=needs(m, "source"), pool=m.source_pool,
            description="Plan id-range partitions of products or customers from the source's count and id bounds.")
     def plan_id_ranges(context: dg.OpExecutionContext, config: PlanConfig) -> None:
         (source,) = resources_of(context, m, "source")
