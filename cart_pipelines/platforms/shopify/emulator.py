@@ -42,6 +42,12 @@ Mapping from the canonical store: categories are collections (flat), a manufactu
 `price` with the regular price in `compareAtPrice`, order `subtotalPriceSet` is after discounts (as Shopify's).
 Variant, image and line-item ids are numeric GIDs derived from the parent id. An order whose customer was
 deleted has `customer: null`, as on Shopify. Money is in shop money = the order's currency (one currency shop).
+
+What real shops hold (kit/emulator_cases.py, a few percent each, deterministic by id): disabled products are
+`DRAFT` (even ids) or `ARCHIVED` (odd), and `products` lists them with the active ones unless the search filters
+by status; every 40th product is a gift card (`isGiftCard`); refunded orders have a full refund, some paid ones a
+partial refund (`PARTIALLY_REFUNDED`, `refunds` with `refundLineItems`, `totalRefundedSet`, `currentTotalPriceSet`
+"after returns"); some orders have a line whose product was deleted since (`product: null`, sku and name kept).
 """
 
 from __future__ import annotations
@@ -76,6 +82,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
+from cart_pipelines.platforms.kit import emulator_cases as cases
 from cart_pipelines.platforms.kit.emulator import (
     Emulator,
     LeakyBucket,
@@ -114,6 +121,24 @@ SCOPE_OF = {"products": "read_products", "productsCount": "read_products", "prod
             "customersCount": "read_customers", "orders": "read_orders", "ordersCount": "read_orders"}
 COUNTRY_NAMES = {"NO": "Norway", "SE": "Sweden", "DK": "Denmark", "FI": "Finland", "DE": "Germany",
                  "GB": "United Kingdom", "US": "United States"}
+GIFT_CARD_EVERY = 40  # every 40th product (id % 40 == 17) is a gift card
+LIFECYCLE_STATUS = {"draft": "DRAFT", "archived": "ARCHIVED", "published": "ACTIVE"}
+
+
+def product_status(p: dict) -> str:
+    """ProductStatus of a canonical product: its lifecycle where it has one; else a disabled product is a draft
+    (even ids) or archived (odd ids), as both are in shops that have been open a while."""
+    if p.get("lifecycle") in LIFECYCLE_STATUS:
+        return LIFECYCLE_STATUS[p["lifecycle"]]
+    if p.get("status", "enabled") == "enabled":
+        return "ACTIVE"
+    return "DRAFT" if int(p["source_id"]) % 2 == 0 else "ARCHIVED"
+
+
+def is_gift_card(p: dict) -> bool:
+    return p.get("type") == "gift_card" or (p.get("type") is None and cases.every(p["source_id"], GIFT_CARD_EVERY, 17))
+
+
 # canonical order status -> (displayFinancialStatus, displayFulfillmentStatus, cancelled)
 ORDER_STATUS = {"pending": ("PENDING", "UNFULFILLED", False), "processing": ("PAID", "UNFULFILLED", False),
                 "complete": ("PAID", "FULFILLED", False), "canceled": ("VOIDED", "UNFULFILLED", True),
@@ -612,6 +637,11 @@ class ShopifyEmulator(ShopifyWrites, ShopifyBulkMutations, Emulator):
         if kind == "BulkOperation":
             views = [self._bulk_view(t) for t in self.bulk_ops]
             return next((v for v in views if v and v["id"] == id), None)
+        if kind == "Refund":  # refund ids are the order's id and a digit (kit/emulator_cases.py)
+            self._deny(info, "orders")
+            order = self.store.get("orders", num // 10)
+            refunds = self._shape_orders(order)["refunds"](info) if order else []
+            return next((r for r in refunds if r["id"] == id), None)
         entity = GID_TYPE.get(kind)
         if entity is None:
             return None
@@ -662,7 +692,7 @@ class ShopifyEmulator(ShopifyWrites, ShopifyBulkMutations, Emulator):
             "handle": (p.get("url_key") or "").rsplit("/", 1)[-1], "descriptionHtml": p.get("description_html") or "",
             "vendor": lambda info: self._vendor(p.get("manufacturer_id"), p.get("vendor")), "productType": "",
             "tags": [], **_meta(p.get("metafields") or {}),
-            "status": "ACTIVE" if p.get("status", "enabled") == "enabled" else "DRAFT",
+            "status": product_status(p), "isGiftCard": is_gift_card(p),
             "totalInventory": sum(v["inventoryQuantity"] or 0 for v in variants),
             "hasOnlyDefaultVariant": not canon, "createdAt": p.get("created_at"), "updatedAt": p.get("updated_at"),
             "variants": _nested(variants, "ProductVariant"), "media": _nested(media, "MediaImage"),
@@ -729,15 +759,21 @@ class ShopifyEmulator(ShopifyWrites, ShopifyBulkMutations, Emulator):
 
         def line(k, it):
             pid = it.get("product_id")
-            product = known.get(("products", str(pid)))
+            product = None if cases.product_gone(o, k) else known.get(("products", str(pid)))
             return {"__typename": "LineItem", "id": gid("LineItem", oid * 100 + k + 1), "name": it.get("name") or "",
+                    "_source_id": str(it.get("source_id")),
                     "title": it.get("name") or "", "sku": it.get("sku"), "quantity": it.get("qty"),
                     "product": lambda info: self._shape_products(product) if product else None, "variant": None,
                     "originalUnitPriceSet": bag(it.get("price")), "customAttributes": it.get("attributes") or [],
                     "taxLines": lambda info, first=None: [] if it.get("tax") is None else [
                         {"title": "MVA", "rate": None, "ratePercentage": None, "priceSet": bag(it.get("tax"))}]}
 
+        lines = [line(k, it) for k, it in enumerate(o.get("items") or [])]
         financial, fulfillment, cancelled = ORDER_STATUS.get(o.get("status"), ("PENDING", "UNFULFILLED", False))
+        refunds = cases.refunds(o) if "financial" not in o else []
+        refunded = sum((Decimal(str(r["amount"])) for r in refunds), Decimal(0))
+        if refunded and financial != "REFUNDED":
+            financial = "PARTIALLY_REFUNDED"
         if "financial" in o:  # written through orderCreate: the statuses as given
             financial, fulfillment, cancelled = o["financial"], o["fulfillment"], False
         cid = o.get("customer_id")
@@ -755,11 +791,34 @@ class ShopifyEmulator(ShopifyWrites, ShopifyBulkMutations, Emulator):
             "subtotalPriceSet": bag(None if subtotal is None else Decimal(str(subtotal)) - discount),
             "totalShippingPriceSet": bag(o.get("shipping") or 0), "totalTaxSet": bag(o.get("tax")),
             "totalDiscountsSet": bag(discount), "totalPriceSet": bag(o.get("grand_total")),
+            "totalRefundedSet": bag(refunded),
+            "currentTotalPriceSet": bag(None if o.get("grand_total") is None
+                                        else Decimal(str(o["grand_total"])) - refunded),
+            "refunds": lambda info, first=None: [self._refund(r, lines, bag) for r in refunds][:first],
             "billingAddress": self._address(o.get("billing_address"), oid * 100 + 91),
             "shippingAddress": self._address(o.get("shipping_address"), oid * 100 + 92),
             "createdAt": o.get("created_at"), "processedAt": o.get("created_at"), "updatedAt": o.get("updated_at"),
-            "lineItems": _nested([line(k, it) for k, it in enumerate(o.get("items") or [])], "LineItem"),
+            "lineItems": _nested(lines, "LineItem"),
         }
+
+    @staticmethod
+    def _refund(r: dict, lines: list[dict], bag) -> dict:
+        """A canonical refund as Shopify's Refund: its lines point at the order's line items by id."""
+        rid = int(r["source_id"])
+
+        def refund_line(k, rl):
+            item = next((ln for ln in lines if ln["_source_id"] == str(rl.get("item_id"))), None)
+            qty = int(rl.get("qty") or 0)
+            return {"__typename": "RefundLineItem", "id": gid("RefundLineItem", rid * 100 + k + 1), "lineItem": item,
+                    "quantity": qty, "restocked": False, "restockType": "NO_RESTOCK",
+                    "priceSet": bag(Decimal(str(rl["amount"])) / qty if qty else rl["amount"]),
+                    "subtotalSet": bag(rl["amount"]), "totalTaxSet": bag(0)}
+
+        return {"__typename": "Refund", "id": gid("Refund", rid), "legacyResourceId": str(rid),
+                "note": r.get("reason"), "createdAt": r.get("created_at"), "updatedAt": r.get("created_at"),
+                "totalRefundedSet": bag(r["amount"]),
+                "refundLineItems": _nested([refund_line(k, rl) for k, rl in enumerate(r.get("lines") or [])],
+                                           "RefundLineItem")}
 
     # --- bulk operations
     def _bulk_view(self, type: str = "QUERY") -> dict | None:

@@ -61,8 +61,12 @@ CARRIED = {
                "grand_total", "billing_address", "shipping_address", "created_at", "updated_at"),
 }
 
+LIFECYCLE = {"ACTIVE": "published", "DRAFT": "draft", "ARCHIVED": "archived"}  # ProductStatus
 ADDRESS = "firstName lastName company address1 city zip province country countryCodeV2 phone"
 MONEY = "shopMoney { amount currencyCode }"
+REFUNDS, REFUND_LINES = 10, 10  # refunds of an order and lines of a refund read with it
+REFUND = f"id legacyResourceId note createdAt totalRefundedSet {{ {MONEY} }}"
+REFUND_LINE, REFUND_LINE_COST = f"lineItem {{ id sku }} quantity subtotalSet {{ {MONEY} }}", 4
 
 
 @dataclass(frozen=True)
@@ -84,17 +88,22 @@ class Spec:
     node_cost: int  # 1 + object fields of a node, without nested connections
     nested: tuple[Nested, ...] = ()
     delta: bool = True
+    # cursor pages only: bulk queries refuse a connection inside a list field ("Queries that contain a connection
+    # field within a list field are not currently supported"), e.g. refundLineItems under Order.refunds
+    paged: str = ""
+    paged_cost: int = 0
+    bulked: str = ""  # what bulk queries read instead of `paged`
 
     @property
     def per_node(self) -> int:
-        return self.node_cost + sum(2 + n.first * n.node_cost for n in self.nested)
+        return self.node_cost + self.paged_cost + sum(2 + n.first * n.node_cost for n in self.nested)
 
     @property
     def page_size(self) -> int:
         return max(1, min(PAGE_SIZE, (MAX_QUERY_COST - 2) // self.per_node))
 
     def fields(self, bulk: bool) -> str:
-        parts = [self.selection]
+        parts = [self.selection] + [x for x in [self.bulked if bulk else self.paged] if x]
         for n in self.nested:
             if bulk:  # bulk queries read every nested node; JSONL rows carry __parentId
                 parts.append(f"{n.field} {{ edges {{ node {{ id {n.selection} }} }} }}")
@@ -108,8 +117,8 @@ SPECS: dict[str, Spec] = {
     "categories": Spec("collections", "Collection", "id legacyResourceId title handle updatedAt", 1),
     "products": Spec(
         "products", "Product",
-        "id legacyResourceId title handle descriptionHtml vendor status totalInventory hasOnlyDefaultVariant "
-        "createdAt updatedAt", 1,
+        "id legacyResourceId title handle descriptionHtml vendor status isGiftCard totalInventory "
+        "hasOnlyDefaultVariant createdAt updatedAt", 1,
         (Nested("variants", "ProductVariant", 10, "legacyResourceId sku price compareAtPrice inventoryQuantity "
                 "selectedOptions { name value } inventoryItem { measurement { weight { unit value } } }", 5),
          Nested("media", "MediaImage", 5, "... on MediaImage { image { url altText } }", 2),
@@ -123,10 +132,14 @@ SPECS: dict[str, Spec] = {
         f"id legacyResourceId name email customer {{ legacyResourceId firstName lastName }} "
         f"displayFinancialStatus displayFulfillmentStatus cancelledAt currencyCode "
         f"subtotalPriceSet {{ {MONEY} }} totalShippingPriceSet {{ {MONEY} }} totalTaxSet {{ {MONEY} }} "
-        f"totalDiscountsSet {{ {MONEY} }} totalPriceSet {{ {MONEY} }} billingAddress {{ {ADDRESS} }} "
-        f"shippingAddress {{ {ADDRESS} }} createdAt updatedAt", 15,
+        f"totalDiscountsSet {{ {MONEY} }} totalPriceSet {{ {MONEY} }} totalRefundedSet {{ {MONEY} }} "
+        f"billingAddress {{ {ADDRESS} }} shippingAddress {{ {ADDRESS} }} createdAt updatedAt", 17,
         (Nested("lineItems", "LineItem", 10, f"legacyResourceId: id name sku quantity product {{ legacyResourceId }} "
-                f"originalUnitPriceSet {{ {MONEY} }} taxLines {{ priceSet {{ {MONEY} }} }}", 7),)),
+                f"originalUnitPriceSet {{ {MONEY} }} taxLines {{ priceSet {{ {MONEY} }} }}", 7),),
+        # refunds is a list (no connection), REFUNDS of them; their lines are a connection, read in cursor pages only
+        paged=f"refunds(first: {REFUNDS}) {{ {REFUND} refundLineItems(first: {REFUND_LINES}) {{ pageInfo "
+              f"{{ hasNextPage endCursor }} nodes {{ {REFUND_LINE} }} }} }}",
+        paged_cost=1 + 2 + 2 + REFUND_LINES * REFUND_LINE_COST, bulked=f"refunds(first: {REFUNDS}) {{ {REFUND} }}"),
 }
 
 
@@ -187,6 +200,10 @@ def map_product(p: dict) -> dict:
         "weight": kg,
         "stock": p.get("totalInventory"),
         "status": "enabled" if p.get("status") == "ACTIVE" else "disabled",
+        "lifecycle": LIFECYCLE.get(p.get("status")),
+        "type": "gift_card" if p.get("isGiftCard") else ("simple" if p.get("hasOnlyDefaultVariant") else "variable"),
+        # Shopify has no sale dates: compareAtPrice is the "was" price of a sale running now
+        "special_price_from": None, "special_price_to": None,
         "url_key": p.get("handle"),
         "category_ids": [str(c["legacyResourceId"]) for c in _nodes(p.get("collections"))],
         "manufacturer_id": p.get("vendor") or None,  # the vendor string is the manufacturer's id
@@ -200,6 +217,16 @@ def map_product(p: dict) -> dict:
         "created_at": p.get("createdAt"),
         "updated_at": p.get("updatedAt"),
     }
+
+
+def map_refund(r: dict) -> dict:
+    """A Shopify refund: `totalRefundedSet` is what went back (positive), with its lines (the source completes
+    them before mapping)."""
+    lines = [{"item_id": _num((rl.get("lineItem") or {}).get("id")), "sku": (rl.get("lineItem") or {}).get("sku"),
+              "qty": rl.get("quantity"), "amount": _shop_money(rl.get("subtotalSet"))}
+             for rl in _nodes(r.get("refundLineItems"))]
+    return {"source_id": str(r.get("legacyResourceId") or _num(r.get("id"))), "amount": _shop_money(
+        r.get("totalRefundedSet")), "reason": r.get("note") or None, "created_at": r.get("createdAt"), "lines": lines}
 
 
 def map_customer(c: dict) -> dict:
@@ -217,13 +244,13 @@ def order_status(o: dict) -> str:
     if o.get("cancelledAt"):
         return "canceled"
     financial, fulfillment = o.get("displayFinancialStatus"), o.get("displayFulfillmentStatus")
-    if financial in {"REFUNDED", "PARTIALLY_REFUNDED"}:
-        return "refunded"
+    if financial == "REFUNDED":
+        return "refunded"  # a partial refund leaves the order where it stands; the refund itself is carried
     if fulfillment == "ON_HOLD":
         return "on_hold"
     if fulfillment == "FULFILLED":
         return "complete"
-    return "processing" if financial in {"PAID", "PARTIALLY_PAID"} else "pending"
+    return "processing" if financial in {"PAID", "PARTIALLY_PAID", "PARTIALLY_REFUNDED"} else "pending"
 
 
 def map_order(o: dict) -> dict:
@@ -246,8 +273,10 @@ def map_order(o: dict) -> dict:
         "shipping": _shop_money(o.get("totalShippingPriceSet")),
         "tax": _shop_money(o.get("totalTaxSet")),
         "discount": discount,
-        "grand_total": _shop_money(total),
+        "grand_total": _shop_money(total),  # totalPriceSet: "before returns" (order edits are in it)
+        **_refunds(o, _shop_money(total)),
         "items": [{"source_id": _num(li["legacyResourceId"]),
+                   # product: null when the product was deleted since; sku, name and price stay as history
                    "product_id": str(li["product"]["legacyResourceId"]) if li.get("product") else None,
                    "sku": li.get("sku"), "name": li.get("name"), "qty": li.get("quantity"),
                    "price": _shop_money(li.get("originalUnitPriceSet")),
@@ -258,6 +287,18 @@ def map_order(o: dict) -> dict:
         "created_at": o.get("createdAt"),
         "updated_at": o.get("updatedAt"),
     }
+
+
+def _refunds(o: dict, total: Decimal | None) -> dict:
+    """refunds, refunded_total (`totalRefundedSet`) and net_total (the total less what was refunded: Shopify's
+    currentTotalPriceSet is "after returns" and leaves out refunds of shipping or goodwill, netPaymentSet counts
+    only money received, so neither is what the shop kept on an unpaid or partly returned order)."""
+    refunded = _shop_money(o.get("totalRefundedSet"))
+    refunds = [map_refund(r) for r in o.get("refunds") or []]
+    if refunded is None and refunds:
+        refunded = sum((r["amount"] or Decimal(0) for r in refunds), Decimal(0))
+    return {"refunds": refunds, "refunded_total": refunded or None,
+            "net_total": None if total is None or not refunded else max(Decimal(0), total - refunded)}
 
 
 MAPPERS: dict[str, Callable[[dict], dict]] = {"categories": map_category, "products": map_product,
@@ -446,6 +487,8 @@ class ShopifySource(Source):
             nodes = self.pages(entity, search, sort)
         mapper = MAPPERS.get(entity, lambda r: r)
         for ordinal, node in enumerate(nodes, start=1):
+            for refund in node.get("refunds") or [] if entity == "orders" else ():
+                self._refund_lines(refund)
             try:
                 record = mapper(node)
             except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
@@ -527,6 +570,29 @@ class ShopifySource(Source):
             page = more["node"][nested.field]
             conn["nodes"] = conn.get("nodes", []) + page["nodes"]
             conn["pageInfo"] = page["pageInfo"]
+
+    def _refund_lines(self, refund: dict) -> None:
+        """All lines of a refund (few orders have refunds): those a bulk export could not carry (a connection
+        inside a list) or beyond the first page, by `node(id:)` queries."""
+        conn = refund.get("refundLineItems")
+        if conn is not None and not (conn.get("pageInfo") or {}).get("hasNextPage"):
+            return
+        nodes, after = [], None
+        if conn is not None:
+            nodes, after = list(conn.get("nodes") or []), conn["pageInfo"].get("endCursor")
+        first = (MAX_QUERY_COST - 3) // REFUND_LINE_COST
+        text = (f"query($id: ID!, $after: String) {{ node(id: $id) {{ ... on Refund {{ refundLineItems(first: "
+                f"{first}, after: $after) {{ pageInfo {{ hasNextPage endCursor }} nodes {{ {REFUND_LINE} }} }} }} }} }}")
+        guard = LoopGuard(f"Shopify lines of refund {refund.get('id')}")
+        while True:
+            page = self.query(text, {"id": refund["id"], "after": after}, cost=3 + first * REFUND_LINE_COST,
+                              what=f"the lines of refund {refund.get('id')}")["node"]["refundLineItems"]
+            nodes += page["nodes"]
+            if not page["pageInfo"]["hasNextPage"]:
+                break
+            after = page["pageInfo"]["endCursor"]
+            guard.check(after)
+        refund["refundLineItems"] = {"nodes": nodes, "pageInfo": {"hasNextPage": False}}
 
     def bulk_nodes(self, entity: str, search: str | None = None, sort: str = "ID") -> Iterator[dict]:
         """Run a bulk operation, wait for it, stream its JSON Lines and reassemble nested rows (__parentId)."""
