@@ -358,6 +358,23 @@ UNTIL = re.compile(r"updated_at:\s*(<=|<)\s*" + VALUE)
 RANGE_TERM = re.compile(r"(?<![\w.])(created_at|id):\s*(>=|<=|>|<)?\s*" + VALUE)
 
 
+STATUS_TERM = re.compile(r"(?<![\w.])status:\s*([\w,]+)", re.I)
+# product_status() in SQL over the stored canonical record
+STATUS_SQL = ("CASE json_extract_string(record, '$.lifecycle') WHEN 'draft' THEN 'DRAFT' WHEN 'archived' THEN "
+              "'ARCHIVED' WHEN 'published' THEN 'ACTIVE' ELSE CASE WHEN coalesce(json_extract_string(record, "
+              "'$.status'), 'enabled') = 'enabled' THEN 'ACTIVE' WHEN id % 2 = 0 THEN 'DRAFT' ELSE 'ARCHIVED' END END")
+
+
+def _status_filter(entity: str, query: str | None):
+    """Products' `status:active`, `status:draft,archived` search term (values ORed) as a SQL condition; without
+    it the products query lists every status (shopify.dev/docs/api/admin-graphql/latest/queries/products)."""
+    m = STATUS_TERM.search(query or "") if entity == "products" else None
+    if not m:
+        return None
+    values = [v.upper() for v in m.group(1).split(",") if v]
+    return f"({STATUS_SQL}) IN ({', '.join('?' for _ in values)})", values
+
+
 def _value(groups) -> str:
     return next(g for g in groups if g)
 
@@ -574,7 +591,7 @@ class ShopifyEmulator(ShopifyWrites, ShopifyBulkMutations, Emulator):
             order = "updated_at" if sortKey == "UPDATED_AT" else "id"
             records, more = self._page(entity, limit, after and _uncursor(after), order,
                                        (self._filters(query), self._until(query)),
-                                       self._ranges(query), reverse)
+                                       self._ranges(query), reverse, _status_filter(entity, query))
             info.context["items"] += len(records)
             shape = getattr(self, f"_shape_{entity}")
             if entity == "orders":  # customers and products of a page in two queries, not one per line
@@ -588,9 +605,12 @@ class ShopifyEmulator(ShopifyWrites, ShopifyBulkMutations, Emulator):
             return _conn(nodes, [_cursor(k) for k in keys], more)
         return resolve
 
-    def _page(self, entity, limit, after, order, updated, within=(), reverse=False):
+    def _page(self, entity, limit, after, order, updated, within=(), reverse=False, status=None):
         where, params = self.store._where(*updated, None, within)
         where, params = ([where.removeprefix(" WHERE ")] if where else []), list(params)
+        if status:
+            where.append(status[0])
+            params += status[1]
         beyond, direction = ("<", " DESC") if reverse else (">", "")
         if after:
             if order == "updated_at":
@@ -611,8 +631,17 @@ class ShopifyEmulator(ShopifyWrites, ShopifyBulkMutations, Emulator):
         def resolve(info, query=None, limit=emulator_schema.COUNT_LIMIT_DEFAULT, **_):
             """Capped at `limit` (default 10000; null: uncapped), AT_LEAST when capped (2025-07 changelog)."""
             self._deny(info, f"{field}Count")
-            n = self.store.count(entity, updated_min=self._filters(query), updated_max=self._until(query),
-                                 within=self._ranges(query))
+            status = _status_filter(entity, query)
+            if status:
+                where, params = self.store._where(self._filters(query), self._until(query), None,
+                                                  self._ranges(query))
+                where = (where + " AND " if where else " WHERE ") + status[0]
+                with self.store.lock:
+                    n = self.store.con.execute(f"SELECT count(*) FROM {entity}{where}",
+                                               list(params) + status[1]).fetchall()[0][0]
+            else:
+                n = self.store.count(entity, updated_min=self._filters(query), updated_max=self._until(query),
+                                     within=self._ranges(query))
             if limit is not None and n > limit:
                 return {"count": limit, "precision": "AT_LEAST"}
             return {"count": n, "precision": "EXACT"}

@@ -61,7 +61,10 @@ CARRIED = {
                "grand_total", "billing_address", "shipping_address", "created_at", "updated_at"),
 }
 
-LIFECYCLE = {"ACTIVE": "published", "DRAFT": "draft", "ARCHIVED": "archived"}  # ProductStatus
+# ProductStatus; UNLISTED (2025-10+, which we ask for): "active but you need a direct link to view it" — sold,
+# not listed, so private (shopify.dev/docs/api/admin-graphql/latest/enums/ProductStatus)
+LIFECYCLE = {"ACTIVE": "published", "DRAFT": "draft", "ARCHIVED": "archived", "UNLISTED": "private"}
+SOLD = {"ACTIVE", "UNLISTED"}
 ADDRESS = "firstName lastName company address1 city zip province country countryCodeV2 phone"
 MONEY = "shopMoney { amount currencyCode }"
 REFUNDS, REFUND_LINES = 10, 10  # refunds of an order and lines of a refund read with it
@@ -199,7 +202,7 @@ def map_product(p: dict) -> dict:
         "special_price": sale if regular is not None else None,
         "weight": kg,
         "stock": p.get("totalInventory"),
-        "status": "enabled" if p.get("status") == "ACTIVE" else "disabled",
+        "status": "enabled" if p.get("status") in SOLD else "disabled",
         "lifecycle": LIFECYCLE.get(p.get("status")),
         "type": "gift_card" if p.get("isGiftCard") else ("simple" if p.get("hasOnlyDefaultVariant") else "variable"),
         # Shopify has no sale dates: compareAtPrice is the "was" price of a sale running now
