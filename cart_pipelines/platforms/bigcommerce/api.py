@@ -10,7 +10,8 @@ token in `X-Auth-Token` (and its client id in `X-Auth-Client`, which BigCommerce
   page), one range at a time. Customers have no id range: keyset on their creation second (`TimeKeyset`).
 - v2 lists are plain JSON arrays and answer 204 No Content past the last page; orders page by `min_id` (keyset,
   always page 1, one request at a time as v2 gives no total); an order's products and shipping addresses are
-  sub-resources, and a 404 on them means the order was deleted after its page was listed.
+  sub-resources, and a 404 on them means the order was deleted after its page was listed. An order with a
+  `refunded_amount` has its refunds read from v3 (`/v3/orders/{id}/payment_actions/refunds`, one answer).
 - at most 3 requests are in flight (BigCommerce's documented concurrent-request limit per store), pages and
   sub-resources together; pacing follows the X-Rate-Limit-* headers every response carries (`PACING`).
 - delta: products and customers filter with `date_modified:min`, orders with `min_date_modified`; categories and
@@ -104,7 +105,11 @@ API = Api(
                                                  what=what("orders")), drops_parent=True),
                       Child("shipping_addresses", Endpoint("v2/orders/{id}/shipping_addresses", records=BODY,
                                                            paginator=V2_PAGES, what=what("orders")),
-                            drops_parent=True))),
+                            drops_parent=True),
+                      # v3 refunds (orders.v3 getOrderRefunds, all in one answer) of orders that had any
+                      Child("refunds", Endpoint("v3/orders/{id}/payment_actions/refunds", records="data",
+                                                what=what("orders")),
+                            when=mapping.was_refunded, drops_parent=True))),
         # Reviews live under each product: the product ids, and each product's reviews as a child.
         "reviews": Endpoint(
             "v3/catalog/products", params={"include_fields": "id", "sort": "id"}, paginator=PRODUCTS,

@@ -42,6 +42,7 @@ from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
+from cart_pipelines.platforms.kit import emulator_cases as cases
 from cart_pipelines.platforms.kit.emulator import (
     Emulator,
     EmulatorStore,
@@ -61,6 +62,8 @@ ALL_SCOPES = ("store_v2_products_read_only", "store_v2_customers_read_only", "st
 ORDER_STATUS = {"pending": (1, "Pending"), "processing": (11, "Awaiting Fulfillment"), "complete": (10, "Completed"),
                 "canceled": (5, "Cancelled"), "refunded": (4, "Refunded"),
                 "on_hold": (12, "Manual Verification Required")}
+SHIPPED = {"complete", "refunded"}  # orders served with date_shipped and items_shipped
+DISABLED_VARIANT_EVERY = 9  # every 9th product (id % 9 == 4) with variants cannot sell its last one
 RANGES = {  # range filter -> (store column, operator), as each list documents it
     "id:min": ("id", ">="), "id:max": ("id", "<="), "id:greater": ("id", ">"), "id:less": ("id", "<"),
     "date_created:min": ("created_at", ">="), "date_created:max": ("created_at", "<="),
@@ -75,6 +78,17 @@ V2_CUSTOMER_RANGES = ("min_id", "max_id", "min_date_created", "max_date_created"
 ORDER_SORTS = {"id": "id", "id:asc": "id", "id:desc": "-id", "date_created": "created_at",
                "date_created:asc": "created_at", "date_modified": "updated_at", "date_modified:asc": "updated_at"}
 COUNTRIES = {"NO": "Norway", "SE": "Sweden", "DK": "Denmark", "FI": "Finland", "DE": "Germany"}
+
+
+def variant_disabled(p: dict, k: int) -> bool:
+    """Whether variant k of a canonical product is `purchasing_disabled`: its status where it has one; else the
+    last of several variants of every DISABLED_VARIANT_EVERY-th product (a variation the shop stopped selling)."""
+    variants = p.get("variants") or []
+    if k >= len(variants):
+        return False
+    if variants[k].get("status") is not None:
+        return variants[k]["status"] == "disabled"
+    return len(variants) > 1 and k == len(variants) - 1 and cases.every(p["source_id"], DISABLED_VARIANT_EVERY, 4)
 
 
 def v3_date(value) -> str | None:
@@ -625,6 +639,8 @@ class BigCommerceEmulator(WritesMixin, Emulator):
         Rule("/stores/<store>/v2/orders/<int:oid>/shipping_addresses", endpoint="v2_order_shipping",
              methods=["GET"]),
         Rule("/stores/<store>/v2/orders/<int:oid>/coupons", endpoint="v2_order_coupons", methods=["GET"]),
+        Rule("/stores/<store>/v3/orders/<int:oid>/payment_actions/refunds", endpoint="v3_order_refunds",
+             methods=["GET"]),
         Rule("/stores/<store>/v2/products", endpoint="v2_products", methods=["GET"]),
         Rule("/stores/<store>/v2/customers", endpoint="v2_customers", methods=["GET"]),
         Rule("/stores/<store>/v2/customers/<int:cid>", endpoint="v2_customer_item", methods=["GET"]),
@@ -909,6 +925,14 @@ class BigCommerceEmulator(WritesMixin, Emulator):
             return self._v2_sub(request, [self.order_shipping_address(order, a)] if a else [])
         return self._serve(request, store, "store_v2_orders_read_only", build)
 
+    def v3_order_refunds(self, request, store, oid):
+        """GET /v3/orders/{order_id}/payment_actions/refunds (orders.v3 getOrderRefunds): every refund of the order,
+        ascending id, `{data, meta: {}}` (metaEmpty_Full: no paging); scope Orders read-only will do."""
+        def build():
+            order = self._order(oid)
+            return {"data": [self.refund(order, r) for r in cases.refunds(order)], "meta": {}}
+        return self._serve(request, store, "store_v2_orders_read_only", build)
+
     def v2_order_coupons(self, request, store, oid):
         # The canonical model keeps an order's discount, not the coupon codes behind it: an order has no coupons
         # here, and an empty v2 list is 204 No Content (status-codes page).
@@ -1069,8 +1093,9 @@ class BigCommerceEmulator(WritesMixin, Emulator):
                 "calculated_price": _number(v.get("price") if v.get("price") is not None else p.get("price")),
                 "sale_price": None, "retail_price": None, "map_price": 0, "weight": None,
                 "calculated_weight": weight, "width": None, "height": None, "depth": None,
-                "is_free_shipping": False, "fixed_cost_shipping_price": None, "purchasing_disabled": False,
-                "purchasing_disabled_message": "", "image_url": "", "cost_price": None, "upc": "", "mpn": "",
+                "is_free_shipping": False, "fixed_cost_shipping_price": None,
+                "purchasing_disabled": variant_disabled(p, k),
+                "purchasing_disabled_message": "Sold out for good" if variant_disabled(p, k) else "", "image_url": "", "cost_price": None, "upc": "", "mpn": "",
                 "gtin": "", "inventory_level": int(v.get("stock") or 0), "inventory_warning_level": 0,
                 "bin_picking_number": "",
                 "option_values": [{"id": j + 1, "option_id": j + 1, "label": str(o.get("value") or ""),
@@ -1129,9 +1154,34 @@ class BigCommerceEmulator(WritesMixin, Emulator):
                 "country": COUNTRIES.get(a.get("country"), a.get("country") or ""),
                 "country_iso2": a.get("country") or "", "phone": a.get("phone") or "", "email": email or ""}
 
+    @staticmethod
+    def refund(o: dict, r: dict) -> dict:
+        """A canonical refund as orders.v3 `Refund`: PRODUCT items name the order product (its id) with a quantity,
+        the rest of the amount is an ORDER item; one payment back to the store credit provider."""
+        oid = int(o["source_id"])
+        lines = {str(i.get("source_id")): oid * 100 + k + 1 for k, i in enumerate(o.get("items") or [])}
+        items = [{"item_type": "PRODUCT", "item_id": lines.get(str(ln.get("item_id")), 0), "reason": r.get("reason")
+                  or "", "quantity": _int(ln.get("qty")), "requested_amount": _number(ln.get("amount"))}
+                 for ln in r.get("lines") or []]
+        rest = _dec(r["amount"]) - sum((_dec(ln.get("amount")) for ln in r.get("lines") or []), Decimal(0))
+        if rest > 0:
+            items.append({"item_type": "ORDER", "item_id": oid, "reason": r.get("reason") or "",
+                          "requested_amount": _number(rest)})
+        rid = int(r["source_id"])
+        return {"id": rid, "order_id": oid, "user_id": 0, "created": v3_date(r.get("created_at")),
+                "reason": r.get("reason") or "", "total_amount": _number(r["amount"]), "total_tax": 0,
+                "uses_merchant_override_values": False, "items": items,
+                "payments": [{"id": rid, "provider_id": "storecredit", "amount": _number(r["amount"]),
+                              "offline": False, "is_declined": False, "declined_message": "",
+                              "transaction_id": str(rid)}]}
+
     def order(self, o: dict) -> dict:
         oid = int(o["source_id"])
         status_id, status = ORDER_STATUS.get(o.get("status"), (0, "Incomplete"))
+        refunded = cases.refunded_total(o)
+        shipped = o.get("status") in SHIPPED
+        if refunded and status_id != 4:
+            status_id, status = 14, "Partially Refunded"  # set by BigCommerce when a part is refunded
         subtotal, tax = _dec(o.get("subtotal")), _dec(o.get("tax"))
         shipping, grand = _dec(o.get("shipping")), _dec(o.get("grand_total"))
         sub_url = f"{self.base_url}/stores/{STORE_HASH}/v2/orders/{oid}"
@@ -1140,7 +1190,8 @@ class BigCommerceEmulator(WritesMixin, Emulator):
         return {
             "id": oid, "customer_id": int(o.get("customer_id") or 0), "date_created": v2_date(o.get("created_at")
                                                                                              or o.get("updated_at")),
-            "date_modified": v2_date(o.get("updated_at")), "date_shipped": "", "cart_id": "",
+            "date_modified": v2_date(o.get("updated_at")),
+            "date_shipped": v2_date(o.get("updated_at")) if shipped else "", "cart_id": "",
             "status_id": status_id, "status": status,
             "subtotal_ex_tax": v2_money(subtotal), "subtotal_inc_tax": v2_money(subtotal + tax),
             "subtotal_tax": v2_money(tax), "base_shipping_cost": v2_money(shipping),
@@ -1151,9 +1202,10 @@ class BigCommerceEmulator(WritesMixin, Emulator):
             "base_wrapping_cost": zero, "wrapping_cost_ex_tax": zero, "wrapping_cost_inc_tax": zero,
             "wrapping_cost_tax": zero, "wrapping_cost_tax_class_id": 0,
             "total_ex_tax": v2_money(grand - tax), "total_inc_tax": v2_money(grand), "total_tax": v2_money(tax),
-            "items_total": sum(_int(i.get("qty")) for i in o.get("items") or []), "items_shipped": 0,
+            "items_total": sum(_int(i.get("qty")) for i in o.get("items") or []),
+            "items_shipped": sum(_int(i.get("qty")) for i in o.get("items") or []) if shipped else 0,
             "payment_method": "", "payment_provider_id": "", "payment_status": "",
-            "refunded_amount": v2_money(grand) if o.get("status") == "refunded" else zero,
+            "refunded_amount": v2_money(refunded),
             "order_is_digital": False, "store_credit_amount": zero, "gift_certificate_amount": zero,
             "ip_address": "", "ip_address_v6": "", "geoip_country": "", "geoip_country_iso2": "",
             "currency_id": 1, "currency_code": currency, "currency_exchange_rate": "1.0000000000",
@@ -1194,7 +1246,10 @@ class BigCommerceEmulator(WritesMixin, Emulator):
         price, line_tax = _dec(i.get("price")), _dec(i.get("tax"))
         unit_tax = (line_tax / qty).quantize(Decimal("0.0001")) if qty else Decimal(0)
         name, zero = i.get("name") or "", "0.0000"
-        return {"id": oid * 100 + k + 1, "order_id": oid, "product_id": int(i.get("product_id") or 0),
+        # a product deleted since: the line keeps name and sku, product_id is 0
+        gone = cases.product_gone(o, k)
+        back = [ln for r in cases.refunds(o) for ln in r.get("lines") or [] if ln.get("item_id") == str(i.get("source_id"))]
+        return {"id": oid * 100 + k + 1, "order_id": oid, "product_id": 0 if gone else int(i.get("product_id") or 0),
                 "variant_id": 0, "order_pickup_method_id": 0, "order_address_id": oid, "name": name,
                 "name_customer": name, "name_merchant": name, "sku": i.get("sku") or "", "upc": "", "type": "physical",
                 "base_price": v2_money(price), "price_ex_tax": v2_money(price),
@@ -1203,9 +1258,9 @@ class BigCommerceEmulator(WritesMixin, Emulator):
                 "total_inc_tax": v2_money(price * qty + line_tax), "total_tax": v2_money(line_tax),
                 "weight": 0, "width": zero, "height": zero, "depth": zero, "quantity": qty,
                 "base_cost_price": zero, "cost_price_inc_tax": zero, "cost_price_ex_tax": zero,
-                "cost_price_tax": zero, "is_refunded": o.get("status") == "refunded",
-                "quantity_refunded": qty if o.get("status") == "refunded" else 0,
-                "refund_amount": v2_money(price * qty + line_tax) if o.get("status") == "refunded" else zero,
+                "cost_price_tax": zero, "is_refunded": bool(back),
+                "quantity_refunded": sum(_int(ln.get("qty")) for ln in back),
+                "refund_amount": v2_money(sum((_dec(ln.get("amount")) for ln in back), Decimal(0))),
                 "return_id": 0, "wrapping_id": 0, "wrapping_name": None, "base_wrapping_cost": zero,
                 "wrapping_cost_ex_tax": zero, "wrapping_cost_inc_tax": zero, "wrapping_cost_tax": zero,
                 "wrapping_message": "", "quantity_shipped": 0, "event_name": None, "event_date": None,

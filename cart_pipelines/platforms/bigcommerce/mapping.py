@@ -19,7 +19,7 @@ from cart_pipelines.platforms.kit.values import blank, zulu
 
 # v2 order status ids (Order Status API) -> canonical status.
 ORDER_STATUS = {0: "pending", 1: "pending", 7: "pending", 2: "complete", 10: "complete", 3: "processing",
-                8: "processing", 9: "processing", 11: "processing", 4: "refunded", 14: "refunded", 5: "canceled",
+                8: "processing", 9: "processing", 11: "processing", 4: "refunded", 14: "processing", 5: "canceled",
                 6: "canceled", 12: "on_hold", 13: "on_hold"}
 REVIEW_STATUS = {"approved": "approved", "pending": "pending", "disapproved": "rejected"}
 
@@ -87,13 +87,14 @@ def tax_class(t: dict) -> dict:
 
 def variants(p: dict, price_field: str | None = "price") -> list[dict]:
     """A product's variants with options (the base variant has none); the price is `price_field`, else the
-    calculated price."""
+    calculated price; `purchasing_disabled` ("the variant cannot be purchased") is status disabled."""
     return [{"source_id": str(v["id"]), "sku": v.get("sku"),
              "price": money(v[price_field] if price_field and v.get(price_field) is not None
                             else v.get("calculated_price")),
              "stock": v.get("inventory_level"),
              "options": [{"name": o.get("option_display_name"), "value": o.get("label")}
-                         for o in v.get("option_values") or []]}
+                         for o in v.get("option_values") or []],
+             "status": "disabled" if v.get("purchasing_disabled") else "enabled"}
             for v in p.get("variants") or [] if v.get("option_values")]
 
 
@@ -101,15 +102,23 @@ def product(p: dict) -> dict:
     images = [{"url": i.get("url_zoom") or i.get("url_standard"), "position": i.get("sort_order"),
                "alt": i.get("description")} for i in p.get("images") or []]
     sale = money(p.get("sale_price"))
+    mapped = variants(p)
     return {
         "source_id": str(p["id"]), "sku": p.get("sku"), "name": p.get("name"),
         "description_html": p.get("description"), "price": money(p.get("price")),
         "special_price": sale if sale else None,  # 0 means no sale price
+        # BigCommerce has no sale dates: a sale_price runs until it is removed
+        "special_price_from": None, "special_price_to": None,
         "weight": p.get("weight"),  # in the store's weight unit (GET /v2/store weight_units)
-        "stock": p.get("inventory_level"), "status": "enabled" if p.get("is_visible") else "disabled",
+        "stock": p.get("inventory_level"),
+        # sold: visible and not `availability: disabled` ("cannot be purchased"); hidden (is_visible false) is
+        # a product only a direct link finds, so private
+        "status": "enabled" if p.get("is_visible") and p.get("availability") != "disabled" else "disabled",
+        "lifecycle": "published" if p.get("is_visible") else "private",
+        "type": "downloadable" if p.get("type") == "digital" else ("variable" if mapped else "simple"),
         "url_key": url_key(p.get("custom_url")), "category_ids": [str(c) for c in p.get("categories") or []],
         "manufacturer_id": ref_id(p.get("brand_id")), "tax_class_id": str(p.get("tax_class_id", 0)),
-        "variants": variants(p), "images": images,
+        "variants": mapped, "images": images,
         "created_at": ts(p.get("date_created")), "updated_at": ts(p.get("date_modified")),
     }
 
@@ -129,16 +138,47 @@ def order_items(products: list[dict], sku=lambda s: s) -> list[dict]:
              "tax": money(i.get("total_tax"))} for i in products]
 
 
-def order(o: dict, products: list[dict], shipping: list[dict]) -> dict:
-    """A v2 order with its products and shipping addresses (sub-resources)."""
+def was_refunded(o: dict) -> bool:
+    """Whether a v2 order has refunds to read (`refunded_amount` above 0)."""
+    try:
+        return (money(o.get("refunded_amount")) or 0) > 0
+    except ArithmeticError:
+        return False
+
+
+def refund(r: dict, products: list[dict]) -> dict:
+    """An orders.v3 Refund: `total_amount` is what went back; its PRODUCT items are lines (item_id is the order
+    product's id, whose sku the order's products give); SHIPPING, ORDER and other items count in the amount only."""
+    skus = {str(i.get("id")): i.get("sku") for i in products}
+    lines = [{"item_id": str(i.get("item_id")), "sku": blank(skus.get(str(i.get("item_id")))), "qty": i.get("quantity"),
+              "amount": money(i.get("requested_amount"))} for i in r.get("items") or [] if i.get("item_type") == "PRODUCT"]
+    return {"source_id": str(r["id"]), "amount": money(r.get("total_amount")), "reason": blank(r.get("reason")),
+            "created_at": ts(r.get("created")), "lines": lines}
+
+
+def refunds(o: dict, rows: list[dict], products: list[dict]) -> dict:
+    """refunds (v3), refunded_total (v2 `refunded_amount`) and net_total (the total less that)."""
+    refunded, total = money(o.get("refunded_amount")) or None, money(o.get("total_inc_tax"))
+    return {"refunds": [refund(r, products) for r in rows], "refunded_total": refunded,
+            "net_total": max(Decimal(0), total - refunded) if refunded and total is not None else None}
+
+
+def order(o: dict, products: list[dict], shipping: list[dict], refund_rows: list[dict] = ()) -> dict:
+    """A v2 order with its products, shipping addresses (sub-resources) and v3 refunds. Status 14 (Partially
+    Refunded) leaves the order where it stands, shipped or not: the refund itself is carried."""
     billing = o.get("billing_address") or {}
+    status = ORDER_STATUS.get(o.get("status_id"), o.get("status"))
+    if o.get("status_id") == 14:
+        status = "complete" if o.get("date_shipped") or o.get("items_shipped") else "processing"
     return {
         "source_id": str(o["id"]), "number": str(o["id"]), "customer_id": ref_id(o.get("customer_id")),
         "email": billing.get("email"), "customer_first_name": billing.get("first_name"),
-        "customer_last_name": billing.get("last_name"), "status": ORDER_STATUS.get(o.get("status_id"), o.get("status")),
+        "customer_last_name": billing.get("last_name"), "status": status,
         "currency": o.get("currency_code"), "subtotal": money(o.get("subtotal_ex_tax")),
         "shipping": money(o.get("shipping_cost_ex_tax")), "tax": money(o.get("total_tax")),
         "discount": money(o.get("discount_amount")), "grand_total": money(o.get("total_inc_tax")),
+        **refunds(o, list(refund_rows), products),
+        # a line of a product deleted since has product_id 0 (no product): its sku, name and price stay
         "items": order_items(products), "billing_address": address(billing),
         "shipping_address": address(shipping[0] if shipping else None),
         "created_at": ts(o.get("date_created")), "updated_at": ts(o.get("date_modified")),
