@@ -12,7 +12,7 @@ from cart_pipelines.defs.platform_resources import BigCommerceSourceResource
 from cart_pipelines.model.canonical import SCHEMAS
 from cart_pipelines.model.coerce import coerce_record
 from cart_pipelines.platforms import registry as platforms
-from cart_pipelines.platforms.bigcommerce.emulator import BigCommerceEmulator, variant_disabled
+from cart_pipelines.platforms.bigcommerce.emulator import BigCommerceEmulator
 from cart_pipelines.platforms.bigcommerce.source import BigCommerceSource
 from cart_pipelines.platforms.kit import emulator_cases as cases
 from cart_pipelines.platforms.kit.emulator import EmulatorStore, Knobs, running
@@ -217,10 +217,10 @@ def test_fields_outside_the_generic_contract(store_dir):
                for e in ("products", "customers", "orders", "reviews")}
     want = {e: truth(store_dir, e) for e in got}
     for g, w in zip(got["products"], want["products"]):
-        # purchasing_disabled variants are carried with status disabled (emulator.variant_disabled picks them)
+        # purchasing_disabled variants are carried with status disabled (emulator_cases.variant_disabled picks them)
         assert [{k: v for k, v in x.items() if k != "source_id"} for x in g["variants"]] == \
                [{**{k: v for k, v in x.items() if k != "source_id"},
-                 "status": "disabled" if variant_disabled(w, n) else "enabled"} for n, x in enumerate(w["variants"])]
+                 "status": "disabled" if cases.variant_disabled(w, n) else "enabled"} for n, x in enumerate(w["variants"])]
     by_id = {w["source_id"]: w for w in want["customers"]}
     assert sorted(by_id) == sorted(g["source_id"] for g in got["customers"])
     for g in got["customers"]:  # read oldest first, not by id

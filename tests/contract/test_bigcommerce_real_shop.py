@@ -10,7 +10,6 @@ import pytest
 
 from cart_pipelines.platforms import registry as platforms
 from cart_pipelines.platforms.bigcommerce import mapping
-from cart_pipelines.platforms.bigcommerce.emulator import variant_disabled
 from cart_pipelines.platforms.kit import emulator_cases as cases
 from cart_pipelines.platforms.kit.emulator import EmulatorStore, Knobs
 from cart_pipelines.sample.generator import StoreSize, generate_store
@@ -53,7 +52,7 @@ def test_purchasing_disabled_variants_are_carried_disabled(store_dir, read):
     disabled = 0
     for pid, p in truth(store_dir, "products").items():
         for k, v in enumerate(read["products"][pid]["variants"]):
-            want = "disabled" if variant_disabled(p, k) else "enabled"
+            want = "disabled" if cases.variant_disabled(p, k) else "enabled"
             assert v["status"] == want, (pid, k)
             disabled += want == "disabled"
     assert disabled

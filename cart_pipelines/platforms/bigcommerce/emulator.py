@@ -63,7 +63,6 @@ ORDER_STATUS = {"pending": (1, "Pending"), "processing": (11, "Awaiting Fulfillm
                 "canceled": (5, "Cancelled"), "refunded": (4, "Refunded"),
                 "on_hold": (12, "Manual Verification Required")}
 SHIPPED = {"complete", "refunded"}  # orders served with date_shipped and items_shipped
-DISABLED_VARIANT_EVERY = 9  # every 9th product (id % 9 == 4) with variants cannot sell its last one
 RANGES = {  # range filter -> (store column, operator), as each list documents it
     "id:min": ("id", ">="), "id:max": ("id", "<="), "id:greater": ("id", ">"), "id:less": ("id", "<"),
     "date_created:min": ("created_at", ">="), "date_created:max": ("created_at", "<="),
@@ -78,17 +77,6 @@ V2_CUSTOMER_RANGES = ("min_id", "max_id", "min_date_created", "max_date_created"
 ORDER_SORTS = {"id": "id", "id:asc": "id", "id:desc": "-id", "date_created": "created_at",
                "date_created:asc": "created_at", "date_modified": "updated_at", "date_modified:asc": "updated_at"}
 COUNTRIES = {"NO": "Norway", "SE": "Sweden", "DK": "Denmark", "FI": "Finland", "DE": "Germany"}
-
-
-def variant_disabled(p: dict, k: int) -> bool:
-    """Whether variant k of a canonical product is `purchasing_disabled`: its status where it has one; else the
-    last of several variants of every DISABLED_VARIANT_EVERY-th product (a variation the shop stopped selling)."""
-    variants = p.get("variants") or []
-    if k >= len(variants):
-        return False
-    if variants[k].get("status") is not None:
-        return variants[k]["status"] == "disabled"
-    return len(variants) > 1 and k == len(variants) - 1 and cases.every(p["source_id"], DISABLED_VARIANT_EVERY, 4)
 
 
 def v3_date(value) -> str | None:
@@ -1094,8 +1082,9 @@ class BigCommerceEmulator(WritesMixin, Emulator):
                 "sale_price": None, "retail_price": None, "map_price": 0, "weight": None,
                 "calculated_weight": weight, "width": None, "height": None, "depth": None,
                 "is_free_shipping": False, "fixed_cost_shipping_price": None,
-                "purchasing_disabled": variant_disabled(p, k),
-                "purchasing_disabled_message": "Sold out for good" if variant_disabled(p, k) else "", "image_url": "", "cost_price": None, "upc": "", "mpn": "",
+                "purchasing_disabled": cases.variant_disabled(p, k),
+                "purchasing_disabled_message": "Sold out for good" if cases.variant_disabled(p, k) else "",
+                "image_url": "", "cost_price": None, "upc": "", "mpn": "",
                 "gtin": "", "inventory_level": int(v.get("stock") or 0), "inventory_warning_level": 0,
                 "bin_picking_number": "",
                 "option_values": [{"id": j + 1, "option_id": j + 1, "label": str(o.get("value") or ""),

@@ -12,6 +12,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 PARTIAL_REFUND_EVERY = 12  # every 12th order (id % 12 == 5) that was paid has one line's unit refunded
+DISABLED_VARIANT_EVERY = 9  # every 9th product (id % 9 == 4) with variants stopped selling its last one
 GONE_PRODUCT_EVERY = 31  # every 31st order (id % 31 == 7): its first line's product was deleted since
 PAID = {"processing", "complete"}  # paid orders a refund can leave where they stand
 
@@ -58,3 +59,14 @@ def refunded_total(order: dict) -> Decimal:
 def product_gone(order: dict, line: int) -> bool:
     """Whether line `line` of the order names a product that was deleted since (the line keeps sku and name)."""
     return line == 0 and every(order["source_id"], GONE_PRODUCT_EVERY, 7)
+
+
+def variant_disabled(product: dict, k: int) -> bool:
+    """Whether variant k of a canonical product is disabled: its status where it has one; else the last of several
+    variants of every DISABLED_VARIANT_EVERY-th product (a variation the shop stopped selling)."""
+    variants = product.get("variants") or []
+    if k >= len(variants):
+        return False
+    if variants[k].get("status") is not None:
+        return variants[k]["status"] == "disabled"
+    return len(variants) > 1 and k == len(variants) - 1 and every(product["source_id"], DISABLED_VARIANT_EVERY, 4)

@@ -18,6 +18,7 @@ from __future__ import annotations
 from cart_pipelines.platforms.kit.rest import (
     BODY,
     Api,
+    Child,
     Endpoint,
     IdRanges,
     PageNumber,
@@ -35,6 +36,8 @@ CONCURRENCY = 4
 REQUESTS_PER_SECOND = 10.0  # Magento itself has no REST limit; stay politely under typical host/CDN limits
 
 # The ACL resource each entity's endpoint requires (app/code/Magento/*/etc/webapi.xml).
+# (creditmemos: Magento_Sales::sales, the Sales module's resource for its documents; configurable children:
+# Magento_Catalog::products)
 SCOPES = {
     "categories": "Magento_Catalog::categories",
     "manufacturers": "Magento_Catalog::attributes_attributes",
@@ -86,12 +89,24 @@ API = Api(
                                 what="tax_classes", map=mapping.tax_class),
         "tax_rates": Endpoint("V1/taxRates/search", paginator=NUMBERED, what="tax rates"),
         "tax_rules": Endpoint("V1/taxRules/search", paginator=NUMBERED, what="tax rules"),
+        # A configurable product's variants are its child simple products (ConfigurableProduct getChildren).
         "products": Endpoint("V1/products", params=SORTED, id_field="id", since=UPDATED,
-                             id_params=trimmed(SORTED, "id"), what="products", map=mapping.product),
+                             id_params=trimmed(SORTED, "id"), what="products", map=mapping.product,
+                             children=(Child("children", Endpoint(
+                                 "V1/configurable-products/{sku}/children", paginator=Single(), records=BODY,
+                                 what="the child products of configurable product {sku}"),
+                                 when=lambda p: p.get("type_id") == "configurable"),)),
         "customers": Endpoint("V1/customers/search", params=SORTED, id_field="id", since=UPDATED,
                               id_params=trimmed(SORTED, "id"), what="customers", map=mapping.customer),
+        # Credit memos (refunds) of the orders that have any (total_refunded above 0).
         "orders": Endpoint("V1/orders", params=SORTED, id_field="entity_id", since=UPDATED,
-                           id_params=trimmed(SORTED, "entity_id"), what="orders", map=mapping.order),
+                           id_params=trimmed(SORTED, "entity_id"), what="orders", map=mapping.order,
+                           children=(Child("creditmemos", Endpoint(
+                               "V1/creditmemos", params={**SORTED, **search_criteria([("order_id", "{entity_id}", "eq")])},
+                               id_field="entity_id", what="the credit memos of order {entity_id}"),
+                               when=mapping.was_refunded),)),
+        "attribute_options": Endpoint("V1/products/attributes/{code}/options", paginator=Single(), records=BODY,
+                                      what="the options of attribute {code}"),
         "store_configs": Endpoint("V1/store/storeConfigs", paginator=Single(), records=BODY,
                                   what="the store configuration"),
     },

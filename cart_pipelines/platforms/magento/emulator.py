@@ -64,6 +64,7 @@ from werkzeug.exceptions import HTTPException, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
+from cart_pipelines.platforms.kit import emulator_cases as cases
 from cart_pipelines.platforms.kit.emulator import (
     Emulator,
     EmulatorStore,
@@ -106,7 +107,55 @@ REQUIRED = {
     "tax_class": ("class_name", "class_type"),
     "tax_rate": ("tax_country_id", "rate", "code"),
     "option": ("label", "value"),
+    "creditmemo": ("order_id", "items"),
+    "creditmemo_item": ("base_cost", "base_price", "entity_id", "order_item_id", "qty"),
+    "creditmemo_comment": ("comment", "is_customer_notified", "is_visible_on_front", "parent_id"),
 }
+# What real shops hold (kit/emulator_cases.py picks orders; these pick products, a few percent each):
+TYPE_EVERY = {11: "virtual", 12: "downloadable", 13: "bundle"}  # id % 25 -> type_id of a product without variants
+OFF_WEBSITE = (30, 19)  # id % 30 == 19: removed from the website (website_ids [])
+SALE_DATES = (3, 1)  # id % 3 == 1 with a special price: the sale ran 30 days from the product's creation
+CANONICAL_TYPE = {"variable": "configurable", "simple": "simple", "grouped": "grouped", "bundle": "bundle",
+                  "virtual": "virtual", "downloadable": "downloadable"}
+
+
+GONE_PRODUCT = 700_000_000  # product ids of lines whose product was deleted since (no such product is served)
+
+
+def type_id(p: dict) -> str:
+    """Magento's type_id of a canonical product: its type where it has one, configurable with variants, else a
+    virtual, downloadable or (fixed-price) bundle product for a few ids, else simple."""
+    if p.get("type") in CANONICAL_TYPE:
+        return CANONICAL_TYPE[p["type"]]
+    if p.get("variants"):
+        return "configurable"
+    pid = int(p["source_id"])
+    return TYPE_EVERY.get(pid % 25, "simple")
+
+
+def off_website(p: dict) -> bool:
+    return int(p["source_id"]) % OFF_WEBSITE[0] == OFF_WEBSITE[1]
+
+
+def sale_dates(p: dict) -> tuple[str | None, str | None]:
+    """(special_from_date, special_to_date) as Magento's "Y-m-d H:i:s": the canonical dates where the product has
+    them; else a sale of 30 days from its creation for every third product with a special price."""
+    if p.get("special_price_from") or p.get("special_price_to"):
+        return mtime(p.get("special_price_from")), mtime(p.get("special_price_to"))
+    created = p.get("created_at") or p.get("updated_at")
+    if p.get("special_price") is None or not created or int(p["source_id"]) % SALE_DATES[0] != SALE_DATES[1]:
+        return None, None
+    return mtime(created), mtime(to_utc(created) + timedelta(days=30))
+
+
+def option_code(label: str) -> str:
+    """The attribute_code of a configurable option (the store names options by label only)."""
+    return "cfg_" + (re.sub(r"[^a-z0-9]+", "_", str(label).lower()).strip("_") or "option")
+
+
+def child_id(pid: int, k: int) -> int:
+    """The simple product id of variant k of configurable product pid (above the store's ids)."""
+    return 800_000_000 + pid * 100 + k + 1
 
 
 def mtime(value) -> str | None:
@@ -353,6 +402,8 @@ class MagentoEmulator(Emulator):
         ("GET", "V1/customers/{customerId}"): ("customer", "Magento_Customer::customer"),
         ("GET", "V1/orders"): ("orders", "Magento_Sales::actions_view"),
         ("GET", "V1/orders/{id}"): ("order", "Magento_Sales::actions_view"),
+        ("GET", "V1/configurable-products/{sku}/children"): ("children", "Magento_Catalog::products"),
+        ("GET", "V1/creditmemos"): ("creditmemos", "Magento_Sales::sales"),
     }
     # literal routes first, so "customers/search" is not read as customer id "search"
     _MATCHERS = sorted(((method, re.compile("/".join("(?P<%s>[^/]+)" % s[1:-1] if s.startswith("{") else re.escape(s)
@@ -601,6 +652,13 @@ class MagentoEmulator(Emulator):
     # --- manufacturer options, tax tables
     def attribute_options(self, request: Request, attributeCode: str) -> Response:
         """An attribute's options: one unpaged list, the empty option first. The store models `manufacturer`."""
+        if attributeCode.startswith("cfg_"):
+            values = self._option_values(attributeCode)
+            if not values:
+                raise BadRequest(NO_ATTRIBUTE, [attributeCode], status=404)
+            return self.json([{"label": " ", "value": ""}] + [
+                out({"label": label, "value": value, "sort_order": 0, "is_default": False, "store_labels": []},
+                    "option") for label, value in values])
         if attributeCode != "manufacturer":
             raise BadRequest(NO_ATTRIBUTE, [attributeCode], status=404)
         n = self.store.count("manufacturers")
@@ -675,13 +733,15 @@ class MagentoEmulator(Emulator):
         pid = int(p["source_id"])
         special = number(p.get("special_price"))
         category_ids = [str(c) for c in p.get("category_ids") or []]
+        start, end = sale_dates(p)
         attrs = [("description", text(p.get("description_html"))),
                  ("url_key", text((p.get("url_key") or "").rsplit("/", 1)[-1])),  # a segment; paths are url rewrites
                  ("special_price", None if special is None else f"{special:.6f}"),  # decimal attributes are text
+                 ("special_from_date", start), ("special_to_date", end),
                  ("manufacturer", text(p.get("manufacturer_id"))), ("tax_class_id", text(p.get("tax_class_id"))),
                  ("category_ids", category_ids or None), ("options_container", "container2")]
         variants = [v for v in p.get("variants") or [] if isinstance(v, dict)]
-        ext = {"website_ids": [1],
+        ext = {"website_ids": [] if off_website(p) else [1],
                "category_links": [{"position": k, "category_id": c} for k, c in enumerate(category_ids)],
                "stock_item": self._stock_item(p)}
         if variants:
@@ -692,11 +752,12 @@ class MagentoEmulator(Emulator):
                             for value in sorted({str(o.get("value")) for v in variants for o in v.get("options") or []
                                                  if o.get("name") == label})],
                  "product_id": pid} for k, label in enumerate(labels)]
-            ext["configurable_product_links"] = []  # the child simple products are not served (module docstring)
+            # the child simple products: GET configurable-products/{sku}/children (not in the products list)
+            ext["configurable_product_links"] = [child_id(pid, k) for k in range(len(variants))]
         return out({"id": pid, "sku": text(p.get("sku")), "name": text(p.get("name")), "attribute_set_id": 4,
                     "price": number(p.get("price")),
                     "status": 2 if p.get("status") == "disabled" else 1, "visibility": 4,
-                    "type_id": "configurable" if variants else "simple",
+                    "type_id": type_id(p),
                     "created_at": mtime(p.get("created_at") or p.get("updated_at")),
                     "updated_at": mtime(p.get("updated_at")), "weight": number(p.get("weight")),
                     "extension_attributes": ext, "product_links": [], "options": [],
@@ -706,6 +767,41 @@ class MagentoEmulator(Emulator):
 
     def products(self, request: Request) -> Response:
         return self.search(request, "products", self._product, {"entity_id": "id"})
+
+    def children(self, request: Request, sku: str) -> Response:
+        """A configurable product's child simple products (ConfigurableProduct LinkManagement getChildren): each
+        with the option attributes it stands for, `status` 2 where the variant is disabled, visibility 1."""
+        p = self.by_sku(sku)
+        pid, out_list = int(p["source_id"]), []
+        for k, v in enumerate(v for v in p.get("variants") or [] if isinstance(v, dict)):
+            price = number(v.get("price")) if v.get("price") is not None else number(p.get("price"))
+            attrs = [{"attribute_code": option_code(o.get("name")),
+                      "value": str(option_id(o.get("name"), str(o.get("value"))))}
+                     for o in v.get("options") or [] if o.get("name")]
+            stock = self._stock_item({**p, "source_id": child_id(pid, k), "stock": v.get("stock")})
+            out_list.append(out({"id": child_id(pid, k), "sku": text(v.get("sku")), "attribute_set_id": 4,
+                                 "name": text(" ".join([str(p.get("name") or "")] + [str(o.get("value"))
+                                                                                    for o in v.get("options") or []])),
+                                 "price": price, "status": 2 if cases.variant_disabled(p, k) else 1,
+                                 "visibility": 1, "type_id": "simple", "weight": number(p.get("weight")),
+                                 "created_at": mtime(p.get("created_at") or p.get("updated_at")),
+                                 "updated_at": mtime(p.get("updated_at")),
+                                 "extension_attributes": {"website_ids": [1], "stock_item": stock},
+                                 "custom_attributes": attrs}, "product"))
+        return self.json(out_list)
+
+    def _option_values(self, code: str) -> list[tuple[str, str]]:
+        """(label, value) pairs of a configurable option attribute, from every product's variants."""
+        with self.store.lock:
+            rows = self.store.con.execute("SELECT record FROM products WHERE json_array_length(record, "
+                                          "'$.variants') > 0").fetchall()
+        found = set()
+        for (raw,) in rows:
+            for v in self.store._decode(raw).get("variants") or []:
+                for o in v.get("options") or []:
+                    if o.get("name") and option_code(o["name"]) == code:
+                        found.add((str(o.get("value")), str(option_id(o["name"], str(o.get("value"))))))
+        return sorted(found)
 
     def product(self, request: Request, sku: str) -> Response:
         return self.json(self._product(self.by_sku(sku)))
@@ -768,9 +864,14 @@ class MagentoEmulator(Emulator):
         oid = int(o["source_id"])
         created, updated = mtime(o.get("created_at") or o.get("updated_at")), mtime(o.get("updated_at"))
         items = []
+        refunds = cases.refunds(o)
         for k, i in enumerate(i for i in o.get("items") or [] if isinstance(i, dict)):
             qty, price, tax = number(i.get("qty")), number(i.get("price")), number(i.get("tax"))
             product_id = number(i.get("product_id"))
+            if product_id is not None and cases.product_gone(o, k):
+                # deleted since: Magento's sales_order_item keeps the id (no foreign key to the catalog)
+                product_id = GONE_PRODUCT + int(product_id)
+            back = [ln for r in refunds for ln in r.get("lines") or [] if ln.get("item_id") == str(i.get("source_id"))]
             items.append(out({"item_id": oid * 100 + k + 1, "order_id": oid, "created_at": created,
                               "updated_at": updated, "product_id": None if product_id is None else int(product_id),
                               "sku": text(i.get("sku")), "name": text(i.get("name")), "qty_ordered": qty,
@@ -778,7 +879,10 @@ class MagentoEmulator(Emulator):
                               "base_tax_amount": tax,
                               "row_total": None if price is None or qty is None else price * qty,
                               "base_row_total": None if price is None or qty is None else price * qty,
-                              "product_type": "simple", "is_virtual": 0, "store_id": 1}, "order_item"))
+                              "product_type": "simple", "is_virtual": 0, "store_id": 1,
+                              "qty_refunded": sum((number(ln.get("qty")) or 0 for ln in back), Decimal(0)),
+                              "amount_refunded": sum((number(ln.get("amount")) or 0 for ln in back), Decimal(0))},
+                             "order_item"))
         guest = o.get("customer_id") in (None, "")
         customer_id = None if guest else int(number(o["customer_id"]) or 0) or None
         money = {f: number(o.get(c)) for f, c in (("subtotal", "subtotal"), ("shipping_amount", "shipping"),
@@ -802,6 +906,9 @@ class MagentoEmulator(Emulator):
                     "store_currency_code": currency, "global_currency_code": currency, "store_id": 1,
                     **money, **{f"base_{k}": v for k, v in money.items()},
                     "discount_amount": discount, "base_discount_amount": discount,
+                    **({"total_refunded": refunded, "base_total_refunded": refunded,
+                        "total_offline_refunded": refunded, "base_total_offline_refunded": refunded}
+                       if (refunded := cases.refunded_total(o)) else {}),
                     "total_qty_ordered": qty_total, "total_item_count": len(items), "is_virtual": 0,
                     "created_at": created, "updated_at": updated, "items": items,
                     "billing_address_id": None if billing is None else oid * 2, "billing_address": billing,
@@ -818,6 +925,48 @@ class MagentoEmulator(Emulator):
 
     def orders(self, request: Request) -> Response:
         return self.search(request, "orders", self._order, {"id": "entity_id"})
+
+    def _creditmemo(self, o: dict, r: dict) -> dict:
+        """A canonical refund as a credit memo: its lines are items naming the order item, the rest of the amount
+        an adjustment refund; the reason is the first comment."""
+        oid, cid = int(o["source_id"]), int(r["source_id"])
+        created = mtime(r.get("created_at"))
+        order_items = {str(i.get("source_id")): (oid * 100 + k + 1, i)
+                       for k, i in enumerate(i for i in o.get("items") or [] if isinstance(i, dict))}
+        items = []
+        for n, ln in enumerate(r.get("lines") or []):
+            item_id, it = order_items.get(str(ln.get("item_id")), (0, {}))
+            qty, amount = number(ln.get("qty")) or Decimal(0), number(ln.get("amount")) or Decimal(0)
+            items.append(out({"entity_id": cid * 100 + n + 1, "parent_id": cid, "order_item_id": item_id,
+                              "sku": text(it.get("sku") or ln.get("sku")), "name": text(it.get("name")),
+                              "qty": qty, "price": amount / qty if qty else amount,
+                              "base_price": amount / qty if qty else amount, "base_cost": Decimal(0),
+                              "row_total": amount, "base_row_total": amount,
+                              "product_id": int(number(it.get("product_id")) or 0) or None}, "creditmemo_item"))
+        amount = number(r.get("amount")) or Decimal(0)
+        lines = sum((i["row_total"] for i in items), Decimal(0))
+        currency = text(o.get("currency"))
+        comments = [out({"entity_id": cid, "parent_id": cid, "comment": text(r["reason"]), "created_at": created,
+                         "is_customer_notified": 0, "is_visible_on_front": 0}, "creditmemo_comment")
+                    ] if r.get("reason") else []
+        return out({"entity_id": cid, "order_id": oid, "increment_id": str(cid), "state": 2, "store_id": 1,
+                    "grand_total": amount, "base_grand_total": amount, "subtotal": lines, "base_subtotal": lines,
+                    "adjustment_positive": amount - lines, "base_adjustment_positive": amount - lines,
+                    "adjustment": amount - lines, "base_adjustment": amount - lines,
+                    "order_currency_code": currency, "base_currency_code": currency,
+                    "created_at": created, "updated_at": created, "items": items, "comments": comments},
+                   "creditmemo")
+
+    def creditmemos(self, request: Request) -> Response:
+        """GET V1/creditmemos (searchCriteria): credit memos of the orders an `order_id` filter names (eq or in),
+        else of every order; filtered, sorted and paged like any search."""
+        crit = self.criteria(request)
+        wanted = sorted({int(x) for group in crit.groups for f, v, c in group if f == "order_id"
+                         and c in ("eq", "in") for x in str(v).split(",") if x.strip().isdigit()})
+        orders = self.store.page("orders", 0, len(wanted), ids=wanted) if wanted else \
+            self.store.page("orders", 0, self.store.count("orders"))
+        memos = [self._creditmemo(o, r) for o in orders for r in cases.refunds(o)]
+        return self.scan(request, memos, crit, {})
 
     def order(self, request: Request, id: str) -> Response:
         return self.json(self._order(self.one("orders", id, "id", NO_ENTITY)))

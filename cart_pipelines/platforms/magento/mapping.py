@@ -102,7 +102,38 @@ def product_context(store: dict) -> tuple[str, float | None]:
     return media, (LBS_TO_KG if str(store.get("weight_unit", "kgs")).startswith("lb") else None)
 
 
-def product(p: dict, media: str, factor: float | None) -> dict:
+# type_id -> canonical type: configurable products are variable (their child simple products are the variants);
+# Adobe Commerce's giftcard is a gift card
+TYPES = {"simple": "simple", "configurable": "variable", "grouped": "grouped", "bundle": "bundle",
+         "virtual": "virtual", "downloadable": "downloadable", "giftcard": "gift_card"}
+NOT_VISIBLE = 1  # visibility "Not Visible Individually"
+
+
+def lifecycle(p: dict) -> str:
+    """Published, or private: not visible individually, or removed from every website (still in the catalog)."""
+    ext = p.get("extension_attributes") or {}
+    if int(p.get("visibility") or 4) == NOT_VISIBLE or ext.get("website_ids") == []:
+        return "private"
+    return "published"
+
+
+def variant(child: dict, options: list[dict], labels) -> dict:
+    """A configurable product's child simple product as a variant: each option is the child's attribute whose value
+    is one of the option's value_index; its label from the attribute's options (`labels(code)`: value -> label)."""
+    attrs, ext = custom(child), child.get("extension_attributes") or {}
+    values = []
+    for option in options:
+        indexes = {str(v.get("value_index")) for v in option.get("values") or []}
+        code = next((c for c, v in attrs.items() if str(v) in indexes), None)
+        if code is not None:
+            values.append({"name": option.get("label"), "value": labels(code).get(str(attrs[code]), str(attrs[code]))})
+    stock = (ext.get("stock_item") or {}).get("qty")
+    return {"source_id": str(child["id"]), "sku": child.get("sku"), "price": money(child.get("price")),
+            "stock": None if stock is None else int(float(stock)), "options": values,
+            "status": "enabled" if int(child.get("status") or 1) == 1 else "disabled"}
+
+
+def product(p: dict, children: list[dict], media: str, factor: float | None, labels=lambda code: {}) -> dict:
     attrs, ext = custom(p), p.get("extension_attributes") or {}
     weight = p.get("weight")
     if weight is not None and factor:
@@ -113,13 +144,17 @@ def product(p: dict, media: str, factor: float | None) -> dict:
     return {"source_id": str(p["id"]), "sku": p.get("sku"), "name": p.get("name"),
             "description_html": attrs.get("description"), "price": money(p.get("price")),
             "special_price": money(attrs.get("special_price")), "weight": weight,
+            # the sale's dates: special_from_date / special_to_date (date attributes, "Y-m-d H:i:s")
+            "special_price_from": iso(attrs.get("special_from_date")),
+            "special_price_to": iso(attrs.get("special_to_date")),
             "stock": None if stock is None else int(float(stock)),
-            "status": "enabled" if int(p.get("status") or 1) == 1 else "disabled",
+            "status": "enabled" if int(p.get("status") or 1) == 1 else "disabled",  # 2: disabled
+            "type": TYPES.get(p.get("type_id")), "lifecycle": lifecycle(p),
             "url_key": attrs.get("url_key"),
             "category_ids": [str(link["category_id"]) for link in ext.get("category_links") or []],
             "manufacturer_id": _str(attrs.get("manufacturer")), "tax_class_id": _str(attrs.get("tax_class_id")),
-            "variants": [], "images": images,
-            "created_at": iso(p.get("created_at")), "updated_at": iso(p.get("updated_at"))}
+            "variants": [variant(c, ext.get("configurable_product_options") or [], labels) for c in children],
+            "images": images, "created_at": iso(p.get("created_at")), "updated_at": iso(p.get("updated_at"))}
 
 
 def customer(c: dict) -> dict:
@@ -134,7 +169,28 @@ def customer(c: dict) -> dict:
             "addresses": addresses, "created_at": iso(c.get("created_at")), "updated_at": iso(c.get("updated_at"))}
 
 
-def order(o: dict) -> dict:
+def was_refunded(o: dict) -> bool:
+    """Whether an order has credit memos to read (`total_refunded` above 0)."""
+    try:
+        return (money(o.get("total_refunded")) or 0) > 0
+    except ArithmeticError:
+        return False
+
+
+def refund(memo: dict) -> dict:
+    """A credit memo: `grand_total` went back (items, shipping and adjustments); the reason is its first comment."""
+    comments = [c.get("comment") for c in memo.get("comments") or [] if _str(c.get("comment"))]
+    lines = [{"item_id": str(i.get("order_item_id")), "sku": i.get("sku"), "qty": int(float(i.get("qty") or 0)),
+              "amount": money(i.get("row_total"))} for i in memo.get("items") or []
+             if float(i.get("qty") or 0) > 0]
+    return {"source_id": str(memo["entity_id"]), "amount": money(memo.get("grand_total")),
+            "reason": comments[0] if comments else None, "created_at": iso(memo.get("created_at")), "lines": lines}
+
+
+def order(o: dict, creditmemos: list[dict] = ()) -> dict:
+    """An order with its credit memos; items of a product deleted since keep their product_id, sku and name (the
+    order item holds them)."""
+    refunded, total = money(o.get("total_refunded")) or None, money(o.get("grand_total"))
     assignments = (o.get("extension_attributes") or {}).get("shipping_assignments") or [{}]
     shipping_address = ((assignments[0] or {}).get("shipping") or {}).get("address")
     discount = money(o.get("discount_amount"))
@@ -149,6 +205,8 @@ def order(o: dict) -> dict:
             "currency": o.get("order_currency_code"), "subtotal": money(o.get("subtotal")),
             "shipping": money(o.get("shipping_amount")), "tax": money(o.get("tax_amount")),
             "discount": None if discount is None else abs(discount),  # Magento stores discounts negative
-            "grand_total": money(o.get("grand_total")), "items": items,
+            "grand_total": total, "items": items,
+            "refunds": [refund(m) for m in creditmemos], "refunded_total": refunded,
+            "net_total": max(Decimal(0), total - refunded) if refunded and total is not None else None,
             "billing_address": address(o.get("billing_address")), "shipping_address": address(shipping_address),
             "created_at": iso(o.get("created_at")), "updated_at": iso(o.get("updated_at"))}

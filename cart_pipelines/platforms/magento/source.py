@@ -152,6 +152,7 @@ class MagentoSource(Source):
         self.api = replace(API, defaults=replace(API.defaults, page_size=PAGE_SIZE))
         self.reader = MagentoReader(self.api, client, token, username, password, verify=verify)
         self._store: dict | None = None
+        self._labels: dict[str, dict[str, str]] = {}
 
     @classmethod
     def connect(cls, base_url: str, credentials: dict, verify=True, settings: HttpSettings | None = None):
@@ -241,6 +242,18 @@ class MagentoSource(Source):
                                 entity).get("items") or items
         return total, int(items[0][ep.id_field]), int(last[-1][ep.id_field])
 
+    def _option_labels(self, code: str) -> dict[str, str]:
+        """value -> label of a configurable option attribute, read once per attribute code (a shop has a few)."""
+        if code not in self._labels:
+            try:
+                options = self.reader.all("attribute_options", parent={"code": code})
+            except ConnectionProblem as exc:
+                if exc.kind != "not_found":
+                    raise
+                options = []
+            self._labels[code] = {str(o.get("value")): o.get("label") for o in options if str(o.get("value") or "")}
+        return self._labels[code]
+
     def _canonical(self, entity: str, since: datetime | None, params: dict | None = None) -> Iterator[dict]:
         if entity not in CARRIED:
             raise ValueError(f"Magento offers no {entity!r} through its REST API")
@@ -251,7 +264,7 @@ class MagentoSource(Source):
         elif entity == "tax_classes":
             args = (mapping.rates_by_class(self.reader.all("tax_rates"), self.reader.all("tax_rules")),)
         elif entity == "products":
-            args = mapping.product_context(self.store())
+            args = (*mapping.product_context(self.store()), self._option_labels)
         else:
             args = ()
         yield from (r for r in self.reader.records(entity, params, since, args=args) if r is not None)
