@@ -1,0 +1,126 @@
+"""What real Magento shops hold (issue 14), read by the source from the emulator: disabled products, configurable
+products with their child simple products as variants (a disabled child among them), virtual, downloadable and
+bundle products, products not visible or removed from the website, sales with their dates, credit memos with
+`total_refunded`, and order items of products deleted since. Expectations come from the canonical store and the
+emulator's documented picks (emulator.py, kit/emulator_cases.py)."""
+
+import json
+from decimal import Decimal
+
+import pytest
+
+from cart_pipelines.model.canonical import SCHEMAS
+from cart_pipelines.model.coerce import coerce_record
+from cart_pipelines.platforms import registry as platforms
+from cart_pipelines.platforms.kit import emulator_cases as cases
+from cart_pipelines.platforms.kit.emulator import EmulatorStore, Knobs, to_utc
+from cart_pipelines.platforms.magento import mapping
+from cart_pipelines.platforms.magento.emulator import GONE_PRODUCT, off_website, sale_dates, type_id
+from cart_pipelines.sample.generator import StoreSize, generate_store
+
+
+@pytest.fixture(scope="module")
+def store_dir(tmp_path_factory):
+    d = tmp_path_factory.mktemp("magento-real")
+    generate_store(d, seed=14, size=StoreSize.scaled(120))
+    return d
+
+
+def truth(store_dir, entity):
+    with open(store_dir / f"{entity}.jsonl", encoding="utf-8") as fh:
+        return {r["source_id"]: r for r in (json.loads(line, parse_float=Decimal) for line in fh)}
+
+
+@pytest.fixture(scope="module")
+def read(store_dir):
+    with platforms.emulate("magento", store=EmulatorStore(store_dir), knobs=Knobs(rate_limit=False)) as h:
+        src = platforms.connect("magento", h)
+        return {e: {r.source_id: r for r in src.records(e)} for e in ("products", "orders")}
+
+
+def test_every_record_is_read_and_fits_the_canonical_schema(store_dir, read):
+    for entity in ("products", "orders"):
+        assert set(read[entity]) == set(truth(store_dir, entity))
+        for rec in read[entity].values():
+            assert rec.record is not None, rec.problem
+            coerce_record(rec.record, SCHEMAS[entity])  # raises on any field the model refuses
+
+
+def test_product_types_lifecycle_and_status(store_dir, read):
+    want = {"configurable": "variable", "simple": "simple", "virtual": "virtual", "downloadable": "downloadable",
+            "bundle": "bundle"}
+    for pid, p in truth(store_dir, "products").items():
+        mine = read["products"][pid].record
+        assert mine["type"] == want[type_id(p)], pid
+        assert mine["status"] == p["status"]  # status 2 is disabled
+        assert mine["lifecycle"] == ("private" if off_website(p) else "published"), pid
+    seen = {r.record["type"] for r in read["products"].values()}
+    assert {"variable", "simple", "virtual", "downloadable", "bundle"} <= seen
+    assert any(r.record["lifecycle"] == "private" for r in read["products"].values())
+
+
+def test_configurable_children_are_the_variants_with_options_and_status(store_dir, read):
+    disabled = 0
+    for pid, p in truth(store_dir, "products").items():
+        got = read["products"][pid].record["variants"]
+        assert [(v["sku"], v["stock"], v["options"]) for v in got] == \
+               [(v["sku"], v["stock"], v["options"]) for v in p["variants"]], pid
+        assert [v["price"] for v in got] == [Decimal(str(v["price"] if v["price"] is not None else p["price"]))
+                                             .quantize(Decimal("0.01")) for v in p["variants"]]
+        for k, v in enumerate(got):
+            assert v["status"] == ("disabled" if cases.variant_disabled(p, k) else "enabled")
+            disabled += v["status"] == "disabled"
+    assert disabled
+
+
+def test_special_prices_keep_their_dates(store_dir, read):
+    dated = 0
+    for pid, p in truth(store_dir, "products").items():
+        mine = read["products"][pid].record
+        start, end = sale_dates(p)
+        assert (mine["special_price_from"], mine["special_price_to"]) == \
+               tuple(None if d is None else to_utc(d.replace(" ", "T") + "Z").isoformat() for d in (start, end))
+        dated += start is not None
+    assert dated
+
+
+def test_credit_memos_are_refunds(store_dir, read):
+    partial = 0
+    for oid, o in truth(store_dir, "orders").items():
+        mine, expected = read["orders"][oid].record, cases.refunds(o)
+        assert [(r["source_id"], r["amount"], r["reason"]) for r in mine["refunds"]] == \
+               [(r["source_id"], r["amount"], r["reason"]) for r in expected], oid
+        for r, e in zip(mine["refunds"], expected):
+            assert [(ln["sku"], ln["qty"], ln["amount"]) for ln in r["lines"]] == \
+                   [(ln["sku"], ln["qty"], ln["amount"]) for ln in e["lines"]]
+            assert {ln["item_id"] for ln in r["lines"]} <= {i["source_id"] for i in mine["items"]}
+        total = cases.refunded_total(o)
+        assert mine["refunded_total"] == (total or None)
+        assert mine["net_total"] == (Decimal(str(o["grand_total"])) - total if total else None)
+        partial += bool(expected) and o["status"] != "refunded"
+    assert partial
+
+
+def test_items_of_deleted_products_keep_their_product_id_sku_and_name(store_dir, read):
+    """Magento's order item keeps the id of a product deleted since: the order's lines are history. (The pipeline
+    keeps such lines by the rule `order_item_product_gone` from the real-data branch; until it is merged the
+    pipeline quarantines these orders. This test holds the source's output only.)"""
+    gone = 0
+    products = set(read["products"])
+    for oid, o in truth(store_dir, "orders").items():
+        for k, (mine, it) in enumerate(zip(read["orders"][oid].record["items"], o["items"])):
+            assert (mine["sku"], mine["name"], mine["qty"]) == (it["sku"], it["name"], it["qty"])
+            if cases.product_gone(o, k):
+                gone += 1
+                assert mine["product_id"] == str(GONE_PRODUCT + int(it["product_id"]))
+                assert mine["product_id"] not in products
+    assert gone
+
+
+def test_not_visible_individually_is_private_and_giftcard_is_a_gift_card():
+    p = {"id": 5, "sku": "GC", "type_id": "giftcard", "visibility": 1, "status": 1, "price": 0,
+         "extension_attributes": {"website_ids": [1]}}
+    mapped = mapping.product(p, [], "", None)
+    assert (mapped["type"], mapped["lifecycle"], mapped["status"]) == ("gift_card", "private", "enabled")
+    assert mapping.product({**p, "type_id": "grouped", "visibility": 4, "status": 2}, [], "", None)["type"] == \
+           "grouped"
