@@ -1,0 +1,57 @@
+"""Shared by the contract tests of what real shops hold (test_*_real_shop.py): the store they read and the checks
+of refunds, which every platform's source maps to the same canonical shape (kit/emulator_cases.py serves them)."""
+
+import json
+from decimal import Decimal
+
+from cart_pipelines.platforms.kit import emulator_cases as cases
+from cart_pipelines.sample.generator import StoreSize, generate_store
+
+PRODUCTS = 120  # a few percent of each case is then a few records
+
+
+def real_store(tmp_path_factory, name: str):
+    d = tmp_path_factory.mktemp(name)
+    generate_store(d, seed=14, size=StoreSize.scaled(PRODUCTS))
+    return d
+
+
+def truth(store_dir, entity: str) -> dict:
+    with open(store_dir / f"{entity}.jsonl", encoding="utf-8") as fh:
+        return {r["source_id"]: r for r in (json.loads(line, parse_float=Decimal) for line in fh)}
+
+
+def check_refunds(orders: dict, store_dir, ids: bool = True) -> None:
+    """Every order's refunds, refunded and net total as the emulator served them (`ids`: refund ids compared too;
+    lines by sku, qty and amount, pointing at the order's own lines); partial and full refunds both met."""
+    full = partial = 0
+    for oid, o in truth(store_dir, "orders").items():
+        mine, expected = orders[oid], cases.refunds(o)
+        key = (lambda r: (r["source_id"], r["amount"], r["reason"])) if ids else \
+            (lambda r: (r["amount"], r["reason"]))
+        assert [key(r) for r in mine["refunds"]] == [key(r) for r in expected], oid
+        for r, e in zip(mine["refunds"], expected):
+            assert [(ln["sku"], ln["qty"], ln["amount"]) for ln in r["lines"]] == \
+                   [(ln["sku"], ln["qty"], ln["amount"]) for ln in e["lines"]], oid
+            assert {ln["item_id"] for ln in r["lines"]} <= {i["source_id"] for i in mine["items"]}
+        total = cases.refunded_total(o)
+        assert mine["refunded_total"] == (total or None), oid
+        assert mine["net_total"] == (Decimal(str(o["grand_total"])) - total if total else None), oid
+        assert mine["grand_total"] == Decimal(str(o["grand_total"]))  # as ordered, refunds not taken off
+        assert mine["status"] == o["status"], oid  # a partial refund leaves the order where it stood
+        full += o["status"] == "refunded" and bool(expected)
+        partial += o["status"] != "refunded" and bool(expected)
+    assert full and partial
+
+
+def gone_lines(orders: dict, store_dir):
+    """(mine, truth) of each order line whose product was deleted since, after checking that every line kept its
+    SKU, name and quantity."""
+    found = []
+    for oid, o in truth(store_dir, "orders").items():
+        for k, (mine, it) in enumerate(zip(orders[oid]["items"], o["items"])):
+            assert (mine["sku"], mine["name"], mine["qty"]) == (it["sku"], it["name"], it["qty"]), oid
+            if cases.product_gone(o, k):
+                found.append((mine, it))
+    assert found
+    return found
