@@ -103,3 +103,17 @@ def test_unlisted_products_of_api_2025_10_are_sold_but_private():
          "variants": {"nodes": [{"legacyResourceId": "9001", "price": "10.00", "sku": "L-1"}]}}
     mapped = conn.map_product(p)
     assert (mapped["status"], mapped["lifecycle"], mapped["type"]) == ("enabled", "private", "simple")
+
+
+def test_a_bulk_query_with_a_connection_inside_a_list_is_refused(store_dir):
+    """Why the source reads refund lines by node(id:) in bulk mode: Shopify refuses them inside a bulk query."""
+    inner = ("{ orders { edges { node { id refunds { refundLineItems(first: 5) { edges { node { quantity } } } } } } }"
+             " }")
+    with platforms.emulate("shopify", store=EmulatorStore(store_dir), knobs=OFF) as h:
+        body = requests.post(f"{h.base_url}/admin/api/2025-10/graphql.json", headers={
+            "X-Shopify-Access-Token": TOKEN}, json={"query": "mutation($q: String!) { bulkOperationRunQuery(query: "
+                                                             "$q) { bulkOperation { id } userErrors { message } } }",
+                                                    "variables": {"q": inner}}, timeout=10).json()
+    run = body["data"]["bulkOperationRunQuery"]
+    assert run["bulkOperation"] is None
+    assert "connection field within a list field" in run["userErrors"][0]["message"]

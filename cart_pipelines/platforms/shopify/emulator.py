@@ -65,6 +65,7 @@ from pathlib import Path
 from graphql import (
     GraphQLError,
     GraphQLInterfaceType,
+    GraphQLList,
     GraphQLObjectType,
     GraphQLUnionType,
     OperationType,
@@ -73,6 +74,7 @@ from graphql import (
     Visitor,
     execute,
     get_named_type,
+    get_nullable_type,
     parse,
     validate,
     visit,
@@ -878,6 +880,9 @@ class ShopifyEmulator(ShopifyWrites, ShopifyBulkMutations, Emulator):
                                                            "message": f"Invalid bulk query: {exc.message}"}]}
         problems = validate(schema(), document)
         roots = [s for s in document.definitions[0].selection_set.selections] if not problems else []
+        if not problems and len(roots) == 1 and _connection_in_list(document):
+            problems = [GraphQLError("Queries that contain a connection field within a list field are not "
+                                     "currently supported.")]
         if problems or len(roots) != 1 or roots[0].name.value not in ROOT_ENTITY:
             message = problems[0].message if problems else "Bulk queries must contain one top-level connection."
             return {"bulkOperation": None, "userErrors": [{"field": ["query"], "code": "INVALID",
@@ -922,6 +927,30 @@ class ShopifyEmulator(ShopifyWrites, ShopifyBulkMutations, Emulator):
         except Exception:  # an emulator bug: the operation fails, as a real one can
             op.update(final="FAILED", errorCode="INTERNAL_SERVER_ERROR", url=None)
         op["done"].set()
+
+
+def _connection_in_list(document) -> bool:
+    """Whether a query selects a connection below a list field (Order.refunds { refundLineItems }): bulk queries
+    refuse that ("Queries that contain a connection field within a list field are not currently supported")."""
+    info, lists, found = TypeInfo(schema()), [], []
+
+    class Lists(Visitor):
+        def enter_field(self, node, *_):
+            t = info.get_type()
+            if t is None:
+                lists.append(False)
+                return
+            if any(lists) and _connection_type(t):
+                found.append(node.name.value)
+            parent = info.get_parent_type()  # a connection's own edges and nodes are lists, and allowed
+            lists.append(isinstance(get_nullable_type(t), GraphQLList)
+                         and not (parent is not None and parent.name.endswith("Connection")))
+
+        def leave_field(self, node, *_):
+            lists.pop()
+
+    visit(document, TypeInfoVisitor(info, Lists()))
+    return bool(found)
 
 
 def _result_cost(value) -> int:
