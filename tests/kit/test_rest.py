@@ -19,6 +19,7 @@ from cart_pipelines.platforms.kit.emulator import Knobs
 from cart_pipelines.platforms.kit.http import ConnectionProblem, Explainer, HttpClient, HttpSettings
 from cart_pipelines.platforms.kit.rest import (
     BODY,
+    _fill_path,
     Api,
     Child,
     Cursor,
@@ -516,3 +517,9 @@ def test_unreadable_record_keeps_the_platforms_own_id_field():
     marker = read_record("Magento", "orders", broken, {"entity_id": 42, "grand_total": None}, id_field="entity_id")
     assert UNREADABLE in marker and "record 42 " in marker[UNREADABLE]
     assert as_source_record(0, marker).source_id == "42"
+
+
+def test_a_parent_value_fills_a_child_path_as_one_encoded_segment():
+    assert _fill_path("V1/configurable-products/{sku}/children", {"sku": "T-skjorte / blå 50%"}) == \
+        "V1/configurable-products/T-skjorte%20%2F%20bl%C3%A5%2050%25/children"
+    assert _fill_path("v2/orders/{id}/products", {"id": 12}) == "v2/orders/12/products"

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any, Callable, Iterator, Mapping, NamedTuple, Sequence
+from urllib.parse import quote
 
 import requests
 
@@ -568,6 +569,17 @@ def _fill(value, record: dict):
     return value.format(**record) if isinstance(value, str) and "{" in value else value
 
 
+class _Quoted(dict):
+    """A record whose values fill a URL path percent-encoded: a Magento SKU "T-shirt / blue" is one segment."""
+
+    def __getitem__(self, key):
+        return quote(str(super().__getitem__(key)), safe="")
+
+
+def _fill_path(path: str, record: dict) -> str:
+    return path.format_map(_Quoted(record)) if "{" in path else path
+
+
 class RestReader:
     """Reads the endpoints of one `Api` through one `HttpClient`. At most `api.concurrency` requests are in flight
     across everything it reads (pages read ahead and children share the slots)."""
@@ -602,7 +614,7 @@ class RestReader:
         base.update(params or {})
         if parent is not None:
             base = {k: _fill(v, parent) for k, v in base.items()}
-        listing = Listing(self, ep, _fill(ep.path, parent or {}), base,
+        listing = Listing(self, ep, _fill_path(ep.path, parent or {}), base,
                           what or _fill(ep.what, parent or {}) or ep.path)
         pages = (ep.paginator or Single()).pages(listing)
         local = since is not None and ep.since is not None and not ep.since.filters and not ids_only
