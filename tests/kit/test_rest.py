@@ -19,7 +19,6 @@ from cart_pipelines.platforms.kit.emulator import Knobs
 from cart_pipelines.platforms.kit.http import ConnectionProblem, Explainer, HttpClient, HttpSettings
 from cart_pipelines.platforms.kit.rest import (
     BODY,
-    _fill_path,
     Api,
     Child,
     Cursor,
@@ -34,6 +33,7 @@ from cart_pipelines.platforms.kit.rest import (
     Since,
     Single,
     TimeKeyset,
+    _fill_path,
     from_body,
     from_header,
     next_group,
