@@ -419,7 +419,7 @@ class WritesMixin:
         if not rec.get("source_id"):
             rec["source_id"] = str(self.store.next_id(entity))
         self._count()
-        return self.store.put(entity, rec)
+        return self.store.put(entity, {**rec, cases.WRITTEN: True})
 
     def _delete(self, entity: str, id_: int) -> None:
         if self.store.delete(entity, id_):

@@ -134,11 +134,12 @@ def product_status(p: dict) -> str:
         return LIFECYCLE_STATUS[p["lifecycle"]]
     if p.get("status", "enabled") == "enabled":
         return "ACTIVE"
-    return "DRAFT" if int(p["source_id"]) % 2 == 0 else "ARCHIVED"
+    return "DRAFT" if int(p["source_id"]) % 2 == 0 or not cases.picks(p) else "ARCHIVED"
 
 
 def is_gift_card(p: dict) -> bool:
-    return p.get("type") == "gift_card" or (p.get("type") is None and cases.every(p["source_id"], GIFT_CARD_EVERY, 17))
+    return p.get("type") == "gift_card" or (p.get("type") is None and cases.picks(p)
+                                            and cases.every(p["source_id"], GIFT_CARD_EVERY, 17))
 
 
 # canonical order status -> (displayFinancialStatus, displayFulfillmentStatus, cancelled)

@@ -30,6 +30,8 @@ from decimal import Decimal
 
 from graphql import GraphQLError
 
+from cart_pipelines.platforms.kit import emulator_cases as cases
+
 METAFIELDS_SET_MAX = 25
 # our userError codes -> ProductSetUserErrorCode values (the payload's error type has its own enum)
 PRODUCT_SET_CODES = {"NOT_FOUND": "PRODUCT_DOES_NOT_EXIST", "BLANK": "INVALID_PRODUCT", "INVALID": "INVALID_INPUT",
@@ -223,7 +225,7 @@ class ShopifyWrites:
                 num = self.store.next_id(entity)
                 rec["created_at"] = _now()
             rec["source_id"] = str(num)
-            saved = self.store.put(entity, json.loads(json.dumps(_plain(rec))))
+            saved = self.store.put(entity, {**json.loads(json.dumps(_plain(rec))), cases.WRITTEN: True})
         with self.lock:
             self.writes += 1
         return saved
