@@ -5,12 +5,14 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from pathlib import Path
 
 import pyarrow as pa
 
 from cart_pipelines.model.canonical import staged_schema
-from cart_pipelines.model.coerce import Invalid, coerce_record
 from cart_pipelines.pipeline import ledger
+from cart_pipelines.pipeline.coercion import coerce_source_record, rows_table
+from cart_pipelines.pipeline.extract_lines import stage_lines
 from cart_pipelines.pipeline.staging import ParquetSink, Staging
 from cart_pipelines.platforms.kit.source import Source
 
@@ -41,46 +43,15 @@ def extract_entity(source: Source, entity: str, staging: Staging, batch_rows: in
     canonical = schema.remove(schema.get_field_index("_ordinal"))
     full_path = staging.parquet_path(entity)
     sink = ParquetSink(full_path.with_name("part-delta.parquet") if since else full_path, schema)
-    rows: list[dict] = []
-    bad: list[tuple] = []
-    quarantined_ids: set[str] = set()  # a later copy of an id whose first copy was invalid is no clean record
-    total = 0
+    bad: list[tuple] | Path = []
     newest = None
-    if not source.has(entity):
-        records = iter(())
-    elif since is not None:
-        records = source.records(entity, updated_since=since)
-    else:
-        records = source.records(entity)
+    lines = since is None and hasattr(source, "line_batches") and source.has(entity)
     try:
-        for rec in records:
-            total += 1
-            reason = rec.error
-            if reason is None:
-                try:
-                    row = coerce_record(rec.record, canonical)
-                except Invalid as exc:
-                    reason = str(exc)
-                except Exception as exc:  # no defect of one record may stop the entity: it is quarantined
-                    reason = f"record could not be read ({type(exc).__name__}: {str(exc)[:200]})"
-                else:
-                    if row["source_id"] in quarantined_ids:
-                        reason = (f"duplicate source_id {row['source_id']} (an earlier copy was quarantined; "
-                                  f"which one is right cannot be told)")
-                    else:
-                        row["_ordinal"] = rec.ordinal
-                        rows.append(row)
-                        if row.get("updated_at") and (newest is None or row["updated_at"] > newest):
-                            newest = row["updated_at"]
-            if reason is not None:
-                sid = rec.source_id if rec.source_id is not None else f"#{rec.ordinal}"
-                if rec.source_id is not None:
-                    quarantined_ids.add(rec.source_id)
-                bad.append((entity, sid, "extract", ledger.QUARANTINED, None, reason, None))
-            if len(rows) >= batch_rows:
-                _write(sink, rows, entity, bad)
-                rows = []
-        _write(sink, rows, entity, bad)
+        if lines:  # canonical JSON lines: parsed and coerced set-based in DuckDB
+            staged_lines = stage_lines(source, entity, sink, staging.directory)
+            total, bad = staged_lines.source_records, staged_lines.quarantine_path
+        else:
+            total, newest = _extract_records(source, entity, since, canonical, sink, bad, batch_rows)
     except BaseException:
         sink.abort()
         raise
@@ -94,6 +65,7 @@ def extract_entity(source: Source, entity: str, staging: Staging, batch_rows: in
                 [entity, source.describe()]).fetchall()[0][0] > 0)
         sink.commit()
         if since is not None:
+            bad_count = len(bad)
             staged, quarantined = _merge_delta(con, staging, entity, sink.path, bad)
             if listed is not None:
                 deleted, missed = _delete_unlisted(con, staging, entity, listed)
@@ -101,10 +73,9 @@ def extract_entity(source: Source, entity: str, staging: Staging, batch_rows: in
         else:
             # A new extraction invalidates every later stage's outcome for this entity.
             ledger.clear(con, entity, *ledger.STAGES)
-            for start in range(0, len(bad), 10_000):
-                ledger.record(con, bad[start:start + 10_000])
+            quarantined = bad_count = _record_quarantined(con, bad)
             staging.register(con, entity)
-            staged, quarantined = sink.rows, len(bad)
+            staged = sink.rows
             deleted = _record_deleted(con, entity, "_known")
         con.execute("DELETE FROM source_notes")  # files of the source no entity reads: named in the report
         if notes is not None:
@@ -116,32 +87,73 @@ def extract_entity(source: Source, entity: str, staging: Staging, batch_rows: in
         con.execute(
             "INSERT OR REPLACE INTO source_counts (entity, source, source_records, staged, quarantined) "
             "VALUES (?, ?, ?, ?, ?)", [entity, source.describe(), staged + quarantined + gone, staged, quarantined])
+        if lines:
+            newest = con.execute(f"SELECT max(updated_at) FROM read_parquet({_q(full_path)})").fetchall()[0][0]
         # A record changed while pages were read may have been read in its old version: the mark never passes the
         # moment reading began, so the next delta reads it again.
         if newest is not None and newest.tzinfo is not None:
             newest = min(newest, started)
         con.execute("INSERT OR REPLACE INTO watermarks_pending VALUES (?, ?, ?)",
                     [source.describe(), entity, newest])
-    return ExtractResult(entity, total, sink.rows, len(bad), deleted, since is None or listed is not None, missed)
+    if isinstance(bad, Path):
+        bad.unlink(missing_ok=True)
+    return ExtractResult(entity, total, sink.rows, bad_count, deleted, since is None or listed is not None, missed)
+
+
+def _extract_records(source: Source, entity: str, since: datetime | None, canonical: pa.Schema, sink: ParquetSink,
+                     bad: list[tuple], batch_rows: int) -> tuple[int, datetime | None]:
+    """The per-record path (API sources, deltas): each record coerced in Python, staged in bounded batches;
+    quarantine rows appended to `bad`. Returns (records read, newest updated_at)."""
+    rows: list[dict] = []
+    quarantined_ids: set[str] = set()  # a later copy of an id whose first copy was invalid is no clean record
+    total = 0
+    newest = None
+    if not source.has(entity):
+        records = iter(())
+    elif since is not None:
+        records = source.records(entity, updated_since=since)
+    else:
+        records = source.records(entity)
+    for rec in records:
+        total += 1
+        row, reason = coerce_source_record(rec, canonical)
+        if row is not None:
+            if row["source_id"] in quarantined_ids:
+                reason = (f"duplicate source_id {row['source_id']} (an earlier copy was quarantined; "
+                          f"which one is right cannot be told)")
+            else:
+                row["_ordinal"] = rec.ordinal
+                rows.append(row)
+                if row.get("updated_at") and (newest is None or row["updated_at"] > newest):
+                    newest = row["updated_at"]
+        if reason is not None:
+            sid = rec.source_id if rec.source_id is not None else f"#{rec.ordinal}"
+            if rec.source_id is not None:
+                quarantined_ids.add(rec.source_id)
+            bad.append((entity, sid, "extract", ledger.QUARANTINED, None, reason, None))
+        if len(rows) >= batch_rows:
+            _write(sink, rows, entity, bad)
+            rows = []
+    _write(sink, rows, entity, bad)
+    return total, newest
 
 
 def _write(sink: ParquetSink, rows: list[dict], entity: str, bad: list[tuple]) -> None:
-    """Rows into the staged file. Coercion bounds every value, so Arrow accepts them; should it still refuse a
-    batch, the rows it refuses are found one by one and quarantined, and the others staged."""
-    try:
-        sink.write(rows)
-        return
-    except (pa.ArrowException, OverflowError, ValueError, TypeError):
-        pass
-    good = []
-    for row in rows:
-        try:
-            pa.Table.from_pylist([row], schema=sink.schema)
-            good.append(row)
-        except (pa.ArrowException, OverflowError, ValueError, TypeError) as exc:
-            bad.append((entity, row["source_id"], "extract", ledger.QUARANTINED, None,
-                        f"record does not fit the canonical model ({type(exc).__name__}: {str(exc)[:200]})", None))
-    sink.write(good)
+    """Rows into the staged file; rows Arrow refuses are quarantined, the others staged."""
+    refused: list[tuple[str, str]] = []
+    sink.write_table(rows_table(rows, sink.schema, refused))
+    bad.extend((entity, sid, "extract", ledger.QUARANTINED, None, reason, None) for sid, reason in refused)
+
+
+def _record_quarantined(con, bad: list[tuple] | Path) -> int:
+    """Quarantine rows into the ledger: a list (per-record path) or the set-based path's Parquet file."""
+    if isinstance(bad, Path):
+        columns = ", ".join(ledger.COLUMNS)
+        return con.execute(f"INSERT INTO ledger SELECT {columns} FROM read_parquet({_q(bad)})").fetchall()[0][0] \
+            if bad.exists() else 0
+    for start in range(0, len(bad), 10_000):
+        ledger.record(con, bad[start:start + 10_000])
+    return len(bad)
 
 
 def _list_ids(source: Source, entity: str) -> pa.Table | None:

@@ -102,16 +102,27 @@ class ParquetSink:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.writer = pq.ParquetWriter(self.tmp, schema, compression="zstd")
         self.rows = 0
+        self.closed = False
 
     def write(self, rows: list[dict]) -> None:
         if rows:
-            self.writer.write_table(pa.Table.from_pylist(rows, schema=self.schema))
-            self.rows += len(rows)
+            self.write_table(pa.Table.from_pylist(rows, schema=self.schema))
+
+    def write_table(self, table: pa.Table) -> None:
+        if table.num_rows:
+            self.writer.write_table(table)
+            self.rows += table.num_rows
+
+    def close(self) -> None:
+        """Finish the temporary file (it can be read, and replaced, before `commit` moves it into place)."""
+        if not self.closed:
+            self.writer.close()
+            self.closed = True
 
     def commit(self) -> None:
-        self.writer.close()
+        self.close()
         os.replace(self.tmp, self.path)
 
     def abort(self) -> None:
-        self.writer.close()
+        self.close()
         self.tmp.unlink(missing_ok=True)

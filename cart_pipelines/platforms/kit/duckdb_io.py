@@ -1,5 +1,6 @@
 """DuckDB helpers shared by the pipeline and the DuckDB-backed parts of platforms (the local target, read-backs):
-opening a file another process may hold, and query results as Arrow, whole or in batches."""
+opening a connection within explicit bounds, opening a file another process may hold, and query results as Arrow,
+whole or in batches."""
 
 from __future__ import annotations
 
@@ -13,6 +14,31 @@ from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_random
 # How long a step waits for another process to release the catalog ($CART_CATALOG_LOCK_WAIT seconds). A load
 # into a rate-limited API can hold it for a long time, so the default is generous.
 LOCK_WAIT_SECONDS = 3600.0
+# Every connection the pipeline opens is bounded here, so a big store spills to disk instead of growing the
+# process: $CART_DUCKDB_MEMORY_LIMIT (a DuckDB size), $CART_DUCKDB_THREADS; spill files go next to the database
+# (or to the given directory), never to the working directory.
+MEMORY_LIMIT = "512MB"
+THREADS = 2
+TEMP_DIRECTORY = ".duckdb_tmp"
+
+
+def bounds(temp_parent: Path | None = None) -> dict:
+    """The DuckDB settings every pipeline connection opens with."""
+    config = {"memory_limit": os.environ.get("CART_DUCKDB_MEMORY_LIMIT") or MEMORY_LIMIT,
+              "threads": int(os.environ.get("CART_DUCKDB_THREADS") or THREADS)}
+    if temp_parent is not None:
+        config["temp_directory"] = str(Path(temp_parent) / TEMP_DIRECTORY)
+    return config
+
+
+def connect(path: Path | str | None = None, read_only: bool = False,
+            temp_parent: Path | None = None) -> duckdb.DuckDBPyConnection:
+    """A connection to the DuckDB file `path` (in memory without one) within `bounds`; spill files go to
+    `temp_parent` (default: the file's directory)."""
+    if temp_parent is None and path is not None:
+        temp_parent = Path(path).resolve().parent
+    return duckdb.connect(":memory:" if path is None else str(path), read_only=read_only,
+                          config=bounds(temp_parent))
 
 
 def _locked(exc: BaseException) -> bool:
@@ -26,7 +52,7 @@ def open_catalog(path: Path, read_only: bool = False, wait_seconds: float | None
     retrying = Retrying(retry=retry_if_exception(_locked), wait=wait_random_exponential(multiplier=0.05, max=2),
                         stop=stop_after_delay(wait_seconds), reraise=True)
     try:
-        return retrying(duckdb.connect, str(path), read_only=read_only)
+        return retrying(connect, path, read_only=read_only)
     except duckdb.IOException as exc:
         if _locked(exc):
             raise RuntimeError(f"the DuckDB file {path.name} stayed locked by another process for "

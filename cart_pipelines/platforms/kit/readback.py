@@ -7,12 +7,12 @@ import json
 import tempfile
 from datetime import date, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Iterable
 
-import duckdb
 import pyarrow as pa
 
-from cart_pipelines.platforms.kit.duckdb_io import arrow_table
+from cart_pipelines.platforms.kit.duckdb_io import arrow_table, connect
 from cart_pipelines.model.target_shape import TABLES
 
 
@@ -38,7 +38,7 @@ def as_target_table(entity: str, records: Iterable[dict]) -> pa.Table:
             fh.write(json.dumps(json_ready(r)) + "\n")
             n += 1
         fh.flush()
-        con = duckdb.connect()
+        con = connect(temp_parent=Path(fh.name).parent)  # bounded like every pipeline connection
         try:
             con.execute(f"CREATE TABLE t (id VARCHAR, {TABLES[entity]}, _source_id VARCHAR)")
             if n:

@@ -25,6 +25,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import BinaryIO, Iterator
 
+import numpy as np
+import pyarrow as pa
+
 from cart_pipelines.model.entities import ENTITY_NAMES
 from cart_pipelines.platforms.kit.source import Slice, Source, SourceError, SourceRecord
 
@@ -135,9 +138,21 @@ class StoreExport(Source):
         except OSError as exc:
             raise SourceError(f"store export: {path.name} cannot be read ({exc.strerror or exc})") from None
 
-    def _lines(self, path: Path) -> Iterator[bytes]:
-        """The file's lines as UTF-8 bytes (except where the file itself is not UTF-8: then as they are), whatever
-        the compression, byte-order mark or line ends; a file that breaks off raises SourceError naming it."""
+    def line_batches(self, entity: str) -> Iterator[pa.Table]:
+        """The entity's file as Arrow batches of lines (`ordinal`: the line number, `raw`: its bytes, UTF-8 except
+        where the file itself is not; `line`: the same as text, null where it is not valid UTF-8), blank lines
+        included, whatever the compression, byte-order mark or line ends. A file that breaks off raises SourceError
+        naming it. The set-based extraction reads these; `records` is the same lines one at a time."""
+        self.check()
+        found = self.files(entity)
+        if found:
+            yield from self._batches(found[0])
+
+    def line_record(self, entity: str, line_no: int, raw: bytes) -> SourceRecord:
+        """One line of the entity's file as the record it holds, or the reason it cannot be read."""
+        return read_line(self.file(entity).name, line_no, raw)
+
+    def _batches(self, path: Path) -> Iterator[pa.Table]:
         fh = self._open(path)
         line_no = 0
         try:
@@ -164,18 +179,19 @@ class StoreExport(Source):
                     break
                 # A CR at the end may be the first half of a CRLF: it waits for the next chunk.
                 cut = len(buf) - 1 if buf.endswith(b"\r") else len(buf)
-                parts = _NEWLINE.split(buf[:cut])
-                buf = parts.pop() + buf[cut:]
-                for part in parts:
-                    line_no += 1
-                    yield part
+                text = _NEWLINE.sub(b"\n", buf[:cut]) if b"\r" in buf[:cut] else buf[:cut]
+                end = text.rfind(b"\n") + 1
+                buf = text[end:] + buf[cut:]
+                if end:
+                    batch = _batch(text[:end], line_no)
+                    line_no += batch.num_rows
+                    yield batch
                 raw = fh.read(CHUNK)
-            parts = _NEWLINE.split(buf)
-            if parts[-1] == b"":
-                parts.pop()
-            for part in parts:
-                line_no += 1
-                yield part
+            text = _NEWLINE.sub(b"\n", buf)
+            if text and not text.endswith(b"\n"):
+                text += b"\n"
+            if text:
+                yield _batch(text, line_no)
         except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
             raise SourceError(f"store export: {path.name} is damaged or cut short after line {line_no} "
                               f"({exc})") from None
@@ -191,37 +207,10 @@ class StoreExport(Source):
             fh.close()
 
     def records(self, entity: str) -> Iterator[SourceRecord]:
-        self.check()
-        found = self.files(entity)
-        if not found:
-            return
-        path = found[0]
-        for line_no, raw in enumerate(self._lines(path), start=1):
-            if not raw.strip():
-                continue
-            where = f"{path.name} line {line_no}"
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                yield SourceRecord(line_no, None, f"{where}: not valid UTF-8 (byte {exc.start})")
-                continue
-            try:
-                record = _loads(text)
-            except json.JSONDecodeError as exc:
-                yield SourceRecord(line_no, None, f"{where}: malformed JSON ({exc.msg} at column {exc.colno})")
-                continue
-            except DuplicateKey as exc:
-                yield SourceRecord(line_no, None, f"{where}: key {str(exc)!r} is written twice in one object; "
-                                                  f"which value is meant cannot be told", _sid_of(text))
-                continue
-            except RecursionError:
-                yield SourceRecord(line_no, None, f"{where}: JSON nested too deeply to read")
-                continue
-            except ValueError as exc:  # anything else json refuses to turn into values
-                yield SourceRecord(line_no, None, f"{where}: JSON that cannot be read ({str(exc)[:120]})")
-                continue
-            sid = record.get("source_id") if isinstance(record, dict) else None
-            yield SourceRecord(line_no, record, None, None if sid is None else str(sid))
+        for batch in self.line_batches(entity):
+            for line_no, raw in zip(batch.column("ordinal").to_pylist(), batch.column("raw").to_pylist()):
+                if raw.strip():
+                    yield self.line_record(entity, line_no, raw)
 
     def records_in(self, entity: str, part: Slice) -> Iterator[SourceRecord]:
         for rec in self.records(entity):
@@ -231,6 +220,54 @@ class StoreExport(Source):
     def id_bounds(self, entity: str) -> tuple[int, int | None, int | None]:
         ids = [int(r.source_id) for r in self.records(entity) if r.source_id is not None and r.source_id.isdigit()]
         return len(ids), min(ids, default=None), max(ids, default=None)
+
+
+def read_line(name: str, line_no: int, raw: bytes) -> SourceRecord:
+    """One line of `name` as the record it holds, or the reason it cannot be read."""
+    where = f"{name} line {line_no}"
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return SourceRecord(line_no, None, f"{where}: not valid UTF-8 (byte {exc.start})")
+    try:
+        record = _loads(text)
+    except json.JSONDecodeError as exc:
+        return SourceRecord(line_no, None, f"{where}: malformed JSON ({exc.msg} at column {exc.colno})")
+    except DuplicateKey as exc:
+        return SourceRecord(line_no, None, f"{where}: key {str(exc)!r} is written twice in one object; "
+                                           f"which value is meant cannot be told", _sid_of(text))
+    except RecursionError:
+        return SourceRecord(line_no, None, f"{where}: JSON nested too deeply to read")
+    except ValueError as exc:  # anything else json refuses to turn into values
+        return SourceRecord(line_no, None, f"{where}: JSON that cannot be read ({str(exc)[:120]})")
+    sid = record.get("source_id") if isinstance(record, dict) else None
+    return SourceRecord(line_no, record, None, None if sid is None else str(sid))
+
+
+def _batch(text: bytes, before: int) -> pa.Table:
+    """Complete lines (each ended by LF) as one batch: their bytes without the LFs, sliced by offsets found with
+    numpy, so no Python object is made per line; numbered from `before` + 1."""
+    ends = np.flatnonzero(np.frombuffer(text, np.uint8) == 10)
+    n = len(ends)
+    data = text.replace(b"\n", b"")
+    offsets = np.empty(n + 1, np.int64)
+    offsets[0] = 0
+    offsets[1:] = ends - np.arange(n)
+    raw = pa.Array.from_buffers(pa.large_binary(), n, [None, pa.py_buffer(offsets), pa.py_buffer(data)])
+    try:
+        text.decode("utf-8")  # with the LFs: a sequence cut at a line end must not join the next line's bytes
+        line = raw.view(pa.large_string())
+    except UnicodeDecodeError:  # some line is not UTF-8: those lines have no text (their reason comes from raw)
+        line = pa.array([_utf8(b) for b in raw.to_pylist()], pa.large_string())
+    ordinal = pa.array(np.arange(before + 1, before + n + 1, dtype=np.int64))
+    return pa.table({"ordinal": ordinal, "raw": raw, "line": line})
+
+
+def _utf8(raw: bytes) -> str | None:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
 
 
 def _sid_of(text: str) -> str | None:

@@ -27,11 +27,10 @@ from decimal import Decimal
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import duckdb
 import pyarrow as pa
 import requests
 
-from cart_pipelines.platforms.kit.duckdb_io import arrow_table
+from cart_pipelines.platforms.kit.duckdb_io import arrow_table, connect
 from cart_pipelines.platforms.kit.credentials import Credential
 from cart_pipelines.platforms.kit.http import (
     ConnectionProblem,
@@ -511,7 +510,7 @@ def typed_table(entity: str, rows: list[dict]) -> pa.Table:
         for r in rows:
             fh.write(json.dumps(_plain(r), ensure_ascii=False) + "\n")
         fh.flush()
-        con = duckdb.connect()
+        con = connect(temp_parent=Path(fh.name).parent)  # bounded like every pipeline connection
         try:
             # Without NOT NULL: a record WooCommerce lost a link of (a deleted customer) is reported, not a crash.
             columns = TABLES[entity].replace(" NOT NULL", "")

@@ -1,0 +1,165 @@
+"""Set-based extraction of a source that hands canonical JSON lines in Arrow batches (a store export).
+
+DuckDB parses and coerces each batch in SQL (model/coerce_sql.py); the few lines it cannot vouch for are read and
+coerced one by one in Python (the source's own line reader and coerce.py), so their values and reasons are exactly
+those of the per-record path. Staged rows go to the sink in line order; quarantine rows to a Parquet file next to
+it, which the caller moves into the ledger. Nothing is held per record in Python beyond one batch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from cart_pipelines.model.coerce import clean_html
+from cart_pipelines.model.coerce_sql import batch_query
+from cart_pipelines.pipeline import ledger
+from cart_pipelines.pipeline.coercion import coerce_source_record, rows_table
+from cart_pipelines.pipeline.staging import ParquetSink
+from cart_pipelines.platforms.kit.duckdb_io import arrow_batches, arrow_table, connect
+
+BATCH_BYTES = 16 << 20  # lines handed to DuckDB at once (the file is read in 1 MB chunks)
+# Quarantine rows as the ledger holds them, with the line they came from and whether the record had an id (a
+# later copy of that id is no clean record either).
+QUARANTINE_SCHEMA = ledger.LEDGER_SCHEMA.append(pa.field("_ordinal", pa.int64())).append(pa.field("_keyed", pa.bool_()))
+DUPLICATE = "duplicate source_id {} (an earlier copy was quarantined; which one is right cannot be told)"
+
+
+@dataclass
+class LinesResult:
+    source_records: int
+    quarantined: int
+    quarantine_path: Path
+
+
+def stage_lines(source, entity: str, sink: ParquetSink, work_dir: Path) -> LinesResult:
+    """Stage every line of `entity` into `sink`; quarantine rows into `<sink dir>/part-quarantine.parquet`."""
+    staged = sink.schema
+    canonical = staged.remove(staged.get_field_index("_ordinal"))
+    query = batch_query(canonical, "_lines")
+    html = [f.name for f in canonical if f"_html_{f.name}" in query]
+    out_path = sink.path.with_name("part-quarantine.parquet")
+    total = quarantined = 0
+    con = connect(temp_parent=work_dir)
+    con.execute("SET TimeZone = 'UTC'")  # date-times without an offset are UTC, as coerce.py reads them
+    bad_writer = pq.ParquetWriter(out_path, QUARANTINE_SCHEMA, compression="zstd")
+    try:
+        for lines in _rebatched(source.line_batches(entity)):
+            con.register("_lines", lines)
+            out = arrow_table(con, query)
+            con.unregister("_lines")
+            total += out.num_rows
+            good = out.filter(out.column("_ok"))
+            fast = _clean(good, html).select(canonical.names).append_column("_ordinal", good.column("ordinal"))
+            rows, bad = [], []
+            slow = out.filter(pc.invert(out.column("_ok")))
+            for ordinal, raw in zip(slow.column("ordinal").to_pylist(), slow.column("raw").to_pylist()):
+                rec = source.line_record(entity, ordinal, raw)
+                row, reason = coerce_source_record(rec, canonical)
+                if reason is None:
+                    row["_ordinal"] = ordinal
+                    rows.append(row)
+                else:
+                    bad.append((rec.source_id if rec.source_id is not None else f"#{ordinal}", reason, ordinal,
+                                rec.source_id is not None))
+            refused: list[tuple[str, str]] = []
+            table = pa.concat_tables([fast.cast(staged), rows_table(rows, staged, refused)])
+            bad.extend((sid, reason, None, False) for sid, reason in refused)  # their ids are not marked (as before)
+            if slow.num_rows:
+                table = table.sort_by("_ordinal")
+            sink.write_table(table)
+            quarantined += _write_bad(bad_writer, entity, bad)
+        bad_writer.close()
+        quarantined += _duplicates_of_quarantined(con, sink, entity, out_path)
+    except BaseException:
+        bad_writer.close()
+        out_path.unlink(missing_ok=True)
+        raise
+    finally:
+        con.close()
+    return LinesResult(total, quarantined, out_path)
+
+
+def _rebatched(batches: Iterator[pa.Table]) -> Iterator[pa.Table]:
+    """The source's 1 MB batches joined to about BATCH_BYTES: one query per batch costs its planning."""
+    held, size = [], 0
+    for b in batches:
+        held.append(b)
+        size += b.nbytes
+        if size >= BATCH_BYTES:
+            yield pa.concat_tables(held)
+            held, size = [], 0
+    if held:
+        yield pa.concat_tables(held)
+
+
+def _clean(good: pa.Table, html: list[str]) -> pa.Table:
+    """HTML fields the SQL could not prove clean already, through nh3 (as coerce.py does)."""
+    for name in html:
+        flag = good.column(f"_html_{name}").combine_chunks()
+        if not pc.any(flag).as_py():
+            continue
+        col = good.column(name).combine_chunks()
+        cleaned = pa.array([clean_html(v) for v in col.filter(flag).to_pylist()], col.type)
+        good = good.set_column(good.schema.get_field_index(name), name, pc.replace_with_mask(col, flag, cleaned))
+    return good
+
+
+def _write_bad(writer: pq.ParquetWriter, entity: str, bad: list[tuple]) -> int:
+    if bad:
+        sids, reasons, ordinals, keyed = zip(*bad)
+        n = len(bad)
+        writer.write_table(pa.table({
+            "entity": [entity] * n, "source_id": list(sids), "stage": ["extract"] * n,
+            "outcome": [ledger.QUARANTINED] * n, "rule": pa.nulls(n, pa.string()), "reason": list(reasons),
+            "action": pa.nulls(n, pa.string()), "_ordinal": list(ordinals), "_keyed": list(keyed)},
+            schema=QUARANTINE_SCHEMA))
+    return len(bad)
+
+
+def _duplicates_of_quarantined(con, sink: ParquetSink, entity: str, bad_path: Path) -> int:
+    """Staged rows whose id an earlier, quarantined line had: which copy is right cannot be told, so they are
+    quarantined too (the per-record path's rule, here one join at the end). The staged file is rewritten only
+    when there are any; their quarantine rows are appended to `bad_path`."""
+    sink.close()
+    staged = _q(sink.tmp)
+    first_bad = f"(SELECT source_id, min(_ordinal) AS first FROM read_parquet({_q(bad_path)}) WHERE _keyed " \
+                f"GROUP BY 1)"
+    dup = f"(SELECT s._ordinal FROM read_parquet({staged}) s JOIN {first_bad} b ON s.source_id = b.source_id " \
+          f"AND b.first < s._ordinal)"
+    n = con.execute(f"SELECT count(*) FROM {dup}").fetchall()[0][0]
+    if not n:
+        return 0
+    kept = sink.tmp.with_name("part-kept.parquet.tmp")
+    both = bad_path.with_name("part-quarantine-all.parquet")
+    try:
+        _copy(con, f"SELECT * FROM read_parquet({staged}) WHERE _ordinal NOT IN {dup} ORDER BY _ordinal", kept,
+              sink.schema)
+        _copy(con, f"SELECT * FROM read_parquet({_q(bad_path)}) UNION ALL "
+                   f"SELECT ?, source_id, 'extract', ?, NULL, format(?, source_id), NULL, _ordinal, true "
+                   f"FROM read_parquet({staged}) WHERE _ordinal IN {dup} ORDER BY _ordinal NULLS FIRST", both,
+              QUARANTINE_SCHEMA, [entity, ledger.QUARANTINED, DUPLICATE])
+    except BaseException:
+        kept.unlink(missing_ok=True)
+        both.unlink(missing_ok=True)
+        raise
+    kept.replace(sink.tmp)
+    both.replace(bad_path)
+    sink.rows -= n
+    return n
+
+
+def _copy(con, sql: str, path: Path, schema: pa.Schema, params=None) -> None:
+    """A query's rows into a Parquet file of `schema`, streamed in batches."""
+    with pq.ParquetWriter(path, schema, compression="zstd") as writer:
+        for batch in arrow_batches(con, sql, params, 50_000):
+            writer.write_table(pa.Table.from_batches([batch]).cast(schema))
+
+
+def _q(path: Path) -> str:
+    return "'" + str(Path(path).resolve()).replace("'", "''") + "'"
