@@ -72,180 +72,221 @@ def sql_type(t: pa.DataType) -> str:
     raise TypeError(f"no SQL type for {t}")
 
 
-class _Builder:
-    """SQL for one field: given SQL for its JSON text (NULL when the key is absent), an expression of type
-    STRUCT(ok BOOLEAN, v <type>). Each JSON text is parsed once: a value is bound to a lambda parameter
-    (`list_transform([value], lambda p: ...)[1]`), so the checks and the value read it without reparsing."""
+def _v(x: str) -> str:
+    """A JSON value's text as VARCHAR (string functions on DuckDB's JSON type would parse their results)."""
+    return x if x.startswith("CAST(") or x.startswith("_x") else f"CAST({x} AS VARCHAR)"
+
+
+def text_of(x: str) -> str:
+    """The text of the JSON value `x` (minified by DuckDB): a string without escapes is read by cutting its
+    quotes, one with escapes is parsed; a number is its own text."""
+    x = _v(x)
+    return (f"(CASE WHEN starts_with({x}, '\"') THEN (CASE WHEN strpos({x}, '\\') = 0 THEN {x}[2:-2] "
+            f"ELSE json_extract_string({x}, '$') END) ELSE {x} END)")
+
+
+def _is(kind: str, x: str) -> str:
+    """Whether the JSON value `x` is of `kind`, from its first character (no parse)."""
+    x = _v(x)
+    return {"string": f"starts_with({x}, '\"')", "number": f"strpos('-0123456789', {x}[1]) > 0",
+            "boolean": f"{x} IN ('true', 'false')", "object": f"starts_with({x}, '{{')",
+            "array": f"starts_with({x}, '[')"}[kind]
+
+
+def _absent(f: pa.Field, x: str, s: str) -> str:
+    absent = f"{x} IS NULL"  # from_json reads null as NULL
+    if not pa.types.is_string(f.type):
+        absent = f"({absent} OR {x} = '\"\"')"  # "" is no value for a non-text field
+    return absent
+
+
+def _result(f: pa.Field, absent: str, ok: str, value: str) -> tuple[str, str]:
+    null = f"CAST(NULL AS {sql_type(f.type)})"
+    return (f"(CASE WHEN {absent} THEN {'true' if f.nullable else 'false'} ELSE coalesce({ok}, false) END)",
+            f"(CASE WHEN {absent} THEN {null} ELSE {value} END)")
+
+
+def _visible(s: str) -> str:
+    # ASCII letters and digits first: the Unicode classes cost more, and most text has them.
+    return f"(CASE WHEN regexp_matches({s}, '[0-9A-Za-z]') THEN true ELSE regexp_matches({s}, {_lit(VISIBLE)}) END)"
+
+
+def leaf(f: pa.Field, x: str, s: str | None = None) -> tuple[str, str]:
+    """(ok, value) of a scalar field whose JSON text is `x` (`s`: SQL for its text, when already a column)."""
+    x = _v(x)
+    s = s or text_of(x)
+    typ, name = f.type, f.name
+    number = _is("number", x)
+    if pa.types.is_string(typ):
+        ok = f"{_is('string', x)} AND strlen({s}) <= {MAX_TEXT} AND strpos({s}, chr(0)) = 0"
+        if not f.nullable:
+            ok += f" AND {_visible(s)}"
+        choices = (f.metadata or {}).get(b"enum")
+        value = s
+        if name in REFERENCES:
+            ok, value = f"{ok} AND ({s} = '' OR {_visible(s)})", f"nullif({s}, '')"
+        elif name == "email" and not f.nullable:
+            tld = f"split_part({s}, '.', -1)"
+            ok = (f"{ok} AND strlen({s}) <= 254 AND regexp_full_match({s}, {_lit(EMAIL)}) "
+                  f"AND {tld} NOT IN ({', '.join(map(_lit, SPECIAL_USE))})")
+        elif choices is not None:
+            listed = ", ".join(_lit(c) for c in choices.decode().split(","))
+            ok = f"{ok} AND regexp_full_match({s}, ' *[A-Za-z]+ *') AND lower(trim({s})) IN ({listed})"
+            value = f"lower(trim({s}))"
+    elif pa.types.is_decimal(typ):
+        sign = "" if name in NON_NEGATIVE else "-?"
+        pattern = f"{sign}[0-9]{{1,{typ.precision - typ.scale}}}(\\.[0-9]{{1,{typ.scale}}})?"
+        ok = f"({number} OR {_is('string', x)}) AND regexp_full_match({s}, {_lit(pattern)})"
+        value = f"TRY_CAST({s} AS {sql_type(typ)})"
+    elif pa.types.is_integer(typ):
+        limit = INT_LIMITS[typ.bit_width]
+        lo, hi = RANGES.get(name, (-limit - 1, limit))
+        if name in POSITIVE_INT:
+            lo = max(lo, 1)
+        ok = (f"({number} OR {_is('string', x)}) AND regexp_full_match({s}, '-?[0-9]{{1,15}}') "
+              f"AND TRY_CAST({s} AS BIGINT) BETWEEN {lo} AND {hi}")
+        value = f"TRY_CAST({s} AS {sql_type(typ)})"
+    elif pa.types.is_floating(typ):
+        lo, hi = RANGES.get(name, (-FLOAT_LIMIT, FLOAT_LIMIT))
+        value = f"TRY_CAST({x} AS DOUBLE)"
+        ok = f"{number} AND isfinite({value}) AND {value} BETWEEN {lo} AND {hi}"
+    elif pa.types.is_boolean(typ):
+        ok, value = _is("boolean", x), f"{x} = 'true'"
+    elif pa.types.is_timestamp(typ):
+        value = f"TRY_CAST({s} AS TIMESTAMPTZ)"
+        ok = (f"{_is('string', x)} AND regexp_full_match({s}, {_lit(TIMESTAMP)}) "
+              f"AND {value} <= now() + INTERVAL 1 DAY")
+    else:
+        raise TypeError(f"{name}: unsupported type {typ}")
+    return _result(f, _absent(f, x, s), ok, value)
+
+
+def _shape(fields) -> str:
+    """from_json's type for an object whose fields are read as JSON texts."""
+    return _lit("{" + ",".join(f'"{f.name}":"JSON"' for f in fields) + "}")
+
+
+def _container(t: pa.DataType) -> bool:
+    return pa.types.is_struct(t) or pa.types.is_list(t)
+
+
+class _Lambdas:
+    """Unique lambda parameter names (a nested lambda must not hide an outer one)."""
 
     def __init__(self):
         self.n = 0
 
-    def _name(self) -> str:
+    def __call__(self) -> str:
         self.n += 1
-        return f"p{self.n}"
-
-    def _let(self, value: str, body) -> str:
-        """`body(p)` with `p` bound to `value`, evaluated once."""
-        p = self._name()
-        return f"list_transform([{value}], lambda {p}: {body(p)})[1]"
-
-    def field(self, f: pa.Field, x: str) -> str:
-        t = f.type
-        if pa.types.is_struct(t):
-            return self._struct(f, x)
-        if pa.types.is_list(t):
-            return self._list(f, x)
-        return self._let(f"struct_pack(t := json_type({x}), s := json_extract_string({x}, '$'))",
-                         lambda p: self._leaf(f, f"{p}.t", f"{p}.s"))
-
-    def _absent(self, f: pa.Field, t: str, s: str) -> str:
-        absent = f"({t} IS NULL OR {t} = 'NULL')"
-        if not pa.types.is_string(f.type):
-            absent = f"({absent} OR ({t} = 'VARCHAR' AND {s} = ''))"  # "" is no value for a non-text field
-        return absent
-
-    def _result(self, f: pa.Field, absent: str, ok: str, value: str) -> str:
-        null = f"CAST(NULL AS {sql_type(f.type)})"
-        return (f"struct_pack(ok := CASE WHEN {absent} THEN {'true' if f.nullable else 'false'} "
-                f"ELSE coalesce({ok}, false) END, v := CASE WHEN {absent} THEN {null} ELSE {value} END)")
-
-    def _leaf(self, f: pa.Field, t: str, s: str) -> str:
-        ok, value = self._scalar(f, t, s)
-        return self._result(f, self._absent(f, t, s), ok, value)
-
-    def _scalar(self, f: pa.Field, t: str, s: str) -> tuple[str, str]:
-        typ, name = f.type, f.name
-        if pa.types.is_string(typ):
-            ok = f"{t} = 'VARCHAR' AND strlen({s}) <= {MAX_TEXT} AND strpos({s}, chr(0)) = 0"
-            if not f.nullable:
-                ok += f" AND regexp_matches({s}, {_lit(VISIBLE)})"
-            choices = (f.metadata or {}).get(b"enum")
-            if name in REFERENCES:
-                return f"{ok} AND ({s} = '' OR regexp_matches({s}, {_lit(VISIBLE)}))", f"nullif({s}, '')"
-            if name == "email" and not f.nullable:
-                tld = f"split_part({s}, '.', -1)"
-                return (f"{ok} AND strlen({s}) <= 254 AND regexp_full_match({s}, {_lit(EMAIL)}) "
-                        f"AND {tld} NOT IN ({', '.join(map(_lit, SPECIAL_USE))})", s)
-            if choices is not None:
-                listed = ", ".join(_lit(c) for c in choices.decode().split(","))
-                return (f"{ok} AND regexp_full_match({s}, ' *[A-Za-z]+ *') AND lower(trim({s})) IN ({listed})",
-                        f"lower(trim({s}))")
-            return ok, s
-        if pa.types.is_decimal(typ):
-            sign = "" if name in NON_NEGATIVE else "-?"
-            pattern = f"{sign}[0-9]{{1,{typ.precision - typ.scale}}}(\\.[0-9]{{1,{typ.scale}}})?"
-            return (f"{t} IN ('UBIGINT', 'BIGINT', 'DOUBLE', 'VARCHAR') AND regexp_full_match({s}, {_lit(pattern)})",
-                    f"TRY_CAST({s} AS {sql_type(typ)})")
-        if pa.types.is_integer(typ):
-            limit = INT_LIMITS[typ.bit_width]
-            lo, hi = RANGES.get(name, (-limit - 1, limit))
-            if name in POSITIVE_INT:
-                lo = max(lo, 1)
-            return (f"{t} IN ('UBIGINT', 'BIGINT', 'VARCHAR') AND regexp_full_match({s}, '-?[0-9]{{1,15}}') "
-                    f"AND TRY_CAST({s} AS BIGINT) BETWEEN {lo} AND {hi}", f"TRY_CAST({s} AS {sql_type(typ)})")
-        if pa.types.is_floating(typ):
-            lo, hi = RANGES.get(name, (-FLOAT_LIMIT, FLOAT_LIMIT))
-            d = f"TRY_CAST({s} AS DOUBLE)"
-            return f"{t} IN {NUMBER_TYPES} AND isfinite({d}) AND {d} BETWEEN {lo} AND {hi}", d
-        if pa.types.is_boolean(typ):
-            return f"{t} = 'BOOLEAN'", f"TRY_CAST({s} AS BOOLEAN)"
-        if pa.types.is_timestamp(typ):
-            ts = f"TRY_CAST({s} AS TIMESTAMPTZ)"
-            return (f"{t} = 'VARCHAR' AND regexp_full_match({s}, {_lit(TIMESTAMP)}) "
-                    f"AND {ts} <= now() + INTERVAL 1 DAY", ts)
-        raise TypeError(f"{name}: unsupported type {typ}")
-
-    def object(self, fields: list[pa.Field], y: str) -> tuple[str, str]:
-        """(the struct of the children's results, whether the object's keys are fine) for the object text `y`:
-        its children are read in one parse (from_json to a struct of JSON texts)."""
-        shape = "{" + ",".join(f'"{f.name}":"JSON"' for f in fields) + "}"
-        return f"from_json({y}, {_lit(shape)})", keys_ok(y, fields)
-
-    def _struct(self, f: pa.Field, x: str) -> str:
-        children = list(f.type)
-
-        def outer(y):
-            parts, kok = self.object(children, y)
-
-            def inner(p):
-                subs = ", ".join(f'"{c.name}" := {self.field(c, f"{p}.r.{_ident(c.name)}")}' for c in children)
-
-                def final(c):
-                    ok = " AND ".join([f"{c}.t = 'OBJECT'", f"{c}.k"] + [f"{c}.c.{_ident(x.name)}.ok"
-                                                                         for x in children])
-                    value = "struct_pack(" + ", ".join(f'"{x.name}" := {c}.c.{_ident(x.name)}.v'
-                                                      for x in children) + ")"
-                    return self._result(f, f"({c}.t IS NULL OR {c}.t = 'NULL')", ok, value)
-                return self._let(f"struct_pack(t := {p}.t, k := {p}.k, c := struct_pack({subs}))", final)
-            return self._let(f"struct_pack(t := json_type({y}), k := {kok}, r := {parts})", inner)
-        return self._let(x, outer)
-
-    def _list(self, f: pa.Field, x: str) -> str:
-        item = f.type.value_field
-
-        def outer(y):
-            e = self._name()
-            results = f"list_transform(from_json({y}, '[\"JSON\"]'), lambda {e}: {self.field(item, e)})"
-
-            def final(c):
-                q = self._name()
-                ok = f"{c}.t = 'ARRAY' AND coalesce(list_bool_and(list_transform({c}.l, lambda {q}: {q}.ok)), true)"
-                value = f"list_transform({c}.l, lambda {q}: {q}.v)"
-                if f.name in REFERENCE_LISTS:  # null and blank entries are no reference (coerce.py drops them)
-                    ok = f"{ok} AND coalesce(list_bool_and(list_transform({c}.l, lambda {q}: {q}.v IS NULL OR " \
-                         f"regexp_full_match({q}.v, {_lit(ASCII_SPACE)}) OR regexp_matches({q}.v, " \
-                         f"{_lit(VISIBLE)}))), true)"
-                    value = f"list_filter({value}, lambda {q}: {q} IS NOT NULL AND NOT regexp_full_match({q}, " \
-                            f"{_lit(ASCII_SPACE)}))"
-                return self._result(f, f"({c}.t IS NULL OR {c}.t = 'NULL')", ok, value)
-            return self._let(f"struct_pack(t := json_type({y}), l := {results})", final)
-        return self._let(x, outer)
+        return f"e{self.n}"
 
 
-def keys_ok(y: str, fields: list[pa.Field]) -> str:
-    """No key twice in the object `y`, and keys the model does not read hold no object or list (Python's reader
-    would look inside them); a key twice or an unknown container sends the line to Python."""
-    known = ", ".join(_lit(f.name) for f in fields)
-    keys = f"json_keys({y})"
-    containers = [f for f in fields if pa.types.is_struct(f.type) or pa.types.is_list(f.type)]
-    known_containers = " + ".join(f"(json_type({y}, {_lit('$.' + _path_key(f.name))}) IN ('OBJECT', 'ARRAY'))::INT"
-                                  for f in containers) or "0"
-    k = "k_"
-    return (f"list_transform([{keys}], lambda {k}: len(list_distinct({k})) = len({k}) AND "
-            f"(len(list_filter({k}, lambda u_: u_ NOT IN ({known}))) = 0 OR "
-            f"len(list_filter(json_extract({y}, '$.*'), lambda w_: json_type(w_) IN ('OBJECT', 'ARRAY'))) = "
-            f"{known_containers}))[1]")
+def items_of(x: str, item: pa.Field, names: _Lambdas) -> str:
+    """The list `x`'s items, one parse each: objects as struct(k: their keys, o: their fields' JSON texts),
+    anything else as its JSON text."""
+    raw = f"from_json({x}, '[\"JSON\"]')"
+    if not pa.types.is_struct(item.type):
+        return raw
+    r = names()
+    return f"list_transform({raw}, lambda {r}: struct_pack(k := json_keys({r}), o := from_json({r}, " \
+           f"{_shape(list(item.type))}), j := {r}))"
+
+
+def keys_ok(keys: str, fields: list[pa.Field]) -> str:
+    """No key twice, and every key one the model reads (else Python reads the line)."""
+    known = "[" + ", ".join(_lit(f.name) for f in fields) + "]"
+    return f"(len(list_distinct({keys})) = len({keys}) AND list_has_all({known}, {keys}))"
+
+
+def list_field(f: pa.Field, items: str, names: _Lambdas) -> tuple[str, str]:
+    """(ok, value) of a list field given its items (`items_of`; NULL when the field is absent or null)."""
+    item = f.type.value_field
+    e = names()
+    if pa.types.is_struct(item.type):
+        children = list(item.type)
+        parts = [_child(c, f"{e}.o.{_ident(c.name)}", names) for c in children]
+        ok_e = " AND ".join([f"({e}.j IS NULL OR ({_is('object', f'{e}.j')} AND {keys_ok(f'{e}.k', children)}))"]
+                            + [p[0] for p in parts])
+        fields = ", ".join(f"{_ident(c.name)} := {p[1]}" for c, p in zip(children, parts))
+        value_e = f"(CASE WHEN {e}.j IS NULL THEN NULL ELSE struct_pack({fields}) END)"
+    else:
+        ok_e, value_e = leaf(item, e)
+    ok = f"coalesce(list_bool_and(list_transform({items}, lambda {e}: {ok_e})), true)"
+    value = f"list_transform({items}, lambda {e}: {value_e})"
+    if f.name in REFERENCE_LISTS:  # null and blank entries are no reference (coerce.py drops them)
+        q = names()
+        ok = (f"{ok} AND coalesce(list_bool_and(list_transform({value}, lambda {q}: {q} IS NULL OR "
+              f"regexp_full_match({q}, {_lit(ASCII_SPACE)}) OR {_visible(q)})), true)")
+        value = (f"list_filter({value}, lambda {q}: {q} IS NOT NULL AND NOT regexp_full_match({q}, "
+                 f"{_lit(ASCII_SPACE)}))")
+    return ok, value
+
+
+def _child(c: pa.Field, x: str, names: _Lambdas) -> tuple[str, str]:
+    """(ok, value) of a field of a list item, given its JSON text."""
+    if pa.types.is_list(c.type):
+        ok, value = list_field(c, items_of(x, c.type.value_field, names), names)
+        return _result(c, f"{x} IS NULL", f"{_is('array', x)} AND {ok}", value)
+    if pa.types.is_struct(c.type):
+        raise TypeError(f"{c.name}: an object inside a list item is not read set-based")
+    return leaf(c, x)
 
 
 def _ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _path_key(name: str) -> str:
-    return name if name.isidentifier() else '"' + name + '"'
-
-
 def batch_query(schema: pa.Schema, lines: str) -> str:
     """SQL over the table `lines` (ordinal, raw, line): per non-blank line `ordinal`, `raw`, `_ok` and, where
-    `_ok`, the record's canonical columns (and `_html_<field>`: whether that HTML still needs nh3)."""
-    b = _Builder()
+    `_ok`, the record's canonical columns (and `_html_<field>`: whether that HTML still needs nh3).
+
+    Each line is parsed once into a struct of its fields' JSON texts (`_r`) and once for its keys; what the checks
+    read more than once (texts, list items, an address's fields) is a column of the projection before, so it is
+    computed once."""
     fields = list(schema)
-    for f in fields:
-        if f.name in HTML_FIELDS and not pa.types.is_string(f.type):
-            raise TypeError(f"{f.name}: HTML fields are text")
+    names = _Lambdas()
     valid = (f"CASE WHEN line IS NOT NULL AND json_valid(line) THEN CASE WHEN NOT regexp_matches(line, "
-             f"{_lit(GUARD)}) AND json_type(line) = 'OBJECT' THEN line END END")
-    parts, kok = b.object(fields, "_j")
-    subs = ", ".join(f'"{f.name}" := {b.field(f, f"_r.{_ident(f.name)}")}' for f in fields)
-    cols = []
-    for f in fields:
-        cols.append(f'_c.{_ident(f.name)}.v AS {_ident(f.name)}')
-        if f.name in HTML_FIELDS:
-            cols.append(f"NOT coalesce(regexp_full_match(_c.{_ident(f.name)}.v, {_lit(HTML_AS_IS)}), true) "
-                        f"AS {_ident('_html_' + f.name)}")
-    ok = " AND ".join(["_j IS NOT NULL", "_k"] + [f"_c.{_ident(f.name)}.ok" for f in fields])
+             f"{_lit(GUARD)}) THEN line END END")
+    # Keys the model does not read may hold text or numbers, not objects or lists (Python would look inside).
+    containers = " + ".join(f"(starts_with(_r.{_ident(f.name)}, '{{') OR starts_with(_r.{_ident(f.name)}, '['))"
+                            f"::INT" for f in fields if _container(f.type)) or "0"
+    top_ok = (f"(len(list_distinct(_keys)) = len(_keys) AND CASE WHEN list_has_all([{', '.join(_lit(f.name) for f in fields)}], "
+              f"_keys) THEN true ELSE len(list_filter(json_extract(_j, '$.*'), lambda w_: json_type(w_) IN "
+              f"('OBJECT', 'ARRAY'))) = {containers} END)")
+    level1, level2, oks, cols = [f"{top_ok} AS _k"], [], [], []
+    for i, f in enumerate(fields):
+        x = f"_r.{_ident(f.name)}"
+        if pa.types.is_list(f.type):
+            level1.append(f"{items_of(x, f.type.value_field, names)} AS _l{i}")
+            level1.append(f"{_is('array', x)} AS _a{i}")
+            ok, value = list_field(f, f"_l{i}", names)
+            ok, value = _result(f, f"_a{i} IS NULL", f"_a{i} AND {ok}", value)
+        elif pa.types.is_struct(f.type):  # its fields become columns too
+            children = list(f.type)
+            if any(_container(c.type) for c in children):
+                raise TypeError(f"{f.name}: an object inside an object is not read set-based")
+            level1 += [f"from_json({x}, {_shape(children)}) AS _o{i}", f"json_keys({x}) AS _n{i}",
+                       f"{_is('object', x)} AS _a{i}"]
+            subs = []
+            for j, c in enumerate(children):
+                level2.append(f"{text_of(f'_o{i}.{_ident(c.name)}')} AS _s{i}_{j}")
+                subs.append((c, leaf(c, f"_o{i}.{_ident(c.name)}", f"_s{i}_{j}")))
+            ok = " AND ".join([f"_a{i}", keys_ok(f"_n{i}", children)] + [p[0] for _, p in subs])
+            value = "struct_pack(" + ", ".join(f"{_ident(c.name)} := {p[1]}" for c, p in subs) + ")"
+            ok, value = _result(f, f"_a{i} IS NULL", ok, value)
+        else:
+            level1.append(f"CAST({x} AS VARCHAR) AS _x{i}")
+            level1.append(f"{text_of(x)} AS _s{i}")
+            ok, value = leaf(f, f"_x{i}", f"_s{i}")
+            if f.name in HTML_FIELDS:
+                cols.append(f"NOT coalesce(regexp_full_match(_s{i}, {_lit(HTML_AS_IS)}), true) AS "
+                            f"{_ident('_html_' + f.name)}")
+        oks.append(ok)
+        cols.append(f"{value} AS {_ident(f.name)}")
+    ok = " AND ".join(["_j IS NOT NULL", "_k"] + oks)
     return (f"SELECT ordinal, raw, coalesce({ok}, false) AS _ok, {', '.join(cols)} FROM ("
-            f"SELECT ordinal, raw, _j, _k, struct_pack({subs}) AS _c FROM ("
-            f"SELECT ordinal, raw, _j, {kok} AS _k, {parts} AS _r FROM ("
+            f"SELECT *, {', '.join(level2) or 'NULL AS _none'} FROM ("
+            f"SELECT ordinal, raw, _j, {', '.join(level1)} FROM ("
+            f"SELECT ordinal, raw, _j, json_keys(_j) AS _keys, from_json(_j, {_shape(fields)}) AS _r FROM ("
             f"SELECT ordinal, raw, {valid} AS _j FROM {lines} WHERE NOT regexp_full_match(coalesce(line, 'x'), "
-            f"{_lit(ASCII_SPACE)}))))")
+            f"{_lit(ASCII_SPACE)})))))")
