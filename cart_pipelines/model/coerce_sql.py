@@ -77,12 +77,14 @@ def _v(x: str) -> str:
     return x if x.startswith("CAST(") or x.startswith("_x") else f"CAST({x} AS VARCHAR)"
 
 
-def text_of(x: str) -> str:
-    """The text of the JSON value `x` (minified by DuckDB): a string without escapes is read by cutting its
-    quotes, one with escapes is parsed; a number is its own text."""
+def text_of(x: str, f: pa.Field | None = None) -> str:
+    """The text of the JSON value `x` (minified by DuckDB). For a text field: a string without escapes is read by
+    cutting its quotes, one with escapes is parsed. For other fields only quote-less digits, signs and date-time
+    characters are ever taken, so cutting the quotes is enough (and a number is its own text)."""
     x = _v(x)
-    return (f"(CASE WHEN starts_with({x}, '\"') THEN (CASE WHEN strpos({x}, '\\') = 0 THEN {x}[2:-2] "
-            f"ELSE json_extract_string({x}, '$') END) ELSE {x} END)")
+    if f is not None and not pa.types.is_string(f.type):
+        return f"trim({x}, '\"')"
+    return f"(CASE WHEN strpos({x}, '\\') = 0 THEN {x}[2:-2] ELSE json_extract_string({x}, '$') END)"
 
 
 def _is(kind: str, x: str) -> str:
@@ -93,17 +95,21 @@ def _is(kind: str, x: str) -> str:
             "array": f"starts_with({x}, '[')"}[kind]
 
 
-def _absent(f: pa.Field, x: str, s: str) -> str:
+def _absent(f: pa.Field, x: str) -> str:
     absent = f"{x} IS NULL"  # from_json reads null as NULL
     if not pa.types.is_string(f.type):
         absent = f"({absent} OR {x} = '\"\"')"  # "" is no value for a non-text field
     return absent
 
 
+def _ok(f: pa.Field, absent: str, ok: str) -> str:
+    """A field is fine absent when it may be null, else when present and fine."""
+    return f"({absent} OR coalesce({ok}, false))" if f.nullable else f"(NOT {absent} AND coalesce({ok}, false))"
+
+
 def _result(f: pa.Field, absent: str, ok: str, value: str) -> tuple[str, str]:
     null = f"CAST(NULL AS {sql_type(f.type)})"
-    return (f"(CASE WHEN {absent} THEN {'true' if f.nullable else 'false'} ELSE coalesce({ok}, false) END)",
-            f"(CASE WHEN {absent} THEN {null} ELSE {value} END)")
+    return _ok(f, absent, ok), f"(CASE WHEN {absent} THEN {null} ELSE {value} END)"
 
 
 def _visible(s: str) -> str:
@@ -112,13 +118,14 @@ def _visible(s: str) -> str:
 
 
 def leaf(f: pa.Field, x: str, s: str | None = None) -> tuple[str, str]:
-    """(ok, value) of a scalar field whose JSON text is `x` (`s`: SQL for its text, when already a column)."""
+    """(ok, value) of a scalar field whose JSON text is `x` (`s`: SQL for its text, when already a column). The
+    values need no test for absence: they are NULL for a NULL `x` (and for "", where that is no value)."""
     x = _v(x)
-    s = s or text_of(x)
+    s = s or text_of(x, f)
     typ, name = f.type, f.name
-    number = _is("number", x)
     if pa.types.is_string(typ):
-        ok = f"{_is('string', x)} AND strlen({s}) <= {MAX_TEXT} AND strpos({s}, chr(0)) = 0"
+        # NUL only arrives escaped, and DuckDB writes it as \u0000; the text is never longer than its JSON.
+        ok = f"{_is('string', x)} AND strlen({x}) <= {MAX_TEXT} AND strpos({x}, '\\u0000') = 0"
         if not f.nullable:
             ok += f" AND {_visible(s)}"
         choices = (f.metadata or {}).get(b"enum")
@@ -133,32 +140,31 @@ def leaf(f: pa.Field, x: str, s: str | None = None) -> tuple[str, str]:
             listed = ", ".join(_lit(c) for c in choices.decode().split(","))
             ok = f"{ok} AND regexp_full_match({s}, ' *[A-Za-z]+ *') AND lower(trim({s})) IN ({listed})"
             value = f"lower(trim({s}))"
-    elif pa.types.is_decimal(typ):
+    elif pa.types.is_decimal(typ):  # a number, or a string of one: the pattern admits nothing else
         sign = "" if name in NON_NEGATIVE else "-?"
         pattern = f"{sign}[0-9]{{1,{typ.precision - typ.scale}}}(\\.[0-9]{{1,{typ.scale}}})?"
-        ok = f"({number} OR {_is('string', x)}) AND regexp_full_match({s}, {_lit(pattern)})"
+        ok = f"regexp_full_match({s}, {_lit(pattern)})"
         value = f"TRY_CAST({s} AS {sql_type(typ)})"
     elif pa.types.is_integer(typ):
         limit = INT_LIMITS[typ.bit_width]
         lo, hi = RANGES.get(name, (-limit - 1, limit))
         if name in POSITIVE_INT:
             lo = max(lo, 1)
-        ok = (f"({number} OR {_is('string', x)}) AND regexp_full_match({s}, '-?[0-9]{{1,15}}') "
-              f"AND TRY_CAST({s} AS BIGINT) BETWEEN {lo} AND {hi}")
+        ok = f"regexp_full_match({s}, '-?[0-9]{{1,15}}') AND TRY_CAST({s} AS BIGINT) BETWEEN {lo} AND {hi}"
         value = f"TRY_CAST({s} AS {sql_type(typ)})"
     elif pa.types.is_floating(typ):
         lo, hi = RANGES.get(name, (-FLOAT_LIMIT, FLOAT_LIMIT))
         value = f"TRY_CAST({x} AS DOUBLE)"
-        ok = f"{number} AND isfinite({value}) AND {value} BETWEEN {lo} AND {hi}"
+        ok = f"{_is('number', x)} AND isfinite({value}) AND {value} BETWEEN {lo} AND {hi}"
     elif pa.types.is_boolean(typ):
-        ok, value = _is("boolean", x), f"{x} = 'true'"
+        ok, value = _is("boolean", x), f"(CASE WHEN {x} IN ('true', 'false') THEN {x} = 'true' END)"
     elif pa.types.is_timestamp(typ):
         value = f"TRY_CAST({s} AS TIMESTAMPTZ)"
         ok = (f"{_is('string', x)} AND regexp_full_match({s}, {_lit(TIMESTAMP)}) "
               f"AND {value} <= now() + INTERVAL 1 DAY")
     else:
         raise TypeError(f"{name}: unsupported type {typ}")
-    return _result(f, _absent(f, x, s), ok, value)
+    return _ok(f, _absent(f, x), ok), value
 
 
 def _shape(fields) -> str:
@@ -245,14 +251,15 @@ def batch_query(schema: pa.Schema, lines: str) -> str:
     computed once."""
     fields = list(schema)
     names = _Lambdas()
-    valid = (f"CASE WHEN line IS NOT NULL AND json_valid(line) THEN CASE WHEN NOT regexp_matches(line, "
-             f"{_lit(GUARD)}) THEN line END END")
+    # A line DuckDB cannot parse (try: NULL instead of an error), or one with a guarded pattern, is not read here.
+    guarded = f"CASE WHEN NOT regexp_matches(line, {_lit(GUARD)}) THEN line END"
     # Keys the model does not read may hold text or numbers, not objects or lists (Python would look inside).
-    containers = " + ".join(f"(starts_with(_r.{_ident(f.name)}, '{{') OR starts_with(_r.{_ident(f.name)}, '['))"
+    containers = " + ".join(f"({_is('object', '_r.' + _ident(f.name))} OR {_is('array', '_r.' + _ident(f.name))})"
                             f"::INT" for f in fields if _container(f.type)) or "0"
-    top_ok = (f"(len(list_distinct(_keys)) = len(_keys) AND CASE WHEN list_has_all([{', '.join(_lit(f.name) for f in fields)}], "
-              f"_keys) THEN true ELSE len(list_filter(json_extract(_j, '$.*'), lambda w_: json_type(w_) IN "
-              f"('OBJECT', 'ARRAY'))) = {containers} END)")
+    known = ", ".join(_lit(f.name) for f in fields)
+    top_ok = (f"(CASE WHEN _r IS NULL OR _keys IS NULL THEN false WHEN len(list_distinct(_keys)) <> len(_keys) "
+              f"THEN false WHEN list_has_all([{known}], _keys) THEN true ELSE len(list_filter(json_extract(_j, "
+              f"'$.*'), lambda w_: json_type(w_) IN ('OBJECT', 'ARRAY'))) = {containers} END)")
     level1, level2, oks, cols = [f"{top_ok} AS _k"], [], [], []
     for i, f in enumerate(fields):
         x = f"_r.{_ident(f.name)}"
@@ -269,24 +276,24 @@ def batch_query(schema: pa.Schema, lines: str) -> str:
                        f"{_is('object', x)} AS _a{i}"]
             subs = []
             for j, c in enumerate(children):
-                level2.append(f"{text_of(f'_o{i}.{_ident(c.name)}')} AS _s{i}_{j}")
+                level2.append(f"{text_of(f'_o{i}.{_ident(c.name)}', c)} AS _s{i}_{j}")
                 subs.append((c, leaf(c, f"_o{i}.{_ident(c.name)}", f"_s{i}_{j}")))
             ok = " AND ".join([f"_a{i}", keys_ok(f"_n{i}", children)] + [p[0] for _, p in subs])
             value = "struct_pack(" + ", ".join(f"{_ident(c.name)} := {p[1]}" for c, p in subs) + ")"
             ok, value = _result(f, f"_a{i} IS NULL", ok, value)
         else:
             level1.append(f"CAST({x} AS VARCHAR) AS _x{i}")
-            level1.append(f"{text_of(x)} AS _s{i}")
+            level1.append(f"{text_of(x, f)} AS _s{i}")
             ok, value = leaf(f, f"_x{i}", f"_s{i}")
             if f.name in HTML_FIELDS:
                 cols.append(f"NOT coalesce(regexp_full_match(_s{i}, {_lit(HTML_AS_IS)}), true) AS "
                             f"{_ident('_html_' + f.name)}")
         oks.append(ok)
         cols.append(f"{value} AS {_ident(f.name)}")
-    ok = " AND ".join(["_j IS NOT NULL", "_k"] + oks)
+    ok = " AND ".join(["_k"] + oks)
     return (f"SELECT ordinal, raw, coalesce({ok}, false) AS _ok, {', '.join(cols)} FROM ("
             f"SELECT *, {', '.join(level2) or 'NULL AS _none'} FROM ("
             f"SELECT ordinal, raw, _j, {', '.join(level1)} FROM ("
-            f"SELECT ordinal, raw, _j, json_keys(_j) AS _keys, from_json(_j, {_shape(fields)}) AS _r FROM ("
-            f"SELECT ordinal, raw, {valid} AS _j FROM {lines} WHERE NOT regexp_full_match(coalesce(line, 'x'), "
+            f"SELECT ordinal, raw, _j, try(json_keys(_j)) AS _keys, try(from_json(_j, {_shape(fields)})) AS _r FROM ("
+            f"SELECT ordinal, raw, {guarded} AS _j FROM {lines} WHERE NOT regexp_full_match(coalesce(line, 'x'), "
             f"{_lit(ASCII_SPACE)})))))")
