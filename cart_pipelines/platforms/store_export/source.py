@@ -11,6 +11,10 @@ Lines that are not valid UTF-8 or JSON (or nest too deeply, hold a number too lo
 are reported with their line number, never skipped silently. A file that cannot be read at all (a directory, no
 permission, damaged compression, UTF-16 without a byte-order mark) stops the run with one sentence naming it; files
 that are not an entity's (`coupons.jsonl`) are listed by `unread_files` and in the migration report.
+
+The file is framed into lines here, in 1 MB chunks, as Arrow batches (`line_batches`): the pipeline parses and
+coerces them set-based in DuckDB (pipeline/extract_lines.py) and hands the lines DuckDB cannot vouch for back to
+`line_record`, the same reader `records` uses one line at a time (backfill slices, id bounds).
 """
 
 from __future__ import annotations
