@@ -28,8 +28,9 @@ from cart_pipelines.model.coerce import (
     REFERENCES,
 )
 
-# Lines with any of these go to Python: a digit run longer than a double keeps exactly, a trailing comma, nan/inf.
-GUARD = r"[0-9][0-9.]{15,}|,[ \t\r\n]*[\]}]|[:,\[][ \t\r\n]*[-+]?(?i:nan|inf)"
+# Lines with any of these go to Python: a digit run longer than a double keeps exactly, a trailing comma, nan/inf,
+# an escaped NUL (so no text field needs its own test). So do lines longer than MAX_TEXT (no field can be longer).
+GUARD = r"[0-9][0-9.]{15,}|,[ \t\r\n]*[\]}]|[:,\[][ \t\r\n]*[-+]?(?i:nan|inf)|\\u0000"
 # A character no text of only spaces and format characters has (coerce._invisible): letters, digits, marks,
 # punctuation, symbols.
 VISIBLE = r"[\p{L}\p{N}\p{M}\p{P}\p{S}]"
@@ -124,8 +125,8 @@ def leaf(f: pa.Field, x: str, s: str | None = None) -> tuple[str, str]:
     s = s or text_of(x, f)
     typ, name = f.type, f.name
     if pa.types.is_string(typ):
-        # NUL only arrives escaped, and DuckDB writes it as \u0000; the text is never longer than its JSON.
-        ok = f"{_is('string', x)} AND strlen({x}) <= {MAX_TEXT} AND strpos({x}, '\\u0000') = 0"
+        # Lines with an escaped NUL or longer than MAX_TEXT are not read here (GUARD): no test of its own.
+        ok = _is("string", x)
         if not f.nullable:
             ok += f" AND {_visible(s)}"
         choices = (f.metadata or {}).get(b"enum")
@@ -201,7 +202,7 @@ def items_of(x: str, item: pa.Field, names: _Lambdas) -> str:
 def keys_ok(keys: str, fields: list[pa.Field]) -> str:
     """No key twice, and every key one the model reads (else Python reads the line)."""
     known = "[" + ", ".join(_lit(f.name) for f in fields) + "]"
-    return f"(len(list_distinct({keys})) = len({keys}) AND list_has_all({known}, {keys}))"
+    return f"(list_unique({keys}) = len({keys}) AND list_has_all({known}, {keys}))"
 
 
 def list_field(f: pa.Field, items: str, names: _Lambdas) -> tuple[str, str]:
@@ -243,7 +244,7 @@ def _ident(name: str) -> str:
 
 
 def batch_query(schema: pa.Schema, lines: str) -> str:
-    """SQL over the table `lines` (ordinal, raw, line): per non-blank line `ordinal`, `raw`, `_ok` and, where
+    """SQL over the table `lines` (ordinal, line): per non-blank line `ordinal`, `_ok` and, where
     `_ok`, the record's canonical columns (and `_html_<field>`: whether that HTML still needs nh3).
 
     Each line is parsed once into a struct of its fields' JSON texts (`_r`) and once for its keys; what the checks
@@ -252,12 +253,12 @@ def batch_query(schema: pa.Schema, lines: str) -> str:
     fields = list(schema)
     names = _Lambdas()
     # A line DuckDB cannot parse (try: NULL instead of an error), or one with a guarded pattern, is not read here.
-    guarded = f"CASE WHEN NOT regexp_matches(line, {_lit(GUARD)}) THEN line END"
+    guarded = f"CASE WHEN strlen(line) <= {MAX_TEXT} AND NOT regexp_matches(line, {_lit(GUARD)}) THEN line END"
     # Keys the model does not read may hold text or numbers, not objects or lists (Python would look inside).
     containers = " + ".join(f"({_is('object', '_r.' + _ident(f.name))} OR {_is('array', '_r.' + _ident(f.name))})"
                             f"::INT" for f in fields if _container(f.type)) or "0"
     known = ", ".join(_lit(f.name) for f in fields)
-    top_ok = (f"(CASE WHEN _r IS NULL OR _keys IS NULL THEN false WHEN len(list_distinct(_keys)) <> len(_keys) "
+    top_ok = (f"(CASE WHEN _r IS NULL OR _keys IS NULL THEN false WHEN list_unique(_keys) <> len(_keys) "
               f"THEN false WHEN list_has_all([{known}], _keys) THEN true ELSE len(list_filter(json_extract(_j, "
               f"'$.*'), lambda w_: json_type(w_) IN ('OBJECT', 'ARRAY'))) = {containers} END)")
     level1, level2, oks, cols = [f"{top_ok} AS _k"], [], [], []
@@ -291,9 +292,9 @@ def batch_query(schema: pa.Schema, lines: str) -> str:
         oks.append(ok)
         cols.append(f"{value} AS {_ident(f.name)}")
     ok = " AND ".join(["_k"] + oks)
-    return (f"SELECT ordinal, raw, coalesce({ok}, false) AS _ok, {', '.join(cols)} FROM ("
+    return (f"SELECT ordinal, coalesce({ok}, false) AS _ok, {', '.join(cols)} FROM ("
             f"SELECT *, {', '.join(level2) or 'NULL AS _none'} FROM ("
-            f"SELECT ordinal, raw, _j, {', '.join(level1)} FROM ("
-            f"SELECT ordinal, raw, _j, try(json_keys(_j)) AS _keys, try(from_json(_j, {_shape(fields)})) AS _r FROM ("
-            f"SELECT ordinal, raw, {guarded} AS _j FROM {lines} WHERE NOT regexp_full_match(coalesce(line, 'x'), "
+            f"SELECT ordinal, _j, {', '.join(level1)} FROM ("
+            f"SELECT ordinal, _j, try(json_keys(_j)) AS _keys, try(from_json(_j, {_shape(fields)})) AS _r FROM ("
+            f"SELECT ordinal, {guarded} AS _j FROM {lines} WHERE NOT regexp_full_match(coalesce(line, 'x'), "
             f"{_lit(ASCII_SPACE)})))))")

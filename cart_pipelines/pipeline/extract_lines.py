@@ -50,7 +50,7 @@ def stage_lines(source, entity: str, sink: ParquetSink, work_dir: Path) -> Lines
     bad_writer = pq.ParquetWriter(out_path, QUARANTINE_SCHEMA, compression="zstd")
     try:
         for lines in _rebatched(source.line_batches(entity)):
-            con.register("_lines", lines)
+            con.register("_lines", lines.select(["ordinal", "line"]))
             out = arrow_table(con, query)
             con.unregister("_lines")
             total += out.num_rows
@@ -58,7 +58,10 @@ def stage_lines(source, entity: str, sink: ParquetSink, work_dir: Path) -> Lines
             fast = _clean(good, html).select(canonical.names).append_column("_ordinal", good.column("ordinal"))
             rows, bad = [], []
             slow = out.filter(pc.invert(out.column("_ok")))
-            for ordinal, raw in zip(slow.column("ordinal").to_pylist(), slow.column("raw").to_pylist()):
+            # The lines DuckDB left: their bytes from the batch itself (numbered without gaps from its first).
+            ordinals = slow.column("ordinal")
+            raws = lines.column("raw").take(pc.subtract(ordinals, lines.column("ordinal")[0]))
+            for ordinal, raw in zip(ordinals.to_pylist(), raws.to_pylist()):
                 rec = source.line_record(entity, ordinal, raw)
                 row, reason = coerce_source_record(rec, canonical)
                 if reason is None:
