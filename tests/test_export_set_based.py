@@ -118,6 +118,8 @@ EXTRA = {
         '{"source_id": "933", "name": "x", "price": 1, "type": "Grouped", "lifecycle": "draft", "child_ids": ["1", ""]}',
         '{"source_id": "934", "name": "x", "price": 1, "type": "kit", "variants": [{"status": "Disabled "}]}',
         '{"source_id": "935", "name": "x", "price": 1, "special_price_from": "2024-01-01T00:00:00Z"}',
+        '{"source_id": "936", "name": "x", "price": 1, "special_price_to": "2999-01-01T00:00:00Z"}',
+        '{"source_id": "937", "name": "x", "price": 1, "created_at": "2999-01-01T00:00:00Z"}',
         '   ',
         '',
     ],

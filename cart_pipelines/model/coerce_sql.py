@@ -26,6 +26,7 @@ from cart_pipelines.model.coerce import (
     RANGES,
     REFERENCE_LISTS,
     REFERENCES,
+    SCHEDULED,
 )
 
 # Lines with any of these go to Python: a digit run longer than a double keeps exactly, a trailing comma, nan/inf,
@@ -161,8 +162,9 @@ def leaf(f: pa.Field, x: str, s: str | None = None) -> tuple[str, str]:
         ok, value = _is("boolean", x), f"(CASE WHEN {x} IN ('true', 'false') THEN {x} = 'true' END)"
     elif pa.types.is_timestamp(typ):
         value = f"TRY_CAST({s} AS TIMESTAMPTZ)"
-        ok = (f"{_is('string', x)} AND regexp_full_match({s}, {_lit(TIMESTAMP)}) "
-              f"AND {value} <= now() + INTERVAL 1 DAY")
+        ok = f"{_is('string', x)} AND regexp_full_match({s}, {_lit(TIMESTAMP)}) AND {value} IS NOT NULL"
+        if name not in SCHEDULED:  # a scheduled sale's dates may lie ahead; other date-times may not
+            ok += f" AND {value} <= now() + INTERVAL 1 DAY"
     else:
         raise TypeError(f"{name}: unsupported type {typ}")
     return _ok(f, _absent(f, x), ok), value

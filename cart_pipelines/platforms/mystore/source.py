@@ -26,9 +26,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterable, Iterator
 
-import duckdb
 import pyarrow as pa
 
+from cart_pipelines.platforms.kit.duckdb_io import connect
 from cart_pipelines.platforms.kit.credentials import Credential
 from cart_pipelines.platforms.kit.http import ConnectionProblem, HttpSettings
 from cart_pipelines.platforms.kit.rest import RestReader
@@ -71,7 +71,7 @@ class Parts:
 
     def __init__(self):
         self._dir = tempfile.TemporaryDirectory(prefix="mystore-parts-")
-        self.con = duckdb.connect(str(Path(self._dir.name) / "parts.duckdb"))
+        self.con = connect(Path(self._dir.name) / "parts.duckdb")  # bounded like every pipeline connection
         self.con.execute("CREATE TABLE parts (kind VARCHAR, parent VARCHAR, doc VARCHAR)")
         self.con.execute("BEGIN TRANSACTION")  # one transaction: no commit to disk per page (the file is thrown away)
 
