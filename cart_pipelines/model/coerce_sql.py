@@ -3,12 +3,14 @@
 It takes only what it can prove coerce.py takes as it is: a line whose every field has its plain JSON type and
 value (text as a string, a price as a number or numeric string with at most its decimals, a date-time in ISO
 form, ...) is coerced in SQL; any other line (`_ok` false) goes to coerce.py, which gives it its exact value or
-its exact reason. The proofs lean on three facts of DuckDB's JSON reader, checked by tests/test_coerce_sql.py:
+its exact reason. The proofs lean on three facts of DuckDB's JSON reader (tests/test_export_set_based.py holds
+both paths to the same outcome on hostile lines):
 - a number with at most 15 significant digits reads as a double whose shortest form has the same value, so the
   decimal checks run on that text (longer digit runs anywhere in the line send the line to Python);
 - it accepts what Python's json does not (trailing commas, nan/inf in any case): such lines go to Python;
-- it keeps a key written twice: every object the model reads is checked for repeated keys, and an unknown key
-  holding an object or a list (which could repeat keys inside) sends the line to Python.
+- it keeps a key written twice: every object the model reads is checked for repeated keys; a record's own
+  unknown keys may hold text or numbers, but one holding an object or a list (which could repeat keys inside), or
+  an unknown key inside an object the model reads, sends the line to Python.
 Descriptions go through nh3 in Python unless their HTML is of the plain form nh3 leaves as it is (HTML_AS_IS).
 """
 
