@@ -66,7 +66,7 @@ def test_every_record_accounted_for_with_bad_input(store, run):
     assert reasons["4"] == "manufacturer 404 is missing or quarantined"
     assert "expected an object" in reasons["#7"]
     order_reason = r.query("SELECT reason FROM ledger WHERE entity = 'orders' AND source_id = '2'")
-    assert order_reason == [("order item product 4 is missing or quarantined",)]
+    assert order_reason == [("order item product 4 is quarantined or skipped",)]
     with r.staging.connect() as con:
         for entity in ENTITY_NAMES:
             s = ledger.summarize(con, entity)

@@ -193,3 +193,39 @@ def test_url_keys_of_any_script(store, run):
     assert keys == {"1": "bla-genser", "2": "elliniko-tsai", "3": "dongjing", "4": "slvm", "5": "product-5",
                     "6": "product-6", "7": "party-hatt"}
     assert r.query("SELECT records FROM rule_counts WHERE rule = 'url_key_fallback'") == [(2,)]
+
+
+def test_order_lines_of_gone_products_are_kept_without_their_link(store, run):
+    """A product deleted (or trashed and not listed) at the source: its orders keep the line as history."""
+    o = store.records["orders"][0]
+    gone_line = {"source_id": "2-1", "product_id": "361", "sku": "OLD-361", "name": "Utgått lue", "qty": 2,
+                 "price": 150.0, "tax": 75.0}
+    orders = [o, {**o, "source_id": "2", "number": "1002", "items": [o["items"][0], gone_line]}]
+    r = run(store({"orders": orders}))
+    r()
+    assert outcome(r, "orders", "2") == [("load", "loaded", None, None)]
+    row = next(x for x in r.target_rows("orders") if x["_source_id"] == "2")
+    lines = {i["sku"]: i for i in row["items"]}
+    assert lines["OLD-361"]["product_id"] is None and lines["OLD-361"]["name"] == "Utgått lue"
+    assert lines["OLD-361"]["qty"] == 2 and float(lines["OLD-361"]["price"]) == 150.0
+    assert lines["A-1"]["product_id"] is not None  # the product that exists keeps its link
+    assert r.query("SELECT records FROM rule_counts WHERE rule = 'order_item_product_gone'") == [(1,)]
+    r()  # re-running writes nothing
+    assert r.query("SELECT count(*) FROM ledger WHERE entity = 'orders' AND outcome = 'quarantined'") == [(0,)]
+
+
+def test_a_run_after_a_product_is_deleted_keeps_migrated_orders(store, run):
+    p = store.records["products"][0]
+    o = store.records["orders"][0]
+    second = {**p, "source_id": "2", "sku": "A-2", "url_key": "lue", "name": "Lue"}
+    line = {"source_id": "2-1", "product_id": "2", "sku": "A-2", "name": "Lue", "qty": 1, "price": 99.0, "tax": 0}
+    orders = [o, {**o, "source_id": "2", "number": "1002", "items": [line]}]
+    r = run(store({"products": [p, second], "orders": orders}))
+    r()
+    assert r.query("SELECT count(*) FROM ledger WHERE entity = 'orders' AND outcome = 'loaded'") == [(2,)]
+    store({"products": [p]})  # product 2 is deleted at the source
+    r()
+    assert r.query("SELECT source_id, outcome FROM ledger WHERE entity = 'orders' ORDER BY 1") == [
+        ("1", "loaded"), ("2", "loaded")]
+    row = next(x for x in r.target_rows("orders") if x["_source_id"] == "2")
+    assert row["items"][0]["sku"] == "A-2" and row["items"][0]["product_id"] is None

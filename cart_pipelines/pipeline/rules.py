@@ -63,6 +63,11 @@ RULES: tuple[Rule, ...] = (
          "A customer whose e-mail equals an earlier customer's (source-id order; compared trimmed, in Unicode NFC, "
          "case-insensitively) is skipped: the shop cannot hold both, and they are one person. Their orders and "
          "reviews go to the earlier customer."),
+    Rule("order_item_product_gone", "orders", "fill", "what real shops hold (issue 14)",
+         "An order line whose product the source no longer holds (deleted, trashed and not listed, WooCommerce's "
+         "product_id 0) keeps its SKU, name, price and quantity as history; only its product link is dropped. The "
+         "order migrates; no target needs the link (Mystore, WooCommerce, Shopify and BigCommerce take lines "
+         "without a product)."),
     # Target rules: what a target platform requires beyond the Mystore shape; they apply only when loading into
     # a platform listed for them in TARGET_RULES (docs/targets/<platform>.md).
     Rule("product_name_unique", "products", "rename", "target: BigCommerce (names unique, 409)",

@@ -225,6 +225,16 @@ def _status_sql(s: RuleSettings) -> str:
     return f"CASE lower(trim(status)) {whens} ELSE status END"
 
 
+def _products_gone(con) -> str:
+    """Rule order_item_product_gone: product ids order lines name that the source no longer holds (deleted, or
+    trashed where the platform does not list its trash): staged nowhere. A product that is staged but quarantined
+    or skipped is not gone: its orders wait for it (quarantined, naming it) so fixing the product brings them."""
+    staged = "(SELECT source_id FROM staged_products)" if _resolvable(con, "staged_products") else "(SELECT NULL)"
+    return f"""(
+        SELECT DISTINCT i.product_id AS source_id FROM (SELECT unnest(items) AS i FROM cand)
+        WHERE i.product_id IS NOT NULL AND i.product_id NOT IN {staged})"""
+
+
 def orders_sql(con, s: RuleSettings) -> str:
     customers = transformed_ids(con, "customers")
     products = transformed_ids(con, "products")
@@ -238,10 +248,12 @@ def orders_sql(con, s: RuleSettings) -> str:
     else:
         guest = ""
     return f"""
-    WITH missing_product AS (
+    WITH gone AS {_products_gone(con)},
+    missing_product AS (
         SELECT source_id, min(i.product_id) AS product_id
         FROM (SELECT source_id, unnest(items) AS i FROM cand)
-        WHERE i.product_id IS NOT NULL AND i.product_id NOT IN {products} GROUP BY source_id),
+        WHERE i.product_id IS NOT NULL AND i.product_id NOT IN {products}
+          AND i.product_id NOT IN (SELECT source_id FROM gone) GROUP BY source_id),
     by_email AS (
         SELECT lower(trim(email)) AS email_key, min(source_id) AS source_id FROM transformed_customers GROUP BY 1),
     linked AS (
@@ -255,7 +267,9 @@ def orders_sql(con, s: RuleSettings) -> str:
            {filled("customer_last_name", s.order_last_name)} AS customer_last_name,
            {_status_sql(s)} AS status, currency, subtotal, shipping, tax, discount, grand_total,
            list_transform(coalesce(items, []), lambda i: struct_pack(
-               source_id := i.source_id, product_source_id := i.product_id, sku := i.sku, name := i.name,
+               source_id := i.source_id,
+               product_source_id := CASE WHEN NOT list_contains(gone_ids, i.product_id) THEN i.product_id END,
+               sku := i.sku, name := i.name,
                qty := i.qty, price := i.price, tax := i.tax)) AS items,
            {_struct(f"coalesce(billing_address, {null_addr})", fields, defaults)} AS billing_address,
            {_struct(f"coalesce(shipping_address, {null_addr})", fields, defaults)} AS shipping_address,
@@ -270,12 +284,15 @@ def orders_sql(con, s: RuleSettings) -> str:
                      WHEN status IS NOT NULL AND {_status_sql(s)} IS DISTINCT FROM status
                      THEN ['order_status_mapping'] ELSE []::VARCHAR[] END
              || CASE WHEN _merged THEN ['customer_email_merged'] ELSE []::VARCHAR[] END
+             || CASE WHEN list_bool_or(list_transform(coalesce(items, []), lambda i: list_contains(gone_ids, i.product_id)))
+                     THEN ['order_item_product_gone'] ELSE []::VARCHAR[] END
                AS _rules,
            CASE WHEN customer_source_id IS NULL THEN 'order_needs_customer' END AS _skip,
            CASE WHEN _dup > 1 THEN 'duplicate source_id ' || l.source_id
                 WHEN m.product_id IS NOT NULL
-                THEN 'order item product ' || m.product_id || ' is missing or quarantined' END AS _quarantine
-    FROM linked l LEFT JOIN missing_product m USING (source_id)"""
+                THEN 'order item product ' || m.product_id || ' is quarantined or skipped' END AS _quarantine
+    FROM linked l LEFT JOIN missing_product m USING (source_id)
+         CROSS JOIN (SELECT coalesce(list(source_id), []::VARCHAR[]) AS gone_ids FROM gone)"""
 
 
 def reviews_sql(con, s: RuleSettings) -> str:
