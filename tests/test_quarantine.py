@@ -110,3 +110,23 @@ def test_customers_with_one_email_are_one_customer(store, run):
     customer = r.target_rows("customers")[0]["id"]
     assert [row["customer_id"] for row in r.target_rows("orders")] == [customer]
     assert r.report()["all_accounted_for"]
+
+
+@pytest.mark.parametrize("email", ["kari@example.test", "ola@butikk.local", "per@shop.invalid", "a@example.com",
+                                   "b@mail.example.org"])
+def test_emails_under_reserved_test_domains_are_kept(email):
+    """WordPress accepted them: the source's data is kept, and flagged (coerce.reserved_email_domain)."""
+    from cart_pipelines.model.coerce import reserved_email_domain
+    row = coerce_record({"source_id": "1", "email": email}, SCHEMAS["customers"])
+    assert row["email"] == email and reserved_email_domain(email)
+
+
+@pytest.mark.parametrize("email", ["kari@@example.test", "ola@", "a@.test", "a@localhost"])
+def test_a_reserved_domain_still_needs_an_address(email):
+    with pytest.raises(Invalid, match="is not an e-mail address"):
+        coerce_record({"source_id": "1", "email": email}, SCHEMAS["customers"])
+
+
+def test_ordinary_domains_are_not_flagged():
+    from cart_pipelines.model.coerce import reserved_email_domain
+    assert not reserved_email_domain("kari@example.no") and not reserved_email_domain("kari@testing.no")

@@ -61,13 +61,33 @@ def _text(value, where: str) -> str:
     return s
 
 
+# Reserved names (RFC 2606, RFC 6761, RFC 6762): shops accept them (WordPress's is_email() does), no mail reaches
+# them. Kept at extraction; the report flags them for targets that refuse or cannot mail them.
+RESERVED_EMAIL_TLDS = ("test", "local", "invalid", "example", "localhost")
+RESERVED_EMAIL_DOMAINS = ("example.com", "example.net", "example.org")
+
+
+def reserved_email_domain(email: str | None) -> bool:
+    """Whether an address is under a reserved test domain (`...@shop.test`, `.local`, `.invalid`, `.example`,
+    `example.com`/`.net`/`.org` and their subdomains; `example.no` is an ordinary, registrable name)."""
+    domain = (email or "").rsplit("@", 1)[-1].strip().rstrip(".").lower()
+    labels = domain.split(".")
+    return "@" in (email or "") and (labels[-1] in RESERVED_EMAIL_TLDS or ".".join(labels[-2:]) in RESERVED_EMAIL_DOMAINS)
+
+
 def _email(text: str, where: str) -> str:
     """A customer's e-mail must be an address a target can log in with: unicode local parts (RFC 6531) and
-    international domain names are fine. Kept as written, less surrounding spaces and in Unicode NFC, so two ways
-    of writing "ø" (one code point, or "o" and a combining stroke) are one address (rule customer_email_merged)."""
+    international domain names are fine, and so are reserved test domains (`.test`, `.local`, `.invalid`: the
+    source accepted them; `reserved_email_domain` lets the report flag them). Kept as written, less surrounding
+    spaces and in Unicode NFC, so two ways of writing "ø" (one code point, or "o" and a combining stroke) are one
+    address (rule customer_email_merged)."""
     text = unicodedata.normalize("NFC", text.strip())
+    # a reserved top-level name is checked as an ordinary one (".test" as ".no"): the syntax must still hold
+    checked = text
+    if reserved_email_domain(text) and "." in text.rsplit("@", 1)[-1]:
+        checked = text.rstrip(".").rsplit(".", 1)[0] + ".no"
     try:
-        validate_email(text, check_deliverability=False)
+        validate_email(checked, check_deliverability=False)
     except EmailNotValidError as exc:
         raise Invalid(f"{where}: {text[:80]!r} is not an e-mail address ({exc})") from None
     return text
