@@ -229,3 +229,11 @@ def test_a_run_after_a_product_is_deleted_keeps_migrated_orders(store, run):
         ("1", "loaded"), ("2", "loaded")]
     row = next(x for x in r.target_rows("orders") if x["_source_id"] == "2")
     assert row["items"][0]["sku"] == "A-2" and row["items"][0]["product_id"] is None
+
+
+def test_a_product_without_url_key_gets_one_from_its_name(store, run):
+    p = store.records["products"][0]
+    r = run(store({"products": [{**p, "url_key": ""}]}))
+    r()
+    assert [x["url_key"] for x in r.target_rows("products")] == ["bla-genser"]
+    assert r.query("SELECT records FROM rule_counts WHERE rule = 'url_key_from_name'") == [(1,)]

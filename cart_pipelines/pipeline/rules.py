@@ -49,6 +49,9 @@ RULES: tuple[Rule, ...] = (
          "URL keys are transliterated to Latin letters (Ελλάδα → ellada, 東京 → dongjing); where neither the "
          "source's key nor the name leaves any (only emoji or punctuation), the key is the entity and source id: "
          "product-66."),
+    Rule("url_key_from_name", "products", "fill", "what real shops hold (issue 14)",
+         "A product the source gives no URL key (a WooCommerce draft or pending product has no slug until it is "
+         "published) gets one from its name, as the shop would at publishing: 'Blå genser' → bla-genser."),
     Rule("order_status_mapping", "orders", "map", "option: order-status mapping",
          "Order statuses are mapped to Mystore's (ORDER_STATUS_MAP, overridable by order_status_map)."),
     Rule("order_status_unmapped", "orders", "map", "option: order-status mapping",
@@ -149,11 +152,14 @@ ORDER_STATUS_MAP: dict[str, str] = {
 # Taxes"; BigCommerce "Default Tax Class"/"Non-Taxable Products"/"Shipping"/"Gift Wrapping", tax_classes.v2 of
 # bigcommerce/api-specs; Magento "Taxable Goods"). Shopify has no tax classes at all (target_lacks_entity); Mystore
 # classes are free names, carried unless mapped. Other names are carried and counted as tax_class_unmapped.
-_WOO_BUILTIN = {"standard": "Standard", "reduced rate": "Reduced rate", "zero rate": "Zero rate"}
+# WooCommerce 9 lists its built-in standard class as "Standard rate" (slug standard); older shops say "Standard".
+_WOO_BUILTIN = {"standard": "Standard", "standard rate": "Standard", "reduced rate": "Reduced rate",
+               "zero rate": "Zero rate"}
 TAX_CLASS_MAP: dict[str, dict[str, str]] = {
     "woocommerce": {"default tax class": "Standard", "taxable goods": "Standard",
                     "non-taxable products": "Zero rate", "none": "Zero rate", **_WOO_BUILTIN},
-    "bigcommerce": {"standard": "Default Tax Class", "taxable goods": "Default Tax Class",
+    "bigcommerce": {"standard": "Default Tax Class", "standard rate": "Default Tax Class",
+                    "taxable goods": "Default Tax Class",
                     "zero rate": "Non-Taxable Products", "none": "Non-Taxable Products",
                     "default tax class": "Default Tax Class", "non-taxable products": "Non-Taxable Products",
                     "shipping": "Shipping", "gift wrapping": "Gift Wrapping"},

@@ -123,6 +123,9 @@ def tax_classes_sql(con, s: RuleSettings) -> str:
 
 def products_sql(con, s: RuleSettings) -> str:
     key, key_rule = _url_key("product")
+    # Rule url_key_from_name: the source gave no key (a WooCommerce draft has no slug yet), the name makes one
+    key_rule += (f" || CASE WHEN {url_key('url_key')} IS NULL AND {url_key('name')} IS NOT NULL "
+                 f"THEN ['url_key_from_name'] ELSE []::VARCHAR[] END")
     cats = transformed_ids(con, "categories")
     makers = transformed_ids(con, "manufacturers")
     taxes = transformed_ids(con, "tax_classes")

@@ -243,9 +243,12 @@ def test_woocommerce_shapes_are_mapped(shop):
     variable = next(p for p in products.values() if p["variants"])
     assert all(v["source_id"].isdigit() and v["options"] for v in variable["variants"])
     assert variable["price"] is not None
-    assert all(p["url_key"].startswith("product/") for p in products.values())
+    assert all(p["url_key"].startswith("product/") for p in products.values() if p["lifecycle"] == "published")
+    # drafts and pending products have no slug yet: no key from the source (the pipeline makes one from the name)
+    assert all(p["url_key"] is None for p in products.values() if p["lifecycle"] in ("draft", "pending"))
     classes = {r.source_id: r.record for r in src.records("tax_classes")}
-    assert "standard" in classes and classes["standard"]["name"] == "Standard"
+    # WooCommerce 9 lists the built-in class as "Standard rate"; rule tax_class_mapping names it "Standard"
+    assert "standard" in classes and classes["standard"]["name"] == "Standard rate"
     assert {p["tax_class_id"] for p in products.values()} <= set(classes)
     orders = [r.record for r in src.records("orders")]
     assert any(o["customer_id"] is None for o in orders)  # guests and customers deleted since

@@ -43,7 +43,8 @@ Documented behaviour followed (and where it was found):
 - Data: money as strings with two decimals ("12.50"); dates as `YYYY-MM-DDTHH:MM:SS` without zone, in the
   site's time zone (`date_*`) and in GMT (`date_*_gmt`); categories and brands (`products/brands`, core since
   WooCommerce 9.6, same shape as categories: class-wc-rest-product-brands-controller.php) have no dates;
-  tax classes are identified by slug (`standard` is built in, named "Standard"); a variable product has empty
+  tax classes are identified by slug (`standard` is built in, listed as "Standard rate": the tax-classes
+  controller's own entry); a variable product has empty
   `regular_price`/`sale_price`, its prices live on `products/{id}/variations`; orders keep `customer_id` only
   while the user exists (wc_reset_order_customer_id_on_deleted_user sets it to 0 when the user is deleted);
   guest orders have `customer_id` 0; weights are in the shop's unit (`settings/products/woocommerce_weight_unit`,
@@ -109,9 +110,14 @@ WC_VERSION = "9.9.5"  # the version whose REST schemas ../shared/specs/woocommer
 OAUTH_WINDOW = 15 * 60
 STATUS_OUT = {"pending": "pending", "processing": "processing", "complete": "completed", "canceled": "cancelled",
               "refunded": "refunded", "on_hold": "on-hold"}
-REVIEW_STATUS_OUT = {"approved": "approved", "pending": "hold", "rejected": "spam"}
-REVIEW_STATUS_FILTER = {"approved": ("approved",), "hold": ("pending",), "spam": ("rejected",), "trash": (),
-                        "all": ("approved", "pending")}
+REVIEW_STATUS_OUT = {"approved": "approved", "pending": "hold", "rejected": "spam", "spam": "spam",
+                     "trashed": "trash"}
+# `all` is approved and on hold only (WP_Comment_Query's "all"): spam and trash are read by their own status
+REVIEW_STATUS_FILTER = {"approved": ("approved",), "hold": ("pending",), "spam": ("rejected", "spam"),
+                        "trash": ("trashed",), "all": ("approved", "pending")}
+# canonical lifecycle → WordPress post status
+POST_STATUS = {"published": "publish", "draft": "draft", "pending": "pending", "private": "private",
+               "scheduled": "future", "trashed": "trash", "archived": "draft"}
 
 # Per collection: store entity, WordPress capability the key's user needs, orderby -> SQL, default orderby/order.
 _NAME = "json_extract_string(record, '$.name')"
@@ -523,6 +529,8 @@ class WooCommerceEmulator(WooWrites, Emulator):
             if status != "any":
                 w.append(f"({self._product_status_sql()}) = ?")
                 a.append(status)
+            else:  # WP_Query's "any" leaves out statuses excluded from search: trash (and auto-draft)
+                w.append(f"({self._product_status_sql()}) <> 'trash'")
             kind = params.get("type")
             if kind:
                 if kind not in ("simple", "grouped", "external", "variable"):
@@ -545,7 +553,9 @@ class WooCommerceEmulator(WooWrites, Emulator):
 
     @staticmethod
     def _product_status_sql() -> str:
-        return ("coalesce(json_extract_string(record, '$._wc.status'), CASE WHEN json_extract_string(record, "
+        lifecycle = " ".join(f"WHEN '{k}' THEN '{v}'" for k, v in POST_STATUS.items())
+        return ("coalesce(json_extract_string(record, '$._wc.status'), CASE json_extract_string(record, "
+                f"'$.lifecycle') {lifecycle} END, CASE WHEN json_extract_string(record, "
                 "'$.status') = 'disabled' THEN (CASE WHEN id % 3 = 0 THEN 'private' ELSE 'draft' END) "
                 "ELSE 'publish' END)")
 
@@ -894,11 +904,11 @@ class WooCommerceEmulator(WooWrites, Emulator):
         if not records or "_wc" in records[0]:  # classes written through the API (a target): Standard is built in
             table = [(r["_wc"]["slug"], r["_wc"]["name"], r) for r in records]
             if not any(slug == "standard" for slug, _, _ in table):
-                table.insert(0, ("standard", "Standard", {"source_id": "0", "_rates": []}))
+                table.insert(0, ("standard", "Standard rate", {"source_id": "0", "_rates": []}))
             return table
         table = []
         for k, r in enumerate(records):
-            table.append(("standard", "Standard", r) if k == 0 else (slugify(r["name"]), r["name"], r))
+            table.append(("standard", "Standard rate", r) if k == 0 else (slugify(r["name"]), r["name"], r))
         return table
 
     def _dates(self, record: dict, created: bool = True, modified: bool = True) -> dict:
@@ -970,12 +980,23 @@ class WooCommerceEmulator(WooWrites, Emulator):
                 "GROUP BY p", [ids]).fetchall()
         return {p: (Decimal(str(avg)) if avg is not None else Decimal(0), n) for p, avg, n in rows}
 
-    def sale_window(self, pid: int, sale: str):
-        """A sale scheduled to start 30 days from today (one in four discounted products), else an open sale."""
+    def sale_window(self, pid: int, sale: str, p: dict | None = None):
+        """The store's sale dates where it has them; else a sale scheduled to start 30 days from today (one in four
+        discounted products), else an open sale."""
+        if sale and p and (p.get("special_price_from") or p.get("special_price_to")):
+            return (to_utc(p["special_price_from"]) if p.get("special_price_from") else None,
+                    to_utc(p["special_price_to"]) if p.get("special_price_to") else None)
         if not sale or pid % 4 != 1:
             return None, None
         today = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
         return today + timedelta(days=30), today + timedelta(days=44)
+
+    def active_price(self, p: dict) -> str:
+        """What a simple product sells at now: its sale price while the sale runs, else the regular one."""
+        regular, sale = money(p.get("price")), money(p.get("special_price"))
+        start, end = self.sale_window(int(p["source_id"]), sale, p)
+        now = datetime.now(timezone.utc)
+        return sale if sale and (start is None or start <= now) and (end is None or end > now) else regular
 
     @staticmethod
     def price_html(price: str, regular: str = "", on_sale: bool = False, low: str = "", high: str = "") -> str:
@@ -999,19 +1020,28 @@ class WooCommerceEmulator(WooWrites, Emulator):
         brands = self._lookup("manufacturers", [r.get("manufacturer_id") for r in records])
         taxes = {r["source_id"]: ("" if k == 0 else slug) for k, (slug, _, r) in enumerate(self.tax_table())}
         ratings = self._ratings([r["source_id"] for r in records])
+        children = self._lookup("products", [c for r in records for c in r.get("child_ids") or []])
         out = []
         for p in records:
             if "_wc" in p:
                 out.append(self._complete(PRODUCT_DEFAULTS, p["_wc"]))
                 continue
             pid = int(p["source_id"])
+            status = self.product_status(p)
             slug = (p.get("url_key") or slugify(p["name"])).rsplit("/", 1)[-1]
+            # WordPress gives a draft or pending post no slug until it is published; its permalink is the query form
+            permalink = f"{self.base_url}/product/{slug}/"
+            if status in ("draft", "pending"):
+                slug, permalink = "", f"{self.base_url}/?post_type=product&p={pid}"
             variants = p.get("variants") or []
             regular, sale = money(p.get("price")), money(p.get("special_price"))
-            start, end = self.sale_window(pid, sale)
-            on_sale = bool(sale) and start is None  # a scheduled sale has not begun: the regular price applies
+            start, end = self.sale_window(pid, sale, p)
+            now = datetime.now(timezone.utc)
+            # a scheduled sale has not begun (the regular price applies); an ended one is over
+            on_sale = bool(sale) and (start is None or start <= now) and (end is None or end > now)
             stock = p.get("stock")
-            kind = "variable" if variants else "simple"
+            kind = "variable" if variants else p.get("type") if p.get("type") in ("grouped", "external") else "simple"
+            grouped = [int(c) for c in p.get("child_ids") or [] if c in children] if kind == "grouped" else []
             tax_class = taxes.get(p.get("tax_class_id"), "")
             if variants:
                 prices = [money(v.get("price")) for v in variants if v.get("price") is not None]
@@ -1019,22 +1049,29 @@ class WooCommerceEmulator(WooWrites, Emulator):
                 low = min(prices, key=Decimal) if prices else ""
                 high = max(prices, key=Decimal) if prices else ""
                 price, html_price = low, self.price_html(low, low=low, high=high)
+            elif kind == "grouped":  # no price of its own: the cheapest child's (WC_Product_Grouped)
+                prices = [self.active_price(children[str(c)]) for c in grouped]
+                prices = [x for x in prices if x]
+                price = min(prices, key=Decimal) if prices else ""
+                regular, sale, on_sale, start, end = "", "", False, None, None
+                html_price = self.price_html(price, low=price, high=max(prices, key=Decimal) if prices else "")
             else:
                 price = sale if on_sale else regular
                 html_price = self.price_html(price, regular, on_sale)
             backorder = stock == 0 and pid % 6 == 0  # sold out, but the shop takes back orders
             avg, count = ratings.get(p["source_id"], (Decimal(0), 0))
             out.append({
-                "id": pid, "name": p["name"], "slug": slug, "permalink": f"{self.base_url}/product/{slug}/",
-                **self._dates(p), "type": kind, "status": self.product_status(p), "featured": pid % 17 == 0,
+                "id": pid, "name": p["name"], "slug": slug, "permalink": permalink,
+                **self._dates(p), "type": kind, "status": status, "featured": pid % 17 == 0,
                 "catalog_visibility": "visible", "description": p.get("description_html") or "",
                 "short_description": "", "sku": p.get("sku") or "", "global_unique_id": "", "price": price,
                 "regular_price": "" if variants else regular, "sale_price": "" if variants else sale,
                 **self._site_and_gmt("date_on_sale_from", start), **self._site_and_gmt("date_on_sale_to", end),
                 "price_html": html_price, "on_sale": on_sale, "purchasable": price != "", "total_sales": 0,
                 "virtual": False, "downloadable": False, "downloads": [], "download_limit": -1,
-                "download_expiry": -1, "external_url": "", "button_text": "", "tax_status": "taxable",
-                "tax_class": tax_class, "manage_stock": stock is not None, "stock_quantity": stock,
+                "download_expiry": -1, "external_url": (p.get("external_url") or "") if kind == "external" else "",
+                "button_text": (p.get("button_text") or "Buy product") if kind == "external" else "",
+                "tax_status": "taxable", "tax_class": tax_class, "manage_stock": stock is not None, "stock_quantity": stock,
                 "stock_status": "onbackorder" if backorder else "instock" if (stock or 0) > 0 else "outofstock",
                 "backorders": "notify" if backorder else "no", "backorders_allowed": backorder,
                 "backordered": backorder, "low_stock_amount": 5 if pid % 10 == 3 else None,
@@ -1057,14 +1094,17 @@ class WooCommerceEmulator(WooWrites, Emulator):
                            for k, img in enumerate(sorted(p.get("images") or [],
                                                           key=lambda i: i.get("position") or 0))],
                 "has_options": bool(variants), "attributes": self._attributes(variants), "default_attributes": [],
-                "variations": [self._variation_id(pid, k) for k in range(len(variants))], "grouped_products": [],
+                "variations": [self._variation_id(pid, k) for k in range(len(variants))], "grouped_products": grouped,
                 "menu_order": 0, "meta_data": [],
             })
         return out
 
     @staticmethod
     def product_status(p: dict) -> str:
-        """Disabled products are drafts, or private (visible to shop staff only) for every third one."""
+        """The product's lifecycle where the store gives one; else disabled products are drafts, or private
+        (visible to shop staff only) for every third one."""
+        if p.get("lifecycle") in POST_STATUS:
+            return POST_STATUS[p["lifecycle"]]
         if p.get("status") != "disabled":
             return "publish"
         return "private" if int(p["source_id"]) % 3 == 0 else "draft"
@@ -1100,8 +1140,9 @@ class WooCommerceEmulator(WooWrites, Emulator):
                                     if v.get("date_modified_gmt") else None}, v)
                     for v in p["_variations"]]
         pid, sale = int(p["source_id"]), money(p.get("special_price"))
-        start, end = self.sale_window(pid, sale)
-        on_sale = bool(sale) and start is None
+        start, end = self.sale_window(pid, sale, p)
+        now = datetime.now(timezone.utc)
+        on_sale = bool(sale) and (start is None or start <= now) and (end is None or end > now)
         taxes = {r["source_id"]: ("" if k == 0 else slug) for k, (slug, _, r) in enumerate(self.tax_table())}
         slug = (p.get("url_key") or slugify(p["name"])).rsplit("/", 1)[-1]
         variants = p.get("variants") or []
@@ -1109,7 +1150,7 @@ class WooCommerceEmulator(WooWrites, Emulator):
         for k, v in enumerate(variants):
             price = money(v.get("price"))
             # the last size of every fifth product is kept private (not for sale yet)
-            private = pid % 5 == 2 and len(variants) >= 3 and k == len(variants) - 1
+            private = (pid % 5 == 2 and len(variants) >= 3 and k == len(variants) - 1) or v.get("status") == "disabled"
             options = v.get("options") or []
             query = urlencode({f"attribute_{slugify(o['name'])}": o["value"] for o in options})
             out.append({
@@ -1233,7 +1274,9 @@ class WooCommerceEmulator(WooWrites, Emulator):
             product = products.get(str(it.get("product_id")))
             image = (sorted(product.get("images") or [], key=lambda i: i.get("position") or 0) if product else [])
             items.append({"id": oid * 100 + k + 1, "name": it.get("name") or "",
-                          "product_id": int(it["product_id"]) if it.get("product_id") else 0, "variation_id": 0,
+                          # a product deleted for good leaves 0 on its lines (a trashed one keeps its id)
+                          "product_id": int(it["product_id"]) if it.get("product_id") and product else 0,
+                          "variation_id": 0,
                           "quantity": it.get("qty"), "tax_class": "", "subtotal": money(line),
                           "subtotal_tax": tax, "total": money(line), "total_tax": tax,
                           "taxes": [{"id": rate_id, "total": tax, "subtotal": tax}] if Decimal(tax) else [],
@@ -1260,7 +1303,12 @@ class WooCommerceEmulator(WooWrites, Emulator):
         completed = updated if status in ("completed", "refunded") else None
         total = money(o.get("grand_total"))
         refunds = []
-        if status == "refunded":
+        if o.get("refunds"):  # the store's own refunds (WooCommerce keeps the total negative)
+            for k, r in enumerate(o["refunds"]):
+                rid = r.get("source_id")
+                refunds.append({"id": int(rid) if str(rid or "").isdigit() else REFUND_BASE + oid * 10 + k + 1,
+                                "reason": r.get("reason") or "", "total": f"-{money(r.get('amount'))}"})
+        elif status == "refunded":
             refunds.append({"id": REFUND_BASE + oid * 10 + 1, "reason": "", "total": f"-{total}"})
         elif status == "completed" and oid % 7 == 0 and Decimal(total or 0) > 0:  # a partial refund: one item back
             part = money(min(Decimal(total), Decimal(items[0]["total"]) + Decimal(items[0]["total_tax"])))

@@ -26,7 +26,11 @@ from cart_pipelines.platforms.kit.values import money as _money
 
 ORDER_STATUS = {"pending": "pending", "processing": "processing", "on-hold": "on_hold", "completed": "complete",
                 "cancelled": "canceled", "refunded": "refunded", "failed": "failed", "checkout-draft": "pending"}
-REVIEW_STATUS = {"approved": "approved", "hold": "pending", "spam": "rejected", "trash": "rejected"}
+REVIEW_STATUS = {"approved": "approved", "hold": "pending", "spam": "spam", "trash": "trashed"}
+# WordPress post status → where the product stands (canonical `lifecycle`); only a published product is sold
+LIFECYCLE = {"publish": "published", "draft": "draft", "pending": "pending", "private": "private",
+             "future": "scheduled", "trash": "trashed"}
+PRODUCT_TYPE = {"simple": "simple", "variable": "variable", "grouped": "grouped", "external": "external"}
 CENT, RATE = Decimal("0.01"), Decimal("0.001")
 WEIGHT_UNITS = {"kg": Decimal(1), "g": Decimal("0.001"), "lbs": Decimal("0.45359237"), "oz": Decimal("0.028349523125")}
 
@@ -92,27 +96,56 @@ def brand(b: dict) -> dict:
             "updated_at": None}
 
 
+def _sold(variation: dict) -> bool:
+    """A variation is sold unless it is private (WooCommerce's "disabled" switch on the variation)."""
+    return variation.get("status") not in ("private", "draft", "trash")
+
+
+def _sale(record: dict) -> tuple:
+    """(sale price, starts, ends): a scheduled sale (`date_on_sale_from` in the future, `on_sale` false) keeps its
+    dates so the target does not start it early; dates are GMT."""
+    return (_money(record.get("sale_price")), _gmt(record.get("date_on_sale_from_gmt")),
+            _gmt(record.get("date_on_sale_to_gmt")))
+
+
 def product(p: dict, variations: list[dict], shop_url: str, kg_per_unit: Decimal = Decimal(1)) -> dict:
-    price, special = _money(p.get("regular_price")), _money(p.get("sale_price"))
-    if p.get("type") == "variable":  # the parent carries no prices; its variations do
-        prices = [_money(v.get("regular_price")) for v in variations if _money(v.get("regular_price")) is not None]
-        sales = [_money(v.get("sale_price")) for v in variations if _money(v.get("sale_price")) is not None]
-        price, special = (min(prices) if prices else _money(p.get("price"))), (min(sales) if sales else None)
+    kind = p.get("type")
+    # Grouped products have no regular price of their own: `price` is their cheapest child's.
+    price = _money(p.get("regular_price")) if p.get("regular_price") not in (None, "") else _money(p.get("price"))
+    special, sale_from, sale_to = _sale(p)
+    if kind == "variable":  # the parent carries no prices; the variations it sells do (private ones are not sold)
+        sold = [v for v in variations if _sold(v)] or variations
+        prices = [_money(v.get("regular_price")) for v in sold if _money(v.get("regular_price")) is not None]
+        sales = sorted((_sale(v) for v in sold if _money(v.get("sale_price")) is not None), key=lambda x: x[0])
+        price = min(prices) if prices else _money(p.get("price"))
+        special, sale_from, sale_to = sales[0] if sales else (None, None, None)
     permalink = p.get("permalink") or ""
     base = urlsplit(shop_url).path.rstrip("/")
     path = urlsplit(permalink).path
-    url_key = (path[len(base):] if base and path.startswith(base) else path).strip("/") or p.get("slug")
+    # A draft or pending product has no slug yet (permalink "?post_type=product&p=ID"): no key here, so the
+    # pipeline makes one from the name (rule url_key_from_name).
+    url_key = ((path[len(base):] if base and path.startswith(base) else path).strip("/") or p.get("slug")) \
+        if p.get("slug") else None
+    status = p.get("status")
     return {
         "source_id": str(p["id"]), "sku": _blank(p.get("sku")), "name": p.get("name"),
         "description_html": p.get("description"), "price": price, "special_price": special,
+        "special_price_from": sale_from if special is not None else None,
+        "special_price_to": sale_to if special is not None else None,
         "weight": _weight(p.get("weight"), kg_per_unit),
         "stock": p.get("stock_quantity"),
-        "status": "enabled" if p.get("status") == "publish" else "disabled", "url_key": url_key,
+        "status": "enabled" if status == "publish" else "disabled", "lifecycle": LIFECYCLE.get(status, status),
+        "type": ("virtual" if p.get("virtual") else "downloadable" if p.get("downloadable") else "simple")
+        if kind == "simple" and (p.get("virtual") or p.get("downloadable")) else PRODUCT_TYPE.get(kind, kind),
+        "external_url": _blank(p.get("external_url")) if kind == "external" else None,
+        "button_text": _blank(p.get("button_text")) if kind == "external" else None,
+        "child_ids": [str(c) for c in p.get("grouped_products") or []] if kind == "grouped" else None,
+        "url_key": url_key,
         "category_ids": [str(c["id"]) for c in p.get("categories") or []],
         "manufacturer_id": next((str(b["id"]) for b in p.get("brands") or []), None),
         "tax_class_id": p.get("tax_class") or "standard",
         "variants": [{"source_id": str(v["id"]), "sku": _blank(v.get("sku")), "price": _money(v.get("regular_price")),
-                      "stock": v.get("stock_quantity"),
+                      "stock": v.get("stock_quantity"), "status": "enabled" if _sold(v) else "disabled",
                       "options": [{"name": a.get("name"), "value": a.get("option")} for a in v.get("attributes") or []]}
                      for v in variations],
         "images": [{"url": img.get("src"), "position": k, "alt": _blank(img.get("alt"))}
@@ -144,7 +177,16 @@ def order(o: dict) -> dict:
                       "price": (line / qty).quantize(CENT) if isinstance(qty, int) and qty > 0 else None,
                       "tax": _money(li.get("total_tax"))})
     billing = o.get("billing") or {}
+    # The order's own list (id, reason, total "-12.50") is enough: its date and lines would cost a request per
+    # refunded order (orders/{id}/refunds). `total` stays the order as placed; net is what the shop kept.
+    refunds = [{"source_id": str(r.get("id")), "amount": _refund_amount(r.get("total")),
+                "reason": _blank(r.get("reason")), "created_at": None, "lines": []} for r in o.get("refunds") or []]
+    grand = _money(o.get("total"))
+    refunded = sum((r["amount"] for r in refunds if isinstance(r["amount"], Decimal)), Decimal(0)) \
+        if refunds else None
     return {
+        "refunds": refunds, "refunded_total": refunded,
+        "net_total": grand - refunded if refunded is not None and isinstance(grand, Decimal) else None,
         "source_id": str(o["id"]), "number": str(o.get("number") or o["id"]),
         "customer_id": str(o["customer_id"]) if o.get("customer_id") else None,
         "email": _blank(billing.get("email")), "customer_first_name": _blank(billing.get("first_name")),
@@ -155,6 +197,12 @@ def order(o: dict) -> dict:
         "billing_address": address(billing), "shipping_address": address(o.get("shipping")),
         "created_at": _gmt(o.get("date_created_gmt")), "updated_at": _gmt(o.get("date_modified_gmt")),
     }
+
+
+def _refund_amount(total):
+    """WooCommerce writes a refund's total negative ("-12.50"); the canonical amount is what was paid back."""
+    amount = _money(total)
+    return -amount if isinstance(amount, Decimal) else amount
 
 
 def tax_class(c: dict, rates: list[dict]) -> dict:

@@ -16,7 +16,9 @@ The endpoints, paging (overlapping offset windows), filters and children are dat
 - categories are mapped with the whole tree at hand (paths need every ancestor);
 - reviews name no customer id: a review links its WordPress user in `_links.reviewer`; a review without one is
   matched to a customer by `reviewer_email` (a guest review written with a customer's address);
-- backfill slices: orders by created date only (`after`/`before`).
+- backfill slices: orders by created date only (`after`/`before`);
+- trashed products and spam/trashed reviews are read with listings of their own (ALSO_READ), since the default
+  listings leave them out; a product deleted for good is `product_id: 0` on its order lines (no product).
 """
 
 from __future__ import annotations
@@ -100,6 +102,12 @@ EXPLAINER = dict(
 )
 
 
+# Listings a status filter leaves out, read after the default one: `status=any` (WP_Query's "any") excludes trashed
+# products (post statuses with exclude_from_search), yet old orders name them; `products/reviews?status=all` is
+# approved and on hold only, without spam and trash.
+ALSO_READ = {"products": ({"status": "trash"},), "reviews": ({"status": "spam"}, {"status": "trash"})}
+
+
 class WooCommerceSource(Source):
     platform = "woocommerce"
     supports_delta = True
@@ -169,11 +177,15 @@ class WooCommerceSource(Source):
             tree = {c["id"]: c for c in terms}
             yield from (category(c, tree) for c in terms)
         elif entity == "products":
-            yield from self.reader.records("products", params, since, args=(self.shop_url, self._kg_per_weight_unit()))
+            kg = self._kg_per_weight_unit()
+            for extra in ({}, *ALSO_READ["products"]):
+                yield from self.reader.records("products", {**(params or {}), **extra}, since,
+                                               args=(self.shop_url, kg))
         elif entity == "reviews":
-            for page in self.reader.pages("reviews", params, since):
-                yield from (read_record("WooCommerce", entity, lambda r: review(
-                    r, reviewer_id(r) or self._customer_by_email(r.get("reviewer_email"))), r) for r in page)
+            for extra in ({}, *ALSO_READ["reviews"]):
+                for page in self.reader.pages("reviews", {**(params or {}), **extra}, since):
+                    yield from (read_record("WooCommerce", entity, lambda r: review(
+                        r, reviewer_id(r) or self._customer_by_email(r.get("reviewer_email"))), r) for r in page)
         else:
             yield from self.reader.records(entity, params, since)
 
@@ -181,6 +193,9 @@ class WooCommerceSource(Source):
         """Id-only listings for finding deletions (`_fields=id`, 100 ids a request): what records() reads."""
         if entity == "tax_classes":  # identified by slug; one request lists them all
             return (c["slug"] for c in self.reader.all("tax_classes"))
+        if entity in ALSO_READ:
+            return (str(r["id"]) for extra in ({}, *ALSO_READ[entity])
+                    for page in self.reader.pages(entity, extra, ids_only=True, what=f"{entity} ids") for r in page)
         return self.reader.ids(entity)
 
     def _kg_per_weight_unit(self) -> Decimal:
