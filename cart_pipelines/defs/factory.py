@@ -293,7 +293,8 @@ def build_report(m: Migration) -> dg.AssetsDefinition:
         with staging.open().connect() as con:
             rep = report.build(con, {"mode": config.mode, "entities": ",".join(config.selection()),
                                      "keep_guest_orders": config.keep_guest_orders},
-                               target.open().password_algorithms, staging.reports_directory)
+                               target.open().password_algorithms, staging.reports_directory,
+                               holds_refunds=target.open().holds_refunds)
             # A target that holds redirects itself (Mystore's `redirects`) gets the 301 map too, not only the CSV.
             rep["redirects_written_to_target"] = target.open().redirects(report.redirects(con))
         path = report.write(rep, staging.reports_directory)

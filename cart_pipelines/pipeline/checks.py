@@ -84,13 +84,27 @@ def references_resolve(con, target: Target, entity: str) -> tuple[bool, dict]:
     return all(v == 0 for v in facts.values()), facts
 
 
+# What the shop kept of an order: the source's net total, else the order as placed less its refunds.
+SOURCE_NET = ("coalesce(s.net_total, s.grand_total - coalesce(s.refunded_total, "
+              "list_sum(list_transform(s.refunds, lambda r: r.amount)), 0))")
+TARGET_NET = "t.grand_total - coalesce(t.refunded_total, 0)"
+
+
 def money_totals_match(con, target: Target) -> tuple[bool, dict]:
-    """Order money on the target equals the source, field by field and in total, for every loaded order."""
+    """Order money on the target equals the source, field by field and in total, for every loaded order; and the
+    net totals (after refunds) too where the target holds refunds. Where it does not, the orders with refunds are
+    counted (`refunds_not_carried`; the report lists them) and only gross totals are compared."""
     _register(con, target, "orders")
     sums = ", ".join(f"sum(s.{f}) AS source_{f}, sum(t.{f}) AS target_{f}" for f in MONEY_FIELDS)
     mismatch = " OR ".join(f"s.{f} IS DISTINCT FROM t.{f}" for f in MONEY_FIELDS)
+    refunded = f"{SOURCE_NET} IS DISTINCT FROM s.grand_total"
+    if target.holds_refunds:
+        mismatch += f" OR {SOURCE_NET} IS DISTINCT FROM {TARGET_NET}"
+        net = f"sum({SOURCE_NET}) AS source_net_total, sum({TARGET_NET}) AS target_net_total"
+    else:
+        net = f"sum({SOURCE_NET}) AS source_net_total, count(*) FILTER (WHERE {refunded}) AS refunds_not_carried"
     row = con.execute(f"""
-        SELECT count(*) AS orders, count(*) FILTER (WHERE {mismatch}) AS orders_differing, {sums}
+        SELECT count(*) AS orders, count(*) FILTER (WHERE {mismatch}) AS orders_differing, {sums}, {net}
         FROM {_loaded_map(target, 'orders')} m
         JOIN (SELECT * FROM staged_orders QUALIFY row_number() OVER (PARTITION BY source_id ORDER BY _ordinal) = 1) s
              ON s.source_id = m.source_id
@@ -98,7 +112,8 @@ def money_totals_match(con, target: Target) -> tuple[bool, dict]:
     names = [d[0] for d in con.description]
     facts = {k: (str(v) if v is not None and not isinstance(v, int) else v) for k, v in zip(names, row)}
     ok = facts["orders_differing"] == 0 and all(
-        facts[f"source_{f}"] == facts[f"target_{f}"] for f in MONEY_FIELDS)
+        facts[f"source_{f}"] == facts[f"target_{f}"] for f in MONEY_FIELDS + (("net_total",) if target.holds_refunds
+                                                                               else ()))
     return ok, facts
 
 

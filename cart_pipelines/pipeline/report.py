@@ -18,13 +18,18 @@ COLUMNS = ("entity", "source", "loaded", "created", "updated", "unchanged", "ski
 
 
 def build(con: duckdb.DuckDBPyConnection, settings: dict | None = None, accepted_hashes: tuple[str, ...] = (),
-          directory: str | Path | None = None) -> dict:
-    """The report; with `directory`, also redirects.csv and password_resets.csv there."""
+          directory: str | Path | None = None, holds_refunds: bool = True) -> dict:
+    """The report; with `directory`, also redirects.csv, password_resets.csv and (for a target that holds no
+    refunds, `holds_refunds` false) refunds_not_carried.csv there."""
     redirect_rows, reset_rows = redirects(con), password_resets(con, accepted_hashes)
+    refund_rows = [] if holds_refunds else refunds_not_carried(con)
     if directory is not None:
         Path(directory).mkdir(parents=True, exist_ok=True)
         write_csv(Path(directory) / "redirects.csv", ("old_url", "new_url", "entity", "source_id"), redirect_rows)
         write_csv(Path(directory) / "password_resets.csv", ("source_id", "email", "reason"), reset_rows)
+        if refund_rows:
+            write_csv(Path(directory) / "refunds_not_carried.csv", ("source_id", "order_number", "refunds",
+                                                                     "refunded_total", "grand_total"), refund_rows)
     entities = [ledger.summarize(con, e).as_dict() for e in ENTITY_NAMES]
     rules = [{"entity": e, "rule": r, "records": n,
               "description": (RULES_BY_NAME[r].description if r in RULES_BY_NAME else SCOPE_RULES.get(r, ""))}
@@ -49,6 +54,11 @@ def build(con: duckdb.DuckDBPyConnection, settings: dict | None = None, accepted
         "files_not_read": not_read,
         "redirects": len(redirect_rows),
         "password_resets": len(reset_rows),
+        # the target holds no refunds: these orders carry their gross total only (first 50; all in the CSV)
+        "refunds_not_carried": [dict(zip(("source_id", "order_number", "refunds", "refunded_total", "grand_total"),
+                                         (r[0], r[1], r[2], str(r[3]), str(r[4])))) for r in refund_rows[:50]],
+        "refunds_not_carried_count": len(refund_rows),
+        "reserved_emails": reserved_emails(con),
     }
 
 
@@ -79,6 +89,19 @@ def markdown(report: dict) -> str:
     if report["created_by_rules"]:
         lines += ["", "Created on the target by rules: "
                   + ", ".join(f"{n} {e}" for e, n in report["created_by_rules"].items())]
+    if report.get("refunds_not_carried_count"):
+        lines += ["", f"## Refunds not carried ({report['refunds_not_carried_count']} orders)", "",
+                  "The target holds no refunds: these orders are there with their total as placed "
+                  "(all in refunds_not_carried.csv).", "", "| order | number | refunds | refunded | total |",
+                  "|---|---|---|---|---|"]
+        lines += [f"| {r['source_id']} | {r['order_number']} | {r['refunds']} | {r['refunded_total']} | "
+                  f"{r['grand_total']} |" for r in report["refunds_not_carried"]]
+    flagged = report.get("reserved_emails") or {}
+    if flagged.get("count"):
+        lines += ["", f"Customers with an e-mail under a reserved test domain (.test, .local, .invalid, "
+                      f"example.com): {flagged['count']} (first: {', '.join(flagged['examples'])}). They were "
+                      f"kept as the source holds them; no mail reaches them, and a target that checks "
+                      f"deliverability refuses them."]
     if report["quarantine_examples"]:
         lines += ["", "## Quarantined records (first 50)", "", "| entity | source id | stage | reason |",
                   "|---|---|---|---|"]
@@ -132,6 +155,32 @@ def password_resets(con: duckdb.DuckDBPyConnection, accepted: tuple[str, ...]) -
         WHERE (password_hash IS NULL OR lower(coalesce(password_algorithm, '')) NOT IN ({ok}))
           AND source_id IN {LOADED.format(e='customers')}
         ORDER BY TRY_CAST(source_id AS BIGINT), source_id""").fetchall()
+
+
+def refunds_not_carried(con: duckdb.DuckDBPyConnection) -> list[tuple]:
+    """Loaded orders with refunds, for a target that holds none: (source id, number, refunds, refunded, total)."""
+    if not _exists(con, "transformed_orders"):
+        return []
+    return con.execute(f"""
+        SELECT source_id, order_number, len(refunds), refunded_total, grand_total FROM transformed_orders
+        WHERE coalesce(refunded_total, 0) > 0 AND source_id IN {LOADED.format(e='orders')}
+        ORDER BY TRY_CAST(source_id AS BIGINT), source_id""").fetchall()
+
+
+# SQL twin of model.coerce.reserved_email_domain, over a whole table at once
+RESERVED_EMAIL_SQL = ("regexp_matches(lower(rtrim(trim(email), '.')), "
+                      "'@(.+\\.)?(example\\.(com|net|org)|[^@]*\\.(test|local|invalid|example|localhost))$')")
+
+
+def reserved_emails(con: duckdb.DuckDBPyConnection) -> dict:
+    """Loaded customers whose e-mail is under a reserved test domain: kept (the source accepted them), flagged."""
+    if not _exists(con, "transformed_customers"):
+        return {"count": 0, "examples": []}
+    rows = con.execute(f"""
+        SELECT source_id FROM transformed_customers
+        WHERE {RESERVED_EMAIL_SQL} AND source_id IN {LOADED.format(e='customers')}
+        ORDER BY TRY_CAST(source_id AS BIGINT), source_id""").fetchall()
+    return {"count": len(rows), "examples": [r[0] for r in rows[:10]]}
 
 
 def write_csv(path: Path, header: tuple, rows: list[tuple]) -> None:

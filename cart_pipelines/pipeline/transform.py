@@ -147,8 +147,11 @@ def products_sql(con, s: RuleSettings) -> str:
         SELECT source_id, min(category_id) AS category_id
         FROM (SELECT source_id, unnest(category_ids) AS category_id FROM cand)
         WHERE category_id NOT IN {cats} GROUP BY source_id)
-    SELECT c.source_id, sku, name, description_html AS description, price, special_price, weight, stock,
+    SELECT c.source_id, sku, name, description_html AS description, price, special_price, special_price_from,
+           special_price_to, weight, stock,
            lower(trim(coalesce(status, 'enabled'))) = 'enabled' AS active,
+           coalesce(type, CASE WHEN len(coalesce(variants, [])) > 0 THEN 'variable' ELSE 'simple' END) AS type,
+           coalesce(lifecycle, 'published') AS lifecycle, external_url, button_text,
            {key} AS url_key,
            CASE WHEN len(coalesce(category_ids, [])) = 0 THEN ['{HIDDEN_CATEGORY_ID}'] ELSE category_ids END
                AS category_source_ids,
@@ -269,6 +272,10 @@ def orders_sql(con, s: RuleSettings) -> str:
            {filled("customer_first_name", s.order_first_name)} AS customer_first_name,
            {filled("customer_last_name", s.order_last_name)} AS customer_last_name,
            {_status_sql(s)} AS status, currency, subtotal, shipping, tax, discount, grand_total,
+           coalesce(refunds, []) AS refunds,
+           coalesce(refunded_total, CASE WHEN len(coalesce(refunds, [])) > 0
+                                         THEN list_sum(list_transform(refunds, lambda r: r.amount)) END)
+               AS refunded_total,
            list_transform(coalesce(items, []), lambda i: struct_pack(
                source_id := i.source_id,
                product_source_id := CASE WHEN NOT list_contains(gone_ids, i.product_id) THEN i.product_id END,

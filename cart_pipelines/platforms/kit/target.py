@@ -33,6 +33,10 @@ class Target(ABC):
     #: Password-hash algorithms the target accepts; customers with others must reset their password.
     password_algorithms: tuple[str, ...] = ()
 
+    #: Whether the target holds an order's refunds (read back as `refunds` / `refunded_total`); where it does not,
+    #: the report lists the orders whose refunds were not carried and the money check compares gross totals only.
+    holds_refunds: bool = False
+
     #: Whether create can keep the source's ids (option preserve_ids).
     can_preserve_ids: bool = False
 

@@ -35,6 +35,8 @@ class DuckDBStore(Target):
         self.path = Path(path)
         self.name = name
 
+    holds_refunds = True  # the orders table keeps `refunds` and `refunded_total` (model/target_shape.py)
+
     def describe(self) -> str:
         return f"local Mystore target {self.path.name!r}"
 
