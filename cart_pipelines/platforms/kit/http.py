@@ -70,6 +70,25 @@ def retry_after_header(response: requests.Response) -> float | None:
         return None
 
 
+def untrusted_certificate(exc: BaseException) -> bool:
+    """Whether a TLS failure is the server's certificate not being trusted here (self-signed, a private CA,
+    expired, another host's name) rather than the connection failing."""
+    return "CERTIFICATE_VERIFY_FAILED" in str(exc) or "certificate verify failed" in str(exc).lower()
+
+
+def certificate_advice(platform: str, url: str, exc: BaseException) -> str:
+    """One sentence for an untrusted certificate: what is wrong, and how to trust it (the kind stays unreachable)."""
+    text = str(exc)
+    reason = text.split("certificate verify failed:", 1)[-1].split(")", 1)[0].strip(" ()'\"") \
+        if "certificate verify failed:" in text else "not trusted"
+    parts = urlsplit(url)
+    return (f"the TLS certificate of {platform} at {parts.scheme}://{parts.hostname}{f':{parts.port}' if parts.port else ''}"
+            f" is not trusted by this machine ({reason}): if the shop uses a self-signed certificate or a private "
+            f"certificate authority, trust it by setting REQUESTS_CA_BUNDLE to a PEM file holding that CA (or the "
+            f"certificate itself); otherwise renew or fix the shop's certificate (expired, or issued for another "
+            f"host name).")
+
+
 def safe_url(url: str) -> str:
     """The URL without query string or credentials, fit for messages and logs."""
     parts = urlsplit(url)
@@ -170,6 +189,10 @@ class HttpClient:
             # connector told to trust an emulator's CA (or a shop's private CA) really does.
             kwargs.setdefault("verify", self.session.verify)
             response = self.session.request(method, url, timeout=self.settings.timeout, **kwargs)
+        except requests.exceptions.SSLError as exc:
+            if untrusted_certificate(exc):  # asking again cannot help: say how to trust it
+                raise ConnectionProblem("unreachable", certificate_advice(self.explainer.platform, url, exc)) from None
+            raise RetryableResponse(None, None, f"{type(exc).__name__}") from None
         except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError,
                 requests.exceptions.ContentDecodingError) as exc:
             raise RetryableResponse(None, None, f"{type(exc).__name__}") from None
