@@ -69,8 +69,8 @@ RULES: tuple[Rule, ...] = (
     Rule("order_item_product_gone", "orders", "fill", "what real shops hold (issue 14)",
          "An order line whose product the source no longer holds (deleted, trashed and not listed, WooCommerce's "
          "product_id 0) keeps its SKU, name, price and quantity as history; only its product link is dropped. The "
-         "order migrates; no target needs the link (Mystore, WooCommerce, Shopify and BigCommerce take lines "
-         "without a product)."),
+         "order migrates (Mystore, Shopify and BigCommerce take lines without a product; into WooCommerce, target "
+         "rule order_item_as_fee)."),
     # Target rules: what a target platform requires beyond the Mystore shape; they apply only when loading into
     # a platform listed for them in TARGET_RULES (docs/targets/<platform>.md).
     Rule("product_name_unique", "products", "rename", "target: BigCommerce (names unique, 409)",
@@ -78,6 +78,10 @@ RULES: tuple[Rule, ...] = (
          "'Name (SKU)'; without a SKU, or if that is taken too, ' -1', ' -2', ... until unique."),
     Rule("customer_name_required", "customers", "fill", "target: BigCommerce (first_name, last_name required)",
          "An empty first or last name of a customer becomes customer_name_default ('N/A')."),
+    Rule("order_item_as_fee", "orders", "fill", "target: WooCommerce (a line item needs a product or SKU)",
+         "An order line without a product (rule order_item_product_gone, or none in the source) is written as a fee "
+         "line with the line's name and total; its SKU, quantity, price and tax stay in the fee's meta data and "
+         "read back as the order line."),
     Rule("review_title_required", "reviews", "fill", "target: BigCommerce (title required)",
          "A review without a title gets the first line of its text (cut at 60 characters on a word, with '…'), "
          "or 'Rated N of 5' when it has no text."),
@@ -94,6 +98,7 @@ SCOPE_RULES = {
 # Target platform → the target rules (above) its API needs; "mystore" (also the local target) needs none.
 TARGET_RULES: dict[str, tuple[str, ...]] = {
     "bigcommerce": ("product_name_unique", "customer_name_required", "review_title_required"),
+    "woocommerce": ("order_item_as_fee",),
 }
 
 

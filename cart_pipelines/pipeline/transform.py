@@ -241,6 +241,15 @@ def _products_gone(con) -> str:
         WHERE i.product_id IS NOT NULL AND i.product_id NOT IN {staged})"""
 
 
+def _item_as_fee(s: RuleSettings) -> str:
+    """Target rule order_item_as_fee (WooCommerce): counted where a line has no product (the target writes it as a
+    fee line)."""
+    if not s.applies("order_item_as_fee"):
+        return "[]::VARCHAR[]"
+    return ("CASE WHEN list_bool_or(list_transform(coalesce(items, []), lambda i: i.product_id IS NULL "
+            "OR list_contains(gone_ids, i.product_id))) THEN ['order_item_as_fee'] ELSE []::VARCHAR[] END")
+
+
 def orders_sql(con, s: RuleSettings) -> str:
     customers = transformed_ids(con, "customers")
     products = transformed_ids(con, "products")
@@ -296,6 +305,7 @@ def orders_sql(con, s: RuleSettings) -> str:
              || CASE WHEN _merged THEN ['customer_email_merged'] ELSE []::VARCHAR[] END
              || CASE WHEN list_bool_or(list_transform(coalesce(items, []), lambda i: list_contains(gone_ids, i.product_id)))
                      THEN ['order_item_product_gone'] ELSE []::VARCHAR[] END
+             || {_item_as_fee(s)}
                AS _rules,
            CASE WHEN customer_source_id IS NULL THEN 'order_needs_customer' END AS _skip,
            CASE WHEN _dup > 1 THEN 'duplicate source_id ' || l.source_id

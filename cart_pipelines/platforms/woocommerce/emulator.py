@@ -773,7 +773,7 @@ class WooCommerceEmulator(WooWrites, Emulator):
             rec = self.store.get("orders", order_id)
             if rec is None:
                 raise WpError(404, "woocommerce_rest_shop_order_invalid_id", "Invalid order ID.")
-            rows = make(self.orders_json([rec])[0])
+            rows = make(self.orders_json([rec])[0], rec)
             start = self._offset(params, (page - 1) * per_page)
             return rows[start: start + per_page], self._pages_headers(request, len(rows), per_page, page)
 
@@ -785,17 +785,21 @@ class WooCommerceEmulator(WooWrites, Emulator):
     def notes(self, request, order_id: int):
         return self._order_child(request, order_id, self.notes_json)
 
-    def refunds_json(self, order: dict) -> list[dict]:
-        """WC_REST_Order_Refunds_V2_Controller::prepare_object_for_response per refund of the order."""
+    def refunds_json(self, order: dict, record: dict | None = None) -> list[dict]:
+        """WC_REST_Order_Refunds_V2_Controller::prepare_object_for_response per refund of the order (refunds
+        written through the API keep their date and meta data in the record's `_refunds`)."""
+        written = {r["id"]: r for r in (record or {}).get("_refunds") or []}
         out = []
         for r in order["refunds"]:
-            out.append({"id": r["id"], "date_created": order["date_modified"],
-                        "date_created_gmt": order["date_modified_gmt"], "amount": r["total"].lstrip("-"),
-                        "reason": r["reason"], "refunded_by": 1, "refunded_payment": False, "meta_data": [],
+            w = written.get(r["id"], {})
+            out.append({"id": r["id"], "date_created": w.get("date_created", order["date_modified"]),
+                        "date_created_gmt": w.get("date_created_gmt", order["date_modified_gmt"]),
+                        "amount": r["total"].lstrip("-"), "reason": r["reason"], "refunded_by": 1,
+                        "refunded_payment": False, "meta_data": w.get("meta_data", []),
                         "line_items": [], "shipping_lines": [], "tax_lines": [], "fee_lines": []})
         return out
 
-    def notes_json(self, order: dict) -> list[dict]:
+    def notes_json(self, order: dict, record: dict | None = None) -> list[dict]:
         """The note WooCommerce writes when an order changes status (author "system")."""
         label = {"pending": "Pending payment", "processing": "Processing", "completed": "Completed",
                  "cancelled": "Cancelled", "refunded": "Refunded", "on-hold": "On hold", "failed": "Failed"}

@@ -61,6 +61,7 @@ WRITE_RULES = [r for base in RESOURCES for r in (
     Rule(f"{API}/products/<int:product_id>/variations/<int:id_>", endpoint="v_item",
          methods=["POST", "PUT", "PATCH", "DELETE"]),
     Rule(f"{API}/taxes/classes", endpoint="tc_create", methods=["POST"]),
+    Rule(f"{API}/orders/<int:order_id>/refunds", endpoint="r_create", methods=["POST"]),
     Rule(f"{API}/taxes/classes/<slug>", endpoint="tc_delete", methods=["DELETE"]),
 ]
 CENT = Decimal("0.01")
@@ -593,7 +594,8 @@ class WooWrites:
             fees = list(cur.get("fee_lines") or []) + [
                 {"id": id_ * 100 + 80 + k, "name": f.get("name") or "", "tax_class": f.get("tax_class") or "",
                  "tax_status": f.get("tax_status") or "taxable", "total": wc.money(dec(f.get("total"))),
-                 "total_tax": "0.00", "taxes": []} for k, f in enumerate(body.get("fee_lines") or [])]
+                 "total_tax": "0.00", "taxes": [], "meta_data": self._meta([], f.get("meta_data"))}
+                for k, f in enumerate(body.get("fee_lines") or [])]
             billing = {**(cur.get("billing") or {}), **(body.get("billing") or {})}
             shipping_addr = {**(cur.get("shipping") or {}), **(body.get("shipping") or {})}
             if self.calc_taxes:  # WC_Abstract_Order::calculate_taxes, based on the shipping country
@@ -623,11 +625,13 @@ class WooWrites:
                                                             or ""),
                  "date_paid_gmt": now_gmt() if body.get("set_paid") else cur.get("date_paid_gmt"),
                  "meta_data": self._meta(cur.get("meta_data"), body.get("meta_data")), "line_items": items,
-                 "tax_lines": [], "shipping_lines": shipping, "fee_lines": fees, "coupon_lines": [], "refunds": []}
+                 "tax_lines": [], "shipping_lines": shipping, "fee_lines": fees, "coupon_lines": [],
+                 "refunds": cur.get("refunds") or []}
             o["date_created"] = wc.wc_date(created + "Z", wc.SITE_TZ)
             o["date_modified"] = wc.wc_date(o["date_modified_gmt"] + "Z", wc.SITE_TZ)
             self.store.put("orders", {"source_id": str(id_), "customer_id": str(customer_id) if customer_id else None,
-                                      "created_at": created + "Z", "_wc": o})
+                                      "created_at": created + "Z", "_wc": o,
+                                      "_refunds": (current or {}).get("_refunds") or []})
         return o
 
     def _order_update(self, base, id_, body):
@@ -644,6 +648,43 @@ class WooWrites:
         body = {**body, **{k: [x for x in body.get(k) or [] if not x.get("id")]
                            for k in ("line_items", "shipping_lines", "fee_lines")}}
         return self._order_create(base, body, id_, cur)
+
+    def r_create(self, request, order_id):
+        """POST orders/{id}/refunds (WC_REST_Order_Refunds_V2_Controller::prepare_object_for_database and
+        wc_create_refund): an amount above zero and at most what is left to refund; `api_refund` (default true)
+        asks the payment gateway to pay it back, which bank transfer (bacs) cannot do; a full refund makes the order
+        refunded."""
+        def work(body, params):
+            with self._write_state():
+                rec = self.store.get("orders", order_id)
+                if rec is None or "_wc" not in rec:
+                    raise wc.WpError(404, "woocommerce_rest_invalid_order_id", "Invalid order ID.")
+                o = dict(rec["_wc"])
+                amount = dec(body.get("amount"))
+                if amount <= 0:
+                    raise wc.WpError(400, "woocommerce_rest_invalid_order_refund",
+                                     "Refund amount must be greater than zero.")
+                refunded = sum((-dec(r.get("total")) for r in o.get("refunds") or []), Decimal(0))
+                if amount > dec(o.get("total")) - refunded:
+                    raise wc.WpError(500, "woocommerce_rest_cannot_create_order_refund", "Invalid refund amount.")
+                if body.get("api_refund", True) not in (False, "false", 0, "0"):
+                    raise wc.WpError(500, "woocommerce_rest_cannot_create_order_refund",
+                                     "The payment gateway for this order does not support automatic refunds.")
+                rid = self._new_id("refunds")
+                o["refunds"] = [{"id": rid, "reason": str(body.get("reason") or ""),
+                                 "total": f"-{wc.money(amount)}"}] + list(o.get("refunds") or [])
+                if amount == dec(o.get("total")) - refunded:
+                    o["status"] = "refunded"
+                stamp = now_gmt()
+                o["date_modified_gmt"], o["date_modified"] = stamp, wc.wc_date(stamp + "Z", wc.SITE_TZ)
+                written = {"id": rid, "date_created_gmt": stamp, "date_created": wc.wc_date(stamp + "Z", wc.SITE_TZ),
+                           "meta_data": self._meta([], body.get("meta_data"))}
+                self.store.put("orders", {**rec, "_wc": o, "_refunds": [written] + list(rec.get("_refunds") or [])})
+                self.writes += 1
+            return 201, self.refunds_json(self.orders_json([self.store.get("orders", order_id)])[0],
+                                          self.store.get("orders", order_id))[0]
+
+        return self._writing(request, "orders", work)
 
     def _order_delete(self, base, id_):
         cur = self._record(base, id_, "woocommerce_rest_shop_order_invalid_id", "Invalid ID.", 404)

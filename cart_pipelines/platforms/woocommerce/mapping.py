@@ -222,6 +222,7 @@ def review(r: dict, customer_id: str | None) -> dict:
 # --- canonical -> WooCommerce (the target), and back ---------------------------------------------------------
 META_KEY = "_cart_pipelines_source_id"
 TAX_FEE, ADJUSTMENT_FEE, DISCOUNT_FEE = "Tax", "Adjustment", "Discount"
+ITEM_FEE_KEY = "_cart_pipelines_item_qty"  # marks a fee line that is an order line of a product gone (its qty)
 STATUS_OUT = {"new": "pending", "processing": "processing", "completed": "completed", "cancelled": "cancelled",
               "refunded": "refunded", "on_hold": "on-hold"}
 STATUS_IN = {v: k for k, v in STATUS_OUT.items()}
@@ -324,13 +325,26 @@ def payload(entity: str, row: dict, kg_per_unit: Callable[[], Decimal], customer
         return out
     raise ValueError(entity)
 
+def _item_meta(i: dict) -> list[dict]:
+    return [{"key": META_KEY, "value": i.get("source_id")},
+            {"key": "_cart_pipelines_sku", "value": _s(i.get("sku"))},
+            {"key": "_cart_pipelines_tax", "value": _s(i.get("tax"))},
+            {"key": "_cart_pipelines_price", "value": _s(i.get("price"))}]
+
+
 def order_payload(row: dict) -> dict:
-    items = row.get("items") or []
-    subs = [(Decimal(str(i.get("price") or 0)) * int(i.get("qty") or 0)).quantize(CENT) for i in items]
+    all_items = row.get("items") or []
+    all_subs = [(Decimal(str(i.get("price") or 0)) * int(i.get("qty") or 0)).quantize(CENT) for i in all_items]
+    # Rule order_item_as_fee: WooCommerce refuses a line item without a product ("Product ID or SKU is
+    # required."), so a line whose product is gone is written as a fee line with its name, total and our meta data
+    fees = [{"name": i.get("name") or i.get("sku") or "Item", "total": _s(sub), "tax_status": "none",
+             "meta_data": _item_meta(i) + [{"key": ITEM_FEE_KEY, "value": str(int(i.get("qty") or 0))}]}
+            for i, sub in zip(all_items, all_subs) if not i.get("product_id")]
+    items = [i for i in all_items if i.get("product_id")]
+    subs = [sub for i, sub in zip(all_items, all_subs) if i.get("product_id")]
     discount = Decimal(str(row.get("discount") or 0))
     total_sub = sum(subs, Decimal(0))
     shares = [Decimal(0)] * len(items)
-    fees = []
     if discount and 0 < discount <= total_sub:  # the discount as WooCommerce keeps it: line subtotal − total
         for k, s in enumerate(subs):
             shares[k] = (discount * s / total_sub).quantize(CENT, ROUND_HALF_UP)
@@ -341,19 +355,15 @@ def order_payload(row: dict) -> dict:
     if tax:
         fees.append({"name": TAX_FEE, "total": _s(tax), "tax_status": "none"})
     shipping = Decimal(str(row.get("shipping") or 0))
-    computed = total_sub - discount + shipping + tax
+    computed = sum(all_subs, Decimal(0)) - discount + shipping + tax
     grand = Decimal(str(row.get("grand_total") or 0))
     if grand != computed:
         fees.append({"name": ADJUSTMENT_FEE, "total": _s(grand - computed), "tax_status": "none"})
     lines = []
     for i, s, share in zip(items, subs, shares):
-        lines.append({"product_id": int(i["product_id"]) if i.get("product_id") else None,
-                      "quantity": int(i.get("qty") or 0), "name": i.get("name") or "",
-                      "subtotal": _s(s), "total": _s(s - share),
-                      "meta_data": [{"key": META_KEY, "value": i.get("source_id")},
-                                    {"key": "_cart_pipelines_sku", "value": _s(i.get("sku"))},
-                                    {"key": "_cart_pipelines_tax", "value": _s(i.get("tax"))},
-                                    {"key": "_cart_pipelines_price", "value": _s(i.get("price"))}]})
+        lines.append({"product_id": int(i["product_id"]), "quantity": int(i.get("qty") or 0),
+                      "name": i.get("name") or "", "subtotal": _s(s), "total": _s(s - share),
+                      "meta_data": _item_meta(i)})
     email = row.get("email") or ""
     billing = address_payload(row.get("billing_address"), email)
     billing.update(first_name=row.get("customer_first_name") or billing["first_name"],
@@ -387,11 +397,15 @@ def customer_row(c: dict) -> dict:
 
 def order_row(o: dict) -> dict:
     """An order as the target reads it back: our fee lines and meta data undone (see target.py)."""
-    fees = {}
+    fees, gone = {}, []
     for f in o.get("fee_lines") or []:
+        if meta(f, ITEM_FEE_KEY) is not None:  # rule order_item_as_fee: an order line, back among the items
+            gone.append({**f, "quantity": int(meta(f, ITEM_FEE_KEY) or 0), "subtotal": f.get("total"),
+                         "product_id": 0})
+            continue
         fees[f.get("name")] = fees.get(f.get("name"), Decimal(0)) + Decimal(str(f.get("total") or 0))
     items, subtotal = [], Decimal(0)
-    for li in o.get("line_items") or []:
+    for li in (o.get("line_items") or []) + gone:
         sub, qty = Decimal(str(li.get("subtotal") or 0)), li.get("quantity")
         subtotal += sub
         tax = meta(li, "_cart_pipelines_tax")
@@ -408,7 +422,10 @@ def order_row(o: dict) -> dict:
     if billing_address and meta(o, "_cart_pipelines_billing_name"):
         billing_address.update(first_name=names[0], last_name=names[1])
     shipping_lines = o.get("shipping_lines") or []
+    refunds = [{"source_id": str(r.get("id")), "amount": -Decimal(str(r.get("total") or 0)),
+                "reason": _blank(r.get("reason")), "created_at": None, "lines": []} for r in o.get("refunds") or []]
     return {
+        "refunds": refunds, "refunded_total": sum((r["amount"] for r in refunds), Decimal(0)) if refunds else None,
         "id": str(o["id"]), "order_number": str(o.get("number") or o["id"]),
         "customer_id": str(o["customer_id"]) if o.get("customer_id") else None,
         "email": _blank(billing.get("email")), "customer_first_name": _blank(billing.get("first_name")),

@@ -99,6 +99,7 @@ class References:
 
 
 class WooCommerceTarget(Target):
+    holds_refunds = True  # POST orders/{id}/refunds, read back from the order's `refunds`
     CREDENTIALS = (
         Credential("shop_url", "WOOCOMMERCE_TARGET_URL", "Shop URL"),
         Credential("consumer_key", "WOOCOMMERCE_TARGET_CONSUMER_KEY", "Consumer key (Read/Write)", secret=True),
@@ -283,6 +284,8 @@ class WooCommerceTarget(Target):
             results = self._answered(entity, rows, self._batch(RESOURCES[entity], kind, payloads), adopt)
         if entity == "products":
             results = self._variations(rows, results, kind)
+        if entity == "orders":
+            results = self._refunds(rows, results)
         if entity not in WITH_META:
             refs = self.refs.get(entity)
             for r in results:
@@ -317,6 +320,32 @@ class WooCommerceTarget(Target):
             else:
                 results.append(WriteResult(row["source_id"], str(res["id"])))
         return results
+
+    def _refunds(self, rows: list[dict], results: list[WriteResult]) -> list[WriteResult]:
+        """An order's refunds as WooCommerce refunds (POST orders/{id}/refunds, `api_refund` false: recorded, no
+        money moves through the payment gateway), each once: a refund carries our source id in its meta data."""
+        out = []
+        for row, res in zip(rows, results):
+            refunds = row.get("refunds") or []
+            if res.error or not refunds:
+                out.append(res)
+                continue
+            held = {meta(r) for page in self._pages(f"orders/{res.target_id}/refunds") for r in page}
+            errors = []
+            for k, r in enumerate(refunds):
+                sid = r.get("source_id") or f"{row['source_id']}-refund-{k + 1}"
+                if sid in held:
+                    continue
+                body = {"amount": _s(r.get("amount")), "reason": r.get("reason") or "", "api_refund": False,
+                        "meta_data": [{"key": META_KEY, "value": sid}]}
+                try:
+                    self._call("POST", f"orders/{res.target_id}/refunds", f"refund {sid} of order {row['source_id']}",
+                               idempotent=False, json=body)
+                except ConnectionProblem as exc:
+                    errors.append(str(exc))
+            out.append(WriteResult(res.source_id, res.target_id, ("refunds: " + "; ".join(errors)) if errors
+                                   else None))
+        return out
 
     def _variations(self, rows: list[dict], results: list[WriteResult], kind: str) -> list[WriteResult]:
         out = []
