@@ -161,3 +161,34 @@ def test_refunds_lines_of_deleted_products_and_review_statuses(shop, read):
     assert [(r["amount"], r["reason"]) for r in o["refunds"]] == [(Decimal("12.50"), "Returned")]
     assert o["refunded_total"] == Decimal("12.50") and o["net_total"] == o["grand_total"] - Decimal("12.50")
     assert read["reviews"]["8001"]["status"] == "spam" and read["reviews"]["8002"]["status"] == "trashed"
+
+
+# --- and the pipeline migrates them ----------------------------------------------------------------------------------
+def test_the_shop_migrates_with_nothing_valid_quarantined(shop, tmp_path):
+    from helpers import Run
+
+    r = Run(tmp_path / "work", platforms.connect(NAME, shop))
+    r()
+    ids = shop.ids
+    quarantined = dict(r.query("SELECT entity || ':' || source_id, reason FROM ledger WHERE outcome = 'quarantined'"))
+    mine = {f"products:{s}" for s in ids.values()} | {"orders:9001", "reviews:8001", "reviews:8002"}
+    assert not mine & set(quarantined), quarantined
+    products = {p["_source_id"]: p for p in r.target_rows("products")}
+    assert products[ids["scheduled"]]["special_price_from"] == SOON
+    assert products[ids["scheduled"]]["special_price_to"] == LATER
+    assert products[ids["grouped"]]["type"] == "grouped" and products[ids["external"]]["type"] == "external"
+    assert products[ids["external"]]["external_url"] == "https://partner.example/k"
+    assert products[ids["trashed"]]["lifecycle"] == "trashed" and products[ids["trashed"]]["active"] is False
+    assert products[ids["draft"]]["url_key"] == "ny-vinterjakke"  # rule url_key_from_name
+    variants = products[ids["disabled_variant"]]["variants"]
+    assert variants[0]["status"] == "disabled" and products[ids["disabled_variant"]]["price"] != Decimal("1.00")
+    order = next(o for o in r.target_rows("orders") if o["_source_id"] == "9001")
+    assert order["refunded_total"] == Decimal("12.50")
+    assert [i["product_id"] is None for i in order["items"]] == [False, True]  # trashed kept, deleted gone
+    assert order["items"][1]["sku"] == "GONE-1" and order["items"][1]["name"] == "Slettet"  # history kept
+    classes = {c["_source_id"]: c["name"] for c in r.target_rows("tax_classes")}
+    assert classes["standard"] == "Standard"  # "Standard rate", by rule tax_class_mapping
+    with r.staging.connect() as con:
+        from cart_pipelines.pipeline import checks
+        ok, facts = checks.money_totals_match(con, r.target)
+    assert ok, facts
