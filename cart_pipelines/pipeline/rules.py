@@ -67,9 +67,10 @@ RULES: tuple[Rule, ...] = (
          "case-insensitively) is skipped: the shop cannot hold both, and they are one person. Their orders and "
          "reviews go to the earlier customer."),
     Rule("order_item_product_gone", "orders", "fill", "what real shops hold (issue 14)",
-         "An order line whose product the source no longer holds (deleted, or trashed and not listed) keeps its SKU, name, price and quantity as history; only its product link is dropped. The "
-         "order migrates (Mystore, Shopify and BigCommerce take lines without a product; into WooCommerce, target "
-         "rule order_item_as_fee)."),
+         "An order line whose product the source no longer holds (deleted, or trashed and not listed) keeps its "
+         "SKU, name, price and quantity as history; only its product link is dropped. The order migrates "
+         "(Mystore, Shopify and BigCommerce take lines without a product; into WooCommerce, target rule "
+         "order_item_as_fee)."),
     # Target rules: what a target platform requires beyond the Mystore shape; they apply only when loading into
     # a platform listed for them in TARGET_RULES (docs/targets/<platform>.md).
     Rule("product_name_unique", "products", "rename", "target: BigCommerce (names unique, 409)",
