@@ -82,6 +82,8 @@ RULES: tuple[Rule, ...] = (
          "An order line without a product (rule order_item_product_gone, or none in the source) is written as a fee "
          "line with the line's name and total; its SKU, quantity, price and tax stay in the fee's meta data and "
          "read back as the order line."),
+    Rule("review_status_nearest", "reviews", "map", "target: BigCommerce (approved, pending, disapproved only)",
+         "A spam or trashed review becomes rejected (BigCommerce's disapproved): kept, and not shown."),
     Rule("review_title_required", "reviews", "fill", "target: BigCommerce (title required)",
          "A review without a title gets the first line of its text (cut at 60 characters on a word, with '…'), "
          "or 'Rated N of 5' when it has no text."),
@@ -97,7 +99,8 @@ SCOPE_RULES = {
 
 # Target platform → the target rules (above) its API needs; "mystore" (also the local target) needs none.
 TARGET_RULES: dict[str, tuple[str, ...]] = {
-    "bigcommerce": ("product_name_unique", "customer_name_required", "review_title_required"),
+    "bigcommerce": ("product_name_unique", "customer_name_required", "review_title_required",
+                    "review_status_nearest"),
     "woocommerce": ("order_item_as_fee",),
 }
 

@@ -322,6 +322,10 @@ def reviews_sql(con, s: RuleSettings) -> str:
     if s.applies("review_title_required"):
         title = f"CASE WHEN {is_blank('title')} THEN {derived_title('text', 'rating')} ELSE title END"
         title_rule = f"CASE WHEN {is_blank('title')} THEN ['review_title_required'] ELSE []::VARCHAR[] END"
+    status, status_rule = "coalesce(status, 'approved')", "[]::VARCHAR[]"
+    if s.applies("review_status_nearest"):  # the target knows no spam or trash: rejected, kept and not shown
+        status = "CASE WHEN status IN ('spam', 'trashed') THEN 'rejected' ELSE coalesce(status, 'approved') END"
+        status_rule = "CASE WHEN status IN ('spam', 'trashed') THEN ['review_status_nearest'] ELSE []::VARCHAR[] END"
     return f"""
     WITH linked AS (
         SELECT c.* REPLACE (CASE WHEN customer_id NOT IN {customers} AND mg.kept IN {customers} THEN mg.kept
@@ -329,8 +333,9 @@ def reviews_sql(con, s: RuleSettings) -> str:
                customer_id NOT IN {customers} AND mg.kept IN {customers} AS _merged
         FROM cand c LEFT JOIN {_email_merged(con)} mg ON mg.source_id = c.customer_id)
     SELECT source_id, product_id AS product_source_id, customer_id AS customer_source_id, rating, {title} AS title,
-           text, coalesce(status, 'approved') AS status, created_at, updated_at,
-           {title_rule} || CASE WHEN _merged THEN ['customer_email_merged'] ELSE []::VARCHAR[] END AS _rules,
+           text, {status} AS status, created_at, updated_at,
+           {title_rule} || CASE WHEN _merged THEN ['customer_email_merged'] ELSE []::VARCHAR[] END
+             || {status_rule} AS _rules,
            CASE WHEN product_id IS NULL OR product_id NOT IN {products}
                   OR customer_id IS NULL OR customer_id NOT IN {customers}
                 THEN 'review_needs_product_and_customer' END AS _skip,

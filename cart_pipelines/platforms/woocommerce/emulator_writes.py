@@ -721,7 +721,7 @@ class WooWrites:
                  "reviewer_email": email, "review": text, "rating": int(body.get("rating", cur.get("rating", 0))
                                                                         or 0),
                  "verified": False, "reviewer_avatar_urls": {}}
-            canon = {"approved": "approved", "hold": "pending"}.get(status, "rejected")
+            canon = {"approved": "approved", "hold": "pending", "trash": "trashed"}.get(status, "rejected")
             self.store.put("reviews", {"source_id": str(id_), "status": canon, "created_at": created + "Z",
                                        "product_id": str(pid), "_wc": r})
         return r

@@ -226,8 +226,8 @@ ITEM_FEE_KEY = "_cart_pipelines_item_qty"  # marks a fee line that is an order l
 STATUS_OUT = {"new": "pending", "processing": "processing", "completed": "completed", "cancelled": "cancelled",
               "refunded": "refunded", "on_hold": "on-hold"}
 STATUS_IN = {v: k for k, v in STATUS_OUT.items()}
-REVIEW_OUT = {"approved": "approved", "pending": "hold", "rejected": "spam"}
-REVIEW_IN = {v: k for k, v in REVIEW_OUT.items()}
+REVIEW_OUT = {"approved": "approved", "pending": "hold", "rejected": "spam", "spam": "spam", "trashed": "trash"}
+REVIEW_IN = {"approved": "approved", "hold": "pending", "spam": "spam", "trash": "trashed"}
 
 
 def _s(value) -> str:

@@ -59,6 +59,7 @@ from cart_pipelines.platforms.woocommerce.mapping import (
 from cart_pipelines.platforms.woocommerce.source import EXPLAINER, WooExplainer, auth_for
 
 BATCH_MAX = 100  # woocommerce_rest_batch_items_limit
+REVIEW_LISTINGS = ("all", "spam", "trash")
 PAGE_MAX = 100
 RESOURCES = {"categories": "products/categories", "manufacturers": "products/brands", "products": "products",
              "customers": "customers", "orders": "orders", "reviews": "products/reviews"}
@@ -192,8 +193,10 @@ class WooCommerceTarget(Target):
             page += 1
 
     def _all(self, entity: str, params: dict | None = None) -> list[dict]:
-        extra = {"status": "any"} if entity == "orders" else {"status": "all", "context": "edit"} \
-            if entity == "reviews" else {}
+        if entity == "reviews":  # `all` is approved and on hold only: spam and trash are listings of their own
+            return [r for status in REVIEW_LISTINGS for page in self._pages(
+                RESOURCES[entity], {"status": status, "context": "edit", **(params or {})}) for r in page]
+        extra = {"status": "any"} if entity == "orders" else {}
         return [r for page in self._pages(RESOURCES[entity], {**extra, **(params or {})}) for r in page]
 
     def _batch(self, path: str, kind: str, payloads: list) -> list[dict]:
@@ -506,9 +509,13 @@ class WooCommerceTarget(Target):
     def count(self, entity: str) -> int:
         if entity == "tax_classes":
             return len(self._rows("tax_classes"))
-        extra = {"status": "any"} if entity == "orders" else {"status": "all"} if entity == "reviews" else {}
-        r = self._call("GET", RESOURCES[entity], params={**extra, "per_page": 1, "_fields": "id"})
-        return int(r.headers.get("X-WP-Total") or len(r.json()))
+        listings = [{"status": "any"}] if entity == "orders" else [{"status": s} for s in REVIEW_LISTINGS] \
+            if entity == "reviews" else [{}]
+        total = 0
+        for extra in listings:
+            r = self._call("GET", RESOURCES[entity], params={**extra, "per_page": 1, "_fields": "id"})
+            total += int(r.headers.get("X-WP-Total") or len(r.json()))
+        return total
 
     def clear(self, entities: list[str]) -> dict[str, int]:
         deleted = {}
