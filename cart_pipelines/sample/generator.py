@@ -24,6 +24,9 @@ from faker import Faker
 
 EXPORT_FORMAT = "cart_pipelines.store_export"
 EPOCH = datetime(2023, 1, 1, tzinfo=timezone.utc)
+# A scheduled sale's dates: fixed and years ahead, so the store is the same bytes on every run and the sale is
+# still to come
+SALE_FROM, SALE_TO = datetime(2031, 6, 1, tzinfo=timezone.utc), datetime(2031, 6, 15, tzinfo=timezone.utc)
 SPAN_SECONDS = 900 * 86400  # records are created over about 2.5 years
 
 ADJECTIVES = ["Blå", "Grønn", "Rød", "Sort", "Hvit", "Lys", "Mørk", "Myk", "Varm", "Rå", "Ærlig", "Gyllen"]
@@ -189,6 +192,20 @@ class _Store:
         special = None
         if core["price"] and rng.random() < 0.15:
             special = (core["price"] * Decimal("0.8")).quantize(Decimal("0.01"))
+        # What real shops hold (a few percent each, by position so the store stays deterministic): a disabled
+        # variation, grouped and external products, trashed products still on old orders, scheduled sales.
+        if len(variants) >= 3 and i % 5 == 3:
+            variants[-1]["status"] = "disabled"
+        extra: dict = {}
+        if not variants and i % 50 == 17 and i + 2 <= s.products:
+            extra = {"type": "grouped", "child_ids": [str(i + 1), str(i + 2)]}
+        elif not variants and i % 50 == 29:
+            extra = {"type": "external", "external_url": f"https://partner.example-shop.no/p/{i}",
+                     "button_text": "Kjøp hos partner"}
+        if i % 50 == 41:
+            extra["lifecycle"] = "trashed"
+        if special is not None and i % 4 == 1:  # fixed dates, years ahead: the same bytes on every run
+            extra["special_price_from"], extra["special_price_to"] = SALE_FROM, SALE_TO
         return {
             "source_id": core["source_id"],
             "sku": core["sku"],
@@ -196,9 +213,11 @@ class _Store:
             "description_html": description,
             "price": core["price"],
             "special_price": special,
+            **{k: v for k, v in extra.items() if k.startswith("special_price_")},
             "weight": round(rng.uniform(0.05, 12.0), 3),
             "stock": rng.randint(0, 250),
-            "status": "disabled" if rng.random() < 0.08 else "enabled",
+            "status": "disabled" if rng.random() < 0.08 or "lifecycle" in extra else "enabled",
+            **{k: v for k, v in extra.items() if not k.startswith("special_price_")},
             "url_key": url_key,
             "category_ids": category_ids,
             "manufacturer_id": None if rng.random() < 0.1 else str(rng.randint(1, s.manufacturers)),
@@ -292,6 +311,16 @@ class _Store:
         if i % 37 == 5:
             shipping_address["last_name"] = ""
         created, updated = self.when(rng)
+        status = rng.choice(STATUSES)
+        refund: dict = {}
+        if status == "complete" and i % 20 == 7:  # a partial refund: the first line back
+            first = items[0]
+            amount = min(first["price"] * first["qty"] + first["tax"], subtotal + shipping + tax - discount)
+            refund = {"refunds": [{"source_id": f"{i}-r1", "amount": amount, "reason": "Returnert",
+                                   "created_at": updated, "lines": [{"item_id": first["source_id"],
+                                                                     "sku": first["sku"], "qty": first["qty"],
+                                                                     "amount": amount}]}],
+                      "refunded_total": amount, "net_total": subtotal + shipping + tax - discount - amount}
         return {
             "source_id": str(i),
             "number": str(100000 + i),
@@ -299,13 +328,14 @@ class _Store:
             "email": email,
             "customer_first_name": "" if i % 36 == 5 else first,
             "customer_last_name": last,
-            "status": rng.choice(STATUSES),
+            "status": status,
             "currency": rng.choice(CURRENCIES),
             "subtotal": subtotal,
             "shipping": shipping,
             "tax": tax,
             "discount": discount,
             "grand_total": subtotal + shipping + tax - discount,
+            **refund,
             "items": items,
             "billing_address": billing,
             "shipping_address": shipping_address,
@@ -337,7 +367,9 @@ class _Store:
             "rating": rng.choice([1, 2, 3, 4, 4, 5, 5, 5]),
             "title": fake.sentence(nb_words=4).rstrip("."),
             "text": fake.paragraph(nb_sentences=3),
-            "status": rng.choice(["approved", "approved", "approved", "pending"]),
+            # spam and trashed reviews are a shop's too (a few percent)
+            "status": "spam" if i % 40 == 13 else "trashed" if i % 40 == 27 else
+            rng.choice(["approved", "approved", "approved", "pending"]),
             "created_at": created,
             "updated_at": updated,
         }
