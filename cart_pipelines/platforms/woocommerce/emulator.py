@@ -64,6 +64,14 @@ Documented behaviour followed (and where it was found):
   private ones, one in four discounted products has a sale scheduled 30 days ahead (`date_on_sale_from` in the
   future, not on sale yet), sold-out products that take back orders, private variations, refunds on refunded and
   on some completed orders, category thumbnails, term counts, ratings from the approved reviews, paying customers.
+  Where the store says more, it is served as WooCommerce holds it: a product's lifecycle as its post status
+  (trashed products are left out of `status=any`, WP_Query's "any" excluding statuses hidden from search, listed
+  by `status=trash`, and still readable by id and named on their orders); drafts and pending products have
+  `slug: ""` and the `?post_type=product&p=ID` permalink; grouped products (`grouped_products`, no regular price,
+  `price` the cheapest child's current price) and external ones (`external_url`, `button_text`); disabled variants
+  as private variations; the store's sale dates; its refunds; spam and trashed reviews (`status=spam`,
+  `status=trash`; `all` is approved and on hold only); a line of a product that no longer exists has
+  `product_id: 0`. The built-in tax class is listed as "Standard rate", as the tax-classes controller names it.
 
 Simplifications: slugs are the store's URL keys as they are (WordPress would make duplicates unique); product
 permalinks use the default `/product/<slug>/` base; a customer's billing and shipping addresses are the store's

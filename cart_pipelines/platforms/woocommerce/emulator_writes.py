@@ -21,6 +21,9 @@ and the resource controllers in github.com/woocommerce/woocommerce; https://wooc
   the shop calculates taxes (`woocommerce_calc_taxes`, "no" on a new shop; `emulator.calc_taxes`); a customer_id
   that is no user → `woocommerce_rest_invalid_customer_id`; a line item needs a product
   (`woocommerce_rest_required_product_reference`); `sku` of a line item is the product's (read-only).
+- refunds: `POST orders/{id}/refunds` (WC_REST_Order_Refunds_V2_Controller, wc_create_refund): amount above zero
+  and at most what is left to refund; `api_refund` (default true) asks the gateway, which bank transfer cannot;
+  a full refund makes the order refunded; the refund's meta data and date are kept for `GET orders/{id}/refunds`.
 - reviews: product must exist (`woocommerce_rest_product_invalid_id`), duplicates (same product, e-mail and text)
   → 409 `comment_duplicate`.
 - a shop's own validation (a plugin's `woocommerce_rest_pre_insert_*` filter returning a WP_Error) refuses the
