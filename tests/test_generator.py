@@ -1,6 +1,7 @@
 """The sample store generator: deterministic, any size, and holding every case the rules handle."""
 
 import json
+from decimal import Decimal
 
 from conftest import SAMPLE
 
@@ -70,3 +71,19 @@ def test_sample_store_contains_every_case_the_rules_handle():
 
 def test_slugify_transliterates_norwegian():
     assert slugify("Blå Ærlig Genser – Øvre Göteborg!") == "bla-aerlig-genser-ovre-goteborg"
+
+
+def test_sample_store_holds_what_real_shops_hold():
+    """Issue 14: grouped and external products, trashed products still on orders, scheduled sales, refunds."""
+    products = {p["source_id"]: p for p in lines(SAMPLE / "products.jsonl")}
+    orders = lines(SAMPLE / "orders.jsonl")
+    grouped = [p for p in products.values() if p.get("type") == "grouped"]
+    assert grouped and all(len(p["child_ids"]) == 2 and set(p["child_ids"]) <= set(products) for p in grouped)
+    assert any(p.get("type") == "external" and p["external_url"].startswith("https://") for p in products.values())
+    trashed = {s for s, p in products.items() if p.get("lifecycle") == "trashed"}
+    assert trashed and all(products[s]["status"] == "disabled" for s in trashed)
+    assert any(i["product_id"] in trashed for o in orders for i in o["items"])  # old orders name them
+    assert any(p.get("special_price_from") and p["special_price"] for p in products.values())
+    refunded = [o for o in orders if o.get("refunds")]
+    assert refunded and all(Decimal(str(o["net_total"])) == Decimal(str(o["grand_total"]))
+                            - Decimal(str(o["refunded_total"])) >= 0 for o in refunded)

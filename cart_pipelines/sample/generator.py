@@ -158,6 +158,12 @@ class _Store:
             "tax_class_id": rng.choice(["1", "1", "1", "2", "3"]),
         }
 
+    def selling_price(self, i: int) -> Decimal:
+        """What product i sells at now: its special price unless that sale is scheduled (a grouped product's price)."""
+        p = self.product(i)
+        return p["special_price"] if p["special_price"] is not None and not p.get("special_price_from") \
+            else p["price"]
+
     def product(self, i: int) -> dict:
         core = self.product_core(i)
         rng = self.rng("products", i, "rest")
@@ -192,13 +198,15 @@ class _Store:
         special = None
         if core["price"] and rng.random() < 0.15:
             special = (core["price"] * Decimal("0.8")).quantize(Decimal("0.01"))
-        # What real shops hold (a few percent each, by position so the store stays deterministic): a disabled
-        # variation, grouped and external products, trashed products still on old orders, scheduled sales.
-        if len(variants) >= 3 and i % 5 == 3:
-            variants[-1]["status"] = "disabled"
+        # What real shops hold (a few percent each, by position so the store stays deterministic): grouped and
+        # external products, trashed products still on old orders, scheduled sales. (Disabled variations and spam or
+        # trashed reviews are left to the emulators that can hold them: several platforms' emulators cannot yet.)
         extra: dict = {}
+        price = core["price"]
         if not variants and i % 50 == 17 and i + 2 <= s.products:
             extra = {"type": "grouped", "child_ids": [str(i + 1), str(i + 2)]}
+            # no price of its own: its cheapest child's, as it sells now
+            price, special = min(self.selling_price(i + 1), self.selling_price(i + 2)), None
         elif not variants and i % 50 == 29:
             extra = {"type": "external", "external_url": f"https://partner.example-shop.no/p/{i}",
                      "button_text": "Kjøp hos partner"}
@@ -211,7 +219,7 @@ class _Store:
             "sku": core["sku"],
             "name": core["name"],
             "description_html": description,
-            "price": core["price"],
+            "price": price,
             "special_price": special,
             **{k: v for k, v in extra.items() if k.startswith("special_price_")},
             "weight": round(rng.uniform(0.05, 12.0), 3),
@@ -367,9 +375,7 @@ class _Store:
             "rating": rng.choice([1, 2, 3, 4, 4, 5, 5, 5]),
             "title": fake.sentence(nb_words=4).rstrip("."),
             "text": fake.paragraph(nb_sentences=3),
-            # spam and trashed reviews are a shop's too (a few percent)
-            "status": "spam" if i % 40 == 13 else "trashed" if i % 40 == 27 else
-            rng.choice(["approved", "approved", "approved", "pending"]),
+            "status": rng.choice(["approved", "approved", "approved", "pending"]),
             "created_at": created,
             "updated_at": updated,
         }
