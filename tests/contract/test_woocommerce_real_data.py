@@ -192,3 +192,25 @@ def test_the_shop_migrates_with_nothing_valid_quarantined(shop, tmp_path):
         from cart_pipelines.pipeline import checks
         ok, facts = checks.money_totals_match(con, r.target)
     assert ok, facts
+
+
+def test_a_delta_after_a_product_is_trashed_keeps_its_migrated_orders(tmp_path):
+    """Issue 14: trashing a product left status=any, so a delta dropped it and quarantined orders that were
+    already migrated. The trash is read now: the product stays (trashed, disabled) and so do its orders."""
+    from helpers import Run
+
+    store = EmulatorStore.generated(products=20, seed=3)
+    with platforms.emulate(NAME, store=store, knobs=Knobs(rate_limit=False)) as h:
+        r = Run(tmp_path / "work", platforms.connect(NAME, h))
+        r()
+        assert r.report()["all_accounted_for"]
+        loaded = set(r.query("SELECT source_id FROM ledger WHERE entity = 'orders' AND outcome = 'loaded'"))
+        order = next(o for o in store.page("orders", 0, 1000) if (o["source_id"],) in loaded)
+        pid = order["items"][0]["product_id"]
+        store.put("products", {**store.get("products", int(pid)), "lifecycle": "trashed", "status": "disabled"})
+        r(mode="delta", lookback_seconds=0)
+        assert r.query("SELECT outcome FROM ledger WHERE entity = 'orders' AND source_id = ?",
+                       [order["source_id"]]) == [("loaded",)]
+        assert r.query("SELECT count(*) FROM ledger WHERE entity = 'orders' AND outcome = 'quarantined'") == [(0,)]
+        product = next(p for p in r.target_rows("products") if p["_source_id"] == pid)
+        assert product["lifecycle"] == "trashed" and product["active"] is False
