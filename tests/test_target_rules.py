@@ -171,3 +171,17 @@ def test_the_target_resource_names_its_platform():
     assert LocalMystoreTarget(path="unused.duckdb").rules_platform() == "mystore"
     with pytest.raises(dg.Failure, match="rules_of: 'bigcomerce' is not a target platform; choose from bigcommerce"):
         LocalMystoreTarget(path="unused.duckdb", rules_of="bigcomerce").rules_platform()
+
+
+def test_spam_and_trashed_reviews_become_rejected_for_bigcommerce(store, run):
+    rv = store.records["reviews"][0]
+    reviews = [rv, {**rv, "source_id": "2", "status": "spam", "title": "Kjøp billig"},
+               {**rv, "source_id": "3", "status": "trashed", "title": "Slettet"}]
+    r = run(store({"reviews": reviews}))
+    r(settings=BIGCOMMERCE)
+    assert {x["_source_id"]: x["status"] for x in r.target_rows("reviews")} == {
+        "1": "approved", "2": "rejected", "3": "rejected"}
+    assert counts(r, "review_status_nearest") == [("reviews", 2)]
+    plain = run(store())
+    plain()  # the local Mystore target keeps them as the source has them
+    assert sorted(x["status"] for x in plain.target_rows("reviews")) == ["approved", "spam", "trashed"]
