@@ -85,7 +85,7 @@ def certificate_advice(platform: str, url: str, exc: BaseException) -> str:
     return (f"the TLS certificate of {platform} at {parts.scheme}://{parts.hostname}{f':{parts.port}' if parts.port else ''}"
             f" is not trusted by this machine ({reason}): if the shop uses a self-signed certificate or a private "
             f"certificate authority, trust it by setting REQUESTS_CA_BUNDLE to a PEM file holding that CA (or the "
-            f"certificate itself); otherwise renew or fix the shop's certificate (expired, or issued for another "
+            f"certificate itself), or a target's 'CA file to trust' setting (*_CA_FILE); otherwise renew or fix the shop's certificate (expired, or issued for another "
             f"host name).")
 
 
