@@ -20,7 +20,7 @@ TABLES = {
         "stock BIGINT, active BOOLEAN, type VARCHAR, lifecycle VARCHAR, external_url VARCHAR, button_text VARCHAR, "
         "url_key VARCHAR, category_ids VARCHAR[], manufacturer_id VARCHAR, tax_class_id VARCHAR, "
         "variants STRUCT(source_id VARCHAR, sku VARCHAR, price DECIMAL(12,2), stock BIGINT, "
-        "options STRUCT(name VARCHAR, value VARCHAR)[], status VARCHAR)[], "
+        "options STRUCT(name VARCHAR, value VARCHAR)[])[], "
         "images STRUCT(url VARCHAR, position INTEGER, alt VARCHAR)[], created_at TIMESTAMPTZ, updated_at TIMESTAMPTZ"),
     "customers": (
         f"email VARCHAR NOT NULL, first_name VARCHAR, last_name VARCHAR, phone VARCHAR, newsletter BOOLEAN, "
