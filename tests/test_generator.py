@@ -85,5 +85,6 @@ def test_sample_store_holds_what_real_shops_hold():
     assert any(i["product_id"] in trashed for o in orders for i in o["items"])  # old orders name them
     assert any(p.get("special_price_from") and p["special_price"] for p in products.values())
     refunded = [o for o in orders if o.get("refunds")]
+    assert all(isinstance(o["customer_first_name"], str) for o in refunded)  # the rest of the order is as before
     assert refunded and all(Decimal(str(o["net_total"])) == Decimal(str(o["grand_total"]))
                             - Decimal(str(o["refunded_total"])) >= 0 for o in refunded)

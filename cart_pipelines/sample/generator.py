@@ -322,11 +322,11 @@ class _Store:
         status = rng.choice(STATUSES)
         refund: dict = {}
         if status == "complete" and i % 20 == 7:  # a partial refund: the first line back
-            first = items[0]
-            amount = min(first["price"] * first["qty"] + first["tax"], subtotal + shipping + tax - discount)
+            back = items[0]
+            amount = min(back["price"] * back["qty"] + back["tax"], subtotal + shipping + tax - discount)
             refund = {"refunds": [{"source_id": f"{i}-r1", "amount": amount, "reason": "Returnert",
-                                   "created_at": updated, "lines": [{"item_id": first["source_id"],
-                                                                     "sku": first["sku"], "qty": first["qty"],
+                                   "created_at": updated, "lines": [{"item_id": back["source_id"],
+                                                                     "sku": back["sku"], "qty": back["qty"],
                                                                      "amount": amount}]}],
                       "refunded_total": amount, "net_total": subtotal + shipping + tax - discount - amount}
         return {
