@@ -4,8 +4,11 @@ docs/benchmarks.md page, where each benchmark owns one `## ` section and rewrite
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -54,6 +57,61 @@ def run_worker(script: str, args: list[str], timeout: float) -> dict:
     if res.returncode != 0:
         return {"error": (res.stderr.strip().splitlines() or ["no output"])[-1][:200]}
     return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+class TreeRSS:
+    """Peak resident memory of a process and all its descendants together, sampled from /proc in a thread.
+
+    ru_maxrss (getrusage) is each process's own maximum, so a worker pool or a subprocess chain would be
+    under-counted; this sums the tree's VmRSS at each instant and keeps the largest sum. Linux only (None
+    elsewhere)."""
+
+    def __init__(self, pid: int, interval: float = 0.1):
+        self.pid, self.interval, self.peak_bytes = pid, interval, 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> "TreeRSS":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    @property
+    def peak_mb(self) -> float | None:
+        return self.peak_bytes / 2**20 if self.peak_bytes else None
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak_bytes = max(self.peak_bytes, tree_rss(self.pid))
+            self._stop.wait(self.interval)
+
+
+def tree_rss(root: int, proc: Path = Path("/proc")) -> int:
+    """Bytes resident in `root` and its descendants now (0 when /proc is absent or the process has gone)."""
+    children: dict[int, list[int]] = {}
+    rss: dict[int, int] = {}
+    try:
+        entries = [e for e in os.listdir(proc) if e.isdigit()]
+    except OSError:
+        return 0
+    for entry in entries:
+        try:
+            status = (proc / entry / "status").read_text()
+        except OSError:
+            continue  # gone between listing and reading
+        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+        pid, ppid = int(entry), int(fields.get("PPid", "0").strip() or 0)
+        children.setdefault(ppid, []).append(pid)
+        rss[pid] = int(fields.get("VmRSS", "0 kB").split()[0]) * 1024  # kernel threads have none
+    total, todo = 0, [root]
+    while todo:
+        pid = todo.pop()
+        total += rss.get(pid, 0)
+        todo.extend(children.get(pid, []))
+    return total
 
 
 def write_section(text: str, page: Path = PAGE) -> None:

@@ -1,0 +1,489 @@
+"""Benchmark: our extraction side by side with other people's connectors, on the same emulators and stores.
+
+For each platform and mode (the emulator at its default plan's rate limits, then with limits off), every tool reads
+the same entities (products and customers) from a fresh emulator serving the same cached generated store, in its
+own process: our extraction (pipeline.extract, as a migration's steps run it), dlt's `rest_api` source configured
+for the platform, and the platform's Airbyte source (and tap-shopify with --platforms shopify). Each peer is
+installed from PyPI into a virtualenv of its own under bench/.cache/peers/ (the project does not depend on them)
+and pointed at the emulator with nothing changed but the host, as scripts/peers/ does (docs/peers.md). Reported per
+tool: rows of products and customers, records the tool emitted (variations are records of their own for some),
+seconds of the whole process, rows/s, requests counted at the emulator (and how many it answered 429), peak RSS of
+the tool's process tree, ours ÷ peer in rows/s, and under limits ours against the bound the limit allows. Writes
+the "Side by side with other tools" section of docs/benchmarks.md.
+
+    .venv/bin/python bench/peers_extract.py [--platforms woocommerce,bigcommerce] [--products 2000]
+        [--limited-products 500] [--tools ours,dlt,airbyte] [--timeout 600]
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import CACHE, ROOT, TreeRSS, spawn, store_for, write_section  # noqa: E402
+
+SECTION = "## Side by side with other tools"
+PEERS_DIR = CACHE / "peers"  # the same venvs scripts/peers/ uses
+RESULTS = CACHE / "peers_extract.json"
+ENTITIES = ("products", "customers")
+EMULATOR_LIFETIME = 7200  # the emulator stops itself after this whatever happens
+
+
+@dataclass(frozen=True)
+class Peer:
+    """A connector from PyPI, in its own venv: `kind` is how it is driven (dlt, airbyte, singer)."""
+
+    kind: str
+    venv: str
+    package: str  # a pinned requirement
+    python: str = "python3.11"
+    extra: tuple[str, ...] = ()
+    streams: dict = field(default_factory=dict)  # our entity -> the peer's streams holding it
+
+
+PEERS = {
+    "woocommerce": {
+        "dlt": Peer("dlt", "dlt", "dlt==1.31.0"),
+        "airbyte": Peer("airbyte", "woo-airbyte", "airbyte-source-woocommerce==0.4.12",
+                        streams={"products": ("products", "product_variations"), "customers": ("customers",)}),
+    },
+    "bigcommerce": {
+        "dlt": Peer("dlt", "dlt", "dlt==1.31.0"),
+        # Its airbyte-cdk 1.0.0 does not import on Python 3.11 (a dataclass with a mutable default).
+        "airbyte": Peer("airbyte", "airbyte", "airbyte-source-bigcommerce==0.2.22", python="python3.10",
+                        extra=("pip-system-certs>=4.0",),
+                        streams={"products": ("products",), "customers": ("customers",)}),
+    },
+}
+PACKAGE_NAMES = {"dlt": "dlt", "woo-airbyte": "airbyte-source-woocommerce", "airbyte": "airbyte-source-bigcommerce"}
+TLS = {"woocommerce"}  # the Airbyte source speaks HTTPS only: every tool reads the same TLS emulator
+
+EMULATOR = r"""
+import json, signal, sys, threading
+from pathlib import Path
+from cart_pipelines.platforms import registry as platforms
+from cart_pipelines.platforms.kit.emulator import EmulatorStore, Knobs, serve
+
+name, store, limited, latency, per_item, tls, lifetime = sys.argv[1:8]
+base = platforms.emulator_class(name)
+counts = {"requests": 0, "throttled": 0}
+lock = threading.Lock()
+
+
+def counted(self, environ, start_response):  # every request, and the 429s among them, as the client saw them
+    def respond(status, headers, exc_info=None):
+        with lock:
+            counts["requests"] += 1
+            counts["throttled"] += status.startswith("429")
+        return start_response(status, headers, exc_info)
+    return base.__call__(self, environ, respond)
+
+
+emulator = type("Counted", (base,), {"__call__": counted})(
+    EmulatorStore(Path(store)), Knobs(rate_limit=limited == "1", latency_ms=float(latency),
+                                      latency_per_item_ms=float(per_item)))
+handle = serve(emulator, tls=tls == "1", lifetime=float(lifetime))
+print(json.dumps(handle.announce()), flush=True)
+done = threading.Event()
+signal.signal(signal.SIGUSR1, lambda *_: print(json.dumps(counts), flush=True))
+signal.signal(signal.SIGTERM, lambda *_: done.set())
+done.wait(float(lifetime))
+handle.stop()
+"""
+
+OURS = r"""
+import json, sys
+from pathlib import Path
+from cart_pipelines.platforms import registry as platforms
+from cart_pipelines.pipeline.extract import extract_entity
+from cart_pipelines.pipeline.staging import Staging
+
+name, announce, out, entities = sys.argv[1], json.loads(sys.argv[2]), Path(sys.argv[3]), sys.argv[4].split(",")
+base = announce.pop("base_url"); announce.pop("platform", None); ca = announce.pop("ca_file", None)
+src = platforms.source_class(name).connect(base, announce, verify=ca or True)
+rows = {}
+for entity in entities:  # one after the other, as a migration's extract steps run
+    res = extract_entity(src, entity, Staging(out))
+    rows[entity] = res.staged + res.quarantined
+print(json.dumps({"records": rows}))
+"""
+
+DLT = r"""
+import json, sys, tempfile
+import dlt
+from dlt.sources.rest_api import rest_api_source
+
+config = json.loads(sys.argv[1])
+counts = {}
+source = rest_api_source(config)
+
+
+def counter(name):
+    def count(item):
+        counts[name] = counts.get(name, 0) + 1
+        return item
+    return count
+
+
+for name, resource in source.resources.items():
+    resource.add_map(counter(name))
+pipeline = dlt.pipeline(pipeline_name="peers_bench", pipelines_dir=tempfile.mkdtemp(prefix="dlt-bench-"))
+pipeline.extract(source)  # extraction to dlt's own files, as ours stages Parquet; no destination load
+print(json.dumps({"records": counts}))
+"""
+
+
+def dlt_config(platform: str, announce: dict) -> dict:
+    """dlt's rest_api source for the platform, as its documentation configures one: the API root, auth, the
+    platform's paging, and the list endpoints of products and customers."""
+    base = announce["base_url"]
+    if platform == "woocommerce":
+        return {"client": {"base_url": f"{base}/wp-json/wc/v3/",
+                           "auth": {"type": "http_basic", "username": announce["consumer_key"],
+                                    "password": announce["consumer_secret"]},
+                           "paginator": {"type": "header_link"}},  # WordPress's Link rel="next"
+                "resource_defaults": {"endpoint": {"params": {"per_page": 100}}},
+                "resources": ["products", "customers",
+                              {"name": "product_variations",
+                               "endpoint": {"path": "products/{product_id}/variations",
+                                            "params": {"product_id": {"type": "resolve", "resource": "products",
+                                                                      "field": "id"}}}}]}
+    if platform == "bigcommerce":
+        paging = {"type": "page_number", "base_page": 1, "page_param": "page",
+                  "total_path": "meta.pagination.total_pages"}
+        return {"client": {"base_url": f"{base}/stores/{announce['store_hash']}/",
+                           "auth": {"type": "api_key", "name": "X-Auth-Token", "api_key": announce["access_token"],
+                                    "location": "header"},
+                           "paginator": paging},
+                "resource_defaults": {"endpoint": {"data_selector": "data", "params": {"limit": 250}}},
+                "resources": [{"name": "products", "endpoint": {"path": "v3/catalog/products",
+                                                                "params": {"include": "variants,images"}}},
+                              {"name": "customers", "endpoint": {"path": "v3/customers",
+                                                                 "params": {"include": "addresses"}}}]}
+    raise ValueError(f"no dlt configuration for {platform}")
+
+
+DLT_STREAMS = {"woocommerce": {"products": ("products", "product_variations"), "customers": ("customers",)},
+               "bigcommerce": {"products": ("products",), "customers": ("customers",)}}
+
+
+# --- installing peers ------------------------------------------------------------------------------------------
+
+def find_python(name: str) -> str | None:
+    """An interpreter such as python3.10: on PATH, else one pyenv installed."""
+    found = shutil.which(name)
+    if found:
+        return found
+    version = name.removeprefix("python")
+    matches = sorted(glob.glob(os.path.expanduser(f"~/.pyenv/versions/{version}*/bin/{name}")))
+    return matches[-1] if matches else None
+
+
+def ensure_peer(peer: Peer) -> Path:
+    """The peer's venv with its pinned package installed (kept between runs); raises RuntimeError saying why
+    when it cannot be had."""
+    venv = PEERS_DIR / peer.venv
+    py = venv / "bin" / "python"
+    name, version = peer.package.split("==")
+    have = subprocess.run([str(py), "-m", "pip", "show", name], capture_output=True, text=True) if py.exists() \
+        else None
+    if have is None or have.returncode != 0 or f"Version: {version}" not in have.stdout:
+        interpreter = find_python(peer.python)
+        if interpreter is None:
+            raise RuntimeError(f"{peer.package} needs {peer.python}, which is not installed")
+        print(f"installing {peer.package} into {venv} ...", flush=True)
+        subprocess.run([interpreter, "-m", "venv", "--clear", str(venv)], check=True)
+        res = subprocess.run([str(py), "-m", "pip", "install", "--quiet", peer.package, *peer.extra],
+                             capture_output=True, text=True)
+        if res.returncode != 0:
+            raise RuntimeError(f"pip could not install {peer.package}: "
+                               f"{(res.stderr.strip().splitlines() or ['?'])[-1][:150]}")
+    for extra in peer.extra:
+        if subprocess.run([str(py), "-m", "pip", "show", extra.split(">")[0]], capture_output=True).returncode:
+            subprocess.run([str(py), "-m", "pip", "install", "--quiet", extra], check=True)
+    return venv
+
+
+# --- the emulator ------------------------------------------------------------------------------------------------
+
+class Emulator:
+    """The platform's emulator in its own process, serving `store`, counting the requests it answers."""
+
+    def __init__(self, platform: str, store: Path, limited: bool, latency_ms: float, per_item_ms: float):
+        self.proc, self.announce = spawn(
+            [sys.executable, "-c", EMULATOR, platform, str(store), "1" if limited else "0", str(latency_ms),
+             str(per_item_ms), "1" if platform in TLS else "0", str(EMULATOR_LIFETIME)], f"{platform} emulator")
+
+    def counts(self) -> dict:
+        self.proc.send_signal(signal.SIGUSR1)
+        return json.loads(self.proc.stdout.readline())
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+def timed(cmd: list[str], env: dict | None, timeout: float, out: Path) -> dict:
+    """Run `cmd` with stdout to `out`: wall seconds, peak RSS of its process tree, exit status."""
+    with open(out, "w") as stdout, open(out.with_suffix(".err"), "w") as stderr:
+        started = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=stdout, stderr=stderr, env=env, cwd=out.parent)
+        with TreeRSS(proc.pid) as memory:
+            try:
+                code = proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+                code = "timeout"
+    return {"seconds": time.perf_counter() - started, "peak_rss_mb": memory.peak_mb, "exit": code}
+
+
+def last_error(path: Path) -> str:
+    lines = [l for l in path.read_text(errors="replace").splitlines() if l.strip()] if path.exists() else []
+    return (lines[-1] if lines else "no output")[:200]
+
+
+def message_counts(path: Path) -> tuple[dict, list[str]]:
+    """Records per stream of an Airbyte or Singer message stream, and the errors it traced."""
+    counts, errors = {}, []
+    for line in path.read_text(errors="replace").splitlines() if path.exists() else []:
+        try:
+            m = json.loads(line)
+        except ValueError:
+            continue
+        if m.get("type") == "RECORD":
+            stream = m.get("stream") or (m.get("record") or {}).get("stream")
+            counts[stream] = counts.get(stream, 0) + 1
+        elif m.get("type") == "TRACE" and (m.get("trace") or {}).get("type") == "ERROR":
+            errors.append((m["trace"]["error"].get("message") or "")[:200])
+    return counts, errors
+
+
+def main_rows(records: dict, streams: dict) -> int:
+    """Products and customers as rows: the records of the streams that hold them (variations count only where
+    they are the products' own records, which they are not: they are left out here)."""
+    return sum(records.get(streams[e][0], 0) for e in ENTITIES)
+
+
+# --- one tool's run ----------------------------------------------------------------------------------------------
+
+def run_ours(platform: str, emulator: Emulator, work: Path, timeout: float) -> dict:
+    m = timed([sys.executable, "-c", OURS, platform, json.dumps(emulator.announce), str(work / "staging"),
+               ",".join(ENTITIES)], None, timeout, work / "ours.out")
+    if m["exit"] == 0:
+        m["records"] = json.loads((work / "ours.out").read_text().strip().splitlines()[-1])["records"]
+        m["rows"] = sum(m["records"].values())
+    return m
+
+
+def run_dlt(platform: str, emulator: Emulator, work: Path, timeout: float, venv: Path) -> dict:
+    env = {**os.environ, "RUNTIME__DLTHUB_TELEMETRY": "false", "RUNTIME__LOG_LEVEL": "WARNING"}
+    if emulator.announce.get("ca_file"):
+        env["REQUESTS_CA_BUNDLE"] = emulator.announce["ca_file"]
+    m = timed([str(venv / "bin" / "python"), "-c", DLT, json.dumps(dlt_config(platform, emulator.announce))], env,
+              timeout, work / "dlt.out")
+    if m["exit"] == 0:
+        m["records"] = json.loads((work / "dlt.out").read_text().strip().splitlines()[-1])["records"]
+        m["rows"] = main_rows(m["records"], DLT_STREAMS[platform])
+    return m
+
+
+def airbyte_setup(platform: str, emulator: Emulator, work: Path, venv: Path, stack: list) -> tuple[list, dict]:
+    """The Airbyte source's command and environment, with only the host changed (see scripts/peers/)."""
+    a = emulator.announce
+    env = dict(os.environ)
+    if platform == "woocommerce":
+        config = {"api_key": a["consumer_key"], "api_secret": a["consumer_secret"],
+                  "shop": a["base_url"].removeprefix("https://"), "start_date": "2023-01-01"}
+        # The CDK sends prepared requests (Session.send), which skip REQUESTS_CA_BUNDLE: the run's CA goes into the
+        # venv's certifi bundle, as one installs a private CA, and the bundle is restored afterwards.
+        bundle = Path(subprocess.run([str(venv / "bin" / "python"), "-c", "import certifi; print(certifi.where())"],
+                                     capture_output=True, text=True, check=True).stdout.strip())
+        original = bundle.with_name(bundle.name + ".orig")
+        if not original.exists():
+            shutil.copyfile(bundle, original)
+        bundle.write_bytes(original.read_bytes() + Path(a["ca_file"]).read_bytes())
+        stack.append(lambda: shutil.copyfile(original, bundle))
+        env["REQUESTS_CA_BUNDLE"] = a["ca_file"]
+        exe = venv / "bin" / "source-woocommerce"
+    else:
+        # It hard-codes https://api.bigcommerce.com: HTTPS_PROXY to a local CONNECT proxy answering for that host.
+        proxy, info = spawn([sys.executable, str(ROOT / "scripts" / "peers" / "bigcommerce_proxy.py"), "--emulator",
+                             a["base_url"], "--lifetime", str(EMULATOR_LIFETIME)], "bigcommerce proxy")
+        stack.append(lambda: (proxy.terminate(), proxy.wait(timeout=30)))
+        env.update(HTTPS_PROXY=info["https_proxy"], https_proxy=info["https_proxy"],
+                   REQUESTS_CA_BUNDLE=info["ca_file"], SSL_CERT_FILE=info["ca_file"], NO_PROXY="127.0.0.1,localhost")
+        config = {"start_date": "2020-01-01", "store_hash": a["store_hash"], "access_token": a["access_token"]}
+        exe = venv / "bin" / "source-bigcommerce"
+    (work / "config.json").write_text(json.dumps(config))
+    return [str(exe)], env
+
+
+def run_airbyte(platform: str, emulator: Emulator, work: Path, timeout: float, venv: Path, peer: Peer) -> dict:
+    cleanup: list = []
+    try:
+        cmd, env = airbyte_setup(platform, emulator, work, venv, cleanup)
+        found = subprocess.run(cmd + ["discover", "--config", str(work / "config.json")], capture_output=True,
+                               text=True, env=env, timeout=300, cwd=work)
+        catalog = next((json.loads(l)["catalog"] for l in found.stdout.splitlines() if '"CATALOG"' in l), None)
+        if catalog is None:
+            lines = [l for l in (found.stderr + found.stdout).splitlines() if l.strip()] or ["no output"]
+            return {"error": f"discover gave no catalog: {lines[-1][:200]}"}
+        wanted = {s for e in ENTITIES for s in peer.streams[e]}
+        chosen = [{"stream": s, "sync_mode": "full_refresh", "destination_sync_mode": "overwrite"}
+                  for s in catalog["streams"] if s["name"] in wanted]
+        (work / "catalog.json").write_text(json.dumps({"streams": chosen}))
+        before = emulator.counts()  # discovery's requests are not the read's
+        m = timed(cmd + ["read", "--config", str(work / "config.json"), "--catalog", str(work / "catalog.json")],
+                  env, timeout, work / "airbyte.out")
+        m["before"] = before
+        m["records"], errors = message_counts(work / "airbyte.out")
+        m["rows"] = main_rows(m["records"], peer.streams)
+        if errors:
+            m["errors"] = errors[:3]
+        return m
+    finally:
+        for undo in reversed(cleanup):
+            undo()
+
+
+def run_tool(platform: str, tool: str, store: Path, limited: bool, args) -> dict:
+    """One tool against a fresh emulator of the store: its figures, or why it did not run."""
+    row = {"platform": platform, "tool": tool, "limited": limited}
+    peer = PEERS[platform].get(tool)
+    try:
+        venv = ensure_peer(peer) if peer else None
+    except (RuntimeError, subprocess.CalledProcessError) as exc:
+        return {**row, "error": f"not installed: {exc}"}
+    row["package"] = peer.package if peer else "cart_pipelines"
+    emulator = Emulator(platform, store, limited, args.latency_ms, args.latency_per_item_ms)
+    work = Path(tempfile.mkdtemp(prefix=f"peers-{platform}-{tool}-", dir=CACHE))
+    try:
+        if tool == "ours":
+            m = run_ours(platform, emulator, work, args.timeout)
+        elif peer.kind == "dlt":
+            m = run_dlt(platform, emulator, work, args.timeout, venv)
+        else:
+            m = run_airbyte(platform, emulator, work, args.timeout, venv, peer)
+        after = emulator.counts()
+        before = m.pop("before", {"requests": 0, "throttled": 0})
+        m["requests"], m["throttled"] = after["requests"] - before["requests"], after["throttled"] - before["throttled"]
+        if m.get("exit") not in (0, None) and "error" not in m:
+            m["error"] = "timed out" if m["exit"] == "timeout" else \
+                f"exit {m['exit']}: {last_error(work / f'{tool}.err')}"
+        return {**row, **m}
+    finally:
+        emulator.stop()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def bound(platform: str, rows: int, requests: int) -> float | None:
+    """Rows/s the default plan's request limit allows at the rows per request our extraction needed."""
+    from cart_pipelines.platforms import registry as platforms
+
+    plans = getattr(platforms.emulator_module(platform), "PLANS", {})
+    limit = plans.get("standard")
+    if not limit or not requests or not isinstance(limit, tuple):
+        return None
+    return limit[0] / limit[1] * rows / requests
+
+
+# --- the page ---------------------------------------------------------------------------------------------------
+
+def markdown(rows: list[dict], settings: dict, command: str, when: str) -> str:
+    lines = [SECTION, "",
+             f"Measured {when} by `{command}` on this project's CI machine kind (2 cores, shared with other sessions). "
+             f"Every tool reads products and customers from a fresh emulator serving the same generated store "
+             f"(`cart-pipelines generate-sample`, seed 7), with {settings['latency_ms']:g} ms latency per response "
+             f"plus {settings['latency_per_item_ms']:g} ms per record, in its own process; *seconds* is that "
+             "process's whole life (start-up included, for every tool alike), *rows* its products and customers, "
+             "*records* everything it emitted (WooCommerce variations are records of their own for the peers; ours "
+             "nests them in products), *requests* what the emulator answered (*429* of them refused by the limit), "
+             "*peak RSS* the tool's process tree. *ours ÷ peer* is our rows/s over the peer's. Under the default "
+             "plan, *bound* is the plan's requests/s × the rows per request our extraction needed, and *ours ÷ "
+             "bound* how much of the limit we use (goal ≥ 0.95; with limits off, goal ≥ 1.5 × the fastest peer).",
+             "", "| platform | mode | products | tool | rows | records | seconds | rows/s | requests | 429 | "
+             "peak RSS MB | ours ÷ peer | bound rows/s | ours ÷ bound |", "|---|---|---|---|---|---|---|---|---|---|"
+             "---|---|---|---|"]
+    groups: dict = {}
+    for r in rows:
+        groups.setdefault((r["platform"], r["limited"]), []).append(r)
+    for (platform, limited), group in groups.items():
+        ours = next((r for r in group if r["tool"] == "ours" and "error" not in r), None)
+        ours_rate = ours["rows"] / ours["seconds"] if ours else None
+        b = bound(platform, ours["rows"], ours["requests"]) if ours and limited else None
+        mode = "default plan" if limited else "limits off"
+        for r in group:
+            name = r["tool"] if r["tool"] == "ours" else f"{r['tool']} ({r.get('package', '?')})"
+            head = f"| {platform} | {mode} | {r['products']:,} | {name} |"
+            if "error" in r and not r.get("rows"):
+                lines.append(f"{head} not run: {r['error']} ||||||||||")
+                continue
+            rate = r["rows"] / r["seconds"]
+            note = f" ({r['error']})" if "error" in r else ""
+            ratio = "-" if r["tool"] == "ours" or not ours_rate else f"{ours_rate / rate:.2f}"
+            lines.append(
+                f"{head} {r['rows']:,}{note} | {sum(r['records'].values()):,} | {r['seconds']:.1f} | {rate:,.0f} | "
+                f"{r['requests']:,} | {r['throttled']:,} | {r['peak_rss_mb'] or 0:,.0f} | {ratio} | "
+                + (f"{b:,.0f} | {rate / b:.2f} |" if b and r["tool"] == "ours" else (f"{b:,.0f} | - |" if b else
+                                                                                     "- | - |")))
+    lines += ["", "Rerun: `" + command + "` (it installs each peer into bench/.cache/peers/ on first use; "
+              "`--platforms`, `--tools`, `--products`, `--limited-products`, `--timeout` per tool run). How each "
+              "peer reaches the emulator with only its host changed: [peers.md](peers.md)."]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--platforms", default="woocommerce,bigcommerce")
+    ap.add_argument("--tools", default="ours,dlt,airbyte")
+    ap.add_argument("--products", type=int, default=2000, help="Products in the store with limits off.")
+    ap.add_argument("--limited-products", type=int, default=500,
+                    help="Products in the store under the default plan's limits (the peers read every product's "
+                         "variations one request each, so WooCommerce's 2.5 requests/s makes larger stores slow).")
+    ap.add_argument("--modes", default="limited,unlimited")
+    ap.add_argument("--latency-ms", type=float, default=100.0)
+    ap.add_argument("--latency-per-item-ms", type=float, default=0.2)
+    ap.add_argument("--timeout", type=float, default=900, help="Seconds one tool's run may take.")
+    ap.add_argument("--out", default=str(ROOT / "docs" / "benchmarks.md"))
+    args = ap.parse_args()
+    rows = []
+    for mode in [m for m in args.modes.split(",") if m]:
+        limited = mode == "limited"
+        products = args.limited_products if limited else args.products
+        store = store_for(products)
+        for platform in [p for p in args.platforms.split(",") if p]:
+            for tool in [t for t in args.tools.split(",") if t]:
+                if tool != "ours" and tool not in PEERS.get(platform, {}):
+                    continue
+                print(f"{platform} {mode} {products} products: {tool} ...", flush=True)
+                r = {**run_tool(platform, tool, store, limited, args), "products": products}
+                print("  " + json.dumps(r), flush=True)
+                rows.append(r)
+    settings = {"latency_ms": args.latency_ms, "latency_per_item_ms": args.latency_per_item_ms}
+    command = ".venv/bin/python bench/peers_extract.py" + "".join(
+        f" --{k.replace('_', '-')} {v}" for k, v in (("platforms", args.platforms), ("products", args.products),
+                                                      ("limited_products", args.limited_products))
+        if v != ap.get_default(k))
+    RESULTS.write_text(json.dumps({"command": command, "settings": settings, "rows": rows}, indent=2))
+    write_section(markdown(rows, settings, command, f"{datetime.now(timezone.utc):%Y-%m-%d}"), Path(args.out))
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
