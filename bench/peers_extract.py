@@ -11,8 +11,8 @@ seconds of the whole process, rows/s, requests counted at the emulator (and how 
 the tool's process tree, ours ÷ peer in rows/s, and under limits ours against the bound the limit allows. Writes
 the "Side by side with other tools" section of docs/benchmarks.md.
 
-    .venv/bin/python bench/peers_extract.py [--platforms woocommerce,bigcommerce] [--products 2000]
-        [--limited-products 500] [--tools ours,dlt,airbyte] [--timeout 600]
+    .venv/bin/python bench/peers_extract.py [--platforms woocommerce,bigcommerce] [--tools ours,dlt,airbyte]
+        [--products woocommerce=2000,bigcommerce=10000] [--limited-products woocommerce=500,bigcommerce=100000]
 """
 
 from __future__ import annotations
@@ -414,12 +414,13 @@ def markdown(rows: list[dict], settings: dict, command: str, when: str) -> str:
              "process's whole life (start-up included, for every tool alike), *rows* its products and customers, "
              "*records* everything it emitted (WooCommerce variations are records of their own for the peers; ours "
              "nests them in products), *requests* what the emulator answered (*429* of them refused by the limit), "
-             "*peak RSS* the tool's process tree. *ours ÷ peer* is our rows/s over the peer's. Under the default "
+             "*peak RSS* the tool's process tree, *load* the machine's 1-minute load average as it ended (2 cores: above 2, "
+             "other work shared them, so compare rows of one group, measured together). *ours ÷ peer* is our rows/s over the peer's. Under the default "
              "plan, *bound* is the plan's requests/s × the rows per request our extraction needed, and *ours ÷ "
              "bound* how much of the limit we use (goal ≥ 0.95; with limits off, goal ≥ 1.5 × the fastest peer).",
              "", "| platform | mode | products | tool | rows | records | seconds | rows/s | requests | 429 | "
-             "peak RSS MB | ours ÷ peer | bound rows/s | ours ÷ bound |", "|---|---|---|---|---|---|---|---|---|---|"
-             "---|---|---|---|"]
+             "peak RSS MB | ours ÷ peer | bound rows/s | ours ÷ bound | load |", "|---|---|---|---|---|---|---|---|---|---|"
+             "---|---|---|---|---|"]
     groups: dict = {}
     for r in rows:
         groups.setdefault((r["platform"], r["limited"]), []).append(r)
@@ -432,7 +433,7 @@ def markdown(rows: list[dict], settings: dict, command: str, when: str) -> str:
             name = r["tool"] if r["tool"] == "ours" else f"{r['tool']} ({r.get('package', '?')})"
             head = f"| {platform} | {mode} | {r['products']:,} | {name} |"
             if "error" in r and not r.get("rows"):
-                lines.append(f"{head} not run: {r['error']} ||||||||||")
+                lines.append(f"{head} not run: {r['error']} |||||||||||")
                 continue
             rate = r["rows"] / r["seconds"]
             note = f" ({r['error']})" if "error" in r else ""
@@ -441,48 +442,81 @@ def markdown(rows: list[dict], settings: dict, command: str, when: str) -> str:
                 f"{head} {r['rows']:,}{note} | {sum(r['records'].values()):,} | {r['seconds']:.1f} | {rate:,.0f} | "
                 f"{r['requests']:,} | {r['throttled']:,} | {r['peak_rss_mb'] or 0:,.0f} | {ratio} | "
                 + (f"{b:,.0f} | {rate / b:.2f} |" if b and r["tool"] == "ours" else (f"{b:,.0f} | - |" if b else
-                                                                                     "- | - |")))
+                                                                                     "- | - |"))
+                + f" {r.get('load_avg', '-')} |")
     lines += ["", "Rerun: `" + command + "` (it installs each peer into bench/.cache/peers/ on first use; "
               "`--platforms`, `--tools`, `--products`, `--limited-products`, `--timeout` per tool run). How each "
               "peer reaches the emulator with only its host changed: [peers.md](peers.md)."]
     return "\n".join(lines) + "\n"
 
 
+def sizes_by_platform(text: str, platforms: list[str]) -> dict[str, int]:
+    """'2000' (every platform) or 'woocommerce=500,bigcommerce=100000' -> products per platform."""
+    out, default = {}, None
+    for part in [p.strip() for p in text.split(",") if p.strip()]:
+        name, _, value = part.rpartition("=")
+        try:
+            n = int(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a product count: {part!r}") from None
+        if name:
+            out[name] = n
+        else:
+            default = n
+    missing = [p for p in platforms if p not in out and default is None]
+    if missing:
+        raise argparse.ArgumentTypeError(f"no product count for {', '.join(missing)} in {text!r}")
+    return {p: out.get(p, default) for p in platforms}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--platforms", default="woocommerce,bigcommerce")
     ap.add_argument("--tools", default="ours,dlt,airbyte")
-    ap.add_argument("--products", type=int, default=2000, help="Products in the store with limits off.")
-    ap.add_argument("--limited-products", type=int, default=500,
-                    help="Products in the store under the default plan's limits (the peers read every product's "
-                         "variations one request each, so WooCommerce's 2.5 requests/s makes larger stores slow).")
-    ap.add_argument("--modes", default="limited,unlimited")
+    # Sizes at which each mode takes minutes, not hours: the WooCommerce peers read every product's variations
+    # one request each (2.5 requests/s under the host limit), and BigCommerce's 150 requests / 30 s window only
+    # binds once a read needs well over 150 requests (250 records a page).
+    ap.add_argument("--products", default="woocommerce=2000,bigcommerce=10000",
+                    help="Products in the store with limits off: N, or platform=N,...")
+    ap.add_argument("--limited-products", default="woocommerce=500,bigcommerce=100000",
+                    help="Products in the store under the default plan's limits: N, or platform=N,...")
+    ap.add_argument("--modes", default="limited,unlimited", help="limited (default plan), unlimited (limits off).")
     ap.add_argument("--latency-ms", type=float, default=100.0)
     ap.add_argument("--latency-per-item-ms", type=float, default=0.2)
     ap.add_argument("--timeout", type=float, default=900, help="Seconds one tool's run may take.")
     ap.add_argument("--out", default=str(ROOT / "docs" / "benchmarks.md"))
     args = ap.parse_args()
+    names = [p for p in args.platforms.split(",") if p]
+    sizes = {"limited": sizes_by_platform(args.limited_products, names),
+             "unlimited": sizes_by_platform(args.products, names)}
     rows = []
     for mode in [m for m in args.modes.split(",") if m]:
         limited = mode == "limited"
-        products = args.limited_products if limited else args.products
-        store = store_for(products)
-        for platform in [p for p in args.platforms.split(",") if p]:
+        for platform in names:
+            products = sizes[mode][platform]
+            store = store_for(products)
             for tool in [t for t in args.tools.split(",") if t]:
                 if tool != "ours" and tool not in PEERS.get(platform, {}):
                     continue
                 print(f"{platform} {mode} {products} products: {tool} ...", flush=True)
-                r = {**run_tool(platform, tool, store, limited, args), "products": products}
+                r = {**run_tool(platform, tool, store, limited, args), "products": products,
+                     "load_avg": round(os.getloadavg()[0], 1)}
                 print("  " + json.dumps(r), flush=True)
                 rows.append(r)
     settings = {"latency_ms": args.latency_ms, "latency_per_item_ms": args.latency_per_item_ms}
     command = ".venv/bin/python bench/peers_extract.py" + "".join(
-        f" --{k.replace('_', '-')} {v}" for k, v in (("platforms", args.platforms), ("products", args.products),
-                                                      ("limited_products", args.limited_products))
-        if v != ap.get_default(k))
+        f" --{k.replace('_', '-')} {v}" for k, v in vars(args).items()
+        if k != "out" and v != ap.get_default(k))
     RESULTS.write_text(json.dumps({"command": command, "settings": settings, "rows": rows}, indent=2))
     write_section(markdown(rows, settings, command, f"{datetime.now(timezone.utc):%Y-%m-%d}"), Path(args.out))
     print(f"wrote {args.out}")
+
+
+def rerender(out: str = str(ROOT / "docs" / "benchmarks.md")) -> None:
+    """Write the section again from the last run's figures (bench/.cache/peers_extract.json)."""
+    last = json.loads(RESULTS.read_text())
+    write_section(markdown(last["rows"], last["settings"], last["command"],
+                           f"{datetime.now(timezone.utc):%Y-%m-%d}"), Path(out))
 
 
 if __name__ == "__main__":

@@ -101,7 +101,7 @@ def migrate(store: Path, work: Path, timeout: float) -> dict:
     t = report["totals"]
     return {"wall": wall, "peak_rss_mb": memory.peak_mb, "source": t["source"], "loaded": t["loaded"],
             "written": t["created"] + t["updated"], "skipped": t["skipped"], "quarantined": t["quarantined"],
-            "accounted": report["all_accounted_for"]}
+            "accounted": report["all_accounted_for"], "load_avg": round(os.getloadavg()[0], 1)}
 
 
 def step_durations(events) -> dict:
@@ -163,18 +163,19 @@ def markdown(rows: list[dict], command: str, when: str) -> str:
              "(`cart-pipelines generate-sample --products N`, seed 7; generation is not timed) into the local "
              "target. *records* is every source record of the export; *peak RSS* is the whole process tree's "
              "resident memory summed at each instant (sampled every 0.1 s from /proc), its largest sum. The second "
-             "run is the same command again on the same data: it must write 0 rows.", "",
-             "| products | export | records | loaded | quarantined | wall s | records/s | peak RSS MB | "
-             "2nd run wall s | 2nd run rows written |", "|---|---|---|---|---|---|---|---|---|---|"]
+             "run is the same command again on the same data: it must write 0 rows. *load* is the machine's "
+             "1-minute load average when the first run ended (2 cores: above 2, other work shared them).", "",
+             "| products | export | records | loaded | skipped | quarantined | wall s | records/s | peak RSS MB | "
+             "2nd run wall s | 2nd run rows written | load |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         f, s = r["first"], r.get("second") or {}
         if "error" in f:
-            lines.append(f"| {r['products']:,} | {r['compression']} | error: {f['error']} ||||||||")
+            lines.append(f"| {r['products']:,} | {r['compression']} | error: {f['error']} ||||||||||")
             continue
         second = (f"error: {s['error']}", "-") if "error" in s else (f"{s['wall']:.1f}", f"{s['written']:,}")
         lines.append(f"| {r['products']:,} | {r['compression']} | {f['source']:,} | {f['loaded']:,} | "
-                     f"{f['quarantined']:,} | {f['wall']:.1f} | {f['source'] / f['wall']:,.0f} | "
-                     f"{_mb(f['peak_rss_mb'])} | {second[0]} | {second[1]} |")
+                     f"{f['skipped']:,} | {f['quarantined']:,} | {f['wall']:.1f} | {f['source'] / f['wall']:,.0f} | "
+                     f"{_mb(f['peak_rss_mb'])} | {second[0]} | {second[1]} | {f.get('load_avg', '-')} |")
     timed = [r for r in rows if r.get("steps")]
     if timed:
         lines += ["", "Where the first run's time goes, seconds per step (from the run's STEP_START and STEP_SUCCESS "
@@ -214,10 +215,16 @@ def main() -> None:
     rows = [measure(p, c, args.timeout, args.keep) for c in kinds for p in sizes]
     command = "bench/scale.py" + (f" --sizes {args.sizes}" if args.sizes != "10k,100k" else "") + \
         (f" --compression {args.compression}" if args.compression != "none" else "")
-    RESULTS.write_text(json.dumps({"command": f".venv/bin/python {command}", "rows": rows}, indent=2))
-    write_section(markdown(rows, f".venv/bin/python {command}", f"{datetime.now(timezone.utc):%Y-%m-%d}"),
-                  Path(args.out))
+    when = f"{datetime.now(timezone.utc):%Y-%m-%d}"
+    RESULTS.write_text(json.dumps({"command": f".venv/bin/python {command}", "when": when, "rows": rows}, indent=2))
+    write_section(markdown(rows, f".venv/bin/python {command}", when), Path(args.out))
     print(f"wrote {args.out}")
+
+
+def rerender(out: str = str(ROOT / "docs" / "benchmarks.md")) -> None:
+    """Write the section again from the last run's figures (bench/.cache/scale.json)."""
+    last = json.loads(RESULTS.read_text())
+    write_section(markdown(last["rows"], last["command"], last.get("when", "")), Path(out))
 
 
 if __name__ == "__main__":
