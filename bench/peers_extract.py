@@ -71,24 +71,33 @@ PACKAGE_NAMES = {"dlt": "dlt", "woo-airbyte": "airbyte-source-woocommerce", "air
 TLS = {"woocommerce"}  # the Airbyte source speaks HTTPS only: every tool reads the same TLS emulator
 
 EMULATOR = r"""
-import json, signal, sys, threading
+import json, signal, sys, threading, time
 from pathlib import Path
 from cart_pipelines.platforms import registry as platforms
 from cart_pipelines.platforms.kit.emulator import EmulatorStore, Knobs, serve
 
 name, store, limited, latency, per_item, tls, lifetime = sys.argv[1:8]
 base = platforms.emulator_class(name)
-counts = {"requests": 0, "throttled": 0}
+counts = {"requests": 0, "throttled": 0, "first": None, "last": None}
 lock = threading.Lock()
 
 
-def counted(self, environ, start_response):  # every request, and the 429s among them, as the client saw them
+def counted(self, environ, start_response):  # every request, the 429s among them, and when the first came
+    arrived = time.time()
     def respond(status, headers, exc_info=None):
         with lock:
             counts["requests"] += 1
             counts["throttled"] += status.startswith("429")
+            counts["first"] = counts["first"] or arrived
+            counts["last"] = time.time()
         return start_response(status, headers, exc_info)
     return base.__call__(self, environ, respond)
+
+
+def report(*_):  # the counts so far; the span of requests starts again from the next one
+    with lock:
+        print(json.dumps(counts), flush=True)
+        counts["first"] = counts["last"] = None
 
 
 emulator = type("Counted", (base,), {"__call__": counted})(
@@ -97,7 +106,7 @@ emulator = type("Counted", (base,), {"__call__": counted})(
 handle = serve(emulator, tls=tls == "1", lifetime=float(lifetime))
 print(json.dumps(handle.announce()), flush=True)
 done = threading.Event()
-signal.signal(signal.SIGUSR1, lambda *_: print(json.dumps(counts), flush=True))
+signal.signal(signal.SIGUSR1, report)
 signal.signal(signal.SIGTERM, lambda *_: done.set())
 done.wait(float(lifetime))
 handle.stop()
@@ -383,6 +392,9 @@ def run_tool(platform: str, tool: str, store: Path, limited: bool, args) -> dict
         after = emulator.counts()
         before = m.pop("before", {"requests": 0, "throttled": 0})
         m["requests"], m["throttled"] = after["requests"] - before["requests"], after["throttled"] - before["throttled"]
+        # From the first request of the read to the last answer: the extraction without the tool's start-up
+        # (imports, config) and end, which the process's seconds include.
+        m["span"] = (after["last"] - after["first"]) if after["first"] else None
         if m.get("exit") not in (0, None) and "error" not in m:
             m["error"] = "timed out" if m["exit"] == "timeout" else \
                 f"exit {m['exit']}: {last_error(work / f'{tool}.err')}"
@@ -405,48 +417,61 @@ def bound(platform: str, rows: int, requests: int) -> float | None:
 
 # --- the page ---------------------------------------------------------------------------------------------------
 
-def markdown(rows: list[dict], settings: dict, command: str, when: str) -> str:
+DEFAULT_COMMAND = ".venv/bin/python bench/peers_extract.py"
+
+
+def rate(r: dict) -> float:
+    """Rows/s over the span of the tool's requests (its start-up left out), else over its process's life."""
+    return r["rows"] / (r.get("span") or r["seconds"])
+
+
+def markdown(rows: list[dict], settings: dict, when: str) -> str:
+    commands = list(dict.fromkeys(r.get("command", DEFAULT_COMMAND) for r in rows))
     lines = [SECTION, "",
-             f"Measured {when} by `{command}` on this project's CI machine kind (2 cores, shared with other sessions). "
-             f"Every tool reads products and customers from a fresh emulator serving the same generated store "
-             f"(`cart-pipelines generate-sample`, seed 7), with {settings['latency_ms']:g} ms latency per response "
-             f"plus {settings['latency_per_item_ms']:g} ms per record, in its own process; *seconds* is that "
-             "process's whole life (start-up included, for every tool alike), *rows* its products and customers, "
-             "*records* everything it emitted (WooCommerce variations are records of their own for the peers; ours "
-             "nests them in products), *requests* what the emulator answered (*429* of them refused by the limit), "
-             "*peak RSS* the tool's process tree, *load* the machine's 1-minute load average as it ended (2 cores: above 2, "
-             "other work shared them, so compare rows of one group, measured together). *ours ÷ peer* is our rows/s over the peer's. Under the default "
-             "plan, *bound* is the plan's requests/s × the rows per request our extraction needed, and *ours ÷ "
-             "bound* how much of the limit we use (goal ≥ 0.95; with limits off, goal ≥ 1.5 × the fastest peer).",
-             "", "| platform | mode | products | tool | rows | records | seconds | rows/s | requests | 429 | "
-             "peak RSS MB | ours ÷ peer | bound rows/s | ours ÷ bound | load |", "|---|---|---|---|---|---|---|---|---|---|"
-             "---|---|---|---|---|"]
+             f"Measured {when} by {' and '.join(f'`{c}`' for c in commands)} on this project's CI machine kind "
+             "(2 cores, shared with other sessions). Every tool reads products and customers from a fresh emulator "
+             "serving the same generated store (`cart-pipelines generate-sample`, seed 7), with "
+             f"{settings['latency_ms']:g} ms latency per response plus {settings['latency_per_item_ms']:g} ms per "
+             "record, in a process of its own. *rows* are its products and customers, *records* everything it "
+             "emitted (WooCommerce variations are records of their own for the peers; ours nests them in products). "
+             "*process s* is the tool's whole process life, start-up included; *read s* the span from its first "
+             "request to its last answer at the emulator, and *rows/s* = rows ÷ read s (start-up, a few seconds "
+             "to a minute on a loaded machine, is no part of extraction speed). *requests* are what the emulator "
+             "answered, *429* those it refused by the limit; *peak RSS* is the tool's process tree; *load* the "
+             "machine's 1-minute load average as the tool ended (2 cores: above 2, other work shared them, so "
+             "compare the rows of one group, measured together). *ours ÷ peer* is our rows/s over the peer's. "
+             "Under the default plan, *bound* is the plan's requests/s × the rows per request our extraction "
+             "needed, and *ours ÷ bound* how much of the limit we use (goal ≥ 0.95; with limits off, goal ≥ 1.5 × "
+             "the fastest peer).", "",
+             "| platform | mode | products | tool | rows | records | process s | read s | rows/s | requests | 429 | "
+             "peak RSS MB | ours ÷ peer | bound rows/s | ours ÷ bound | load |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     groups: dict = {}
     for r in rows:
         groups.setdefault((r["platform"], r["limited"]), []).append(r)
     for (platform, limited), group in groups.items():
         ours = next((r for r in group if r["tool"] == "ours" and "error" not in r), None)
-        ours_rate = ours["rows"] / ours["seconds"] if ours else None
         b = bound(platform, ours["rows"], ours["requests"]) if ours and limited else None
         mode = "default plan" if limited else "limits off"
         for r in group:
             name = r["tool"] if r["tool"] == "ours" else f"{r['tool']} ({r.get('package', '?')})"
             head = f"| {platform} | {mode} | {r['products']:,} | {name} |"
-            if "error" in r and not r.get("rows"):
-                lines.append(f"{head} not run: {r['error']} |||||||||||")
+            if not r.get("rows"):
+                lines.append(f"{head} not run: {r.get('error', 'no rows')} |||||||||||")
                 continue
-            rate = r["rows"] / r["seconds"]
             note = f" ({r['error']})" if "error" in r else ""
-            ratio = "-" if r["tool"] == "ours" or not ours_rate else f"{ours_rate / rate:.2f}"
+            ratio = "-" if r["tool"] == "ours" or not ours else f"{rate(ours) / rate(r):.2f}"
+            against = (f"{b:,.0f}", f"{rate(r) / b:.2f}" if r["tool"] == "ours" else "-") if b else ("-", "-")
+            span = f"{r['span']:.1f}" if r.get("span") else "-"
             lines.append(
-                f"{head} {r['rows']:,}{note} | {sum(r['records'].values()):,} | {r['seconds']:.1f} | {rate:,.0f} | "
-                f"{r['requests']:,} | {r['throttled']:,} | {r['peak_rss_mb'] or 0:,.0f} | {ratio} | "
-                + (f"{b:,.0f} | {rate / b:.2f} |" if b and r["tool"] == "ours" else (f"{b:,.0f} | - |" if b else
-                                                                                     "- | - |"))
-                + f" {r.get('load_avg', '-')} |")
-    lines += ["", "Rerun: `" + command + "` (it installs each peer into bench/.cache/peers/ on first use; "
-              "`--platforms`, `--tools`, `--products`, `--limited-products`, `--timeout` per tool run). How each "
-              "peer reaches the emulator with only its host changed: [peers.md](peers.md)."]
+                f"{head} {r['rows']:,}{note} | {sum(r['records'].values()):,} | {r['seconds']:.1f} | {span} | "
+                f"{rate(r):,.0f} | {r['requests']:,} | {r['throttled']:,} | {r['peak_rss_mb'] or 0:,.0f} | {ratio} | "
+                f"{against[0]} | {against[1]} | {r.get('load_avg', '-')} |")
+    lines += ["", f"Rerun: `{DEFAULT_COMMAND}` (it installs each peer into bench/.cache/peers/ on first use; "
+              "`--platforms`, `--tools`, `--products`, `--limited-products`, `--modes`, `--timeout` per tool run; "
+              "a run of some platforms and modes keeps the other rows of the last run, from "
+              "bench/.cache/peers_extract.json). How each peer reaches the emulator with only its host changed: "
+              "[peers.md](peers.md)."]
     return "\n".join(lines) + "\n"
 
 
@@ -507,16 +532,27 @@ def main() -> None:
     command = ".venv/bin/python bench/peers_extract.py" + "".join(
         f" --{k.replace('_', '-')} {v}" for k, v in vars(args).items()
         if k != "out" and v != ap.get_default(k))
-    RESULTS.write_text(json.dumps({"command": command, "settings": settings, "rows": rows}, indent=2))
-    write_section(markdown(rows, settings, command, f"{datetime.now(timezone.utc):%Y-%m-%d}"), Path(args.out))
+    for r in rows:
+        r["command"] = command
+    rows = merged(rows)
+    RESULTS.write_text(json.dumps({"settings": settings, "rows": rows}, indent=2))
+    write_section(markdown(rows, settings, f"{datetime.now(timezone.utc):%Y-%m-%d}"), Path(args.out))
     print(f"wrote {args.out}")
+
+
+def merged(rows: list[dict]) -> list[dict]:
+    """This run's rows, with the last runs' rows of the platforms and modes it did not measure (so one platform can
+    be measured again alone)."""
+    measured = {(r["platform"], r["limited"]) for r in rows}
+    old = json.loads(RESULTS.read_text())["rows"] if RESULTS.exists() else []
+    kept = [r for r in old if (r["platform"], r["limited"]) not in measured]
+    return sorted(kept + rows, key=lambda r: (not r["limited"], r["platform"]))
 
 
 def rerender(out: str = str(ROOT / "docs" / "benchmarks.md")) -> None:
     """Write the section again from the last run's figures (bench/.cache/peers_extract.json)."""
     last = json.loads(RESULTS.read_text())
-    write_section(markdown(last["rows"], last["settings"], last["command"],
-                           f"{datetime.now(timezone.utc):%Y-%m-%d}"), Path(out))
+    write_section(markdown(last["rows"], last["settings"], f"{datetime.now(timezone.utc):%Y-%m-%d}"), Path(out))
 
 
 if __name__ == "__main__":

@@ -121,19 +121,18 @@ def test_peer_records_counted_from_their_messages(tmp_path):
 def test_side_by_side_table(tmp_path):
     def row(tool, seconds, requests, limited=True, **extra):
         return {"platform": "woocommerce", "tool": tool, "limited": limited, "package": f"{tool}==1", "products": 500,
-                "seconds": seconds, "rows": 800, "records": {"products": 500, "customers": 300}, "requests": requests,
+                "seconds": seconds + 10, "span": seconds, "rows": 800, "records": {"products": 500, "customers": 300}, "requests": requests,
                 "throttled": 1, "peak_rss_mb": 100.0, "load_avg": 2.0, **extra}
 
     rows = [row("ours", 80.0, 190), row("dlt", 200.0, 505), row("airbyte", 300.0, 600, error="timed out"),
             {"platform": "bigcommerce", "tool": "airbyte", "limited": False, "products": 10_000,
              "error": "not installed: airbyte-source-bigcommerce==0.2.22 needs python3.10, which is not installed"}]
-    text = peers_extract.markdown(rows, {"latency_ms": 100, "latency_per_item_ms": 0.2},
-                                  ".venv/bin/python bench/peers_extract.py", "2026-12-02")
+    text = peers_extract.markdown(rows, {"latency_ms": 100, "latency_per_item_ms": 0.2}, "2026-12-02")
     assert text.startswith("## Side by side with other tools\n")
     # bound: 2.5 requests/s (WooCommerce's emulated host limit) × 800 rows / 190 requests
-    assert "| woocommerce | default plan | 500 | ours | 800 | 800 | 80.0 | 10 | 190 | 1 | 100 | - | 11 | 0.95 | 2.0 |" \
-        in text
-    assert "| dlt (dlt==1) | 800 | 800 | 200.0 | 4 | 505 | 1 | 100 | 2.50 | 11 | - | 2.0 |" in text
+    assert "| woocommerce | default plan | 500 | ours | 800 | 800 | 90.0 | 80.0 | 10 | 190 | 1 | 100 | - | 11 | 0.95 " \
+           "| 2.0 |" in text
+    assert "| dlt (dlt==1) | 800 | 800 | 210.0 | 200.0 | 4 | 505 | 1 | 100 | 2.50 | 11 | - | 2.0 |" in text
     assert "800 (timed out) |" in text
     assert "| bigcommerce | limits off | 10,000 | airbyte (?) | not run: not installed: " in text
     assert "Rerun: `.venv/bin/python bench/peers_extract.py`" in text
