@@ -76,8 +76,8 @@ def test_step_durations_from_run_events():
 
 
 def _scale_row(products, wall, steps):
-    first = {"wall": wall, "peak_rss_mb": 400.0, "source": products * 4, "loaded": products * 3, "written": products * 3,
-             "skipped": products, "quarantined": 2, "accounted": True, "load_avg": 1.5}
+    first = {"wall": wall, "peak_rss_mb": 400.0, "source": products * 4, "loaded": products * 3,
+             "written": products * 3, "skipped": products, "quarantined": 2, "accounted": True, "load_avg": 1.5}
     return {"products": products, "compression": "none", "first": first,
             "second": {**first, "wall": wall / 3, "written": 0}, "steps": steps, "run_seconds": wall - 5}
 
@@ -121,7 +121,8 @@ def test_peer_records_counted_from_their_messages(tmp_path):
 def test_side_by_side_table(tmp_path):
     def row(tool, seconds, requests, limited=True, **extra):
         return {"platform": "woocommerce", "tool": tool, "limited": limited, "package": f"{tool}==1", "products": 500,
-                "seconds": seconds + 10, "span": seconds, "rows": 800, "records": {"products": 500, "customers": 300}, "requests": requests,
+                "seconds": seconds + 10, "span": seconds, "rows": 800,
+                "records": {"products": 500, "customers": 300}, "requests": requests,
                 "throttled": 1, "peak_rss_mb": 100.0, "load_avg": 2.0, **extra}
 
     rows = [row("ours", 80.0, 190), row("dlt", 200.0, 505), row("airbyte", 300.0, 600, error="timed out"),
