@@ -114,6 +114,23 @@ def tree_rss(root: int, proc: Path = Path("/proc")) -> int:
     return total
 
 
+def timed(cmd: list[str], env: dict | None, timeout: float, out: Path) -> dict:
+    """Run `cmd` in `out`'s folder, stdout to `out` and stderr beside it (.err): wall seconds, peak RSS of its
+    process tree, exit status (or "timeout", the tree killed)."""
+    with open(out, "w") as stdout, open(out.with_suffix(".err"), "w") as stderr:
+        started = time.perf_counter()
+        # A session of its own, so a timeout ends the whole tree it started (and nothing else).
+        proc = subprocess.Popen(cmd, stdout=stdout, stderr=stderr, env=env, cwd=out.parent, start_new_session=True)
+        with TreeRSS(proc.pid) as memory:
+            try:
+                code = proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, 9)
+                proc.wait()
+                code = "timeout"
+    return {"seconds": time.perf_counter() - started, "peak_rss_mb": memory.peak_mb, "exit": code}
+
+
 def write_section(text: str, page: Path = PAGE) -> None:
     """Put `text` (starting with its `## ` heading) into the page, replacing the section of the same heading."""
     heading = text.splitlines()[0]

@@ -26,13 +26,12 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import CACHE, ROOT, TreeRSS, spawn, store_for, write_section  # noqa: E402
+from common import CACHE, ROOT, spawn, store_for, timed, write_section  # noqa: E402
 
 SECTION = "## Side by side with other tools"
 PEERS_DIR = CACHE / "peers"  # the same venvs scripts/peers/ uses
@@ -256,21 +255,6 @@ class Emulator:
             self.proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
             self.proc.kill()
-
-
-def timed(cmd: list[str], env: dict | None, timeout: float, out: Path) -> dict:
-    """Run `cmd` with stdout to `out`: wall seconds, peak RSS of its process tree, exit status."""
-    with open(out, "w") as stdout, open(out.with_suffix(".err"), "w") as stderr:
-        started = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=stdout, stderr=stderr, env=env, cwd=out.parent)
-        with TreeRSS(proc.pid) as memory:
-            try:
-                code = proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-                code = "timeout"
-    return {"seconds": time.perf_counter() - started, "peak_rss_mb": memory.peak_mb, "exit": code}
 
 
 def last_error(path: Path) -> str:

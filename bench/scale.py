@@ -20,15 +20,13 @@ import gzip
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
-import time
 from datetime import datetime, timezone
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import CACHE, ROOT, TreeRSS, store_for, write_section  # noqa: E402
+from common import CACHE, ROOT, store_for, timed, write_section  # noqa: E402
 
 SECTION = "## End-to-end scale"
 RESULTS = CACHE / "scale.json"
@@ -82,24 +80,14 @@ def migrate(store: Path, work: Path, timeout: float) -> dict:
                PYTHONUNBUFFERED="1")
     exe = Path(sys.executable).with_name("cart-pipelines")
     log = work / f"migrate-{len(list(work.glob('migrate-*.log')))}.log"
-    with open(log, "w") as out:
-        started = time.perf_counter()
-        proc = subprocess.Popen([str(exe), "migrate", "--full", "--source", str(store)], stdout=out,
-                                stderr=subprocess.STDOUT, env=env, cwd=work)
-        with TreeRSS(proc.pid) as memory:
-            try:
-                code = proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-                code = "timeout"
-        wall = time.perf_counter() - started
-    if code != 0:
-        tail = log.read_text(errors="replace").strip().splitlines()[-1:] or ["no output"]
-        return {"error": f"exit {code}: {tail[0][:200]}", "wall": wall}
+    m = timed([str(exe), "migrate", "--full", "--source", str(store)], env, timeout, log)
+    if m["exit"] != 0:
+        tail = [line for path in (log.with_suffix(".err"), log) if path.exists()
+                for line in path.read_text(errors="replace").strip().splitlines()][-1:] or ["no output"]
+        return {"error": f"exit {m['exit']}: {tail[0][:200]}", "wall": m["seconds"]}
     report = json.loads((work / "data" / "reports" / "migration_report.json").read_text())
     t = report["totals"]
-    return {"wall": wall, "peak_rss_mb": memory.peak_mb, "source": t["source"], "loaded": t["loaded"],
+    return {"wall": m["seconds"], "peak_rss_mb": m["peak_rss_mb"], "source": t["source"], "loaded": t["loaded"],
             "written": t["created"] + t["updated"], "skipped": t["skipped"], "quarantined": t["quarantined"],
             "accounted": report["all_accounted_for"], "load_avg": round(os.getloadavg()[0], 1)}
 
