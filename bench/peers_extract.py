@@ -505,7 +505,20 @@ def markdown(rows: list[dict], settings: dict, when: str) -> str:
                 f"{head} {r['rows']:,}{note} | {sum(r['records'].values()):,} | {r['seconds']:.1f} | {span} | "
                 f"{rate(r):,.0f} | {r['requests']:,} | {r['throttled']:,} | {r['peak_rss_mb'] or 0:,.0f} | {ratio} | "
                 f"{against[0]} | {against[1]} | {r.get('load_avg', '-')} |")
-    lines += ["", f"Rerun: `{DEFAULT_COMMAND}` (it installs each peer into bench/.cache/peers/ on first use; "
+    lines += ["", "Reading the table:", "",
+              "- Requests differ by design, not by paging: WooCommerce serves variations as a sub-resource, and our "
+              "connector asks for them only for variable products, where dlt (configured here with a `resolve` of "
+              "every product id, as its documentation shows for a child endpoint) and Airbyte's "
+              "`product_variations` substream ask once per product.",
+              "- Under a request limit, fewer requests are the speed: a tool that uses the whole limit but needs "
+              "three times the requests reads at a third of the rate. *ours ÷ bound* says how much of the limit "
+              "our pacing uses; on a loaded machine (high *load*) rendering and mapping pages, not the limit, can "
+              "be what binds (BigCommerce pages carry 250 products with their variants and images).",
+              "- Peak RSS: ours holds DuckDB and pyarrow (each entity is staged to Parquet in bounded batches), "
+              "the peers a page at a time and a writer of JSON lines.",
+              "- A peer that cannot read a platform's emulator is listed with the reason; what each peer reads "
+              "beyond these two entities is in [peers.md](peers.md).",
+              "", f"Rerun: `{DEFAULT_COMMAND}` (it installs each peer into bench/.cache/peers/ on first use; "
               "`--platforms`, `--tools`, `--products`, `--limited-products`, `--modes`, `--timeout` per tool run; "
               "a run of some platforms and modes keeps the other rows of the last run, from "
               "bench/.cache/peers_extract.json). How each peer reaches the emulator with only its host changed: "
