@@ -190,8 +190,9 @@ def markdown(rows: list[dict], command: str, when: str) -> str:
               "table says where the time goes.",
               "- The second run reads the whole export again (a store export has no delta) and plans every record "
               "against the id map; that it writes 0 rows is the idempotency check, its time the cost of a re-run.",
-              "- *skipped* are records the migration rules skip by name (docs/rules.md: orders without a migrated customer, "
-              "reviews without a migrated product and customer, merged e-mails), so records = loaded + skipped + quarantined.",
+              "- *skipped* are records the migration rules skip by name (docs/rules.md: orders without a migrated "
+              "customer, reviews without a migrated product and customer, merged e-mails), so records = loaded + "
+              "skipped + quarantined.",
               "", "Rerun (the lead re-runs after changes to extraction or loading): "
               f"`{command}`; `--sizes 1M` for a million products (generating that store once takes a while and "
               "about 2 GB in bench/.cache/), `--compression none,gz,zst` for compressed exports too."]
