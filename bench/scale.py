@@ -212,12 +212,15 @@ def main() -> None:
     if not kinds or set(kinds) - {"none", "gz", "zst"}:
         ap.error(f"--compression: none, gz or zst (comma-separated), not {args.compression!r}")
     CACHE.mkdir(parents=True, exist_ok=True)
-    rows = [measure(p, c, args.timeout, args.keep) for c in kinds for p in sizes]
-    command = "bench/scale.py" + (f" --sizes {args.sizes}" if args.sizes != "10k,100k" else "") + \
-        (f" --compression {args.compression}" if args.compression != "none" else "")
+    command = ".venv/bin/python bench/scale.py" + (f" --sizes {args.sizes}" if args.sizes != "10k,100k" else "") \
+        + (f" --compression {args.compression}" if args.compression != "none" else "")
     when = f"{datetime.now(timezone.utc):%Y-%m-%d}"
-    RESULTS.write_text(json.dumps({"command": f".venv/bin/python {command}", "when": when, "rows": rows}, indent=2))
-    write_section(markdown(rows, f".venv/bin/python {command}", when), Path(args.out))
+    rows = []
+    for c in kinds:
+        for p in sizes:  # the page after each size: a long run that is stopped keeps what it measured
+            rows.append(measure(p, c, args.timeout, args.keep))
+            RESULTS.write_text(json.dumps({"command": command, "when": when, "rows": rows}, indent=2))
+            write_section(markdown(rows, command, when), Path(args.out))
     print(f"wrote {args.out}")
 
 
