@@ -22,7 +22,6 @@ import glob
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -81,7 +80,7 @@ PROXIED = {"bigcommerce": "api.bigcommerce.com", "shopify": "emulated-shop.mysho
 TLS = {"woocommerce"}  # the Airbyte source speaks HTTPS only: every tool reads the same TLS emulator
 
 EMULATOR = r"""
-import json, signal, sys, threading, time
+import json, os, sys, threading, time
 from pathlib import Path
 from cart_pipelines.platforms import registry as platforms
 from cart_pipelines.platforms.kit.emulator import EmulatorStore, Knobs, serve
@@ -104,7 +103,7 @@ def counted(self, environ, start_response):  # every request, the 429s among the
     return base.__call__(self, environ, respond)
 
 
-def report(*_):  # the counts so far; the span of requests starts again from the next one
+def report():  # the counts so far; the span of requests starts again from the next one
     with lock:
         print(json.dumps(counts), flush=True)
         counts["first"] = counts["last"] = None
@@ -115,11 +114,14 @@ emulator = type("Counted", (base,), {"__call__": counted})(
                                       latency_per_item_ms=float(per_item)))
 handle = serve(emulator, tls=tls == "1", lifetime=float(lifetime))
 print(json.dumps(handle.announce()), flush=True)
-done = threading.Event()
-signal.signal(signal.SIGUSR1, report)
-signal.signal(signal.SIGTERM, lambda *_: done.set())
-done.wait(float(lifetime))
+# Told what to do on stdin, not by signals: a signal can land in a DuckDB worker thread mid-call. "count" prints
+# the counts; end of input (the bench closed it, or died) stops the server; so does the lifetime.
+threading.Timer(float(lifetime), lambda: os._exit(0)).start()
+for line in sys.stdin:
+    if line.strip() == "count":
+        report()
 handle.stop()
+os._exit(0)
 """
 
 OURS = r"""
@@ -241,20 +243,35 @@ class Emulator:
     """The platform's emulator in its own process, serving `store`, counting the requests it answers."""
 
     def __init__(self, platform: str, store: Path, limited: bool, latency_ms: float, per_item_ms: float):
-        self.proc, self.announce = spawn(
+        self.proc = subprocess.Popen(
             [sys.executable, "-c", EMULATOR, platform, str(store), "1" if limited else "0", str(latency_ms),
-             str(per_item_ms), "1" if platform in TLS else "0", str(EMULATOR_LIFETIME)], f"{platform} emulator")
+             str(per_item_ms), "1" if platform in TLS else "0", str(EMULATOR_LIFETIME)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT)
+        line = self.proc.stdout.readline()
+        if not line:
+            self.proc.kill()
+            raise RuntimeError(f"the {platform} emulator did not start")
+        self.announce = json.loads(line)
 
     def counts(self) -> dict:
-        self.proc.send_signal(signal.SIGUSR1)
-        return json.loads(self.proc.stdout.readline())
+        """Requests so far (and the span of those since the last call); RuntimeError when the emulator is gone."""
+        try:
+            self.proc.stdin.write("count\n")
+            self.proc.stdin.flush()
+            return json.loads(self.proc.stdout.readline())
+        except (OSError, ValueError):
+            raise RuntimeError(f"the emulator stopped (exit {self.proc.poll()})") from None
 
     def stop(self) -> None:
-        self.proc.terminate()
+        try:
+            self.proc.stdin.close()
+        except OSError:
+            pass
         try:
             self.proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
             self.proc.kill()
+            self.proc.wait()
 
 
 def last_error(path: Path) -> str:
@@ -427,7 +444,10 @@ def run_tool(platform: str, tool: str, store: Path, limited: bool, args) -> dict
             m = run_singer(platform, emulator, work, args.timeout, venv, peer)
         else:
             m = run_airbyte(platform, emulator, work, args.timeout, venv, peer)
-        after = emulator.counts()
+        try:
+            after = emulator.counts()
+        except RuntimeError as exc:
+            return {**row, **m, "error": str(exc), "rows": 0}
         before = m.pop("before", {"requests": 0, "throttled": 0})
         m["requests"], m["throttled"] = after["requests"] - before["requests"], after["throttled"] - before["throttled"]
         # From the first request of the read to the last answer: the extraction without the tool's start-up
@@ -565,6 +585,10 @@ def main() -> None:
     names = [p for p in args.platforms.split(",") if p]
     sizes = {"limited": sizes_by_platform(args.limited_products, names),
              "unlimited": sizes_by_platform(args.products, names)}
+    settings = {"latency_ms": args.latency_ms, "latency_per_item_ms": args.latency_per_item_ms}
+    command = ".venv/bin/python bench/peers_extract.py" + "".join(
+        f" --{k.replace('_', '-')} {v}" for k, v in vars(args).items()
+        if k != "out" and v != ap.get_default(k))
     rows = []
     for mode in [m for m in args.modes.split(",") if m]:
         limited = mode == "limited"
@@ -578,20 +602,22 @@ def main() -> None:
                                      "error": NOT_RUN[(platform, tool)]})
                     continue
                 print(f"{platform} {mode} {products} products: {tool} ...", flush=True)
-                r = {**run_tool(platform, tool, store, limited, args), "products": products,
-                     "load_avg": round(os.getloadavg()[0], 1)}
+                try:
+                    r = run_tool(platform, tool, store, limited, args)
+                except Exception as exc:  # one tool's failure is a row of the table, not the end of the run
+                    r = {"platform": platform, "tool": tool, "limited": limited,
+                         "error": f"{type(exc).__name__}: {exc}"[:200]}
+                r.update(products=products, load_avg=round(os.getloadavg()[0], 1), command=command)
                 print("  " + json.dumps(r), flush=True)
                 rows.append(r)
-    settings = {"latency_ms": args.latency_ms, "latency_per_item_ms": args.latency_per_item_ms}
-    command = ".venv/bin/python bench/peers_extract.py" + "".join(
-        f" --{k.replace('_', '-')} {v}" for k, v in vars(args).items()
-        if k != "out" and v != ap.get_default(k))
-    for r in rows:
-        r["command"] = command
-    rows = merged(rows)
-    RESULTS.write_text(json.dumps({"settings": settings, "rows": rows}, indent=2))
-    write_section(markdown(rows, settings, f"{datetime.now(timezone.utc):%Y-%m-%d}"), Path(args.out))
+                save(rows, settings, Path(args.out))  # after each tool: a stopped run keeps what it measured
     print(f"wrote {args.out}")
+
+
+def save(rows: list[dict], settings: dict, out: Path) -> None:
+    everything = merged(rows)
+    RESULTS.write_text(json.dumps({"settings": settings, "rows": everything}, indent=2))
+    write_section(markdown(everything, settings, f"{datetime.now(timezone.utc):%Y-%m-%d}"), out)
 
 
 def merged(rows: list[dict]) -> list[dict]:
