@@ -115,8 +115,11 @@ def tree_rss(root: int, proc: Path = Path("/proc")) -> int:
 
 
 def timed(cmd: list[str], env: dict | None, timeout: float, out: Path) -> dict:
-    """Run `cmd` in `out`'s folder, stdout to `out` and stderr beside it (.err): wall seconds, peak RSS of its
-    process tree, exit status (or "timeout", the tree killed)."""
+    """Run `cmd` in `out`'s folder, stdout to `out` and stderr beside it (.err): wall seconds, CPU seconds and peak
+    RSS of its process tree, exit status (or "timeout", the tree killed)."""
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     with open(out, "w") as stdout, open(out.with_suffix(".err"), "w") as stderr:
         started = time.perf_counter()
         # A session of its own, so a timeout ends the whole tree it started (and nothing else).
@@ -128,7 +131,10 @@ def timed(cmd: list[str], env: dict | None, timeout: float, out: Path) -> dict:
                 os.killpg(proc.pid, 9)
                 proc.wait()
                 code = "timeout"
-    return {"seconds": time.perf_counter() - started, "peak_rss_mb": memory.peak_mb, "exit": code}
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)  # the tool's tree, reaped in between; no other child is
+    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    # CPU seconds are the work done whatever else shared the cores; wall seconds stretch with the machine's load.
+    return {"seconds": time.perf_counter() - started, "peak_rss_mb": memory.peak_mb, "exit": code, "cpu_s": cpu}
 
 
 def write_section(text: str, page: Path = PAGE) -> None:

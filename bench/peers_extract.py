@@ -492,7 +492,8 @@ def markdown(rows: list[dict], settings: dict, when: str) -> str:
              f"{settings['latency_ms']:g} ms latency per response plus {settings['latency_per_item_ms']:g} ms per "
              "record, in a process of its own. *rows* are its products and customers, *records* everything it "
              "emitted (WooCommerce variations are records of their own for the peers; ours nests them in products). "
-             "*process s* is the tool's whole process life, start-up included; *read s* the span from its first "
+             "*process s* is the tool's whole process life, start-up included, *CPU s* its process tree's user + "
+             "system time (the work, whatever else shared the cores); *read s* the span from its first "
              "request to its last answer at the emulator, and *rows/s* = rows ÷ read s (start-up, a few seconds "
              "to a minute on a loaded machine, is no part of extraction speed). *requests* are what the emulator "
              "answered, *429* those it refused by the limit; *peak RSS* is the tool's process tree; *load* the "
@@ -501,9 +502,9 @@ def markdown(rows: list[dict], settings: dict, when: str) -> str:
              "Under the default plan, *bound* is the plan's requests/s × the rows per request our extraction "
              "needed, and *ours ÷ bound* how much of the limit we use (goal ≥ 0.95; with limits off, goal ≥ 1.5 × "
              "the fastest peer).", "",
-             "| platform | mode | products | tool | rows | records | process s | read s | rows/s | requests | 429 | "
-             "peak RSS MB | ours ÷ peer | bound rows/s | ours ÷ bound | load |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| platform | mode | products | tool | rows | records | process s | CPU s | read s | rows/s | requests | "
+             "429 | peak RSS MB | ours ÷ peer | bound rows/s | ours ÷ bound | load |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     groups: dict = {}
     for r in rows:
         groups.setdefault((r["platform"], r["limited"]), []).append(r)
@@ -515,14 +516,15 @@ def markdown(rows: list[dict], settings: dict, when: str) -> str:
             name = r["tool"] if r["tool"] == "ours" else f"{r['tool']} ({r.get('package', '?')})"
             head = f"| {platform} | {mode} | {r['products']:,} | {name} |"
             if not r.get("rows"):
-                lines.append(f"{head} not run: {r.get('error', 'no rows')} |||||||||||")
+                lines.append(f"{head} not run: {r.get('error', 'no rows')} ||||||||||||")
                 continue
             note = f" ({r['error']})" if "error" in r else ""
             ratio = "-" if r["tool"] == "ours" or not ours else f"{rate(ours) / rate(r):.2f}"
             against = (f"{b:,.0f}", f"{rate(r) / b:.2f}" if r["tool"] == "ours" else "-") if b else ("-", "-")
             span = f"{r['span']:.1f}" if r.get("span") else "-"
+            cpu = f"{r['cpu_s']:.1f}" if r.get("cpu_s") is not None else "-"
             lines.append(
-                f"{head} {r['rows']:,}{note} | {sum(r['records'].values()):,} | {r['seconds']:.1f} | {span} | "
+                f"{head} {r['rows']:,}{note} | {sum(r['records'].values()):,} | {r['seconds']:.1f} | {cpu} | {span} | "
                 f"{rate(r):,.0f} | {r['requests']:,} | {r['throttled']:,} | {r['peak_rss_mb'] or 0:,.0f} | {ratio} | "
                 f"{against[0]} | {against[1]} | {r.get('load_avg', '-')} |")
     lines += ["", "Reading the table:", "",

@@ -87,7 +87,7 @@ def migrate(store: Path, work: Path, timeout: float) -> dict:
         return {"error": f"exit {m['exit']}: {tail[0][:200]}", "wall": m["seconds"]}
     report = json.loads((work / "data" / "reports" / "migration_report.json").read_text())
     t = report["totals"]
-    return {"wall": m["seconds"], "peak_rss_mb": m["peak_rss_mb"], "source": t["source"], "loaded": t["loaded"],
+    return {"wall": m["seconds"], "cpu_s": m["cpu_s"], "peak_rss_mb": m["peak_rss_mb"], "source": t["source"], "loaded": t["loaded"],
             "written": t["created"] + t["updated"], "skipped": t["skipped"], "quarantined": t["quarantined"],
             "accounted": report["all_accounted_for"], "load_avg": round(os.getloadavg()[0], 1)}
 
@@ -141,6 +141,10 @@ def measure(products: int, compression: str, timeout: float, keep: bool) -> dict
             shutil.rmtree(work, ignore_errors=True)
 
 
+def _cpu(run: dict) -> str:
+    return f"{run['cpu_s']:.1f}" if run.get("cpu_s") is not None else "-"
+
+
 def _mb(value) -> str:
     return f"{value:,.0f}" if value else "-"
 
@@ -154,18 +158,22 @@ def markdown(rows: list[dict], command: str, when: str) -> str:
              "target. *records* is every source record of the export; *peak RSS* is the whole process tree's "
              "resident memory summed at each instant (sampled every 0.1 s from /proc), its largest sum. The second "
              "run is the same command again on the same data: it must write 0 rows. *load* is the machine's "
-             "1-minute load average when the first run ended (2 cores: above 2, other work shared them).", "",
-             "| products | export | records | loaded | skipped | quarantined | wall s | records/s | peak RSS MB | "
-             "2nd run wall s | 2nd run rows written | load |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "1-minute load average when the first run ended (2 cores: above 2, other work shared them, and wall "
+             "seconds stretch); *CPU s* is the process tree's user + system time, the work whatever the load.", "",
+             "| products | export | records | loaded | skipped | quarantined | wall s | CPU s | records/s | "
+             "peak RSS MB | 2nd run wall s | 2nd run CPU s | 2nd run rows written | load |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         f, s = r["first"], r.get("second") or {}
         if "error" in f:
-            lines.append(f"| {r['products']:,} | {r['compression']} | error: {f['error']} ||||||||||")
+            lines.append(f"| {r['products']:,} | {r['compression']} | error: {f['error']} ||||||||||||")
             continue
-        second = (f"error: {s['error']}", "-") if "error" in s else (f"{s['wall']:.1f}", f"{s['written']:,}")
+        second = (f"{s['error']}", "-", "-") if "error" in s else \
+            (f"{s['wall']:.1f}", _cpu(s), f"{s['written']:,}")
         lines.append(f"| {r['products']:,} | {r['compression']} | {f['source']:,} | {f['loaded']:,} | "
-                     f"{f['skipped']:,} | {f['quarantined']:,} | {f['wall']:.1f} | {f['source'] / f['wall']:,.0f} | "
-                     f"{_mb(f['peak_rss_mb'])} | {second[0]} | {second[1]} | {f.get('load_avg', '-')} |")
+                     f"{f['skipped']:,} | {f['quarantined']:,} | {f['wall']:.1f} | {_cpu(f)} | "
+                     f"{f['source'] / f['wall']:,.0f} | {_mb(f['peak_rss_mb'])} | {second[0]} | {second[1]} | "
+                     f"{second[2]} | {f.get('load_avg', '-')} |")
     timed = [r for r in rows if r.get("steps")]
     if timed:
         lines += ["", "Where the first run's time goes, seconds per step (from the run's STEP_START and STEP_SUCCESS "

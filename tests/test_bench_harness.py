@@ -64,6 +64,16 @@ def test_tree_rss_counts_the_children_too():
         parent.wait()
 
 
+def test_timed_reports_the_trees_cpu_and_ends_it_on_timeout(tmp_path):
+    busy = "import time\nt = time.process_time()\nwhile time.process_time() - t < 0.5: pass\nprint('done')"
+    m = common.timed([sys.executable, "-c", busy], None, 60, tmp_path / "busy.out")
+    assert m["exit"] == 0 and m["cpu_s"] >= 0.5 and (tmp_path / "busy.out").read_text() == "done\n"
+    sleeper = "import subprocess, sys; subprocess.run([sys.executable, '-c', 'import time; time.sleep(60)'])"
+    started = time.monotonic()
+    m = common.timed([sys.executable, "-c", sleeper], None, 1, tmp_path / "sleep.out")
+    assert m["exit"] == "timeout" and time.monotonic() - started < 20
+
+
 def test_step_durations_from_run_events():
     events = [(None, "RUN_START", 100.0), ("extract__products", "STEP_START", 101.0),
               ("extract__products", "STEP_OUTPUT", 104.0), ("extract__products", "STEP_SUCCESS", 105.5),
@@ -77,9 +87,9 @@ def test_step_durations_from_run_events():
 
 def _scale_row(products, wall, steps):
     first = {"wall": wall, "peak_rss_mb": 400.0, "source": products * 4, "loaded": products * 3,
-             "written": products * 3, "skipped": products, "quarantined": 2, "accounted": True, "load_avg": 1.5}
+             "written": products * 3, "skipped": products, "quarantined": 2, "accounted": True, "load_avg": 1.5, "cpu_s": wall * 0.8}
     return {"products": products, "compression": "none", "first": first,
-            "second": {**first, "wall": wall / 3, "written": 0}, "steps": steps, "run_seconds": wall - 5}
+            "second": {**first, "wall": wall / 3, "cpu_s": wall * 0.8 / 3, "written": 0}, "steps": steps, "run_seconds": wall - 5}
 
 
 def test_scale_section_replaces_only_its_own(tmp_path):
@@ -93,7 +103,8 @@ def test_scale_section_replaces_only_its_own(tmp_path):
     text = page.read_text(encoding="utf-8")
     assert "old figures" not in text and "kept as is" in text and "kept too" in text
     assert text.index("## Extraction throughput") < text.index("## End-to-end scale") < text.index("## Delta cost")
-    assert "| 100,000 | none | 400,000 | 300,000 | 100,000 | 2 | 150.0 | 2,667 | 400 | 50.0 | 0 | 1.5 |" in text
+    assert "| 100,000 | none | 400,000 | 300,000 | 100,000 | 2 | 150.0 | 120.0 | 2,667 | 400 | 50.0 | 40.0 | 0 | 1.5 |" \
+        in text
     assert "| 1,000,000 | zst | error: exit 1: boom |" in text
     assert "| load__orders | 10.0 | 36.0 |" in text
     assert "| other steps | 0.1 | 0.2 |" in text  # under 2 % of the wall time at both sizes
@@ -125,15 +136,15 @@ def test_side_by_side_table(tmp_path):
                 "records": {"products": 500, "customers": 300}, "requests": requests,
                 "throttled": 1, "peak_rss_mb": 100.0, "load_avg": 2.0, **extra}
 
-    rows = [row("ours", 80.0, 190), row("dlt", 200.0, 505), row("airbyte", 300.0, 600, error="timed out"),
+    rows = [row("ours", 80.0, 190, cpu_s=30.0), row("dlt", 200.0, 505), row("airbyte", 300.0, 600, error="timed out"),
             {"platform": "bigcommerce", "tool": "airbyte", "limited": False, "products": 10_000,
              "error": "not installed: airbyte-source-bigcommerce==0.2.22 needs python3.10, which is not installed"}]
     text = peers_extract.markdown(rows, {"latency_ms": 100, "latency_per_item_ms": 0.2}, "2026-12-02")
     assert text.startswith("## Side by side with other tools\n")
     # bound: 2.5 requests/s (WooCommerce's emulated host limit) × 800 rows / 190 requests
-    assert "| woocommerce | default plan | 500 | ours | 800 | 800 | 90.0 | 80.0 | 10 | 190 | 1 | 100 | - | 11 | 0.95 " \
-           "| 2.0 |" in text
-    assert "| dlt (dlt==1) | 800 | 800 | 210.0 | 200.0 | 4 | 505 | 1 | 100 | 2.50 | 11 | - | 2.0 |" in text
+    assert "| woocommerce | default plan | 500 | ours | 800 | 800 | 90.0 | 30.0 | 80.0 | 10 | 190 | 1 | 100 | - | 11 " \
+           "| 0.95 | 2.0 |" in text
+    assert "| dlt (dlt==1) | 800 | 800 | 210.0 | - | 200.0 | 4 | 505 | 1 | 100 | 2.50 | 11 | - | 2.0 |" in text
     assert "800 (timed out) |" in text
     assert "| bigcommerce | limits off | 10,000 | airbyte (?) | not run: not installed: " in text
     assert "Rerun: `.venv/bin/python bench/peers_extract.py`" in text
