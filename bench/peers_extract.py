@@ -513,7 +513,7 @@ def markdown(rows: list[dict], settings: dict, when: str) -> str:
         b = bound(platform, ours["rows"], ours["requests"]) if ours and limited else None
         mode = "default plan" if limited else "limits off"
         for r in group:
-            name = r["tool"] if r["tool"] == "ours" else f"{r['tool']} ({r.get('package', '?')})"
+            name = f"{r['tool']} ({r['package']})" if r["tool"] != "ours" and r.get("package") else r["tool"]
             head = f"| {platform} | {mode} | {r['products']:,} | {name} |"
             if not r.get("rows"):
                 lines.append(f"{head} not run: {r.get('error', 'no rows')} ||||||||||||")
@@ -628,7 +628,7 @@ def merged(rows: list[dict]) -> list[dict]:
     measured = {(r["platform"], r["limited"]) for r in rows}
     old = json.loads(RESULTS.read_text())["rows"] if RESULTS.exists() else []
     kept = [r for r in old if (r["platform"], r["limited"]) not in measured]
-    return sorted(kept + rows, key=lambda r: (not r["limited"], r["platform"]))
+    return sorted(kept + rows, key=lambda r: (r["platform"], not r["limited"]))
 
 
 def rerender(out: str = str(ROOT / "docs" / "benchmarks.md")) -> None:

@@ -146,5 +146,5 @@ def test_side_by_side_table(tmp_path):
            "| 0.95 | 2.0 |" in text
     assert "| dlt (dlt==1) | 800 | 800 | 210.0 | - | 200.0 | 4 | 505 | 1 | 100 | 2.50 | 11 | - | 2.0 |" in text
     assert "800 (timed out) |" in text
-    assert "| bigcommerce | limits off | 10,000 | airbyte (?) | not run: not installed: " in text
+    assert "| bigcommerce | limits off | 10,000 | airbyte | not run: not installed: " in text
     assert "Rerun: `.venv/bin/python bench/peers_extract.py`" in text
