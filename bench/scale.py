@@ -149,7 +149,7 @@ def _mb(value) -> str:
     return f"{value:,.0f}" if value else "-"
 
 
-def markdown(rows: list[dict], command: str, when: str) -> str:
+def markdown(rows: list[dict], command: str, when: str, note: str = "") -> str:
     lines = [SECTION, "",
              f"Measured {when} by `{command}` on this project's CI machine kind (2 cores, shared with other "
              "sessions). Each run is `cart-pipelines migrate --full --source STORE` in a subprocess with its own "
@@ -191,7 +191,7 @@ def markdown(rows: list[dict], command: str, when: str) -> str:
             f"{sum(v for k, v in r['steps'].items() if k not in big):.1f}" for r in timed) + " |")
         lines.append("| outside the run | " + " | ".join(
             f"{r['first']['wall'] - (r.get('run_seconds') or 0):.1f}" for r in timed) + " |")
-    lines += ["", "Reading the table:", "",
+    lines += ["", "Reading the table:", "", *([f"- This run: {note}"] if note else []),
               "- Goals: peak RSS ≤ 1 GiB at 1M products and flat from 100k to 1M; the first run of 1M products in "
               "under 10 minutes on 2 cores; the second run in under a third of the first, writing 0 rows.",
               "- *records/s* is every source record over the whole command, the CLI's start-up included; the step "
@@ -232,10 +232,14 @@ def main() -> None:
     print(f"wrote {args.out}")
 
 
-def rerender(out: str = str(ROOT / "docs" / "benchmarks.md")) -> None:
-    """Write the section again from the last run's figures (bench/.cache/scale.json)."""
+def rerender(out: str = str(ROOT / "docs" / "benchmarks.md"), note: str | None = None) -> None:
+    """Write the section again from the last run's figures (bench/.cache/scale.json), with a note on the run (how
+    busy the machine was, say) kept there."""
     last = json.loads(RESULTS.read_text())
-    write_section(markdown(last["rows"], last["command"], last.get("when", "")), Path(out))
+    if note is not None:
+        last["note"] = note
+        RESULTS.write_text(json.dumps(last, indent=2))
+    write_section(markdown(last["rows"], last["command"], last.get("when", ""), last.get("note", "")), Path(out))
 
 
 if __name__ == "__main__":
