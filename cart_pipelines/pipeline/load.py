@@ -4,10 +4,16 @@ The plan compares each row's hash with the one recorded at its last load: new ro
 updated, unchanged rows not sent at all — so re-running a finished migration writes nothing. Rows an interrupted
 run created but never recorded are found on the target by their source id and adopted, not created twice.
 References are resolved to target ids here; a reference that did not load quarantines the row.
+
+All bookkeeping is set-based in the catalog: the plan, the id map and the ledger are written by SQL from the plan
+and the targets' answers, never from Python collections of the whole entity. A target in a DuckDB file (the local
+target) is attached to the catalog and written a whole entity per statement; any other target gets the rows
+streamed in Arrow batches of its `max_batch`, and each batch's answers go back into the catalog as a table.
 """
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 
 import duckdb
@@ -108,27 +114,37 @@ def _select_sql(con: duckdb.DuckDBPyConnection, entity: str, target: Target) -> 
                 WHERE u.sid NOT IN (SELECT source_id FROM id_map WHERE target = $target AND entity = 'categories'))
                 THEN 'a category of the product did not load' END""")
     unresolved_sql = f"coalesce({', '.join(unresolved)})" if unresolved else "NULL"
-    return (f"SELECT {', '.join(select)}, p.target_id, {unresolved_sql} AS _unresolved "
+    return (f"SELECT {', '.join(select)}, p.target_id, {unresolved_sql} AS _unresolved, p.ord AS _ord "
             f"FROM transformed_{entity} t JOIN load_plan p ON p.source_id = t.source_id "
             f"{' '.join(joins)} WHERE p.action = $action AND p.depth = $depth ORDER BY p.ord")
 
 
-def _record(con, target: Target, entity: str, results: list[WriteResult], hashes: dict[str, str], action: str,
-            res: LoadResult) -> None:
-    ok = [r for r in results if r.error is None]
-    if ok:
-        con.register("_written", pa.table({
-            "target": [target.name] * len(ok), "entity": [entity] * len(ok),
-            "source_id": [r.source_id for r in ok], "target_id": [r.target_id for r in ok],
-            "row_hash": [hashes.get(r.source_id) for r in ok]}))
-        con.execute("INSERT OR REPLACE INTO id_map (target, entity, source_id, target_id, row_hash) "
-                    "SELECT * FROM _written")
-        con.unregister("_written")
-    ledger.record(con, [(entity, r.source_id, "load", ledger.LOADED, None, None, action) for r in ok]
-                  + [(entity, r.source_id, "load", ledger.QUARANTINED, None, r.error, None)
-                     for r in results if r.error is not None])
-    setattr(res, action, getattr(res, action) + len(ok))
-    res.rejected += len(results) - len(ok)
+def _params(sql: str, **params) -> dict | None:
+    """Only the named parameters the query mentions: DuckDB rejects extra ones."""
+    return {k: v for k, v in params.items() if f"${k}" in sql} or None
+
+
+def _record(con, target: Target, entity: str, results: str, action: str, res: LoadResult) -> None:
+    """The answers in the relation `results` (source_id, target_id, error): written rows into the id map with the
+    hash they were written with, and every row into the ledger as loaded or quarantined."""
+    con.execute(f"""INSERT OR REPLACE INTO id_map (target, entity, source_id, target_id, row_hash)
+                    SELECT $target, '{entity}', r.source_id, r.target_id, p.row_hash
+                    FROM {results} r LEFT JOIN load_plan p USING (source_id) WHERE r.error IS NULL""",
+                {"target": target.name})
+    con.execute(f"""INSERT INTO ledger SELECT '{entity}', source_id, 'load',
+                        CASE WHEN error IS NULL THEN '{ledger.LOADED}' ELSE '{ledger.QUARANTINED}' END, NULL, error,
+                        CASE WHEN error IS NULL THEN '{action}' END
+                    FROM {results}""")
+    ok, rejected = con.execute(f"SELECT count(*) FILTER (WHERE error IS NULL), count(*) FILTER (WHERE error IS NOT "
+                               f"NULL) FROM {results}").fetchone()
+    setattr(res, action, getattr(res, action) + ok)
+    res.rejected += rejected
+
+
+def _answers(results: list[WriteResult]) -> pa.Table:
+    return pa.table({"source_id": pa.array([r.source_id for r in results], pa.string()),
+                     "target_id": pa.array([r.target_id for r in results], pa.string()),
+                     "error": pa.array([r.error for r in results], pa.string())})
 
 
 def _plan(con, target: Target, entity: str) -> None:
@@ -152,83 +168,103 @@ def _plan(con, target: Target, entity: str) -> None:
                 {"target": target.name})
 
 
-def _adopt(con, target: Target, entity: str) -> int:
+ADOPT_BATCH = 5000  # source ids per find_existing lookup
+
+
+def _adopt(con, target: Target, entity: str, sql) -> int:
     """Rows created on the target by an interrupted run: record them, and update instead of creating again."""
-    ids = [r[0] for r in con.execute("SELECT source_id FROM load_plan WHERE action = 'create'").fetchall()]
-    found: dict[str, str] = {}
-    for start in range(0, len(ids), 5000):
-        found.update(target.find_existing(entity, ids[start:start + 5000]))
-    if found:
-        con.register("_found", pa.table({"source_id": list(found), "target_id": list(found.values())}))
+    creates = "SELECT source_id FROM load_plan WHERE action = 'create'"
+    if sql is not None:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _found AS {sql.existing(entity, creates)}")
+    else:
+        con.execute("CREATE OR REPLACE TEMP TABLE _found (source_id VARCHAR, target_id VARCHAR)")
+        for batch in arrow_batches(cursor(con), f"{creates} ORDER BY ord", None, ADOPT_BATCH):
+            found = target.find_existing(entity, batch.column("source_id").to_pylist())
+            if found:
+                con.register("_found_batch", pa.table({"source_id": pa.array(list(found), pa.string()),
+                                                       "target_id": pa.array(list(found.values()), pa.string())}))
+                con.execute("INSERT INTO _found SELECT * FROM _found_batch")
+                con.unregister("_found_batch")
+    adopted = con.execute("SELECT count(*) FROM _found").fetchone()[0]
+    if adopted:
         con.execute("UPDATE load_plan SET action = 'update', target_id = f.target_id FROM _found f "
                     "WHERE load_plan.source_id = f.source_id")
         con.execute("INSERT OR REPLACE INTO id_map (target, entity, source_id, target_id, row_hash) "
                     f"SELECT $target, '{entity}', source_id, target_id, NULL FROM _found", {"target": target.name})
-        con.unregister("_found")
-    return len(found)
+    con.execute("DROP TABLE _found")
+    return adopted
 
 
-def _ensure_helpers(con, target: Target, entity: str, settings: RuleSettings) -> dict[str, int]:
+def _ensure_helpers(con, target: Target, entity: str, settings: RuleSettings, sql) -> dict[str, int]:
     """Records the rules create on the target: the hidden category (rule 3) and customers from guest orders."""
-    made: dict[str, int] = {}
     register_functions(con)
     if entity == "products":
-        sql = f"""SELECT '{HIDDEN_CATEGORY_ID}' AS source_id, $name AS name,
-                         {url_key("$name", fallback="'uncategorised'")} AS url_key, true AS hidden, NULL::INTEGER AS position
+        rows = f"""SELECT '{HIDDEN_CATEGORY_ID}' AS source_id, $name AS name,
+                         {url_key("$name", fallback="'uncategorised'")} AS url_key, true AS hidden, NULL::INTEGER AS position,
+                         1 AS _ord
                   WHERE EXISTS (SELECT 1 FROM transformed_products WHERE list_contains(category_source_ids,
                                 '{HIDDEN_CATEGORY_ID}'))
                     AND '{HIDDEN_CATEGORY_ID}' NOT IN (SELECT source_id FROM id_map WHERE target = $target
                                                        AND entity = 'categories')"""
-        params = {"name": settings.hidden_category_name, "target": target.name}
         ref_entity = "categories"
     elif entity == "orders":
-        sql = f"""SELECT customer_source_id AS source_id, any_value(email) AS email,
+        rows = f"""SELECT customer_source_id AS source_id, any_value(email) AS email,
                          any_value(customer_first_name) AS first_name, any_value(customer_last_name) AS last_name,
-                         false AS newsletter
+                         false AS newsletter, row_number() OVER (ORDER BY customer_source_id) AS _ord
                   FROM transformed_orders WHERE customer_source_id LIKE '{GUEST_PREFIX}%'
                     AND customer_source_id NOT IN (SELECT source_id FROM id_map WHERE target = $target
                                                    AND entity = 'customers')
-                  GROUP BY 1 ORDER BY 1"""
-        params = {"target": target.name}
+                  GROUP BY 1"""
         ref_entity = "customers"
     else:
-        return made
-    rows = arrow_table(con, sql, params)
-    for start in range(0, rows.num_rows, target.max_batch):
-        batch = rows.slice(start, target.max_batch)
-        results = target.create(ref_entity, batch)
-        ok = [r for r in results if r.error is None]
-        if ok:
-            con.register("_helpers", pa.table({"source_id": [r.source_id for r in ok],
-                                               "target_id": [r.target_id for r in ok]}))
-            con.execute("INSERT OR REPLACE INTO id_map (target, entity, source_id, target_id, row_hash) "
-                        f"SELECT $target, '{ref_entity}', source_id, target_id, 'created-by-rule' FROM _helpers",
-                        {"target": target.name})
-            con.unregister("_helpers")
-        made[ref_entity] = made.get(ref_entity, 0) + len(ok)
-    return made
+        return {}
+    params = _params(rows, name=settings.hidden_category_name, target=target.name)
+    con.execute("CREATE OR REPLACE TEMP TABLE _helpers (source_id VARCHAR, target_id VARCHAR, error VARCHAR)")
+    if sql is not None:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _helper_rows AS {rows}", params)
+        con.execute(f"INSERT INTO _helpers SELECT source_id, target_id, error FROM "
+                    f"{sql.create(ref_entity, 'SELECT * FROM _helper_rows')}")
+        con.execute("DROP TABLE _helper_rows")
+    else:
+        for batch in arrow_batches(cursor(con), f"{rows} ORDER BY _ord", params, target.max_batch):
+            con.register("_helper_batch", _answers(target.create(ref_entity, pa.Table.from_batches([batch])
+                                                                 .drop_columns(["_ord"]))))
+            con.execute("INSERT INTO _helpers SELECT * FROM _helper_batch")
+            con.unregister("_helper_batch")
+    answered, made = con.execute("SELECT count(*), count(*) FILTER (WHERE error IS NULL) FROM _helpers").fetchone()
+    con.execute("INSERT OR REPLACE INTO id_map (target, entity, source_id, target_id, row_hash) "
+                f"SELECT $target, '{ref_entity}', source_id, target_id, 'created-by-rule' FROM _helpers "
+                "WHERE error IS NULL", {"target": target.name})
+    con.execute("DROP TABLE _helpers")
+    return {ref_entity: made} if answered else {}
 
 
-def resolve_deletions(con, target: Target, entity: str, delete: bool, res: LoadResult) -> None:
+def resolve_deletions(con, target: Target, entity: str, delete: bool, res: LoadResult, sql=None) -> None:
     """Records deleted at the source: kept on the target and reported (the default), or with `delete` deleted
     there too and forgotten by the id map. The ledger row says which (or not_on_target: never loaded here)."""
-    gone = dict(con.execute(f"""
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE _gone AS
         SELECT l.source_id, m.target_id FROM ledger l JOIN id_map m ON m.target = ? AND m.entity = l.entity
             AND m.source_id = l.source_id
-        WHERE l.entity = ? AND l.outcome = '{ledger.DELETED}'""", [target.name, entity]).fetchall())
+        WHERE l.entity = ? AND l.outcome = '{ledger.DELETED}'""", [target.name, entity])
+    gone = con.execute("SELECT count(*) FROM _gone").fetchone()[0]
     if delete and gone:
-        target.delete(entity, list(gone.values()))
-        con.register("_gone", pa.table({"source_id": pa.array(list(gone), pa.string())}))
+        if sql is not None:
+            sql.delete(entity, "SELECT target_id FROM _gone")
+        else:
+            reader = con.execute("SELECT target_id FROM _gone").fetch_record_batch(ADOPT_BATCH)
+            for batch in reader:
+                target.delete(entity, batch.column("target_id").to_pylist())
         con.execute("DELETE FROM id_map WHERE target = ? AND entity = ? AND source_id IN (SELECT source_id FROM "
                     "_gone)", [target.name, entity])
-        con.unregister("_gone")
-        res.deleted_on_target = len(gone)
+        res.deleted_on_target = gone
     con.execute(f"""UPDATE ledger SET action = CASE
-            WHEN source_id IN (SELECT unnest(?::VARCHAR[])) THEN ?
+            WHEN source_id IN (SELECT source_id FROM _gone) THEN ?
             WHEN action = '{ledger.DELETED_ON_TARGET}' THEN action ELSE '{ledger.NOT_ON_TARGET}' END
         WHERE entity = ? AND outcome = '{ledger.DELETED}'""",
-                [list(gone), ledger.DELETED_ON_TARGET if delete else ledger.KEPT_ON_TARGET, entity])
-    res.kept_on_target = 0 if delete else len(gone)
+                [ledger.DELETED_ON_TARGET if delete else ledger.KEPT_ON_TARGET, entity])
+    con.execute("DROP TABLE _gone")
+    res.kept_on_target = 0 if delete else gone
 
 
 def plan_entity(con: duckdb.DuckDBPyConnection, target: Target, entity: str, delete_on_target: bool = False) -> dict:
@@ -252,44 +288,69 @@ def load_entity(con: duckdb.DuckDBPyConnection, target: Target, entity: str,
                 settings: RuleSettings | None = None, delete_on_target: bool = False) -> LoadResult:
     settings = settings or RuleSettings()
     res = LoadResult(entity)
-    ledger.clear(con, entity, "load")
-    resolve_deletions(con, target, entity, delete_on_target, res)
-    if not target.has(entity):  # the platform has no such records (e.g. reviews on Shopify): a named skip
-        con.execute(f"""INSERT INTO ledger SELECT '{entity}', source_id, 'load', 'skipped', 'target_lacks_entity',
-                        NULL, NULL FROM transformed_{entity}""")
-        return res
-    _plan(con, target, entity)
-    res.adopted = _adopt(con, target, entity)
-    res.helpers_created = _ensure_helpers(con, target, entity, settings)
-    res.unchanged = con.execute(f"""
-        INSERT INTO ledger SELECT '{entity}', source_id, 'load', 'loaded', NULL, NULL, 'unchanged'
-        FROM load_plan WHERE action = 'unchanged'""").fetchone()[0]
-    select = _select_sql(con, entity, target)
-    depths = [r[0] for r in con.execute("SELECT DISTINCT depth FROM load_plan ORDER BY 1").fetchall()]
-    for depth in depths:
-        # Updates first: a record renamed by the URL-key rule frees its old key before a new record takes it.
-        for action in ("update", "create"):
-            hashes = dict(con.execute("SELECT source_id, row_hash FROM load_plan WHERE action = ? AND depth = ?",
-                                      [action, depth]).fetchall())
-            if not hashes:
-                continue
-            reader = arrow_batches(cursor(con), select, {"target": target.name, "action": action,
-                                                          "depth": depth}, target.max_batch)
-            for batch in reader:
-                table = pa.Table.from_batches([batch])
-                unresolved = table.column("_unresolved").to_pylist()
-                sids = table.column("source_id").to_pylist()
-                blocked = [WriteResult(s, None, f"reference not loaded: {u}") for s, u in zip(sids, unresolved) if u]
-                keep = pa.array([u is None for u in unresolved])
-                table = table.filter(keep).drop_columns(["_unresolved"])
-                if action == "create":
-                    table = table.drop_columns(["target_id"])
-                results = []
-                if table.num_rows:
-                    results = (target.create(entity, table, preserve_ids=settings.preserve_ids) if action == "create"
-                               else target.update(entity, table))
-                    results = [WriteResult(r.source_id, r.target_id, f"target rejected: {r.error}") if r.error
-                               else r for r in results]
-                _record(con, target, entity, results + blocked, hashes, action + "d", res)
-    con.execute("DROP TABLE load_plan")
+    with target.attached(con) or nullcontext() as sql:
+        ledger.clear(con, entity, "load")
+        resolve_deletions(con, target, entity, delete_on_target, res, sql)
+        if not target.has(entity):  # the platform has no such records (e.g. reviews on Shopify): a named skip
+            con.execute(f"""INSERT INTO ledger SELECT '{entity}', source_id, 'load', 'skipped', 'target_lacks_entity',
+                            NULL, NULL FROM transformed_{entity}""")
+            return res
+        _plan(con, target, entity)
+        res.adopted = _adopt(con, target, entity, sql)
+        res.helpers_created = _ensure_helpers(con, target, entity, settings, sql)
+        res.unchanged = con.execute(f"""
+            INSERT INTO ledger SELECT '{entity}', source_id, 'load', 'loaded', NULL, NULL, 'unchanged'
+            FROM load_plan WHERE action = 'unchanged'""").fetchone()[0]
+        select = _select_sql(con, entity, target)
+        depths = [r[0] for r in con.execute("SELECT DISTINCT depth FROM load_plan ORDER BY 1").fetchall()]
+        for depth in depths:
+            # Updates first: a record renamed by the URL-key rule frees its old key before a new record takes it.
+            for action in ("update", "create"):
+                if not con.execute("SELECT count(*) FROM load_plan WHERE action = ? AND depth = ?",
+                                   [action, depth]).fetchone()[0]:
+                    continue
+                params = _params(select, target=target.name, action=action, depth=depth)
+                if sql is not None:
+                    _write_set(con, sql, target, entity, select, params, action, settings, res)
+                else:
+                    _write_batches(con, target, entity, select, params, action, settings, res)
+        con.execute("DROP TABLE load_plan")
     return res
+
+
+def _write_set(con, sql, target: Target, entity: str, select: str, params, action: str, settings: RuleSettings,
+               res: LoadResult) -> None:
+    """The whole (action, depth) set at once, into a target attached to the catalog."""
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _rows AS {select}", params)
+    ready = "SELECT * EXCLUDE (_unresolved{}) FROM _rows WHERE _unresolved IS NULL"
+    written = (sql.create(entity, ready.format(", target_id"), preserve_ids=settings.preserve_ids)
+               if action == "create" else sql.update(entity, ready.format("")))
+    _record(con, target, entity, f"""(
+        SELECT source_id, target_id, 'target rejected: ' || error AS error FROM {written}
+        UNION ALL SELECT source_id, NULL, 'reference not loaded: ' || _unresolved FROM _rows
+        WHERE _unresolved IS NOT NULL)""", action + "d", res)
+    con.execute(f"DROP TABLE _rows; DROP TABLE {written}")
+
+
+def _write_batches(con, target: Target, entity: str, select: str, params, action: str, settings: RuleSettings,
+                   res: LoadResult) -> None:
+    """Batches of the target's size streamed from the catalog to the target's create or update; each batch's
+    answers go back into the catalog before the next is read."""
+    for batch in arrow_batches(cursor(con), select, params, target.max_batch):
+        table = pa.Table.from_batches([batch])
+        unresolved = table.column("_unresolved").to_pylist()
+        sids = table.column("source_id").to_pylist()
+        blocked = [WriteResult(s, None, f"reference not loaded: {u}") for s, u in zip(sids, unresolved) if u]
+        keep = pa.array([u is None for u in unresolved])
+        table = table.filter(keep).drop_columns(["_unresolved", "_ord"])
+        if action == "create":
+            table = table.drop_columns(["target_id"])
+        results = []
+        if table.num_rows:
+            results = (target.create(entity, table, preserve_ids=settings.preserve_ids) if action == "create"
+                       else target.update(entity, table))
+            results = [WriteResult(r.source_id, r.target_id, f"target rejected: {r.error}") if r.error
+                       else r for r in results]
+        con.register("_answers", _answers(results + blocked))
+        _record(con, target, entity, "_answers", action + "d", res)
+        con.unregister("_answers")

@@ -45,19 +45,32 @@ def _locked(exc: BaseException) -> bool:
     return isinstance(exc, duckdb.IOException) and "Could not set lock" in str(exc)
 
 
-def open_catalog(path: Path, read_only: bool = False, wait_seconds: float | None = None) -> duckdb.DuckDBPyConnection:
-    """Open the DuckDB file, waiting while another process holds its lock (DuckDB allows one writer process)."""
+def _waiting(what, path: Path, wait_seconds: float | None):
+    """`what()`, retried while another process holds the lock of the DuckDB file at `path`."""
     if wait_seconds is None:
         wait_seconds = float(os.environ.get("CART_CATALOG_LOCK_WAIT") or LOCK_WAIT_SECONDS)
     retrying = Retrying(retry=retry_if_exception(_locked), wait=wait_random_exponential(multiplier=0.05, max=2),
                         stop=stop_after_delay(wait_seconds), reraise=True)
     try:
-        return retrying(connect, path, read_only=read_only)
+        return retrying(what)
     except duckdb.IOException as exc:
         if _locked(exc):
-            raise RuntimeError(f"the DuckDB file {path.name} stayed locked by another process for "
+            raise RuntimeError(f"the DuckDB file {Path(path).name} stayed locked by another process for "
                                f"{wait_seconds:.0f} s (CART_CATALOG_LOCK_WAIT): {exc}") from None
         raise
+
+
+def open_catalog(path: Path, read_only: bool = False, wait_seconds: float | None = None) -> duckdb.DuckDBPyConnection:
+    """Open the DuckDB file, waiting while another process holds its lock (DuckDB allows one writer process)."""
+    return _waiting(lambda: connect(path, read_only=read_only), path, wait_seconds)
+
+
+def attach(con: duckdb.DuckDBPyConnection, path: Path, alias: str, read_only: bool = False,
+           wait_seconds: float | None = None) -> None:
+    """ATTACH another DuckDB file to `con` as `alias`, waiting like open_catalog while another process holds it."""
+    literal = str(path).replace("'", "''")
+    mode = " (READ_ONLY)" if read_only else ""
+    _waiting(lambda: con.execute(f"ATTACH '{literal}' AS {alias}{mode}"), path, wait_seconds)
 
 
 def cursor(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:

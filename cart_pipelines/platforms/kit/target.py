@@ -84,6 +84,14 @@ class Target(ABC):
     def clear(self, entities: list[str]) -> dict[str, int]:
         """Delete current data of these entities; returns rows deleted per entity."""
 
+    def attached(self, con):
+        """A target held in a DuckDB file can attach its tables to the catalog connection `con`: a context manager
+        yielding a writer with create(entity, rows_sql, preserve_ids) / update(entity, rows_sql) (each returning a
+        temp table of answers: source_id, target_id, error), existing(entity, source_ids_sql) and
+        delete(entity, target_ids_sql), so a load writes whole entities set-based. None (the default): the load
+        streams rows to create/update in batches of max_batch."""
+        return None
+
     def delete(self, entity: str, target_ids: list[str]) -> int:
         """Delete these records (deleted at the source; option delete_on_target); returns how many went."""
         raise NotImplementedError(f"{self.describe()} cannot delete single records through its interface yet; "

@@ -8,13 +8,16 @@ message instead of storing them.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import duckdb
 import pyarrow as pa
 
 from cart_pipelines.model.target_shape import TABLES
-from cart_pipelines.platforms.kit.duckdb_io import arrow_table, open_catalog
+from cart_pipelines.platforms.kit.duckdb_io import arrow_table, attach, open_catalog
 from cart_pipelines.platforms.kit.target import Target, WriteResult
 
 # (column, message) that must be unique per entity; compared case-insensitively like a shop's admin does.
@@ -24,6 +27,95 @@ UNIQUE = {
                  ("url_key", "a product with this URL key already exists")],
     "categories": [("url_key", "a category with this URL key already exists")],
 }
+
+
+TARGET_SCHEMA = "_local_target"
+
+
+def create_rows(con: duckdb.DuckDBPyConnection, schema: str, entity: str, rows_sql: str,
+                preserve_ids: bool = False) -> str:
+    """Create the rows of `rows_sql` (`source_id`, the entity's columns, `_ord` giving their order) in
+    `schema`.`entity`, set-based; returns a temp table of (source_id, target_id, error, _pos), one row per input row.
+    A row whose unique value (case-insensitive) the table holds, or an earlier row of the same call has, is refused
+    with the shop's message; the others get the next free ids (or, with `preserve_ids`, their source id where it is
+    a number no record has yet) and are inserted in one statement."""
+    table = f"{schema}.{entity}"
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _incoming AS SELECT *, row_number() OVER (ORDER BY _ord) AS _pos "
+                f"FROM ({rows_sql})")
+    errors = [f"""CASE WHEN {column} IS NOT NULL AND (
+                     lower({column}) IN (SELECT lower({column}) FROM {table} WHERE {column} IS NOT NULL)
+                     OR row_number() OVER (PARTITION BY lower({column}) ORDER BY _pos) > 1) THEN '{message}' END"""
+              for column, message in UNIQUE.get(entity, [])]
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _checked AS SELECT _pos, source_id, "
+                f"{f'coalesce({chr(44).join(errors)})' if errors else 'NULL::VARCHAR'} AS error FROM _incoming")
+    preserved = "NULL::VARCHAR"
+    if preserve_ids:  # the source id, where it is a number no record has yet
+        preserved = (f"CASE WHEN TRY_CAST(source_id AS BIGINT) > 0 AND source_id NOT IN (SELECT id FROM {table}) "
+                     f"AND row_number() OVER (PARTITION BY source_id ORDER BY _pos) = 1 THEN source_id END")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _ids AS SELECT _pos, source_id, error, {preserved} AS kept "
+                f"FROM _checked WHERE error IS NULL")
+    # New ids continue after the largest one (a single writer, so no race), never meeting a preserved id.
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE _written AS
+        SELECT c._pos, c.source_id, CASE WHEN c.error IS NULL THEN coalesce(i.kept, CAST(
+                   row_number() OVER (PARTITION BY c.error IS NULL AND i.kept IS NULL ORDER BY c._pos) + greatest(
+                       (SELECT coalesce(max(TRY_CAST(id AS BIGINT)), 0) FROM {table}),
+                       (SELECT coalesce(max(TRY_CAST(kept AS BIGINT)), 0) FROM _ids)) AS VARCHAR)) END AS target_id,
+               c.error
+        FROM _checked c LEFT JOIN _ids i USING (_pos)""")
+    columns = [c for c in _columns(con, "_incoming") if c not in ("source_id", "_ord", "_pos")]
+    con.execute(f"INSERT INTO {table} (id, {', '.join(columns)}, _source_id) "
+                f"SELECT w.target_id, {', '.join(f'i.{c}' for c in columns)}, i.source_id "
+                f"FROM _incoming i JOIN _written w USING (_pos) WHERE w.error IS NULL ORDER BY i._pos")
+    con.execute("DROP TABLE _incoming; DROP TABLE _checked; DROP TABLE _ids")
+    return "_written"
+
+
+def update_rows(con: duckdb.DuckDBPyConnection, schema: str, entity: str, rows_sql: str) -> str:
+    """Update `schema`.`entity` from the rows of `rows_sql` (`source_id`, `target_id`, columns, `_ord`), set-based;
+    returns a temp table of (source_id, target_id, error, _ord): an error where the record no longer exists."""
+    table = f"{schema}.{entity}"
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _incoming AS {rows_sql}")
+    columns = [c for c in _columns(con, "_incoming") if c not in ("source_id", "target_id", "_ord")]
+    con.execute(f"UPDATE {table} SET {', '.join(f'{c} = i.{c}' for c in columns)}, _source_id = i.source_id "
+                f"FROM _incoming i WHERE {table}.id = i.target_id")
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE _written AS
+        SELECT i._ord, i.source_id, i.target_id, CASE WHEN t.id IS NULL
+                   THEN '{entity} ' || i.target_id || ' no longer exists on the target' END AS error
+        FROM _incoming i LEFT JOIN (SELECT id FROM {table} WHERE id IN (SELECT target_id FROM _incoming)) t
+             ON t.id = i.target_id""")
+    con.execute("DROP TABLE _incoming")
+    return "_written"
+
+
+def existing_sql(schema: str, entity: str, source_ids_sql: str) -> str:
+    """(source id, target id) of records the target holds for the source ids `source_ids_sql` selects."""
+    return (f"SELECT _source_id AS source_id, min(id) AS target_id FROM {schema}.{entity} "
+            f"WHERE _source_id IN ({source_ids_sql}) GROUP BY 1")
+
+
+def _columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
+    return [r[0] for r in con.execute(f"DESCRIBE {table}").fetchall()]
+
+
+@dataclass(frozen=True)
+class SqlWriter:
+    """The local target attached to a catalog connection: writes whole entities with the rules of create/update."""
+    con: duckdb.DuckDBPyConnection
+    schema: str
+
+    def create(self, entity: str, rows_sql: str, preserve_ids: bool = False) -> str:
+        return create_rows(self.con, self.schema, entity, rows_sql, preserve_ids)
+
+    def update(self, entity: str, rows_sql: str) -> str:
+        return update_rows(self.con, self.schema, entity, rows_sql)
+
+    def existing(self, entity: str, source_ids_sql: str) -> str:
+        return existing_sql(self.schema, entity, source_ids_sql)
+
+    def delete(self, entity: str, target_ids_sql: str) -> int:
+        return self.con.execute(f"DELETE FROM {self.schema}.{entity} WHERE id IN ({target_ids_sql})").fetchone()[0]
 
 
 class DuckDBStore(Target):
@@ -55,35 +147,9 @@ class DuckDBStore(Target):
         con = self._connect()
         try:
             con.register("batch", rows)
-            con.execute("CREATE OR REPLACE TEMP TABLE incoming AS SELECT *, row_number() OVER () AS _pos FROM batch")
-            con.execute("ALTER TABLE incoming ADD COLUMN _error VARCHAR")
-            for column, message in UNIQUE.get(entity, []):
-                con.execute(f"""
-                    UPDATE incoming SET _error = '{message}'
-                    WHERE _error IS NULL AND {column} IS NOT NULL AND (
-                        lower({column}) IN (SELECT lower({column}) FROM {entity} WHERE {column} IS NOT NULL)
-                        OR _pos > (SELECT min(i2._pos) FROM incoming i2 WHERE lower(i2.{column}) = lower(incoming.{column})))""")
-            con.execute("BEGIN")
-            con.execute("ALTER TABLE incoming ADD COLUMN _id VARCHAR")
-            if preserve_ids:  # the source id, where it is a number no record has yet
-                con.execute(f"""
-                    UPDATE incoming SET _id = source_id
-                    WHERE _error IS NULL AND TRY_CAST(source_id AS BIGINT) > 0
-                      AND source_id NOT IN (SELECT id FROM {entity})
-                      AND _pos = (SELECT min(i2._pos) FROM incoming i2 WHERE i2.source_id = incoming.source_id)""")
-            # New ids continue after the largest one (a single writer, so no race), never meeting a preserved id.
-            con.execute(f"""
-                UPDATE incoming SET _id = CAST(n.next_id AS VARCHAR)
-                FROM (SELECT _pos, row_number() OVER (ORDER BY _pos) + greatest(
-                        (SELECT coalesce(max(TRY_CAST(id AS BIGINT)), 0) FROM {entity}),
-                        (SELECT coalesce(max(TRY_CAST(_id AS BIGINT)), 0) FROM incoming)) AS next_id
-                      FROM incoming WHERE _error IS NULL AND _id IS NULL) n
-                WHERE incoming._pos = n._pos""")
-            columns = [c for c in rows.column_names if c != "source_id"]
-            con.execute(f"INSERT INTO {entity} (id, {', '.join(columns)}, _source_id) "
-                        f"SELECT _id, {', '.join(columns)}, source_id FROM incoming WHERE _error IS NULL")
-            con.execute("COMMIT")
-            out = con.execute("SELECT source_id, _id, _error FROM incoming ORDER BY _pos").fetchall()
+            results = create_rows(con, "main", entity, "SELECT *, row_number() OVER () AS _ord FROM batch",
+                                  preserve_ids)
+            out = con.execute(f"SELECT source_id, target_id, error FROM {results} ORDER BY _pos").fetchall()
         finally:
             con.close()
         return [WriteResult(sid, tid, err) for sid, tid, err in out]
@@ -92,16 +158,11 @@ class DuckDBStore(Target):
         con = self._connect()
         try:
             con.register("batch", rows)
-            columns = [c for c in rows.column_names if c not in ("source_id", "target_id")]
-            assignments = ", ".join(f"{c} = batch.{c}" for c in columns)
-            con.execute(f"UPDATE {entity} SET {assignments}, _source_id = batch.source_id FROM batch "
-                        f"WHERE {entity}.id = batch.target_id")
-            found = {r[0] for r in con.execute(
-                f"SELECT id FROM {entity} WHERE id IN (SELECT target_id FROM batch)").fetchall()}
+            results = update_rows(con, "main", entity, "SELECT *, row_number() OVER () AS _ord FROM batch")
+            out = con.execute(f"SELECT source_id, target_id, error FROM {results} ORDER BY _ord").fetchall()
         finally:
             con.close()
-        return [WriteResult(s, t, None if t in found else f"{entity} {t} no longer exists on the target")
-                for s, t in zip(rows.column("source_id").to_pylist(), rows.column("target_id").to_pylist())]
+        return [WriteResult(s, t, e) for s, t, e in out]
 
     def find_existing(self, entity: str, source_ids: list[str]) -> dict[str, str]:
         if not source_ids:
@@ -109,11 +170,21 @@ class DuckDBStore(Target):
         con = self._connect()
         try:
             con.register("wanted", pa.table({"sid": pa.array(source_ids, pa.string())}))
-            return dict(con.execute(
-                f"SELECT _source_id, min(id) FROM {entity} WHERE _source_id IN (SELECT sid FROM wanted) GROUP BY 1"
-            ).fetchall())
+            return dict(con.execute(existing_sql("main", entity, "SELECT sid FROM wanted")).fetchall())
         finally:
             con.close()
+
+    @contextmanager
+    def attached(self, con: duckdb.DuckDBPyConnection) -> Iterator["SqlWriter"]:
+        """The target's tables attached to `con` (the catalog), so a load writes a whole entity set-based, from the
+        catalog's tables to the target's, with the same rules as create/update. While attached, this process
+        cannot open the target file otherwise (DuckDB attaches a file once per process)."""
+        self._connect().close()  # the tables exist
+        attach(con, self.path, TARGET_SCHEMA)
+        try:
+            yield SqlWriter(con, TARGET_SCHEMA)
+        finally:
+            con.execute(f"DETACH {TARGET_SCHEMA}")
 
     def scan(self, entity: str) -> pa.Table:
         con = self._connect(read_only=True)
