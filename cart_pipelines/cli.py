@@ -32,6 +32,21 @@ console = Console(width=None if sys.stdout.isatty() else 120)
 err = Console(stderr=True, soft_wrap=True)  # one sentence on one line, greppable
 
 
+def log_path() -> Path:
+    """The command line's log file: library warnings and the like, kept off the terminal (library_warnings.py).
+    In DAGSTER_HOME (default .dagster_home/ in the project, as dagster_home() makes it), without importing Dagster."""
+    root = Path(__file__).resolve().parents[1]
+    home = os.environ.get("DAGSTER_HOME") or (root if (root / "pyproject.toml").exists() else Path.cwd()) / ".dagster_home"
+    return Path(home) / "logs" / "cart-pipelines.log"
+
+
+@app.callback()
+def _startup() -> None:
+    from cart_pipelines.library_warnings import route_to_log
+
+    route_to_log(log_path())
+
+
 def _fail(message: str, code: int = 2):
     err.print(f"[bold red]error:[/] {message}")
     raise typer.Exit(code)

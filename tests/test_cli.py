@@ -1,5 +1,6 @@
 """The command line: the README's demo command, its report, and errors as one sentence with exit code 2."""
 
+import pytest
 from conftest import SAMPLE
 from typer.testing import CliRunner
 
@@ -130,3 +131,47 @@ def test_backfill_errors_are_one_sentence(tmp_path, monkeypatch):
     res = invoke(["backfill", "orders", "--from", "2024-01", "--to", "2024-01", "--source", str(SAMPLE), *data],
                  tmp_path, monkeypatch)
     assert res.exit_code == 1 and "customers are not migrated" in res.output and "Traceback" not in res.output
+
+
+def _cli(args, tmp_path):
+    """The installed command in its own process, as a user runs it: stderr is what the terminal shows."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    exe = Path(sys.executable).with_name("cart-pipelines")
+    env = {**os.environ, "DAGSTER_HOME": str(tmp_path / "home")}
+    return subprocess.run([str(exe), *args], capture_output=True, text=True, env=env, timeout=600, cwd=tmp_path)
+
+
+def _assert_no_library_warnings(res, tmp_path):
+    warned = [line for line in res.stderr.splitlines() if "Warning" in line]
+    assert not warned, warned[:3]
+    log = (tmp_path / "home" / "logs" / "cart-pipelines.log").read_text()
+    assert "BetaWarning" in log  # routed to the log, not lost
+
+
+def test_library_warnings_go_to_the_log_not_the_terminal(tmp_path):
+    res = _cli(["status"], tmp_path)
+    assert res.returncode == 0, res.stderr
+    _assert_no_library_warnings(res, tmp_path)
+
+
+def test_other_warnings_still_reach_the_terminal(tmp_path):
+    import subprocess
+    import sys
+
+    code = ("import warnings; from pathlib import Path; from cart_pipelines.library_warnings import route_to_log; "
+            f"route_to_log(Path({str(tmp_path / 'w.log')!r})); warnings.warn('look at this', UserWarning)")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert "UserWarning: look at this" in res.stderr
+    assert "look at this" in (tmp_path / "w.log").read_text()
+
+
+@pytest.mark.slow
+def test_demo_migration_prints_no_library_warnings(tmp_path):
+    res = _cli(["migrate", "--demo", "--data", str(tmp_path / "data")], tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert "All 23 checks passed" in res.stdout
+    _assert_no_library_warnings(res, tmp_path)
