@@ -136,7 +136,7 @@ def _record(con, target: Target, entity: str, results: str, action: str, res: Lo
                         CASE WHEN error IS NULL THEN '{action}' END
                     FROM {results}""")
     ok, rejected = con.execute(f"SELECT count(*) FILTER (WHERE error IS NULL), count(*) FILTER (WHERE error IS NOT "
-                               f"NULL) FROM {results}").fetchone()
+                               f"NULL) FROM {results}").fetchall()[0]  # all: DuckDB keeps a half-read result open
     setattr(res, action, getattr(res, action) + ok)
     res.rejected += rejected
 
