@@ -1,10 +1,13 @@
 """Verification of a load by reading the target back: the SQL behind the asset checks.
 
 Each function returns (passed, facts). The target is read through Target.scan and registered in the catalog
-connection, so the same checks run against any target that can be read back.
+connection, so the same checks run against any target that can be read back; a target in a DuckDB file is
+attached instead, so its tables are read where they lie rather than copied into memory.
 """
 
 from __future__ import annotations
+
+from contextlib import contextmanager
 
 import duckdb
 
@@ -15,9 +18,23 @@ from cart_pipelines.platforms.kit.target import Target
 MONEY_FIELDS = ("subtotal", "shipping", "tax", "discount", "grand_total")
 
 
-def _register(con: duckdb.DuckDBPyConnection, target: Target, *entities: str) -> None:
-    for entity in entities:
-        con.register(f"target_{entity}", target.scan(entity))
+@contextmanager
+def _target_tables(con: duckdb.DuckDBPyConnection, target: Target, *entities: str):
+    """`target_<entity>` in the catalog connection for each entity, while the block runs."""
+    attached = target.attached(con)
+    if attached is None:
+        for entity in entities:
+            con.register(f"target_{entity}", target.scan(entity))
+        yield
+        return
+    with attached as sql:
+        for entity in entities:
+            con.execute(f"CREATE OR REPLACE TEMP VIEW target_{entity} AS SELECT * FROM {sql.schema}.{entity}")
+        try:
+            yield
+        finally:
+            for entity in entities:
+                con.execute(f"DROP VIEW IF EXISTS target_{entity}")
 
 
 def _loaded_map(target: Target, entity: str) -> str:
@@ -38,16 +55,16 @@ def counts_reconcile(con, target: Target, entity: str) -> tuple[bool, dict]:
     """Every record the ledger calls loaded exists on the target, once."""
     if not target.has(entity):
         return True, {"target_has_entity": False}
-    _register(con, target, entity)
-    loaded, present, duplicated = con.execute(f"""
-        SELECT count(*), count(t.id), count(*) FILTER (WHERE n > 1)
-        FROM {_loaded_map(target, entity)} m
-        LEFT JOIN (SELECT id, count(*) OVER (PARTITION BY _source_id) AS n FROM target_{entity}) t
-               ON t.id = m.target_id""").fetchone()
+    with _target_tables(con, target, entity):
+        loaded, present, duplicated = con.execute(f"""
+            SELECT count(*), count(t.id), count(*) FILTER (WHERE n > 1)
+            FROM {_loaded_map(target, entity)} m
+            LEFT JOIN (SELECT id, count(*) OVER (PARTITION BY _source_id) AS n FROM target_{entity}) t
+                   ON t.id = m.target_id""").fetchall()[0]
+        rows = con.execute(f"SELECT count(*) FROM target_{entity}").fetchall()[0][0]
     missing = loaded - present
     return missing == 0 and duplicated == 0, {"loaded": loaded, "on_target": present, "missing_on_target": missing,
-                                              "duplicated_on_target": duplicated,
-                                              "target_rows": target.count(entity)}
+                                              "duplicated_on_target": duplicated, "target_rows": rows}
 
 
 def references_resolve(con, target: Target, entity: str) -> tuple[bool, dict]:
@@ -60,27 +77,27 @@ def references_resolve(con, target: Target, entity: str) -> tuple[bool, dict]:
         parents.add("categories")
     if entity == "orders":
         parents.add("products")
-    _register(con, target, entity, *parents)
-    facts: dict[str, int] = {}
-    scope = f"t.id IN (SELECT target_id FROM {_loaded_map(target, entity)})"
-    for column, (_, ref) in refs.items():
-        facts[f"{column} dangling"] = con.execute(f"""
-            SELECT count(*) FROM target_{entity} t WHERE {scope} AND t.{column} IS NOT NULL
-              AND t.{column} NOT IN (SELECT id FROM target_{ref})""").fetchone()[0]
-        if entity in ("orders", "reviews"):  # Mystore requires these links (seed 000 rules 4 and 5)
-            facts[f"{column} missing"] = con.execute(
-                f"SELECT count(*) FROM target_{entity} t WHERE {scope} AND t.{column} IS NULL").fetchone()[0]
-    if entity == "products":
-        facts["category_ids dangling"] = con.execute(f"""
-            SELECT count(*) FROM (SELECT unnest(category_ids) AS c FROM target_products t WHERE {scope})
-            WHERE c IS NULL OR c NOT IN (SELECT id FROM target_categories)""").fetchone()[0]
-        facts["products without category"] = con.execute(
-            f"SELECT count(*) FROM target_products t WHERE {scope} AND len(coalesce(category_ids, [])) = 0"
-        ).fetchone()[0]
-    if entity == "orders":
-        facts["item product_id dangling"] = con.execute(f"""
-            SELECT count(*) FROM (SELECT unnest(items) AS i FROM target_orders t WHERE {scope})
-            WHERE i.product_id IS NOT NULL AND i.product_id NOT IN (SELECT id FROM target_products)""").fetchone()[0]
+    with _target_tables(con, target, entity, *parents):
+        facts: dict[str, int] = {}
+        scope = f"t.id IN (SELECT target_id FROM {_loaded_map(target, entity)})"
+        for column, (_, ref) in refs.items():
+            facts[f"{column} dangling"] = con.execute(f"""
+                SELECT count(*) FROM target_{entity} t WHERE {scope} AND t.{column} IS NOT NULL
+                  AND t.{column} NOT IN (SELECT id FROM target_{ref})""").fetchone()[0]
+            if entity in ("orders", "reviews"):  # Mystore requires these links (seed 000 rules 4 and 5)
+                facts[f"{column} missing"] = con.execute(
+                    f"SELECT count(*) FROM target_{entity} t WHERE {scope} AND t.{column} IS NULL").fetchone()[0]
+        if entity == "products":
+            facts["category_ids dangling"] = con.execute(f"""
+                SELECT count(*) FROM (SELECT unnest(category_ids) AS c FROM target_products t WHERE {scope})
+                WHERE c IS NULL OR c NOT IN (SELECT id FROM target_categories)""").fetchone()[0]
+            facts["products without category"] = con.execute(
+                f"SELECT count(*) FROM target_products t WHERE {scope} AND len(coalesce(category_ids, [])) = 0"
+            ).fetchone()[0]
+        if entity == "orders":
+            facts["item product_id dangling"] = con.execute(f"""
+                SELECT count(*) FROM (SELECT unnest(items) AS i FROM target_orders t WHERE {scope})
+                WHERE i.product_id IS NOT NULL AND i.product_id NOT IN (SELECT id FROM target_products)""").fetchone()[0]
     return all(v == 0 for v in facts.values()), facts
 
 
@@ -94,23 +111,23 @@ def money_totals_match(con, target: Target) -> tuple[bool, dict]:
     """Order money on the target equals the source, field by field and in total, for every loaded order; and the
     net totals (after refunds) too where the target holds refunds. Where it does not, the orders with refunds are
     counted (`refunds_not_carried`; the report lists them) and only gross totals are compared."""
-    _register(con, target, "orders")
-    sums = ", ".join(f"sum(s.{f}) AS source_{f}, sum(t.{f}) AS target_{f}" for f in MONEY_FIELDS)
-    mismatch = " OR ".join(f"s.{f} IS DISTINCT FROM t.{f}" for f in MONEY_FIELDS)
-    refunded = f"{SOURCE_NET} IS DISTINCT FROM s.grand_total"
-    if target.holds_refunds:
-        mismatch += f" OR {SOURCE_NET} IS DISTINCT FROM {TARGET_NET}"
-        net = f"sum({SOURCE_NET}) AS source_net_total, sum({TARGET_NET}) AS target_net_total"
-    else:
-        net = f"sum({SOURCE_NET}) AS source_net_total, count(*) FILTER (WHERE {refunded}) AS refunds_not_carried"
-    row = con.execute(f"""
-        SELECT count(*) AS orders, count(*) FILTER (WHERE {mismatch}) AS orders_differing, {sums}, {net}
-        FROM {_loaded_map(target, 'orders')} m
-        JOIN (SELECT * FROM staged_orders QUALIFY row_number() OVER (PARTITION BY source_id ORDER BY _ordinal) = 1) s
-             ON s.source_id = m.source_id
-        LEFT JOIN target_orders t ON t.id = m.target_id""").fetchone()
-    names = [d[0] for d in con.description]
-    facts = {k: (str(v) if v is not None and not isinstance(v, int) else v) for k, v in zip(names, row)}
+    with _target_tables(con, target, "orders"):
+        sums = ", ".join(f"sum(s.{f}) AS source_{f}, sum(t.{f}) AS target_{f}" for f in MONEY_FIELDS)
+        mismatch = " OR ".join(f"s.{f} IS DISTINCT FROM t.{f}" for f in MONEY_FIELDS)
+        refunded = f"{SOURCE_NET} IS DISTINCT FROM s.grand_total"
+        if target.holds_refunds:
+            mismatch += f" OR {SOURCE_NET} IS DISTINCT FROM {TARGET_NET}"
+            net = f"sum({SOURCE_NET}) AS source_net_total, sum({TARGET_NET}) AS target_net_total"
+        else:
+            net = f"sum({SOURCE_NET}) AS source_net_total, count(*) FILTER (WHERE {refunded}) AS refunds_not_carried"
+        row = con.execute(f"""
+            SELECT count(*) AS orders, count(*) FILTER (WHERE {mismatch}) AS orders_differing, {sums}, {net}
+            FROM {_loaded_map(target, 'orders')} m
+            JOIN (SELECT * FROM staged_orders QUALIFY row_number() OVER (PARTITION BY source_id ORDER BY _ordinal) = 1) s
+                 ON s.source_id = m.source_id
+            LEFT JOIN target_orders t ON t.id = m.target_id""").fetchone()
+        names = [d[0] for d in con.description]
+        facts = {k: (str(v) if v is not None and not isinstance(v, int) else v) for k, v in zip(names, row)}
     ok = facts["orders_differing"] == 0 and all(
         facts[f"source_{f}"] == facts[f"target_{f}"] for f in MONEY_FIELDS + (("net_total",) if target.holds_refunds
                                                                                else ()))
@@ -120,11 +137,11 @@ def money_totals_match(con, target: Target) -> tuple[bool, dict]:
 def url_keys_unique(con, target: Target, entity: str) -> tuple[bool, dict]:
     if not target.has(entity):
         return True, {"target_has_entity": False}
-    _register(con, target, entity)
-    dupes, example = con.execute(f"""
-        SELECT count(*), min(k) FROM (SELECT lower(url_key) AS k FROM target_{entity} WHERE url_key IS NOT NULL
-                                      GROUP BY 1 HAVING count(*) > 1)""").fetchone()
-    empty = con.execute(f"SELECT count(*) FROM target_{entity} WHERE coalesce(url_key, '') = ''").fetchone()[0]
+    with _target_tables(con, target, entity):
+        dupes, example = con.execute(f"""
+            SELECT count(*), min(k) FROM (SELECT lower(url_key) AS k FROM target_{entity} WHERE url_key IS NOT NULL
+                                          GROUP BY 1 HAVING count(*) > 1)""").fetchone()
+        empty = con.execute(f"SELECT count(*) FROM target_{entity} WHERE coalesce(url_key, '') = ''").fetchone()[0]
     return dupes == 0 and empty == 0, {"duplicate_keys": dupes, "example": example or "", "empty_keys": empty}
 
 

@@ -136,7 +136,7 @@ def _record(con, target: Target, entity: str, results: str, action: str, res: Lo
                         CASE WHEN error IS NULL THEN '{action}' END
                     FROM {results}""")
     ok, rejected = con.execute(f"SELECT count(*) FILTER (WHERE error IS NULL), count(*) FILTER (WHERE error IS NOT "
-                               f"NULL) FROM {results}").fetchall()[0]  # all: DuckDB keeps a half-read result open
+                               f"NULL) FROM {results}").fetchall()[0]  # fetchall: DuckDB 2 keeps a half-read result open
     setattr(res, action, getattr(res, action) + ok)
     res.rejected += rejected
 
@@ -185,7 +185,7 @@ def _adopt(con, target: Target, entity: str, sql) -> int:
                                                        "target_id": pa.array(list(found.values()), pa.string())}))
                 con.execute("INSERT INTO _found SELECT * FROM _found_batch")
                 con.unregister("_found_batch")
-    adopted = con.execute("SELECT count(*) FROM _found").fetchone()[0]
+    adopted = con.execute("SELECT count(*) FROM _found").fetchall()[0][0]
     if adopted:
         con.execute("UPDATE load_plan SET action = 'update', target_id = f.target_id FROM _found f "
                     "WHERE load_plan.source_id = f.source_id")
@@ -231,7 +231,7 @@ def _ensure_helpers(con, target: Target, entity: str, settings: RuleSettings, sq
                                                                  .drop_columns(["_ord"]))))
             con.execute("INSERT INTO _helpers SELECT * FROM _helper_batch")
             con.unregister("_helper_batch")
-    answered, made = con.execute("SELECT count(*), count(*) FILTER (WHERE error IS NULL) FROM _helpers").fetchone()
+    answered, made = con.execute("SELECT count(*), count(*) FILTER (WHERE error IS NULL) FROM _helpers").fetchall()[0]
     con.execute("INSERT OR REPLACE INTO id_map (target, entity, source_id, target_id, row_hash) "
                 f"SELECT $target, '{ref_entity}', source_id, target_id, 'created-by-rule' FROM _helpers "
                 "WHERE error IS NULL", {"target": target.name})
@@ -247,7 +247,7 @@ def resolve_deletions(con, target: Target, entity: str, delete: bool, res: LoadR
         SELECT l.source_id, m.target_id FROM ledger l JOIN id_map m ON m.target = ? AND m.entity = l.entity
             AND m.source_id = l.source_id
         WHERE l.entity = ? AND l.outcome = '{ledger.DELETED}'""", [target.name, entity])
-    gone = con.execute("SELECT count(*) FROM _gone").fetchone()[0]
+    gone = con.execute("SELECT count(*) FROM _gone").fetchall()[0][0]
     if delete and gone:
         if sql is not None:
             sql.delete(entity, "SELECT target_id FROM _gone")
@@ -273,13 +273,13 @@ def plan_entity(con: duckdb.DuckDBPyConnection, target: Target, entity: str, del
     interrupted run left on the target count as creates here; the real load adopts them as updates.)"""
     plan = {"create": 0, "update": 0, "unchanged": 0, "delete": 0, "flag_deleted_at_source": 0}
     if not target.has(entity):
-        return {**plan, "target_lacks_entity": con.execute(f"SELECT count(*) FROM transformed_{entity}").fetchone()[0]}
+        return {**plan, "target_lacks_entity": con.execute(f"SELECT count(*) FROM transformed_{entity}").fetchall()[0][0]}
     _plan(con, target, entity)
     plan.update(con.execute("SELECT action, count(*) FROM load_plan GROUP BY 1").fetchall())
     con.execute("DROP TABLE load_plan")
     gone = con.execute(f"""SELECT count(*) FROM ledger l JOIN id_map m ON m.target = ? AND m.entity = l.entity
                            AND m.source_id = l.source_id WHERE l.entity = ? AND l.outcome = '{ledger.DELETED}'""",
-                       [target.name, entity]).fetchone()[0]
+                       [target.name, entity]).fetchall()[0][0]
     plan["delete" if delete_on_target else "flag_deleted_at_source"] = gone
     return plan
 
@@ -300,14 +300,14 @@ def load_entity(con: duckdb.DuckDBPyConnection, target: Target, entity: str,
         res.helpers_created = _ensure_helpers(con, target, entity, settings, sql)
         res.unchanged = con.execute(f"""
             INSERT INTO ledger SELECT '{entity}', source_id, 'load', 'loaded', NULL, NULL, 'unchanged'
-            FROM load_plan WHERE action = 'unchanged'""").fetchone()[0]
+            FROM load_plan WHERE action = 'unchanged'""").fetchall()[0][0]
         select = _select_sql(con, entity, target)
         depths = [r[0] for r in con.execute("SELECT DISTINCT depth FROM load_plan ORDER BY 1").fetchall()]
         for depth in depths:
             # Updates first: a record renamed by the URL-key rule frees its old key before a new record takes it.
             for action in ("update", "create"):
                 if not con.execute("SELECT count(*) FROM load_plan WHERE action = ? AND depth = ?",
-                                   [action, depth]).fetchone()[0]:
+                                   [action, depth]).fetchall()[0][0]:
                     continue
                 params = _params(select, target=target.name, action=action, depth=depth)
                 if sql is not None:

@@ -20,16 +20,20 @@ COLUMNS = ("entity", "source", "loaded", "created", "updated", "unchanged", "ski
 def build(con: duckdb.DuckDBPyConnection, settings: dict | None = None, accepted_hashes: tuple[str, ...] = (),
           directory: str | Path | None = None, holds_refunds: bool = True) -> dict:
     """The report; with `directory`, also redirects.csv, password_resets.csv and (for a target that holds no
-    refunds, `holds_refunds` false) refunds_not_carried.csv there."""
-    redirect_rows, reset_rows = redirects(con), password_resets(con, accepted_hashes)
-    refund_rows = [] if holds_refunds else refunds_not_carried(con)
-    if directory is not None:
-        Path(directory).mkdir(parents=True, exist_ok=True)
-        write_csv(Path(directory) / "redirects.csv", ("old_url", "new_url", "entity", "source_id"), redirect_rows)
-        write_csv(Path(directory) / "password_resets.csv", ("source_id", "email", "reason"), reset_rows)
-        if refund_rows:
-            write_csv(Path(directory) / "refunds_not_carried.csv", ("source_id", "order_number", "refunds",
-                                                                     "refunded_total", "grand_total"), refund_rows)
+    refunds, `holds_refunds` false) refunds_not_carried.csv there (written by DuckDB from the catalog, so no list
+    passes through Python)."""
+    csvs = {"redirects": (redirects_sql(con), ("old_url", "new_url", "entity", "source_id")),
+            "password_resets": (password_resets_sql(con, accepted_hashes), ("source_id", "email", "reason"))}
+    if not holds_refunds:
+        csvs["refunds_not_carried"] = (refunds_not_carried_sql(con), REFUND_COLUMNS)
+    counted = {}
+    for name, (sql, header) in csvs.items():
+        counted[name] = con.execute(f"SELECT count(*) FROM ({sql})").fetchall()[0][0]
+        if directory is not None and (counted[name] or name != "refunds_not_carried"):
+            Path(directory).mkdir(parents=True, exist_ok=True)
+            write_csv(con, Path(directory) / f"{name}.csv", header, sql)
+    refund_rows = con.execute(f"{csvs['refunds_not_carried'][0]} LIMIT 50").fetchall() if counted.get(
+        "refunds_not_carried") else []
     entities = [ledger.summarize(con, e).as_dict() for e in ENTITY_NAMES]
     rules = [{"entity": e, "rule": r, "records": n,
               "description": (RULES_BY_NAME[r].description if r in RULES_BY_NAME else SCOPE_RULES.get(r, ""))}
@@ -52,12 +56,12 @@ def build(con: duckdb.DuckDBPyConnection, settings: dict | None = None, accepted
         "created_by_rules": helpers,
         "quarantine_examples": examples,
         "files_not_read": not_read,
-        "redirects": len(redirect_rows),
-        "password_resets": len(reset_rows),
+        "redirects": counted["redirects"],
+        "password_resets": counted["password_resets"],
         # the target holds no refunds: these orders carry their gross total only (first 50; all in the CSV)
-        "refunds_not_carried": [dict(zip(("source_id", "order_number", "refunds", "refunded_total", "grand_total"),
-                                         (r[0], r[1], r[2], str(r[3]), str(r[4])))) for r in refund_rows[:50]],
-        "refunds_not_carried_count": len(refund_rows),
+        "refunds_not_carried": [dict(zip(REFUND_COLUMNS, (r[0], r[1], r[2], str(r[3]), str(r[4]))))
+                                for r in refund_rows],
+        "refunds_not_carried_count": counted.get("refunds_not_carried", 0),
         "reserved_emails": reserved_emails(con),
     }
 
@@ -118,10 +122,18 @@ def _exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
                        "SELECT view_name FROM duckdb_views()) WHERE n = ?", [name]).fetchone()[0] > 0
 
 
+NOTHING = "SELECT NULL::VARCHAR, NULL::VARCHAR, NULL::VARCHAR, NULL::VARCHAR WHERE false"
+
+
 def redirects(con: duckdb.DuckDBPyConnection) -> list[tuple]:
+    """(old URL, new URL, entity, source id) rows of redirects_sql, for a target that writes them."""
+    return con.execute(redirects_sql(con)).fetchall()
+
+
+def redirects_sql(con: duckdb.DuckDBPyConnection) -> str:
     """Old URL → new URL for loaded products and categories whose URL changed: load them as 301 redirects. The old
     URL is the source's key as the last full extraction staged it, else as a backfill slice read it."""
-    rows = []
+    parts = []
     for entity in ("categories", "products"):
         if not _exists(con, f"transformed_{entity}"):
             continue
@@ -132,39 +144,54 @@ def redirects(con: duckdb.DuckDBPyConnection) -> list[tuple]:
             known.append(f"SELECT source_id, url_key, 1 AS _pref, 0 AS _ordinal FROM backfill_url_keys WHERE entity = '{entity}'")
         if not known:
             continue
-        rows += con.execute(f"""
-            SELECT '/' || s.url_key, '/' || t.url_key, '{entity}', s.source_id
+        parts.append(f"""
+            SELECT '/' || s.url_key AS old_url, '/' || t.url_key AS new_url, '{entity}' AS entity, s.source_id,
+                   {len(parts)} AS _part, TRY_CAST(s.source_id AS BIGINT) AS _n
             FROM (SELECT * FROM ({' UNION ALL '.join(known)})
                   QUALIFY row_number() OVER (PARTITION BY source_id ORDER BY _pref, _ordinal) = 1) s
             JOIN transformed_{entity} t USING (source_id)
-            WHERE s.url_key IS NOT NULL AND s.url_key <> t.url_key AND s.source_id IN {LOADED.format(e=entity)}
-            ORDER BY 3, TRY_CAST(s.source_id AS BIGINT), s.source_id""").fetchall()
-    return rows
+            WHERE s.url_key IS NOT NULL AND s.url_key <> t.url_key AND s.source_id IN {LOADED.format(e=entity)}""")
+    if not parts:
+        return NOTHING
+    return (f"SELECT old_url, new_url, entity, source_id FROM ({' UNION ALL '.join(parts)}) "
+            f"ORDER BY _part, _n, source_id")
 
 
 def password_resets(con: duckdb.DuckDBPyConnection, accepted: tuple[str, ...]) -> list[tuple]:
+    return con.execute(password_resets_sql(con, accepted)).fetchall()
+
+
+def password_resets_sql(con: duckdb.DuckDBPyConnection, accepted: tuple[str, ...]) -> str:
     """Loaded customers whose password hash could not be carried: they must reset their password."""
     if not con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'transformed_customers'").fetchone()[0]:
-        return []
+        return NOTHING.replace("NULL::VARCHAR, ", "", 1)
     ok = ", ".join(f"'{a}'" for a in accepted) or "NULL"
-    return con.execute(f"""
+    return f"""
         SELECT source_id, email, CASE WHEN password_hash IS NULL THEN 'no password hash in the source'
                                       ELSE 'the target does not accept ' || coalesce(password_algorithm, 'unknown')
-                                           || ' hashes' END
+                                           || ' hashes' END AS reason
         FROM transformed_customers
         WHERE (password_hash IS NULL OR lower(coalesce(password_algorithm, '')) NOT IN ({ok}))
           AND source_id IN {LOADED.format(e='customers')}
-        ORDER BY TRY_CAST(source_id AS BIGINT), source_id""").fetchall()
+        ORDER BY TRY_CAST(source_id AS BIGINT), source_id"""
+
+
+REFUND_COLUMNS = ("source_id", "order_number", "refunds", "refunded_total", "grand_total")
+
+
+def refunds_not_carried_sql(con: duckdb.DuckDBPyConnection) -> str:
+    """Loaded orders with refunds, for a target that holds none: (source id, number, refunds, refunded, total)."""
+    if not _exists(con, "transformed_orders"):
+        return ("SELECT NULL::VARCHAR, NULL::VARCHAR, NULL::BIGINT, NULL::DECIMAL(12,2), NULL::DECIMAL(12,2) "
+                "WHERE false")
+    return f"""
+        SELECT source_id, order_number, len(refunds), refunded_total, grand_total FROM transformed_orders
+        WHERE coalesce(refunded_total, 0) > 0 AND source_id IN {LOADED.format(e='orders')}
+        ORDER BY TRY_CAST(source_id AS BIGINT), source_id"""
 
 
 def refunds_not_carried(con: duckdb.DuckDBPyConnection) -> list[tuple]:
-    """Loaded orders with refunds, for a target that holds none: (source id, number, refunds, refunded, total)."""
-    if not _exists(con, "transformed_orders"):
-        return []
-    return con.execute(f"""
-        SELECT source_id, order_number, len(refunds), refunded_total, grand_total FROM transformed_orders
-        WHERE coalesce(refunded_total, 0) > 0 AND source_id IN {LOADED.format(e='orders')}
-        ORDER BY TRY_CAST(source_id AS BIGINT), source_id""").fetchall()
+    return con.execute(refunds_not_carried_sql(con)).fetchall()
 
 
 # SQL twin of model.coerce.reserved_email_domain, over a whole table at once
@@ -176,20 +203,18 @@ def reserved_emails(con: duckdb.DuckDBPyConnection) -> dict:
     """Loaded customers whose e-mail is under a reserved test domain: kept (the source accepted them), flagged."""
     if not _exists(con, "transformed_customers"):
         return {"count": 0, "examples": []}
-    rows = con.execute(f"""
-        SELECT source_id FROM transformed_customers
-        WHERE {RESERVED_EMAIL_SQL} AND source_id IN {LOADED.format(e='customers')}
-        ORDER BY TRY_CAST(source_id AS BIGINT), source_id""").fetchall()
-    return {"count": len(rows), "examples": [r[0] for r in rows[:10]]}
+    where = f"{RESERVED_EMAIL_SQL} AND source_id IN {LOADED.format(e='customers')}"
+    count = con.execute(f"SELECT count(*) FROM transformed_customers WHERE {where}").fetchone()[0]
+    rows = con.execute(f"""SELECT source_id FROM transformed_customers WHERE {where}
+                           ORDER BY TRY_CAST(source_id AS BIGINT), source_id LIMIT 10""").fetchall()
+    return {"count": count, "examples": [r[0] for r in rows]}
 
 
-def write_csv(path: Path, header: tuple, rows: list[tuple]) -> None:
-    import csv
-
-    with open(path, "w", newline="", encoding="utf-8") as fh:
-        w = csv.writer(fh)
-        w.writerow(header)
-        w.writerows(rows)
+def write_csv(con: duckdb.DuckDBPyConnection, path: Path, header: tuple, sql: str) -> None:
+    """The rows of `sql` as CSV with `header`, written by DuckDB (a header line even when there are none)."""
+    names = ", ".join(f'"{h}"' for h in header)
+    literal = str(path).replace("'", "''")
+    con.execute(f"COPY (SELECT * FROM ({sql}) AS r({names})) TO '{literal}' (FORMAT csv, HEADER)")
 
 
 MIGRATION, DRY_RUN = "migration_report", "dry_run_report"
