@@ -36,7 +36,8 @@ def log_path() -> Path:
     """The command line's log file: library warnings and the like, kept off the terminal (library_warnings.py).
     In DAGSTER_HOME (default .dagster_home/ in the project, as dagster_home() makes it), without importing Dagster."""
     root = Path(__file__).resolve().parents[1]
-    home = os.environ.get("DAGSTER_HOME") or (root if (root / "pyproject.toml").exists() else Path.cwd()) / ".dagster_home"
+    project = root if (root / "pyproject.toml").exists() else Path.cwd()
+    home = os.environ.get("DAGSTER_HOME") or project / ".dagster_home"
     return Path(home) / "logs" / "cart-pipelines.log"
 
 

@@ -35,7 +35,7 @@ def test_set_based_load_equals_the_batched_path_and_a_rerun_writes_nothing(tmp_p
     # refuses that source customer, and both paths must refuse it the same way.
     taken = fast.target.scan("customers").schema  # creates the tables
     for run in (fast, batched):
-        DuckDBStore(run.target.path).create("customers", _customer(taken, "pre-existing", "HEGE.Halvorsen.2@hotmail.com"))
+        DuckDBStore(run.target.path).create("customers", _customer(taken, "elsewhere", "HEGE.Halvorsen.2@hotmail.com"))
     first = fast()
     assert counts(first) == counts(batched())
     assert first["customers"].rejected == 1 and first["orders"].created > 500

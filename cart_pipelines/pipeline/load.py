@@ -65,6 +65,20 @@ def _map_join(alias: str, entity: str, on: str) -> str:
             f"AND {alias}.source_id = {on}")
 
 
+def _list_join(alias: str, entity: str, column: str, ref_entity: str, key: str, item: str) -> str:
+    """The list `column` of each planned row with its elements' references resolved (`alias`.resolved, in list
+    order) and whether one did not load (`alias`.missing): one grouped join over the elements, as a correlated
+    subquery per row would carry the whole wide row through DuckDB's decorrelation."""
+    return f"""LEFT JOIN (
+        SELECT u.source_id, list({item} ORDER BY u.pos) AS resolved,
+               bool_or({key} IS NOT NULL AND m.source_id IS NULL) AS missing
+        FROM (SELECT x.source_id, unnest(x.{column}) AS e, generate_subscripts(x.{column}, 1) AS pos
+              FROM transformed_{entity} x JOIN load_plan px ON px.source_id = x.source_id
+              WHERE px.action = $action AND px.depth = $depth) u
+        LEFT JOIN id_map m ON m.target = $target AND m.entity = '{ref_entity}' AND m.source_id = {key}
+        GROUP BY 1) {alias} ON {alias}.source_id = t.source_id"""
+
+
 def _password_sql(target: Target) -> str:
     """Hashes go only where the target accepts their algorithm; other customers must reset (see report)."""
     accepted = ", ".join(f"'{a}'" for a in target.password_algorithms) or "NULL"
@@ -81,18 +95,11 @@ def _select_sql(con: duckdb.DuckDBPyConnection, entity: str, target: Target) -> 
         if c in INTERNAL or c in ref_sources:
             continue
         if entity == "orders" and c == "items":
-            select.append("""coalesce((
-                SELECT list(struct_pack(source_id := u.i.source_id, product_id := m.target_id, sku := u.i.sku,
-                                        name := u.i.name, qty := u.i.qty, price := u.i.price, tax := u.i.tax)
-                            ORDER BY u.pos)
-                FROM (SELECT unnest(t.items) AS i, generate_subscripts(t.items, 1) AS pos) u
-                LEFT JOIN id_map m ON m.target = $target AND m.entity = 'products'
-                                  AND m.source_id = u.i.product_source_id), []) AS items""")
-            unresolved.append("""CASE WHEN EXISTS (
-                SELECT 1 FROM (SELECT unnest(t.items) AS i) u
-                WHERE u.i.product_source_id IS NOT NULL AND u.i.product_source_id NOT IN (
-                    SELECT source_id FROM id_map WHERE target = $target AND entity = 'products'))
-                THEN 'an order item product did not load' END""")
+            joins.append(_list_join("it", entity, "items", "products", "u.e.product_source_id", """struct_pack(
+                source_id := u.e.source_id, product_id := m.target_id, sku := u.e.sku, name := u.e.name,
+                qty := u.e.qty, price := u.e.price, tax := u.e.tax)"""))
+            select.append("coalesce(it.resolved, []) AS items")
+            unresolved.append("CASE WHEN it.missing THEN 'an order item product did not load' END")
         elif entity == "customers" and c in ("password_hash", "password_algorithm"):
             select.append(_password_sql(target).format(c=c))
         else:
@@ -106,13 +113,9 @@ def _select_sql(con: duckdb.DuckDBPyConnection, entity: str, target: Target) -> 
         unresolved.append(f"CASE WHEN t.{src} IS NOT NULL AND r{k}.target_id IS NULL "
                           f"THEN '{ref_entity} ' || t.{src} || ' did not load' END")
     if "category_source_ids" in cols:
-        select.append("""(SELECT list(m.target_id ORDER BY u.pos)
-                FROM (SELECT unnest(t.category_source_ids) AS sid, generate_subscripts(t.category_source_ids, 1) AS pos) u
-                LEFT JOIN id_map m ON m.target = $target AND m.entity = 'categories' AND m.source_id = u.sid
-            ) AS category_ids""")
-        unresolved.append("""CASE WHEN EXISTS (SELECT 1 FROM (SELECT unnest(t.category_source_ids) AS sid) u
-                WHERE u.sid NOT IN (SELECT source_id FROM id_map WHERE target = $target AND entity = 'categories'))
-                THEN 'a category of the product did not load' END""")
+        joins.append(_list_join("cat", entity, "category_source_ids", "categories", "u.e", "m.target_id"))
+        select.append("cat.resolved AS category_ids")
+        unresolved.append("CASE WHEN cat.missing THEN 'a category of the product did not load' END")
     unresolved_sql = f"coalesce({', '.join(unresolved)})" if unresolved else "NULL"
     return (f"SELECT {', '.join(select)}, p.target_id, {unresolved_sql} AS _unresolved, p.ord AS _ord "
             f"FROM transformed_{entity} t JOIN load_plan p ON p.source_id = t.source_id "
@@ -135,8 +138,9 @@ def _record(con, target: Target, entity: str, results: str, action: str, res: Lo
                         CASE WHEN error IS NULL THEN '{ledger.LOADED}' ELSE '{ledger.QUARANTINED}' END, NULL, error,
                         CASE WHEN error IS NULL THEN '{action}' END
                     FROM {results}""")
+    # fetchall, not fetchone: DuckDB 2 keeps a half-read result open and then refuses register/unregister
     ok, rejected = con.execute(f"SELECT count(*) FILTER (WHERE error IS NULL), count(*) FILTER (WHERE error IS NOT "
-                               f"NULL) FROM {results}").fetchall()[0]  # fetchall: DuckDB 2 keeps a half-read result open
+                               f"NULL) FROM {results}").fetchall()[0]
     setattr(res, action, getattr(res, action) + ok)
     res.rejected += rejected
 
@@ -197,11 +201,11 @@ def _adopt(con, target: Target, entity: str, sql) -> int:
 
 def _ensure_helpers(con, target: Target, entity: str, settings: RuleSettings, sql) -> dict[str, int]:
     """Records the rules create on the target: the hidden category (rule 3) and customers from guest orders."""
-    register_functions(con)
     if entity == "products":
+        register_functions(con)  # url_key()
         rows = f"""SELECT '{HIDDEN_CATEGORY_ID}' AS source_id, $name AS name,
-                         {url_key("$name", fallback="'uncategorised'")} AS url_key, true AS hidden, NULL::INTEGER AS position,
-                         1 AS _ord
+                         {url_key("$name", fallback="'uncategorised'")} AS url_key, true AS hidden,
+                         NULL::INTEGER AS position, 1 AS _ord
                   WHERE EXISTS (SELECT 1 FROM transformed_products WHERE list_contains(category_source_ids,
                                 '{HIDDEN_CATEGORY_ID}'))
                     AND '{HIDDEN_CATEGORY_ID}' NOT IN (SELECT source_id FROM id_map WHERE target = $target
@@ -273,7 +277,8 @@ def plan_entity(con: duckdb.DuckDBPyConnection, target: Target, entity: str, del
     interrupted run left on the target count as creates here; the real load adopts them as updates.)"""
     plan = {"create": 0, "update": 0, "unchanged": 0, "delete": 0, "flag_deleted_at_source": 0}
     if not target.has(entity):
-        return {**plan, "target_lacks_entity": con.execute(f"SELECT count(*) FROM transformed_{entity}").fetchall()[0][0]}
+        rows = con.execute(f"SELECT count(*) FROM transformed_{entity}").fetchall()[0][0]
+        return {**plan, "target_lacks_entity": rows}
     _plan(con, target, entity)
     plan.update(con.execute("SELECT action, count(*) FROM load_plan GROUP BY 1").fetchall())
     con.execute("DROP TABLE load_plan")

@@ -40,14 +40,21 @@ def create_rows(con: duckdb.DuckDBPyConnection, schema: str, entity: str, rows_s
     with the shop's message; the others get the next free ids (or, with `preserve_ids`, their source id where it is
     a number no record has yet) and are inserted in one statement."""
     table = f"{schema}.{entity}"
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _incoming AS SELECT *, row_number() OVER (ORDER BY _ord) AS _pos "
-                f"FROM ({rows_sql})")
+    # The rows are read where they lie (a whole entity's worth, in a set-based load); only narrow columns are
+    # sorted or copied: their order, the unique values, the answers.
+    con.execute(f"CREATE OR REPLACE TEMP VIEW _incoming AS {rows_sql}")
+    con.execute("CREATE OR REPLACE TEMP TABLE _order AS SELECT _ord, row_number() OVER (ORDER BY _ord) AS _pos "
+                "FROM _incoming")
+    unique = UNIQUE.get(entity, [])
     errors = [f"""CASE WHEN {column} IS NOT NULL AND (
                      lower({column}) IN (SELECT lower({column}) FROM {table} WHERE {column} IS NOT NULL)
                      OR row_number() OVER (PARTITION BY lower({column}) ORDER BY _pos) > 1) THEN '{message}' END"""
-              for column, message in UNIQUE.get(entity, [])]
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _checked AS SELECT _pos, source_id, "
-                f"{f'coalesce({chr(44).join(errors)})' if errors else 'NULL::VARCHAR'} AS error FROM _incoming")
+              for column, message in unique]
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE _checked AS
+                    SELECT _ord, _pos, source_id, {f'coalesce({chr(44).join(errors)})' if errors else 'NULL::VARCHAR'}
+                           AS error
+                    FROM (SELECT o._pos, i._ord, i.source_id{''.join(f', i.{c}' for c, _ in unique)}
+                          FROM _incoming i JOIN _order o USING (_ord))""")
     preserved = "NULL::VARCHAR"
     if preserve_ids:  # the source id, where it is a number no record has yet
         preserved = (f"CASE WHEN TRY_CAST(source_id AS BIGINT) > 0 AND source_id NOT IN (SELECT id FROM {table}) "
@@ -57,17 +64,17 @@ def create_rows(con: duckdb.DuckDBPyConnection, schema: str, entity: str, rows_s
     # New ids continue after the largest one (a single writer, so no race), never meeting a preserved id.
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE _written AS
-        SELECT c._pos, c.source_id, CASE WHEN c.error IS NULL THEN coalesce(i.kept, CAST(
+        SELECT c._ord, c._pos, c.source_id, CASE WHEN c.error IS NULL THEN coalesce(i.kept, CAST(
                    row_number() OVER (PARTITION BY c.error IS NULL AND i.kept IS NULL ORDER BY c._pos) + greatest(
                        (SELECT coalesce(max(TRY_CAST(id AS BIGINT)), 0) FROM {table}),
                        (SELECT coalesce(max(TRY_CAST(kept AS BIGINT)), 0) FROM _ids)) AS VARCHAR)) END AS target_id,
                c.error
         FROM _checked c LEFT JOIN _ids i USING (_pos)""")
-    columns = [c for c in _columns(con, "_incoming") if c not in ("source_id", "_ord", "_pos")]
+    columns = [c for c in _columns(con, "_incoming") if c not in ("source_id", "_ord")]
     con.execute(f"INSERT INTO {table} (id, {', '.join(columns)}, _source_id) "
                 f"SELECT w.target_id, {', '.join(f'i.{c}' for c in columns)}, i.source_id "
-                f"FROM _incoming i JOIN _written w USING (_pos) WHERE w.error IS NULL ORDER BY i._pos")
-    con.execute("DROP TABLE _incoming; DROP TABLE _checked; DROP TABLE _ids")
+                f"FROM _incoming i JOIN _written w USING (_ord) WHERE w.error IS NULL ORDER BY i._ord")
+    con.execute("DROP VIEW _incoming; DROP TABLE _order; DROP TABLE _checked; DROP TABLE _ids")
     return "_written"
 
 
@@ -75,7 +82,7 @@ def update_rows(con: duckdb.DuckDBPyConnection, schema: str, entity: str, rows_s
     """Update `schema`.`entity` from the rows of `rows_sql` (`source_id`, `target_id`, columns, `_ord`), set-based;
     returns a temp table of (source_id, target_id, error, _ord): an error where the record no longer exists."""
     table = f"{schema}.{entity}"
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _incoming AS {rows_sql}")
+    con.execute(f"CREATE OR REPLACE TEMP VIEW _incoming AS {rows_sql}")
     columns = [c for c in _columns(con, "_incoming") if c not in ("source_id", "target_id", "_ord")]
     con.execute(f"UPDATE {table} SET {', '.join(f'{c} = i.{c}' for c in columns)}, _source_id = i.source_id "
                 f"FROM _incoming i WHERE {table}.id = i.target_id")
@@ -85,7 +92,7 @@ def update_rows(con: duckdb.DuckDBPyConnection, schema: str, entity: str, rows_s
                    THEN '{entity} ' || i.target_id || ' no longer exists on the target' END AS error
         FROM _incoming i LEFT JOIN (SELECT id FROM {table} WHERE id IN (SELECT target_id FROM _incoming)) t
              ON t.id = i.target_id""")
-    con.execute("DROP TABLE _incoming")
+    con.execute("DROP VIEW _incoming")
     return "_written"
 
 
