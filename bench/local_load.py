@@ -60,9 +60,10 @@ for run in ("first", "second"):
     with staging.connect() as con:
         for e in ENTITY_NAMES:
             rows = con.execute(f"SELECT count(*) FROM transformed_{e}").fetchone()[0]
-            t = time.perf_counter()
+            t, cpu = time.perf_counter(), time.process_time()
             res = load_entity(con, target, e, settings)
             out.setdefault(e, {"rows": rows})[run] = {"seconds": time.perf_counter() - t, "writes": res.writes,
+                                                      "cpu_seconds": time.process_time() - cpu,
                                                       "rejected": res.rejected}
 out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 print(json.dumps(out))
@@ -115,17 +116,35 @@ def markdown(rows: list[dict], measured: str) -> str:
              "again (the second run of a finished migration: it writes 0). *rows/s* counts the entity's "
              "transformed rows over the whole load step (plan against the id map, adoption lookups, writes, "
              "id-map and ledger bookkeeping). Peak RSS is the loading process's own, over both runs.", "",
-             "| code | products in store | entity | rows | first run s | first run rows/s | writes | "
-             "second run s | second run rows/s | second run writes | peak RSS MB |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| code | products in store | entity | rows | first run s | first run rows/s | CPU s | rows per CPU s | "
+             "writes | second run s | second run rows/s | second run writes | peak RSS MB |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         if "error" in r:
             lines.append(f"| {r['label']} | {r['products']:,} | error: {r['error']} |||||||||")
             continue
         f, s = r["first"], r["second"]
+        cpu = f.get("cpu_seconds")
         lines.append(f"| {r['label']} | {r['products']:,} | {r['entity']} | {r['rows']:,} | {f['seconds']:.1f} | "
-                     f"{_rate(r['rows'], f['seconds'])} | {f['writes']:,} | {s['seconds']:.1f} | "
+                     f"{_rate(r['rows'], f['seconds'])} | {'-' if cpu is None else f'{cpu:.1f}'} | "
+                     f"{'-' if cpu is None else _rate(r['rows'], cpu)} | {f['writes']:,} | {s['seconds']:.1f} | "
                      f"{_rate(r['rows'], s['seconds'])} | {s['writes']:,} | {r['peak_rss_mb']:.0f} |")
+    lines += ["", "Reading the table:", "",
+              "- *per-record* is the load before it became set-based (measured with that code on the same staged "
+              "stores): rows went to the local target in batches of 1,000 through create/update, each batch on a "
+              "connection of its own, its uniqueness checks scanning the whole target table, and the id map and "
+              "ledger written from Python lists per batch; so its time per row grew with the store (products: "
+              "1.8 s at 10k, 172 s at 100k). *set-based* attaches the target file to the catalog and writes each "
+              "entity (per category depth and action) in a few statements; the id map and ledger are written by "
+              "SQL from the plan and the target's answers, and the checks read the target attached instead of "
+              "copying it into memory.",
+              "- The machine was shared with seven other sessions during both runs (load average 19 to 28 on 2 "
+              "cores), so wall times are several times what an idle machine gives; *CPU s* (the loading process's "
+              "own CPU time, DuckDB's threads included) is the steadier measure of the work, and *rows per CPU s* "
+              "what one busy core would load.",
+              "- Every connection is bounded (`memory_limit` 512 MB, 2 threads, a spill directory: "
+              "`kit/duckdb_io.connect`), which is what keeps peak RSS from growing with the store as before.",
+              "- The second run writes 0 rows: the plan compares each row's hash with the one in the id map."]
     return "\n".join(lines) + "\n"
 
 
