@@ -178,6 +178,8 @@ ADOPT_BATCH = 5000  # source ids per find_existing lookup
 def _adopt(con, target: Target, entity: str, sql) -> int:
     """Rows created on the target by an interrupted run: record them, and update instead of creating again."""
     creates = "SELECT source_id FROM load_plan WHERE action = 'create'"
+    if not con.execute(f"SELECT count(*) FROM ({creates})").fetchall()[0][0]:
+        return 0
     if sql is not None:
         con.execute(f"CREATE OR REPLACE TEMP TABLE _found AS {sql.existing(entity, creates)}")
     else:
@@ -226,8 +228,9 @@ def _ensure_helpers(con, target: Target, entity: str, settings: RuleSettings, sq
     con.execute("CREATE OR REPLACE TEMP TABLE _helpers (source_id VARCHAR, target_id VARCHAR, error VARCHAR)")
     if sql is not None:
         con.execute(f"CREATE OR REPLACE TEMP TABLE _helper_rows AS {rows}", params)
-        con.execute(f"INSERT INTO _helpers SELECT source_id, target_id, error FROM "
-                    f"{sql.create(ref_entity, 'SELECT * FROM _helper_rows')}")
+        if con.execute("SELECT count(*) FROM _helper_rows").fetchall()[0][0]:
+            con.execute(f"INSERT INTO _helpers SELECT source_id, target_id, error FROM "
+                        f"{sql.create(ref_entity, 'SELECT * FROM _helper_rows')}")
         con.execute("DROP TABLE _helper_rows")
     else:
         for batch in arrow_batches(cursor(con), f"{rows} ORDER BY _ord", params, target.max_batch):

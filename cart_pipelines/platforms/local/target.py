@@ -9,7 +9,6 @@ message instead of storing them.
 from __future__ import annotations
 
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
@@ -106,11 +105,25 @@ def _columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
     return [r[0] for r in con.execute(f"DESCRIBE {table}").fetchall()]
 
 
-@dataclass(frozen=True)
 class SqlWriter:
-    """The local target attached to a catalog connection: writes whole entities with the rules of create/update."""
-    con: duckdb.DuckDBPyConnection
-    schema: str
+    """The local target attached to a catalog connection: writes whole entities with the rules of create/update.
+    It attaches the file on first use, so a load with nothing to write (a rerun) never opens it."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, path: Path, schema: str = TARGET_SCHEMA):
+        self.con, self.path, self._schema = con, path, schema
+        self.is_attached = False
+
+    @property
+    def schema(self) -> str:
+        if not self.is_attached:
+            attach(self.con, self.path, self._schema)
+            self.is_attached = True
+        return self._schema
+
+    def detach(self) -> None:
+        if self.is_attached:
+            self.con.execute(f"DETACH {self._schema}")
+            self.is_attached = False
 
     def create(self, entity: str, rows_sql: str, preserve_ids: bool = False) -> str:
         return create_rows(self.con, self.schema, entity, rows_sql, preserve_ids)
@@ -187,11 +200,11 @@ class DuckDBStore(Target):
         catalog's tables to the target's, with the same rules as create/update. While attached, this process
         cannot open the target file otherwise (DuckDB attaches a file once per process)."""
         self._connect().close()  # the tables exist
-        attach(con, self.path, TARGET_SCHEMA)
+        writer = SqlWriter(con, self.path)
         try:
-            yield SqlWriter(con, TARGET_SCHEMA)
+            yield writer
         finally:
-            con.execute(f"DETACH {TARGET_SCHEMA}")
+            writer.detach()
 
     def scan(self, entity: str) -> pa.Table:
         con = self._connect(read_only=True)
