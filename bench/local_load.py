@@ -134,15 +134,15 @@ def markdown(rows: list[dict], measured: str) -> str:
               "stores): rows went to the local target in batches of 1,000 through create/update, each batch on a "
               "connection of its own, its uniqueness checks scanning the whole target table, and the id map and "
               "ledger written from Python lists per batch; so its time per row grew with the store (products: "
-              "2.8 s at 10k, 90 s at 100k). *set-based* attaches the target file to the catalog and writes each "
+              "1.6 CPU s at 10k, 16 at 100k). *set-based* attaches the target file to the catalog and writes each "
               "entity (per category depth and action) in a few statements; the id map and ledger are written by "
               "SQL from the plan and the target's answers, and the checks read the target attached instead of "
               "copying it into memory.",
-              "- The two codes ran at the same time, on a machine shared with other sessions (load average 10 to "
-              "14 on 2 cores), so wall times are several times what an idle machine gives; *CPU s* (the loading "
+              "- The machine was shared with other sessions (load average 3 to 8 on 2 cores during these runs), "
+              "so wall times vary with what else ran; *CPU s* (the loading "
               "process's own CPU time, DuckDB's threads included) is the steadier measure of the work, and *rows "
               "per CPU s* what one busy core would load. The issue's goal, 50k rows/s, is not shown here: the "
-              "set-based load does 25k to 40k rows per CPU second at 100k products; what remains is the target's "
+              "set-based load does 33k to 51k rows per CPU second at 100k products; what remains is the target's "
               "INSERT (its primary-key index), building the rows with references resolved, and the id-map upsert.",
               "- Every connection is bounded (`memory_limit` 512 MB, 2 threads, a spill directory: "
               "`kit/duckdb_io.connect`), which is what keeps peak RSS from growing with the store as before.",
