@@ -60,3 +60,31 @@ def test_entities_the_target_lacks_are_skipped_by_rule_and_links_dropped(store, 
         for entity in ("tax_classes", "reviews"):
             s = ledger.summarize(con, entity)
             assert s.closes and s.skipped == {"target_lacks_entity": 1}
+
+
+def test_target_file_of_an_earlier_version_gains_the_new_columns(store, run):
+    """A local target made before orders carried refunds (and products sale dates, type, lifecycle): its tables
+    gain the columns, and the run loads into it instead of failing on them."""
+    import duckdb
+
+    from cart_pipelines.model.target_shape import TABLES
+
+    r = run(store())
+    r.target.path.parent.mkdir(parents=True, exist_ok=True)
+    old = {"products": ("special_price_from", "special_price_to", "type", "lifecycle", "external_url",
+                        "button_text"),
+           "orders": ("refunds", "refunded_total")}
+    con = duckdb.connect(str(r.target.path))
+    for entity, columns in TABLES.items():
+        con.execute(f"CREATE TABLE {entity} (id VARCHAR PRIMARY KEY, {columns}, _source_id VARCHAR)")
+    for entity, dropped in old.items():
+        for name in dropped:
+            con.execute(f"ALTER TABLE {entity} DROP COLUMN {name}")
+    con.close()
+    first = r()
+    assert writes(first) == 8
+    con = duckdb.connect(str(r.target.path), read_only=True)
+    have = {(t, c) for t, c in con.execute("SELECT table_name, column_name FROM duckdb_columns()").fetchall()}
+    con.close()
+    assert all((e, c) in have for e, cols in old.items() for c in cols)
+    assert writes(r()) == 0

@@ -8,6 +8,7 @@ message instead of storing them.
 
 from __future__ import annotations
 
+import functools
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -161,6 +162,7 @@ class DuckDBStore(Target):
             for entity, columns in TABLES.items():
                 con.execute(f"CREATE TABLE IF NOT EXISTS {entity} (id VARCHAR PRIMARY KEY, {columns}, "
                             f"_source_id VARCHAR)")
+            _add_missing_columns(con)
         return con
 
     def create(self, entity: str, rows: pa.Table, preserve_ids: bool = False) -> list[WriteResult]:
@@ -234,3 +236,30 @@ class DuckDBStore(Target):
             return {e: con.execute(f"DELETE FROM {e}").fetchone()[0] for e in entities}
         finally:
             con.close()
+
+
+def _add_missing_columns(con: duckdb.DuckDBPyConnection) -> None:
+    """A target file made by an earlier version lacks the columns added since (model/target_shape.py): add them,
+    empty, so its rows are updated on the next run instead of the load failing."""
+    have = set(con.execute("SELECT table_name, column_name FROM duckdb_columns() "
+                           "WHERE database_name = current_database() AND schema_name = 'main'").fetchall())
+    for entity, columns in _shape_columns().items():
+        for name, type_ in columns:
+            if (entity, name) not in have:
+                con.execute(f'ALTER TABLE {entity} ADD COLUMN "{name}" {type_}')
+
+
+@functools.cache
+def _shape_columns() -> dict[str, list[tuple[str, str]]]:
+    """Each table's columns (name, type) as TABLES defines them, read back from DuckDB: the types nest (STRUCT
+    lists), so they are not split from the text by a comma."""
+    con = duckdb.connect()
+    try:
+        out = {}
+        for entity, columns in TABLES.items():
+            con.execute(f"CREATE TABLE {entity} ({columns})")
+            out[entity] = con.execute("SELECT column_name, data_type FROM duckdb_columns() WHERE table_name = ? "
+                                      "ORDER BY column_index", [entity]).fetchall()
+        return out
+    finally:
+        con.close()
