@@ -52,6 +52,11 @@ VARIANT_LINK = "product-variant"  # [?] order-products → product-variants rela
 IMAGE_UPLOAD_FIELD = "image"  # [S: MS] multipart field of POST images; answer shape [?]: {"file_name": ...}
 IMAGE_TYPES = ("jpg", "jpeg", "gif", "png", "webp")  # [S: MS]
 ORDER_NUMBER_ATTRIBUTE = "reference"  # [?] where the old order number goes (orders have no order-number field)
+REFUND_TOTAL_CLASS = "ot_refund"  # [?] order-totals class of the refunded amount (no refund class is documented)
+REFUND_TOTAL_SORT = 60  # [?] after ot_total (50): the order as placed stays ot_total, the refund follows it
+SPECIAL_START_ATTRIBUTE = None  # [C: MS, TS] product-specials have expires_at and no start attribute
+VARIANT_DISABLED_WRITABLE = True  # [?] product-variants `disabled` is read by MS; we assume a create may set it
+INACTIVE_LIFECYCLES = ("draft", "pending", "private", "scheduled", "archived", "trashed")  # → products.status 0
 
 ASSUMPTIONS: tuple[tuple[str, str, str], ...] = (
     # (what is open, behaviour chosen, how to change it)
@@ -91,6 +96,21 @@ ASSUMPTIONS: tuple[tuple[str, str, str], ...] = (
     ("a link to a deleted record (an order line's product, an order's customer)", "reads as none (`data: null`, "
      "left out of to-many lists), as a Laravel relation to a missing row does; the line keeps its name, SKU and "
      "price", "MystoreEmulator.resource; source_mapping.link"),
+    ("start date of a special", "product-specials have no start attribute (only expires_at): a sale whose start "
+     "is still ahead is created with status 0 and its expires_at, so it cannot start early; its start is kept in "
+     "the references file and listed in mystore-not-carried.json, and the first migration run (e.g. the "
+     "post-migration delta) after the start switches it to status 1 (so does the shop owner, by hand); a sale "
+     "whose end is past is created with status 0", "SPECIAL_START_ATTRIBUTE = '<name>' writes the start instead"),
+    ("refunds", f"the refunded total as an order-totals row of class {REFUND_TOTAL_CLASS} (value negative, sort "
+     f"{REFUND_TOTAL_SORT}, after ot_total, which stays the order as placed; net = ot_total + {REFUND_TOTAL_CLASS}); "
+     "each refund as an order-status-history entry (amount, reason, date in comments, created_at the refund date, "
+     "the order's status)", "REFUND_TOTAL_CLASS / REFUND_TOTAL_SORT; mapping.order_totals and refund_history"),
+    ("disabled variants", "written as product-variants disabled = 1 (MS lists `disabled` on reads only)",
+     "VARIANT_DISABLED_WRITABLE = False: disabled variants are created with quantity 0 and listed in "
+     "mystore-not-carried.json"),
+    ("product lifecycle", f"{', '.join(INACTIVE_LIFECYCLES)} products are migrated with status 0 (not sold), so "
+     "old orders' lines keep their product; only published (or no lifecycle) and enabled products get status 1",
+     "INACTIVE_LIFECYCLES"),
 )
 
 

@@ -2,18 +2,20 @@
 
 - multilingual attributes (`name`, `slug`, `description`, `review` …) are maps keyed by language code; we write the
   shop's default language (from `settings`) and read it back from there;
-- products: `status` 1/0, `quantity` = stock, categories/tax-class/manufacturer as relationships, a special price
-  as a `product-specials` row (status 1, `expires_at` open: the canonical model carries no dates), images by
-  file name in `image`, `image2` … `image8`;
+- products: `status` 1 for a sold (enabled), published product, else 0 (facts.INACTIVE_LIFECYCLES), `quantity` =
+  stock, categories/tax-class/manufacturer as relationships, a special price as a `product-specials` row with its
+  end in `expires_at` (Mystore has no start: a sale still ahead is written with status 0, see special()), images
+  by file name in `image`, `image2` … `image8`;
 - variants (osCommerce options): one `product-options` per option name and one `product-option-values` per value
   (shared by the shop, linked through the option's relationship), one `product-attributes` row per (product,
-  option value) with the price delta, one `product-variants` row per combination (stock, SKU);
+  option value) with the price delta, one `product-variants` row per combination (stock, SKU, `disabled`);
 - customers: one address (`address_*`, the default shipping one) and one billing address (`billing_address_*`);
   Mystore has no password attribute, so every customer is listed for a password reset;
 - orders: addresses as `customer_address_*`, `shipping_address_*`, `billing_address_*` (one `name` field: first
   and last name joined, read back split at the last space); lines as `order-products` (tax as `tax_rate`, %);
   money as `order-totals` rows (ot_subtotal, ot_shipping, ot_discount, ot_tax, ot_total); status onto the shop's
-  own `order-status` list (status_ids), with one `order-status-history` row.
+  own `order-status` list (status_ids), with one `order-status-history` row; refunds as an `ot_refund` totals
+  row (the refunded total, negative) and one history row per refund (amount, reason, date).
 """
 
 from __future__ import annotations
@@ -115,13 +117,56 @@ def tax_class(row: dict, lang: str) -> tuple[dict, dict]:
 def product(row: dict, lang: str, images: dict[str, str] | None = None) -> tuple[dict, dict]:
     attrs = {"name": {lang: row["name"]}, "slug": {lang: row.get("url_key") or row["source_id"]},
              "description": {lang: row.get("description") or ""}, "price": num(row.get("price")),
-             "quantity": int(row.get("stock") or 0), "sku": row.get("sku"), "status": 1 if row.get("active") else 0,
+             "quantity": int(row.get("stock") or 0), "sku": row.get("sku"), "status": 1 if sold(row) else 0,
              "weight": row.get("weight")}
     attrs.update(images or {})
     rels = {"categories": refs("categories", row.get("category_ids")),
             "tax-class": ref("tax-classes", row.get("tax_class_id")),
             "manufacturer": ref("manufacturers", row.get("manufacturer_id"))}
     return attrs, rels
+
+
+def sold(row: dict) -> bool:
+    """Mystore's status 1: enabled and published (a draft, archived or trashed product is carried with status 0,
+    so old orders' lines keep their product; facts ASSUMPTIONS "product lifecycle")."""
+    return bool(row.get("active")) and (row.get("lifecycle") or "published") not in facts.INACTIVE_LIFECYCLES
+
+
+def _aware(value) -> datetime | None:
+    if value is None:
+        return None
+    if not isinstance(value, datetime):
+        value = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+def special(row: dict, now: datetime | None = None) -> tuple[dict, datetime | None]:
+    """The product-specials attributes of the row's sale, and its start when that is still ahead. Mystore holds
+    only an end (`expires_at`), so a scheduled sale is written with status 0 and switched on at its start
+    (facts ASSUMPTIONS "start date of a special"); a sale that has ended is written with status 0 too."""
+    now = now or datetime.now(timezone.utc)
+    start, end = _aware(row.get("special_price_from")), _aware(row.get("special_price_to"))
+    ahead = start if start is not None and start > now else None
+    running = ahead is None and (end is None or end > now)
+    attrs = {"specials_price": num(row["special_price"]), "status": 1 if running else 0, "expires_at": when(end)}
+    if facts.SPECIAL_START_ATTRIBUTE:
+        attrs[facts.SPECIAL_START_ATTRIBUTE] = when(start)
+        attrs["status"] = 1 if end is None or end > now else 0
+        ahead = None
+    return attrs, ahead
+
+
+def variant(v: dict) -> tuple[dict, str | None]:
+    """A product-variants row's attributes, and what could not be carried (a disabled variant where `disabled`
+    cannot be written: created with no stock instead)."""
+    attrs = {"quantity": int(v.get("stock") or 0), "sku": v.get("sku")}
+    if (v.get("status") or "enabled").strip().lower() == "disabled":
+        if facts.VARIANT_DISABLED_WRITABLE:
+            attrs["disabled"] = 1
+        else:
+            attrs["quantity"] = 0
+            return attrs, f"variant {v.get('sku') or v.get('source_id')}: disabled, created with quantity 0"
+    return attrs, None
 
 
 def option_deltas(row: dict) -> dict[tuple[str, str], Decimal]:
@@ -205,6 +250,35 @@ def order_totals(row: dict) -> list[dict]:
                               "ot_total": "Totalt"}.get(cls, "Rabatt"),
                     "text": f"kr {value:.2f}", "value": float(value), "class": cls,
                     "sort": facts.ORDER_TOTAL_SORT[cls], "order_total_type": "total"})
+    refunded = refunded_total(row)
+    if refunded:
+        out.append({"title": "Refundert", "text": f"kr {-refunded:.2f}", "value": float(-refunded),
+                    "class": facts.REFUND_TOTAL_CLASS, "sort": facts.REFUND_TOTAL_SORT, "order_total_type": "total"})
+    return out
+
+
+def refunded_total(row: dict) -> Decimal | None:
+    """What was paid back: refunded_total, else the sum of the refunds (positive), None when nothing was."""
+    total = dec(row.get("refunded_total"))
+    if total is None and row.get("refunds"):
+        total = sum((dec(r.get("amount")) or Decimal(0) for r in row["refunds"]), Decimal(0))
+    return total if total else None
+
+
+def refund_history(row: dict) -> list[dict]:
+    """One order-status-history entry per refund: amount, reason and date in `comments` (the only text it has),
+    created_at the refund's date. A refunded amount without refund rows gets one entry for the total."""
+    out = []
+    for r in row.get("refunds") or []:
+        amount = dec(r.get("amount")) or Decimal(0)
+        reason = (r.get("reason") or "").strip()
+        entry = {"comments": f"Refund kr {amount:.2f}" + (f": {reason}" if reason else "")
+                             + (f" ({when(r.get('created_at'))})" if r.get("created_at") else "")}
+        if r.get("created_at"):
+            entry["created_at"] = when(r["created_at"])
+        out.append(entry)
+    if not out and refunded_total(row):
+        out.append({"comments": f"Refunded kr {refunded_total(row):.2f} in total"})
     return out
 
 

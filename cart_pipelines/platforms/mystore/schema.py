@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from cart_pipelines.platforms.mystore import facts
+
 
 @dataclass(frozen=True)
 class Rel:
@@ -69,7 +71,7 @@ TYPES: dict[str, Resource] = {
         "AGCUD", ("quantity", "sku", "ean", "cost", "disabled", *_DATES),
         relationships={"product": Rel("products", required=True),
                        "product-attributes": Rel("product-attributes", many=True, required=True)},
-        read_only=("disabled",)),
+        read_only=() if facts.VARIANT_DISABLED_WRITABLE else ("disabled",)),  # [?] facts ASSUMPTIONS
     "product-specials": Resource(
         "AGCUD", ("specials_price", "status", "expires_at", "status_changed_at", *_DATES),
         required=("specials_price", "status"), relationships={"product": Rel("products", required=True)}),

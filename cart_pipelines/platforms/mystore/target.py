@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -234,6 +235,29 @@ class MystoreTarget(Target):
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(held, indent=1, sort_keys=True, ensure_ascii=False))
 
+    # --- specials held for their start (Mystore has no start date) ----------------------------------------
+    @staticmethod
+    def _held_note(row: dict, start) -> str:
+        return (f"special price {row['special_price']} starts {m.when(start)} UTC: Mystore specials have no start "
+                f"date, so it is held at status 0 until a migration run after that switches it on")
+
+    def _activate_due_specials(self) -> int:
+        """Switch on the held specials whose start has come (one atomic batch per ATOMIC_BATCH_MAX); a special
+        the shop no longer holds is forgotten."""
+        held = self.refs.of("scheduled_specials")
+        now = datetime.now(timezone.utc)
+        due = [sid for sid, start in held.items() if datetime.fromisoformat(start) <= now]
+        if not due:
+            return 0
+        have = {s["id"] for s in self.api.all("product-specials", fields=("status",))}
+        live = [sid for sid in due if sid in have]
+        self._run([self.api.op("PATCH", f"product-specials/{sid}", m.document(
+            "product-specials", {"status": 1}, id_=sid), returns=()) for sid in live])
+        for sid in due:
+            held.pop(sid, None)
+        self.refs.save()
+        return len(live)
+
     # --- natural keys (find what a lost answer or a killed run created) ------------------------------------
     def _key_of_row(self, entity: str, row: dict) -> str:
         if entity in ("categories", "products", "manufacturers"):
@@ -288,9 +312,13 @@ class MystoreTarget(Target):
             main = P.format(base + 1)
             meaning = [("products", base + 1, row["source_id"])]
             if row.get("special_price") is not None:
-                ops.append(api.op("POST", "product-specials", m.document("product-specials", {
-                    "specials_price": m.num(row["special_price"]), "status": 1, "expires_at": None},
-                    {"product": {"data": {"type": "products", "id": main}}}), returns=()))
+                attrs, ahead = m.special(row)
+                ops.append(api.op("POST", "product-specials", m.document(
+                    "product-specials", attrs, {"product": {"data": {"type": "products", "id": main}}}),
+                    returns=("data.id",) if ahead else ()))
+                if ahead:  # no start on Mystore: held at status 0, switched on by a run after its start
+                    meaning.append(("scheduled_specials", base + len(ops), ahead.isoformat()))
+                    staged["lost"].setdefault(row["source_id"], []).append(self._held_note(row, ahead))
             if row.get("variants"):
                 ops += self._variant_ops(row, main, base + len(ops), staged, meaning)
             return ops, meaning
@@ -321,6 +349,10 @@ class MystoreTarget(Target):
                                                      f"(status {want})".replace("  ", " "),
                                          "created_at": m.when(row.get("created_at"))},
                 {"order": main, "order-status": m.ref("order-status", sid_)}), returns=()))
+            for entry in m.refund_history(row):  # each refund: amount, reason, date
+                ops.append(api.op("POST", "order-status-history", m.document(
+                    "order-status-history", entry, {"order": main, "order-status": m.ref("order-status", sid_)}),
+                    returns=()))
             return ops, meaning
         build = {"categories": m.category, "manufacturers": m.manufacturer, "tax_classes": m.tax_class,
                  "customers": m.customer, "reviews": self._review}[entity]
@@ -364,8 +396,10 @@ class MystoreTarget(Target):
                  "product-option-value": {"data": ident("product-option-values", values[oname, vname])}})))
             attr_of[oname, vname] = P.format(base + len(ops))
         for v in row.get("variants") or []:
-            ops.append(api.op("POST", "product-variants", m.document("product-variants", {
-                "quantity": int(v.get("stock") or 0), "sku": v.get("sku")},
+            attrs, lost = m.variant(v)
+            if lost:
+                staged["lost"].setdefault(row["source_id"], []).append(lost)
+            ops.append(api.op("POST", "product-variants", m.document("product-variants", attrs,
                 {"product": {"data": ident("products", product)},
                  "product-attributes": {"data": [ident("product-attributes", attr_of[o["name"], o["value"]])
                                                  for o in v.get("options") or []]}})))
@@ -448,6 +482,8 @@ class MystoreTarget(Target):
         return answers
 
     def create(self, entity: str, rows: pa.Table, preserve_ids: bool = False) -> list[WriteResult]:
+        if entity == "products":
+            self._activate_due_specials()
         items = rows.to_pylist()
         by_sid = {}
         for start in range(0, len(items), self.max_batch):
@@ -459,6 +495,8 @@ class MystoreTarget(Target):
     def update(self, entity: str, rows: pa.Table) -> list[WriteResult]:
         out = []
         api, lang, t = self.api, self.lang, TYPE[entity]
+        if entity == "products":
+            self._activate_due_specials()
         for row in rows.to_pylist():
             tid = str(row["target_id"])
             try:
@@ -474,6 +512,13 @@ class MystoreTarget(Target):
                         else:
                             api.call("POST", "order-totals", idempotent=False, body=m.document(
                                 "order-totals", total, {"order": m.ref("orders", tid)}))
+                    # refunds made since: history is create-only, so add the entries it does not hold yet
+                    said = {x["attributes"].get("comments") for x in api.all(f"orders/{tid}/order-status-history")}
+                    for entry in m.refund_history(row):
+                        if entry["comments"] not in said:
+                            api.call("POST", "order-status-history", idempotent=False, body=m.document(
+                                "order-status-history", entry, {"order": m.ref("orders", tid),
+                                                                "order-status": m.ref("order-status", sid_)}))
                 elif entity == "products":
                     self._update_product(row, tid)
                 else:
@@ -495,20 +540,28 @@ class MystoreTarget(Target):
     def _update_product(self, row: dict, tid: str) -> None:
         api, lang = self.api, self.lang
         images, lost = self._images(row)
-        self._note_not_carried({row["source_id"]: lost} if lost else {})
         attrs, rels = m.product(row, lang, images)
         api.call("PATCH", f"products/{tid}/relationships/categories", body=rels.pop("categories"))
         api.call("PATCH", f"products/{tid}", body=m.document("products", attrs, rels, id_=tid))
         specials = api.all(f"products/{tid}/product-specials")
+        scheduled = self.refs.of("scheduled_specials")
         if row.get("special_price") is None:
             for s in specials:
                 api.call("DELETE", f"product-specials/{s['id']}")
-        elif specials:
-            api.call("PATCH", f"product-specials/{specials[0]['id']}", body=m.document(
-                "product-specials", {"specials_price": m.num(row["special_price"]), "status": 1}, id_=specials[0]["id"]))
+                scheduled.pop(s["id"], None)
         else:
-            api.call("POST", "product-specials", idempotent=False, body=m.document("product-specials", {
-                "specials_price": m.num(row["special_price"]), "status": 1}, {"product": m.ref("products", tid)}))
+            attrs, ahead = m.special(row)
+            if specials:
+                sid = specials[0]["id"]
+                api.call("PATCH", f"product-specials/{sid}", body=m.document("product-specials", attrs, id_=sid))
+            else:
+                sid = api.call("POST", "product-specials", idempotent=False, body=m.document(
+                    "product-specials", attrs, {"product": m.ref("products", tid)})).json()["data"]["id"]
+            if ahead:
+                scheduled[str(sid)] = ahead.isoformat()
+                lost.append(self._held_note(row, ahead))
+            else:
+                scheduled.pop(str(sid), None)
         variants = api.all(f"products/{tid}/product-variants")
         attributes = api.all(f"products/{tid}/product-attributes")
         # Rebuild the option rows of a changed product (stock, SKU, deltas), atomically.
@@ -517,6 +570,8 @@ class MystoreTarget(Target):
         staged, meaning = self._new_staged(), []
         if row.get("variants"):
             ops += self._variant_ops(row, tid, len(ops), staged, meaning)
+        lost += staged["lost"].get(row["source_id"], [])
+        self._note_not_carried({row["source_id"]: lost} if lost else {})
         if ops:
             answers = self._run(ops)
             for v in variants:
@@ -574,7 +629,8 @@ class MystoreTarget(Target):
             for r in rows:
                 a = r["attributes"]
                 price = m.dec(a.get("price"))
-                active = [s for s in specials.get(r["id"], []) if s["attributes"].get("status") in (1, "1")]
+                # the sale as carried, running (status 1) or held for its start / ended (status 0)
+                held = sorted(specials.get(r["id"], []), key=lambda s: s["attributes"].get("status") not in (1, "1"))
                 out_variants = []
                 for v in variants.get(r["id"], []):
                     opts, delta = [], m.Decimal(0)
@@ -591,7 +647,7 @@ class MystoreTarget(Target):
                                          "options": opts})
                 yield {"id": r["id"], "sku": a.get("sku"), "name": m.local(a.get("name"), lang),
                        "description": m.local(a.get("description"), lang), "price": price,
-                       "special_price": active[0]["attributes"].get("specials_price") if active else None,
+                       "special_price": held[0]["attributes"].get("specials_price") if held else None,
                        "weight": a.get("weight"), "stock": a.get("quantity"), "active": a.get("status") in (1, "1"),
                        "url_key": m.local(a.get("slug"), lang), "category_ids": rel(r, "categories"),
                        "manufacturer_id": rel(r, "manufacturer"), "tax_class_id": rel(r, "tax-class"),
