@@ -133,3 +133,23 @@ def test_refunds_as_totals_rows_and_status_history(shop):
     assert res.error is None
     assert totals("o1")[facts.REFUND_TOTAL_CLASS] == -72.5
     assert len([h for h in history("o1") if h["comments"].startswith("Refund ")]) == 3
+
+
+def test_references_journal_appends_per_batch_and_survives_a_cut_off_line(tmp_path):
+    from cart_pipelines.platforms.mystore.references import References
+
+    refs = References(tmp_path / "refs.json")
+    refs.of("products").update({"1": "a", "2": "b"})
+    refs.save()
+    refs.of("products").pop("1")
+    refs.of("intent:products")["c"] = "slug-c"
+    refs.save()
+    assert not (tmp_path / "refs.json").exists() and len((tmp_path / "refs.log").read_text().splitlines()) == 4
+    with open(tmp_path / "refs.log", "a") as fh:
+        fh.write('["products", "9", "z')  # a killed run's last line
+    again = References(tmp_path / "refs.json")
+    assert again.data == {"products": {"2": "b"}, "intent:products": {"c": "slug-c"}}
+    again.compact()
+    assert not (tmp_path / "refs.log").exists()
+    assert json.loads((tmp_path / "refs.json").read_text()) == {"products": {"2": "b"}, "intent:products": {"c": "slug-c"}}
+    assert References(tmp_path / "refs.json").data == again.data

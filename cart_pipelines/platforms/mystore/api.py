@@ -81,6 +81,7 @@ class MystoreApi:
             settings=HttpSettings(max_attempts=16), headers={"Accept": facts.JSONAPI}, verify=verify,
             retry_after=_retry_after, auth=_Bearer(bearer))
         self.client.limiter = SlidingWindow(*rate, margin=facts.PACING_MARGIN_S) if rate else None
+        self.batches = 0  # atomic batches sent (client.requests_made counts every request, retries included)
 
     def call(self, method: str, path: str, *, body=None, plain: bool = False, idempotent: bool = True,
              params: dict | None = None, files=None):
@@ -147,6 +148,7 @@ class MystoreApi:
 
     def batch(self, operations: list[dict]) -> list[dict]:
         """One atomic batch (all or nothing); a lost answer raises WriteUnconfirmed (the caller looks first)."""
+        self.batches += 1
         return self.call("POST", "atomic-batch", body=operations, plain=True, idempotent=False).json()
 
     def op(self, method: str, path: str, body=None, returns: tuple[str, ...] = ("data.id",)) -> dict:

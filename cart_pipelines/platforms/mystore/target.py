@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -36,6 +35,7 @@ from cart_pipelines.platforms.mystore import facts
 from cart_pipelines.platforms.mystore import mapping as m
 from cart_pipelines.platforms.mystore.api import MystoreApi
 from cart_pipelines.platforms.mystore.connection import DEFAULT_REDIRECT, Connection, credentials
+from cart_pipelines.platforms.mystore.references import References
 
 TYPE = {"categories": "categories", "manufacturers": "manufacturers", "tax_classes": "tax-classes",
         "products": "products", "customers": "customers", "orders": "orders", "reviews": "product-reviews"}
@@ -47,26 +47,6 @@ WRITES = (*TYPE.values(), "product-options", "product-option-values", "product-a
           "product-specials", "order-products", "order-totals", "order-status-history", "redirects", "images")
 SCOPES = tuple(dict.fromkeys([facts.read_scope(t) for t in READS] + [facts.write_scope(t) for t in WRITES]))
 P = "{{{{operation.{}.return.1}}}}"  # placeholder of the n-th operation's first return value
-
-
-class References:
-    """Source ids Mystore cannot hold: {kind: {target id: source id}}, and `intent:<entity>` {source id: natural
-    key} recorded before a create is sent. A JSON file, written after every batch."""
-
-    def __init__(self, path: str | Path):
-        self.path = Path(path)
-        self.lock = threading.Lock()
-        self.data: dict[str, dict[str, str]] = json.loads(self.path.read_text()) if self.path.exists() else {}
-
-    def of(self, kind: str) -> dict[str, str]:
-        return self.data.setdefault(kind, {})
-
-    def save(self) -> None:
-        with self.lock:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.path.with_suffix(".tmp")
-            tmp.write_text(json.dumps(self.data, sort_keys=True, ensure_ascii=False))
-            tmp.replace(self.path)
 
 
 class MystoreTarget(Target):
@@ -138,6 +118,7 @@ class MystoreTarget(Target):
         self._options: dict | None = None
         self._reviewers: dict | None = None
         self._unreachable: set[str] = set()
+        self._not_carried: dict[str, list[str]] = {}
         self.name = f"mystore:{urlsplit(api_url).netloc}"
 
     # --- connection -----------------------------------------------------------------------------------------
@@ -227,13 +208,18 @@ class MystoreTarget(Target):
         return out, lost
 
     def _note_not_carried(self, lost: dict[str, list[str]]) -> None:
-        if not lost:
+        """Noted per product; written to mystore-not-carried.json once per create/update call, not per batch."""
+        self._not_carried.update(lost)
+
+    def _write_not_carried(self) -> None:
+        if not self._not_carried:
             return
         path = self.not_carried_path
         held = json.loads(path.read_text()) if path.exists() else {}
-        held.update(lost)
+        held.update(self._not_carried)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(held, indent=1, sort_keys=True, ensure_ascii=False))
+        self._not_carried = {}
 
     # --- specials held for their start (Mystore has no start date) ----------------------------------------
     @staticmethod
@@ -490,6 +476,8 @@ class MystoreTarget(Target):
             chunk = items[start:start + self.max_batch]
             by_sid.update({r.source_id: r for r in self.create_confirmed(entity, chunk,
                                                                          lambda c: self._send(entity, c))})
+        self.refs.compact()
+        self._write_not_carried()
         return [by_sid[r["source_id"]] for r in items if r["source_id"] in by_sid]
 
     def update(self, entity: str, rows: pa.Table) -> list[WriteResult]:
@@ -534,7 +522,8 @@ class MystoreTarget(Target):
                     out.append(WriteResult(row["source_id"], None, str(exc).split("The platform said: ")[-1]))
                 else:
                     raise
-        self.refs.save()
+        self.refs.compact()
+        self._write_not_carried()
         return out
 
     def _update_product(self, row: dict, tid: str) -> None:
@@ -711,7 +700,8 @@ class MystoreTarget(Target):
             self._run([self.api.op("DELETE", f"{TYPE[entity]}/{i}", returns=()) for i in chunk])
             for i in chunk:
                 self.refs.of(entity).pop(str(i), None)
-        self.refs.save()
+            self.refs.save()
+        self.refs.compact()
         return len(target_ids)
 
     def clear(self, entities: list[str]) -> dict[str, int]:
