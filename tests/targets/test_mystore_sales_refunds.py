@@ -85,6 +85,20 @@ def test_lifecycle_and_disabled_variants(shop):
     assert status == {"live": 1, "draft": 0, "trashed": 0, "archived": 0, "private": 0, "var": 1}
     disabled = {v["attributes"]["sku"]: v["attributes"].get("disabled") for v in emulator.records("product-variants")}
     assert disabled == {"V-0": None, "V-1": 1, "V-2": None}
+    # A delta changes the product: one atomic batch rebuilds its rows; the new sale is ahead, so it is held.
+    batches = emulator.batches
+    changed = {**rows[-1], "target_id": ids["var"], "special_price": Decimal("75.00"),
+               "special_price_from": NOW + timedelta(days=1),
+               "variants": [{**v, "status": "disabled" if v["sku"] == "V-0" else "enabled"} for v in variants]}
+    [res] = target.update("products", pa.Table.from_pylist([changed]))
+    assert res.error is None and emulator.batches == batches + 1
+    disabled = {v["attributes"]["sku"]: v["attributes"].get("disabled") for v in emulator.records("product-variants")}
+    assert disabled == {"V-0": 1, "V-1": None, "V-2": None}
+    [special] = specials_of(emulator, ids["var"])
+    assert special["status"] == 0 and special["specials_price"] == 75.0
+    assert list(target.refs.of("scheduled_specials").values()) == [(NOW + timedelta(days=1)).isoformat()]
+    [res] = target.update("products", pa.Table.from_pylist([{**changed, "special_price": None}]))
+    assert specials_of(emulator, ids["var"]) == [] and target.refs.of("scheduled_specials") == {}
 
 
 def test_refunds_as_totals_rows_and_status_history(shop):

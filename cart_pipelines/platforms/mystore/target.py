@@ -527,49 +527,52 @@ class MystoreTarget(Target):
         return out
 
     def _update_product(self, row: dict, tid: str) -> None:
+        """A changed product in one atomic batch after three reads: its attributes and categories, its special
+        (with its dates), and its option rows rebuilt (stock, SKU, deltas, disabled)."""
         api, lang = self.api, self.lang
         images, lost = self._images(row)
         attrs, rels = m.product(row, lang, images)
-        api.call("PATCH", f"products/{tid}/relationships/categories", body=rels.pop("categories"))
-        api.call("PATCH", f"products/{tid}", body=m.document("products", attrs, rels, id_=tid))
+        ops = [api.op("PATCH", f"products/{tid}/relationships/categories", rels.pop("categories"), returns=()),
+               api.op("PATCH", f"products/{tid}", m.document("products", attrs, rels, id_=tid), returns=())]
         specials = api.all(f"products/{tid}/product-specials")
         scheduled = self.refs.of("scheduled_specials")
+        special_op, ahead = None, None
         if row.get("special_price") is None:
-            for s in specials:
-                api.call("DELETE", f"product-specials/{s['id']}")
-                scheduled.pop(s["id"], None)
+            ops += [api.op("DELETE", f"product-specials/{s['id']}", returns=()) for s in specials]
         else:
             attrs, ahead = m.special(row)
+            ops += [api.op("DELETE", f"product-specials/{s['id']}", returns=()) for s in specials[1:]]
             if specials:
-                sid = specials[0]["id"]
-                api.call("PATCH", f"product-specials/{sid}", body=m.document("product-specials", attrs, id_=sid))
+                ops.append(api.op("PATCH", f"product-specials/{specials[0]['id']}", m.document(
+                    "product-specials", attrs, id_=specials[0]["id"])))
             else:
-                sid = api.call("POST", "product-specials", idempotent=False, body=m.document(
-                    "product-specials", attrs, {"product": m.ref("products", tid)})).json()["data"]["id"]
+                ops.append(api.op("POST", "product-specials", m.document(
+                    "product-specials", attrs, {"product": m.ref("products", tid)})))
+            special_op = len(ops)
             if ahead:
-                scheduled[str(sid)] = ahead.isoformat()
                 lost.append(self._held_note(row, ahead))
-            else:
-                scheduled.pop(str(sid), None)
         variants = api.all(f"products/{tid}/product-variants")
         attributes = api.all(f"products/{tid}/product-attributes")
-        # Rebuild the option rows of a changed product (stock, SKU, deltas), atomically.
-        ops = [api.op("DELETE", f"product-variants/{v['id']}", returns=()) for v in variants]
+        ops += [api.op("DELETE", f"product-variants/{v['id']}", returns=()) for v in variants]
         ops += [api.op("DELETE", f"product-attributes/{a['id']}", returns=()) for a in attributes]
         staged, meaning = self._new_staged(), []
         if row.get("variants"):
             ops += self._variant_ops(row, tid, len(ops), staged, meaning)
         lost += staged["lost"].get(row["source_id"], [])
         self._note_not_carried({row["source_id"]: lost} if lost else {})
-        if ops:
-            answers = self._run(ops)
-            for v in variants:
-                self.refs.of("variants").pop(v["id"], None)
-            for kind, n, what in meaning:
-                value = str(answers[n - 1]["return"][0])
-                if kind == "variants":
-                    self.refs.of("variants")[value] = what
-            self._options = None
+        answers = self._run(ops)
+        for s in specials:
+            scheduled.pop(s["id"], None)
+        if special_op and ahead:
+            scheduled[str(answers[special_op - 1]["return"][0])] = ahead.isoformat()
+        for v in variants:
+            self.refs.of("variants").pop(v["id"], None)
+        for kind, n, what in meaning:
+            value = str(answers[n - 1]["return"][0])
+            if kind == "variants":
+                self.refs.of("variants")[value] = what
+            elif kind in ("option", "value"):
+                self._options = None  # new shop-wide options or values: read them again when next needed
 
     # --- read back ------------------------------------------------------------------------------------------
     def _children(self, type_: str, link: str) -> dict[str, list[dict]]:
