@@ -5,6 +5,8 @@ refreshed when they expire), the shop name read from the token, and the permissi
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -48,6 +50,7 @@ class Connection:
         self.shop, self.api_url, self.verify, self.rate = shop, api_url, verify, rate
         self._api: MystoreApi | None = None
         self._current = None
+        self._lock, self._refreshed_at = threading.Lock(), -1e9
 
     def bearer(self, refresh: bool = False) -> str:
         """The access token to send; `refresh`: the last one was refused as expired."""
@@ -58,15 +61,19 @@ class Connection:
                                         f"expired or was revoked needs a new one (auth.mystore.no → Personal "
                                         f"Access Tokens)", 403)
             return self.personal_token
-        tokens = self._current or self.tokens.load()
-        if tokens is None:
-            raise OAuthError(f"Mystore is not authorized yet: run `cart-pipelines authorize` first (or set "
-                             f"{self.env}TOKEN to a Personal Access Token)")
-        if refresh or tokens.expired():
-            tokens = self.oauth.refresh(tokens)
-            self.tokens.save(tokens)
-        self._current = tokens
-        return tokens.access_token
+        with self._lock:  # batches in flight share the tokens: one refresh (refresh tokens rotate on use)
+            tokens = self._current or self.tokens.load()
+            if tokens is None:
+                raise OAuthError(f"Mystore is not authorized yet: run `cart-pipelines authorize` first (or set "
+                                 f"{self.env}TOKEN to a Personal Access Token)")
+            if refresh and time.monotonic() - self._refreshed_at < 10:
+                return tokens.access_token  # another request in flight has just refreshed it
+            if refresh or tokens.expired():
+                tokens = self.oauth.refresh(tokens)
+                self.tokens.save(tokens)
+                self._refreshed_at = time.monotonic()
+            self._current = tokens
+            return tokens.access_token
 
     @property
     def api(self) -> MystoreApi:

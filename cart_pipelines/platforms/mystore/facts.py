@@ -108,6 +108,8 @@ ASSUMPTIONS: tuple[tuple[str, str, str], ...] = (
     ("disabled variants", "written as product-variants disabled = 1 (MS lists `disabled` on reads only)",
      "VARIANT_DISABLED_WRITABLE = False: disabled variants are created with quantity 0 and listed in "
      "mystore-not-carried.json"),
+    ("concurrent requests", "none documented; the target keeps at most 2 atomic batches in flight (pacing still "
+     "holds 120/min)", "target.PIPELINE_DEPTH (1: one request at a time)"),
     ("product lifecycle", f"{', '.join(INACTIVE_LIFECYCLES)} products are migrated with status 0 (not sold), so "
      "old orders' lines keep their product; only published (or no lifecycle) and enabled products get status 1",
      "INACTIVE_LIFECYCLES"),

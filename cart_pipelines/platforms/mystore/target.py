@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import json
 import re
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -47,6 +49,9 @@ WRITES = (*TYPE.values(), "product-options", "product-option-values", "product-a
           "product-specials", "order-products", "order-totals", "order-status-history", "redirects", "images")
 SCOPES = tuple(dict.fromkeys([facts.read_scope(t) for t in READS] + [facts.write_scope(t) for t in WRITES]))
 P = "{{{{operation.{}.return.1}}}}"  # placeholder of the n-th operation's first return value
+# Atomic batches in flight at once: two keep the 120/min limit busy while an answer is handled (Mystore documents
+# no concurrency limit; facts ASSUMPTIONS "concurrent requests"); pacing still bounds the rate.
+PIPELINE_DEPTH = 2
 
 
 class MystoreTarget(Target):
@@ -119,6 +124,7 @@ class MystoreTarget(Target):
         self._reviewers: dict | None = None
         self._unreachable: set[str] = set()
         self._not_carried: dict[str, list[str]] = {}
+        self._pool = ThreadPoolExecutor(PIPELINE_DEPTH, thread_name_prefix="mystore-batch")
         self.name = f"mystore:{urlsplit(api_url).netloc}"
 
     # --- connection -----------------------------------------------------------------------------------------
@@ -394,39 +400,72 @@ class MystoreTarget(Target):
 
     # --- sending --------------------------------------------------------------------------------------------
     def _send(self, entity: str, rows: list[dict]) -> list[WriteResult]:
-        """Pack rows into atomic batches; a failed batch is retried row by row to name the bad record."""
+        """Pack rows into atomic batches, up to PIPELINE_DEPTH in flight (the next one is built and sent while
+        Mystore answers the last: one at a time, latency and the answer's handling left the limit unused);
+        answers are handled in order. A batch that creates shop-wide options or values is waited for before the
+        next record is built, since later records name their ids. A failed batch is retried row by row to name
+        the bad record."""
         intents = self.refs.of(f"intent:{entity}")
         for r in rows:
             intents[r["source_id"]] = self._key_of_row(entity, r)
         self.refs.save()
         results: list[WriteResult] = []
+        inflight: deque = deque()
         pending: list[tuple[dict, list, list]] = []
         staged = self._new_staged()
         count = 0
-        for row in rows:
+
+        def send() -> None:
+            ops = [op for _, row_ops, _ in pending for op in row_ops]
+            inflight.append((self._pool.submit(self._run, ops), pending, staged))
+            shop_wide = any(kind in ("option", "value") for _, _, meaning in pending for kind, _, _ in meaning)
+            while inflight and (shop_wide or len(inflight) >= PIPELINE_DEPTH):
+                results.extend(self._flush(entity, *settle(inflight.popleft())))
+
+        def settle(item):
+            future, batch, staged_ = item
             try:
-                ops, meaning = self._ops(entity, row, count, staged)
-            except ValueError as exc:
-                results.append(WriteResult(row["source_id"], None, str(exc)))
-                continue
-            if pending and count + len(ops) > facts.ATOMIC_BATCH_MAX:
-                results += self._flush(entity, pending, staged)
-                staged, count, pending = self._new_staged(), 0, []
-                ops, meaning = self._ops(entity, row, 0, staged)
-            pending.append((row, ops, meaning))
-            count += len(ops)
-        if pending:
-            results += self._flush(entity, pending, staged)
+                return batch, staged_, future.result()
+            except ConnectionProblem as exc:
+                return batch, staged_, exc
+
+        try:
+            for row in rows:
+                try:
+                    ops, meaning = self._ops(entity, row, count, staged)
+                except ValueError as exc:
+                    results.append(WriteResult(row["source_id"], None, str(exc)))
+                    continue
+                if pending and count + len(ops) > facts.ATOMIC_BATCH_MAX:
+                    send()
+                    staged, count, pending = self._new_staged(), 0, []
+                    ops, meaning = self._ops(entity, row, 0, staged)
+                pending.append((row, ops, meaning))
+                count += len(ops)
+            if pending:
+                send()
+            while inflight:
+                results.extend(self._flush(entity, *settle(inflight.popleft())))
+        finally:  # a batch whose answer was lost: record what the others in flight wrote before giving up
+            while inflight:
+                batch, staged_, answers = settle(inflight.popleft())
+                if not isinstance(answers, Exception):
+                    self._flush(entity, batch, staged_, answers)
+            self.refs.save()
         return results
 
     @staticmethod
     def _new_staged() -> dict:
         return {"options": {}, "values": {}, "links": {}, "lost": {}}
 
-    def _flush(self, entity: str, pending: list, staged: dict) -> list[WriteResult]:
-        ops = [op for _, row_ops, _ in pending for op in row_ops]
+    def _flush(self, entity: str, pending: list, staged: dict, answers=None) -> list[WriteResult]:
+        """Record a batch's answers (sending it first when none are given); a refused batch is retried record by
+        record."""
         try:
-            answers = self._run(ops)
+            if isinstance(answers, Exception):
+                raise answers
+            if answers is None:
+                answers = self._run([op for _, row_ops, _ in pending for op in row_ops])
         except ConnectionProblem as exc:
             if exc.kind != "bad_request" and exc.status not in (400, 404, 409, 422):
                 raise
