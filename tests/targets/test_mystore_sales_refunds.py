@@ -167,3 +167,9 @@ def test_references_journal_appends_per_batch_and_survives_a_cut_off_line(tmp_pa
     assert not (tmp_path / "refs.log").exists()
     assert json.loads((tmp_path / "refs.json").read_text()) == {"products": {"2": "b"}, "intent:products": {"c": "slug-c"}}
     assert References(tmp_path / "refs.json").data == again.data
+
+
+def test_docs_list_every_assumption_of_the_fact_module():
+    from conftest import ROOT
+
+    assert facts.assumptions_markdown() in (ROOT / "docs" / "targets" / "mystore.md").read_text(encoding="utf-8")
