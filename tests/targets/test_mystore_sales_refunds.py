@@ -173,3 +173,26 @@ def test_docs_list_every_assumption_of_the_fact_module():
     from conftest import ROOT
 
     assert facts.assumptions_markdown() in (ROOT / "docs" / "targets" / "mystore.md").read_text(encoding="utf-8")
+
+
+def test_new_options_are_learnt_from_the_batch_answers_not_read_again(shop):
+    emulator, target, cat = shop
+
+    def variable(sid, values):
+        return product(sid, cat, variants=[{"source_id": f"{sid}-{v}", "sku": f"{sid}-{v}", "price": Decimal("100.00"),
+                                            "stock": 1, "options": [{"name": "Størrelse", "value": v}]} for v in values])
+
+    target.create("products", pa.Table.from_pylist([variable("a", ["S", "M"])]))
+    reads = target.api.client.requests_made - target.api.batches
+    # 40 products, 5 operations or more each: several batches, new values in later ones, no list read again.
+    rows = [variable(f"p{n}", ["S", "M", "L", f"X{n // 12}"]) for n in range(40)]  # X1 first in a later batch
+    target.create("products", pa.Table.from_pylist(rows))
+    assert target.api.client.requests_made - target.api.batches == reads
+    option = [o for o in emulator.records("product-options")]
+    assert len(option) == 1
+    values = {v["id"]: v["attributes"]["name"]["no"] for v in emulator.records("product-option-values")}
+    assert sorted(values.values()) == ["L", "M", "S", "X0", "X1", "X2", "X3"]
+    linked = [r["id"] for r in option[0]["relationships"]["product-option-values"]["data"]]
+    assert sorted(linked) == sorted(values)
+    back = {r["_source_id"]: r for r in target.scan("products").to_pylist()}
+    assert sorted(o["options"][0]["value"] for o in back["p4"]["variants"]) == ["L", "M", "S", "X0"]

@@ -483,15 +483,40 @@ class MystoreTarget(Target):
             for kind, n, what in meaning:
                 value = str((answers[n - 1].get("return") or [None])[0])
                 if kind in ("option", "value"):
-                    self._options = None  # new shop-wide options or values: read them again when next needed
                     continue
                 if what is not None:
                     self.refs.of(kind)[value] = what
                 if kind == entity:
                     out.append(WriteResult(row["source_id"], value))
+        self._learn_options(staged, answers)
         self._note_not_carried(staged["lost"])
         self.refs.save()
         return out
+
+    def _learn_options(self, staged: dict, answers: list[dict]) -> None:
+        """The shop-wide options and values a batch created, and the option → values links it set, into the
+        option cache from the batch's answers (reading the lists again would cost requests of the 120/min).
+        Placeholders past the batch's answers were staged for a record that went into the next batch: skipped."""
+        if self._options is None or not (staged["options"] or staged["values"] or staged["links"]):
+            return
+
+        def real(value: str) -> str | None:
+            hit = re.fullmatch(r"\{\{operation\.(\d+)\.return\.1\}\}", value)
+            if hit is None:
+                return value
+            n = int(hit.group(1))
+            return str(answers[n - 1]["return"][0]) if n <= len(answers) and answers[n - 1].get("return") else None
+
+        cache = self._options
+        for name, oid in staged["options"].items():
+            if real(oid) is not None:
+                cache["options"][name] = real(oid)
+        for key, vid in staged["values"].items():
+            if real(vid) is not None:
+                cache["values"][key] = real(vid)
+        for oid, vids in staged["links"].items():
+            if real(oid) is not None:
+                cache["links"][real(oid)] = [v for v in map(real, vids) if v is not None]
 
     def _run(self, ops: list[dict]) -> list[dict]:
         """Operations in atomic batches of ATOMIC_BATCH_MAX (a record larger than that spans several, its later
@@ -610,8 +635,7 @@ class MystoreTarget(Target):
             value = str(answers[n - 1]["return"][0])
             if kind == "variants":
                 self.refs.of("variants")[value] = what
-            elif kind in ("option", "value"):
-                self._options = None  # new shop-wide options or values: read them again when next needed
+        self._learn_options(staged, answers)
 
     # --- read back ------------------------------------------------------------------------------------------
     def _children(self, type_: str, link: str) -> dict[str, list[dict]]:
