@@ -110,13 +110,13 @@ from cart_pipelines.pipeline.transform import transform_entity
 
 
 def steady(limiter):
-    # The pacing window full of evenly spread requests, as after minutes at the limit: the next may go in
-    # window/limit seconds. So no entity gains from a fresh token's first 120 requests, nor pays for the last's.
+    # The pacing window full of evenly spread requests, as after minutes at the limit (the last one
+    # window/limit seconds ago): a request may go now, the next window/limit seconds later. So no entity gains
+    # from a fresh token's first 120 requests at once, nor waits for the previous entity's.
     now = time.monotonic()
     with limiter.lock:
         limiter.sent.clear()
-        limiter.sent.extend(now - limiter.window + (i + 1) * limiter.window / limiter.limit
-                            for i in range(limiter.limit))
+        limiter.sent.extend(now - limiter.window + i * limiter.window / limiter.limit for i in range(limiter.limit))
 if name == "shopify":
     config["bulk_threshold"] = threshold
 target = registry.resource_class(name)(**config).open()
