@@ -4,9 +4,12 @@
   ($MYSTORE_TOKEN); the shop name is read from the token; the connection check names missing permissions;
 - creates go in atomic batches (all or nothing, `{{operation.N.return.M}}` placeholders): a product with its
   special, options, values, attributes and variants, an order with its lines (adjust inventory off: historical
-  orders must not draw stock), totals rows and status history — many records per request, so throughput is bound
-  by the 120 requests/min per token, paced client-side; a batch that fails is retried record by record so one
-  bad record is quarantined with Mystore's message and the rest load;
+  orders must not draw stock), totals rows (refunds as ot_refund) and status history (one row per refund) — many
+  records per request, two requests in flight, so throughput is bound by the 120 requests/min per token, paced
+  client-side; a batch that fails is retried record by record so one bad record is quarantined with Mystore's
+  message and the rest load;
+- a sale keeps its end (expires_at); Mystore holds no start, so a sale still ahead is held at status 0 and
+  switched on by the first run after its start; products that are not published and enabled get status 0;
 - Mystore keeps no foreign reference, so source ids are kept in a local references file (target id → source id,
   written after every batch) and each create first records its natural key (slug, e-mail, title, order number):
   a create whose answer was lost, or that a killed run never recorded, is found by that key and adopted;
