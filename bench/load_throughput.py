@@ -113,10 +113,10 @@ def steady(limiter):
     # The pacing window full of evenly spread requests, as after minutes at the limit (the last one
     # window/limit seconds ago): a request may go now, the next window/limit seconds later. So no entity gains
     # from a fresh token's first 120 requests at once, nor waits for the previous entity's.
-    now = time.monotonic()
+    now, span = time.monotonic(), limiter.window + getattr(limiter, "margin", 0.0)
     with limiter.lock:
         limiter.sent.clear()
-        limiter.sent.extend(now - limiter.window + i * limiter.window / limiter.limit for i in range(limiter.limit))
+        limiter.sent.extend(now - span + i * span / limiter.limit for i in range(limiter.limit))
 if name == "shopify":
     config["bulk_threshold"] = threshold
 target = registry.resource_class(name)(**config).open()
