@@ -205,6 +205,7 @@ def migrate(
     import dagster as dg
 
     from cart_pipelines.definitions import build_definitions
+    from cart_pipelines.defs.dead_runs import process_tags
     from cart_pipelines.defs.jobs import migration_keys, run_config
 
     dagster_home()
@@ -228,9 +229,11 @@ def migrate(
                   f"{platform or (m.source_platform if m.source_platform != 'store_export' else 'store export')} ...")
     run_id = str(uuid.uuid4())
     with dg.DagsterInstance.get() as instance:
+        _release_dead_runs(instance)
         bars = _progress(instance, run_id, resolve_selection(chosen), m) if progress else nullcontext()
         with bars:
-            result = job.execute_in_process(run_config=cfg, instance=instance, raise_on_error=False, run_id=run_id)
+            result = job.execute_in_process(run_config=cfg, instance=instance, raise_on_error=False, run_id=run_id,
+                                            tags=process_tags())
     failed_checks = [f"{e.asset_key.to_user_string()}:{e.check_name}"
                      for e in result.get_asset_check_evaluations() if not e.passed]
     rep = report_mod.read(resources["staging"].reports_directory, report_mod.DRY_RUN if dry_run else
@@ -243,6 +246,14 @@ def migrate(
         _fail("checks failed: " + ", ".join(failed_checks), 1)
     console.print(f"All {len(result.get_asset_check_evaluations())} checks passed. Run id {result.run_id}; "
                   f"report in {resources['staging'].reports_directory}.")
+
+
+def _release_dead_runs(instance) -> None:
+    """Free the pool slots a killed run of this machine still holds, or the run would wait for them forever."""
+    from cart_pipelines.defs.dead_runs import release_dead_runs
+
+    for run_id in release_dead_runs(instance):
+        console.print(f"[yellow]run {run_id} had stopped without ending; marked failed, its pool slots freed[/]")
 
 
 def _progress(instance, run_id: str, entities, m):
@@ -306,6 +317,7 @@ def backfill(
     import dagster as dg
 
     from cart_pipelines.definitions import build_definitions
+    from cart_pipelines.defs.dead_runs import process_tags
     from cart_pipelines.defs.partitions import PER_RUN, partitions_for, plan
     from cart_pipelines.pipeline.backfill import PARTITIONED, BackfillError
     from cart_pipelines.platforms.kit.source import SliceNotPossible
@@ -330,12 +342,14 @@ def backfill(
         chosen = _chosen_partitions(entity, keys, first, last)
         if not chosen:
             _fail(f"no partitions of {entity} between {first or 'the first'} and {last or 'the last'}")
+        _release_dead_runs(instance)
         batch = PER_RUN[entity]
         console.print(f"Backfilling {len(chosen)} partitions of {entity} ({chosen[0]} .. {chosen[-1]}), "
                       f"{batch} per run ...")
         for start in range(0, len(chosen), batch):
             part = chosen[start:start + batch]
-            tags = {"dagster/asset_partition_range_start": part[0], "dagster/asset_partition_range_end": part[-1]}
+            tags = {"dagster/asset_partition_range_start": part[0], "dagster/asset_partition_range_end": part[-1],
+                    **process_tags()}
             result = job.execute_in_process(instance=instance, tags=tags, raise_on_error=False,
                                             run_config={"loggers": {"console": {"config": {"log_level": "ERROR"}}}})
             if not result.success:
