@@ -166,7 +166,13 @@ def test_sample_store_migrates_into_mystore_and_reruns_write_nothing(mystore, tm
     assert emulator.data["product-variants"] and emulator.data["product-option-values"]
     assert {t["attributes"]["class"] for t in emulator.data["order-totals"].values()} >= {
         "ot_subtotal", "ot_shipping", "ot_tax", "ot_total"}
-    assert len(emulator.data["order-status-history"]) == len(emulator.data["orders"])
+    # One status entry per order, and one more per refund (on the orders that have an ot_refund row).
+    history = list(emulator.data["order-status-history"].values())
+    refunds = [h for h in history if h["attributes"]["comments"].startswith("Refund")]
+    assert len(history) - len(refunds) == len(emulator.data["orders"])
+    assert refunds and {h["relationships"]["order"] for h in refunds} == {
+        t["relationships"]["order"] for t in emulator.data["order-totals"].values()
+        if t["attributes"]["class"] == "ot_refund"}
     # The 301 map went into the shop's redirects, not only the CSV.
     assert len(emulator.data["redirects"]) == report["redirects"] == report["redirects_written_to_target"] > 0
     assert all(r["attributes"]["code"] == 301 for r in emulator.data["redirects"].values())
