@@ -324,7 +324,8 @@ class _Store:
         if status == "complete" and i % 20 == 7:  # a partial refund: the first line back
             back = items[0]
             amount = min(back["price"] * back["qty"] + back["tax"], subtotal + shipping + tax - discount)
-            refund = {"refunds": [{"source_id": f"{i}-r1", "amount": amount, "reason": "Returnert",
+            refund = {"refunds": [{"source_id": f"{i}0",  # numeric, as the platforms number refunds
+                                   "amount": amount, "reason": "Returnert",
                                    "created_at": updated, "lines": [{"item_id": back["source_id"],
                                                                      "sku": back["sku"], "qty": back["qty"],
                                                                      "amount": amount}]}],

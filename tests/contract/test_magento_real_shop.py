@@ -41,7 +41,7 @@ def test_every_record_is_read_and_fits_the_canonical_schema(store_dir, read):
 
 def test_product_types_lifecycle_and_status(store_dir, read):
     want = {"configurable": "variable", "simple": "simple", "virtual": "virtual", "downloadable": "downloadable",
-            "bundle": "bundle"}
+            "bundle": "bundle", "grouped": "grouped"}
     for pid, p in truth(store_dir, "products").items():
         mine = read["products"][pid].record
         assert mine["type"] == want[type_id(p)], pid
