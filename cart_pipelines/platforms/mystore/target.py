@@ -80,6 +80,7 @@ class MystoreTarget(Target):
         "reviews": ("product_id", "customer_id", "rating", "text", "created_at"),  # no title on Mystore
     }
 
+    holds_refunds = True  # the refunded total as an ot_refund totals row, read back; each refund in status history
     max_batch = 500  # rows per create/update call; packed into atomic batches of ATOMIC_BATCH_MAX operations
     password_algorithms = ()  # no password attribute in any source: customers set a new one
     can_preserve_ids = facts.CLIENT_IDS
@@ -744,6 +745,7 @@ class MystoreTarget(Target):
                        "subtotal": money.get("ot_subtotal"), "shipping": money.get("ot_shipping"),
                        "tax": money.get("ot_tax"), "discount": abs(discount) if discount is not None else None,
                        "grand_total": money.get("ot_total"),
+                       "refunded_total": abs(refunded) if (refunded := money.get(facts.REFUND_TOTAL_CLASS)) else None,
                        "items": [{"source_id": irefs.get(i["id"]), "product_id": rel(i, "product"),
                                   "sku": i["attributes"].get("sku"), "name": i["attributes"].get("name"),
                                   "qty": i["attributes"].get("quantity"), "price": i["attributes"].get("price"),
