@@ -550,38 +550,14 @@ class MystoreTarget(Target):
 
     def update(self, entity: str, rows: pa.Table) -> list[WriteResult]:
         out = []
-        api, lang, t = self.api, self.lang, TYPE[entity]
         if entity == "products":
             self._activate_due_specials()
         for row in rows.to_pylist():
             tid = str(row["target_id"])
             try:
-                if entity == "orders":
-                    sid_ = self._status_ids().get(row.get("status") or "new")
-                    attrs, rels = m.order(row, sid_)
-                    api.call("PATCH", f"orders/{tid}", body=m.document(t, attrs, rels, id_=tid))
-                    held = {x["attributes"].get("class"): x["id"] for x in api.all(f"orders/{tid}/order-totals")}
-                    for total in m.order_totals(row):
-                        if total["class"] in held:
-                            api.call("PATCH", f"order-totals/{held[total['class']]}", body=m.document(
-                                "order-totals", total, id_=held[total["class"]]))
-                        else:
-                            api.call("POST", "order-totals", idempotent=False, body=m.document(
-                                "order-totals", total, {"order": m.ref("orders", tid)}))
-                    # refunds made since: history is create-only, so add the entries it does not hold yet
-                    said = {x["attributes"].get("comments") for x in api.all(f"orders/{tid}/order-status-history")}
-                    for entry in m.refund_history(row):
-                        if entry["comments"] not in said:
-                            api.call("POST", "order-status-history", idempotent=False, body=m.document(
-                                "order-status-history", entry, {"order": m.ref("orders", tid),
-                                                                "order-status": m.ref("order-status", sid_)}))
-                elif entity == "products":
-                    self._update_product(row, tid)
-                else:
-                    build = {"categories": m.category, "manufacturers": m.manufacturer, "tax_classes": m.tax_class,
-                             "customers": m.customer, "reviews": self._review}[entity]
-                    attrs, rels = build(row, lang)
-                    api.call("PATCH", f"{t}/{tid}", body=m.document(t, attrs, rels, id_=tid))
+                # Each update reads what the record holds before it writes, so after a lost answer it is run again
+                # from its reads (the atomic batch was applied whole or not at all): nothing is resent blindly.
+                until_confirmed(lambda again, row=row, tid=tid: self._update_one(entity, row, tid))
                 out.append(WriteResult(row["source_id"], tid))
             except ConnectionProblem as exc:
                 if exc.status == 404:
@@ -593,6 +569,36 @@ class MystoreTarget(Target):
         self.refs.compact()
         self._write_not_carried()
         return out
+
+    def _update_one(self, entity: str, row: dict, tid: str) -> list:
+        api, lang, t = self.api, self.lang, TYPE[entity]
+        if entity == "orders":
+            sid_ = self._status_ids().get(row.get("status") or "new")
+            attrs, rels = m.order(row, sid_)
+            api.call("PATCH", f"orders/{tid}", body=m.document(t, attrs, rels, id_=tid))
+            held = {x["attributes"].get("class"): x["id"] for x in api.all(f"orders/{tid}/order-totals")}
+            for total in m.order_totals(row):
+                if total["class"] in held:
+                    api.call("PATCH", f"order-totals/{held[total['class']]}", body=m.document(
+                        "order-totals", total, id_=held[total["class"]]))
+                else:
+                    api.call("POST", "order-totals", idempotent=False, body=m.document(
+                        "order-totals", total, {"order": m.ref("orders", tid)}))
+            # refunds made since: history is create-only, so add the entries it does not hold yet
+            said = {x["attributes"].get("comments") for x in api.all(f"orders/{tid}/order-status-history")}
+            for entry in m.refund_history(row):
+                if entry["comments"] not in said:
+                    api.call("POST", "order-status-history", idempotent=False, body=m.document(
+                        "order-status-history", entry, {"order": m.ref("orders", tid),
+                                                        "order-status": m.ref("order-status", sid_)}))
+        elif entity == "products":
+            self._update_product(row, tid)
+        else:
+            build = {"categories": m.category, "manufacturers": m.manufacturer, "tax_classes": m.tax_class,
+                     "customers": m.customer, "reviews": self._review}[entity]
+            attrs, rels = build(row, lang)
+            api.call("PATCH", f"{t}/{tid}", body=m.document(t, attrs, rels, id_=tid))
+        return []
 
     def _update_product(self, row: dict, tid: str) -> None:
         """A changed product in one atomic batch after three reads: its attributes and categories, its special
