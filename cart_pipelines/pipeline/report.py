@@ -9,6 +9,7 @@ from pathlib import Path
 
 import duckdb
 
+from cart_pipelines.model.coerce import RESERVED_EMAIL_DOMAINS, RESERVED_EMAIL_TLDS
 from cart_pipelines.model.entities import ENTITY_NAMES
 from cart_pipelines.pipeline import ledger
 from cart_pipelines.pipeline.rules import RULES_BY_NAME, SCOPE_RULES
@@ -190,13 +191,10 @@ def refunds_not_carried_sql(con: duckdb.DuckDBPyConnection) -> str:
         ORDER BY TRY_CAST(source_id AS BIGINT), source_id"""
 
 
-def refunds_not_carried(con: duckdb.DuckDBPyConnection) -> list[tuple]:
-    return con.execute(refunds_not_carried_sql(con)).fetchall()
-
-
-# SQL twin of model.coerce.reserved_email_domain, over a whole table at once
-RESERVED_EMAIL_SQL = ("regexp_matches(lower(rtrim(trim(email), '.')), "
-                      "'@(.+\\.)?(example\\.(com|net|org)|[^@]*\\.(test|local|invalid|example|localhost))$')")
+# SQL twin of model.coerce.reserved_email_domain over a whole table at once, from the same lists of names
+RESERVED_EMAIL_SQL = ("regexp_matches(lower(rtrim(trim(email), '.')), '@(.+\\.)?("
+                      + "|".join(d.replace(".", "\\.") for d in RESERVED_EMAIL_DOMAINS)
+                      + "|[^@]*\\.(" + "|".join(RESERVED_EMAIL_TLDS) + "))$')")
 
 
 def reserved_emails(con: duckdb.DuckDBPyConnection) -> dict:
