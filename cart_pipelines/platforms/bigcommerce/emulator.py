@@ -120,7 +120,11 @@ class ApiError(Exception):
 # - metafields (namespace, key, value, permission_set) on categories, brands and products, unique per
 #   resource, namespace and key (409), listed for all resources of a kind with GET /catalog/{kind}/metafields;
 # - the store's own validation refuses the customers and orders Knobs.reject_rate picks (422), by the source id our
-#   target keeps in their notes / staff notes.
+#   target keeps in their notes / staff notes;
+# - v3 refunds (reference/orders.v3.yml, docs/store-operations/orders/refunds.mdx): POST refund_quotes (items) →
+#   refund_methods; POST refunds (items, payments, optional merchant_calculated_override) → 201 {data: Refund};
+#   422 for a refund of an unpaid order, more than is left, payments that do not add up, store credit for a guest;
+#   GET refunds of one order or of all (`order_id:in`, `id:in`).
 WRITE_SCOPES = {"categories": "store_v2_products", "manufacturers": "store_v2_products",
                 "products": "store_v2_products", "reviews": "store_v2_products", "customers": "store_v2_customers",
                 "orders": "store_v2_orders"}
@@ -128,6 +132,7 @@ ARRAY_MAX = 10
 SOURCE_REF = "cart_pipelines source id: "  # the notes line our target writes (rejections pick records by it)
 META_KINDS = {"categories": "categories", "brands": "manufacturers", "products": "products"}
 STATUS_BY_ID = {sid: name for name, (sid, _) in ORDER_STATUS.items()}
+UNPAID = {"pending", None}  # statuses before payment: no refund (docs/store-operations/orders/refunds.mdx)
 REVIEW_IN = {"approved": "approved", "pending": "pending", "disapproved": "rejected"}
 
 
@@ -554,6 +559,148 @@ class WritesMixin:
                 "sku": p.get("sku") or (product or {}).get("sku"), "name": p.get("name") or (product or {}).get("name"),
                 "qty": qty, "price": price, "tax": ((inc - price) * qty).quantize(Decimal("0.01"))}
 
+    # --- v3 refunds (orders.v3 createOrderRefundQuotes / createOrderRefund)
+    def v3_refund_quote(self, request, store, oid):
+        """POST /v3/orders/{order_id}/payment_actions/refund_quotes: what the items would refund (PRODUCT by quantity
+        at the line's price with its tax, SHIPPING, HANDLING, ORDER, FEE and TAX by amount) and the refund methods:
+        store credit for a registered customer, and the offline "custom" provider (refunded outside BigCommerce)."""
+        def work():
+            order = self._refundable(oid)
+            body = self._body(request)
+            total, tax, _ = self._refund_items(order, body)
+            methods = [[self._option("custom", "Custom", total, True)]]
+            if order.get("customer_id"):
+                methods.insert(0, [self._option("storecredit", "Store Credit", total, False)])
+            return self.json({"data": {"order_id": oid, "total_refund_amount": _number(total),
+                                       "total_refund_tax_amount": _number(tax), "rounding": 0, "adjustment": 0,
+                                       "tax_inclusive": False, "order_level_refund_amount": _number(
+                                           sum((_dec(i.get("amount")) for i in body.get("items") or []
+                                                if i.get("item_type") == "ORDER"), Decimal(0))),
+                                       "refund_methods": methods}, "meta": {}}, 201)
+        return self._write(request, store, "orders", work)
+
+    def write_refund(self, request, store, oid):
+        """POST /v3/orders/{order_id}/payment_actions/refunds: items and payments required; the total is the items'
+        (or `merchant_calculated_override.total_amount`) and the payments must add up to it; at most what is left
+        to refund; store credit only for a registered customer. The order then reads Partially Refunded, or
+        Refunded once its total went back, with `refunded_amount` and the refund in getOrderRefunds."""
+        def work():
+            order = self._refundable(oid)
+            body = self._body(request)
+            payments = body.get("payments")
+            if not isinstance(payments, list) or not payments:
+                raise Invalid(422, "JSON data is missing or invalid", {"payments": "error.path.missing"})
+            total, tax, lines = self._refund_items(order, body)
+            override = body.get("merchant_calculated_override")
+            if override is not None:
+                if not isinstance(override, dict) or "total_amount" not in override or "total_tax" not in override:
+                    raise Invalid(422, "JSON data is missing or invalid",
+                                  {"merchant_calculated_override": "total_amount and total_tax are required"})
+                total, tax = _dec(override["total_amount"]), _dec(override["total_tax"])
+                if total > self._left(order):
+                    raise Invalid(422, "Refund amount is greater than remaining amount")
+            paid = sum((_dec(pm.get("amount")) for pm in payments), Decimal(0))
+            if paid != total:
+                raise Invalid(422, f"The payments ({paid}) do not add up to the refund amount ({total}).")
+            for pm in payments:
+                if pm.get("provider_id") not in ("custom", "storecredit"):
+                    raise Invalid(422, f"The payment provider {pm.get('provider_id')} is not a refund method of this "
+                                       f"order.")
+                if pm["provider_id"] == "storecredit" and not order.get("customer_id"):
+                    raise Invalid(422, "Unable to provide store credit for a guest customer.")
+            held = cases.refunds(order)
+            rid = int(order["source_id"]) * 10 + len(held) + 1
+            items = [{"item_type": i["item_type"], "item_id": int(i.get("item_id") or 0), "reason": i.get("reason")
+                      or "", **({"quantity": int(i["quantity"])} if i["item_type"] in ("PRODUCT", "GIFT_WRAPPING")
+                                else {}), "requested_amount": _number(amount)} for i, amount in lines]
+            reason = next((i.get("reason") for i in body["items"] if i.get("reason")), None)
+            refund = {"source_id": str(rid), "amount": str(total), "reason": reason,
+                      "created_at": datetime.now().astimezone().isoformat(), "_tax": str(tax),
+                      "_override": override is not None, "_items": items,
+                      "_payments": [{"id": rid * 10 + k + 1, "provider_id": pm["provider_id"],
+                                     "amount": _number(pm.get("amount")), "offline": bool(pm.get("offline")),
+                                     "is_declined": False, "declined_message": "", "transaction_id": ""}
+                                    for k, pm in enumerate(payments)],
+                      "lines": [{"item_id": str(item["source_id"]), "sku": item.get("sku"), "qty": int(i["quantity"]),
+                                 "amount": str(amount)} for i, amount in lines if i["item_type"] == "PRODUCT"
+                                for item in [self._order_item(order, i)]]}
+            rec = {**order, "refunds": held + [refund]}
+            if cases.refunded_total(rec) >= _dec(order.get("grand_total")):
+                rec["status"] = "refunded"
+            saved = self._put("orders", rec)
+            return self.json({"data": self.refund(saved, refund), "meta": {}}, 201)
+        return self._write(request, store, "orders", work)
+
+    @staticmethod
+    def _option(provider: str, description: str, amount: Decimal, offline: bool) -> dict:
+        return {"provider_id": provider, "provider_description": description, "amount": _number(amount),
+                "offline": offline, "offline_provider": offline,
+                "offline_reason": "This is an offline payment provider." if offline else ""}
+
+    def _refundable(self, oid: int) -> dict:
+        order = self.store.get("orders", oid)
+        if order is None:
+            raise Invalid(404, "The requested order was not found.")
+        if order.get("status") in UNPAID:  # "You must receive payment of the order before you can issue a refund."
+            raise Invalid(422, "The order has not been paid: a refund needs a payment to refund.")
+        return order
+
+    @staticmethod
+    def _left(order: dict) -> Decimal:
+        return _dec(order.get("grand_total")) - cases.refunded_total(order)
+
+    @staticmethod
+    def _order_item(order: dict, item: dict) -> dict | None:
+        k = int(item.get("item_id") or 0) - int(order["source_id"]) * 100 - 1
+        items = order.get("items") or []
+        return items[k] if 0 <= k < len(items) else None
+
+    def _refund_items(self, order: dict, body: dict) -> tuple[Decimal, Decimal, list]:
+        """(total, tax, [(item, amount)]) of a refund's items, or 422 as BigCommerce refuses them."""
+        items = body.get("items") if isinstance(body, dict) else None
+        if not isinstance(items, list) or not items:
+            raise Invalid(422, "JSON data is missing or invalid", {"items": "error.path.missing"})
+        oid, total, tax, out = int(order["source_id"]), Decimal(0), Decimal(0), []
+        taken: dict[str, int] = {}
+        for r in cases.refunds(order):
+            for ln in r.get("lines") or []:
+                taken[str(ln.get("item_id"))] = taken.get(str(ln.get("item_id")), 0) + _int(ln.get("qty"))
+        for k, i in enumerate(items):
+            kind = i.get("item_type") if isinstance(i, dict) else None
+            if kind not in ("PRODUCT", "GIFT_WRAPPING", "ORDER", "SHIPPING", "HANDLING", "TAX", "FEE"):
+                raise Invalid(422, "JSON data is missing or invalid", {f"items[{k}].item_type": "error.invalid"})
+            if kind == "PRODUCT":
+                item = self._order_item(order, i)
+                qty = i.get("quantity")
+                if item is None:
+                    raise Invalid(422, f"Order product {i.get('item_id')} is not on order {oid}.")
+                if not isinstance(qty, int) or qty < 1:
+                    raise Invalid(422, "JSON data is missing or invalid", {f"items[{k}].quantity": "error.min"})
+                sid = str(item.get("source_id"))
+                if qty > _int(item.get("qty")) - taken.get(sid, 0):
+                    raise Invalid(422, f"The quantity to refund of order product {i['item_id']} is more than is "
+                                       f"left to refund.")
+                taken[sid] = taken.get(sid, 0) + qty
+                unit_tax = (_dec(item.get("tax")) / _int(item.get("qty"))).quantize(Decimal("0.01"))
+                amount = _dec(item.get("price")) * qty
+                total, tax = total + amount + unit_tax * qty, tax + unit_tax * qty
+                out.append((i, amount))
+            elif kind == "GIFT_WRAPPING":
+                raise Invalid(422, f"Order product {i.get('item_id')} has no gift wrapping.")
+            else:
+                amount = _dec(i.get("amount"))
+                if i.get("amount") is None or amount <= 0:
+                    raise Invalid(422, "JSON data is missing or invalid", {f"items[{k}].amount": "error.min"})
+                if kind == "ORDER" and int(i.get("item_id") or 0) != oid:
+                    raise Invalid(422, f"An ORDER item's item_id is the order id ({oid}).")
+                if kind == "SHIPPING" and amount > _dec(order.get("shipping")):
+                    raise Invalid(422, "The shipping amount to refund is more than the order's shipping.")
+                total += amount
+                out.append((i, amount))
+        if total > self._left(order):
+            raise Invalid(422, "Refund amount is greater than remaining amount")
+        return total, tax, out
+
     @staticmethod
     def _v2_address_in(a: dict | None) -> dict | None:
         if not a:
@@ -628,7 +775,10 @@ class BigCommerceEmulator(WritesMixin, Emulator):
              methods=["GET"]),
         Rule("/stores/<store>/v2/orders/<int:oid>/coupons", endpoint="v2_order_coupons", methods=["GET"]),
         Rule("/stores/<store>/v3/orders/<int:oid>/payment_actions/refunds", endpoint="v3_order_refunds",
-             methods=["GET"]),
+             methods=["GET", "POST"]),
+        Rule("/stores/<store>/v3/orders/<int:oid>/payment_actions/refund_quotes", endpoint="v3_refund_quote",
+             methods=["POST"]),
+        Rule("/stores/<store>/v3/orders/payment_actions/refunds", endpoint="v3_refunds_all", methods=["GET"]),
         Rule("/stores/<store>/v2/products", endpoint="v2_products", methods=["GET"]),
         Rule("/stores/<store>/v2/customers", endpoint="v2_customers", methods=["GET"]),
         Rule("/stores/<store>/v2/customers/<int:cid>", endpoint="v2_customer_item", methods=["GET"]),
@@ -915,11 +1065,32 @@ class BigCommerceEmulator(WritesMixin, Emulator):
 
     def v3_order_refunds(self, request, store, oid):
         """GET /v3/orders/{order_id}/payment_actions/refunds (orders.v3 getOrderRefunds): every refund of the order,
-        ascending id, `{data, meta: {}}` (metaEmpty_Full: no paging); scope Orders read-only will do."""
+        ascending id, `{data, meta: {}}` (metaEmpty_Full: no paging); scope Orders read-only will do. POST: a
+        refund (write_refund)."""
+        if request.method == "POST":
+            return self.write_refund(request, store, oid)
+
         def build():
             order = self._order(oid)
             return {"data": [self.refund(order, r) for r in cases.refunds(order)], "meta": {}}
         return self._serve(request, store, "store_v2_orders_read_only", build)
+
+    def v3_refunds_all(self, request, store):
+        """GET /v3/orders/payment_actions/refunds (getOrdersRefunds): refunds of all orders by ascending refund id,
+        filtered by `order_id:in` and `id:in`, `page` and `limit`."""
+        def build():
+            limit = self._limit(request, 50)
+            page = int(request.args.get("page", 1))
+            ids = {int(x) for x in request.args.get("order_id:in", "").split(",") if x.strip().isdigit()}
+            rids = {int(x) for x in request.args.get("id:in", "").split(",") if x.strip().isdigit()}
+            orders = self.store.page("orders", 0, 10**9, ids=sorted(ids)) if ids else self._all_orders()
+            rows = sorted((self.refund(o, r) for o in orders for r in cases.refunds(o)), key=lambda r: r["id"])
+            rows = [r for r in rows if not rids or r["id"] in rids]
+            return {"data": rows[(page - 1) * limit: page * limit], "meta": {}}
+        return self._serve(request, store, "store_v2_orders_read_only", build)
+
+    def _all_orders(self) -> list[dict]:
+        return self.store.page("orders", 0, 10**9)
 
     def v2_order_coupons(self, request, store, oid):
         # The canonical model keeps an order's discount, not the coupon codes behind it: an order has no coupons
@@ -1145,6 +1316,16 @@ class BigCommerceEmulator(WritesMixin, Emulator):
 
     @staticmethod
     def refund(o: dict, r: dict) -> dict:
+        if r.get("_items") is not None:  # written through the API: as it was asked for
+            rid = int(r["source_id"])
+            return {"id": rid, "order_id": int(o["source_id"]), "user_id": 0, "created": v3_date(r.get("created_at")),
+                    "reason": r.get("reason") or "", "total_amount": _number(r["amount"]),
+                    "total_tax": _number(r.get("_tax")), "uses_merchant_override_values": bool(r.get("_override")),
+                    "items": r["_items"], "payments": r["_payments"]}
+        return BigCommerceEmulator.store_refund(o, r)
+
+    @staticmethod
+    def store_refund(o: dict, r: dict) -> dict:
         """A canonical refund as orders.v3 `Refund`: PRODUCT items name the order product (its id) with a quantity,
         the rest of the amount is an ORDER item; one payment back to the store credit provider."""
         oid = int(o["source_id"])

@@ -11,6 +11,7 @@ in the local target's columns.
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import datetime
 from decimal import Decimal
 from email.utils import format_datetime, parsedate_to_datetime
@@ -352,18 +353,74 @@ def customer_row(c: dict) -> dict:
             "updated_at": ts(c.get("date_modified")), "_source_id": ref(c.get("notes"))}
 
 
-def order_row(o: dict, products: list[dict], shipping: list[dict]) -> dict:
+def order_row(o: dict, products: list[dict], shipping: list[dict], refund_rows: list[dict] = ()) -> dict:
     billing = o.get("billing_address") or {}
+    status = STATUS_NAME.get(o.get("status_id"), o.get("status"))
+    if o.get("status_id") == 14:  # Partially Refunded: the order stands where it was, shipped or not
+        status = "completed" if o.get("date_shipped") or o.get("items_shipped") else "processing"
+    held = refunds(o, list(refund_rows), products)
     return {"id": o["id"], "order_number": str(o["id"]), "customer_id": ref_id(o.get("customer_id")),
             "email": blank(billing.get("email")), "customer_first_name": billing.get("first_name"),
             "customer_last_name": billing.get("last_name"),
-            "status": STATUS_NAME.get(o.get("status_id"), o.get("status")), "currency": o.get("currency_code"),
+            "refunds": held["refunds"], "refunded_total": held["refunded_total"],
+            "status": status, "currency": o.get("currency_code"),
             "subtotal": money(o.get("subtotal_ex_tax")), "shipping": money(o.get("shipping_cost_ex_tax")),
             "tax": money(o.get("total_tax")), "discount": money(o.get("discount_amount")),
             "grand_total": money(o.get("total_inc_tax")), "items": order_items(products, sku=blank),
             "billing_address": address(billing), "shipping_address": address(shipping[0] if shipping else None),
             "created_at": ts(o.get("date_created")), "updated_at": ts(o.get("date_modified")),
             "_source_id": ref(o.get("staff_notes"))}
+
+
+# --- refunds on the target (Orders v3 payment actions) ---------------------------------------------------------------
+CENT = Decimal("0.01")
+
+
+def _refund_key(amount, reason) -> tuple:
+    return (Decimal(str(amount or 0)).quantize(CENT), blank(reason))
+
+
+def missing_refunds(row: dict, held: list[dict]) -> list[dict]:
+    """The row's refunds the order does not hold yet. A BigCommerce refund has no field for our source id: the
+    order's refunds are matched to the row's by amount and reason, counted, so two alike are two."""
+    have = Counter(_refund_key(r.get("total_amount"), r.get("reason")) for r in held)
+    out = []
+    for r in row.get("refunds") or []:
+        key = _refund_key(r.get("amount"), r.get("reason"))
+        if have[key] > 0:
+            have[key] -= 1
+        else:
+            out.append(r)
+    return out
+
+
+def refund_items(row: dict, refund: dict, oid: int, products: list[dict]) -> list[dict]:
+    """A refund's items: its lines as PRODUCT items (the order product written for that line: the order's products
+    are written, and listed, in the row's item order) with their quantities; without lines, one ORDER item of its
+    amount (tax-exempt, order level)."""
+    position = {str(i.get("source_id")): k for k, i in enumerate(row.get("items") or [])}
+    reason = refund.get("reason") or ""
+    items = []
+    for ln in refund.get("lines") or []:
+        k = position.get(str(ln.get("item_id")))
+        if k is not None and k < len(products) and (ln.get("qty") or 0) > 0:
+            items.append({"item_type": "PRODUCT", "item_id": products[k]["id"], "quantity": int(ln["qty"]),
+                          "reason": reason})
+    return items or [{"item_type": "ORDER", "item_id": oid, "amount": float(_refund_key(refund.get("amount"),
+                                                                                        None)[0]), "reason": reason}]
+
+
+def refund_request(refund: dict, items: list[dict], quote: dict) -> dict | str:
+    """The refund request after its quote: the source's amount to the cent as the merchant's override (BigCommerce
+    would compute the lines' price and tax again; the tax is not recorded on the refund), paid back through the
+    quote's offline method (a historical order: recorded, no money moves through a gateway)."""
+    amount = float(_refund_key(refund.get("amount"), None)[0])
+    offline = next((m[0] for m in quote.get("refund_methods") or []
+                    if isinstance(m, list) and len(m) == 1 and m[0].get("offline")), None)
+    if offline is None:
+        return "BigCommerce offers no offline refund method for this order (its refund quote lists none)"
+    return {"items": items, "payments": [{"provider_id": offline["provider_id"], "amount": amount, "offline": True}],
+            "merchant_calculated_override": {"total_amount": amount, "total_tax": 0}}
 
 
 def review_row(r: dict, customer_id: str | None) -> dict:

@@ -50,6 +50,7 @@ REJECTED = (400, 404, 409, 413, 422)  # statuses that reject one record, not the
 
 
 class BigCommerceTarget(Target):
+    holds_refunds = True  # v3 payment actions: refund quote, then refund; read back with the order
     CREDENTIALS = (
         Credential("store_hash", "BIGCOMMERCE_TARGET_STORE_HASH", "API Path (the store hash in it)"),
         Credential("access_token", "BIGCOMMERCE_TARGET_ACCESS_TOKEN", "Access Token (modify scopes)", secret=True),
@@ -190,7 +191,8 @@ class BigCommerceTarget(Target):
         if entity == "customers":  # the source id is in the notes sent with the create: find_existing sees it
             return self.create_confirmed(entity, items, lambda chunk: self._arrays("POST", "v3/customers", entity,
                                                                                    chunk))
-        return [until_confirmed(lambda again, row=row: self._create_one(entity, row, again)) for row in items]
+        results = [until_confirmed(lambda again, row=row: self._create_one(entity, row, again)) for row in items]
+        return self._refunds(items, results) if entity == "orders" else results
 
     def _create_one(self, entity: str, row: dict, again: bool) -> WriteResult:
         """One create; `again` (its last answer was lost): adopt the record if it exists, by our source id or, for
@@ -268,7 +270,45 @@ class BigCommerceTarget(Target):
                 path = f"{V3_PATH[entity]}/{row['target_id']}"
             _, error = self._try("PUT", path, json=self._payload(entity, row))
             results.append(WriteResult(row["source_id"], row["target_id"], error))
-        return results
+        return self._refunds(items, results) if entity == "orders" else results
+
+    # --- refunds (Orders v3 payment actions)
+    def _refunds(self, rows: list[dict], results: list[WriteResult]) -> list[WriteResult]:
+        """Each written order's refunds as BigCommerce refunds, each once: the order's refunds are read first and
+        those it holds (the same amount and reason, counted) are not written again, so a re-run writes nothing and
+        a refund added at the source since arrives with the order's next update (a delta)."""
+        out = []
+        for row, res in zip(rows, results):
+            if res.error or not row.get("refunds"):
+                out.append(res)
+                continue
+            errors = until_confirmed(lambda again, row=row, res=res: self._sync_refunds(row, int(res.target_id)))
+            out.append(WriteResult(res.source_id, res.target_id,
+                                   ("refunds: " + "; ".join(errors)) if errors else None))
+        return out
+
+    def _sync_refunds(self, row: dict, oid: int) -> list[str]:
+        """Quote, then create, each refund of the row the order does not hold; BigCommerce's messages."""
+        held = (self._json("GET", f"v3/orders/{oid}/payment_actions/refunds") or {}).get("data") or []
+        missing = mapping.missing_refunds(row, held)
+        if not missing:
+            return []
+        products = list(self._v2_pages(f"v2/orders/{oid}/products"))
+        errors = []
+        for r in missing:
+            items = mapping.refund_items(row, r, oid, products)
+            quote, error = self._try("POST", f"v3/orders/{oid}/payment_actions/refund_quotes", json={"items": items})
+            if error:
+                errors.append(error)
+                continue
+            body = mapping.refund_request(r, items, quote["data"])
+            if isinstance(body, str):
+                errors.append(body)
+                continue
+            _, error = self._try("POST", f"v3/orders/{oid}/payment_actions/refunds", json=body, idempotent=False)
+            if error:
+                errors.append(error)
+        return errors
 
     def find_existing(self, entity: str, source_ids: list[str]) -> dict[str, str]:
         wanted, found = set(source_ids), {}
@@ -319,9 +359,13 @@ class BigCommerceTarget(Target):
         elif entity == "customers":
             yield from (mapping.customer_row(c) for c in self._v3_pages(V3_PATH[entity], {"include": "addresses"}))
         elif entity == "orders":
+            page: list[dict] = []
             for o in self._v2_pages("v2/orders"):
-                yield mapping.order_row(o, list(self._v2_pages(f"v2/orders/{o['id']}/products")),
-                                        list(self._v2_pages(f"v2/orders/{o['id']}/shipping_addresses")))
+                page.append(o)
+                if len(page) == PAGE_SIZE:
+                    yield from self._order_rows(page)
+                    page = []
+            yield from self._order_rows(page)
         elif entity == "reviews":
             refs = self._review_refs()
             emails = {c["email"].lower(): str(c["id"]) for c in self._v3_pages("v3/customers")}
@@ -329,6 +373,30 @@ class BigCommerceTarget(Target):
                 for r in self._v3_pages(f"v3/catalog/products/{p['id']}/reviews"):
                     yield {**mapping.review_row(r, emails.get((r.get("email") or "").lower())),
                            "_source_id": refs.get(str(r["id"]))}
+
+    def _order_rows(self, orders: list[dict]):
+        """Orders read back with their products, shipping addresses and, for those with a refunded amount, their
+        refunds (one getOrdersRefunds call per page of orders, `order_id:in`)."""
+        refunded = [str(o["id"]) for o in orders if mapping.was_refunded(o)]
+        refunds: dict[int, list[dict]] = {}
+        if refunded:
+            for r in self._v3_refunds({"order_id:in": ",".join(refunded)}):
+                refunds.setdefault(r["order_id"], []).append(r)
+        for o in orders:
+            products = list(self._v2_pages(f"v2/orders/{o['id']}/products"))
+            yield mapping.order_row(o, products, list(self._v2_pages(f"v2/orders/{o['id']}/shipping_addresses")),
+                                    refunds.get(o["id"], []))
+
+    def _v3_refunds(self, params: dict):
+        """getOrdersRefunds pages (its meta has no pagination: a short page is the last)."""
+        page = 1
+        while True:
+            rows = (self._json("GET", "v3/orders/payment_actions/refunds",
+                               params={**params, "limit": PAGE_SIZE, "page": page}) or {}).get("data") or []
+            yield from rows
+            if len(rows) < PAGE_SIZE:
+                return
+            page += 1
 
     def scan(self, entity: str) -> pa.Table:
         """Everything on BigCommerce for `entity`, in the local target's columns and types."""

@@ -802,7 +802,8 @@ class ShopifyEmulator(ShopifyWrites, ShopifyBulkMutations, Emulator):
 
         lines = [line(k, it) for k, it in enumerate(o.get("items") or [])]
         financial, fulfillment, cancelled = ORDER_STATUS.get(o.get("status"), ("PENDING", "UNFULFILLED", False))
-        refunds = cases.refunds(o) if "financial" not in o else []
+        refunds = cases.refunds(o)  # the store's cases, or those refundCreate wrote (a written order has no cases)
+        transactions = order_transactions(o)
         refunded = sum((Decimal(str(r["amount"])) for r in refunds), Decimal(0))
         if refunded and financial != "REFUNDED":
             financial = "PARTIALLY_REFUNDED"
@@ -827,11 +828,23 @@ class ShopifyEmulator(ShopifyWrites, ShopifyBulkMutations, Emulator):
             "currentTotalPriceSet": bag(None if o.get("grand_total") is None
                                         else Decimal(str(o["grand_total"])) - refunded),
             "refunds": lambda info, first=None: [self._refund(r, lines, bag) for r in refunds][:first],
+            "transactions": lambda info, first=None, **_: [
+                self._transaction(oid, k, t, transactions, bag) for k, t in enumerate(transactions)][:first],
             "billingAddress": self._address(o.get("billing_address"), oid * 100 + 91),
             "shippingAddress": self._address(o.get("shipping_address"), oid * 100 + 92),
             "createdAt": o.get("created_at"), "processedAt": o.get("created_at"), "updatedAt": o.get("updated_at"),
             "lineItems": _nested(lines, "LineItem"),
         }
+
+    @staticmethod
+    def _transaction(oid: int, k: int, t: dict, transactions: list[dict], bag) -> dict:
+        """One of order_transactions(o) as Shopify's OrderTransaction (ids from the order's id and its place)."""
+        parent = t.get("parent")
+        return {"__typename": "OrderTransaction", "id": gid("OrderTransaction", oid * 100 + k + 1),
+                "kind": t["kind"], "status": t["status"], "gateway": t.get("gateway"),
+                "amountSet": bag(t["amount"]), "processedAt": t.get("processed_at"),
+                "parentTransaction": None if parent is None else
+                ShopifyEmulator._transaction(oid, parent, transactions[parent], transactions, bag)}
 
     @staticmethod
     def _refund(r: dict, lines: list[dict], bag) -> dict:
@@ -975,6 +988,24 @@ def _conn(nodes: list, cursors: list, more: bool) -> dict:
             "pageInfo": {"hasNextPage": more, "hasPreviousPage": False,
                          "startCursor": cursors[0] if cursors else None,
                          "endCursor": cursors[-1] if cursors else None}}
+
+
+PAID_STATUSES = ("processing", "complete", "refunded", "on_hold")
+
+
+def order_transactions(o: dict) -> list[dict]:
+    """An order's transactions (kind, status, gateway, amount, processed_at, parent: index of the parent): those
+    orderCreate and refundCreate wrote; for a store's own order, a paid one's SALE of its total and a REFUND of
+    each of its refunds against it."""
+    if "financial" in o:
+        return list(o.get("transactions") or [])
+    if o.get("status") not in PAID_STATUSES or o.get("grand_total") is None:
+        return []
+    when = o.get("created_at")
+    return [{"kind": "SALE", "status": "SUCCESS", "gateway": "manual", "amount": str(o["grand_total"]),
+             "processed_at": when, "parent": None}] + [
+        {"kind": "REFUND", "status": "SUCCESS", "gateway": "manual", "amount": str(r["amount"]),
+         "processed_at": r.get("created_at") or when, "parent": 0} for r in cases.refunds(o)]
 
 
 def _nested(items, kind: str):

@@ -12,6 +12,13 @@ Documented behaviour followed (shopify.dev, Admin GraphQL API, found with the se
   on the order or on the line items but not both, shipping lines, one discount code, transactions, addresses,
   `customer.toAssociate`, `financialStatus`/`fulfillmentStatus`, `name`, `processedAt`, tags, metafields; Shopify
   computes the totals from these; `orderUpdate` changes e-mail, tags, addresses and metafields; `orderDelete`;
+- `refundCreate(input: RefundInput!)`: `transactions` of kind REFUND, each against its `parentId`, a successful
+  SALE or CAPTURE of the order, for at most what is left of it (orders imported without a transaction have
+  nothing to refund against); `refundLineItems` of the order's line items, at most the quantity not yet
+  refunded; the order then has the refund in `refunds`, `totalRefundedSet`, and `displayFinancialStatus`
+  PARTIALLY_REFUNDED or, once all it received went back, REFUNDED
+  (https://shopify.dev/docs/api/admin-graphql/latest/mutations/refundCreate, input-objects/RefundInput and
+  OrderTransactionInput);
 - `metafieldsSet` (at most 25 per call) / `metafieldsDelete` on any owner, the shop included;
 - per-record problems are `userErrors [{field, message, code}]` at HTTP 200; every mutation costs 10 points of
   the same leaky bucket as queries (several aliased mutations in one request cost 10 each);
@@ -200,6 +207,7 @@ class ShopifyWrites:
                 "orderCreate": self._order_create, "orderUpdate": self._order_update,
                 "orderDelete": lambda info, orderId: self._deleter("orders", "Order", "deletedId")(
                     info, {"id": orderId}),
+                "refundCreate": self._refund_create,
                 "metafieldsSet": self._metafields_set, "metafieldsDelete": self._metafields_delete}
 
     # --- helpers
@@ -418,7 +426,7 @@ class ShopifyWrites:
             if li.get("productId") and (pid is None or self.store.get("products", pid) is None):
                 errors.append(_err(["order", "lineItems", str(k), "productId"], "Product does not exist"))
             taxes = [_amount(t.get("priceSet")) or Decimal(0) for t in li.get("taxLines") or []]
-            items.append({"product_id": str(pid) if pid else None, "sku": li.get("sku"),
+            items.append({"source_id": str(k + 1), "product_id": str(pid) if pid else None, "sku": li.get("sku"),
                           "name": li.get("title") or "", "qty": li["quantity"],
                           "price": _amount(li.get("priceSet")), "tax": sum(taxes) if taxes else None,
                           "attributes": [{"key": a["name"], "value": a["value"]}
@@ -445,7 +453,11 @@ class ShopifyWrites:
                "financial": order.get("financialStatus") or "PENDING",
                "fulfillment": {"FULFILLED": "FULFILLED", "PARTIAL": "PARTIALLY_FULFILLED",
                                "RESTOCKED": "RESTOCKED"}.get(order.get("fulfillmentStatus"), "UNFULFILLED"),
-               "tags": order.get("tags") or [], "transactions": order.get("transactions") or [],
+               "tags": order.get("tags") or [],
+               "transactions": [{"kind": t.get("kind") or "SALE", "status": t.get("status") or "SUCCESS",
+                                 "gateway": t.get("gateway") or "manual", "amount": str(_amount(t["amountSet"])),
+                                 "processed_at": t.get("processedAt") or order.get("processedAt"), "parent": None}
+                                for t in order.get("transactions") or []],
                "metafields": self._metafields({}, order.get("metafields"), True)}
         saved = self._save("orders", rec, None)
         if order.get("processedAt"):
@@ -466,6 +478,95 @@ class ShopifyWrites:
         if "metafields" in input:
             rec["metafields"] = self._metafields(current.get("metafields") or {}, input["metafields"], False)
         return {"order": self._shape_orders(self._save("orders", rec, num)), "userErrors": []}
+
+    # --- refunds
+    def _refund_create(self, info, input):
+        """refundCreate(input: RefundInput!): a refund of the order's line items (no restock here) and of money
+        through REFUND transactions, each against a successful SALE or CAPTURE of the order (its parentId) and at
+        most what is left of it; the order then reads PARTIALLY_REFUNDED, or REFUNDED once all it received went
+        back, with the refund in `refunds` and `totalRefundedSet`."""
+        from cart_pipelines.platforms.shopify.emulator import ORDER_STATUS, gid, order_transactions
+
+        self._deny_write("orders")
+        num = _num(input.get("orderId"), "Order")
+        with self.store.lock:  # one refund at a time per shop: each is checked against what the last left
+            order = self.store.get("orders", num) if num is not None else None
+            if order is None:
+                return {"refund": None, "order": None,
+                        "userErrors": [_err(["orderId"], "Order does not exist", "NOT_FOUND")]}
+            transactions = order_transactions(order)
+            tx_ids = {gid("OrderTransaction", num * 100 + k + 1): k for k in range(len(transactions))}
+            left = {k: Decimal(t["amount"]) for k, t in enumerate(transactions)
+                    if t["kind"] in ("SALE", "CAPTURE") and t["status"] == "SUCCESS"}
+            for t in transactions:
+                if t["kind"] == "REFUND" and t["status"] == "SUCCESS" and t.get("parent") in left:
+                    left[t["parent"]] -= Decimal(t["amount"])
+            errors, new_tx, amount = [], [], Decimal(0)
+            for k, t in enumerate(input.get("transactions") or []):
+                at = ["transactions", str(k)]
+                value = Decimal(str(t["amount"]))
+                parent = tx_ids.get(t.get("parentId") or "")
+                if t["kind"] != "REFUND":
+                    errors.append(_err(at + ["kind"], "Only REFUND transactions can be part of a refund"))
+                elif t["orderId"] != input["orderId"]:
+                    errors.append(_err(at + ["orderId"], "Transaction must belong to the refunded order"))
+                elif parent not in left:
+                    errors.append(_err(at + ["parentId"], "A refund must have a parent transaction: a successful "
+                                                          "SALE or CAPTURE of the order"))
+                elif value <= 0:
+                    errors.append(_err(at + ["amount"], "Amount must be greater than 0"))
+                elif value > left[parent]:
+                    errors.append(_err(at + ["amount"], f"Amount {value} exceeds the {left[parent]} left to refund "
+                                                        "on the parent transaction"))
+                else:
+                    left[parent] -= value
+                    amount += value
+                    new_tx.append({"kind": "REFUND", "status": "SUCCESS", "gateway": t["gateway"],
+                                   "amount": str(value), "processed_at": _now(), "parent": parent})
+            items = order.get("items") or []
+            line_ids = {gid("LineItem", num * 100 + k + 1): k for k in range(len(items))}
+            taken: dict[int, int] = {}
+            for r in cases.refunds(order):
+                for ln in r.get("lines") or []:
+                    k = next((j for j, i in enumerate(items) if str(i.get("source_id")) == str(ln.get("item_id"))),
+                             None)
+                    if k is not None:
+                        taken[k] = taken.get(k, 0) + int(ln.get("qty") or 0)
+            lines = []
+            for k, rl in enumerate(input.get("refundLineItems") or []):
+                at = ["refundLineItems", str(k)]
+                j = line_ids.get(rl["lineItemId"])
+                if j is None:
+                    errors.append(_err(at + ["lineItemId"], "Line item does not exist on the order", "NOT_FOUND"))
+                elif rl["quantity"] < 1:
+                    errors.append(_err(at + ["quantity"], "Quantity must be greater than 0"))
+                elif rl["quantity"] > int(items[j].get("qty") or 0) - taken.get(j, 0):
+                    errors.append(_err(at + ["quantity"], "Quantity cannot refund more items than were purchased"))
+                else:
+                    taken[j] = taken.get(j, 0) + rl["quantity"]
+                    item = items[j]
+                    lines.append({"item_id": str(item.get("source_id")), "sku": item.get("sku"),
+                                  "qty": rl["quantity"], "amount": str(Decimal(str(item.get("price") or 0))
+                                                                       * rl["quantity"])})
+            if errors:
+                return {"refund": None, "order": None, "userErrors": errors}
+            rec = dict(order)
+            if "financial" not in rec:  # a store's own order: from now on as written, its cases made explicit
+                financial, fulfillment, _ = ORDER_STATUS.get(order.get("status"), ("PENDING", "UNFULFILLED", False))
+                rec.update(financial=financial, fulfillment=fulfillment)
+            held = cases.refunds(order)
+            refund = {"source_id": str(num * 10 + len(held) + 1), "amount": str(amount),
+                      "reason": input.get("note"), "created_at": _now(), "lines": lines}
+            rec["refunds"] = held + [refund]
+            rec["transactions"] = transactions + new_tx
+            received = sum((Decimal(t["amount"]) for t in rec["transactions"]
+                            if t["kind"] in ("SALE", "CAPTURE") and t["status"] == "SUCCESS"), Decimal(0))
+            refunded = sum((Decimal(str(r["amount"])) for r in rec["refunds"]), Decimal(0))
+            if refunded > 0:
+                rec["financial"] = "REFUNDED" if received and refunded >= received else "PARTIALLY_REFUNDED"
+            saved = self._save("orders", rec, num)
+        shaped = self._shape_orders(saved)
+        return {"refund": shaped["refunds"](info)[-1], "order": shaped, "userErrors": []}
 
     # --- metafields (any owner; the shop's are kept on the emulator)
     def _owner(self, owner: str):

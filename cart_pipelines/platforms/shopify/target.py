@@ -26,7 +26,7 @@ import pyarrow as pa
 from cart_pipelines.platforms.kit.credentials import Credential
 from cart_pipelines.platforms.kit.http import ConnectionProblem
 from cart_pipelines.platforms.kit.readback import as_target_table
-from cart_pipelines.platforms.kit.target import Target, WriteResult
+from cart_pipelines.platforms.kit.target import Target, WriteResult, until_confirmed
 from cart_pipelines.platforms.shopify import target_map as m
 from cart_pipelines.platforms.shopify.source import (
     API_VERSION,
@@ -59,6 +59,14 @@ DELETE = {"categories": ("collectionDelete", "CollectionDeleteInput!", "input"),
           "orders": ("orderDelete", "ID!", "orderId")}
 
 
+# What refundCreate needs to know of an order: its transactions (a refund's parent), the refunds it holds, and its
+# line items with our source line id (a refund's lines)
+REFUND_STATE = ("query($id: ID!) { node(id: $id) { ... on Order { id transactions(first: 20) { id kind status "
+                "gateway amountSet { shopMoney { amount } } } refunds(first: 50) { note totalRefundedSet { shopMoney "
+                "{ amount } } } lineItems(first: 100) { nodes { id quantity customAttributes { key value } } } } } }")
+REFUND_STATE_COST = 1 + 2 + 2 + 100 * 2  # the order, its two lists of objects, its line items (a connection)
+
+
 def gid(kind: str, id_) -> str:
     return f"gid://shopify/{kind}/{id_}"
 
@@ -68,6 +76,7 @@ def legacy(gid_: str | None) -> str | None:
 
 
 class ShopifyTarget(Target):
+    holds_refunds = True  # refundCreate after the order; read back from the order's refunds and totalRefundedSet
     CREDENTIALS = (
         Credential("shop_url", "SHOPIFY_TARGET_SHOP_URL", "Store Admin URL"),
         Credential("access_token", "SHOPIFY_TARGET_ACCESS_TOKEN", "Admin API Access Token (write scopes)",
@@ -203,7 +212,48 @@ class ShopifyTarget(Target):
             rows = [items[k] for k, _ in ready[start:start + step]]
             for res in (send(rows) if update else self.create_confirmed(entity, rows, send)):
                 results[position[res.source_id]] = res
-        return [results[k] for k in range(len(items))]
+        out = [results[k] for k in range(len(items))]
+        return self._refunds(items, out) if entity == "orders" else out
+
+    # --- refunds
+    def _refunds(self, rows: list[dict], results: list[WriteResult]) -> list[WriteResult]:
+        """Each written order's refunds as Shopify refunds (refundCreate), each once: the order's refunds are read
+        back first and those it holds (the same amount and note, counted) are not written again, so a re-run
+        writes nothing and a refund added at the source since arrives with the order's next update (a delta)."""
+        out = []
+        for row, res in zip(rows, results):
+            if res.error or not row.get("refunds"):
+                out.append(res)
+                continue
+            try:
+                errors = until_confirmed(lambda again, row=row, res=res: self._sync_refunds(row, res.target_id))
+            except ConnectionProblem as exc:
+                errors = [str(exc)]
+            out.append(WriteResult(res.source_id, res.target_id,
+                                   ("refunds: " + "; ".join(errors)) if errors else None))
+        return out
+
+    def _sync_refunds(self, row: dict, target_id: str) -> list[str]:
+        """Write the row's refunds the order does not hold yet; Shopify's messages for those it refused."""
+        oid = gid("Order", target_id)
+        order = self._query(REFUND_STATE, {"id": oid}, cost=REFUND_STATE_COST,
+                            what=f"the refunds of order {row['source_id']}")["node"]
+        if order is None:
+            return [f"order {target_id} is not on Shopify"]
+        inputs = m.refund_inputs(row, order)
+        if isinstance(inputs, str):
+            return [inputs]
+        errors = []
+        for start in range(0, len(inputs), BATCH):
+            answers = self._run("refundCreate", "input", "RefundInput!", "refund { id }", inputs[start:start + BATCH],
+                                what=f"refunds of order {row['source_id']}", idempotent=False)
+            for ans in answers:
+                if isinstance(ans, str):
+                    errors.append(ans)
+                elif ans["userErrors"]:
+                    errors += [f"{'.'.join(e.get('field') or [])}: {e['message']}".lstrip(": ")
+                               for e in ans["userErrors"]]
+        return errors
 
     def create(self, entity: str, rows: pa.Table, preserve_ids: bool = False) -> list[WriteResult]:
         return self._write(entity, rows, update=False)

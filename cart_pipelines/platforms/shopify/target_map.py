@@ -4,6 +4,7 @@ convert Shopify's objects back into the local target's TABLES columns (used by p
 from __future__ import annotations
 
 import re
+from collections import Counter
 from decimal import Decimal
 
 from cart_pipelines.model.entities import GUEST_PREFIX
@@ -15,6 +16,7 @@ KG = {"GRAMS": 0.001, "KILOGRAMS": 1.0, "OUNCES": 0.028349523125, "POUNDS": 0.45
 STATUS = {"new": ("PENDING", None), "processing": ("PAID", None), "completed": ("PAID", "FULFILLED"),
           "cancelled": ("VOIDED", None), "refunded": ("REFUNDED", None), "on_hold": ("AUTHORIZED", None)}
 STATUS_TAG = "cart_pipelines_status:"  # a status Shopify has no equivalent for is kept as an order tag
+CENT = Decimal("0.01")
 LINE_KEY = "_cart_pipelines_line"  # line-item property holding the source line id (underscore: hidden)
 
 
@@ -155,6 +157,13 @@ def order(row: dict, target, update: bool) -> dict:
             li["properties"] = [{"name": LINE_KEY, "value": str(i["source_id"])}]
         line_items.append(li)
     financial, fulfillment = STATUS.get(row.get("status"), ("PENDING", None))
+    refunded = refunds_total(row)
+    # A refund goes back through a transaction of the order (refundCreate: a REFUND with a SALE as its parent): an
+    # order with refunds is imported paid, and Shopify makes it PARTIALLY_REFUNDED or REFUNDED as they are written.
+    # Its own status, which Shopify then no longer shows, is kept in the status tag.
+    tagged = row.get("status") is not None and (row["status"] not in STATUS or refunded > 0)
+    if refunded > 0:
+        financial = "PAID"
     out = {"name": row.get("order_number"), "email": row.get("email"), "currency": cur,
            "processedAt": row.get("created_at"), "financialStatus": financial, "lineItems": line_items,
            "shippingLines": [{"title": "Shipping", "priceSet": _money(money["shipping"], cur)}],
@@ -162,8 +171,7 @@ def order(row: dict, target, update: bool) -> dict:
            "shippingAddress": _address(row.get("shipping_address")),
            "customer": {"toAssociate": {"id": _gid("Customer", row["customer_id"])}},
            "taxesIncluded": taxes_included, "metafields": [_meta(KEY, row["source_id"])],
-           "tags": [] if row.get("status") in STATUS or row.get("status") is None
-           else [STATUS_TAG + row["status"]]}
+           "tags": [STATUS_TAG + row["status"]] if tagged else []}
     if fulfillment:
         out["fulfillmentStatus"] = fulfillment
     if not per_line and money["tax"]:
@@ -178,6 +186,49 @@ def order(row: dict, target, update: bool) -> dict:
     return out
 
 
+def refunds_total(row: dict) -> Decimal:
+    return sum((Decimal(str(r.get("amount") or 0)) for r in row.get("refunds") or []), Decimal(0))
+
+
+def refund_inputs(row: dict, order: dict) -> list[dict] | str:
+    """A RefundInput per refund of the row the Shopify order (REFUND_STATE in target.py) does not hold yet, or why
+    none can be written. A Shopify refund has no metafields: the order's refunds are matched to the row's by amount
+    and note (the source's reason), counted, so two alike are two. Money goes back as a REFUND transaction against
+    the order's SALE (or CAPTURE) in its gateway; lines by our source line id, not restocked (history); nobody is
+    notified."""
+    held = Counter(((_amount(r.get("totalRefundedSet")) or Decimal(0)).quantize(CENT), r.get("note") or None)
+                   for r in order.get("refunds") or [])
+    missing = []
+    for r in row.get("refunds") or []:
+        key = (Decimal(str(r.get("amount") or 0)).quantize(CENT), r.get("reason") or None)
+        if held[key] > 0:
+            held[key] -= 1
+        else:
+            missing.append(r)
+    parent = next((t for t in order.get("transactions") or []
+                   if t["kind"] in ("SALE", "CAPTURE") and t["status"] == "SUCCESS"), None)
+    lines = {}
+    for li in order.get("lineItems", {}).get("nodes") or []:
+        sid = next((a["value"] for a in li.get("customAttributes") or [] if a["key"] == LINE_KEY), None)
+        if sid is not None:
+            lines[sid] = li["id"]
+    out = []
+    for r in missing:
+        amount = Decimal(str(r.get("amount") or 0)).quantize(CENT)
+        one = {"orderId": order["id"], "note": r.get("reason") or None, "notify": False,
+               "refundLineItems": [{"lineItemId": lines[str(ln["item_id"])], "quantity": int(ln["qty"]),
+                                    "restockType": "NO_RESTOCK"} for ln in r.get("lines") or []
+                                   if str(ln.get("item_id")) in lines and (ln.get("qty") or 0) > 0]}
+        if amount > 0:
+            if parent is None:
+                return (f"the Shopify order holds no payment (a successful SALE or CAPTURE transaction) to refund "
+                        f"{amount} against")
+            one["transactions"] = [{"orderId": order["id"], "parentId": parent["id"], "amount": str(amount),
+                                    "gateway": parent.get("gateway") or "manual", "kind": "REFUND"}]
+        out.append(one)
+    return out
+
+
 PAYLOAD = {"categories": category, "products": product, "customers": customer, "orders": order}
 
 # --- reads: selection per entity with the cost of one node (Shopify's calculated cost), and row converters
@@ -188,6 +239,8 @@ MEDIA = "alt ... on MediaImage { image { url altText } }"
 LINE = (f"title sku quantity product {{ id }} originalUnitPriceSet {{ shopMoney {{ amount }} }} "
         f"taxLines {{ priceSet {{ shopMoney {{ amount }} }} }} customAttributes {{ key value }}")
 ADDRESS = "id firstName lastName company address1 city zip province provinceCode countryCodeV2 phone"
+REFUNDS = 10  # refunds read back with an order (Order.refunds is a list, not a connection)
+REFUND = "id note createdAt totalRefundedSet { shopMoney { amount } }"
 PAGE = "pageInfo { hasNextPage endCursor }"
 NESTED = {"Product": {"variants": (VARIANT, 6), "media": (MEDIA, 2), "collections": ("id", 1)},
           "Order": {"lineItems": (LINE, 8)}}
@@ -204,8 +257,9 @@ SELECTION = {
                f"customer {{ id firstName lastName }} subtotalPriceSet {{ shopMoney {{ amount }} }} "
                f"totalShippingPriceSet {{ shopMoney {{ amount }} }} totalTaxSet {{ shopMoney {{ amount }} }} "
                f"totalDiscountsSet {{ shopMoney {{ amount }} }} totalPriceSet {{ shopMoney {{ amount }} }} "
+               f"totalRefundedSet {{ shopMoney {{ amount }} }} refunds(first: {REFUNDS}) {{ {REFUND} }} "
                f"billingAddress {{ {ADDRESS} }} shippingAddress {{ {ADDRESS} }} {SOURCE} "
-               f"lineItems(first: 20) {{ {PAGE} nodes {{ {LINE} }} }}", 17 + 2 + 20 * 8),
+               f"lineItems(first: 20) {{ {PAGE} nodes {{ {LINE} }} }}", 17 + 1 + 1 + REFUNDS * 2 + 2 + 20 * 8),
 }
 
 
@@ -286,8 +340,9 @@ def read_status(n: dict) -> str:
     for status, (fin, ful) in STATUS.items():
         if fin == financial and (ful == "FULFILLED") == fulfilled:
             return status
-    return {"PAID": "processing", "PARTIALLY_PAID": "processing", "PARTIALLY_REFUNDED": "refunded"}.get(
-        financial, "new")
+    if financial == "PARTIALLY_REFUNDED":  # a part went back (refundCreate): the order stands where it was
+        return "completed" if fulfilled else "processing"
+    return {"PAID": "processing", "PARTIALLY_PAID": "processing", "REFUNDED": "refunded"}.get(financial, "new")
 
 
 def read_order(n: dict) -> dict:
@@ -310,10 +365,20 @@ def read_order(n: dict) -> dict:
         "subtotal": None if subtotal is None else subtotal + discount,  # Shopify's subtotal is after discounts
         "shipping": _amount(n.get("totalShippingPriceSet")), "tax": _amount(n.get("totalTaxSet")),
         "discount": discount, "grand_total": _amount(n.get("totalPriceSet")), "items": items,
+        # totalPriceSet is the order before returns; what went back is in its refunds (read_refund)
+        "refunds": [read_refund(r) for r in n.get("refunds") or []],
+        "refunded_total": (_amount(n.get("totalRefundedSet")) or None) if n.get("refunds") else None,
         "billing_address": _read_address(n.get("billingAddress")),
         "shipping_address": _read_address(n.get("shippingAddress")),
         "created_at": n.get("processedAt"), "updated_at": n.get("updatedAt"), "_source_id": _value(n["metafield"]),
     }
+
+
+def read_refund(r: dict) -> dict:
+    """A refund as Shopify holds it: the note is the source's reason; Shopify dates a refund when it is created (the
+    source's date is not kept) and its lines are not read back here."""
+    return {"source_id": _id(r["id"]), "amount": _amount(r.get("totalRefundedSet")), "reason": r.get("note") or None,
+            "created_at": r.get("createdAt"), "lines": []}
 
 
 READ = {"categories": read_category, "products": read_product, "customers": read_customer, "orders": read_order}
