@@ -1,0 +1,79 @@
+"""Refunds into Shopify (refundCreate against the order's SALE) and BigCommerce (v3 refund quote, then refund): an
+order with a partial refund migrates with it, the money check compares net totals, a re-run writes nothing, and a
+refund made at the source after the migration arrives with the next delta."""
+
+from decimal import Decimal
+
+import pytest
+from helpers import Run, base_store, write_store
+
+from cart_pipelines.defs.platform_resources import BigCommerceTargetResource, ShopifyTargetResource
+from cart_pipelines.pipeline import checks
+from cart_pipelines.pipeline.rules import RuleSettings
+from cart_pipelines.platforms.bigcommerce.emulator import BigCommerceEmulator
+from cart_pipelines.platforms.kit.emulator import EmulatorStore, Knobs, running
+from cart_pipelines.platforms.shopify.emulator import ShopifyEmulator
+from cart_pipelines.platforms.woocommerce.emulator import WooCommerceEmulator
+from cart_pipelines.platforms.woocommerce.source import WooCommerceSource
+
+TARGETS = {"shopify": (ShopifyEmulator, ShopifyTargetResource),
+           "bigcommerce": (BigCommerceEmulator, BigCommerceTargetResource)}
+
+
+def refunded_store() -> dict:
+    records = base_store()
+    o = records["orders"][0]
+    records["orders"] = [{**o, "status": "completed"},
+                         {**o, "source_id": "2", "number": "1002", "status": "completed",
+                          "refunds": [{"source_id": "901", "amount": "100.00", "reason": "Returned"}],
+                          "refunded_total": "100.00"}]
+    return records
+
+
+@pytest.fixture
+def source(tmp_path):
+    """The store served by the WooCommerce emulator: an API source, so a delta can follow the full run."""
+    store = EmulatorStore(write_store(tmp_path / "store", refunded_store()))
+    with running(WooCommerceEmulator(store, Knobs(rate_limit=False)), lifetime=300) as handle:
+        yield store, WooCommerceSource.connect(handle.base_url, handle.credentials)
+
+
+@pytest.mark.parametrize("name", sorted(TARGETS))
+def test_a_partial_refund_reaches_the_target_once_and_a_later_one_by_delta(name, source, tmp_path):
+    store, src = source
+    emulator_cls, resource_cls = TARGETS[name]
+    (tmp_path / "empty").mkdir()
+    target_shop = emulator_cls(EmulatorStore(tmp_path / "empty"), Knobs(rate_limit=False))
+    settings = RuleSettings(target_platform=name)
+    with running(target_shop, lifetime=300) as handle:
+        r = Run(tmp_path / "work", src)
+        r.target = resource_cls.resource_for_emulator(handle, tmp_path).open()
+        assert r.target.holds_refunds
+        r(settings=settings)
+        assert r.query("SELECT outcome, count(*) FROM ledger WHERE entity = 'orders' GROUP BY 1") == [("loaded", 2)]
+        rows = {x["_source_id"]: x for x in r.target_rows("orders")}
+        assert rows["1"]["refunded_total"] is None and rows["1"]["refunds"] == []
+        assert rows["2"]["grand_total"] == Decimal("623.75") and rows["2"]["refunded_total"] == Decimal("100.00")
+        ((amount, reason),) = [(x["amount"], x["reason"]) for x in rows["2"]["refunds"]]
+        assert (amount, reason) == (Decimal("100.00"), "Returned")
+        assert rows["2"]["status"] == "completed"  # a part went back: the order stands where it was
+        with r.staging.connect() as con:
+            ok, facts = checks.money_totals_match(con, r.target)
+        assert ok, facts
+        assert Decimal(facts["target_net_total"]) == Decimal("623.75") + Decimal("523.75")
+        r.report()  # closes the run: the high-water marks advance
+
+        writes = target_shop.writes
+        r(settings=settings)  # a re-run writes nothing: no second refund
+        assert target_shop.writes == writes
+
+        order = store.get("orders", 1)  # refunded at the source after the migration
+        store.put("orders", {**order, "refunds": [{"source_id": "902", "amount": "50.00", "reason": "Late"}],
+                             "refunded_total": "50.00", "updated_at": "2030-01-01T00:00:00Z"})
+        r(mode="delta", settings=settings, lookback_seconds=0)
+        rows = {x["_source_id"]: x for x in r.target_rows("orders")}
+        assert rows["1"]["refunded_total"] == Decimal("50.00") and len(rows["2"]["refunds"]) == 1
+        with r.staging.connect() as con:
+            ok, facts = checks.money_totals_match(con, r.target)
+        assert ok, facts
+        assert Decimal(facts["target_net_total"]) == Decimal("573.75") + Decimal("523.75")
