@@ -7,6 +7,8 @@
 - customers keep the source id in `notes`, orders in `staff_notes` (both visible to staff only); orders are
   created with `external_source: M-MIG` (historical orders, kept out of the store's order count) and with the
   source's subtotal, shipping, discount, tax and total as overrides, so the money is the source's to the cent;
+  their refunds through the v3 payment actions (a refund quote, then the refund with the source's amount as the
+  merchant's override, paid back offline), each once: matched by amount and reason on the order;
 - tax classes cannot be written: BigCommerce's API has only GET /v2/tax_classes. Every tax-class row is answered
   with an error saying so (they must be created in the control panel); see the docs for what that means;
 - pacing follows the X-Rate-Limit-* headers as the source connector does (kit/pacing.py, declared in api.py).

@@ -1,7 +1,8 @@
 """Shopify as a target: Admin GraphQL API mutations (docs/targets/shopify.md).
 
 Writes: collections (collectionCreate/Update), products with their options, variants, media and collections in
-one productSet each, customers (customerCreate/Update with addresses), historical orders (orderCreate, 2024-10+).
+one productSet each, customers (customerCreate/Update with addresses), historical orders (orderCreate, 2024-10+)
+and their refunds (refundCreate against the order's SALE, each once: matched by amount and note on the order).
 Several records go in one request as aliased mutations (each costs 10 points of the app's leaky bucket), paced
 by the same cost budget as the source connector. A write of more than `bulk_threshold` rows goes as bulk
 mutations instead (shopify_bulk.py: a staged JSONL file of variables, run on Shopify's side outside the bucket).
