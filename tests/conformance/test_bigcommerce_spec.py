@@ -36,7 +36,12 @@ OUTSIDE_SPECS = {("GET", "/v2/products"): "legacy v2 Products API (BigCommerce's
                                           "official Python client lists it)",
                  ("GET", "/v3/orders/1/payment_actions/refunds"): "Orders v3 getOrderRefunds (bigcommerce/docs "
                  "reference/orders.v3.yml, not vendored in ../shared/specs: its Refund schema is checked by hand "
-                 "below, or against the file when ORDERS_V3 is there)"}
+                 "below, or against the file when ORDERS_V3 is there)",
+                 ("POST", "/v3/orders/1/payment_actions/refunds"): "Orders v3 createOrderRefund (same file; "
+                 "docs/store-operations/orders/refunds.mdx)",
+                 ("POST", "/v3/orders/1/payment_actions/refund_quotes"): "Orders v3 createOrderRefundQuotes (same "
+                 "file and page)",
+                 ("GET", "/v3/orders/payment_actions/refunds"): "Orders v3 getOrdersRefunds (same file)"}
 
 #: Properties a spec defines that an answer leaves out, and why (anything else missing fails).
 ABSENT = {

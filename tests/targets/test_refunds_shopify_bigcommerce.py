@@ -77,3 +77,72 @@ def test_a_partial_refund_reaches_the_target_once_and_a_later_one_by_delta(name,
             ok, facts = checks.money_totals_match(con, r.target)
         assert ok, facts
         assert Decimal(facts["target_net_total"]) == Decimal("573.75") + Decimal("523.75")
+
+
+def _order(status: str, refunds: list[dict]) -> dict:
+    from targets.test_shopify_target import order  # the target-shaped order those tests write
+    return {**order("o1", "1"), "status": status, "refunds": refunds}
+
+
+def _customer(target) -> str:
+    from targets.test_shopify_target import customers
+    return target.create("customers", customers(["kari@example.no"]))[0].target_id
+
+
+REFUND = {"source_id": "r1", "amount": Decimal("100.00"), "reason": "Returned", "created_at": None,
+          "lines": [{"item_id": "o1-1", "sku": "A-1", "qty": 1, "amount": Decimal("100.00")}]}
+
+
+def test_shopify_refunds_go_against_the_orders_sale_and_shopify_refuses_the_rest(tmp_path):
+    import pyarrow as pa
+    import requests
+
+    from cart_pipelines.platforms.shopify.emulator import TOKEN
+
+    shop = ShopifyEmulator(EmulatorStore(tmp_path), Knobs(rate_limit=False))
+    with running(shop, lifetime=120) as handle:
+        target = ShopifyTargetResource.resource_for_emulator(handle, None).open()
+        cid = _customer(target)
+        # an order placed unpaid with a refund: imported paid (a SALE to refund against), its status in the tag
+        new = {**_order("new", [REFUND]), "customer_id": cid}
+        unpaid = {**_order("new", []), "source_id": "o2", "order_number": "#o2", "customer_id": cid}
+        (res, plain) = target.create("orders", pa.Table.from_pylist([new, unpaid]))
+        assert res.error is None and plain.error is None
+        back = {o["_source_id"]: o for o in target.scan("orders").to_pylist()}
+        assert back["o1"]["status"] == "new" and back["o1"]["refunded_total"] == Decimal("100.00")
+        mutation = ("mutation($i: RefundInput!) { refundCreate(input: $i) { refund { id } order { "
+                    "displayFinancialStatus } userErrors { field message } } }")
+
+        def refund(order_id, **input):
+            body = requests.post(f"{handle.base_url}/admin/api/2025-10/graphql.json", timeout=10,
+                                 headers={"X-Shopify-Access-Token": TOKEN},
+                                 json={"query": mutation, "variables": {"i": {"orderId": order_id, **input}}}).json()
+            return body["data"]["refundCreate"]
+
+        oid = f"gid://shopify/Order/{plain.target_id}"
+        tx = {"orderId": oid, "amount": "10.00", "gateway": "manual", "kind": "REFUND"}
+        assert refund(oid, transactions=[tx])["userErrors"][0]["field"] == ["transactions", "0", "parentId"]
+        sold = f"gid://shopify/Order/{res.target_id}"
+        sale = f"gid://shopify/OrderTransaction/{int(res.target_id) * 100 + 1}"
+        over = refund(sold, transactions=[{**tx, "orderId": sold, "parentId": sale, "amount": "600.00"}])
+        assert over["refund"] is None and over["userErrors"][0]["field"] == ["transactions", "0", "amount"]
+        rest = refund(sold, transactions=[{**tx, "orderId": sold, "parentId": sale, "amount": "189.00"}])
+        assert rest["userErrors"] == [] and rest["order"]["displayFinancialStatus"] == "REFUNDED"
+
+
+def test_bigcommerce_refuses_a_refund_of_an_unpaid_order_and_more_than_is_left(tmp_path):
+    import pyarrow as pa
+
+    shop = BigCommerceEmulator(EmulatorStore(tmp_path), Knobs(rate_limit=False))
+    with running(shop, lifetime=120) as handle:
+        target = BigCommerceTargetResource.resource_for_emulator(handle, tmp_path).open()
+        cid = _customer(target)
+        from datetime import datetime, timezone
+        when = datetime(2024, 5, 1, 10, tzinfo=timezone.utc)
+        unpaid = {**_order("new", [REFUND]), "customer_id": cid, "created_at": when}
+        too_much = {**_order("completed", [{**REFUND, "lines": [], "amount": Decimal("300.00")}]),
+                    "source_id": "o2", "customer_id": cid, "created_at": when}
+        results = target.create("orders", pa.Table.from_pylist([unpaid, too_much]))
+        assert "refunds: " in results[0].error and "not been paid" in results[0].error
+        assert results[1].error == "refunds: Refund amount is greater than remaining amount"
+        assert all(o["refunded_total"] is None for o in target.scan("orders").to_pylist())
