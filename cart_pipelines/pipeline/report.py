@@ -25,8 +25,10 @@ def build(con: duckdb.DuckDBPyConnection, settings: dict | None = None, accepted
     passes through Python)."""
     csvs = {"redirects": (redirects_sql(con), ("old_url", "new_url", "entity", "source_id")),
             "password_resets": (password_resets_sql(con, accepted_hashes), ("source_id", "email", "reason"))}
-    if not holds_refunds:
-        csvs["refunds_not_carried"] = (refunds_not_carried_sql(con), REFUND_COLUMNS)
+    if not holds_refunds:  # computed once into a temp table: counted, written and sampled from there
+        con.execute(f"CREATE OR REPLACE TEMP TABLE report_refunds_not_carried AS {refunds_not_carried_sql(con)}")
+        csvs["refunds_not_carried"] = ("SELECT * FROM report_refunds_not_carried ORDER BY TRY_CAST(source_id AS "
+                                       "BIGINT), source_id", REFUND_COLUMNS)
     counted = {}
     for name, (sql, header) in csvs.items():
         counted[name] = con.execute(f"SELECT count(*) FROM ({sql})").fetchall()[0][0]
@@ -35,6 +37,8 @@ def build(con: duckdb.DuckDBPyConnection, settings: dict | None = None, accepted
             write_csv(con, Path(directory) / f"{name}.csv", header, sql)
     refund_rows = con.execute(f"{csvs['refunds_not_carried'][0]} LIMIT 50").fetchall() if counted.get(
         "refunds_not_carried") else []
+    if not holds_refunds:
+        con.execute("DROP TABLE report_refunds_not_carried")
     entities = [ledger.summarize(con, e).as_dict() for e in ENTITY_NAMES]
     rules = [{"entity": e, "rule": r, "records": n,
               "description": (RULES_BY_NAME[r].description if r in RULES_BY_NAME else SCOPE_RULES.get(r, ""))}
