@@ -7,6 +7,7 @@ import threading
 import time
 
 import dagster as dg
+import pyarrow as pa
 import pytest
 import requests
 from conftest import SAMPLE
@@ -122,6 +123,27 @@ def test_expired_token_answers_403_and_is_refreshed(tmp_path):
         assert raw.status_code == 403 and raw.json()["errors"][0]["detail"] == facts.EXPIRED_DETAIL
         assert target.count("customers") == 0
         assert TokenStore(tmp_path / "token.json").load().refresh_token != first.refresh_token
+
+
+def test_a_token_refused_soon_after_its_refresh_is_refreshed_again(tmp_path):
+    """The shop revokes the access token (expire_token on a write), the client refreshes; seconds later the fresh
+    one is refused too: it is refreshed again, not sent once more as if another request had just renewed it."""
+    emulator = MystoreEmulator(knobs=Knobs(rate_limit=False))
+    writes = []
+
+    def next_fault(request):  # the first and the third batch find their token revoked
+        if request.path.endswith("atomic-batch"):
+            writes.append(request)
+            emulator.knobs.write_faults = {"expire_token": 1.0} if len(writes) == 2 else {}
+
+    emulator.knobs.write_faults, emulator.knobs.after_response = {"expire_token": 1.0}, next_fault
+    with running(emulator, lifetime=120) as handle:
+        target = authorized_target(handle, tmp_path)
+        for n in (1, 2):
+            [res] = target.create("categories", pa.Table.from_pylist(
+                [{"source_id": f"c{n}", "name": f"Kategori {n}", "url_key": f"kategori-{n}"}]))
+            assert res.error is None and res.target_id
+    assert emulator.faults_by_kind == {"expire_token": 2} and len(emulator.data["categories"]) == 2
 
 
 def test_personal_access_token_and_missing_permission_named(mystore, tmp_path):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
 from typing import Callable, Iterator
 
 from requests.auth import AuthBase
@@ -54,14 +55,19 @@ def expired(exc: ConnectionProblem) -> bool:
 
 
 class _Bearer(AuthBase):
-    """The current access token on every request (a refreshed one as soon as it is there)."""
+    """The current access token on every request (a refreshed one as soon as it is there); `sent()` is the one this
+    thread's last request carried, so a refusal names the token that was refused."""
 
-    def __init__(self, bearer: Callable[[bool], str]):
-        self.bearer = bearer
+    def __init__(self, bearer: Callable[..., str]):
+        self.bearer, self._local = bearer, threading.local()
 
     def __call__(self, r):
-        r.headers["Authorization"] = f"Bearer {self.bearer(False)}"
+        self._local.token = self.bearer()
+        r.headers["Authorization"] = f"Bearer {self._local.token}"
         return r
+
+    def sent(self) -> str:
+        return getattr(self._local, "token", "")
 
 
 def _retry_after(response) -> float | None:
@@ -70,23 +76,24 @@ def _retry_after(response) -> float | None:
 
 
 class MystoreApi:
-    def __init__(self, api_url: str, shop: str, bearer: Callable[[bool], str], verify: bool | str = True,
+    def __init__(self, api_url: str, shop: str, bearer: Callable[..., str], verify: bool | str = True,
                  rate: tuple[int, float] = (facts.RATE_LIMIT, facts.RATE_WINDOW_S), hint: str = ""):
         self.shop = shop
-        self.bearer = bearer  # bearer(refresh) → access token
+        self.bearer = bearer  # bearer() → the access token; bearer(refused=token): that one was refused as expired
+        self.auth = _Bearer(bearer)
         self.root = api_url.rstrip("/")
         self.client = HttpClient(f"{self.root}/shops/{shop}", Explainer(
             "Mystore", ("the token (MYSTORE_TOKEN) or the OAuth client (run `cart-pipelines authorize` again)",),
             hint or "create the token with the permissions listed in docs/targets/mystore.md", explain),
             settings=HttpSettings(max_attempts=16), headers={"Accept": facts.JSONAPI}, verify=verify,
-            retry_after=_retry_after, auth=_Bearer(bearer))
+            retry_after=_retry_after, auth=self.auth)
         self.client.limiter = SlidingWindow(*rate, margin=facts.PACING_MARGIN_S) if rate else None
         self.batches = 0  # atomic batches sent (client.requests_made counts every request, retries included)
 
     def call(self, method: str, path: str, *, body=None, plain: bool = False, idempotent: bool = True,
              params: dict | None = None, files=None):
         for attempt in (0, 1):
-            headers = {"Authorization": f"Bearer {self.bearer(attempt == 1)}"}
+            headers: dict = {}  # the token is set by self.auth on every attempt, retries included
             kwargs: dict = {"params": params}
             if files is not None:
                 kwargs["files"] = files
@@ -99,9 +106,15 @@ class MystoreApi:
                 return self.client.request(method, path, headers=headers, idempotent=idempotent, **kwargs)
             except ConnectionProblem as exc:
                 if expired(exc) and attempt == 0:
-                    continue  # expired: one refresh, then again
+                    self.renew()
+                    continue  # expired: a fresh token (once), then again
                 raise
         raise AssertionError("unreachable")
+
+    def renew(self) -> str:
+        """The token this thread sent was refused as expired: a fresh one, refreshed unless another request already
+        replaced the refused token (refresh tokens rotate on use: refreshing twice would waste one)."""
+        return self.bearer(refused=self.auth.sent())
 
     def json(self, method: str, path: str, **kwargs):
         r = self.call(method, path, **kwargs)

@@ -6,7 +6,6 @@ refreshed when they expire), the shop name read from the token, and the permissi
 from __future__ import annotations
 
 import threading
-import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -50,28 +49,28 @@ class Connection:
         self.shop, self.api_url, self.verify, self.rate = shop, api_url, verify, rate
         self._api: MystoreApi | None = None
         self._current = None
-        self._lock, self._refreshed_at = threading.Lock(), -1e9
+        self._lock = threading.Lock()
 
-    def bearer(self, refresh: bool = False) -> str:
-        """The access token to send; `refresh`: the last one was refused as expired."""
+    def bearer(self, refused: str = "") -> str:
+        """The access token to send; `refused`: the token Mystore just refused as expired. It is refreshed only when
+        it is still the current one: a request in flight that was refused with an older token gets the one another
+        request has already refreshed (refresh tokens rotate on use), and a current token that is refused — even
+        seconds after its refresh, when the shop revoked it — is refreshed again."""
         if self.personal_token:
-            if refresh:
+            if refused:
                 raise ConnectionProblem("credentials", f"Mystore answered 403 \"{facts.EXPIRED_DETAIL}\" for the "
                                         f"Personal Access Token: check {self.env}TOKEN for typos; a token that "
                                         f"expired or was revoked needs a new one (auth.mystore.no → Personal "
                                         f"Access Tokens)", 403)
             return self.personal_token
-        with self._lock:  # batches in flight share the tokens: one refresh (refresh tokens rotate on use)
+        with self._lock:  # batches in flight share the tokens: one refresh per refused token
             tokens = self._current or self.tokens.load()
             if tokens is None:
                 raise OAuthError(f"Mystore is not authorized yet: run `cart-pipelines authorize` first (or set "
                                  f"{self.env}TOKEN to a Personal Access Token)")
-            if refresh and time.monotonic() - self._refreshed_at < 10:
-                return tokens.access_token  # another request in flight has just refreshed it
-            if refresh or tokens.expired():
+            if (refused and refused == tokens.access_token) or tokens.expired():
                 tokens = self.oauth.refresh(tokens)
                 self.tokens.save(tokens)
-                self._refreshed_at = time.monotonic()
             self._current = tokens
             return tokens.access_token
 

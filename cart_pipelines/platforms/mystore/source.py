@@ -110,7 +110,7 @@ class _Reader(RestReader):
         except ConnectionProblem as exc:
             if not expired(exc):
                 raise
-            self.conn.bearer(refresh=True)
+            self.conn.api.renew()
             return super().get(path, params, what)
 
 
