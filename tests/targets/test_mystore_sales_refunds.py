@@ -196,3 +196,22 @@ def test_new_options_are_learnt_from_the_batch_answers_not_read_again(shop):
     assert sorted(linked) == sorted(values)
     back = {r["_source_id"]: r for r in target.scan("products").to_pylist()}
     assert sorted(o["options"][0]["value"] for o in back["p4"]["variants"]) == ["L", "M", "S", "X0"]
+
+
+def test_a_product_adopted_after_a_lost_answer_keeps_its_variants_source_ids(shop):
+    """The batch creating a product and its variants is applied, its answer lost (a 502): the product is found by
+    its slug and adopted, and so are the variants the same batch created — read back, each has its source id."""
+    emulator, target, cat = shop
+    variants = [{"source_id": f"v{n}", "sku": f"L-{n}", "price": Decimal("100.00"), "stock": 3,
+                 "options": [{"name": "Str", "value": size}], "status": "enabled"} for n, size in enumerate("SM")]
+
+    def once(request):  # the first batch only
+        if request.path.endswith("atomic-batch"):
+            emulator.knobs.write_faults = {}
+
+    emulator.knobs.write_faults, emulator.knobs.after_response = {"applied_502": 1.0}, once
+    [res] = target.create("products", pa.Table.from_pylist([product("lost", cat, variants=variants)]))
+    assert res.error is None and emulator.faults_by_kind == {"applied_502": 1}
+    assert len(emulator.data["products"]) == 1 and len(emulator.data["product-variants"]) == 2
+    [back] = target.scan("products").to_pylist()
+    assert sorted(v["source_id"] for v in back["variants"]) == ["v0", "v1"]

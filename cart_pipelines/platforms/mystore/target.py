@@ -292,8 +292,21 @@ class MystoreTarget(Target):
                 if sid is not None and r["id"] not in taken:
                     found[sid] = r["id"]
                     recorded[r["id"]] = sid
+                    if entity == "products":
+                        self._adopt_variants(sid, r["id"])
             self.refs.save()
         return found
+
+    def _adopt_variants(self, sid: str, tid: str) -> None:
+        """A product adopted after a lost answer came with the variants of the same atomic batch: record their
+        source ids (in the order the batch created them), or the read-back would hold variants of no source."""
+        wanted = self.refs.of("intent:variants").get(sid) or []
+        held = sorted(self.api.all(f"products/{tid}/product-variants"), key=lambda v: int(v["id"]))
+        if len(held) == len(wanted):
+            variants = self.refs.of("variants")
+            for v, vsid in zip(held, wanted):
+                if vsid is not None:
+                    variants[v["id"]] = vsid
 
     # --- operations per record ------------------------------------------------------------------------------
     def _ops(self, entity: str, row: dict, base: int, staged: dict) -> tuple[list[dict], list[tuple]]:
@@ -412,6 +425,8 @@ class MystoreTarget(Target):
         intents = self.refs.of(f"intent:{entity}")
         for r in rows:
             intents[r["source_id"]] = self._key_of_row(entity, r)
+            if r.get("variants"):  # the batch creates them in this order: an adopted product adopts them too
+                self.refs.of("intent:variants")[r["source_id"]] = [v.get("source_id") for v in r["variants"]]
         self.refs.save()
         results: list[WriteResult] = []
         inflight: deque = deque()
