@@ -147,3 +147,13 @@ def write_section(text: str, page: Path = PAGE) -> None:
     if heading not in [s.splitlines()[0] for s in sections]:
         replaced.append(text)
     page.write_text("\n".join([head] + replaced), encoding="utf-8")
+
+
+def table(header: list[str], rows: list[dict], cells, lead) -> list[str]:
+    """A Markdown table: the header and its rule, then a line a row with `cells(row)`, or for a row that failed
+    (an "error" key) its first cells `lead(row)` and the error in the next, the rest left empty."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for r in rows:
+        got = [*lead(r), f"error: {r['error']}"] if "error" in r else cells(r)
+        lines.append("| " + " | ".join(got + [""] * (len(header) - len(got))) + " |")
+    return lines

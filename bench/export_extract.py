@@ -19,7 +19,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import CACHE, ROOT, run_worker, store_for, write_section  # noqa: E402
+from common import CACHE, ROOT, run_worker, store_for, table, write_section  # noqa: E402
 
 WORKER = r"""
 import json, resource, shutil, sys, time
@@ -81,18 +81,14 @@ def markdown(rows) -> str:
              "lines the SQL cannot vouch for); *per-record* is the path before it (and of every API source): each "
              "record parsed and coerced in Python. *load* is the machine's 1-minute load average at the end of the "
              "run (the machine is shared; 2 means both cores busy).",
-             "", "| products in store | path | records | quarantined | seconds | records/s | products/s | orders/s "
-             "| peak RSS MB | load |", "|---|---|---|---|---|---|---|---|---|---|"]
-    for r in rows:
-        if "error" in r:
-            lines.append(f"| {r['products']:,} | {r['path']} | error: {r['error']} |||||||| |")
-            continue
-        e = r["entities"]
-        lines.append(f"| {r['products']:,} | {r['path']} | {r['records']:,} | {r['quarantined']:,} | "
-                     f"{r['seconds']:.1f} | {_rate(r['records'], r['seconds'])} | "
-                     f"{_rate(e['products']['records'], e['products']['seconds'])} | "
-                     f"{_rate(e['orders']['records'], e['orders']['seconds'])} | {r['peak_rss_mb']:.0f} | "
-                     f"{r.get('load', 0):.1f} |")
+             ""]
+    lines += table(["products in store", "path", "records", "quarantined", "seconds", "records/s", "products/s",
+                    "orders/s", "peak RSS MB", "load"], rows, lambda r: [
+        f"{r['products']:,}", r["path"], f"{r['records']:,}", f"{r['quarantined']:,}", f"{r['seconds']:.1f}",
+        _rate(r["records"], r["seconds"]), _rate(r["entities"]["products"]["records"],
+                                                 r["entities"]["products"]["seconds"]),
+        _rate(r["entities"]["orders"]["records"], r["entities"]["orders"]["seconds"]), f"{r['peak_rss_mb']:.0f}",
+        f"{r.get('load', 0):.1f}"], lambda r: [f"{r['products']:,}", r["path"]])
     lines += ["", "Reading the table:", ""]
     by = {(r["products"], r["path"]): r for r in rows if "error" not in r}
     for products in sorted({p for p, _ in by}):

@@ -26,6 +26,7 @@ from common import (  # noqa: E402
     start_emulator,
     stop,
     store_for,
+    table,
     write_section,
 )
 
@@ -109,18 +110,18 @@ def markdown(rows, latency_ms, per_item_ms) -> str:
              "× records per page; for Shopify, restore points/s ÷ the actual cost per record of the queries it ran; a bulk "
              "operation is not rate limited); *ratio* = rows/s ÷ bound (target ≥ 0.9). Peak RSS is the extracting "
              "process's own.",
-             "", "| platform | products in store | entity | rows | seconds | rows/s | bound rows/s | ratio | requests "
-             "| 429s ridden out | peak RSS MB |", "|---|---|---|---|---|---|---|---|---|---|---|"]
-    for r in rows:
-        if "error" in r:
-            lines.append(f"| {r['platform']} | {r['products']:,} | {r['entity']} | error: {r['error']} |||||||| |")
-            continue
+             ""]
+
+    def cells(r):
         bulk = r["platform"] == "shopify" and r["rows"] > SHOPIFY_BULK_ABOVE  # a bulk export, not pages
         b = "bulk export: not rate limited" if bulk else (f"{r['bound']:,.0f}" if r["bound"] else "no platform limit")
         ratio = "-" if bulk or not r["ratio"] else f"{r['ratio']:.2f}"
-        lines.append(f"| {r['platform']} | {r['products']:,} | {r['entity']} | {r['rows']:,} | {r['seconds']:.1f} | "
-                     f"{r['rows_per_s']:,.0f} | {b} | {ratio} | {r['requests']:,} | {r['retries']} | "
-                     f"{r['peak_rss_mb']:.0f} |")
+        return [r["platform"], f"{r['products']:,}", r["entity"], f"{r['rows']:,}", f"{r['seconds']:.1f}",
+                f"{r['rows_per_s']:,.0f}", b, ratio, f"{r['requests']:,}", str(r["retries"]), f"{r['peak_rss_mb']:.0f}"]
+
+    lines += table(["platform", "products in store", "entity", "rows", "seconds", "rows/s", "bound rows/s", "ratio",
+                    "requests", "429s ridden out", "peak RSS MB"], rows, cells,
+                   lambda r: [r["platform"], f"{r['products']:,}", r["entity"]])
     lines += ["", "Reading the table:", "",
               "- BigCommerce paces by its `X-Rate-Limit-*` headers and reaches its bound (a ratio above 1 at 10k is "
               "the first 30-second window's burst, before the sustained rate applies).",
