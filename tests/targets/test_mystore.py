@@ -74,7 +74,9 @@ def resource(handle, tmp_path, **extra) -> MystoreTargetResource:
 @pytest.fixture
 def mystore():
     emulator = MystoreEmulator(knobs=Knobs(rate_limit=False))
-    with running(emulator, lifetime=300) as handle:
+    # two migrations of the sample store: 300 s was too short on a busy 2-core machine (the emulator stopped
+    # part-way through the second one)
+    with running(emulator, lifetime=900) as handle:
         yield handle
 
 
