@@ -215,3 +215,20 @@ def test_a_product_adopted_after_a_lost_answer_keeps_its_variants_source_ids(sho
     assert len(emulator.data["products"]) == 1 and len(emulator.data["product-variants"]) == 2
     [back] = target.scan("products").to_pylist()
     assert sorted(v["source_id"] for v in back["variants"]) == ["v0", "v1"]
+    # The same for an order and its lines
+    [c] = target.create("customers", pa.Table.from_pylist([{"source_id": "k1", "email": "kari@example.no",
+                                                             "first_name": "Kari", "last_name": "Nordmann"}]))
+    address = {"first_name": "Kari", "last_name": "Nordmann", "street": "Gate 1", "city": "Oslo", "postcode": "0150",
+               "country": "NO", "company": None, "region": None, "phone": None}
+    order = {"source_id": "o1", "order_number": "1001", "customer_id": c.target_id, "email": "kari@example.no",
+             "customer_first_name": "Kari", "customer_last_name": "Nordmann", "status": "completed", "currency": "NOK",
+             "subtotal": Decimal("200.00"), "shipping": Decimal("0.00"), "tax": Decimal("0.00"), "discount": None,
+             "grand_total": Decimal("200.00"), "refunded_total": None, "refunds": None,
+             "items": [{"source_id": f"i{n}", "product_id": res.target_id, "sku": "SKU-lost", "name": "Product lost",
+                        "qty": 1, "price": Decimal("100.00"), "tax": Decimal("0.00")} for n in (1, 2)],
+             "billing_address": address, "shipping_address": address, "created_at": NOW - timedelta(days=3)}
+    emulator.knobs.write_faults = {"applied_502": 1.0}
+    [res] = target.create("orders", pa.Table.from_pylist([order]))
+    assert res.error is None and emulator.faults_by_kind == {"applied_502": 2} and len(emulator.data["orders"]) == 1
+    [back] = target.scan("orders").to_pylist()
+    assert sorted(i["source_id"] for i in back["items"]) == ["i1", "i2"]

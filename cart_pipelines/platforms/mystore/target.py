@@ -48,6 +48,9 @@ ORDER = ("reviews", "orders", "customers", "products", "tax_classes", "manufactu
 # Types the target reads and writes: the permissions a token needs (facts.read_scope / write_scope).
 READS = ("settings", "languages", "order-status", *TYPE.values(), "product-options", "product-option-values",
          "product-attributes", "product-variants", "product-specials", "order-products", "order-totals", "redirects")
+# Rows a record's atomic batch creates with it, whose source ids the references keep: (kind, child type, field).
+ADOPTED_WITH = {"products": ("variants", "product-variants", "variants"),
+                "orders": ("order_items", "order-products", "items")}
 WRITES = (*TYPE.values(), "product-options", "product-option-values", "product-attributes", "product-variants",
           "product-specials", "order-products", "order-totals", "order-status-history", "redirects", "images")
 SCOPES = tuple(dict.fromkeys([facts.read_scope(t) for t in READS] + [facts.write_scope(t) for t in WRITES]))
@@ -292,21 +295,23 @@ class MystoreTarget(Target):
                 if sid is not None and r["id"] not in taken:
                     found[sid] = r["id"]
                     recorded[r["id"]] = sid
-                    if entity == "products":
-                        self._adopt_variants(sid, r["id"])
+                    if entity in ADOPTED_WITH:
+                        self._adopt_children(entity, sid, r["id"])
             self.refs.save()
         return found
 
-    def _adopt_variants(self, sid: str, tid: str) -> None:
-        """A product adopted after a lost answer came with the variants of the same atomic batch: record their
-        source ids (in the order the batch created them), or the read-back would hold variants of no source."""
-        wanted = self.refs.of("intent:variants").get(sid) or []
-        held = sorted(self.api.all(f"products/{tid}/product-variants"), key=lambda v: int(v["id"]))
+    def _adopt_children(self, entity: str, sid: str, tid: str) -> None:
+        """A record adopted after a lost answer came with the rows of the same atomic batch (a product's variants,
+        an order's lines): record their source ids, in the order the batch created them, or they would read back
+        with none."""
+        kind, child, _ = ADOPTED_WITH[entity]
+        wanted = self.refs.of(f"intent:{kind}").get(sid) or []
+        held = sorted(self.api.all(f"{TYPE[entity]}/{tid}/{child}"), key=lambda c: int(c["id"]))
         if len(held) == len(wanted):
-            variants = self.refs.of("variants")
-            for v, vsid in zip(held, wanted):
-                if vsid is not None:
-                    variants[v["id"]] = vsid
+            refs = self.refs.of(kind)
+            for c, csid in zip(held, wanted):
+                if csid is not None:
+                    refs[c["id"]] = csid
 
     # --- operations per record ------------------------------------------------------------------------------
     def _ops(self, entity: str, row: dict, base: int, staged: dict) -> tuple[list[dict], list[tuple]]:
@@ -425,8 +430,9 @@ class MystoreTarget(Target):
         intents = self.refs.of(f"intent:{entity}")
         for r in rows:
             intents[r["source_id"]] = self._key_of_row(entity, r)
-            if r.get("variants"):  # the batch creates them in this order: an adopted product adopts them too
-                self.refs.of("intent:variants")[r["source_id"]] = [v.get("source_id") for v in r["variants"]]
+            if entity in ADOPTED_WITH and r.get(ADOPTED_WITH[entity][2]):  # created in this order by the batch:
+                kind, _, field = ADOPTED_WITH[entity]                          # an adopted record adopts them too
+                self.refs.of(f"intent:{kind}")[r["source_id"]] = [c.get("source_id") for c in r[field]]
         self.refs.save()
         results: list[WriteResult] = []
         inflight: deque = deque()
