@@ -24,7 +24,7 @@ def migrate_cmd(data, store):
 
 def test_sigkill_mid_load_then_resume(tmp_path):
     store = tmp_path / "store"
-    counts = generate_store(store, seed=12, size=StoreSize.scaled(60))  # ~400 records: load time is most of the test
+    counts = generate_store(store, seed=12, size=StoreSize.scaled(120))
     emulator = MystoreEmulator(knobs=Knobs(rate_limit=False, latency_ms=30))
     with running(emulator, lifetime=600) as handle:
         c = handle.credentials
@@ -36,7 +36,7 @@ def test_sigkill_mid_load_then_resume(tmp_path):
         proc = subprocess.Popen(migrate_cmd(tmp_path / "data", store), env=env, cwd=ROOT,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.time() + 240
-        while len(emulator.data["products"]) < 20 and time.time() < deadline and proc.poll() is None:
+        while len(emulator.data["products"]) < 40 and time.time() < deadline and proc.poll() is None:
             time.sleep(0.05)
         assert proc.poll() is None, "the migration finished before it could be killed"
         os.kill(proc.pid, signal.SIGKILL)
