@@ -247,9 +247,10 @@ def _ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def batch_query(schema: pa.Schema, lines: str) -> str:
+def batch_query(schema: pa.Schema, lines: str, carry: tuple[str, ...] = ()) -> str:
     """SQL over the table `lines` (ordinal, line): per non-blank line `ordinal`, `_ok` and, where
-    `_ok`, the record's canonical columns (and `_html_<field>`: whether that HTML still needs nh3).
+    `_ok`, the record's canonical columns (and `_html_<field>`: whether that HTML still needs nh3). The columns
+    `carry` of `lines` come out as `_<name>`, only where not `_ok` (what Python needs to read those lines).
 
     Each line is parsed once into a struct of its fields' JSON texts (`_r`) and once for its keys; what the checks
     read more than once (texts, list items, an address's fields) is a column of the projection before, so it is
@@ -296,9 +297,15 @@ def batch_query(schema: pa.Schema, lines: str) -> str:
         oks.append(ok)
         cols.append(f"{value} AS {_ident(f.name)}")
     ok = " AND ".join(["_k"] + oks)
-    return (f"SELECT ordinal, coalesce({ok}, false) AS _ok, {', '.join(cols)} FROM ("
-            f"SELECT *, {', '.join(level2) or 'NULL AS _none'} FROM ("
-            f"SELECT ordinal, _j, {', '.join(level1)} FROM ("
-            f"SELECT ordinal, _j, try(json_keys(_j)) AS _keys, try(from_json(_j, {_shape(fields)})) AS _r FROM ("
-            f"SELECT ordinal, {guarded} AS _j FROM {lines} WHERE NOT regexp_full_match(coalesce(line, 'x'), "
-            f"{_lit(ASCII_SPACE)})))))")
+    kept = "".join(f"{_ident('_' + c)}, " for c in carry)
+    passed = "".join(f"{_ident(c)} AS {_ident('_' + c)}, " for c in carry)
+    query = (f"SELECT ordinal, {kept}coalesce({ok}, false) AS _ok, {', '.join(cols)} FROM ("
+             f"SELECT *, {', '.join(level2) or 'NULL AS _none'} FROM ("
+             f"SELECT ordinal, {kept}_j, {', '.join(level1)} FROM ("
+             f"SELECT ordinal, {kept}_j, try(json_keys(_j)) AS _keys, try(from_json(_j, {_shape(fields)})) AS _r "
+             f"FROM (SELECT ordinal, {passed}{guarded} AS _j FROM {lines} WHERE NOT "
+             f"regexp_full_match(coalesce(line, 'x'), {_lit(ASCII_SPACE)})))))")
+    if not carry:
+        return query
+    only_bad = ", ".join(f"CASE WHEN _ok THEN NULL ELSE {_ident('_' + c)} END AS {_ident('_' + c)}" for c in carry)
+    return f"SELECT * REPLACE ({only_bad}) FROM ({query})"

@@ -1,9 +1,12 @@
 """Set-based extraction of a source that hands canonical JSON lines in Arrow batches (a store export).
 
-DuckDB parses and coerces each batch in SQL (model/coerce_sql.py); the few lines it cannot vouch for are read and
-coerced one by one in Python (the source's own line reader and coerce.py), so their values and reasons are exactly
-those of the per-record path. Staged rows go to the sink in line order; quarantine rows to a Parquet file next to
-it, which the caller moves into the ledger. Nothing is held per record in Python beyond one batch.
+DuckDB parses and coerces the lines in SQL (model/coerce_sql.py): one query per entity, planned once, reading the
+source's batches as a stream and handing its result back in batches of OUT_ROWS rows (planning the query costs
+about as much as coercing 5,000 products, so one query per batch cost a quarter of the time). The few lines it
+cannot vouch for come back with their text (their bytes where they are not UTF-8) and are read and coerced one
+by one in Python (the source's own line reader and coerce.py), so their values and reasons are exactly those of
+the per-record path. Staged rows go to the sink in line order; quarantine rows to a Parquet file next to it,
+which the caller moves into the ledger. Nothing is held per record in Python beyond one batch.
 """
 
 from __future__ import annotations
@@ -21,9 +24,10 @@ from cart_pipelines.model.coerce_sql import batch_query
 from cart_pipelines.pipeline import ledger
 from cart_pipelines.pipeline.coercion import coerce_source_record, rows_table
 from cart_pipelines.pipeline.staging import ParquetSink
-from cart_pipelines.platforms.kit.duckdb_io import arrow_batches, arrow_table, connect
+from cart_pipelines.platforms.kit.duckdb_io import arrow_batches, connect
 
-BATCH_BYTES = 16 << 20  # lines handed to DuckDB at once (the file is read in 1 MB chunks)
+OUT_ROWS = 10_000  # rows of the query's result handed to Python at once (a batch of products is about 15 MB)
+LINES = pa.schema([("ordinal", pa.int64()), ("line", pa.large_string()), ("raw", pa.large_binary())])
 # Quarantine rows as the ledger holds them, with the line they came from and whether the record had an id (a
 # later copy of that id is no clean record either).
 QUARANTINE_SCHEMA = ledger.LEDGER_SCHEMA.append(pa.field("_ordinal", pa.int64())).append(pa.field("_keyed", pa.bool_()))
@@ -41,7 +45,7 @@ def stage_lines(source, entity: str, sink: ParquetSink, work_dir: Path) -> Lines
     """Stage every line of `entity` into `sink`; quarantine rows into `<sink dir>/part-quarantine.parquet`."""
     staged = sink.schema
     canonical = staged.remove(staged.get_field_index("_ordinal"))
-    query = batch_query(canonical, "_lines")
+    query = batch_query(canonical, "_lines", carry=("line", "raw"))
     html = [f.name for f in canonical if f"_html_{f.name}" in query]
     out_path = sink.path.with_name("part-quarantine.parquet")
     total = quarantined = 0
@@ -49,20 +53,18 @@ def stage_lines(source, entity: str, sink: ParquetSink, work_dir: Path) -> Lines
     con.execute("SET TimeZone = 'UTC'")  # date-times without an offset are UTC, as coerce.py reads them
     bad_writer = pq.ParquetWriter(out_path, QUARANTINE_SCHEMA, compression="zstd")
     try:
-        for lines in _rebatched(source.line_batches(entity)):
-            con.register("_lines", lines.select(["ordinal", "line"]))
-            out = arrow_table(con, query)
-            con.unregister("_lines")
+        failed: list[BaseException] = []
+        con.register("_lines", pa.RecordBatchReader.from_batches(LINES, _line_batches(source, entity, failed)))
+        for batch in _results(con, query, failed):
+            out = pa.Table.from_batches([batch])
             total += out.num_rows
-            good = out.filter(out.column("_ok"))
+            ok = out.column("_ok")
+            good = out.filter(ok)
             fast = _clean(good, html).select(canonical.names).append_column("_ordinal", good.column("ordinal"))
             rows, bad = [], []
-            slow = out.filter(pc.invert(out.column("_ok")))
-            # The lines DuckDB left: their bytes from the batch itself (numbered without gaps from its first).
-            ordinals = slow.column("ordinal")
-            raws = lines.column("raw").take(pc.subtract(ordinals, lines.column("ordinal")[0]))
-            for ordinal, raw in zip(ordinals.to_pylist(), raws.to_pylist()):
-                rec = source.line_record(entity, ordinal, raw)
+            slow = out.filter(pc.invert(ok)).select(["ordinal", "_line", "_raw"])
+            for ordinal, line, raw in zip(*(slow.column(c).to_pylist() for c in slow.column_names)):
+                rec = source.line_record(entity, ordinal, raw if line is None else line.encode("utf-8"))
                 row, reason = coerce_source_record(rec, canonical)
                 if reason is None:
                     row["_ordinal"] = ordinal
@@ -77,6 +79,7 @@ def stage_lines(source, entity: str, sink: ParquetSink, work_dir: Path) -> Lines
                 table = table.sort_by("_ordinal")
             sink.write_table(table)
             quarantined += _write_bad(bad_writer, entity, bad)
+        con.unregister("_lines")
         bad_writer.close()
         quarantined += _duplicates_of_quarantined(con, sink, entity, out_path)
     except BaseException:
@@ -88,17 +91,29 @@ def stage_lines(source, entity: str, sink: ParquetSink, work_dir: Path) -> Lines
     return LinesResult(total, quarantined, out_path)
 
 
-def _rebatched(batches: Iterator[pa.Table]) -> Iterator[pa.Table]:
-    """The source's 1 MB batches joined to about BATCH_BYTES: one query per batch costs its planning."""
-    held, size = [], 0
-    for b in batches:
-        held.append(b)
-        size += b.nbytes
-        if size >= BATCH_BYTES:
-            yield pa.concat_tables(held)
-            held, size = [], 0
-    if held:
-        yield pa.concat_tables(held)
+def _line_batches(source, entity: str, failed: list) -> Iterator[pa.RecordBatch]:
+    """The source's lines as the query reads them: `raw` only where `line` is null (bytes that are not UTF-8),
+    so the query carries no second copy of the text. What the source raises (a damaged file) is kept in `failed`:
+    DuckDB, which pulls these batches, reports it as its own error."""
+    try:
+        for table in source.line_batches(entity):
+            line = table.column("line")
+            raw = (pa.nulls(table.num_rows, pa.large_binary()) if not line.null_count else
+                   pc.if_else(pc.is_null(line), table.column("raw"), pa.scalar(None, pa.large_binary())))
+            yield from pa.table([table.column("ordinal"), line, raw], schema=LINES).to_batches()
+    except BaseException as exc:
+        failed.append(exc)
+        raise
+
+
+def _results(con, query: str, failed: list) -> Iterator[pa.RecordBatch]:
+    """The query's result in batches; the source's own exception where reading its lines failed."""
+    try:
+        yield from arrow_batches(con, query, None, OUT_ROWS)
+    except Exception:
+        if failed:
+            raise failed[0] from None
+        raise
 
 
 def _clean(good: pa.Table, html: list[str]) -> pa.Table:
