@@ -185,6 +185,23 @@ def test_compressed_exports(bad_store, tmp_path, suffix, pack):
     assert_same(store, tmp_path, ("products", "orders"))
 
 
+def test_damaged_export_stops_the_extraction_naming_the_file(bad_store, tmp_path, monkeypatch):
+    """DuckDB pulls the lines as a stream: a file that breaks off after some batches still stops the run with
+    the source's own sentence (not DuckDB's wrapping of it), and stages nothing."""
+    from cart_pipelines.platforms.kit.source import SourceError
+    from cart_pipelines.platforms.store_export import source as store_export
+
+    store = tmp_path / "store"
+    store.mkdir()
+    packed = gzip.compress((bad_store / "orders.jsonl").read_bytes())
+    (store / "orders.jsonl.gz").write_bytes(packed[:len(packed) // 2])
+    monkeypatch.setattr(store_export, "CHUNK", 4096)  # many batches before the break
+    staging = Staging(tmp_path / "staging")
+    with pytest.raises(SourceError, match=r"orders\.jsonl\.gz is damaged"):
+        extract_entity(StoreExport(store), "orders", staging)
+    assert not staging.parquet_path("orders").exists()
+
+
 def test_lines_cut_by_the_reader_chunks(bad_store, tmp_path, monkeypatch):
     """Batches end wherever a chunk ends (and a CR may wait for its LF): the numbering stays the editor's."""
     from cart_pipelines.platforms.store_export import source as store_export
