@@ -185,7 +185,9 @@ def test_compressed_exports(bad_store, tmp_path, suffix, pack):
     assert_same(store, tmp_path, ("products", "orders"))
 
 
-def test_damaged_export_stops_the_extraction_naming_the_file(bad_store, tmp_path, monkeypatch):
+@pytest.mark.parametrize("suffix, pack", [(".gz", gzip.compress),
+                                          (".zst", lambda b: zstandard.ZstdCompressor().compress(b))])
+def test_damaged_export_stops_the_extraction_naming_the_file(bad_store, tmp_path, monkeypatch, suffix, pack):
     """DuckDB pulls the lines as a stream: a file that breaks off after some batches still stops the run with
     the source's own sentence (not DuckDB's wrapping of it), and stages nothing."""
     from cart_pipelines.platforms.kit.source import SourceError
@@ -193,11 +195,11 @@ def test_damaged_export_stops_the_extraction_naming_the_file(bad_store, tmp_path
 
     store = tmp_path / "store"
     store.mkdir()
-    packed = gzip.compress((bad_store / "orders.jsonl").read_bytes())
-    (store / "orders.jsonl.gz").write_bytes(packed[:len(packed) // 2])
+    packed = pack((bad_store / "orders.jsonl").read_bytes())
+    (store / f"orders.jsonl{suffix}").write_bytes(packed[:len(packed) // 2])
     monkeypatch.setattr(store_export, "CHUNK", 4096)  # many batches before the break
     staging = Staging(tmp_path / "staging")
-    with pytest.raises(SourceError, match=r"orders\.jsonl\.gz is damaged"):
+    with pytest.raises(SourceError, match=rf"orders\.jsonl\{suffix} is (damaged|cut short)"):
         extract_entity(StoreExport(store), "orders", staging)
     assert not staging.parquet_path("orders").exists()
 

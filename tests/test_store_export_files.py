@@ -57,10 +57,22 @@ def test_compressed_files_are_read(tmp_path, suffix, pack):
     assert src.has("products") and [rec for _, rec, _ in _read(src)] == RECORDS
 
 
-def test_damaged_compression_is_one_sentence_naming_the_file(tmp_path):
-    src = _export(tmp_path, gzip.compress(_text().encode())[:-30], "products.jsonl.gz")
-    with pytest.raises(SourceError, match=r"products\.jsonl\.gz is damaged or cut short after line \d+"):
+@pytest.mark.parametrize("suffix, pack", [(".gz", gzip.compress),
+                                          (".zst", lambda b: zstandard.ZstdCompressor().compress(b))])
+def test_damaged_compression_is_one_sentence_naming_the_file(tmp_path, suffix, pack):
+    src = _export(tmp_path, pack(_text().encode())[:-30], f"products.jsonl{suffix}")
+    with pytest.raises(SourceError, match=rf"products\.jsonl\{suffix} is damaged or cut short after line \d+"):
         _read(src)
+
+
+def test_a_zstd_export_of_several_frames_is_read_whole(tmp_path):
+    """zstd files written in pieces (zstd of concatenated files, multi-threaded compressors) hold several
+    frames: every frame's lines are read, and only a frame cut short is damage."""
+    text = _text().encode()
+    cut = text.index(b"\n") + 1
+    packed = zstandard.ZstdCompressor().compress(text[:cut]) + zstandard.ZstdCompressor().compress(text[cut:])
+    src = _export(tmp_path, packed, "products.jsonl.zst")
+    assert [rec for _, rec, _ in _read(src)] == RECORDS
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their permissions")

@@ -137,7 +137,7 @@ class StoreExport(Source):
                 except ImportError:  # an optional dependency
                     raise SourceError(f"store export: {path.name} is compressed with zstd; install the zstandard "
                                       f"package, or decompress it (zstd -d)") from None
-                return zstandard.ZstdDecompressor().stream_reader(open(path, "rb"), closefd=True)
+                return _ZstdReader(zstandard.ZstdDecompressor(), open(path, "rb"))
             return open(path, "rb")
         except OSError as exc:
             raise SourceError(f"store export: {path.name} cannot be read ({exc.strerror or exc})") from None
@@ -283,3 +283,33 @@ def _sid_of(text: str) -> str | None:
         return None
     sid = record.get("source_id") if isinstance(record, dict) else None
     return None if sid is None or isinstance(sid, (dict, list)) else str(sid)
+
+
+class _ZstdReader:
+    """A zstd file read frame after frame that raises EOFError when the file ends inside a frame: zstandard's own
+    stream_reader returns a cut-off file's lines without a word, so a truncated export would lose them silently."""
+
+    def __init__(self, decompressor, fh: BinaryIO):
+        self._decompressor, self._fh = decompressor, fh
+        self._obj = decompressor.decompressobj()
+        self._started = False  # input fed to the current frame
+
+    def read(self, size: int) -> bytes:
+        while True:
+            data = self._fh.read(size)
+            if not data:
+                if self._started and not self._obj.eof:
+                    raise EOFError("the zstd stream ends inside a frame")
+                return b""
+            out = b""
+            while data:
+                if self._obj.eof:  # the next frame of a multi-frame file
+                    self._obj = self._decompressor.decompressobj()
+                out += self._obj.decompress(data)
+                self._started = True
+                data = self._obj.unused_data if self._obj.eof else b""
+            if out:
+                return out
+
+    def close(self) -> None:
+        self._fh.close()
