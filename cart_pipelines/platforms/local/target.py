@@ -73,7 +73,7 @@ def create_rows(con: duckdb.DuckDBPyConnection, schema: str, entity: str, rows_s
     columns = [c for c in _columns(con, "_incoming") if c not in ("source_id", "_ord")]
     con.execute(f"INSERT INTO {table} (id, {', '.join(columns)}, _source_id) "
                 f"SELECT w.target_id, {', '.join(f'i.{c}' for c in columns)}, i.source_id "
-                f"FROM _incoming i JOIN _written w USING (_ord) WHERE w.error IS NULL ORDER BY i._ord")
+                f"FROM _incoming i JOIN _written w USING (_ord) WHERE w.error IS NULL")
     con.execute("DROP VIEW _incoming; DROP TABLE _order; DROP TABLE _checked; DROP TABLE _ids")
     return "_written"
 
