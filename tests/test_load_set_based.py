@@ -53,3 +53,18 @@ def _customer(schema, source_id: str, email: str):
     row = {f.name: None for f in fields} | {"email": email, "first_name": "Ola", "last_name": "Nordmann"}
     return pa.Table.from_pylist([{"source_id": source_id, **row}],
                                 schema=pa.schema([pa.field("source_id", pa.string()), *fields]))
+
+
+def test_order_lines_keep_their_order_and_name_their_products_target_ids(tmp_path, sample_store):
+    """The set-based load resolves only the lines' product ids and rebuilds each line around its id by position:
+    every line on the target is the transformed line, in the same place, with the target id of its product."""
+    run = Run(tmp_path, sample_store)
+    run()
+    ids = dict(run.query("SELECT source_id, target_id FROM id_map WHERE entity = 'products'"))
+    wanted = {sid: [(i["source_id"], ids.get(i["product_source_id"]), i["sku"], i["name"], i["qty"], i["price"],
+                     i["tax"]) for i in items]
+              for sid, items in run.query("SELECT source_id, items FROM transformed_orders")}
+    got = {r["_source_id"]: [(i["source_id"], i["product_id"], i["sku"], i["name"], i["qty"], i["price"], i["tax"])
+                             for i in r["items"]] for r in run.target_rows("orders")}
+    assert got == wanted
+    assert sum(len(v) > 1 for v in wanted.values()) > 100  # orders of several lines, so their order is tested
