@@ -64,10 +64,12 @@ class TreeRSS:
 
     ru_maxrss (getrusage) is each process's own maximum, so a worker pool or a subprocess chain would be
     under-counted; this sums the tree's VmRSS at each instant and keeps the largest sum. Linux only (None
-    elsewhere)."""
+    elsewhere). With `keep_samples`, every sample is kept too, as (unix time, bytes), to say which step of a run
+    held the memory."""
 
-    def __init__(self, pid: int, interval: float = 0.1):
+    def __init__(self, pid: int, interval: float = 0.1, keep_samples: bool = False):
         self.pid, self.interval, self.peak_bytes = pid, interval, 0
+        self.samples: list[tuple[float, int]] | None = [] if keep_samples else None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -85,7 +87,10 @@ class TreeRSS:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            self.peak_bytes = max(self.peak_bytes, tree_rss(self.pid))
+            now = tree_rss(self.pid)
+            self.peak_bytes = max(self.peak_bytes, now)
+            if self.samples is not None:
+                self.samples.append((time.time(), now))
             self._stop.wait(self.interval)
 
 
@@ -114,9 +119,10 @@ def tree_rss(root: int, proc: Path = Path("/proc")) -> int:
     return total
 
 
-def timed(cmd: list[str], env: dict | None, timeout: float, out: Path) -> dict:
+def timed(cmd: list[str], env: dict | None, timeout: float, out: Path, keep_samples: bool = False) -> dict:
     """Run `cmd` in `out`'s folder, stdout to `out` and stderr beside it (.err): wall seconds, CPU seconds and peak
-    RSS of its process tree, exit status (or "timeout", the tree killed)."""
+    RSS of its process tree, exit status (or "timeout", the tree killed); with `keep_samples`, the tree's RSS
+    samples as (unix time, bytes) under "rss_samples"."""
     import resource
 
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -124,7 +130,7 @@ def timed(cmd: list[str], env: dict | None, timeout: float, out: Path) -> dict:
         started = time.perf_counter()
         # A session of its own, so a timeout ends the whole tree it started (and nothing else).
         proc = subprocess.Popen(cmd, stdout=stdout, stderr=stderr, env=env, cwd=out.parent, start_new_session=True)
-        with TreeRSS(proc.pid) as memory:
+        with TreeRSS(proc.pid, keep_samples=keep_samples) as memory:
             try:
                 code = proc.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
@@ -134,7 +140,10 @@ def timed(cmd: list[str], env: dict | None, timeout: float, out: Path) -> dict:
     after = resource.getrusage(resource.RUSAGE_CHILDREN)  # the tool's tree, reaped in between; no other child is
     cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
     # CPU seconds are the work done whatever else shared the cores; wall seconds stretch with the machine's load.
-    return {"seconds": time.perf_counter() - started, "peak_rss_mb": memory.peak_mb, "exit": code, "cpu_s": cpu}
+    result = {"seconds": time.perf_counter() - started, "peak_rss_mb": memory.peak_mb, "exit": code, "cpu_s": cpu}
+    if keep_samples:
+        result["rss_samples"] = memory.samples
+    return result
 
 
 def write_section(text: str, page: Path = PAGE) -> None:

@@ -80,29 +80,43 @@ def migrate(store: Path, work: Path, timeout: float) -> dict:
                PYTHONUNBUFFERED="1")
     exe = Path(sys.executable).with_name("cart-pipelines")
     log = work / f"migrate-{len(list(work.glob('migrate-*.log')))}.log"
-    m = timed([str(exe), "migrate", "--full", "--source", str(store)], env, timeout, log)
+    m = timed([str(exe), "migrate", "--full", "--source", str(store)], env, timeout, log, keep_samples=True)
     if m["exit"] != 0:
         tail = [line for path in (log.with_suffix(".err"), log) if path.exists()
                 for line in path.read_text(errors="replace").strip().splitlines()][-1:] or ["no output"]
-        return {"error": f"exit {m['exit']}: {tail[0][:200]}", "wall": m["seconds"]}
+        return {"error": f"exit {m['exit']}: {tail[0][:200]}", "wall": m["seconds"], "_rss": m["rss_samples"]}
     report = json.loads((work / "data" / "reports" / "migration_report.json").read_text())
     t = report["totals"]
     return {"wall": m["seconds"], "cpu_s": m["cpu_s"], "peak_rss_mb": m["peak_rss_mb"], "source": t["source"], "loaded": t["loaded"],
             "written": t["created"] + t["updated"], "skipped": t["skipped"], "quarantined": t["quarantined"],
-            "accounted": report["all_accounted_for"], "load_avg": round(os.getloadavg()[0], 1)}
+            "accounted": report["all_accounted_for"], "load_avg": round(os.getloadavg()[0], 1),
+            "_rss": m["rss_samples"]}  # (unix time, bytes) samples; not kept in scale.json
 
 
 def step_durations(events) -> dict:
     """From (step_key, event_type, timestamp) triples of one run: seconds per step (start to success or
-    failure) and the run's own span (its first to last event)."""
-    started, steps = {}, {}
+    failure), each step's span (start, end) and the run's own span (its first to last event)."""
+    started, steps, spans = {}, {}, {}
     stamps = [ts for _, _, ts in events]
     for key, kind, ts in events:
         if kind == "STEP_START":
             started[key] = ts
         elif kind in ("STEP_SUCCESS", "STEP_FAILURE") and key in started:
+            spans[key] = (started[key], ts)
             steps[key] = ts - started.pop(key)
-    return {"steps": steps, "run_seconds": (max(stamps) - min(stamps)) if stamps else None}
+    return {"steps": steps, "spans": spans, "run_seconds": (max(stamps) - min(stamps)) if stamps else None}
+
+
+def step_peaks(spans: dict, samples: list[tuple[float, int]]) -> dict:
+    """Per step, the largest process-tree RSS (MB) sampled while it ran, from (unix time, bytes) samples and the
+    steps' (start, end) spans; a step no sample fell in gets none. Steps that overlap (the multiprocess executor)
+    share the samples of their common time: the figure is what the tree held while the step ran."""
+    peaks = {}
+    for key, (start, end) in spans.items():
+        inside = [b for t, b in samples if start <= t <= end]
+        if inside:
+            peaks[key] = max(inside) / 2**20
+    return peaks
 
 
 def run_events(home: Path) -> list[list[tuple]]:
@@ -121,15 +135,21 @@ def measure(products: int, compression: str, timeout: float, keep: bool) -> dict
     try:
         print(f"{products:,} products ({compression}): first run ...", flush=True)
         first = migrate(store, work, timeout)
+        samples = first.pop("_rss", None) or []
+        # The whole trace, to look into a run afterwards (not in the page): (unix time, MB) every 0.1 s.
+        (CACHE / f"scale-rss-{products}-{compression}.json").write_text(
+            json.dumps([(round(t, 2), round(b / 2**20, 1)) for t, b in samples]))
         row = {"products": products, "compression": compression, "first": first}
         if "error" in first:
             return row
         print(f"  {json.dumps(first)}\n  second run ...", flush=True)
         row["second"] = migrate(store, work, timeout)
+        row["second"].pop("_rss", None)
         print(f"  {json.dumps(row['second'])}", flush=True)
         try:
             runs = [step_durations(r) for r in run_events(work / "dagster_home")]
             row["steps"] = runs[0]["steps"]
+            row["step_rss_mb"] = {k: round(v, 1) for k, v in step_peaks(runs[0]["spans"], samples).items()}
             row["run_seconds"] = runs[0]["run_seconds"]
             if len(runs) > 1:  # kept in bench/.cache/scale.json: where a re-run's time goes
                 row["second_steps"] = runs[1]["steps"]
@@ -191,6 +211,22 @@ def markdown(rows: list[dict], command: str, when: str, note: str = "") -> str:
             f"{sum(v for k, v in r['steps'].items() if k not in big):.1f}" for r in timed) + " |")
         lines.append("| outside the run | " + " | ".join(
             f"{r['first']['wall'] - (r.get('run_seconds') or 0):.1f}" for r in timed) + " |")
+    held = [r for r in rows if r.get("step_rss_mb")]
+    if held:
+        lines += ["", "Peak RSS while each step ran, MB (the process tree's samples between the step's STEP_START and "
+                  "its end; steps run one after another in one process, so a step's figure includes what earlier "
+                  "steps left allocated; the step where the figure first rises is the one that grew it; the 12 largest "
+                  "are listed):", "",
+                  "| step | " + " | ".join(f"{r['products']:,} ({r['compression']})" for r in held) + " |",
+                  "|---|" + "---|" * len(held)]
+        order = sorted({k for r in held for k in r["step_rss_mb"]},
+                       key=lambda k: -max(r["step_rss_mb"].get(k, 0) for r in held))
+        for k in order[:12]:
+            lines.append(f"| {k} | " + " | ".join(_mb(r["step_rss_mb"].get(k)) for r in held) + " |")
+        rest = order[12:]
+        if rest:
+            lines.append("| largest of the other steps | " + " | ".join(
+                _mb(max((r["step_rss_mb"].get(k, 0) for k in rest), default=0)) for r in held) + " |")
     lines += ["", "Reading the table:", "", *([f"- This run: {note}"] if note else []),
               "- Goals: peak RSS ≤ 1 GiB at 1M products and flat from 100k to 1M; the first run of 1M products in "
               "under 10 minutes on 2 cores; the second run in under a third of the first, writing 0 rows.",

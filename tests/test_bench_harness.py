@@ -82,14 +82,23 @@ def test_step_durations_from_run_events():
     got = scale.step_durations(events)
     assert got["steps"] == pytest.approx({"extract__products": 4.5, "load__products": 2.0})  # report never ended
     assert got["run_seconds"] == pytest.approx(10.0)
-    assert scale.step_durations([]) == {"steps": {}, "run_seconds": None}
+    assert got["spans"] == {"extract__products": (101.0, 105.5), "load__products": (105.6, 107.6)}
+    assert scale.step_durations([]) == {"steps": {}, "spans": {}, "run_seconds": None}
+
+
+def test_step_peaks_attribute_rss_samples_to_the_step_running_then():
+    spans = {"extract__products": (101.0, 105.5), "load__products": (105.6, 107.6), "tiny": (108.0, 108.01)}
+    samples = [(100.5, 900 * 2**20), (102.0, 200 * 2**20), (105.0, 300 * 2**20), (106.0, 500 * 2**20),
+               (110.0, 800 * 2**20)]
+    assert scale.step_peaks(spans, samples) == {"extract__products": 300.0, "load__products": 500.0}
 
 
 def _scale_row(products, wall, steps):
     first = {"wall": wall, "peak_rss_mb": 400.0, "source": products * 4, "loaded": products * 3,
              "written": products * 3, "skipped": products, "quarantined": 2, "accounted": True, "load_avg": 1.5, "cpu_s": wall * 0.8}
     return {"products": products, "compression": "none", "first": first,
-            "second": {**first, "wall": wall / 3, "cpu_s": wall * 0.8 / 3, "written": 0}, "steps": steps, "run_seconds": wall - 5}
+            "second": {**first, "wall": wall / 3, "cpu_s": wall * 0.8 / 3, "written": 0}, "steps": steps, "run_seconds": wall - 5,
+            "step_rss_mb": {k: 100.0 + v for k, v in steps.items()}}
 
 
 def test_scale_section_replaces_only_its_own(tmp_path):
@@ -109,6 +118,7 @@ def test_scale_section_replaces_only_its_own(tmp_path):
     assert "| load__orders | 10.0 | 36.0 |" in text
     assert "| other steps | 0.1 | 0.2 |" in text  # under 2 % of the wall time at both sizes
     assert "| outside the run | 5.0 | 5.0 |" in text
+    assert "| load__orders | 110 | 136 |" in text  # peak RSS while the step ran
     assert "`.venv/bin/python bench/scale.py`" in text
     # Written twice, the section is still there once.
     common.write_section(scale.markdown(rows[:1], ".venv/bin/python bench/scale.py", "2026-12-03"), page)
