@@ -37,6 +37,10 @@ class Target(ABC):
     #: the report lists the orders whose refunds were not carried and the money check compares gross totals only.
     holds_refunds: bool = False
 
+    #: Whether the target holds 301 redirects itself (`redirects` writes them). Where it does not, the report's
+    #: redirects.csv is the map and the rows are never read into Python.
+    holds_redirects: bool = False
+
     #: Whether create can keep the source's ids (option preserve_ids).
     can_preserve_ids: bool = False
 

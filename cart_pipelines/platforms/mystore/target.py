@@ -810,6 +810,10 @@ class MystoreTarget(Target):
         return deleted
 
     # --- redirects ------------------------------------------------------------------------------------------
+    @property
+    def holds_redirects(self) -> bool:
+        return self.write_redirects
+
     def redirects(self, rows: list[tuple]) -> int:
         """(old URL, new URL, ...) rows as 301s in the shop's `redirects` (unless MYSTORE_REDIRECTS=off); ones the
         shop already holds are skipped, so a re-run writes nothing. A redirect the shop refuses is left to the CSV
