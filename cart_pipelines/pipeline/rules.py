@@ -71,6 +71,11 @@ RULES: tuple[Rule, ...] = (
          "SKU, name, price and quantity as history; only its product link is dropped. The order migrates "
          "(Mystore, Shopify and BigCommerce take lines without a product; into WooCommerce, target rule "
          "order_item_as_fee)."),
+    Rule("variant_listed_as_product", "products,orders", "skip", "what real shops hold (issue 14)",
+         "A product that is also a variant of another product (the same id and SKU: Magento lists a configurable "
+         "product's child simple products among its products, most 'Not Visible Individually') is skipped as a "
+         "product: it migrates as that product's variant. An order line naming it goes to the product it is a "
+         "variant of, keeping its own SKU, name and price."),
     # Target rules: what a target platform requires beyond the Mystore shape; they apply only when loading into
     # a platform listed for them in TARGET_RULES (docs/targets/<platform>.md).
     Rule("product_name_unique", "products", "rename", "target: BigCommerce (names unique, 409)",

@@ -133,9 +133,10 @@ def products_sql(con, s: RuleSettings) -> str:
     WITH tax AS {_tax_classes_kept(s)},
     first_staged AS (
         SELECT * FROM staged_products QUALIFY row_number() OVER (PARTITION BY source_id ORDER BY _ordinal) = 1),
+    listed_variant AS {_variants_listed("first_staged")},
     sku_use AS (
         SELECT DISTINCT source_id, trim(sku) AS sku, lower(trim(sku)) AS k FROM (
-            SELECT source_id, sku FROM first_staged
+            SELECT source_id, sku FROM first_staged WHERE source_id NOT IN (SELECT source_id FROM listed_variant)
             UNION ALL SELECT source_id, v.sku FROM (SELECT source_id, unnest(variants) AS v FROM first_staged))
         WHERE nullif(trim(sku), '') IS NOT NULL),
     sku_owner AS (
@@ -160,8 +161,9 @@ def products_sql(con, s: RuleSettings) -> str:
            CASE WHEN len(coalesce(category_ids, [])) = 0 THEN ['uncategorised_to_hidden_category'] ELSE []::VARCHAR[] END
              || CASE WHEN t.kept <> tax_class_id THEN ['tax_class_mapping'] ELSE []::VARCHAR[] END
              || {key_rule} AS _rules,
-           NULL AS _skip,
+           CASE WHEN _dup = 1 AND lv.source_id IS NOT NULL THEN 'variant_listed_as_product' END AS _skip,
            CASE WHEN _dup > 1 THEN 'duplicate source_id ' || c.source_id
+                WHEN lv.source_id IS NOT NULL THEN NULL
                 WHEN st.owner IS NOT NULL
                 THEN 'SKU ' || st.taken_sku || ' is already used by product ' || st.owner
                      || ' (SKUs are unique across products and their variants)'
@@ -172,7 +174,23 @@ def products_sql(con, s: RuleSettings) -> str:
                 WHEN m.category_id IS NOT NULL THEN 'category ' || m.category_id || ' is missing or quarantined'
            END AS _quarantine
     FROM cand c LEFT JOIN missing_category m USING (source_id) LEFT JOIN tax t ON t.source_id = c.tax_class_id
-         LEFT JOIN sku_taken st ON st.source_id = c.source_id AND c._dup = 1"""
+         LEFT JOIN sku_taken st ON st.source_id = c.source_id AND c._dup = 1
+         LEFT JOIN listed_variant lv ON lv.source_id = c.source_id"""
+
+
+def _variants_listed(products: str) -> str:
+    """Rule variant_listed_as_product: (source_id, parent) of every product that is also a variant of another
+    product — the same id and the same SKU (trimmed, case-insensitive) — as Magento lists a configurable product's
+    child simple products among its products. They migrate as the variants they are, not a second time as
+    products of their own; an order line naming one goes to its parent. Over every staged product, so a demo and
+    the full migration decide alike. `products`: a relation of the staged products, one row per source id."""
+    return f"""(
+        SELECT w.v.source_id AS source_id,
+               first(w.parent ORDER BY TRY_CAST(w.parent AS BIGINT) NULLS LAST, w.parent) AS parent
+        FROM (SELECT source_id AS parent, unnest(variants) AS v FROM {products}) w
+        JOIN {products} p ON p.source_id = w.v.source_id AND p.source_id <> w.parent
+             AND lower(trim(p.sku)) = lower(trim(w.v.sku))
+        GROUP BY 1)"""
 
 
 def _email_merged(con=None) -> str:
@@ -231,13 +249,25 @@ def _status_sql(s: RuleSettings) -> str:
     return f"CASE lower(trim(status)) {whens} ELSE status END"
 
 
-def _products_gone(con) -> str:
+def _variant_parents(con) -> str:
+    """Rule variant_listed_as_product for order lines: a map of product source id → parent of every staged product
+    that is a listed variant (an order line naming one goes to the product it is a variant of)."""
+    empty = "map([]::VARCHAR[], []::VARCHAR[])"
+    if not _resolvable(con, "staged_products"):
+        return f"(SELECT {empty} AS parents)"
+    first = ("(SELECT * FROM staged_products "
+             "QUALIFY row_number() OVER (PARTITION BY source_id ORDER BY _ordinal) = 1)")
+    return (f"(SELECT coalesce(map(list(source_id), list(parent)), {empty}) AS parents "
+            f"FROM {_variants_listed(first)})")
+
+
+def _products_gone(con, rel: str = "cand") -> str:
     """Rule order_item_product_gone: product ids order lines name that the source no longer holds (deleted, or
     trashed where the platform does not list its trash): staged nowhere. A product that is staged but quarantined
     or skipped is not gone: its orders wait for it (quarantined, naming it) so fixing the product brings them."""
     staged = "(SELECT source_id FROM staged_products)" if _resolvable(con, "staged_products") else "(SELECT NULL)"
     return f"""(
-        SELECT DISTINCT i.product_id AS source_id FROM (SELECT unnest(items) AS i FROM cand)
+        SELECT DISTINCT i.product_id AS source_id FROM (SELECT unnest(items) AS i FROM {rel})
         WHERE i.product_id IS NOT NULL AND i.product_id NOT IN {staged})"""
 
 
@@ -263,10 +293,17 @@ def orders_sql(con, s: RuleSettings) -> str:
     else:
         guest = ""
     return f"""
-    WITH gone AS {_products_gone(con)},
+    WITH remapped AS (
+        SELECT c.* REPLACE (list_transform(coalesce(items, []), lambda i: struct_pack(
+                   source_id := i.source_id, product_id := coalesce(vp.parents[i.product_id], i.product_id),
+                   sku := i.sku, name := i.name, qty := i.qty, price := i.price, tax := i.tax)) AS items),
+               list_bool_or(list_transform(coalesce(items, []), lambda i: vp.parents[i.product_id] IS NOT NULL))
+                   AS _to_parent
+        FROM cand c CROSS JOIN {_variant_parents(con)} vp),
+    gone AS {_products_gone(con, "remapped")},
     missing_product AS (
         SELECT source_id, min(i.product_id) AS product_id
-        FROM (SELECT source_id, unnest(items) AS i FROM cand)
+        FROM (SELECT source_id, unnest(items) AS i FROM remapped)
         WHERE i.product_id IS NOT NULL AND i.product_id NOT IN {products}
           AND i.product_id NOT IN (SELECT source_id FROM gone) GROUP BY source_id),
     by_email AS (
@@ -275,7 +312,7 @@ def orders_sql(con, s: RuleSettings) -> str:
         SELECT c.*, CASE WHEN customer_id IN {customers} THEN customer_id
                          WHEN mg.kept IN {customers} THEN mg.kept {guest} END AS customer_source_id,
                customer_id NOT IN {customers} AND mg.kept IN {customers} AS _merged
-        FROM cand c LEFT JOIN by_email e ON e.email_key = lower(trim(c.email))
+        FROM remapped c LEFT JOIN by_email e ON e.email_key = lower(trim(c.email))
         LEFT JOIN {_email_merged(con)} mg ON mg.source_id = c.customer_id)
     SELECT l.source_id, number AS order_number, customer_source_id, email,
            {filled("customer_first_name", s.order_first_name)} AS customer_first_name,
@@ -306,6 +343,7 @@ def orders_sql(con, s: RuleSettings) -> str:
              || CASE WHEN list_bool_or(list_transform(coalesce(items, []), lambda i: list_contains(gone_ids, i.product_id)))
                      THEN ['order_item_product_gone'] ELSE []::VARCHAR[] END
              || {_item_as_fee(s)}
+             || CASE WHEN _to_parent THEN ['variant_listed_as_product'] ELSE []::VARCHAR[] END
                AS _rules,
            CASE WHEN customer_source_id IS NULL THEN 'order_needs_customer' END AS _skip,
            CASE WHEN _dup > 1 THEN 'duplicate source_id ' || l.source_id

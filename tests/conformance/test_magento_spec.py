@@ -317,5 +317,5 @@ def test_pymagento_single_reads(shop):
     assert client.get_product_stock_item("SKU-000002")["product_id"] == 2
     assert client.get_current_store_group_id(scope="base") == 1  # website "base" -> its default store group
     assert client.get_store_groups()[1]["root_category_id"] == client.get_category(ROOT_ID + 1)["id"]
-    assert [v["code"] for v in client.get_store_views()] == ["admin", "default"]
+    assert [v["code"] for v in client.get_store_views()] == ["admin", "default", "b2b"]
     assert len(list(client.get_products())) == call(shop, "GET", "V1/products").json()["total_count"]

@@ -93,7 +93,7 @@ def test_items_of_deleted_products_keep_their_product_id_sku_and_name(store_dir,
 def test_not_visible_individually_is_private_and_giftcard_is_a_gift_card():
     p = {"id": 5, "sku": "GC", "type_id": "giftcard", "visibility": 1, "status": 1, "price": 0,
          "extension_attributes": {"website_ids": [1]}}
-    mapped = mapping.product(p, [], "", None)
+    mapped = mapping.product(p, [], [], "", None)
     assert (mapped["type"], mapped["lifecycle"], mapped["status"]) == ("gift_card", "private", "enabled")
-    assert mapping.product({**p, "type_id": "grouped", "visibility": 4, "status": 2}, [], "", None)["type"] == \
+    assert mapping.product({**p, "type_id": "grouped", "visibility": 4, "status": 2}, [], [], "", None)["type"] == \
            "grouped"

@@ -126,8 +126,9 @@ class Since:
 class Child:
     """A resource read for each record of a page, e.g. `Child("variations", Endpoint("products/{id}/variations"),
     when=lambda p: p["type"] == "variable")`. `{field}` in the path and in string params is filled from the
-    parent record. Children of one page are read in parallel; a child endpoint with a `Since` is filtered by the
-    time the parent is read with (e.g. reviews under products, the products read whole).
+    parent record, and a param that is a function is called with it. Children of one page are read in parallel;
+    a child endpoint with a `Since` is filtered by the time the parent is read with (e.g. reviews under products,
+    the products read whole).
 
     `drops_parent`: a 404 on the child means the parent was deleted after its page was listed (a BigCommerce
     order's products): the parent is left out, as it would have been had it been deleted before."""
@@ -566,6 +567,10 @@ def next_group(params: Mapping[str, Any]) -> int:
 
 # --- the engine ----------------------------------------------------------------------------------------------------
 def _fill(value, record: dict):
+    """A param filled from a parent record: `{field}` placeholders in a string, or a function of the record (a
+    value no single field holds, e.g. the SKUs of a Magento grouped product's links joined for an `in` filter)."""
+    if callable(value):
+        return value(record)
     return value.format(**record) if isinstance(value, str) and "{" in value else value
 
 

@@ -89,13 +89,23 @@ API = Api(
                                 what="tax_classes", map=mapping.tax_class),
         "tax_rates": Endpoint("V1/taxRates/search", paginator=NUMBERED, what="tax rates"),
         "tax_rules": Endpoint("V1/taxRules/search", paginator=NUMBERED, what="tax rules"),
-        # A configurable product's variants are its child simple products (ConfigurableProduct getChildren).
+        # A configurable product's variants are its child simple products (ConfigurableProduct getChildren); a
+        # grouped product's products are its `product_links` of link_type "associated", named by SKU: one search
+        # `sku in (...)` gives their ids, prices, status and websites (the group has no price of its own).
         "products": Endpoint("V1/products", params=SORTED, id_field="id", since=UPDATED,
                              id_params=trimmed(SORTED, "id"), what="products", map=mapping.product,
                              children=(Child("children", Endpoint(
                                  "V1/configurable-products/{sku}/children", paginator=Single(), records=BODY,
                                  what="the child products of configurable product {sku}"),
-                                 when=lambda p: p.get("type_id") == "configurable"),)),
+                                 when=lambda p: p.get("type_id") == "configurable"),
+                                 Child("associated", Endpoint(
+                                     "V1/products", paginator=Single(), what="the products of grouped product {sku}",
+                                     params=trimmed({**search_criteria([("sku", mapping.associated_skus, "in")]),
+                                                     **search_criteria(page_size=PAGE_SIZE, page=1)},
+                                                    "id,sku,price,status,type_id,extension_attributes,"
+                                                    "custom_attributes")),
+                                     when=lambda p: p.get("type_id") == "grouped" and
+                                     bool(mapping.associated_skus(p))))),
         "customers": Endpoint("V1/customers/search", params=SORTED, id_field="id", since=UPDATED,
                               id_params=trimmed(SORTED, "id"), what="customers", map=mapping.customer),
         # Credit memos (refunds) of the orders that have any (total_refunded above 0).

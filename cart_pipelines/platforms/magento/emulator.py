@@ -51,6 +51,7 @@ value. Order addresses, items and totals follow the order entity (discount_amoun
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import time
@@ -114,12 +115,14 @@ REQUIRED = {
 # What real shops hold (kit/emulator_cases.py picks orders; these pick products, a few percent each):
 TYPE_EVERY = {11: "virtual", 12: "downloadable", 13: "bundle"}  # id % 25 -> type_id of a product without variants
 OFF_WEBSITE = (30, 19)  # id % 30 == 19: removed from the website (website_ids [])
+OTHER_WEBSITE = (30, 4)  # id % 30 == 4: in the second website only (website_ids [2]), not in the store's
 SALE_DATES = (3, 1)  # id % 3 == 1 with a special price: the sale ran 30 days from the product's creation
 CANONICAL_TYPE = {"variable": "configurable", "simple": "simple", "grouped": "grouped", "bundle": "bundle",
                   "virtual": "virtual", "downloadable": "downloadable"}
 
 
 GONE_PRODUCT = 700_000_000  # product ids of lines whose product was deleted since (no such product is served)
+CHILD_OF = "_child_of"  # a listed configurable child's parent id (MagentoEmulator.lists_children)
 
 
 def type_id(p: dict) -> str:
@@ -133,8 +136,17 @@ def type_id(p: dict) -> str:
     return TYPE_EVERY.get(pid % 25, "simple")
 
 
+def website_ids(p: dict) -> list[int]:
+    """The websites a product is in: the store's (1), none (removed from it) or only the second website (2)."""
+    pid = int(p["source_id"])
+    if pid % OFF_WEBSITE[0] == OFF_WEBSITE[1]:
+        return []
+    return [2] if pid % OTHER_WEBSITE[0] == OTHER_WEBSITE[1] else [1]
+
+
 def off_website(p: dict) -> bool:
-    return int(p["source_id"]) % OFF_WEBSITE[0] == OFF_WEBSITE[1]
+    """Whether the product is not in the store view's website (website 1)."""
+    return 1 not in website_ids(p)
 
 
 def sale_dates(p: dict) -> tuple[str | None, str | None]:
@@ -308,6 +320,15 @@ class Criteria:
                     raise BadRequest(BAD_TYPE, {"value": raw, "type": "int"}) from None
         return None
 
+    def skus(self) -> list[str] | None:
+        """The SKUs a search names when one of its groups is a single `sku` eq or in filter (looked up directly);
+        else None. The other groups, sorts and paging still apply to what is found."""
+        for group in self.groups:
+            if len(group) == 1 and group[0][0] == "sku" and group[0][2] in ("eq", "in"):
+                field, value, cond = group[0]
+                return [value] if cond == "eq" else [v.strip() for v in str(value).split(",") if v.strip()]
+        return None
+
     def indexed(self):
         """(within, updated_min, updated_max, order) when the store's index answers these criteria (filters and
         sorts on entity_id, created_at, updated_at only); else None."""
@@ -419,6 +440,11 @@ class MagentoEmulator(Emulator):
         self.window = FixedWindow(self.PLANS.get(self.knobs.plan, self.PLANS["standard"]), 1.0)
         self.reports = 0
         self.mode = "production"  # "developer": error bodies carry the stack trace, as app:mode developer does
+        # Magento lists a configurable product's child simple products in GET V1/products too (visibility 1, "Not
+        # Visible Individually"); the store's products carry them as variants. True: they are listed, as in a real
+        # shop (tests of the pipeline's rule variant_listed_as_product); False (default): the list holds the
+        # store's products only, so the generic contract tests compare it with the store.
+        self.lists_children = False
 
     def credentials(self) -> dict:
         return {"access_token": self.token}
@@ -585,17 +611,22 @@ class MagentoEmulator(Emulator):
         return self.json([{"id": 0, "code": "admin", "name": "Admin", "website_id": 0, "store_group_id": 0,
                            "is_active": 1},
                           {"id": 1, "code": "default", "name": "Default Store View", "website_id": 1,
-                           "store_group_id": 1, "is_active": 1}])
+                           "store_group_id": 1, "is_active": 1},
+                          {"id": 2, "code": "b2b", "name": "B2B Store View", "website_id": 2,
+                           "store_group_id": 2, "is_active": 1}])
 
     def store_groups(self, request: Request) -> Response:
         return self.json([{"id": 0, "website_id": 0, "root_category_id": 0, "default_store_id": 0, "name": "Default",
                            "code": "default"},
                           {"id": 1, "website_id": 1, "root_category_id": STORE_ROOT_ID, "default_store_id": 1,
-                           "name": "Main Website Store", "code": "main_website_store"}])
+                           "name": "Main Website Store", "code": "main_website_store"},
+                          {"id": 2, "website_id": 2, "root_category_id": STORE_ROOT_ID, "default_store_id": 2,
+                           "name": "B2B Store", "code": "b2b_store"}])
 
     def websites(self, request: Request) -> Response:
         return self.json([{"id": 0, "code": "admin", "name": "Admin", "default_group_id": 0},
-                          {"id": 1, "code": "base", "name": "Main Website", "default_group_id": 1}])
+                          {"id": 1, "code": "base", "name": "Main Website", "default_group_id": 1},
+                          {"id": 2, "code": "b2b", "name": "B2B Website", "default_group_id": 2}])
 
     # --- categories
     def _category_tree(self) -> tuple[list[dict], dict[int, dict]]:
@@ -741,7 +772,7 @@ class MagentoEmulator(Emulator):
                  ("manufacturer", text(p.get("manufacturer_id"))), ("tax_class_id", text(p.get("tax_class_id"))),
                  ("category_ids", category_ids or None), ("options_container", "container2")]
         variants = [v for v in p.get("variants") or [] if isinstance(v, dict)]
-        ext = {"website_ids": [] if off_website(p) else [1],
+        ext = {"website_ids": website_ids(p),
                "category_links": [{"position": k, "category_id": c} for k, c in enumerate(category_ids)],
                "stock_item": self._stock_item(p)}
         if variants:
@@ -754,41 +785,95 @@ class MagentoEmulator(Emulator):
                  "product_id": pid} for k, label in enumerate(labels)]
             # the child simple products: GET configurable-products/{sku}/children (not in the products list)
             ext["configurable_product_links"] = [child_id(pid, k) for k in range(len(variants))]
+        links = []
+        if type_id(p) == "grouped":  # its products by SKU, link_type "associated"; the group has no price itself
+            kids = {str(c["source_id"]): c for c in self.store.page("products", 0, len(p.get("child_ids") or []),
+                                                                    ids=[int(i) for i in p.get("child_ids") or []
+                                                                         if str(i).isdigit()])}
+            links = [{"sku": text(p.get("sku")), "link_type": "associated",
+                      "linked_product_sku": text(kids[str(c)].get("sku")), "linked_product_type": type_id(kids[str(c)]),
+                      "position": k + 1, "extension_attributes": {"qty": 1}}
+                     for k, c in enumerate(p.get("child_ids") or []) if str(c) in kids]
         return out({"id": pid, "sku": text(p.get("sku")), "name": text(p.get("name")), "attribute_set_id": 4,
-                    "price": number(p.get("price")),
+                    "price": None if type_id(p) == "grouped" else number(p.get("price")),
                     "status": 2 if p.get("status") == "disabled" else 1, "visibility": 4,
                     "type_id": type_id(p),
                     "created_at": mtime(p.get("created_at") or p.get("updated_at")),
                     "updated_at": mtime(p.get("updated_at")), "weight": number(p.get("weight")),
-                    "extension_attributes": ext, "product_links": [], "options": [],
+                    "extension_attributes": ext, "product_links": links, "options": [],
                     "media_gallery_entries": self._media(p), "tier_prices": [],
                     "custom_attributes": [{"attribute_code": c, "value": v} for c, v in attrs if v is not None]},
                    "product")
 
     def products(self, request: Request) -> Response:
-        return self.search(request, "products", self._product, {"entity_id": "id"})
+        crit = self.criteria(request)
+        skus = crit.skus()
+        if skus is not None:  # a search by SKU (eq / in): SKUs are unique, looked up without reading every product
+            with self.store.lock:
+                rows = self.store.con.execute(
+                    f"SELECT id FROM products WHERE json_extract_string(record, '$.sku') IN "
+                    f"({', '.join('?' for _ in skus) or 'NULL'}) ORDER BY id", list(skus)).fetchall()
+            found = self.store.page("products", 0, len(rows), ids=[r[0] for r in rows]) if rows else []
+            return self.scan(request, [self._product(r) for r in found], crit, {"entity_id": "id"})
+        return self.search(request, self._listed(), self._listed_product, {"entity_id": "id"})
+
+    def _child(self, p: dict, k: int, v: dict) -> dict:
+        """Variant k of configurable product p as its child simple product: the option attributes it stands for,
+        `status` 2 where the variant is disabled, visibility 1 "Not Visible Individually"."""
+        pid = int(p["source_id"])
+        price = number(v.get("price")) if v.get("price") is not None else number(p.get("price"))
+        attrs = [{"attribute_code": option_code(o.get("name")),
+                  "value": str(option_id(o.get("name"), str(o.get("value"))))}
+                 for o in v.get("options") or [] if o.get("name")]
+        stock = self._stock_item({**p, "source_id": child_id(pid, k), "stock": v.get("stock")})
+        return out({"id": child_id(pid, k), "sku": text(v.get("sku")), "attribute_set_id": 4,
+                    "name": text(" ".join([str(p.get("name") or "")] + [str(o.get("value"))
+                                                                       for o in v.get("options") or []])),
+                    "price": price, "status": 2 if cases.variant_disabled(p, k) else 1,
+                    "visibility": 1, "type_id": "simple", "weight": number(p.get("weight")),
+                    "created_at": mtime(p.get("created_at") or p.get("updated_at")),
+                    "updated_at": mtime(p.get("updated_at")),
+                    "extension_attributes": {"website_ids": [1], "stock_item": stock},
+                    "custom_attributes": attrs}, "product")
 
     def children(self, request: Request, sku: str) -> Response:
-        """A configurable product's child simple products (ConfigurableProduct LinkManagement getChildren): each
-        with the option attributes it stands for, `status` 2 where the variant is disabled, visibility 1."""
+        """A configurable product's child simple products (ConfigurableProduct LinkManagement getChildren)."""
         p = self.by_sku(sku)
-        pid, out_list = int(p["source_id"]), []
-        for k, v in enumerate(v for v in p.get("variants") or [] if isinstance(v, dict)):
-            price = number(v.get("price")) if v.get("price") is not None else number(p.get("price"))
-            attrs = [{"attribute_code": option_code(o.get("name")),
-                      "value": str(option_id(o.get("name"), str(o.get("value"))))}
-                     for o in v.get("options") or [] if o.get("name")]
-            stock = self._stock_item({**p, "source_id": child_id(pid, k), "stock": v.get("stock")})
-            out_list.append(out({"id": child_id(pid, k), "sku": text(v.get("sku")), "attribute_set_id": 4,
-                                 "name": text(" ".join([str(p.get("name") or "")] + [str(o.get("value"))
-                                                                                    for o in v.get("options") or []])),
-                                 "price": price, "status": 2 if cases.variant_disabled(p, k) else 1,
-                                 "visibility": 1, "type_id": "simple", "weight": number(p.get("weight")),
-                                 "created_at": mtime(p.get("created_at") or p.get("updated_at")),
-                                 "updated_at": mtime(p.get("updated_at")),
-                                 "extension_attributes": {"website_ids": [1], "stock_item": stock},
-                                 "custom_attributes": attrs}, "product"))
-        return self.json(out_list)
+        return self.json([self._child(p, k, v) for k, v in enumerate(v for v in p.get("variants") or []
+                                                                     if isinstance(v, dict))])
+
+    def _listed(self) -> str:
+        """The table the products search reads: the store's products, and with `lists_children` their
+        configurable children too (`magento_products`: the products and a table of the children, made when first
+        asked; ids by `child_id`, dates of the parent). Children of products written to the store later are not
+        listed."""
+        if not self.lists_children:
+            return "products"
+        with self.store.lock:
+            con = self.store.con
+            if not con.execute("SELECT count(*) FROM duckdb_views() WHERE view_name = 'magento_products'"
+                               ).fetchall()[0][0]:
+                con.execute("CREATE OR REPLACE TABLE magento_children AS "
+                            "SELECT id, created_at, updated_at, record FROM products LIMIT 0")
+                rows = con.execute("SELECT id, created_at, updated_at, json_array_length(record, '$.variants') "
+                                   "FROM products WHERE json_array_length(record, '$.variants') > 0").fetchall()
+                kids = [(child_id(pid, k), created, updated,
+                         json.dumps({"source_id": str(child_id(pid, k)), CHILD_OF: pid, "_k": k}))
+                        for pid, created, updated, n in rows for k in range(n)]
+                if kids:
+                    con.executemany("INSERT INTO magento_children VALUES (?, ?, ?, ?)", kids)
+                con.execute("CREATE OR REPLACE VIEW magento_products AS SELECT * FROM products "
+                            "UNION ALL SELECT * FROM magento_children")
+        return "magento_products"
+
+    def _listed_product(self, r: dict) -> dict:
+        """A record of the products search: a product, or (`lists_children`) a configurable's child."""
+        if CHILD_OF not in r:
+            return self._product(r)
+        parent = self.store.get("products", int(r[CHILD_OF])) or {"source_id": r[CHILD_OF]}
+        variants = [v for v in parent.get("variants") or [] if isinstance(v, dict)]
+        k = int(r["_k"])
+        return self._child(parent, k, variants[k] if k < len(variants) else {})
 
     def _option_values(self, code: str) -> list[tuple[str, str]]:
         """(label, value) pairs of a configurable option attribute, from every product's variants."""

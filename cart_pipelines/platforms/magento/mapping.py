@@ -96,10 +96,13 @@ def tax_class(c: dict, by_class: dict[int, list[dict]]) -> dict:
     return {"source_id": str(c["class_id"]), "name": c.get("class_name"), "rates": by_class.get(int(c["class_id"]), [])}
 
 
-def product_context(store: dict) -> tuple[str, float | None]:
-    """(media URL prefix of product images, kg per weight unit or None for kg) from the store view's config."""
+def product_context(store: dict) -> tuple[str, float | None, int | None]:
+    """(media URL prefix of product images, kg per weight unit or None for kg, the store view's website id or None
+    where the configuration could not be read) from the store view's config."""
     media = str(store.get("base_media_url") or "").rstrip("/") + "/catalog/product"
-    return media, (LBS_TO_KG if str(store.get("weight_unit", "kgs")).startswith("lb") else None)
+    website = store.get("website_id")
+    return (media, (LBS_TO_KG if str(store.get("weight_unit", "kgs")).startswith("lb") else None),
+            None if website is None else int(website))
 
 
 # type_id -> canonical type: configurable products are variable (their child simple products are the variants);
@@ -109,12 +112,59 @@ TYPES = {"simple": "simple", "configurable": "variable", "grouped": "grouped", "
 NOT_VISIBLE = 1  # visibility "Not Visible Individually"
 
 
-def lifecycle(p: dict) -> str:
-    """Published, or private: not visible individually, or removed from every website (still in the catalog)."""
-    ext = p.get("extension_attributes") or {}
-    if int(p.get("visibility") or 4) == NOT_VISIBLE or ext.get("website_ids") == []:
+def on_website(p: dict, website: int | None) -> bool:
+    """Whether the product is in the store's website (`extension_attributes.website_ids`): a product removed from
+    it stays in the catalog (and on old orders) but is not sold there. Without the store's website id (no
+    permission for the store configuration), only a product in no website at all is off it."""
+    ids = (p.get("extension_attributes") or {}).get("website_ids")
+    if ids is None:
+        return True
+    return bool(ids) if website is None else website in {int(i) for i in ids}
+
+
+def lifecycle(p: dict, website: int | None = None) -> str:
+    """Published, or private: not visible individually, or removed from the store's website (still in the
+    catalog)."""
+    if int(p.get("visibility") or 4) == NOT_VISIBLE or not on_website(p, website):
         return "private"
     return "published"
+
+
+def associated_skus(p: dict) -> str:
+    """The SKUs of a grouped product's products (`product_links` of link_type "associated", by position), joined
+    for a searchCriteria `in` filter."""
+    links = sorted((link for link in p.get("product_links") or [] if link.get("link_type") == "associated"),
+                   key=lambda link: int(link.get("position") or 0))
+    return ",".join(str(link["linked_product_sku"]) for link in links if link.get("linked_product_sku"))
+
+
+def _running(attrs: dict, now: datetime) -> bool:
+    """Whether a special price's sale runs now (special_from_date / special_to_date; none means open)."""
+    start, end = iso(attrs.get("special_from_date")), iso(attrs.get("special_to_date"))
+    return (start is None or datetime.fromisoformat(start) <= now) and \
+        (end is None or datetime.fromisoformat(end) >= now)
+
+
+def shown_price(p: dict, now: datetime | None = None) -> Decimal | None:
+    """What the shop sells a simple product at now: its special price while its sale runs, else its price."""
+    attrs = custom(p)
+    special = money(attrs.get("special_price"))
+    if special is not None and _running(attrs, now or datetime.now(timezone.utc)):
+        price = money(p.get("price"))
+        return special if price is None else min(special, price)
+    return money(p.get("price"))
+
+
+def grouped(p: dict, associated: list[dict], website: int | None) -> tuple[list[str], Decimal]:
+    """(child_ids, price) of a grouped product: its associated products in link order, and the price the shop
+    shows for the group ("Starting at"): the lowest of what its enabled products on the store's website sell at,
+    else of all of them (a group of only disabled products), else 0.00 (a group with no products, which Magento
+    shows without a price). Magento keeps no price on the grouped product itself."""
+    order = {sku: k for k, sku in enumerate(associated_skus(p).split(","))}
+    found = sorted((c for c in associated if str(c.get("sku")) in order), key=lambda c: order[str(c["sku"])])
+    sold = [c for c in found if int(c.get("status") or 1) == 1 and on_website(c, website)]
+    prices = [x for x in (shown_price(c) for c in sold or found) if x is not None]
+    return [str(c["id"]) for c in found], min(prices, default=Decimal("0.00"))
 
 
 def variant(child: dict, options: list[dict], labels) -> dict:
@@ -133,8 +183,13 @@ def variant(child: dict, options: list[dict], labels) -> dict:
             "status": "enabled" if int(child.get("status") or 1) == 1 else "disabled"}
 
 
-def product(p: dict, children: list[dict], media: str, factor: float | None, labels=lambda code: {}) -> dict:
+def product(p: dict, children: list[dict], associated: list[dict], media: str, factor: float | None,
+            website: int | None = None, labels=lambda code: {}) -> dict:
+    """A product with its configurable children (the variants) and, for a grouped product, its associated
+    products (child_ids and the group's price)."""
     attrs, ext = custom(p), p.get("extension_attributes") or {}
+    child_ids, price = (grouped(p, associated, website) if p.get("type_id") == "grouped"
+                        else (None, money(p.get("price"))))
     weight = p.get("weight")
     if weight is not None and factor:
         weight = round(float(weight) * factor, 3)
@@ -142,14 +197,14 @@ def product(p: dict, children: list[dict], media: str, factor: float | None, lab
     images = [{"url": f"{media}{m.get('file')}", "position": m.get("position"), "alt": m.get("label")}
               for m in p.get("media_gallery_entries") or [] if m.get("media_type", "image") == "image"]
     return {"source_id": str(p["id"]), "sku": p.get("sku"), "name": p.get("name"),
-            "description_html": attrs.get("description"), "price": money(p.get("price")),
+            "description_html": attrs.get("description"), "price": price, "child_ids": child_ids,
             "special_price": money(attrs.get("special_price")), "weight": weight,
             # the sale's dates: special_from_date / special_to_date (date attributes, "Y-m-d H:i:s")
             "special_price_from": iso(attrs.get("special_from_date")),
             "special_price_to": iso(attrs.get("special_to_date")),
             "stock": None if stock is None else int(float(stock)),
             "status": "enabled" if int(p.get("status") or 1) == 1 else "disabled",  # 2: disabled
-            "type": TYPES.get(p.get("type_id")), "lifecycle": lifecycle(p),
+            "type": TYPES.get(p.get("type_id")), "lifecycle": lifecycle(p, website),
             "url_key": attrs.get("url_key"),
             "category_ids": [str(link["category_id"]) for link in ext.get("category_links") or []],
             "manufacturer_id": _str(attrs.get("manufacturer")), "tax_class_id": _str(attrs.get("tax_class_id")),
