@@ -18,7 +18,7 @@ TABLES = {
         "sku VARCHAR, name VARCHAR NOT NULL, description VARCHAR, price DECIMAL(12,2) NOT NULL, "
         "special_price DECIMAL(12,2), special_price_from TIMESTAMPTZ, special_price_to TIMESTAMPTZ, weight DOUBLE, "
         "stock BIGINT, active BOOLEAN, type VARCHAR, lifecycle VARCHAR, external_url VARCHAR, button_text VARCHAR, "
-        "url_key VARCHAR, category_ids VARCHAR[], manufacturer_id VARCHAR, tax_class_id VARCHAR, "
+        "child_ids VARCHAR[], url_key VARCHAR, category_ids VARCHAR[], manufacturer_id VARCHAR, tax_class_id VARCHAR, "
         "variants STRUCT(source_id VARCHAR, sku VARCHAR, price DECIMAL(12,2), stock BIGINT, "
         "options STRUCT(name VARCHAR, value VARCHAR)[])[], "
         "images STRUCT(url VARCHAR, position INTEGER, alt VARCHAR)[], created_at TIMESTAMPTZ, updated_at TIMESTAMPTZ"),

@@ -91,7 +91,7 @@ def _select_sql(con: duckdb.DuckDBPyConnection, entity: str, target: Target, ord
     need not sort the wide rows)."""
     cols = [r[0] for r in con.execute(f"DESCRIBE transformed_{entity}").fetchall()]
     refs = REFS.get(entity, {})
-    ref_sources = {src for src, _ in refs.values()} | {"category_source_ids"}
+    ref_sources = {src for src, _ in refs.values()} | {"category_source_ids", "child_source_ids"}
     select, joins, unresolved = [], [], []
     for c in cols:
         if c in INTERNAL or c in ref_sources:
@@ -120,6 +120,11 @@ def _select_sql(con: duckdb.DuckDBPyConnection, entity: str, target: Target, ord
         joins.append(_list_join("cat", entity, "category_source_ids", "categories", "u.e", "m.target_id"))
         select.append("cat.resolved AS category_ids")
         unresolved.append("CASE WHEN cat.missing THEN 'a category of the product did not load' END")
+    if "child_source_ids" in cols:  # a grouped product's products (loaded first: depth 0, the group 1)
+        joins.append(_list_join("kid", entity, "child_source_ids", "products", "u.e", "m.target_id"))
+        select.append("CASE WHEN t.child_source_ids IS NOT NULL THEN coalesce(kid.resolved, []) END AS child_ids")
+        if target.holds_grouped:  # its grouped products name their children: a child that did not load holds it
+            unresolved.append("CASE WHEN kid.missing THEN 'a product of the grouped product did not load' END")
     unresolved_sql = f"coalesce({', '.join(unresolved)})" if unresolved else "NULL"
     return (f"SELECT {', '.join(select)}, p.target_id, {unresolved_sql} AS _unresolved, p.ord AS _ord "
             f"FROM transformed_{entity} t JOIN load_plan p ON p.source_id = t.source_id "
@@ -169,6 +174,8 @@ def _plan(con, target: Target, entity: str) -> None:
                     ON c.parent_source_id = d.source_id WHERE d.depth < {MAX_CATEGORY_DEPTH})
             SELECT source_id, max(depth) AS depth FROM d GROUP BY 1""")
         depth = "coalesce((SELECT depth FROM _depth WHERE _depth.source_id = t.source_id), 0)"
+    elif entity == "products":  # a grouped product after its products, so their target ids are known
+        depth = "CASE WHEN len(coalesce(t.child_source_ids, [])) > 0 THEN 1 ELSE 0 END"
     con.execute(f"""
         CREATE OR REPLACE TABLE load_plan AS  -- not TEMP: batches stream the rows through a cursor, another connection
         SELECT t.source_id, t.row_hash, m.target_id, {depth} AS depth, row_number() OVER () AS ord,

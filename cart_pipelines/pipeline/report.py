@@ -68,6 +68,7 @@ def build(con: duckdb.DuckDBPyConnection, settings: dict | None = None, accepted
                                 for r in refund_rows],
         "refunds_not_carried_count": counted.get("refunds_not_carried", 0),
         "reserved_emails": reserved_emails(con),
+        "grouped_as_simple": grouped_as_simple(con),
     }
 
 
@@ -105,6 +106,14 @@ def markdown(report: dict) -> str:
                   "|---|---|---|---|---|"]
         lines += [f"| {r['source_id']} | {r['order_number']} | {r['refunds']} | {r['refunded_total']} | "
                   f"{r['grand_total']} |" for r in report["refunds_not_carried"]]
+    grouped = report.get("grouped_as_simple") or {}
+    if grouped.get("count"):
+        lines += ["", f"## Grouped products written as products of their own ({grouped['count']})", "",
+                  "The target has no grouped product type (rule grouped_as_simple_with_children_listed): each "
+                  "group is a product with the price the source showed, and its products are there on their own; "
+                  "link them in the shop (first 50).", "", "| product | name | its products (source ids) |",
+                  "|---|---|---|"]
+        lines += [f"| {g['source_id']} | {g['name']} | {', '.join(g['child_ids'])} |" for g in grouped["examples"]]
     flagged = report.get("reserved_emails") or {}
     if flagged.get("count"):
         lines += ["", f"Customers with an e-mail under a reserved test domain (.test, .local, .invalid, "
@@ -199,6 +208,19 @@ def refunds_not_carried_sql(con: duckdb.DuckDBPyConnection) -> str:
 RESERVED_EMAIL_SQL = ("regexp_matches(lower(rtrim(trim(email), '.')), '@(.+\\.)?("
                       + "|".join(d.replace(".", "\\.") for d in RESERVED_EMAIL_DOMAINS)
                       + "|[^@]*\\.(" + "|".join(RESERVED_EMAIL_TLDS) + "))$')")
+
+
+def grouped_as_simple(con: duckdb.DuckDBPyConnection) -> dict:
+    """Loaded grouped products a target without a grouped type holds as products of their own (rule
+    grouped_as_simple_with_children_listed): how many, and the first 50 with their products' source ids."""
+    if not _exists(con, "transformed_products"):
+        return {"count": 0, "examples": []}
+    where = (f"list_contains(_rules, 'grouped_as_simple_with_children_listed') "
+             f"AND source_id IN {LOADED.format(e='products')}")
+    count = con.execute(f"SELECT count(*) FROM transformed_products WHERE {where}").fetchall()[0][0]
+    rows = con.execute(f"SELECT source_id, name, coalesce(child_source_ids, []) FROM transformed_products "
+                       f"WHERE {where} ORDER BY TRY_CAST(source_id AS BIGINT), source_id LIMIT 50").fetchall()
+    return {"count": count, "examples": [{"source_id": r[0], "name": r[1], "child_ids": list(r[2])} for r in rows]}
 
 
 def reserved_emails(con: duckdb.DuckDBPyConnection) -> dict:

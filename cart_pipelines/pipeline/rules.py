@@ -92,6 +92,11 @@ RULES: tuple[Rule, ...] = (
     Rule("review_title_required", "reviews", "fill", "target: BigCommerce (title required)",
          "A review without a title gets the first line of its text (cut at 60 characters on a word, with '…'), "
          "or 'Rated N of 5' when it has no text."),
+    Rule("grouped_as_simple_with_children_listed", "products", "map",
+         "target: Shopify, BigCommerce (no grouped product type)",
+         "A grouped product is written as a product of its own with the price the source shows for it; its "
+         "products load as the products they are, and the report lists each group with its products' source ids "
+         "for the shop owner to link them (a collection, a bundle app)."),
 )
 RULES_BY_NAME = {r.name: r for r in RULES}
 
@@ -105,8 +110,9 @@ SCOPE_RULES = {
 # Target platform → the target rules (above) its API needs; "mystore" (also the local target) needs none.
 TARGET_RULES: dict[str, tuple[str, ...]] = {
     "bigcommerce": ("product_name_unique", "customer_name_required", "review_title_required",
-                    "review_status_nearest"),
+                    "review_status_nearest", "grouped_as_simple_with_children_listed"),
     "woocommerce": ("order_item_as_fee",),
+    "shopify": ("grouped_as_simple_with_children_listed",),
 }
 
 

@@ -153,6 +153,7 @@ def products_sql(con, s: RuleSettings) -> str:
            lower(trim(coalesce(status, 'enabled'))) = 'enabled' AS active,
            coalesce(type, CASE WHEN len(coalesce(variants, [])) > 0 THEN 'variable' ELSE 'simple' END) AS type,
            coalesce(lifecycle, 'published') AS lifecycle, external_url, button_text,
+           CASE WHEN type = 'grouped' THEN coalesce(child_ids, []) END AS child_source_ids,
            {key} AS url_key,
            CASE WHEN len(coalesce(category_ids, [])) = 0 THEN ['{HIDDEN_CATEGORY_ID}'] ELSE category_ids END
                AS category_source_ids,
@@ -160,7 +161,7 @@ def products_sql(con, s: RuleSettings) -> str:
            variants, images, created_at, updated_at,
            CASE WHEN len(coalesce(category_ids, [])) = 0 THEN ['uncategorised_to_hidden_category'] ELSE []::VARCHAR[] END
              || CASE WHEN t.kept <> tax_class_id THEN ['tax_class_mapping'] ELSE []::VARCHAR[] END
-             || {key_rule} AS _rules,
+             || {key_rule} || {_grouped_as_simple(s)} AS _rules,
            CASE WHEN _dup = 1 AND lv.source_id IS NOT NULL THEN 'variant_listed_as_product' END AS _skip,
            CASE WHEN _dup > 1 THEN 'duplicate source_id ' || c.source_id
                 WHEN lv.source_id IS NOT NULL THEN NULL
@@ -176,6 +177,14 @@ def products_sql(con, s: RuleSettings) -> str:
     FROM cand c LEFT JOIN missing_category m USING (source_id) LEFT JOIN tax t ON t.source_id = c.tax_class_id
          LEFT JOIN sku_taken st ON st.source_id = c.source_id AND c._dup = 1
          LEFT JOIN listed_variant lv ON lv.source_id = c.source_id"""
+
+
+def _grouped_as_simple(s: RuleSettings) -> str:
+    """Target rule grouped_as_simple_with_children_listed: the target has no grouped type, so a grouped product is
+    written as a product of its own (its children load as the products they are) and the report lists it."""
+    if not s.applies("grouped_as_simple_with_children_listed"):
+        return "[]::VARCHAR[]"
+    return "CASE WHEN type = 'grouped' THEN ['grouped_as_simple_with_children_listed'] ELSE []::VARCHAR[] END"
 
 
 def _variants_listed(products: str) -> str:

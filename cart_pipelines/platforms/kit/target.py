@@ -40,6 +40,10 @@ class Target(ABC):
     #: Whether the target holds 301 redirects itself (`redirects` writes them). Where it does not, the report's
     #: redirects.csv is the map and the rows are never read into Python.
     holds_redirects: bool = False
+    #: Whether the target holds grouped products with their products (`child_ids`, target ids); where it does, a
+    #: grouped product whose products did not load waits for them (quarantined, naming that). Elsewhere target
+    #: rule grouped_as_simple_with_children_listed applies.
+    holds_grouped: bool = False
 
     #: Whether create can keep the source's ids (option preserve_ids).
     can_preserve_ids: bool = False

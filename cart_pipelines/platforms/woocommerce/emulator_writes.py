@@ -391,9 +391,13 @@ class WooWrites:
             kind = get("type", "simple") or "simple"
             variations = (current or {}).get("_variations") or []
             regular, sale = wc.money(get("regular_price", "")), wc.money(get("sale_price", ""))
-            if kind == "variable":
+            if kind in ("variable", "grouped"):  # WC_Product_Grouped has no price of its own either
                 regular = sale = ""
             prices = [dec(v["price"]) for v in variations if v["price"]]
+            grouped = [int(c) for c in get("grouped_products", []) or []] if kind == "grouped" else []
+            if grouped:  # its price is the cheapest child's (WC_Product_Grouped_Data_Store_CPT::sync_price)
+                kids = self._lookup("products", [str(c) for c in grouped])
+                prices = [dec(k["_wc"]["price"]) for k in kids.values() if (k.get("_wc") or {}).get("price")]
             images = []
             for k, img in enumerate(get("images", []) or []):
                 if img.get("id") and not img.get("src"):
@@ -415,7 +419,8 @@ class WooWrites:
                  "date_created_gmt": created, "date_modified_gmt": now_gmt(), "type": kind,
                  "status": get("status", "publish") or "publish", "description": str(get("description", "") or ""),
                  "short_description": str(get("short_description", "") or ""), "sku": sku,
-                 "price": (wc.money(min(prices)) if prices else "") if kind == "variable" else (sale or regular),
+                 "price": (wc.money(min(prices)) if prices else "") if kind in ("variable", "grouped")
+                 else (sale or regular), "grouped_products": grouped,
                  "regular_price": regular, "sale_price": sale, "on_sale": bool(sale),
                  "tax_status": get("tax_status", "taxable"), "tax_class": tax_class if tax_class in classes else "",
                  "manage_stock": bool(get("manage_stock", False)), "stock_quantity": stock,

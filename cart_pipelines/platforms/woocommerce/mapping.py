@@ -275,7 +275,9 @@ def payload(entity: str, row: dict, kg_per_unit: Callable[[], Decimal], customer
     if entity == "products":
         variants = row.get("variants") or []
         weight = row.get("weight")
-        out = {"name": row["name"], "slug": row.get("url_key") or "", "type": "variable" if variants else "simple",
+        grouped = row.get("type") == "grouped" and not variants
+        kind = "variable" if variants else "grouped" if grouped else "simple"
+        out = {"name": row["name"], "slug": row.get("url_key") or "", "type": kind,
                "status": "publish" if row.get("active") is not False else "draft",
                "description": row.get("description") or "", "sku": row.get("sku") or "",
                "regular_price": _s(row.get("price")), "sale_price": _s(row.get("special_price")),
@@ -290,6 +292,11 @@ def payload(entity: str, row: dict, kg_per_unit: Callable[[], Decimal], customer
                "meta_data": [{"key": META_KEY, "value": sid}]}
         if row.get("created_at"):
             out["date_created_gmt"] = _gmt_out(row["created_at"])
+        if grouped:  # its products by target id (loaded first); no price of its own: the source's in meta data
+            out["grouped_products"] = [int(c) for c in row.get("child_ids") or []]
+            out["regular_price"] = out["sale_price"] = ""
+            out["meta_data"] += [{"key": "_cart_pipelines_price", "value": _s(row.get("price"))},
+                                 {"key": "_cart_pipelines_special_price", "value": _s(row.get("special_price"))}]
         if variants:  # the parent of a variable product has no price in WooCommerce: kept in meta data
             names: dict[str, list] = {}
             for v in variants:

@@ -101,6 +101,7 @@ class References:
 
 class WooCommerceTarget(Target):
     holds_refunds = True  # POST orders/{id}/refunds, read back from the order's `refunds`
+    holds_grouped = True  # grouped_products: the ids of its products
     CREDENTIALS = (
         Credential("shop_url", "WOOCOMMERCE_TARGET_URL", "Shop URL"),
         Credential("consumer_key", "WOOCOMMERCE_TARGET_CONSUMER_KEY", "Consumer key (Read/Write)", secret=True),
@@ -481,7 +482,7 @@ class WooCommerceTarget(Target):
         variations = [v for page in self._pages(f"products/{p['id']}/variations") for v in page] \
             if p.get("type") == "variable" else []
         price, special = _decimal(p.get("regular_price")), _decimal(p.get("sale_price"))
-        if p.get("type") == "variable":
+        if p.get("type") in ("variable", "grouped"):
             price = _decimal(meta(p, "_cart_pipelines_price"))
             special = _decimal(meta(p, "_cart_pipelines_special_price"))
         return {"id": str(p["id"]), "sku": _blank(p.get("sku")), "name": p.get("name"),
@@ -489,6 +490,9 @@ class WooCommerceTarget(Target):
                 "weight": float(Decimal(p["weight"]) * kg) if p.get("weight") not in (None, "") else None,
                 "stock": p.get("stock_quantity") if p.get("manage_stock") else None,
                 "active": p.get("status") == "publish", "url_key": p.get("slug"),
+                "type": p.get("type"),
+                "child_ids": [str(c) for c in p.get("grouped_products") or []] if p.get("type") == "grouped"
+                else None,
                 "category_ids": [str(c["id"]) for c in p.get("categories") or []],
                 "manufacturer_id": next((str(b["id"]) for b in p.get("brands") or []), None),
                 "tax_class_id": p.get("tax_class") or "standard",
