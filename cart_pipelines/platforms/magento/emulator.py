@@ -116,7 +116,7 @@ REQUIRED = {
 TYPE_EVERY = {11: "virtual", 12: "downloadable", 13: "bundle"}  # id % 25 -> type_id of a product without variants
 OFF_WEBSITE = (30, 19)  # id % 30 == 19: removed from the website (website_ids [])
 OTHER_WEBSITE = (30, 4)  # id % 30 == 4: in the second website only (website_ids [2]), not in the store's
-SALE_DATES = (3, 1)  # id % 3 == 1 with a special price: the sale ran 30 days from the product's creation
+SALE_DATES = (3, 1)  # id % 3 == 1 with a special price: the sale runs from the product's creation for 20 years
 CANONICAL_TYPE = {"variable": "configurable", "simple": "simple", "grouped": "grouped", "bundle": "bundle",
                   "virtual": "virtual", "downloadable": "downloadable"}
 
@@ -151,13 +151,14 @@ def off_website(p: dict) -> bool:
 
 def sale_dates(p: dict) -> tuple[str | None, str | None]:
     """(special_from_date, special_to_date) as Magento's "Y-m-d H:i:s": the canonical dates where the product has
-    them; else a sale of 30 days from its creation for every third product with a special price."""
+    them; else a dated sale running now (from its creation, for 20 years: the store's price is what it sells at)
+    for every third product with a special price."""
     if p.get("special_price_from") or p.get("special_price_to"):
         return mtime(p.get("special_price_from")), mtime(p.get("special_price_to"))
     created = p.get("created_at") or p.get("updated_at")
     if p.get("special_price") is None or not created or int(p["source_id"]) % SALE_DATES[0] != SALE_DATES[1]:
         return None, None
-    return mtime(created), mtime(to_utc(created) + timedelta(days=30))
+    return mtime(created), mtime(to_utc(created) + timedelta(days=20 * 365))
 
 
 def option_code(label: str) -> str:

@@ -157,13 +157,11 @@ def shown_price(p: dict, now: datetime | None = None) -> Decimal | None:
 
 def grouped(p: dict, associated: list[dict], website: int | None) -> tuple[list[str], Decimal]:
     """(child_ids, price) of a grouped product: its associated products in link order, and the price the shop
-    shows for the group ("Starting at"): the lowest of what its enabled products on the store's website sell at,
-    else of all of them (a group of only disabled products), else 0.00 (a group with no products, which Magento
-    shows without a price). Magento keeps no price on the grouped product itself."""
+    shows for the group ("Starting at"): the lowest of what its products sell at now, else 0.00 (a group with no
+    products, which Magento shows without a price). (`website`: kept for a narrower choice, unused.) Magento keeps no price on the grouped product itself."""
     order = {sku: k for k, sku in enumerate(associated_skus(p).split(","))}
     found = sorted((c for c in associated if str(c.get("sku")) in order), key=lambda c: order[str(c["sku"])])
-    sold = [c for c in found if int(c.get("status") or 1) == 1 and on_website(c, website)]
-    prices = [x for x in (shown_price(c) for c in sold or found) if x is not None]
+    prices = [x for x in (shown_price(c) for c in found) if x is not None]
     return [str(c["id"]) for c in found], min(prices, default=Decimal("0.00"))
 
 
