@@ -74,7 +74,8 @@ def test_slugify_transliterates_norwegian():
 
 
 def test_sample_store_holds_what_real_shops_hold():
-    """Issue 14: grouped and external products, trashed products still on orders, scheduled sales, refunds."""
+    """Issue 14: grouped and external products, trashed products still on orders, scheduled sales, refunds, disabled
+    variants, spam and trashed reviews."""
     products = {p["source_id"]: p for p in lines(SAMPLE / "products.jsonl")}
     orders = lines(SAMPLE / "orders.jsonl")
     grouped = [p for p in products.values() if p.get("type") == "grouped"]
@@ -84,6 +85,16 @@ def test_sample_store_holds_what_real_shops_hold():
     assert trashed and all(products[s]["status"] == "disabled" for s in trashed)
     assert any(i["product_id"] in trashed for o in orders for i in o["items"])  # old orders name them
     assert any(p.get("special_price_from") and p["special_price"] for p in products.values())
+    reviews = lines(SAMPLE / "reviews.jsonl")
+    assert {"spam", "trashed"} <= {r["status"] for r in reviews}  # a few percent each
+    assert sum(r["status"] in ("spam", "trashed") for r in reviews) <= len(reviews) // 10
+    with_variants = [p for p in products.values() if p["variants"]]
+    off = [p for p in with_variants if any(v["status"] == "disabled" for v in p["variants"])]
+    assert off and len(off) < len(with_variants) // 4
+    for p in off:  # the product's price is what it sells at: its enabled variants', not the old lower price
+        sold = [v for v in p["variants"] if v["status"] == "enabled"]
+        assert sold and all(v["price"] == p["price"] for v in sold)
+        assert all(v["price"] < p["price"] for v in p["variants"] if v["status"] == "disabled")
     refunded = [o for o in orders if o.get("refunds")]
     assert all(isinstance(o["customer_first_name"], str) for o in refunded)  # the rest of the order is as before
     assert refunded and all(Decimal(str(o["net_total"])) == Decimal(str(o["grand_total"]))

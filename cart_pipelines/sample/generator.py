@@ -28,6 +28,11 @@ EPOCH = datetime(2023, 1, 1, tzinfo=timezone.utc)
 # still to come
 SALE_FROM, SALE_TO = datetime(2031, 6, 1, tzinfo=timezone.utc), datetime(2031, 6, 15, tzinfo=timezone.utc)
 SPAN_SECONDS = 900 * 86400  # records are created over about 2.5 years
+# What real shops hold beyond tidy records, by position (a few percent each; the emulators serve them in their
+# platform's terms, kit/emulator_cases.py): every 9th product with variants (id % 9 == 4) stopped selling its last
+# variant; of every 30 reviews, one is spam and one trashed
+DISABLED_VARIANT_EVERY, DISABLED_VARIANT_AT = 9, 4
+REVIEW_CASES_EVERY, REVIEW_CASES = 30, {8: "spam", 19: "trashed"}
 
 ADJECTIVES = ["Blå", "Grønn", "Rød", "Sort", "Hvit", "Lys", "Mørk", "Myk", "Varm", "Rå", "Ærlig", "Gyllen"]
 NOUNS = ["Genser", "Skjorte", "Bukse", "Jakke", "Lue", "Votter", "Sokker", "Kjole", "Støvler", "Sekk", "Skjerf",
@@ -190,7 +195,12 @@ class _Store:
                     "price": core["price"], "stock": rng.randint(0, 40),
                     "options": [{"name": "Størrelse", "value": size},
                                 {"name": "Farge", "value": rng.choice(["Blå", "Grå", "Rød", "Hvit"])}],
+                    "status": "enabled",
                 })
+            if i % DISABLED_VARIANT_EVERY == DISABLED_VARIANT_AT and core["price"]:
+                # a variation the shop stopped selling, at an old, lower price: the product's price stays what
+                # the shop sells (its enabled variants)
+                variants[-1].update(status="disabled", price=(core["price"] * Decimal("0.9")).quantize(Decimal("0.01")))
         images = [{"url": f"https://cdn.example-shop.no/img/{i}-{k}.jpg", "position": k,
                    "alt": core["name"] if k == 0 else f"{core['name']} ({k + 1})"}
                   for k in range(rng.choice([0, 1, 1, 2, 3]))]
@@ -199,8 +209,8 @@ class _Store:
         if core["price"] and rng.random() < 0.15:
             special = (core["price"] * Decimal("0.8")).quantize(Decimal("0.01"))
         # What real shops hold (a few percent each, by position so the store stays deterministic): grouped and
-        # external products, trashed products still on old orders, scheduled sales. (Disabled variations and spam or
-        # trashed reviews are left to the emulators that can hold them: several platforms' emulators cannot yet.)
+        # external products, trashed products still on old orders, scheduled sales; disabled variations (above) and
+        # spam and trashed reviews (review()).
         extra: dict = {}
         price = core["price"]
         if not variants and i % 50 == 17 and i + 2 <= s.products:
@@ -376,7 +386,8 @@ class _Store:
             "rating": rng.choice([1, 2, 3, 4, 4, 5, 5, 5]),
             "title": fake.sentence(nb_words=4).rstrip("."),
             "text": fake.paragraph(nb_sentences=3),
-            "status": rng.choice(["approved", "approved", "approved", "pending"]),
+            "status": REVIEW_CASES.get(i % REVIEW_CASES_EVERY) or rng.choice(["approved", "approved", "approved",
+                                                                                "pending"]),
             "created_at": created,
             "updated_at": updated,
         }

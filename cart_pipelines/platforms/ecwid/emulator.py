@@ -39,6 +39,7 @@ from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from cart_pipelines.platforms.ecwid import mapping as m
+from cart_pipelines.platforms.kit import emulator_cases as cases
 from cart_pipelines.platforms.kit.emulator import Emulator, EmulatorStore, FixedWindow, Knobs
 
 STORE_ID = 1003
@@ -567,6 +568,7 @@ class EcwidEmulator(Emulator):
         return self._serve(request, make)
 
     def review_json(self, r: dict) -> dict:
+        r = cases.review_held(r, m.REVIEW_STATUS_HELD) or r
         customer = self.store.get("customers", int(r["customer_id"])) if r.get("customer_id") else None
         name = " ".join(x for x in ((customer or {}).get("first_name"), (customer or {}).get("last_name")) if x)
         return {"id": int(r["source_id"]), "status": "published" if r.get("status") == "approved" else "moderated",
@@ -580,7 +582,7 @@ class EcwidEmulator(Emulator):
     def reviews(self, request, store_id):
         def make(args):
             offset, limit = self._paging(args)
-            where, params = [], []
+            where, params = [c for c in [cases.held_sql(m.REVIEW_STATUS_HELD)] if c], []
             self._dates(args, where, params)
             status = args.get("status")
             if status:

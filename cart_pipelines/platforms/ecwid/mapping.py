@@ -25,6 +25,9 @@ CENT, RATE = Decimal("0.01"), Decimal("0.001")
 WEIGHT_UNITS = {"KILOGRAM": Decimal(1), "GRAM": Decimal("0.001"), "POUND": Decimal("0.45359237"),
                 "OUNCE": Decimal("0.028349523125"), "CARAT": Decimal("0.0002")}
 REVIEW_STATUS = {"published": "approved", "moderated": "pending"}
+# An Ecwid review is `published` or `moderated` (Search product reviews: status): no rejected, spam or trash. A review
+# the shop does not show waits in moderation; one it throws away is deleted (kit/emulator_cases.py)
+REVIEW_STATUS_HELD = {"rejected": "pending", "spam": "pending", "trashed": None}
 # canonical status -> (paymentStatus, fulfillmentStatus); read back by `order_status`
 STATUS_OUT = {"pending": ("AWAITING_PAYMENT", "AWAITING_PROCESSING"), "processing": ("PAID", "PROCESSING"),
               "on_hold": ("PAID", "AWAITING_PROCESSING"), "complete": ("PAID", "DELIVERED"),

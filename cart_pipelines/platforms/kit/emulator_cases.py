@@ -79,3 +79,58 @@ def variant_disabled(product: dict, k: int) -> bool:
         return variants[k]["status"] == "disabled"
     return (len(variants) > 1 and k == len(variants) - 1 and picks(product)
             and every(product["source_id"], DISABLED_VARIANT_EVERY, 4))
+
+
+# --- what a platform can hold of the canonical statuses --------------------------------------------------------------
+# A canonical store holds every review status (approved, pending, rejected, spam, trashed) and disabled variants; a
+# platform may know fewer. Its mapping declares, from the platform's docs, what it has instead: REVIEW_STATUS_HELD
+# maps a canonical review status to the one such a review reads back as on that platform, or to None where the
+# platform keeps no such review (a trashed review is deleted there); VARIANT_STATUS_HELD says whether its variants
+# carry a status (where not, a shop that stopped selling a variant deleted it). The emulator serves the store that
+# way, and the contract tests compare what the source read with the store as the platform holds it.
+EVERY_REVIEW_STATUS = {"approved": "approved", "pending": "pending", "rejected": "rejected", "spam": "spam",
+                       "trashed": "trashed"}
+
+
+def review_held(review: dict, held: dict[str, str | None] | None) -> dict | None:
+    """The review as a shop on a platform holding `held` (REVIEW_STATUS_HELD) has it, or None where it has none.
+    A status the table does not name is kept as it is (the source's mapping meets it as it comes)."""
+    status = review.get("status")
+    if not held or status not in held:
+        return review
+    return None if held[status] is None else {**review, "status": held[status]}
+
+
+def variants_held(product: dict, status_held: bool) -> list[dict]:
+    """The product's variants as a platform that does (or does not) carry variant status has them: without one,
+    a disabled variant is not in the shop and every variant it has is sold (status enabled)."""
+    variants = list(product.get("variants") or [])
+    if status_held:
+        return variants
+    return [{**v, "status": "enabled"} for k, v in enumerate(variants) if not variant_disabled(product, k)]
+
+
+def selling(product: dict) -> list[dict]:
+    """The variants a product sells (its price comes from these, not from the ones it stopped selling)."""
+    variants = product.get("variants") or []
+    return [v for k, v in enumerate(variants) if not variant_disabled(product, k)]
+
+
+def held_sql(held: dict[str, str | None] | None) -> str | None:
+    """A DuckDB condition on a store table's `record` keeping the records a platform holding `held` has (the
+    statuses it keeps none of are left out: a trashed review is not in its lists), None where it keeps them all."""
+    gone = sorted(status for status, to in (held or {}).items() if to is None)
+    if not gone:
+        return None
+    names = ", ".join("'" + status.replace("'", "''") + "'" for status in gone)
+    return f"coalesce(json_extract_string(record, '$.status'), '') NOT IN ({names})"
+
+
+def with_variant_status(product: dict) -> dict:
+    """The product with each variant's status written out (variant_disabled decides where it has none), for an
+    emulator whose platform carries variant status to render."""
+    variants = product.get("variants") or []
+    if not variants:
+        return product
+    return {**product, "variants": [{**v, "status": "disabled" if variant_disabled(product, k) else "enabled"}
+                                    for k, v in enumerate(variants)]}

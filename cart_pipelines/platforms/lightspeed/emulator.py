@@ -35,6 +35,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
+from cart_pipelines.platforms.kit import emulator_cases as cases
 from cart_pipelines.platforms.kit.emulator import Emulator, EmulatorStore, FixedWindow, Knobs
 from cart_pipelines.platforms.lightspeed import mapping as m
 
@@ -179,6 +180,8 @@ class LightspeedEmulator(Emulator):
                 if args.get(key):
                     clauses.append(f"{column} {op} ?")
                     params.append(parse_when(key, args[key]))
+        if resource == "reviews" and cases.held_sql(m.REVIEW_STATUS_HELD):
+            clauses.append(cases.held_sql(m.REVIEW_STATUS_HELD))  # deleted reviews are in no list
         return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
 
     def _answer(self, body, items: int = 0) -> Response:
@@ -214,6 +217,8 @@ class LightspeedEmulator(Emulator):
         except LSError as err:
             return self.error_body(request, err.status, err.message)
         record = self.store.get(entity, id_)
+        if record is not None and resource == "reviews":
+            record = cases.review_held(record, m.REVIEW_STATUS_HELD)
         if record is None:
             return self.error_body(request, 404, f"{one.capitalize()} not found")
         return self._answer({one: self.render(resource, record)}, 1)

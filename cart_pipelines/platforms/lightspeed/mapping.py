@@ -196,6 +196,11 @@ def order(o: dict, products: list[dict], currency: str) -> dict:
     }
 
 
+# A Lightspeed review is visible or not (`isVisible`): a hidden one reads as awaiting moderation, whether the shop
+# rejected it or marked it spam; a review it throws away is deleted (kit/emulator_cases.py)
+REVIEW_STATUS_HELD = {"rejected": "pending", "spam": "pending", "trashed": None}
+
+
 def review(r: dict) -> dict:
     return {"source_id": str(r["id"]), "product_id": ref(r.get("product")), "customer_id": ref(r.get("customer")),
             "rating": r.get("score"), "title": None, "text": _blank(r.get("content")),

@@ -18,8 +18,8 @@ the busiest, prices the catalog);
 `extra_locations` adds empty ones (orders/search must then be asked in groups of 10). A product is an ITEM with
 its variations nested (a simple product has one "Regular" variation), images are IMAGE objects, variant options
 ITEM_OPTIONs; disabled products are archived items (`is_archived`). Orders: line items, shipping as a service
-charge, the shipment recipient, tenders and refunds (refunded orders are COMPLETED with an APPROVED refund of the
-total); pending and on-hold orders are OPEN with a PROPOSED fulfilment, processing ones RESERVED.
+charge, the shipment recipient, tenders and refunds (kit/emulator_cases.py: refunded orders are COMPLETED with an
+APPROVED refund of the total, a few paid ones have a partial refund; `return_amounts` and `net_amounts` follow); pending and on-hold orders are OPEN with a PROPOSED fulfilment, processing ones RESERVED.
 
 Departures (not modelled): catalog ids are the generator's numbers, unique within a type but not across the
 catalog (Square's are unique catalog-wide; retrieve by id looks for an ITEM first); no deleted objects
@@ -40,6 +40,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
+from cart_pipelines.platforms.kit import emulator_cases as cases
 from cart_pipelines.platforms.kit.emulator import Emulator, EmulatorStore, Knobs, LeakyBucket
 from cart_pipelines.platforms.square import mapping
 
@@ -254,7 +255,7 @@ class SquareEmulator(Emulator):
             objs = [mapping.tax_object(r) for r in rows]
         else:
             cur = self._currency()
-            items = [mapping.item_object(r, cur) for r in rows]
+            items = [mapping.item_object(cases.with_variant_status(r), cur) for r in rows]
             if kind == "ITEM":
                 objs = items
             elif kind == "ITEM_VARIATION":
@@ -341,7 +342,10 @@ class SquareEmulator(Emulator):
         cur = self._currency()
         found = None
         if object_id.isdigit():
-            for entity, build in (("products", lambda r: mapping.item_object(r, cur)),
+            def item(r):
+                return mapping.item_object(cases.with_variant_status(r), cur)
+
+            for entity, build in (("products", item),
                                   ("categories", mapping.category_object), ("tax_classes", mapping.tax_object)):
                 record = self.store.get(entity, int(object_id))
                 if record:
@@ -351,7 +355,7 @@ class SquareEmulator(Emulator):
             head = object_id.split("-")[0]
             record = self.store.get("products", int(head)) if head.isdigit() else None
             if record:
-                candidates = mapping.item_object(record, cur)["item_data"]["variations"] + \
+                candidates = mapping.item_object(cases.with_variant_status(record), cur)["item_data"]["variations"] + \
                     mapping.image_objects(record)
                 found = next((o for o in candidates if o["id"] == object_id), None)
         if found is None:
@@ -491,7 +495,8 @@ class SquareEmulator(Emulator):
             records = [o for o in records if mapping.order_state(o) in states]
         chosen = records[offset:offset + limit]
         variation_of = self._variation_of(chosen)
-        page = [mapping.order_json(o, by_currency.get(o.get("currency"), wanted[0]), variation_of) for o in chosen]
+        page = [mapping.order_json(o, by_currency.get(o.get("currency"), wanted[0]), variation_of, cases.refunds(o))
+                for o in chosen]
         out: dict = {}
         if body.get("return_entries"):
             out["order_entries"] = [{"order_id": o["id"], "version": o["version"], "location_id": o["location_id"]}
@@ -509,7 +514,7 @@ class SquareEmulator(Emulator):
             raise SquareError(404, "INVALID_REQUEST_ERROR", "NOT_FOUND", f"Order with ID `{order_id}` not found.")
         by_currency = {loc["currency"]: loc["id"] for loc in self.location_list() if loc["_orders"]}
         return self.json({"order": mapping.order_json(record, by_currency.get(record.get("currency"), ""),
-                                                      self._variation_of([record]))})
+                                                      self._variation_of([record]), cases.refunds(record))})
 
 
 def mapping_types() -> set[str]:

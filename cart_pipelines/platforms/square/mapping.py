@@ -103,12 +103,23 @@ def _options(variation: dict, related: dict[str, dict]) -> list[dict]:
     return out
 
 
+def sold_anywhere(obj: dict) -> bool:
+    """Whether a catalog object is sold at some location: `present_at_all_locations` (less `absent_at_location_ids`)
+    or `present_at_location_ids` (CatalogObject). A variation a seller stopped selling is present nowhere."""
+    if obj.get("present_at_all_locations", True):
+        return True
+    return bool(obj.get("present_at_location_ids"))
+
+
 def product(obj: dict) -> dict:
     data = obj.get("item_data") or {}
     related = obj.get("_related") or {}
     variations = [v.get("item_variation_data") or {} for v in data.get("variations") or []]
     ids = [v.get("id") for v in data.get("variations") or []]
-    prices = [money(v.get("price_money")) for v in variations if money(v.get("price_money")) is not None]
+    sold = [sold_anywhere(v) for v in data.get("variations") or []]
+    # the price is what the item sells at: its variations present at a location (else all, as Square lists them)
+    prices = [money(v.get("price_money")) for v, s in zip(variations, sold)
+              if money(v.get("price_money")) is not None and (s or not any(sold))]
     # A simple product is one variation without options; more, or any with options, are the variants.
     single = len(variations) == 1 and not variations[0].get("item_option_values")
     categories = [c["id"] for c in data.get("categories") or [] if c.get("id")]
@@ -129,7 +140,8 @@ def product(obj: dict) -> dict:
         "tax_class_id": (data.get("tax_ids") or [None])[0],
         "variants": [] if single else [
             {"source_id": vid, "sku": _blank(v.get("sku")), "price": money(v.get("price_money")), "stock": None,
-             "options": _options(v, related)} for vid, v in zip(ids, variations)],
+             "options": _options(v, related), "status": "enabled" if s else "disabled"}
+            for vid, v, s in zip(ids, variations, sold)],
         "images": images, "created_at": None, "updated_at": obj.get("updated_at"),
     }
 
@@ -155,13 +167,19 @@ def customer(c: dict) -> dict:
             "created_at": c.get("created_at"), "updated_at": c.get("updated_at")}
 
 
+# A Square Refund is PENDING, APPROVED, REJECTED or FAILED (connect-api-specification: Refund.status): the first two
+# are money that goes back. A refund on an order names no lines (itemized returns are a separate return order's
+# `returns`), so canonical refunds carry the amount, reason and date only.
+REFUNDED = ("APPROVED", "PENDING")
+
+
 def order_status(o: dict) -> str:
     state = o.get("state")
     if state == "CANCELED":
         return "canceled"
     if state == "COMPLETED":
         refunded = sum((money(r.get("amount_money")) or Decimal(0) for r in o.get("refunds") or []
-                        if r.get("status") in ("APPROVED", "PENDING")), Decimal(0))
+                        if r.get("status") in REFUNDED), Decimal(0))
         total = money(o.get("total_money")) or Decimal(0)
         return "refunded" if total and refunded >= total else "complete"
     states = {f.get("state") for f in o.get("fulfillments") or []}
@@ -184,7 +202,14 @@ def order(o: dict, variations: dict[str, tuple[str, str | None]]) -> dict:
     shipping = sum((money(s.get("total_money") or s.get("applied_money")) or Decimal(0)
                     for s in o.get("service_charges") or [] if s.get("name") == SHIPPING), Decimal(0))
     ship_to = address(recipient.get("address"), _blank(recipient.get("phone_number")))
+    refunds = [{"source_id": str(r["id"]), "amount": money(r.get("amount_money")), "reason": _blank(r.get("reason")),
+                "created_at": r.get("created_at"), "lines": []}
+               for r in o.get("refunds") or [] if r.get("status") in REFUNDED]
+    back = sum((r["amount"] or Decimal(0) for r in refunds), Decimal(0))
+    grand = money(o.get("total_money"))
     return {
+        "refunds": refunds, "refunded_total": back if refunds else None,
+        "net_total": grand - back if refunds and grand is not None else None,
         "source_id": o["id"], "number": o.get("reference_id") or o["id"], "customer_id": _blank(o.get("customer_id")),
         "email": _blank(recipient.get("email_address")),
         "customer_first_name": (ship_to or {}).get("first_name"),
@@ -216,9 +241,11 @@ def version(record: dict) -> int:
     return int(dt.timestamp() * 1000)
 
 
-def _catalog(kind: str, id_: str, record: dict, data_key: str, data: dict) -> dict:
+def _catalog(kind: str, id_: str, record: dict, data_key: str, data: dict, present: bool = True) -> dict:
+    """A catalog object; one not `present` is sold at no location (present_at_all_locations false, no
+    present_at_location_ids)."""
     return {"type": kind, "id": id_, "updated_at": stamp(record.get("updated_at")), "version": version(record),
-            "is_deleted": False, "present_at_all_locations": True, data_key: data}
+            "is_deleted": False, "present_at_all_locations": present, data_key: data}
 
 
 def option_id(name: str) -> str:
@@ -277,7 +304,7 @@ def item_object(p: dict, currency: str) -> dict:
             "track_inventory": v.get("stock") is not None, "sellable": True, "stockable": True,
             "item_option_values": [{"item_option_id": option_id(o["name"]),
                                     "item_option_value_id": option_value_id(o["name"], o["value"])}
-                                   for o in v.get("options") or []]}))
+                                   for o in v.get("options") or []]}, v.get("status") != "disabled"))
     data = {"name": p["name"], "description_html": p.get("description_html"),
             "description_plaintext": _plain(p.get("description_html")), "is_taxable": bool(p.get("tax_class_id")),
             "tax_ids": [str(p["tax_class_id"])] if p.get("tax_class_id") else [],
@@ -342,8 +369,9 @@ def order_state(o: dict) -> str:
     return {"complete": "COMPLETED", "refunded": "COMPLETED", "canceled": "CANCELED"}.get(o.get("status"), "OPEN")
 
 
-def order_json(o: dict, location_id: str, variation_of: dict[str, str]) -> dict:
-    """An order as Square keeps it: `variation_of` maps an item's (product id, sku) to the variation sold."""
+def order_json(o: dict, location_id: str, variation_of: dict[str, str], refunds: list[dict] | None = None) -> dict:
+    """An order as Square keeps it: `variation_of` maps an item's (product id, sku) to the variation sold;
+    `refunds` (canonical) are its Refunds, with the returned and net amounts."""
     cur = o.get("currency") or "USD"
     state = order_state(o)
     fulfilment = {"pending": "PROPOSED", "on_hold": "PROPOSED", "processing": "RESERVED", "complete": "COMPLETED",
@@ -390,13 +418,17 @@ def order_json(o: dict, location_id: str, variation_of: dict[str, str]) -> dict:
                                                  "placed_at": created}}]
     if state != "OPEN":
         out["closed_at"] = updated
-    if state == "COMPLETED":
+    refunds = list(refunds or [])
+    if state == "COMPLETED" or refunds:  # paid: a refund goes back to the order's tender
         out["tenders"] = [{"id": f"{o['source_id']}-tender", "location_id": location_id, "created_at": created,
                            "amount_money": money_json(o.get("grand_total"), cur), "type": "CARD",
                            "customer_id": o.get("customer_id")}]
-    if o.get("status") == "refunded":
-        out["refunds"] = [{"id": f"{o['source_id']}-refund", "location_id": location_id,
-                           "tender_id": f"{o['source_id']}-tender", "created_at": updated, "reason": "Refunded",
-                           "amount_money": money_json(o.get("grand_total"), cur), "status": "APPROVED"}]
-        out["return_amounts"] = {"total_money": money_json(o.get("grand_total"), cur)}
+    if refunds:
+        back = sum((Decimal(str(r["amount"])) for r in refunds), Decimal(0))
+        out["refunds"] = [{"id": str(r["source_id"]), "location_id": location_id,
+                           "tender_id": f"{o['source_id']}-tender", "created_at": stamp(r.get("created_at")),
+                           "reason": r.get("reason"), "amount_money": money_json(r["amount"], cur),
+                           "status": "APPROVED"} for r in refunds]
+        out["return_amounts"] = {"total_money": money_json(back, cur)}
+        out["net_amounts"] = {"total_money": money_json(Decimal(str(o.get("grand_total") or 0)) - back, cur)}
     return {k: v for k, v in out.items() if v is not None}

@@ -43,6 +43,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
+from cart_pipelines.platforms.kit import emulator_cases as cases
 from cart_pipelines.platforms.kit.emulator import Emulator, EmulatorStore, Knobs, to_utc
 from cart_pipelines.platforms.squarespace import mapping
 
@@ -205,7 +206,8 @@ class SquarespaceEmulator(Emulator):
 
     def _product(self, p: dict, first_page: str | None, currency: str) -> dict:
         page = (p.get("category_ids") or [first_page])[0]
-        return mapping.product_out(p, page, SITE_URL, currency)
+        held = {**p, "variants": cases.variants_held(p, mapping.VARIANT_STATUS_HELD)}
+        return mapping.product_out(held, page, SITE_URL, currency)
 
     def store_pages(self, request: Request) -> Response:
         def answer():

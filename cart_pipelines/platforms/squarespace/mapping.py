@@ -22,6 +22,10 @@ from cart_pipelines.platforms.kit.values import iso_millis
 
 KG_PER = {"KILOGRAM": Decimal(1), "POUND": Decimal("0.45359237")}
 STATUS = {"PENDING": "pending", "FULFILLED": "complete", "CANCELED": "canceled"}
+# A Squarespace variant has no status of its own (ProductVariant: id, sku, pricing, stock, attributes,
+# shippingMeasurements, image — developers.squarespace.com/commerce-apis/products-overview): every variant a product
+# has is sold, and a shop that stops selling one deletes it (kit/emulator_cases.py)
+VARIANT_STATUS_HELD = False
 
 
 def sq_error(response: requests.Response) -> str | None:
@@ -100,7 +104,7 @@ def product(p: dict) -> dict:
         "variants": [] if single or not variants else [
             {"source_id": str(v["id"]), "sku": _blank(v.get("sku")),
              "price": _money((v.get("pricing") or {}).get("basePrice")), "stock": _stock(v),
-             "options": _options(v, order)} for v in variants],
+             "options": _options(v, order), "status": "enabled"} for v in variants],
         "images": [{"url": i.get("url"), "position": n, "alt": _blank(i.get("altText"))}
                    for n, i in enumerate(_list(p.get("images")))],
         "created_at": p.get("createdOn"),

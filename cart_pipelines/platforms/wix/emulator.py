@@ -46,6 +46,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
+from cart_pipelines.platforms.kit import emulator_cases as cases
 from cart_pipelines.platforms.kit.emulator import Emulator, EmulatorStore, FixedWindow, Knobs, to_utc
 from cart_pipelines.platforms.wix import mapping
 
@@ -295,7 +296,8 @@ class WixEmulator(Emulator):
             if not body.get("includeHiddenProducts"):
                 spec = {"$and": [spec, {"visible": True}]}
             currency, brands = self._currency(), self._brands()
-            rows = [mapping.product_v1_out(p, currency, brands, int(p["source_id"])) for p in self._all("products")]
+            rows = [mapping.product_v1_out(cases.with_variant_status(p), currency, brands, int(p["source_id"]))
+                    for p in self._all("products")]
             matched, page = self._offset_page(rows, spec, sort, limit, offset)
             if not body.get("includeVariants"):
                 page = [{k: v for k, v in p.items() if k != "variants"} for p in page]
@@ -331,7 +333,8 @@ class WixEmulator(Emulator):
     def variants_v3(self, request: Request) -> Response:
         def answer(body):
             fields = set(body.get("fields") or [])
-            rows = [v for p in self._all("products") for v in mapping.variants_v3_out(p, fields)]
+            rows = [v for p in self._all("products")
+                    for v in mapping.variants_v3_out(cases.with_variant_status(p), fields)]
             return self._cursor_page(body, "query", rows, "variants", most=1000)
         return self._serve(request, "Read Products", answer, V3)
 
@@ -383,7 +386,8 @@ class WixEmulator(Emulator):
 
     def reviews(self, request: Request) -> Response:
         def answer(body):
-            rows = [mapping.review_out(r) for r in self._all("reviews")]
+            held = (cases.review_held(r, mapping.REVIEW_STATUS_HELD) for r in self._all("reviews"))
+            rows = [mapping.review_out(r) for r in held if r is not None]
             if not body.get("returnPrivateReviews"):
                 rows = [r for r in rows if r["moderation"]["moderationStatus"] == "APPROVED"]
             return self._cursor_page(body, "query", rows, "reviews", meta="metadata")

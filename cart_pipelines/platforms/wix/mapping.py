@@ -28,6 +28,9 @@ ORDER_STATES = {
     "on_hold": ("PENDING", "PENDING", "NOT_FULFILLED"),
 }
 MODERATION = {"APPROVED": "approved", "IN_MODERATION": "pending", "SUBMITTED": "pending", "REJECTED": "rejected"}
+# Wix Reviews moderate a review to APPROVED, IN_MODERATION or REJECTED (Update Moderation Status): no spam or trash.
+# A review a shop marks as spam is rejected there, one it throws away is deleted (kit/emulator_cases.py)
+REVIEW_STATUS_HELD = {"spam": "rejected", "trashed": None}
 
 
 def wix_error(response) -> str | None:
@@ -133,7 +136,8 @@ def product_v1(p: dict, brands: bool = True) -> dict:
         variants.append({"source_id": v["id"], "sku": data.get("sku") or None,
                          "price": _money((data.get("priceData") or {}).get("price")),
                          "stock": (v.get("stock") or {}).get("quantity"),
-                         "options": [{"name": n, "value": choices[n]} for n in options if n in choices]})
+                         "options": [{"name": n, "value": choices[n]} for n in options if n in choices],
+                         "status": _status(data.get("visible"))})
     first = next((v for v in p.get("variants") or [] if v.get("variant")), {})
     return {
         "source_id": p["id"], "sku": p.get("sku") or None, "name": p["name"],
@@ -156,7 +160,8 @@ def product_v3(p: dict, variants: list[dict]) -> dict:
         price = v.get("price") or {}
         return _amount(price.get("compareAtPrice")) or _amount(price.get("actualPrice"))
 
-    first = variants[0] if variants else {}
+    # the product's price and SKU come from what it sells: its first visible variant (a hidden one is not sold)
+    first = next((v for v in variants if v.get("visible") is not False), variants[0] if variants else {})
     fp = first.get("price") or {}
     price, actual = regular(first) if first else None, _amount(fp.get("actualPrice"))
     items = ((p.get("media") or {}).get("itemsInfo") or {}).get("items") or []
@@ -172,7 +177,8 @@ def product_v3(p: dict, variants: list[dict]) -> dict:
         "variants": [{"source_id": v["id"], "sku": v.get("sku"), "price": regular(v), "stock": None,
                       "options": [{"name": (c.get("optionChoiceNames") or {}).get("optionName"),
                                    "value": (c.get("optionChoiceNames") or {}).get("choiceName")}
-                                  for c in v.get("optionChoices") or []]} for v in with_options],
+                                  for c in v.get("optionChoices") or []],
+                      "status": _status(v.get("visible"))} for v in with_options],
         "images": [{"url": m.get("url") or m.get("image"), "position": n, "alt": m.get("altText")}
                    for n, m in enumerate(items)],
         "created_at": p.get("createdDate"), "updated_at": p.get("updatedDate"),
@@ -204,7 +210,7 @@ def product_v1_out(p: dict, currency: str, brand_names: dict, numeric_id: int) -
     stocked = p.get("stock")
     out_variants = [{"id": v["source_id"], "choices": {o["name"]: o["value"] for o in v.get("options") or []},
                      "variant": {"priceData": price_data(_num(v.get("price"))), "weight": _num(p.get("weight")),
-                                 "sku": v.get("sku") or "", "visible": True},
+                                 "sku": v.get("sku") or "", "visible": v.get("status") != "disabled"},
                      "stock": {"trackQuantity": True, "quantity": v.get("stock"), "inStock": (v.get("stock") or 0) > 0}}
                     for v in variants] or [
         {"id": DEFAULT_VARIANT, "choices": {}, "variant": {"priceData": price_data(price), "weight": _num(p.get("weight")),
@@ -300,7 +306,8 @@ def variants_v3_out(p: dict, fields: set[str]) -> list[dict]:
                     **({"optionChoiceNames": {"optionName": o["name"], "choiceName": o["value"],
                                               "renderType": "TEXT_CHOICES"}}
                        if "VARIANT_OPTION_CHOICE_NAMES" in fields else {})} for o in v.get("options") or []]
-        out.append({"id": v["source_id"], "variantId": v["source_id"], "visible": True, "sku": v.get("sku"),
+        out.append({"id": v["source_id"], "variantId": v["source_id"], "visible": v.get("status") != "disabled",
+                    "sku": v.get("sku"),
                     "optionChoices": choices, "price": price_info(v.get("price")), "physicalProperties": physical,
                     "inventoryStatus": {"inStock": (v.get("stock") or 0) > 0, "preorderEnabled": False},
                     "productData": product_data})
