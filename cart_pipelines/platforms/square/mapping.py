@@ -364,6 +364,10 @@ def customer_json(c: dict) -> dict:
     return {k: v for k, v in out.items() if v is not None}
 
 
+# Square has no on-hold order: an OPEN order with a PROPOSED fulfilment, read back as pending (order_status)
+ORDER_STATUS_HELD = {"on_hold": "pending"}
+
+
 def order_state(o: dict) -> str:
     """A canonical order's Square state: complete and refunded orders are COMPLETED, pending and on-hold OPEN."""
     return {"complete": "COMPLETED", "refunded": "COMPLETED", "canceled": "CANCELED"}.get(o.get("status"), "OPEN")
