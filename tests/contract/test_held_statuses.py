@@ -1,0 +1,67 @@
+"""Disabled variants and review statuses as each platform holds them (issue 14), read from its emulator serving a
+store that has them: where a platform's variants carry a status (Wix `visible` on V1 and V3, Square a variation
+present at no location) the disabled one is read as disabled; where not (Squarespace) the shop has deleted it;
+either way the product's price is what the shop sells at, not the old lower price of the variant it stopped
+selling. Reviews: Wix, Ecwid and Lightspeed have no spam or trash (REVIEW_STATUS_HELD), and a trashed review is in
+no list."""
+
+import json
+from decimal import Decimal
+
+import pytest
+
+from cart_pipelines.platforms import registry as platforms
+from cart_pipelines.platforms.kit.emulator import EmulatorStore, Knobs
+from cart_pipelines.sample.generator import StoreSize, generate_store
+
+
+@pytest.fixture(scope="module")
+def store_dir(tmp_path_factory):
+    d = tmp_path_factory.mktemp("held")
+    generate_store(d, seed=14, size=StoreSize.scaled(150))
+    return d
+
+
+def truth(store_dir, entity):
+    with open(store_dir / f"{entity}.jsonl", encoding="utf-8") as fh:
+        return {r["source_id"]: r for r in (json.loads(line, parse_float=Decimal) for line in fh)}
+
+
+def read(name, store_dir, entity, catalog=None):
+    with platforms.emulate(name, store=EmulatorStore(store_dir), knobs=Knobs(rate_limit=False)) as h:
+        if catalog:
+            h.emulator.catalog = catalog
+        return {r.source_id: r.record for r in platforms.connect(name, h).records(entity)}
+
+
+@pytest.mark.parametrize("name,catalog", [("wix", "V1_CATALOG"), ("wix", "V3_CATALOG"), ("square", None),
+                                          ("squarespace", None)])
+def test_a_disabled_variant_is_carried_or_gone_and_sets_no_price(name, catalog, store_dir):
+    products, held = truth(store_dir, "products"), name != "squarespace"
+    got = read(name, store_dir, "products", catalog)
+    met = 0
+    for pid, p in products.items():
+        off = {v["sku"] for v in p["variants"] if v["status"] == "disabled"}
+        if not off:
+            continue
+        met += 1
+        mine = got[pid]
+        assert Decimal(str(mine["price"])) == Decimal(str(p["price"])), pid  # not the disabled variant's
+        status = {v["sku"]: v["status"] for v in mine["variants"]}
+        if held:
+            assert all(status[s] == "disabled" for s in off), pid
+            assert sum(s == "enabled" for s in status.values()) == len(p["variants"]) - len(off), pid
+        else:  # Squarespace: the shop deleted it
+            assert not off & set(status) and set(status.values()) == {"enabled"}, pid
+    assert met
+
+
+@pytest.mark.parametrize("name,spam", [("wix", "rejected"), ("ecwid", "pending"), ("lightspeed", "pending")])
+def test_spam_and_trashed_reviews_as_the_platform_has_them(name, spam, store_dir):
+    reviews = truth(store_dir, "reviews")
+    got = read(name, store_dir, "reviews")
+    trashed = {r for r, v in reviews.items() if v["status"] == "trashed"}
+    spammed = {r for r, v in reviews.items() if v["status"] == "spam"}
+    assert trashed and spammed
+    assert not trashed & set(got) and set(got) == set(reviews) - trashed
+    assert {got[r]["status"] for r in spammed} == {spam}
