@@ -508,11 +508,13 @@ class EcwidEmulator(Emulator):
     def order_json(self, o: dict) -> dict:
         oid = int(o["source_id"])
         payment, fulfillment = m.STATUS_OUT.get(o.get("status"), ("PAID", "PROCESSING"))
-        refunded = payment == "REFUNDED"
+        refunds = cases.refunds(o)  # a partial refund: PARTIALLY_REFUNDED, the fulfilment where it stood
+        if refunds and payment == "PAID":
+            payment = "PARTIALLY_REFUNDED"
         return {
             "id": str(o.get("number") or oid), "internalId": oid, "orderNumber": oid,
             "vendorOrderNumber": str(o.get("number") or oid), "publicUid": str(o.get("number") or oid),
-            "refundedAmount": o["grand_total"] if refunded else 0, "subtotal": o.get("subtotal"),
+            "refundedAmount": cases.refunded_total(o), "subtotal": o.get("subtotal"),
             "total": o["grand_total"], "email": o.get("email") or "", "paymentMethod": "Offline",
             "tax": o.get("tax") or 0, "couponDiscount": 0, "paymentStatus": payment,
             "fulfillmentStatus": fulfillment, "volumeDiscount": 0, "membershipBasedDiscount": 0,
@@ -530,8 +532,8 @@ class EcwidEmulator(Emulator):
             "shippingPerson": m.person_out(o.get("shipping_address")),
             "shippingOption": {"shippingMethodName": "Standard", "shippingRate": o.get("shipping") or 0,
                                "fulfillmentType": "SHIPPING"},
-            "refunds": [{"date": m.ecwid_time(o.get("updated_at")), "source": "CP", "reason": "",
-                         "amount": o["grand_total"]}] if refunded else [],
+            "refunds": [{"date": m.ecwid_time(r.get("created_at")), "source": "CP", "reason": r.get("reason") or "",
+                         "amount": r["amount"]} for r in refunds],
         }
 
     def orders(self, request, store_id):

@@ -141,10 +141,13 @@ def customer(c: dict) -> dict:
 
 
 def order_status(payment: str | None, fulfillment: str | None) -> str | None:
-    if payment in ("REFUNDED", "PARTIALLY_REFUNDED"):
+    """A partially refunded order stands where its fulfilment is (the refund is in `refunds`)."""
+    if payment == "REFUNDED":
         return "refunded"
     if payment == "CANCELLED" or fulfillment == "WILL_NOT_DELIVER":
         return "canceled"
+    if payment == "PARTIALLY_REFUNDED":
+        payment = "PAID"
     if payment in ("AWAITING_PAYMENT", "INCOMPLETE"):
         return "pending"
     if fulfillment in ("SHIPPED", "DELIVERED"):
@@ -163,7 +166,16 @@ def order(o: dict, currency: str | None = None) -> dict:
     parts = [money(o.get("discount")), money(o.get("couponDiscount"))]
     text = next((x for x in parts if isinstance(x, str)), None)
     discount = text if text is not None else sum((x for x in parts if x is not None), Decimal(0))
+    # Ecwid's refunds have no id or lines: numbered by their place in the order (`<order id><n>`, as the order's
+    # own refund numbers run), with date, reason and amount; refundedAmount is their sum
+    oid = str(o["internalId"])
+    refunds = [{"source_id": f"{oid}{n}", "amount": money(r.get("amount")), "reason": _blank(r.get("reason")),
+                "created_at": when(r.get("date")), "lines": []} for n, r in enumerate(o.get("refunds") or [], 1)]
+    grand, back = money(o.get("total")), money(o.get("refundedAmount"))
+    back = back if isinstance(back, Decimal) and back else None
     return {
+        "refunds": refunds, "refunded_total": back,
+        "net_total": grand - back if back is not None and isinstance(grand, Decimal) else None,
         "source_id": str(o["internalId"]), "number": str(o.get("id") or o.get("orderNumber")),
         "customer_id": _id(o.get("customerId")), "email": _blank(o.get("email")),
         "customer_first_name": _blank(billing.get("firstName")), "customer_last_name": _blank(billing.get("lastName")),

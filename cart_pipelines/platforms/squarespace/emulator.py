@@ -24,8 +24,8 @@ Mapping (canonical → Squarespace in mapping.py): canonical ids are served as S
 strings; real ones are 24 hex digits). Categories become Store Pages (flat); a product is on its first category's
 page, an uncategorised one on the first page. A product without variants sells through one variant `<id>-0`.
 Profiles are the store's customers (isCustomer when they have an order, hasAccount when they have a password);
-fulfilment status: complete/refunded → FULFILLED (refunded ones with refundedTotal = grandTotal), canceled →
-CANCELED, the rest PENDING.
+fulfilment status: complete/refunded → FULFILLED, canceled → CANCELED, the rest PENDING; refundedTotal is what
+kit/emulator_cases.py refunds (a refunded order's grand total, one line's unit of a few paid ones).
 """
 
 from __future__ import annotations
@@ -265,7 +265,8 @@ class SquarespaceEmulator(Emulator):
                 where.append("json_extract_string(record, '$.customer_id') = ?")
                 params.append(state["f"]["customerId"])
             rows, pagination = self._page("orders", state, where, params, request.path)
-            return {"result": [mapping.order_out(o) for o in rows], "pagination": pagination}, len(rows)
+            result = [mapping.order_out(o, cases.refunded_total(o)) for o in rows]
+            return {"result": result, "pagination": pagination}, len(rows)
         return self._serve(request, "orders", answer)
 
     def order_by_id(self, request: Request, id_: str) -> Response:
@@ -273,7 +274,7 @@ class SquarespaceEmulator(Emulator):
             o = self.store.get("orders", int(id_)) if id_.isdigit() else None
             if o is None:
                 raise Problem(404, "INVALID_REQUEST_ERROR", "Order not found.")
-            return mapping.order_out(o), 1
+            return mapping.order_out(o, cases.refunded_total(o)), 1
         return self._serve(request, "orders", answer)
 
     # --- profiles --------------------------------------------------------------------------------------------------

@@ -143,6 +143,9 @@ def order(o: dict) -> dict:
         status = "refunded"
     billing = address(o.get("billingAddress"))
     return {
+        # Squarespace gives the refunded amount only (refundedTotal): no refunds of their own, the total carries it
+        "refunds": [], "refunded_total": refunded or None,
+        "net_total": grand - refunded if refunded and grand is not None else None,
         "source_id": str(o["id"]),
         "number": _blank(str(o["orderNumber"])) if o.get("orderNumber") is not None else None,
         "customer_id": _blank(o.get("customerId")),
@@ -245,10 +248,14 @@ def profile_out(c: dict, orders: int = 0) -> dict:
 FULFILMENT = {"complete": "FULFILLED", "refunded": "FULFILLED", "canceled": "CANCELED"}  # the rest: PENDING
 
 
-def order_out(o: dict) -> dict:
+# Squarespace fulfilment has pending, fulfilled and canceled only: processing and on-hold orders are PENDING
+ORDER_STATUS_HELD = {"processing": "pending", "on_hold": "pending"}
+
+
+def order_out(o: dict, refunded=0) -> dict:
+    """`refunded`: what was paid back (Order.refundedTotal: an amount, no refunds of their own)."""
     cur = o.get("currency") or "USD"
     status = FULFILMENT.get(o.get("status"), "PENDING")
-    refunded = o.get("grand_total") if o.get("status") == "refunded" else 0
     return {
         "id": str(o["source_id"]), "orderNumber": o.get("number") or str(o["source_id"]),
         "createdOn": stamp(o.get("created_at")), "modifiedOn": stamp(o.get("updated_at")),
