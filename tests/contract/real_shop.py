@@ -64,7 +64,8 @@ def gone_lines(orders: dict, store_dir):
 
 def as_held(name, entity, rows):
     """The store as a shop on platform `name` holds it: review statuses and variants it has no word for folded as
-    its mapping declares from its docs (REVIEW_STATUS_HELD, VARIANT_STATUS_HELD; kit/emulator_cases.py)."""
+    its mapping declares from its docs (REVIEW_STATUS_HELD, VARIANT_STATUS_HELD, PRODUCT_LIFECYCLE_HELD;
+    kit/emulator_cases.py)."""
     try:
         mapping = importlib.import_module(f"cart_pipelines.platforms.{name}.mapping")
     except ModuleNotFoundError:
@@ -73,5 +74,6 @@ def as_held(name, entity, rows):
     if entity == "reviews":
         return [h for h in (cases.review_held(r, reviews) for r in rows) if h is not None]
     if entity == "products":
-        return [{**p, "variants": cases.variants_held(p, variants)} for p in rows]
+        products = (cases.product_held(p, getattr(mapping, "PRODUCT_LIFECYCLE_HELD", None)) for p in rows)
+        return [{**p, "variants": cases.variants_held(p, variants)} for p in products if p is not None]
     return rows

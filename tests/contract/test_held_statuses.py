@@ -65,3 +65,20 @@ def test_spam_and_trashed_reviews_as_the_platform_has_them(name, spam, store_dir
     assert trashed and spammed
     assert not trashed & set(got) and set(got) == set(reviews) - trashed
     assert {got[r]["status"] for r in spammed} == {spam}
+
+
+@pytest.mark.parametrize("catalog", ["V1_CATALOG", "V3_CATALOG"])
+def test_a_trashed_product_is_deleted_on_wix_and_its_orders_keep_their_lines(catalog, store_dir):
+    """Wix Stores has no trash: the product is in no query, the orders that sold it still name it."""
+    products, orders = truth(store_dir, "products"), truth(store_dir, "orders")
+    trashed = {pid for pid, p in products.items() if p.get("lifecycle") == "trashed"}
+    assert trashed
+    got = read("wix", store_dir, "products", catalog)
+    assert set(got) == set(products) - trashed
+    mine = read("wix", store_dir, "orders", catalog)
+    lines = [(oid, k) for oid, o in orders.items() for k, i in enumerate(o["items"]) if i["product_id"] in trashed]
+    assert lines
+    for oid, k in lines:
+        want = orders[oid]["items"][k]
+        assert (mine[oid]["items"][k]["product_id"], mine[oid]["items"][k]["sku"], mine[oid]["items"][k]["name"]) \
+            == (want["product_id"], want["sku"], want["name"]), oid

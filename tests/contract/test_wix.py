@@ -108,12 +108,13 @@ def test_a_wrong_site_is_a_credentials_problem_naming_the_site_url(site):
 def test_hidden_products_and_pending_orders_only_when_asked(site, truth_dir):
     h = site("V1_CATALOG")
     plain = post(h, "stores/v1/products/query", {"query": {"paging": {"limit": 100}}}).json()
-    hidden = sum(1 for p in truth(truth_dir, "products") if p["status"] == "disabled")
-    assert hidden and plain["totalResults"] == 60 - hidden
+    held = as_held("wix", "products", truth(truth_dir, "products"))  # trashed ones were deleted: in no query
+    hidden = sum(1 for p in held if p["status"] == "disabled")
+    assert hidden and plain["totalResults"] == len(held) - hidden
     orders = post(h, "ecom/v1/orders/search", {"search": {"cursorPaging": {"limit": 100}}}).json()["orders"]
     assert all(o["status"] in ("APPROVED", "CANCELED") for o in orders)
     src = platforms.connect("wix", h)
-    assert len([r for r in src.records("products")]) == 60
+    assert len([r for r in src.records("products")]) == len(held) < 60
     assert {r.record["status"] for r in src.records("orders")} >= {"on_hold"}
 
 

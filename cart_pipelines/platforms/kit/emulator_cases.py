@@ -95,10 +95,21 @@ EVERY_REVIEW_STATUS = {"approved": "approved", "pending": "pending", "rejected":
 def review_held(review: dict, held: dict[str, str | None] | None) -> dict | None:
     """The review as a shop on a platform holding `held` (REVIEW_STATUS_HELD) has it, or None where it has none.
     A status the table does not name is kept as it is (the source's mapping meets it as it comes)."""
-    status = review.get("status")
-    if not held or status not in held:
-        return review
-    return None if held[status] is None else {**review, "status": held[status]}
+    return _held(review, held, "status")
+
+
+def product_held(product: dict, held: dict[str, str | None] | None) -> dict | None:
+    """The product as a platform holding `held` (PRODUCT_LIFECYCLE_HELD: canonical lifecycle → the one it reads back
+    as, None where the platform keeps no such product) has it: without a trash, a trashed product was deleted —
+    missing from every list, while old orders keep its id, SKU and name on their lines."""
+    return _held(product, held, "lifecycle")
+
+
+def _held(record: dict, held: dict[str, str | None] | None, field: str) -> dict | None:
+    value = record.get(field)
+    if not held or value not in held:
+        return record
+    return None if held[value] is None else {**record, field: held[value]}
 
 
 def variants_held(product: dict, status_held: bool) -> list[dict]:

@@ -212,6 +212,11 @@ class WixEmulator(Emulator):
             rows = self.store.con.execute(f"SELECT record FROM {entity} ORDER BY id").fetchall()
         return [EmulatorStore._decode(r[0]) for r in rows]
 
+    def _products(self) -> list[dict]:
+        """The products the site has: a trashed one was deleted (kit/emulator_cases.py)."""
+        held = (cases.product_held(p, mapping.PRODUCT_LIFECYCLE_HELD) for p in self._all("products"))
+        return [p for p in held if p is not None]
+
     def _currency(self) -> str:
         with self.store.lock:
             row = self.store.con.execute("SELECT json_extract_string(record, '$.currency') FROM orders "
@@ -297,7 +302,7 @@ class WixEmulator(Emulator):
                 spec = {"$and": [spec, {"visible": True}]}
             currency, brands = self._currency(), self._brands()
             rows = [mapping.product_v1_out(cases.with_variant_status(p), currency, brands, int(p["source_id"]))
-                    for p in self._all("products")]
+                    for p in self._products()]
             matched, page = self._offset_page(rows, spec, sort, limit, offset)
             if not body.get("includeVariants"):
                 page = [{k: v for k, v in p.items() if k != "variants"} for p in page]
@@ -309,7 +314,7 @@ class WixEmulator(Emulator):
         def answer(body):
             spec, sort, limit, offset = self._v1_query(body)
             rows = [{"id": mapping.ALL_PRODUCTS, "name": "All Products", "media": {"items": []},
-                     "numberOfProducts": len(self._all("products")), "description": "", "slug": "all-products",
+                     "numberOfProducts": len(self._products()), "description": "", "slug": "all-products",
                      "visible": True}] + [mapping.collection_out(c) for c in self._all("categories")]
             matched, page = self._offset_page(rows, spec, sort, limit, offset)
             return {"collections": page, "metadata": {"items": len(page), "offset": offset},
@@ -322,7 +327,7 @@ class WixEmulator(Emulator):
         def answer(body):
             fields, currency, brands = set(body.get("fields") or []), self._currency(), self._brands()
             rows = []
-            for p in self._all("products"):
+            for p in self._products():
                 out = mapping.product_v3_out(p, currency, fields)
                 if out["brand"]:
                     out["brand"]["name"] = brands.get(out["brand"]["id"])
@@ -333,7 +338,7 @@ class WixEmulator(Emulator):
     def variants_v3(self, request: Request) -> Response:
         def answer(body):
             fields = set(body.get("fields") or [])
-            rows = [v for p in self._all("products")
+            rows = [v for p in self._products()
                     for v in mapping.variants_v3_out(cases.with_variant_status(p), fields)]
             return self._cursor_page(body, "query", rows, "variants", most=1000)
         return self._serve(request, "Read Products", answer, V3)

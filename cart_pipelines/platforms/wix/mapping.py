@@ -31,6 +31,9 @@ MODERATION = {"APPROVED": "approved", "IN_MODERATION": "pending", "SUBMITTED": "
 # Wix Reviews moderate a review to APPROVED, IN_MODERATION or REJECTED (Update Moderation Status): no spam or trash.
 # A review a shop marks as spam is rejected there, one it throws away is deleted (kit/emulator_cases.py)
 REVIEW_STATUS_HELD = {"spam": "rejected", "trashed": None}
+# Wix Stores has no trash: a deleted product is gone from every query (Delete Product), its id stays on old orders'
+# line items (catalogReference.catalogItemId), which keep their name, SKU and price
+PRODUCT_LIFECYCLE_HELD = {"trashed": None}
 
 
 def wix_error(response) -> str | None:
