@@ -238,7 +238,10 @@ def test_fields_outside_the_generic_contract(store_dir):
     on_products = sorted((r for r in want["reviews"] if r["product_id"] in product_ids),
                          key=lambda r: (int(r["product_id"]), int(r["source_id"])))
     fields = ("source_id", "product_id", "customer_id", "rating", "title", "text", "status", "created_at", "updated_at")
-    assert [{f: r[f] for f in fields} for r in got["reviews"]] == [{f: r[f] for f in fields} for r in on_products]
+    # BigCommerce has no spam or trash: the emulator serves such reviews (the sample store's few) as pending
+    nearest = {"spam": "pending", "trashed": "pending"}
+    assert [{f: r[f] for f in fields} for r in got["reviews"]] == \
+        [{f: nearest.get(r[f], r[f]) if f == "status" else r[f] for f in fields} for r in on_products]
 
 
 def test_check_resource_and_api_path(monkeypatch):

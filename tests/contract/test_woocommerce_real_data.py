@@ -105,9 +105,11 @@ def test_grouped_external_draft_and_scheduled_products_as_woocommerce_shows_them
 
 
 def test_reviews_all_is_approved_and_on_hold_only(shop):
-    assert {8001, 8002}.isdisjoint(r["id"] for r in get(shop, "products/reviews", status="all", per_page=100))
+    every = get(shop, "products/reviews", status="all", per_page=100)
+    assert {8001, 8002}.isdisjoint(r["id"] for r in every) and {r["status"] for r in every} <= {"approved", "hold"}
     assert [r["id"] for r in get(shop, "products/reviews", status="spam", per_page=100) if r["id"] > 8000] == [8001]
-    assert [r["id"] for r in get(shop, "products/reviews", status="trash", per_page=100)] == [8002]
+    # the sample store's own trashed reviews (a few percent) and the one put here
+    assert [r["id"] for r in get(shop, "products/reviews", status="trash", per_page=100) if r["id"] > 8000] == [8002]
 
 
 def test_tax_classes_list_the_standard_rate(shop):
