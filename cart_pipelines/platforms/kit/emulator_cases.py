@@ -127,14 +127,15 @@ def selling(product: dict) -> list[dict]:
     return [v for k, v in enumerate(variants) if not variant_disabled(product, k)]
 
 
-def held_sql(held: dict[str, str | None] | None) -> str | None:
+def held_sql(held: dict[str, str | None] | None, field: str = "status") -> str | None:
     """A DuckDB condition on a store table's `record` keeping the records a platform holding `held` has (the
-    statuses it keeps none of are left out: a trashed review is not in its lists), None where it keeps them all."""
+    values of `field` it keeps none of are left out: a trashed review is not in its lists), None where it keeps them
+    all."""
     gone = sorted(status for status, to in (held or {}).items() if to is None)
     if not gone:
         return None
     names = ", ".join("'" + status.replace("'", "''") + "'" for status in gone)
-    return f"coalesce(json_extract_string(record, '$.status'), '') NOT IN ({names})"
+    return f"coalesce(json_extract_string(record, '$.{field}'), '') NOT IN ({names})"
 
 
 def with_variant_status(product: dict) -> dict:

@@ -228,7 +228,8 @@ class SquarespaceEmulator(Emulator):
                 raise _bad(f"Unsupported product type(s): {', '.join(sorted(types - TYPES))}.")
             if "PHYSICAL" not in types:  # every product served is PHYSICAL
                 return {"products": [], "pagination": self._pagination(request.path, None)}, 0
-            rows, pagination = self._page("products", state, [], [], request.path)
+            held = cases.held_sql(mapping.PRODUCT_LIFECYCLE_HELD, "lifecycle")  # a trashed product was deleted
+            rows, pagination = self._page("products", state, [held] if held else [], [], request.path)
             first, currency = self._first_page(), self._currency()
             return {"products": [self._product(p, first, currency) for p in rows], "pagination": pagination}, len(rows)
         return self._serve(request, "products", answer)
@@ -239,6 +240,7 @@ class SquarespaceEmulator(Emulator):
             if not wanted or len(wanted) > PAGE or not all(i.isdigit() for i in wanted):
                 raise _bad("Between 1 and 50 valid product ids are required.")
             found = [self.store.get("products", int(i)) for i in wanted]
+            found = [p and cases.product_held(p, mapping.PRODUCT_LIFECYCLE_HELD) for p in found]
             if any(p is None for p in found):
                 raise Problem(404, "INVALID_REQUEST_ERROR", "One or more products were not found.")
             first, currency = self._first_page(), self._currency()
