@@ -3,7 +3,8 @@ store that has them: where a platform's variants carry a status (Wix `visible` o
 present at no location) the disabled one is read as disabled; where not (Squarespace) the shop has deleted it;
 either way the product's price is what the shop sells at, not the old lower price of the variant it stopped
 selling. Reviews: Wix, Ecwid and Lightspeed have no spam or trash (REVIEW_STATUS_HELD), and a trashed review is in
-no list."""
+no list. Products: none of Wix, Squarespace, Ecwid and Lightspeed has a trash, so a trashed product was deleted
+there, while its old orders keep their lines."""
 
 import json
 from decimal import Decimal
@@ -67,15 +68,17 @@ def test_spam_and_trashed_reviews_as_the_platform_has_them(name, spam, store_dir
     assert {got[r]["status"] for r in spammed} == {spam}
 
 
-@pytest.mark.parametrize("catalog", ["V1_CATALOG", "V3_CATALOG"])
-def test_a_trashed_product_is_deleted_on_wix_and_its_orders_keep_their_lines(catalog, store_dir):
-    """Wix Stores has no trash: the product is in no query, the orders that sold it still name it."""
+@pytest.mark.parametrize("name,catalog", [("wix", "V1_CATALOG"), ("wix", "V3_CATALOG"), ("squarespace", None),
+                                          ("ecwid", None), ("lightspeed", None)])
+def test_a_trashed_product_is_deleted_and_its_orders_keep_their_lines(name, catalog, store_dir):
+    """No trash on these platforms (PRODUCT_LIFECYCLE_HELD): the product is in no list, the orders that sold it still
+    name it, with its SKU and name."""
     products, orders = truth(store_dir, "products"), truth(store_dir, "orders")
     trashed = {pid for pid, p in products.items() if p.get("lifecycle") == "trashed"}
     assert trashed
-    got = read("wix", store_dir, "products", catalog)
+    got = read(name, store_dir, "products", catalog)
     assert set(got) == set(products) - trashed
-    mine = read("wix", store_dir, "orders", catalog)
+    mine = read(name, store_dir, "orders", catalog)
     lines = [(oid, k) for oid, o in orders.items() for k, i in enumerate(o["items"]) if i["product_id"] in trashed]
     assert lines
     for oid, k in lines:

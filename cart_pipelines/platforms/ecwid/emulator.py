@@ -416,8 +416,9 @@ class EcwidEmulator(Emulator):
                 raise EcwidError(400, f"Wrong parameter 'sortBy' value: {args['sortBy']!r}")
             samples = self._samples() if not where else []  # a new store's sample products come first
             own = samples[offset:offset + limit]
-            total, rows = self._select("products", where, params, order, max(0, offset - len(samples)),
-                                       limit - len(own))
+            gone = cases.held_sql(m.PRODUCT_LIFECYCLE_HELD, "lifecycle")  # a trashed product was deleted
+            total, rows = self._select("products", where + ([gone] if gone else []), params, order,
+                                       max(0, offset - len(samples)), limit - len(own))
             brands = self._brand_names()
             items = [self.product_json(s, brands, sample=True) for s in own] + \
                     [self.product_json(p, brands) for p in rows]
@@ -426,6 +427,7 @@ class EcwidEmulator(Emulator):
 
     def _product(self, request, id_: int) -> dict:
         p = self.store.get("products", id_)
+        p = p and cases.product_held(p, m.PRODUCT_LIFECYCLE_HELD)
         if p is None or (self._public(request) and p.get("status") == "disabled"):
             raise EcwidError(404, "Product is not found")
         return p

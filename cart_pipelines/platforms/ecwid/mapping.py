@@ -28,6 +28,9 @@ REVIEW_STATUS = {"published": "approved", "moderated": "pending"}
 # An Ecwid review is `published` or `moderated` (Search product reviews: status): no rejected, spam or trash. A review
 # the shop does not show waits in moderation; one it throws away is deleted (kit/emulator_cases.py)
 REVIEW_STATUS_HELD = {"rejected": "pending", "spam": "pending", "trashed": None}
+# An Ecwid product is enabled or not; there is no trash: a deleted product is in no list and 404 by id, while the
+# orders that sold it keep its productId, SKU and name on their items
+PRODUCT_LIFECYCLE_HELD = {"trashed": None}
 # canonical status -> (paymentStatus, fulfillmentStatus); read back by `order_status`
 STATUS_OUT = {"pending": ("AWAITING_PAYMENT", "AWAITING_PROCESSING"), "processing": ("PAID", "PROCESSING"),
               "on_hold": ("PAID", "AWAITING_PROCESSING"), "complete": ("PAID", "DELIVERED"),

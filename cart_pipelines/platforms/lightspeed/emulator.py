@@ -182,6 +182,8 @@ class LightspeedEmulator(Emulator):
                     params.append(parse_when(key, args[key]))
         if resource == "reviews" and cases.held_sql(m.REVIEW_STATUS_HELD):
             clauses.append(cases.held_sql(m.REVIEW_STATUS_HELD))  # deleted reviews are in no list
+        if resource == "products" and cases.held_sql(m.PRODUCT_LIFECYCLE_HELD, "lifecycle"):
+            clauses.append(cases.held_sql(m.PRODUCT_LIFECYCLE_HELD, "lifecycle"))  # nor deleted products
         return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
 
     def _answer(self, body, items: int = 0) -> Response:
@@ -219,6 +221,8 @@ class LightspeedEmulator(Emulator):
         record = self.store.get(entity, id_)
         if record is not None and resource == "reviews":
             record = cases.review_held(record, m.REVIEW_STATUS_HELD)
+        if record is not None and resource == "products":
+            record = cases.product_held(record, m.PRODUCT_LIFECYCLE_HELD)
         if record is None:
             return self.error_body(request, 404, f"{one.capitalize()} not found")
         return self._answer({one: self.render(resource, record)}, 1)
@@ -231,16 +235,21 @@ class LightspeedEmulator(Emulator):
         out = rows[(page - 1) * limit: page * limit]
         return self._answer({key: out}, len(out))
 
+    def _products(self, wanted: str | None) -> list[dict]:
+        """The product asked for (by id) or all, as the shop has them: a trashed one was deleted."""
+        rows = [self.store.get("products", int(wanted))] if wanted and wanted.isdigit() else \
+            [] if wanted else self.store.page("products", 0, 10 ** 9)
+        held = (p and cases.product_held(p, m.PRODUCT_LIFECYCLE_HELD) for p in rows)
+        return [p for p in held if p]
+
     def variants(self, request: Request, lang: str):
         wanted = request.args.get("product")
-        products = [self.store.get("products", int(wanted))] if wanted and wanted.isdigit() else \
-            [] if wanted else self.store.page("products", 0, 10 ** 9)
+        products = self._products(wanted)
         return self._page_of(request, "variants", [v for p in products if p for v in self.variants_json(p)])
 
     def category_links(self, request: Request, lang: str):
         product, category = request.args.get("product"), request.args.get("category")
-        products = [self.store.get("products", int(product))] if product and product.isdigit() else \
-            [] if product else self.store.page("products", 0, 10 ** 9)
+        products = self._products(product)
         rows = []
         for p in products:
             for k, c in enumerate((p or {}).get("category_ids") or []):
@@ -252,7 +261,7 @@ class LightspeedEmulator(Emulator):
         return self._page_of(request, "categoriesProducts", rows)
 
     def images(self, request: Request, lang: str, id_: int):
-        p = self.store.get("products", id_)
+        p = next(iter(self._products(str(id_))), None)
         if p is None:
             return self.error_body(request, 404, "Product not found")
         return self._page_of(request, "productImages", [

@@ -199,6 +199,9 @@ def order(o: dict, products: list[dict], currency: str) -> dict:
 # A Lightspeed review is visible or not (`isVisible`): a hidden one reads as awaiting moderation, whether the shop
 # rejected it or marked it spam; a review it throws away is deleted (kit/emulator_cases.py)
 REVIEW_STATUS_HELD = {"rejected": "pending", "spam": "pending", "trashed": None}
+# A Lightspeed product is visible or not; there is no trash: a deleted product is in no list and 404 by id, while
+# the orders that sold it keep it on their order products (`product` link, SKU, title)
+PRODUCT_LIFECYCLE_HELD = {"trashed": None}
 
 
 def review(r: dict) -> dict:
