@@ -96,6 +96,7 @@ API = Api(
         "addresses": Endpoint("addresses", records=listed("addresses"), what="addresses"),
         "orders": Endpoint("orders", records=listed("orders"), what="orders"),
         "order_details": Endpoint("order_details", records=listed("order_details"), what="order rows"),
+        "order_slip": Endpoint("order_slip", records=listed("order_slips"), what="credit slips (refunds)"),
         "order_states": Endpoint("order_states", records=listed("order_states"), what="order states"),
         "currencies": Endpoint("currencies", records=listed("currencies"), what="currencies"),
         "countries": Endpoint("countries", records=listed("countries"), what="countries"),

@@ -53,6 +53,7 @@ from zoneinfo import ZoneInfo
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
+from cart_pipelines.platforms.kit import emulator_cases as cases
 from cart_pipelines.platforms.kit.emulator import Emulator, EmulatorStore, Knobs
 from cart_pipelines.platforms.prestashop import mapping as m
 
@@ -471,6 +472,15 @@ RESOURCES: dict[str, Resource] = {
             "total_refunded_tax_incl"),
         _store_rows("orders", lambda emu, o: m.ps_order_details(o), owner=lambda i: i // 100), "Details of an order",
         links={"id_order": "orders", "product_id": "products", "id_shop": "shops"}),
+    "order_slip": Resource(
+        "order_slip", F("id id_customer id_order conversion_rate total_products_tax_excl total_products_tax_incl "
+                        "total_shipping_tax_excl total_shipping_tax_incl amount shipping_cost shipping_cost_amount "
+                        "partial date_add date_upd order_slip_type"),
+        _store_rows("orders", lambda emu, o: m.ps_order_slips(o, cases.refunds(o), emu.order_customer_id(o), emu.tz),
+                    owner=lambda i: i // 10), "The Order slips (credit slips: refunds)",
+        links={"id_customer": "customers", "id_order": "orders"},
+        associations={"order_slip_details": ("order_slip_detail", "order_details", F(
+            "id id_order_detail product_quantity amount_tax_excl amount_tax_incl"))}),
     "order_histories": Resource(
         "order_history", F("id id_employee id_order_state id_order date_add"),
         _store_rows("orders", lambda emu, o: m.ps_histories(o, emu.tz), owner=lambda i: i // 10),
@@ -509,10 +519,11 @@ RESOURCES: dict[str, Resource] = {
     "configurations": Resource("configuration", F("id value name id_shop_group id_shop date_add date_upd"),
                                _fixed(_configurations), "Shop configuration"),
 }
+PLURAL = {"order_slip": "order_slips"}  # a list's node where it is not the resource's name
 # The permission screen lists these too; a resource of PrestaShop's not modelled here answers as an empty list.
 OTHER_RESOURCES = F("attachments carriers cart_rules carts contacts content_management_system customer_messages "
                     "customer_threads customizations deliveries employees groups guests image_types images messages "
-                    "order_carriers order_cart_rules order_invoices order_payments order_slip price_ranges "
+                    "order_carriers order_cart_rules order_invoices order_payments price_ranges "
                     "product_customization_fields product_feature_values product_features product_suppliers search "
                     "shop_groups shop_urls shops specific_price_rules states stock_movement_reasons "
                     "stock_movements stocks stores suppliers supply_order_details supply_order_histories "
@@ -856,7 +867,8 @@ class PrestaShopEmulator(Emulator):
         b = bounds_of(request.args["filter[id]"]) if request.args.get("filter[id]") else Bounds()
         parent = {"combinations": "id_product", "stock_availables": "id_product", "specific_prices": "id_product",
                   "addresses": "id_customer",
-                  "order_details": "id_order", "order_histories": "id_order", "tax_rules": "id_tax_rules_group"}
+                  "order_details": "id_order", "order_histories": "id_order", "order_slip": "id_order",
+                  "tax_rules": "id_tax_rules_group"}
         key = parent.get(resource)
         if key and request.args.get(f"filter[{key}]"):
             b.parents = parents_of(request.args[f"filter[{key}]"])
@@ -928,18 +940,19 @@ class PrestaShopEmulator(Emulator):
 
     # --- rendering ------------------------------------------------------------------------------------------------
     def _render_list(self, request, resource, node, rows, display, langs, res) -> str:
+        many = PLURAL.get(resource, resource)  # the list's node: objectsNodeName (order_slip lists order_slips)
         if self._format(request) == "JSON":
             if not rows:
                 return "[]"  # WebserviceOutputJSON: nothing was added to the content
             if display == "minimum":
-                return json.dumps({resource: [{"id": r["id"]} for r in rows]})
-            return json.dumps({resource: [self._json_row(r, res, display, langs) for r in rows]}, ensure_ascii=False)
+                return json.dumps({many: [{"id": r["id"]} for r in rows]})
+            return json.dumps({many: [self._json_row(r, res, display, langs) for r in rows]}, ensure_ascii=False)
         base = f"{self.base_url}/api/{resource}"
         if display == "minimum":
             inner = "".join(f'<{node} id="{r["id"]}" xlink:href="{base}/{r["id"]}"/>\n' for r in rows)
         else:
             inner = "".join(self._xml_row(r, res, display, langs) for r in rows)
-        return self._xml(f"<{resource}>\n{inner}</{resource}>\n")
+        return self._xml(f"<{many}>\n{inner}</{many}>\n")
 
     def _fields(self, res: Resource, display) -> list[str]:
         return list(res.fields) if display == "full" else [f for f in res.fields if f in display]

@@ -230,7 +230,7 @@ def order_status(state_id, states: dict[str, dict]) -> str:
 
 
 def order(o: dict, details: list[dict], buyer: dict | None, addresses: dict[str, dict], currencies: dict[str, str],
-          countries: dict[str, str], states: dict[str, dict], tz) -> dict:
+          countries: dict[str, str], states: dict[str, dict], tz, slips: list[dict] | None = None) -> dict:
     """`buyer`: the order's customer (a guest's customer row is_guest=1: no customer id). Tax is what the order
     adds to its tax-excluded total; an item's tax its tax-included minus tax-excluded line total."""
     def money(name):
@@ -246,7 +246,12 @@ def order(o: dict, details: list[dict], buyer: dict | None, addresses: dict[str,
                       "qty": int(d["product_quantity"]), "price": _money(d.get("unit_price_tax_excl")),
                       "tax": line_incl - line_excl if isinstance(line_incl, Decimal) and isinstance(line_excl, Decimal)
                       else line_incl})
+    by_id = {str(d["id"]): d for d in details}
+    refunds = [slip(s, by_id, tz) for s in sorted(slips or [], key=lambda s: int(s["id"]))]
+    back = sum((r["amount"] for r in refunds), Decimal(0))
     return {
+        "refunds": refunds, "refunded_total": back if refunds else None,
+        "net_total": incl - back if refunds and isinstance(incl, Decimal) else None,
         "source_id": str(o["id"]), "number": o.get("reference") or str(o["id"]),
         "customer_id": None if guest else _blank(o.get("id_customer")),
         "email": (buyer or {}).get("email"), "customer_first_name": (buyer or {}).get("firstname"),
@@ -439,6 +444,48 @@ def ps_order(o: dict, currency_id, customer_id, tz) -> dict:
             "carrier_tax_rate": _d(0), "total_wrapping": _d(0), "total_wrapping_tax_incl": _d(0),
             "total_wrapping_tax_excl": _d(0), "round_mode": "2", "round_type": "1", "conversion_rate": _d(1),
             "reference": o.get("number") or ""}
+
+
+def ps_order_slips(o: dict, refunds: list[dict], customer_id, tz) -> list[dict]:
+    """An order's refunds as PrestaShop keeps them: credit slips (order_slip: totals of products and shipping, tax
+    excluded and included; `order_slip_details` per order line: quantity, amounts). A slip has no reason. A refund of
+    the whole order gives the shipping back too (shipping_cost 1)."""
+    details = {str(it.get("source_id")): d for it, d in zip(o.get("items") or [], ps_order_details(o))}
+    out = []
+    for r in refunds:
+        amount = Decimal(str(r["amount"]))
+        shipping = Decimal(str(o.get("shipping") or 0)) if o.get("status") == "refunded" else Decimal(0)
+        lines = [ln for ln in r.get("lines") or [] if str(ln.get("item_id")) in details]
+        excl = sum((Decimal(str(ln.get("amount") or 0)) for ln in lines), Decimal(0))
+        when = _at(r.get("created_at"), tz)
+        out.append({"id": int(r["source_id"]), "id_customer": str(customer_id), "id_order": str(o["source_id"]),
+                    "conversion_rate": _d(1), "total_products_tax_excl": _d(excl),
+                    "total_products_tax_incl": _d(amount - shipping), "total_shipping_tax_excl": _d(shipping),
+                    "total_shipping_tax_incl": _d(shipping), "amount": _d(amount - shipping),
+                    "shipping_cost": "1" if shipping else "0", "shipping_cost_amount": _d(shipping),
+                    "partial": "0" if o.get("status") == "refunded" else "1", "date_add": when, "date_upd": when,
+                    "order_slip_type": "0",
+                    "associations": {"order_slip_details": [
+                        {"id": str(details[str(ln["item_id"])]["id"]),
+                         "id_order_detail": str(details[str(ln["item_id"])]["id"]),
+                         "product_quantity": str(ln.get("qty") or 0), "amount_tax_excl": _d(ln.get("amount")),
+                         "amount_tax_incl": _d(ln.get("amount"))} for ln in lines]}})
+    return out
+
+
+def slip(s: dict, details: dict[str, dict], tz) -> dict:
+    """A credit slip as a canonical refund: the products' and the shipping's amounts tax included; its lines are the
+    order lines it names (`details`: the order's order_details by id), the amount tax excluded."""
+    amount = sum((_money(s.get(k)) or Decimal(0) for k in ("total_products_tax_incl", "total_shipping_tax_incl")),
+                 Decimal(0))
+    rows = ((s.get("associations") or {}).get("order_slip_details")) or []
+    lines = []
+    for row in rows:
+        d = details.get(str(row.get("id_order_detail"))) or {}
+        lines.append({"item_id": str(row.get("id_order_detail")), "sku": d.get("product_reference") or None,
+                      "qty": int(row.get("product_quantity") or 0), "amount": _money(row.get("amount_tax_excl"))})
+    return {"source_id": str(s["id"]), "amount": amount, "reason": None, "created_at": utc(s.get("date_add"), tz),
+            "lines": lines}
 
 
 def ps_order_details(o: dict) -> list[dict]:

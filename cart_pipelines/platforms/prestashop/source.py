@@ -63,7 +63,7 @@ SCOPES = {"categories": "categories", "manufacturers": "manufacturers", "tax_cla
 NEEDED = ("configurations", "categories", "manufacturers", "tax_rule_groups", "tax_rules", "taxes", "countries",
           "products", "combinations", "stock_availables", "specific_prices", "product_options", "product_option_values",
           "customers",
-          "addresses", "orders", "order_details", "order_states", "currencies")
+          "addresses", "orders", "order_details", "order_slip", "order_states", "currencies")
 ENDPOINT = {"tax_classes": "tax_rule_groups"}
 DST_OVERLAP = timedelta(hours=1)
 KG = {"kg": Decimal(1), "g": Decimal("0.001"), "lb": Decimal("0.45359237"), "lbs": Decimal("0.45359237"),
@@ -355,6 +355,9 @@ class PrestaShopSource(ApiSource):
             details: dict[str, list] = {}
             for d in self._linked("order_details", "id_order", [o["id"] for o in page]):
                 details.setdefault(str(d.get("id_order")), []).append(d)
+            slips: dict[str, list] = {}  # refunds: the orders' credit slips
+            for s in self._linked("order_slip", "id_order", [o["id"] for o in page]):
+                slips.setdefault(str(s.get("id_order")), []).append(s)
             buyers = {str(c["id"]): c for c in self._linked(
                 "customers", "id", [o.get("id_customer") for o in page],
                 {"display": "[id,email,firstname,lastname,is_guest]", "filter[is_guest]": None,
@@ -363,4 +366,5 @@ class PrestaShopSource(ApiSource):
                 "addresses", "id", [o.get(k) for o in page for k in ("id_address_invoice", "id_address_delivery")])}
             for o in page:
                 yield read_record("PrestaShop", "orders", mapping.order, o, details.get(str(o["id"]), []),
-                                  buyers.get(str(o.get("id_customer"))), addresses, currencies, countries, states, tz)
+                                  buyers.get(str(o.get("id_customer"))), addresses, currencies, countries, states, tz,
+                                  slips.get(str(o["id"]), []))
