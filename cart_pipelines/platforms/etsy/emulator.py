@@ -42,6 +42,7 @@ from werkzeug.utils import redirect
 from werkzeug.wrappers import Request, Response
 
 from cart_pipelines.platforms.etsy import mapping as m
+from cart_pipelines.platforms.kit import emulator_cases as cases
 from cart_pipelines.platforms.kit.emulator import Emulator, EmulatorStore, FixedWindow, Knobs
 
 APP = "/v3/application"
@@ -450,6 +451,10 @@ class EtsyEmulator(Emulator):
         created, updated = m.unix(o.get("created_at")), m.unix(o.get("updated_at"))
         ship = o.get("shipping_address") or o.get("billing_address") or {}
         status = STATUS_OUT.get(o.get("status"), "paid")
+        refunds = cases.refunds(o)
+        shipped = status == "completed"
+        if refunds and status in ("paid", "completed"):  # a partial refund: shipped or not, as it stood
+            status = "partially refunded"
         name = " ".join(x for x in (ship.get("first_name"), ship.get("last_name")) if x)
         subtotal, discount = m.Decimal(str(o.get("subtotal") or 0)), m.Decimal(str(o.get("discount") or 0))
         return {
@@ -460,7 +465,7 @@ class EtsyEmulator(Emulator):
             "formatted_address": "\n".join(x for x in (name, ship.get("street"), ship.get("city")) if x),
             "country_iso": ship.get("country") or "", "payment_method": "cc", "payment_email": "",
             "message_from_seller": None, "message_from_buyer": None, "message_from_payment": None,
-            "is_paid": status in ("paid", "completed", "fully refunded"), "is_shipped": status == "completed",
+            "is_paid": status in ("paid", "completed", "fully refunded", "partially refunded"), "is_shipped": shipped,
             "create_timestamp": created, "created_timestamp": created, "update_timestamp": updated,
             "updated_timestamp": updated, "is_gift": False, "gift_message": "",
             "grandtotal": m.money_out(o["grand_total"], currency), "subtotal": m.money_out(subtotal - discount, currency),
@@ -468,7 +473,9 @@ class EtsyEmulator(Emulator):
             "total_shipping_cost": m.money_out(o.get("shipping"), currency),
             "total_tax_cost": m.money_out(o.get("tax"), currency), "total_vat_cost": m.money_out(0, currency),
             "discount_amt": m.money_out(discount, currency), "gift_wrap_price": m.money_out(0, currency),
-            "shipments": [], "refunds": [],
+            "shipments": [],
+            "refunds": [{"amount": m.money_out(r["amount"], currency), "created_timestamp": m.unix(r.get("created_at")),
+                         "reason": r.get("reason"), "note_from_issuer": None, "status": None} for r in refunds],
             "transactions": [{
                 "transaction_id": rid * 100 + k, "title": i.get("name"), "description": None,
                 "seller_user_id": USER_ID, "buyer_user_id": 50_000_000 + rid, "create_timestamp": created,

@@ -25,7 +25,7 @@ from cart_pipelines.platforms.kit.values import zulu
 
 # receipt status (the spec's enum) -> canonical; a payment Etsy is still processing (under review) is held
 STATUS_IN = {"open": "pending", "payment processing": "on_hold", "paid": "processing", "completed": "complete",
-             "canceled": "canceled", "fully refunded": "refunded", "partially refunded": "complete"}
+             "canceled": "canceled", "fully refunded": "refunded", "partially refunded": None}  # None: by is_shipped
 ENABLED_STATES = {"active", "sold_out"}
 KG = {"kg": Decimal(1), "g": Decimal("0.001"), "lb": Decimal("0.45359237"), "oz": Decimal("0.028349523125")}
 
@@ -110,11 +110,23 @@ def receipt(r: dict) -> dict:
                "postcode": r.get("zip") or None, "region": r.get("state") or None,
                "country": r.get("country_iso") or None, "phone": None}
     total = r.get("grandtotal") or {}
+    status = STATUS_IN.get(str(r.get("status") or "").lower(), r.get("status"))
+    if status is None:  # partially refunded: the receipt stands where it was, shipped or not
+        status = "complete" if r.get("is_shipped") else "processing"
+    # ShopRefund (amount, created_timestamp, reason, note_from_issuer, status) has no id and names no lines:
+    # numbered by its place on the receipt (`<receipt id><n>`)
+    rid = str(r["receipt_id"])
+    refunds = [{"source_id": f"{rid}{n}", "amount": money(x.get("amount")), "reason": x.get("reason") or None,
+                "created_at": when(x.get("created_timestamp")), "lines": []}
+               for n, x in enumerate(r.get("refunds") or [], start=1)]
+    back = sum((x["amount"] for x in refunds if isinstance(x["amount"], Decimal)), Decimal(0))
+    grand = money(total)
     return {
+        "refunds": refunds, "refunded_total": back if refunds else None,
+        "net_total": grand - back if refunds and isinstance(grand, Decimal) else None,
         "source_id": str(r["receipt_id"]), "number": str(r["receipt_id"]), "customer_id": None,
         "email": r.get("buyer_email") or None, "customer_first_name": first, "customer_last_name": last,
-        "status": STATUS_IN.get(str(r.get("status") or "").lower(), r.get("status")),
-        "currency": total.get("currency_code"), "subtotal": money(r.get("total_price")),
+        "status": status, "currency": total.get("currency_code"), "subtotal": money(r.get("total_price")),
         "shipping": money(r.get("total_shipping_cost")), "tax": money(r.get("total_tax_cost")),
         "discount": money(r.get("discount_amt")), "grand_total": money(total),
         "items": [{"source_id": str(t["transaction_id"]), "product_id": _id(t.get("listing_id")),
