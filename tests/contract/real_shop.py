@@ -44,7 +44,8 @@ def check_refunds(orders: dict, store_dir, ids: bool = True, lines: bool = True,
         assert mine["refunded_total"] == (total or None), oid
         assert mine["net_total"] == (Decimal(str(o["grand_total"])) - total if total else None), oid
         assert mine["grand_total"] == Decimal(str(o["grand_total"]))  # as ordered, refunds not taken off
-        assert mine["status"] == (statuses or {}).get(o["status"], o["status"]), oid  # a partial refund leaves the order where it stood
+        # a partial refund leaves the order where it stood
+        assert mine["status"] == (statuses or {}).get(o["status"], o["status"]), oid
         full += o["status"] == "refunded" and bool(expected)
         partial += o["status"] != "refunded" and bool(expected)
     assert full and partial

@@ -19,7 +19,9 @@ the busiest, prices the catalog);
 its variations nested (a simple product has one "Regular" variation), images are IMAGE objects, variant options
 ITEM_OPTIONs; disabled products are archived items (`is_archived`). Orders: line items, shipping as a service
 charge, the shipment recipient, tenders and refunds (kit/emulator_cases.py: refunded orders are COMPLETED with an
-APPROVED refund of the total, a few paid ones have a partial refund; `return_amounts` and `net_amounts` follow); pending and on-hold orders are OPEN with a PROPOSED fulfilment, processing ones RESERVED.
+APPROVED refund of the total, a few paid ones have a partial refund; `return_amounts` and `net_amounts` follow);
+pending and on-hold orders are OPEN with a PROPOSED fulfilment, processing ones RESERVED. A variant the shop stopped
+selling is a variation present at no location (`present_at_all_locations` false).
 
 Departures (not modelled): catalog ids are the generator's numbers, unique within a type but not across the
 catalog (Square's are unique catalog-wide; retrieve by id looks for an ITEM first); no deleted objects
