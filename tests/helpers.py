@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from cart_pipelines.pipeline.rules import RuleSettings
 from cart_pipelines.pipeline.scope import compute_scope
 from cart_pipelines.pipeline.staging import Staging
 from cart_pipelines.pipeline.transform import transform_entity
+from cart_pipelines.platforms.kit import emulator_cases as cases
 from cart_pipelines.platforms.kit.source import Source
 from cart_pipelines.platforms.local.target import DuckDBStore
 from cart_pipelines.platforms.store_export.source import StoreExport
@@ -96,3 +98,20 @@ class Run:
 
     def target_rows(self, entity: str) -> list[dict]:
         return self.target.scan(entity).to_pylist()
+
+
+def as_held(name, entity, rows):
+    """The store as a shop on platform `name` holds it: review statuses and variants it has no word for folded as
+    its mapping declares from its docs (REVIEW_STATUS_HELD, VARIANT_STATUS_HELD, PRODUCT_LIFECYCLE_HELD;
+    kit/emulator_cases.py)."""
+    try:
+        mapping = importlib.import_module(f"cart_pipelines.platforms.{name}.mapping")
+    except ModuleNotFoundError:
+        mapping = None
+    reviews, variants = getattr(mapping, "REVIEW_STATUS_HELD", None), getattr(mapping, "VARIANT_STATUS_HELD", True)
+    if entity == "reviews":
+        return [h for h in (cases.review_held(r, reviews) for r in rows) if h is not None]
+    if entity == "products":
+        products = (cases.product_held(p, getattr(mapping, "PRODUCT_LIFECYCLE_HELD", None)) for p in rows)
+        return [{**p, "variants": cases.variants_held(p, variants)} for p in products if p is not None]
+    return rows

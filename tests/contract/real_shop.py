@@ -1,12 +1,13 @@
 """Shared by the contract tests of what real shops hold (test_*_real_shop.py): the store they read and the checks
 of refunds, which every platform's source maps to the same canonical shape (kit/emulator_cases.py serves them)."""
 
-import importlib
 import json
 from decimal import Decimal
 
 from cart_pipelines.platforms.kit import emulator_cases as cases
 from cart_pipelines.sample.generator import StoreSize, generate_store
+
+from helpers import as_held  # noqa: F401  (the contract tests import it from here)
 
 PRODUCTS = 120  # a few percent of each case is then a few records
 
@@ -62,20 +63,3 @@ def gone_lines(orders: dict, store_dir):
                 found.append((mine, it))
     assert found
     return found
-
-
-def as_held(name, entity, rows):
-    """The store as a shop on platform `name` holds it: review statuses and variants it has no word for folded as
-    its mapping declares from its docs (REVIEW_STATUS_HELD, VARIANT_STATUS_HELD, PRODUCT_LIFECYCLE_HELD;
-    kit/emulator_cases.py)."""
-    try:
-        mapping = importlib.import_module(f"cart_pipelines.platforms.{name}.mapping")
-    except ModuleNotFoundError:
-        mapping = None
-    reviews, variants = getattr(mapping, "REVIEW_STATUS_HELD", None), getattr(mapping, "VARIANT_STATUS_HELD", True)
-    if entity == "reviews":
-        return [h for h in (cases.review_held(r, reviews) for r in rows) if h is not None]
-    if entity == "products":
-        products = (cases.product_held(p, getattr(mapping, "PRODUCT_LIFECYCLE_HELD", None)) for p in rows)
-        return [{**p, "variants": cases.variants_held(p, variants)} for p in products if p is not None]
-    return rows
