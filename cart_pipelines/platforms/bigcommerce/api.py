@@ -7,7 +7,8 @@ token in `X-Auth-Token` (and its client id in `X-Auth-Client`, which BigCommerce
   brands filter ids (`id:greater`/`id:less`, strict), so they are read by keyset (`kit/keyset.py`): products in
   id ranges in parallel (the total, and the highest id from one request sorted descending); categories and
   brands document no `sort`/`direction`, so they come in their default order, ascending id (checked on every
-  page), one range at a time. Customers have no id range: keyset on their creation second (`TimeKeyset`).
+  page), one range at a time. Customers have no id range: keyset on their creation second (`TimeKeyset`), in spans of
+  time read in parallel (the total, and the newest from one request sorted `date_created:desc`).
 - v2 lists are plain JSON arrays and answer 204 No Content past the last page; orders page by `min_id` (keyset,
   always page 1, one request at a time as v2 gives no total); an order's products and shipping addresses are
   sub-resources, and a 404 on them means the order was deleted after its page was listed. An order with a
@@ -94,7 +95,9 @@ API = Api(
                              id_params={"sort": "id"}, paginator=PRODUCTS, since=Since("date_modified:min"),
                              map=mapping.product, what=what("products")),
         "customers": Endpoint("v3/customers", params={"include": "addresses", "sort": "date_created:asc"},
-                              paginator=TimeKeyset("date_created:min", "date_created"),
+                              paginator=TimeKeyset("date_created:min", "date_created",
+                                                   total=from_body("meta.pagination.total"),
+                                                   latest={"sort": "date_created:desc", "limit": 1}),
                               since=Since("date_modified:min"), map=mapping.customer, what=what("customers")),
         # Items and shipping addresses are sub-resources: two requests per order.
         "orders": Endpoint(

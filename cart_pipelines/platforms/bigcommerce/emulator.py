@@ -13,8 +13,8 @@ Documented behaviour it follows:
   `email:in` (customers), `include=variants,images` / `include=addresses`, `include_fields`; catalog products,
   categories and brands `id:min`/`id:max` (inclusive) and `id:greater`/`id:less` (strict), listed by ascending id
   (github.com/bigcommerce/api-specs reference/catalog.v3.yml), products also `sort=id&direction=desc`, customers
-  `date_created:min`/`:max` (inclusive) and `sort=date_created:asc` (oldest first, reference/customers.v3.yml) —
-  customers have no id range, only `id:in`;
+  `date_created:min`/`:max` (inclusive) and `sort=date_created:asc` / `:desc` (oldest / newest first,
+  reference/customers.v3.yml) — customers have no id range, only `id:in`;
   a `limit` over the maximum is 413 Request Entity Too Large ("the limit parameter exceeded the maximum", status codes
   page);
 - v2 lists: plain arrays, `limit` (max 250) and `page`, 204 No Content past the last page, RFC 2822 dates and
@@ -914,6 +914,7 @@ class BigCommerceEmulator(WritesMixin, Emulator):
             order = {("products", "id", "desc"): "-id", ("products", "date_modified", None): "updated_at",
                      ("products", "date_modified", "asc"): "updated_at",
                      ("customers", "date_created:asc", None): "created_at",
+                     ("customers", "date_created:desc", None): "-created_at",
                      ("customers", "date_modified:asc", None): "updated_at"}.get(sort, "id")
             rows = self.store.page(entity, (page - 1) * limit, limit, order=order, **f)
         else:

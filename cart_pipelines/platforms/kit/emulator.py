@@ -111,13 +111,15 @@ class EmulatorStore:
 
     def page(self, entity: str, offset: int, limit: int, updated_min=None, updated_max=None, ids=None,
              order: str = "id", after_id: int | None = None, within=()) -> list[dict]:
-        """Records ordered by `order` ('id', '-id' for highest first, 'created_at' or 'updated_at', ties by id);
+        """Records ordered by `order` ('id', '-id' for highest first, 'created_at', '-created_at' for newest first or
+        'updated_at', ties by id);
         `after_id` is keyset paging by id."""
         where, params = self._where(updated_min, updated_max, ids, within)
         if after_id is not None:
             where += (" AND " if where else " WHERE ") + "id > ?"
             params.append(int(after_id))
-        order_sql = {"id": "id", "-id": "id DESC", "created_at": "created_at, id"}.get(order, "updated_at, id")
+        order_sql = {"id": "id", "-id": "id DESC", "created_at": "created_at, id",
+                     "-created_at": "created_at DESC, id DESC"}.get(order, "updated_at, id")
         with self.lock:
             rows = self.con.execute(f"SELECT record FROM {entity}{where} ORDER BY {order_sql} LIMIT ? OFFSET ?",
                                     params + [int(limit), int(offset)]).fetchall()

@@ -6,14 +6,20 @@ the first page says how many records there are, one more request gives the highe
 cut into ranges expected to hold at most a page each; each range is read by keyset up to its bound (one that turned
 out fuller takes another request), and the last is open above, so records created during the read are read too.
 Cost against numbered pages: the highest-id request, plus one per range that held more than a page.
+
+The ranges are read by `streams_in_order`: up to `concurrency` ranges at once, each running ahead of the reader by
+at most a couple of pages, so memory stays a fixed window of pages however unevenly the ids (or times) fall.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Callable, Iterator
+import queue
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable, Iterator, Sequence
 
-from cart_pipelines.platforms.kit.http import LoopGuard, pages_in_order
+from cart_pipelines.platforms.kit.http import LoopGuard
 
 # fetch(after, below) -> (records with after < id < below sorted by id, at most a page; the total, or None)
 Fetch = Callable[[int | None, int | None], tuple[list[dict], int | None]]
@@ -49,6 +55,57 @@ def id_range_pages(fetch: Fetch, highest: Callable[[], int | None], page_size: i
     width = max(page_size, math.ceil((top - last) / ranges))
     cuts = [last + j * width for j in range(1, ranges)]  # range j: ids after cut j-1 up to and with cut j
     spans = list(zip([last] + cuts, [c + 1 for c in cuts] + [None]))
-    for pages in pages_in_order(lambda n: list(keyset(fetch, *spans[n], page_size, id_of, what)),
-                                range(len(spans)), concurrency):
-        yield from pages
+    yield from streams_in_order([lambda s=span: keyset(fetch, *s, page_size, id_of, what) for span in spans],
+                                concurrency)
+
+
+def streams_in_order(streams: Sequence[Callable[[], Iterator[list]]], concurrency: int,
+                     ahead: int = 2) -> Iterator[list]:
+    """The pages of several streams (ranges of one list), stream after stream, with up to `concurrency` streams
+    read at once. Each stream runs at most `ahead` pages ahead of the reader, so at most
+    concurrency x (ahead + 1) pages are held, whatever a stream turns out to hold. A failing stream raises here,
+    in order; the reader stopping (an error, or the generator closed) stops the others after their request."""
+    if concurrency <= 1 or len(streams) <= 1:
+        for stream in streams:
+            yield from stream()
+        return
+    stop = threading.Event()
+    queues: list[queue.Queue] = [queue.Queue(maxsize=ahead) for _ in streams]
+
+    def run(k: int) -> None:
+        def put(item) -> bool:
+            while not stop.is_set():
+                try:
+                    queues[k].put(item, timeout=0.1)
+                    return True
+                except queue.Full:
+                    continue
+            return False
+
+        if stop.is_set():
+            return
+        try:
+            for page in streams[k]():
+                if not put(("page", page)):
+                    return
+            put(("end", None))
+        except BaseException as exc:  # handed to the reader, in the stream's turn
+            put(("error", exc))
+
+    # Workers take streams in order, so the stream being read has always started: no stream waits on a later one.
+    pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="range")
+    try:
+        for k in range(len(streams)):
+            pool.submit(run, k)
+        for k in range(len(streams)):
+            while True:
+                kind, value = queues[k].get()
+                if kind == "page":
+                    yield value
+                elif kind == "error":
+                    raise value
+                else:
+                    break
+    finally:
+        stop.set()
+        pool.shutdown(wait=True, cancel_futures=True)

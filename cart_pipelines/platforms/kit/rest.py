@@ -29,7 +29,7 @@ import requests
 
 from cart_pipelines.platforms.kit.http import ConnectionProblem, HttpClient, LoopGuard, json_body, json_list, \
     pages_in_order
-from cart_pipelines.platforms.kit.keyset import id_range_pages
+from cart_pipelines.platforms.kit.keyset import id_range_pages, streams_in_order
 from cart_pipelines.platforms.kit.source import read_record
 
 
@@ -518,19 +518,48 @@ class TimeKeyset(Paginator):
     """Keyset on a record time the API sorts by and filters with an inclusive lower bound, e.g. BigCommerce
     customers (`sort=date_created:asc`, `date_created:min`): each request starts at the last time read and drops
     the ids already read at it, so deleting read records moves nothing past the reader and records created
-    meanwhile come last. A page all inside one time value goes on by page number within it. One request at a
-    time: there is no total to cut ranges by. `field` is the record's time, sent back as `param` as it came."""
+    meanwhile come last. A page all inside one time value goes on by page number within it. `field` is the
+    record's time, sent back as `param` as it came.
 
-    def __init__(self, param: str, field: str, page_param: str = "page", size_param: str = "limit"):
+    With a `total` in the first response and `latest` (params of a one-record request sorted newest first), the
+    times between the first page's last and the newest are cut into spans expected to hold a few pages each,
+    read `concurrency` at a time (`streams_in_order`), in time order. Each span starts at its own time and stops at
+    the first record at or after the next span's start (the rest of that page is the next span's), so no upper
+    filter is needed; the last span is open, so records created meanwhile are read too. Cost against one reader:
+    the newest-record request, plus one per span that held more than a page. Times that cannot be read (or no
+    total) leave it to one reader."""
+
+    SPAN_PAGES = 4
+
+    def __init__(self, param: str, field: str, page_param: str = "page", size_param: str = "limit",
+                 total: Callable[[Page], Any] | None = None, latest: Mapping[str, Any] | None = None):
         self.param, self.field, self.page_param, self.size_param = param, field, page_param, size_param
+        self.total, self.latest = total, latest
 
-    def pages(self, listing: Listing) -> Iterator[list[dict]]:
-        base = {**listing.params, self.size_param: listing.page_size}
-        since, seen, page = base.get(self.param), set(), 1
+    def _time(self, record) -> datetime | None:
+        value = record.get(self.field) if isinstance(record, dict) else None
+        try:
+            dt = datetime.fromisoformat(str(value).replace("Z", "+00:00")) if value else None
+        except ValueError:
+            return None
+        return (dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None else dt) if dt else None
+
+    def _span(self, listing: Listing, base: dict, since, seen: set, rows: list[dict] | None = None,
+              page: int = 1, until: datetime | None = None) -> Iterator[list[dict]]:
+        """Records from `since` (ids in `seen` already read at it) on, up to the first at or after `until`.
+        `rows`: the answer to the first request, when it was already made."""
         guard = LoopGuard(listing.what)
         while True:
-            rows = listing.fetch({**base, **({self.param: since} if since else {}), self.page_param: page}).records
-            yield [r for r in rows if listing.id_of(r) not in seen]
+            if rows is None:
+                rows = listing.fetch({**base, **({self.param: since} if since else {}),
+                                      self.page_param: page}).records
+            kept = [r for r in rows if listing.id_of(r) not in seen]
+            if until is not None:
+                cut = next((k for k, r in enumerate(kept) if (t := self._time(r)) is not None and t >= until), None)
+                if cut is not None:
+                    yield kept[:cut]
+                    return
+            yield kept
             if len(rows) < listing.page_size:
                 return
             guard.check((since, listing.id_of(rows[0]), listing.id_of(rows[-1])))  # a server ignoring the params
@@ -540,6 +569,45 @@ class TimeKeyset(Paginator):
             else:
                 since, seen, page = last, set(), 1
             seen.update(listing.id_of(r) for r in rows if r.get(self.field) == since)
+            rows = None
+
+    def _cuts(self, listing: Listing, base: dict, first: Page) -> list[datetime] | None:
+        """Span starts after the first page, or None where one reader is better (or the only way)."""
+        if self.total is None or self.latest is None or listing.concurrency <= 1:
+            return None
+        total, rows = _int(self.total(first)), first.records
+        pages = math.ceil((total - len(rows)) / listing.page_size) if total else 0
+        if pages < 2:
+            return None
+        # Times fall unevenly (shops grow): a span of about SPAN_PAGES pages wastes at most its last page's rest,
+        # where spans of one page each could each cost a request for a few records. Enough spans remain to keep
+        # every worker busy to the end.
+        spans = min(pages, max(2 * listing.concurrency, math.ceil(pages / self.SPAN_PAGES)))
+        newest = listing.fetch({**base, **self.latest}).records
+        low, high = self._time(rows[-1]), self._time(newest[0]) if newest else None
+        if low is None or high is None or high <= low:
+            return None
+        width = (high - low) / spans
+        cuts = sorted({(low + width * j).replace(microsecond=0) for j in range(1, spans)} - {low.replace(microsecond=0)})
+        return [c for c in cuts if c > low] or None
+
+    def pages(self, listing: Listing) -> Iterator[list[dict]]:
+        base = {**listing.params, self.size_param: listing.page_size}
+        since = base.get(self.param)
+        first = listing.fetch({**base, **({self.param: since} if since else {}), self.page_param: 1})
+        rows = first.records
+        cuts = self._cuts(listing, base, first) if len(rows) >= listing.page_size else None
+        if cuts is None:
+            yield from self._span(listing, base, since, set(), rows)
+            return
+        yield rows
+        last = rows[-1].get(self.field)
+        seen = {listing.id_of(r) for r in rows if r.get(self.field) == last}
+        starts = [c.isoformat() for c in cuts]
+        spans = [lambda: self._span(listing, base, last, seen, until=cuts[0])]
+        spans += [lambda k=k: self._span(listing, base, starts[k], set(), until=cuts[k + 1] if k + 1 < len(cuts)
+                                         else None) for k in range(len(cuts))]
+        yield from streams_in_order(spans, listing.concurrency)
 
 
 def search_criteria(filters: Sequence[tuple[str, Any, str]] = (), *, group: int = 0, page_size: int | None = None,
