@@ -63,7 +63,7 @@ def streams_in_order(streams: Sequence[Callable[[], Iterator[list]]], concurrenc
                      ahead: int = 2) -> Iterator[list]:
     """The pages of several streams (ranges of one list), stream after stream, with up to `concurrency` streams
     read at once. Each stream runs at most `ahead` pages ahead of the reader, so at most
-    concurrency x (ahead + 1) pages are held, whatever a stream turns out to hold. A failing stream raises here,
+    concurrency x (ahead + 2) pages are held (queued, in a worker's hand, being read), whatever a stream holds. A failing stream raises here,
     in order; the reader stopping (an error, or the generator closed) stops the others after their request."""
     if concurrency <= 1 or len(streams) <= 1:
         for stream in streams:
