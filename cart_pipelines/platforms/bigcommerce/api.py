@@ -41,7 +41,7 @@ PAGE_SIZE = 250  # documented maximum of `limit` for v3 and v2 lists
 CONCURRENCY = 3  # BigCommerce documents 3 concurrent requests per store and endpoint
 PACING = RateHeaders(remaining="X-Rate-Limit-Requests-Left", reset="X-Rate-Limit-Time-Reset-Ms", reset_unit="ms",
                      quota="X-Rate-Limit-Requests-Quota", window="X-Rate-Limit-Time-Window-Ms")
-RESERVE = CONCURRENCY + 1  # requests that may still be in flight when a response says the window is nearly used
+RESERVE = 1  # kept back from each window; the pacer counts the requests in flight itself (kit/pacing.py)
 
 SCOPES = {
     "categories": "store_v2_products_read_only",

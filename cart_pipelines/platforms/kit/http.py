@@ -170,6 +170,8 @@ class HttpClient:
         self.session.verify = verify
         self.retry_after = retry_after
         self.on_response = on_response
+        # A header pacer (kit/pacing.py) also gates each request before it is sent, counting those in flight.
+        self.before_request = getattr(on_response, "before_request", None)
         rps = self.settings.requests_per_second
         self.limiter = Limiter(Rate(max(1, int(rps * 10)), Duration.SECOND * 10)) if rps else None
         self.requests_made = 0
@@ -182,6 +184,8 @@ class HttpClient:
     def _once(self, method: str, url: str, **kwargs) -> requests.Response:
         if self.limiter:
             self.limiter.try_acquire("api")
+        if self.before_request:
+            self.before_request()
         with self._count_lock:
             self.requests_made += 1
         try:

@@ -5,9 +5,11 @@ of meeting a 429.
 Many APIs say on every response how many requests are left in the current window and when it resets
 (BigCommerce's `X-Rate-Limit-*`, the IETF draft's `RateLimit-*` that WooCommerce hosts send; Lightspeed eCom's
 `X-RateLimit-*` hold one value per window, `300/3000/12000`, read with `separator`). A `HeaderPacer`
-is an `HttpClient` `on_response` hook: when a response says no more than `reserve` requests remain (keep back
-the ones other workers may have in flight), every worker waits until the window resets. A 429 is left to the
-client's retry (which waits what the platform says), so it is not waited twice.
+is an `HttpClient` `on_response` hook and, through `before_request`, its gate before each request: the requests left
+that the latest response reports, less the requests sent since that one was asked (in flight, they take from the
+same window), is the budget; when it is down to `reserve`, every worker waits until the window resets. So the whole
+window is used and no worker's request lands after it is spent. A 429 is left to the client's retry (which waits
+what the platform says), so it is not waited twice.
 """
 
 from __future__ import annotations
@@ -50,6 +52,10 @@ class HeaderPacer:
         self.lock = threading.Lock()
         self.resume_at = 0.0  # time.monotonic() when requests may go on
         self.waits = 0
+        self.sent = 0  # requests sent through before_request, numbered
+        self.known: tuple[int, int, float] | None = None  # (request number, left after it, when its window resets)
+        self.floor = 0  # answers to requests numbered up to here speak of a window already waited out
+        self._mine = threading.local()  # the number of this thread's request in flight
         self.last: dict = {}  # the latest values seen: remaining, reset, quota, window
 
     def _values(self, response: requests.Response, name: str) -> list[float] | None:
@@ -91,18 +97,49 @@ class HeaderPacer:
         left, wait = self._wait(response, 0)
         return wait if left is not None else None
 
+    def before_request(self) -> None:
+        """Called by the `HttpClient` before each request (attempts included): waits out a pause, and starts one
+        when the latest answer's requests left, less the requests sent since it was asked, are down to the
+        reserve. Counting what is in flight keeps the pause from coming a worker's request too late or too early,
+        so the reserve needs no room for other workers."""
+        while True:
+            with self.lock:
+                now = time.monotonic()
+                if self.known is not None and now >= self.known[2]:
+                    self.known = None  # the window it spoke of has reset
+                if self.known is not None and self.resume_at <= now:
+                    seq, left, reset_at = self.known
+                    if left - (self.sent - seq) <= self.reserve:
+                        self.resume_at = reset_at + self.pad
+                        self.floor, self.known = self.sent, None  # answers to requests sent before speak of it
+                wait = self.resume_at - now
+                if wait <= 0:
+                    self.sent += 1
+                    self._mine.seq = self.sent
+                    return
+                self.waits += 1
+            self.sleep(wait)
+
     def __call__(self, response: requests.Response) -> None:
         h = self.headers
-        left, reset = self._wait(response, self.reserve)
+        with self.lock:
+            mine = getattr(self._mine, "seq", None)  # None: called alone, without before_request (the latest)
+            seq = self.sent if mine is None else mine
+            since = self.sent - seq  # requests sent after this one, taking from the same window
+        left, reset = self._wait(response, self.reserve + since)
         with self.lock:
             now = time.monotonic()
             if left is not None and reset is not None:
                 self.last = {"remaining": left, "reset": reset,
                              "quota": response.headers.get(h.quota) if h.quota else None,
                              "window": response.headers.get(h.window) if h.window else None}
-                if left <= self.reserve and response.status_code != 429:  # a 429 waits through retry_after
+                fresh = mine is None or (seq > self.floor and (self.known is None or seq >= self.known[0]))
+                if response.status_code != 429 and fresh:  # a 429 waits through retry_after
                     wait = min(reset, self.max_wait) if self.max_wait is not None else reset
-                    self.resume_at = max(self.resume_at, now + wait + self.pad)
+                    self.known = (seq, left, now + wait)
+                    if left - since <= self.reserve:
+                        self.resume_at = max(self.resume_at, now + wait + self.pad)
+                        self.floor, self.known = self.sent, None
             wait = self.resume_at - now
             if wait > 0:
                 self.waits += 1

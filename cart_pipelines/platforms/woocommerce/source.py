@@ -11,8 +11,9 @@ The endpoints, paging (overlapping offset windows), filters and children are dat
 - a key without Read permission is answered 401 (not 403): explained as a permission problem;
 - weights are converted to kg from the shop's unit (`settings/products/woocommerce_weight_unit`);
 - WooCommerce has no REST rate limit of its own (so no fixed client-side rate); hosts add theirs. A 429/503 is
-  retried after Retry-After, and when a response says fewer than CONCURRENCY requests remain
-  (`RateLimit-Remaining`) every worker waits for `RateLimit-Reset` (`kit/pacing.py`), so a normal run meets no 429;
+  retried after Retry-After, and when the requests a response says remain (`RateLimit-Remaining`), less those
+  sent since, are down to one, every worker waits for `RateLimit-Reset` (`kit/pacing.py`), so a normal run meets
+  no 429;
 - categories are mapped with the whole tree at hand (paths need every ancestor);
 - reviews name no customer id: a review links its WordPress user in `_links.reviewer`; a review without one is
   matched to a customer by `reviewer_email` (a guest review written with a customer's address);
@@ -122,7 +123,7 @@ class WooCommerceSource(Source):
         self.shop_url = shop_url.rstrip("/")
         auth = auth_for(self.shop_url, credentials["consumer_key"], credentials["consumer_secret"])
         # Up to CONCURRENCY requests may be in flight: stop while that many are still left in the host's window.
-        self.pacer = HeaderPacer(RATE_HEADERS, reserve=CONCURRENCY - 1, max_wait=60.0)
+        self.pacer = HeaderPacer(RATE_HEADERS, reserve=1, max_wait=60.0)  # in-flight requests are counted by it
         self.client = HttpClient(WOO_API.url(self.shop_url), WooExplainer(**EXPLAINER), settings=settings, auth=auth,
                                  verify=verify, retry_after=self._retry_after, on_response=self.pacer)
         self.reader = RestReader(WOO_API, self.client, verify=verify)
