@@ -92,3 +92,25 @@ def test_retry_after_of_a_429_is_the_used_up_window():
                                               "X-RateLimit-Reset": "42/1200/50000"})) == 1200
     assert pacer.retry_after(response(429)) is None
     assert pacer.retry_after(response(429, **{"X-RateLimit-Remaining": "0/1", "X-RateLimit-Reset": "4"})) is None
+
+
+def test_requests_in_flight_are_counted_against_the_requests_left():
+    """Three workers' requests in flight: an answer saying 4 are left leaves 2 for new requests (the other two
+    take theirs), so the pause comes when the budget, not the header alone, is down to the reserve; and comes
+    before the request that would be refused, not after its answer."""
+    slept: list[float] = []
+    pacer = HeaderPacer(BC, reserve=1, sleep=lambda s: (slept.append(s), time.sleep(s)))
+    for _ in range(3):
+        pacer.before_request()  # requests 1, 2, 3 sent
+    pacer._mine.seq = 1  # the answer to request 1 (each thread keeps its own number)
+    pacer(response(**{"X-Rate-Limit-Requests-Left": 4, "X-Rate-Limit-Time-Reset-Ms": 100}))
+    assert slept == [] and pacer.known[:2] == (1, 4)
+    pacer.before_request()  # 4 - 2 in flight = 2 > 1: sent
+    assert slept == []
+    pacer.before_request()  # 4 - 3 sent since = 1: the reserve; waits for the reset, then goes
+    assert len(slept) == 1 and 0.1 <= slept[0] <= 0.16 and pacer.sent == 5
+    # a late answer from the window waited out does not start another pause
+    pacer._mine.seq = 3
+    pacer(response(**{"X-Rate-Limit-Requests-Left": 0, "X-Rate-Limit-Time-Reset-Ms": 5000}))
+    pacer.before_request()
+    assert len(slept) == 1
