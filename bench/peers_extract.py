@@ -516,7 +516,12 @@ def markdown(rows: list[dict], settings: dict, when: str) -> str:
             name = f"{r['tool']} ({r['package']})" if r["tool"] != "ours" and r.get("package") else r["tool"]
             head = f"| {platform} | {mode} | {r['products']:,} | {name} |"
             if not r.get("rows"):
-                lines.append(f"{head} not run: {r.get('error', 'no rows')} ||||||||||||")
+                why = r.get("error", "no rows")
+                if r.get("requests") and r.get("span"):  # it ran, but printed nothing before it was stopped
+                    why += (f" after {r['seconds']:.0f} s, {r['requests']:,} requests answered in {r['span']:.0f} s"
+                            + (f" ({r['requests'] / r['span']:.2f}/s; ours {ours['requests'] / ours['span']:.2f}/s "
+                               f"for {ours['requests']:,} in all)" if ours and ours.get("span") else ""))
+                lines.append(f"{head} not run: {why} ||||||||||||")
                 continue
             note = f" ({r['error']})" if "error" in r else ""
             ratio = "-" if r["tool"] == "ours" or not ours else f"{rate(ours) / rate(r):.2f}"
