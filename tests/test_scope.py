@@ -1,4 +1,5 @@
-"""Demo migration (seed 001): a seeded random sample of 10 products, customers and orders, plus what they need."""
+"""Demo migration (seed 001): a seeded random sample of 10 orders with their customers and products (filled up to
+10 each), reviews of those, plus what they need — drawn so that all of it loads."""
 
 from cart_pipelines.model.entities import ENTITY_NAMES
 
@@ -27,12 +28,16 @@ def test_demo_draws_ten_of_each_and_brings_what_they_need(sample_store, run):
         "SELECT parent_id FROM staged_categories WHERE parent_id IS NOT NULL AND source_id IN "
         "(SELECT source_id FROM scope WHERE entity = 'categories')")}
     assert parents <= cats  # ancestors come along, so the tree is whole
-    assert not scope(r, "reviews")
+    reviews = scope(r, "reviews")
+    reviewed = r.query("SELECT product_id, customer_id FROM staged_reviews WHERE source_id IN "
+                       "(SELECT source_id FROM scope WHERE entity = 'reviews')")
+    assert reviews and all(p in products and c in customers for p, c in reviewed)
     loaded = {e: n for e, n in r.query(
         "SELECT entity, count(*) FROM ledger WHERE outcome = 'loaded' GROUP BY 1")}
-    assert loaded["products"] == len(products)
+    # every drawn order loads (none is skipped for want of its customer), and so does every review in scope
+    assert (loaded["orders"], loaded["reviews"], loaded["products"]) == (10, len(reviews), len(products))
     skipped = dict(r.query("SELECT entity, count(*) FROM ledger WHERE rule = 'not_in_demo_sample' GROUP BY 1"))
-    assert skipped["reviews"] == int(r.query("SELECT count(*) FROM staged_reviews")[0][0])
+    assert skipped["reviews"] == int(r.query("SELECT count(*) FROM staged_reviews")[0][0]) - len(reviews)
 
 
 def test_demo_draw_is_seedable(sample_store, run, tmp_path):

@@ -46,8 +46,9 @@ def build_jobs(m: Migration, assets) -> list:
                                       "(Mystore: authorized)."),
         dg.define_asset_job(
             m.job_name("demo_migration"), selection=selection, config=config("demo"), tags=tags,
-            description="Demo migration (seed 001): 10 products, 10 customers and 10 orders at random, with the "
-                        "categories and manufacturers they need, and every tax class. Review the result before a full run."),
+            description="Demo migration (seed 001): 10 orders at random with their customers and products (each "
+                        "filled up to 10) and reviews of those, with the categories and manufacturers they need, and "
+                        "every tax class. Review the result before a full run."),
         dg.define_asset_job(
             m.job_name("delta_sync"), selection=selection, config=config("delta"), tags=tags,
             description="Delta migration (seed 001's post-migration): reads only what changed since the last "
