@@ -80,7 +80,7 @@ class Run:
         with self.staging.connect() as con:
             compute_scope(con, tuple(entities), mode, demo_size, demo_seed)
             for e in entities:
-                transform_entity(con, e, settings)
+                transform_entity(con, e, settings, target=self.target.name)
             return {e: load_entity(con, self.target, e, settings, delete_on_target=cfg.delete_on_target)
                     for e in entities}
 

@@ -125,6 +125,28 @@ def test_url_keys_lose_category_path_and_get_deterministic_suffixes(store, run):
     assert {row["_source_id"]: row["url_key"] for row in r2.target_rows("products")} == keys
 
 
+def test_url_keys_loaded_by_a_demo_stay_theirs_in_the_full_run(store, run):
+    """Two categories named Kjøkken at different depths: the demo brings only the deeper one (30, the category of
+    its product), which loads as "kjokken". The full run adds 12, first in source-id order and one level higher,
+    so it is created before 30's row is written: 30 keeps the key it holds (sticky), 12 is numbered after it."""
+    cats = [{"source_id": "11", "name": "Hjem", "url_key": "hjem"},
+            {"source_id": "12", "parent_id": "11", "name": "Kjøkken", "url_key": "hjem/kjokken"},
+            {"source_id": "20", "name": "Interiør", "url_key": "interior"},
+            {"source_id": "21", "parent_id": "20", "name": "Rom", "url_key": "interior/rom"},
+            {"source_id": "30", "parent_id": "21", "name": "Kjøkken", "url_key": "interior/rom/kjokken"}]
+    p = store.records["products"][0]
+    r = run(store({"categories": cats, "products": [{**p, "category_ids": ["30"]}]}))
+    r(mode="demo")
+    assert {c["_source_id"]: c["url_key"] for c in r.target_rows("categories")}["30"] == "kjokken"
+    r()
+    keys = {c["_source_id"]: c["url_key"] for c in r.target_rows("categories")}
+    assert (keys["30"], keys["12"]) == ("kjokken", "kjokken-1")
+    assert r.query("SELECT count(*) FROM ledger WHERE outcome = 'quarantined'") == [(0,)]
+    assert r.query("SELECT records FROM rule_counts WHERE entity = 'categories' AND rule = 'url_key_suffix'") == [(1,)]
+    again = r()  # re-running the finished migration writes nothing
+    assert sum(res.writes for res in again.values()) == 0
+
+
 def test_order_statuses_are_mapped_and_unknown_ones_reported(store, run):
     ok = store.records["orders"][0]
     orders = [{**ok, "source_id": str(i), "number": str(1000 + i), "status": st}

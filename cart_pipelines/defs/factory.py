@@ -152,8 +152,9 @@ def build_prepare(m: Migration) -> dg.AssetsDefinition:
         context.log.warning(f"clear_target is on: deleting current data on {tgt.describe()}: {present}")
         deleted = tgt.clear(selected)
         with staging.open().connect() as con:
-            con.execute(f"DELETE FROM id_map WHERE target = ? AND entity IN ({', '.join('?' for _ in selected)})",
-                        [tgt.name, *selected])
+            for table in ("id_map", "url_keys"):
+                con.execute(f"DELETE FROM {table} WHERE target = ? AND entity IN ({', '.join('?' for _ in selected)})",
+                            [tgt.name, *selected])
         context.log.warning(f"deleted on {tgt.describe()}: {deleted}")
         return dg.MaterializeResult(metadata={"cleared": True, "target": tgt.describe(),
                                               "deleted": dg.MetadataValue.json(deleted)})
@@ -173,7 +174,8 @@ def build_transform(m: Migration, entity: Entity) -> dg.AssetsDefinition:
             if entity.name not in config.selection():
                 clear_entity(con, entity.name)
                 return dg.MaterializeResult(metadata={"selected": False, "dagster/row_count": 0})
-            res = transform_entity(con, entity.name, config.rules(target.rules_platform()))
+            res = transform_entity(con, entity.name, config.rules(target.rules_platform()),
+                                   target=target.open().name)  # its records keep their URL keys
             present = {r[0] for r in con.execute(f"DESCRIBE transformed_{entity.name}").fetchall()}
             cols = [c for c in entity.preview_columns if c in present]
             preview = preview_md(con, f"SELECT {', '.join(cols)} FROM transformed_{entity.name}")

@@ -218,7 +218,7 @@ def migrate_slice(con: duckdb.DuckDBPyConnection, staging: Staging, target: Targ
         held = _held_url_keys(con, target, entity) if entity in URL_KEY_ENTITIES else None
         con.execute(f"SET search_path = '{SCHEMA},main'")
         try:
-            transform_entity(con, entity, settings or RuleSettings(), held_url_keys=held)
+            transform_entity(con, entity, settings or RuleSettings(), held_url_keys=held, target=target.name)
             load_entity(con, target, entity, settings)
         finally:
             con.execute("SET search_path = 'main'")

@@ -29,6 +29,7 @@ from cart_pipelines.pipeline.rules import (
     url_key,
 )
 from cart_pipelines.pipeline.staging import arrow_batches, arrow_table, cursor
+from cart_pipelines.pipeline.transform import URL_KEY_ENTITIES
 from cart_pipelines.platforms.kit.target import Target, WriteResult
 
 # target column ← (transformed column holding a source id, referenced entity)
@@ -146,6 +147,12 @@ def _record(con, target: Target, entity: str, results: str, action: str, res: Lo
                     SELECT $target, '{entity}', r.source_id, r.target_id, p.row_hash
                     FROM {results} r LEFT JOIN load_plan p USING (source_id) WHERE r.error IS NULL""",
                 {"target": target.name})
+    if entity in URL_KEY_ENTITIES:  # the key the record now holds there, for the next transform (sticky keys)
+        con.execute(f"""INSERT OR REPLACE INTO url_keys (target, entity, source_id, base, url_key)
+                        SELECT $target, '{entity}', r.source_id, coalesce(b.base, t.url_key), t.url_key
+                        FROM {results} r JOIN transformed_{entity} t USING (source_id)
+                        LEFT JOIN url_key_bases b ON b.entity = '{entity}' AND b.source_id = r.source_id
+                        WHERE r.error IS NULL""", {"target": target.name})
     con.execute(f"""INSERT INTO ledger SELECT '{entity}', source_id, 'load',
                         CASE WHEN error IS NULL THEN '{ledger.LOADED}' ELSE '{ledger.QUARANTINED}' END, NULL, error,
                         CASE WHEN error IS NULL THEN '{action}' END
@@ -276,8 +283,9 @@ def resolve_deletions(con, target: Target, entity: str, delete: bool, res: LoadR
             reader = con.execute("SELECT target_id FROM _gone").fetch_record_batch(ADOPT_BATCH)
             for batch in reader:
                 target.delete(entity, batch.column("target_id").to_pylist())
-        con.execute("DELETE FROM id_map WHERE target = ? AND entity = ? AND source_id IN (SELECT source_id FROM "
-                    "_gone)", [target.name, entity])
+        for table in ("id_map", "url_keys"):
+            con.execute(f"DELETE FROM {table} WHERE target = ? AND entity = ? AND source_id IN (SELECT source_id "
+                        "FROM _gone)", [target.name, entity])
         res.deleted_on_target = gone
     con.execute(f"""UPDATE ledger SET action = CASE
             WHEN source_id IN (SELECT source_id FROM _gone) THEN ?

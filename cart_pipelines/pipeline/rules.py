@@ -44,7 +44,8 @@ RULES: tuple[Rule, ...] = (
          "keep_guest_orders is on: then a customer is created from the order's e-mail."),
     Rule("url_key_suffix", "products,categories", "rename", "seed 000 peculiarity 7",
          "URL keys lose their category path; keys that then collide get -1, -2, ... in source-id order (a "
-         "category's key never takes the one of the hidden category rule 3 creates)."),
+         "category's key never takes the one of the hidden category rule 3 creates; a key a record holds on the "
+         "target stays its own while its source key is unchanged, and new records are numbered after it)."),
     Rule("url_key_fallback", "products,categories,manufacturers", "fill", "URL keys from names without letters",
          "URL keys are transliterated to Latin letters (Ελλάδα → ellada, 東京 → dongjing); where neither the "
          "source's key nor the name leaves any (only emoji or punctuation), the key is the entity and source id: "

@@ -45,6 +45,14 @@ CREATE TABLE IF NOT EXISTS watermarks (source VARCHAR, entity VARCHAR, updated_a
 -- Files of the source that no entity reads (a store export's coupons.jsonl), with why; shown in the report.
 CREATE TABLE IF NOT EXISTS source_notes (source VARCHAR, file VARCHAR, note VARCHAR);
 CREATE TABLE IF NOT EXISTS dry_run_plan (entity VARCHAR PRIMARY KEY, plan VARCHAR);
+-- URL keys (rule url_key_suffix): the key each record of the last transform was made from, before any -N, and
+-- the key each loaded record holds on the target with its base; a later transform leaves a loaded record its key
+-- while that base is unchanged (sticky), and new records are numbered around the keys the target holds.
+CREATE TABLE IF NOT EXISTS url_key_bases (entity VARCHAR, source_id VARCHAR, base VARCHAR,
+    PRIMARY KEY (entity, source_id));
+CREATE TABLE IF NOT EXISTS url_keys (
+    target VARCHAR, entity VARCHAR, source_id VARCHAR, base VARCHAR, url_key VARCHAR,
+    PRIMARY KEY (target, entity, source_id));
 CREATE TABLE IF NOT EXISTS id_map (
     target VARCHAR, entity VARCHAR, source_id VARCHAR, target_id VARCHAR, row_hash VARCHAR,
     loaded_at TIMESTAMPTZ DEFAULT now(), PRIMARY KEY (target, entity, source_id));

@@ -479,10 +479,37 @@ def settle_against_held(con: duckdb.DuckDBPyConnection, table: str, held: str) -
     raise RuntimeError(f"URL keys in {table} still meet held keys after 20 rounds of suffixes")
 
 
+def _url_keys_before_suffix(con: duckdb.DuckDBPyConnection, entity: str, target: str | None,
+                            held_url_keys: str | None) -> int:
+    """Rule url_key_suffix over what the target already holds. Records the base of every key (url_key_bases, for
+    the load). With a `target`: a record loaded there whose base is unchanged keeps the key it holds (sticky; it
+    leaves transformed_<entity> for _sticky until suffixing is done), and _taken lists every key the target's
+    records hold (plus `held_url_keys`' records not among them), so a new or renamed record is numbered after them
+    and never takes a key another record still holds, whatever order the load writes them in."""
+    con.execute(f"""DELETE FROM url_key_bases WHERE entity = '{entity}' AND source_id IN
+                       (SELECT source_id FROM transformed_{entity})""")
+    con.execute(f"INSERT INTO url_key_bases SELECT '{entity}', source_id, url_key FROM transformed_{entity}")
+    if not target:
+        return 0
+    holds = f"SELECT source_id, base, url_key FROM url_keys WHERE target = $target AND entity = '{entity}'"
+    others = (f" UNION ALL SELECT source_id, base, url_key FROM {held_url_keys} "
+              f"WHERE source_id NOT IN (SELECT source_id FROM ({holds}))") if held_url_keys else ""
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _taken AS {holds}{others}", {"target": target})
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE _sticky AS
+                    SELECT t.* REPLACE (k.url_key AS url_key, CASE WHEN k.url_key = k.base THEN t._rules
+                                        ELSE list_append(t._rules, 'url_key_suffix') END AS _rules)
+                    FROM transformed_{entity} t
+                    JOIN url_keys k ON k.target = $target AND k.entity = '{entity}' AND k.source_id = t.source_id
+                                   AND k.base = t.url_key""", {"target": target})
+    con.execute(f"DELETE FROM transformed_{entity} WHERE source_id IN (SELECT source_id FROM _sticky)")
+    return con.execute("SELECT count(*) FROM _sticky").fetchall()[0][0]
+
+
 def transform_entity(con: duckdb.DuckDBPyConnection, entity: str, settings: RuleSettings,
-                     held_url_keys: str | None = None) -> TransformResult:
+                     held_url_keys: str | None = None, target: str | None = None) -> TransformResult:
     """`held_url_keys`: a table of URL keys records outside this transform hold on the target (a backfill slice's
-    transform numbers its keys after them)."""
+    transform numbers its keys after them). `target`: the target's name; its records keep their URL keys (see
+    _url_keys_before_suffix)."""
     register_functions(con)
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE cand AS
@@ -495,6 +522,8 @@ def transform_entity(con: duckdb.DuckDBPyConnection, entity: str, settings: Rule
         SELECT * EXCLUDE (_skip, _quarantine) FROM decided WHERE _skip IS NULL AND _quarantine IS NULL
         ORDER BY {ORDER_BY_ID}""")
     if entity in URL_KEY_ENTITIES:
+        sticky = _url_keys_before_suffix(con, entity, target, held_url_keys)
+        held_url_keys = "_taken" if target else held_url_keys
         if held_url_keys:
             number_after_held(con, f"transformed_{entity}", held_url_keys)
         suffix_colliding_url_keys(con, f"transformed_{entity}")
@@ -504,6 +533,12 @@ def transform_entity(con: duckdb.DuckDBPyConnection, entity: str, settings: Rule
             con.execute(f"CREATE OR REPLACE TEMP TABLE _reserved AS SELECT {hidden_category_key(settings)} AS url_key")
             settle_against_held(con, "transformed_categories", "_reserved")
             con.execute("DROP TABLE _reserved")
+        if sticky:  # back among the others, in source-id order as before
+            con.execute(f"INSERT INTO transformed_{entity} SELECT * FROM _sticky")
+            con.execute(f"CREATE OR REPLACE TABLE transformed_{entity} AS SELECT * FROM transformed_{entity} "
+                        f"ORDER BY {ORDER_BY_ID}")
+        if target:
+            con.execute("DROP TABLE _sticky; DROP TABLE _taken")
     if entity == "products" and settings.applies("product_name_unique"):
         unique_product_names(con, "transformed_products")
     # The hash covers every target column, so a later run can tell unchanged rows and write nothing.
