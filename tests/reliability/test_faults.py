@@ -15,6 +15,7 @@ from cart_pipelines.platforms import registry as platforms
 from cart_pipelines.platforms.kit.emulator import EmulatorStore, Knobs
 from cart_pipelines.platforms.kit.http import HttpSettings
 from cart_pipelines.sample.generator import StoreSize, generate_store
+from helpers import as_held
 
 from . import figures
 
@@ -47,7 +48,8 @@ def test_extraction_under_a_fault_mix_loses_nothing(name, seed, truth_dir, tmp_p
             res = extract_entity(src, entity, Staging(tmp_path))
             staged = pq.read_table(Staging(tmp_path).parquet_path(entity)).to_pylist()
             with open(truth_dir / f"{entity}.jsonl", encoding="utf-8") as fh:
-                truth = [coerce_record(json.loads(line, parse_float=Decimal), SCHEMAS[entity]) for line in fh]
+                truth = [coerce_record(r, SCHEMAS[entity])
+                         for r in as_held(name, entity, [json.loads(line, parse_float=Decimal) for line in fh])]
             key = lambda r: int(r["source_id"])  # noqa: E731
             got_ids = [r["source_id"] for r in staged]
             lost += len({r["source_id"] for r in truth} - set(got_ids))
