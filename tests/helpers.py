@@ -115,3 +115,10 @@ def as_held(name, entity, rows):
         products = (cases.product_held(p, getattr(mapping, "PRODUCT_LIFECYCLE_HELD", None)) for p in rows)
         return [{**p, "variants": cases.variants_held(p, variants)} for p in products if p is not None]
     return rows
+
+
+def woocommerce_target(handle, tmp_path: Path, name: str = "refs.json"):
+    """The WooCommerce target opened against an emulator `handle`, its references kept in `tmp_path / name`."""
+    from cart_pipelines.defs.platform_resources import WooCommerceTargetResource
+    resource = WooCommerceTargetResource.resource_for_emulator(handle, tmp_path)
+    return resource.model_copy(update={"references_file": str(tmp_path / name)}).open()

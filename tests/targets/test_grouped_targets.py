@@ -5,13 +5,10 @@ grouped_as_simple_with_children_listed, and the report lists each group with its
 from decimal import Decimal
 
 import pytest
-from helpers import Run
+from helpers import Run, woocommerce_target
 
-from cart_pipelines.defs.platform_resources import WooCommerceTargetResource
 from cart_pipelines.pipeline.report import markdown
 from cart_pipelines.pipeline.rules import RuleSettings
-from cart_pipelines.platforms.kit.emulator import EmulatorStore, Knobs, running
-from cart_pipelines.platforms.woocommerce.emulator import WooCommerceEmulator
 
 
 def with_group(store):
@@ -23,19 +20,9 @@ def with_group(store):
     return store({"products": [group, *kids], "orders": [], "reviews": []})
 
 
-@pytest.fixture
-def shop(tmp_path):
-    (tmp_path / "empty").mkdir()
-    emulator = WooCommerceEmulator(EmulatorStore(tmp_path / "empty"), Knobs(rate_limit=False))
-    with running(emulator, lifetime=300) as handle:
-        handle.emulator = emulator
-        yield handle
-
-
 def test_woocommerce_holds_the_group_with_its_products(shop, store, tmp_path):
     r = Run(tmp_path / "work", with_group(store))
-    resource = WooCommerceTargetResource.resource_for_emulator(shop, tmp_path)
-    r.target = resource.model_copy(update={"references_file": str(tmp_path / "refs.json")}).open()
+    r.target = woocommerce_target(shop, tmp_path)
     woo = RuleSettings(target_platform="woocommerce")
     r(settings=woo)
     assert r.query("SELECT outcome, count(*) FROM ledger WHERE entity = 'products' AND stage = 'load' GROUP BY 1") \

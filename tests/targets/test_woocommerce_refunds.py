@@ -5,24 +5,12 @@ reads back as the line; the money check compares gross and net totals."""
 from decimal import Decimal
 
 import pytest
-from helpers import Run
+from helpers import Run, woocommerce_target
 
-from cart_pipelines.defs.platform_resources import WooCommerceTargetResource
 from cart_pipelines.pipeline import checks
 from cart_pipelines.pipeline.rules import RuleSettings
-from cart_pipelines.platforms.kit.emulator import EmulatorStore, Knobs, running
-from cart_pipelines.platforms.woocommerce.emulator import WooCommerceEmulator
 
 WOO = RuleSettings(target_platform="woocommerce")
-
-
-@pytest.fixture
-def shop(tmp_path):
-    (tmp_path / "empty").mkdir()
-    emulator = WooCommerceEmulator(EmulatorStore(tmp_path / "empty"), Knobs(rate_limit=False))
-    with running(emulator, lifetime=300) as handle:
-        handle.emulator = emulator
-        yield handle
 
 
 def test_refunds_and_lines_of_gone_products_reach_woocommerce(shop, store, tmp_path):
@@ -33,8 +21,7 @@ def test_refunds_and_lines_of_gone_products_reach_woocommerce(shop, store, tmp_p
     orders = [o, {**o, "source_id": "2", "number": "1002", "subtotal": 799.0, "grand_total": 923.75,
                   "items": [o["items"][0], gone], "refunds": [refund], "refunded_total": "100.00"}]
     r = Run(tmp_path / "work", store({"orders": orders}))
-    resource = WooCommerceTargetResource.resource_for_emulator(shop, tmp_path)
-    r.target = resource.model_copy(update={"references_file": str(tmp_path / "refs.json")}).open()
+    r.target = woocommerce_target(shop, tmp_path)
     r(settings=WOO)
     assert r.query("SELECT outcome, count(*) FROM ledger WHERE entity = 'orders' GROUP BY 1") == [("loaded", 2)]
     rules = dict(r.query("SELECT rule, records FROM rule_counts WHERE entity = 'orders'"))

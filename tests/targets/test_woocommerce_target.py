@@ -16,19 +16,7 @@ from cart_pipelines.platforms.kit.emulator import (
 )
 from cart_pipelines.platforms.kit.http import ConnectionProblem
 from cart_pipelines.platforms.woocommerce.emulator import WooCommerceEmulator
-
-
-@pytest.fixture
-def shop(tmp_path):
-    (tmp_path / "empty").mkdir()
-    emulator = WooCommerceEmulator(EmulatorStore(tmp_path / "empty"), Knobs(rate_limit=False))
-    with running(emulator, lifetime=120) as handle:
-        yield handle
-
-
-def target_for(handle, tmp_path, name="refs.json"):
-    resource = WooCommerceTargetResource.resource_for_emulator(handle, tmp_path)
-    return resource.model_copy(update={"references_file": str(tmp_path / name)}).open()
+from helpers import woocommerce_target
 
 
 def categories(n, start=1):
@@ -43,7 +31,7 @@ def customers(*emails):
 
 
 def test_batches_stay_within_100_and_the_shop_refuses_more(shop, tmp_path):
-    target = target_for(shop, tmp_path)
+    target = woocommerce_target(shop, tmp_path)
     sizes = []
     original = target.client.request
 
@@ -66,7 +54,7 @@ def test_batches_stay_within_100_and_the_shop_refuses_more(shop, tmp_path):
 
 
 def test_a_rejected_record_carries_woocommerces_message_and_the_batch_goes_on(shop, tmp_path):
-    target = target_for(shop, tmp_path)
+    target = woocommerce_target(shop, tmp_path)
     results = target.create("customers", customers("kari@example.no", "KARI@example.no", "ola@example.no"))
     assert results[0].error is None and results[2].error is None
     assert results[1].target_id is None
@@ -78,21 +66,21 @@ def test_a_rejected_record_carries_woocommerces_message_and_the_batch_goes_on(sh
 
 
 def test_find_existing_adopts_what_an_interrupted_run_created(shop, tmp_path):
-    target = target_for(shop, tmp_path)
+    target = woocommerce_target(shop, tmp_path)
     made = {r.source_id: r.target_id for r in target.create("customers", customers("a@example.no", "b@example.no"))}
     # A new run without the references file still finds them: the source id is in meta_data.
     (tmp_path / "refs.json").unlink(missing_ok=True)
-    fresh = target_for(shop, tmp_path, "other-refs.json")
+    fresh = woocommerce_target(shop, tmp_path, "other-refs.json")
     assert fresh.find_existing("customers", ["u0", "u1", "u9"]) == made
     # Categories keep no meta data: the references file finds them, and a term of the same name is adopted.
     cats = {r.source_id: r.target_id for r in target.create("categories", categories(2))}
-    assert target_for(shop, tmp_path).find_existing("categories", ["c1", "c2"]) == cats
+    assert woocommerce_target(shop, tmp_path).find_existing("categories", ["c1", "c2"]) == cats
     again = fresh.create("categories", categories(1))  # same name under the same parent: `term_exists`
     assert again[0].error is None and again[0].target_id == cats["c1"]
 
 
 def test_clear_deletes_dependants_first(shop, tmp_path):
-    target = target_for(shop, tmp_path)
+    target = woocommerce_target(shop, tmp_path)
     target.create("categories", categories(3))
     target.create("customers", customers("a@example.no"))
     assert target.clear(["customers", "categories"]) == {"customers": 1, "categories": 3}
@@ -101,7 +89,7 @@ def test_clear_deletes_dependants_first(shop, tmp_path):
 
 
 def test_order_money_is_kept_exactly(shop, tmp_path):
-    target = target_for(shop, tmp_path)
+    target = woocommerce_target(shop, tmp_path)
     cid = target.create("customers", customers("a@example.no"))[0].target_id
     product = {"source_id": "p1", "sku": "S1", "name": "Skjerf", "description": "", "price": Decimal("99.90"),
                "special_price": None, "weight": 0.5, "stock": 3, "active": True, "url_key": "skjerf",
@@ -128,14 +116,14 @@ def test_order_money_is_kept_exactly(shop, tmp_path):
 
 def test_orders_are_refused_where_woocommerce_calculates_taxes(shop, tmp_path):
     shop.emulator.calc_taxes = True
-    target = target_for(shop, tmp_path)
+    target = woocommerce_target(shop, tmp_path)
     row = pa.Table.from_pylist([{"source_id": "o1", "customer_id": "1", "items": []}])
     assert "calculates taxes" in target.create("orders", row)[0].error
 
 
 def test_pacing_stays_under_the_hosts_limit(shop, tmp_path):
     shop.emulator.limit = FixedWindow(5, 1.0)  # a host allowing 5 requests per second
-    target = target_for(shop, tmp_path)
+    target = woocommerce_target(shop, tmp_path)
     for _ in range(12):
         target.count("customers")
     assert target.client.retries == 0  # never answered 429: waited for RateLimit-Reset instead
@@ -146,7 +134,7 @@ def test_a_read_only_key_is_explained_without_secrets(tmp_path):
     emulator = WooCommerceEmulator(EmulatorStore(tmp_path / "empty"), Knobs(rate_limit=False,
                                                                             denied_scopes=("write",)))
     with running(emulator, lifetime=60) as handle:
-        target = target_for(handle, tmp_path)
+        target = woocommerce_target(handle, tmp_path)
         with pytest.raises(ConnectionProblem) as exc:
             target.create("categories", categories(1))
         assert exc.value.kind == "permission" and "Read/Write" in str(exc.value)
