@@ -54,7 +54,7 @@ def test_a_variant_that_only_shares_an_id_with_a_product_is_no_listed_variant(tm
 
 
 def test_magento_with_configurable_children_listed_migrates_each_once(tmp_path_factory, tmp_path):
-    store_dir = real_store(tmp_path_factory, "magento-children")
+    store_dir = real_store(tmp_path_factory)
     with platforms.emulate("magento", store=EmulatorStore(store_dir), knobs=Knobs(rate_limit=False)) as h:
         h.emulator.lists_children = True
         r = Run(tmp_path / "work", platforms.connect("magento", h))

@@ -4,7 +4,9 @@ of refunds, which every platform's source maps to the same canonical shape (kit/
 import json
 from decimal import Decimal
 
+from cart_pipelines.platforms import registry as platforms
 from cart_pipelines.platforms.kit import emulator_cases as cases
+from cart_pipelines.platforms.kit.emulator import EmulatorStore, Knobs
 from cart_pipelines.sample.generator import StoreSize, generate_store
 
 from helpers import as_held  # noqa: F401  (the contract tests import it from here)
@@ -12,10 +14,21 @@ from helpers import as_held  # noqa: F401  (the contract tests import it from he
 PRODUCTS = 120  # a few percent of each case is then a few records
 
 
-def real_store(tmp_path_factory, name: str):
-    d = tmp_path_factory.mktemp(name)
-    generate_store(d, seed=14, size=StoreSize.scaled(PRODUCTS))
-    return d
+_STORE: list = []  # generated once per test process: the tests only read it
+
+
+def real_store(tmp_path_factory):
+    if not _STORE:
+        d = tmp_path_factory.mktemp("real-shop")
+        generate_store(d, seed=14, size=StoreSize.scaled(PRODUCTS))
+        _STORE.append(d)
+    return _STORE[0]
+
+
+def served_orders(platform: str, store_dir) -> dict:
+    """The orders `platform`'s source reads from its emulator serving `store_dir`, by source id."""
+    with platforms.emulate(platform, store=EmulatorStore(store_dir), knobs=Knobs(rate_limit=False)) as h:
+        return {r.source_id: r.record for r in platforms.connect(platform, h).records("orders")}
 
 
 def truth(store_dir, entity: str) -> dict:

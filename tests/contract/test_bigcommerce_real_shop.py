@@ -17,7 +17,7 @@ from .real_shop import check_refunds, gone_lines, real_store, truth
 
 @pytest.fixture(scope="module")
 def store_dir(tmp_path_factory):
-    return real_store(tmp_path_factory, "bigcommerce-real")
+    return real_store(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")

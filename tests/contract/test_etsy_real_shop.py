@@ -12,7 +12,7 @@ from .real_shop import check_refunds, real_store
 
 @pytest.fixture(scope="module")
 def store_dir(tmp_path_factory):
-    return real_store(tmp_path_factory, "etsy-real")
+    return real_store(tmp_path_factory)
 
 
 def test_receipt_refunds_and_partially_refunded_receipts(store_dir):

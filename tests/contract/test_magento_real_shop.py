@@ -21,7 +21,7 @@ from .real_shop import check_refunds, gone_lines, real_store, truth
 
 @pytest.fixture(scope="module")
 def store_dir(tmp_path_factory):
-    return real_store(tmp_path_factory, "magento-real")
+    return real_store(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")

@@ -8,18 +8,17 @@ import pytest
 from cart_pipelines.platforms import registry as platforms
 from cart_pipelines.platforms.kit.emulator import EmulatorStore, Knobs
 
-from .real_shop import check_refunds, real_store
+from .real_shop import check_refunds, real_store, served_orders
 
 
 @pytest.fixture(scope="module")
 def store_dir(tmp_path_factory):
-    return real_store(tmp_path_factory, "prestashop-real")
+    return real_store(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
 def orders(store_dir):
-    with platforms.emulate("prestashop", store=EmulatorStore(store_dir), knobs=Knobs(rate_limit=False)) as h:
-        return {r.source_id: r.record for r in platforms.connect("prestashop", h).records("orders")}
+    return served_orders("prestashop", store_dir)
 
 
 def test_credit_slips_are_refunds_with_their_lines(store_dir, orders):

@@ -7,30 +7,23 @@ from decimal import Decimal
 
 import pytest
 
-from cart_pipelines.platforms import registry as platforms
 from cart_pipelines.platforms.kit import emulator_cases as cases
-from cart_pipelines.platforms.kit.emulator import EmulatorStore, Knobs
 from cart_pipelines.platforms.squarespace import mapping as squarespace
 
-from .real_shop import check_refunds, real_store, truth
+from .real_shop import check_refunds, real_store, served_orders, truth
 
 
 @pytest.fixture(scope="module")
 def store_dir(tmp_path_factory):
-    return real_store(tmp_path_factory, "long-tail-refunds")
-
-
-def orders(name, store_dir):
-    with platforms.emulate(name, store=EmulatorStore(store_dir), knobs=Knobs(rate_limit=False)) as h:
-        return {r.source_id: r.record for r in platforms.connect(name, h).records("orders")}
+    return real_store(tmp_path_factory)
 
 
 def test_ecwid_refunds_refunded_amount_and_net(store_dir):
-    check_refunds(orders("ecwid", store_dir), store_dir, ids=False, lines=False)  # Ecwid refunds have no id
+    check_refunds(served_orders("ecwid", store_dir), store_dir, ids=False, lines=False)  # Ecwid refunds have no id
 
 
 def test_squarespace_refunded_total_and_net(store_dir):
-    mine, full, partial = orders("squarespace", store_dir), 0, 0
+    mine, full, partial = served_orders("squarespace", store_dir), 0, 0
     for oid, o in truth(store_dir, "orders").items():
         back = cases.refunded_total(o)
         assert mine[oid]["refunds"] == [] and mine[oid]["refunded_total"] == (back or None), oid

@@ -20,7 +20,7 @@ OFF = Knobs(rate_limit=False)
 
 @pytest.fixture(scope="module")
 def store_dir(tmp_path_factory):
-    return real_store(tmp_path_factory, "shopify-real")
+    return real_store(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")

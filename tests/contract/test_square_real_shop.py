@@ -7,22 +7,19 @@ from decimal import Decimal
 
 import pytest
 
-from cart_pipelines.platforms import registry as platforms
-from cart_pipelines.platforms.kit.emulator import EmulatorStore, Knobs
 from cart_pipelines.platforms.square import mapping
 
-from .real_shop import check_refunds, real_store
+from .real_shop import check_refunds, real_store, served_orders
 
 
 @pytest.fixture(scope="module")
 def store_dir(tmp_path_factory):
-    return real_store(tmp_path_factory, "square-real")
+    return real_store(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
 def orders(store_dir):
-    with platforms.emulate("square", store=EmulatorStore(store_dir), knobs=Knobs(rate_limit=False)) as h:
-        return {r.source_id: r.record for r in platforms.connect("square", h).records("orders")}
+    return served_orders("square", store_dir)
 
 
 def test_refunds_refunded_total_and_net(store_dir, orders):
