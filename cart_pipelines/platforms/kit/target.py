@@ -114,31 +114,40 @@ class Target(ABC):
         return 0
 
     def create_confirmed(self, entity: str, rows: list[dict], send: Callable[[list[dict]], list[WriteResult]],
-                         attempts: int = 8) -> list[WriteResult]:
+                         attempts: int = 12) -> list[WriteResult]:
         """`send(rows)` (a create that the HTTP client does not retry blindly); when its answer is lost, the rows
         may exist anyway: those found by source id are adopted, and only the rest are sent again — so a 5xx after
-        the write, a dropped connection or a timeout never creates a record twice."""
+        the write, a dropped connection or a timeout never creates a record twice. A run again that finds records
+        the lost one wrote made progress: only runs without progress count against `attempts` (rows only shrink,
+        so this ends)."""
         done: list[WriteResult] = []
+        found_any = False
 
         def attempt(again: bool) -> list[WriteResult]:
-            nonlocal rows
+            nonlocal rows, found_any
             if again:
                 found = self.find_existing(entity, [r["source_id"] for r in rows])
                 done.extend(WriteResult(sid, tid) for sid, tid in found.items())
                 rows = [r for r in rows if r["source_id"] not in found]
+                found_any = bool(found)
             return done + (send(rows) if rows else [])
 
-        return until_confirmed(attempt, attempts)
+        return until_confirmed(attempt, attempts, progressed=lambda: found_any)
 
 
-def until_confirmed(work: Callable[[bool], list], attempts: int = 8) -> list:
+def until_confirmed(work: Callable[[bool], list], attempts: int = 12,
+                    progressed: Callable[[], bool] = lambda: False) -> list:
     """`work(again)`, a write that converges when run again after a lost answer (with `again` it first reads what
-    exists): on WriteUnconfirmed it waits and runs again, so nothing is ever resent blindly."""
-    for attempt in range(attempts):
+    exists): on WriteUnconfirmed it waits and runs again, so nothing is ever resent blindly. It gives up (the step
+    fails; a re-run resumes) after `attempts` lost answers in a row, about 36 s of waiting at twelve; a run whose
+    reads found that the previous one was applied in part (`progressed`) starts the count again."""
+    again, failures = False, 0
+    while True:
         try:
-            return work(attempt > 0)
+            return work(again)
         except WriteUnconfirmed:
-            if attempt == attempts - 1:
+            failures = 1 if progressed() else failures + 1
+            if failures >= attempts:
                 raise
-            time.sleep(min(5.0, 0.2 * 2 ** attempt))
-    raise AssertionError("unreachable")
+            again = True
+            time.sleep(min(5.0, 0.2 * 2 ** (failures - 1)))
