@@ -459,7 +459,7 @@ class ShopifyEmulator(ShopifyWrites, ShopifyBulkMutations, Emulator):
                                                          "maxCost": MAX_COST}}]})
         if self.knobs.rate_limit and not self.bucket.take(requested)[0]:
             return self.throttled(request, requested)
-        context = {"items": 0, "scopes_checked": True}
+        context = {"items": 0, "scopes_checked": True, "version": version}
         result = execute(schema(), document, root_value=self._root(), variable_values=variables,
                          context_value=context, field_resolver=field_resolver)
         actual = max(1, min(requested, sum(_result_cost(v) for v in (result.data or {}).values())))
@@ -861,6 +861,8 @@ class ShopifyEmulator(ShopifyWrites, ShopifyBulkMutations, Emulator):
 
         return {"__typename": "Refund", "id": gid("Refund", rid), "legacyResourceId": str(rid),
                 "note": r.get("reason"), "createdAt": r.get("created_at"), "updatedAt": r.get("created_at"),
+                # 2026-01+: when the refund was processed (refundCreate's processedAt, else when it was created)
+                "processedAt": r.get("processed_at") or r.get("created_at"),
                 "totalRefundedSet": bag(r["amount"]),
                 "refundLineItems": _nested([refund_line(k, rl) for k, rl in enumerate(r.get("lines") or [])],
                                            "RefundLineItem")}

@@ -7,6 +7,10 @@
   `limit: Int = 10000` argument (https://shopify.dev/changelog/uncapped-graphql-counts); 2025-01 has it on
   productsCount and ordersCount only, and clients of 2025-07+ (ours asks for 2025-10) send it on customersCount
   and collectionsCount too. So the effective schema is the published one plus those arguments.
+- A second documented extension (REFUND_DATES_VERSION): 2026-01 added `processedAt` to `RefundInput` and to
+  `Refund` (https://shopify.dev/changelog/set-processed-at-in-refund-create: "If you don't provide a
+  `processedAt` value, then the current timestamp is used by default"). The emulator's refundCreate refuses it in
+  requests to an older version, as that version's schema does (emulator_writes.py).
 - Without the spec file the emulator falls back to its hand-written SDL (a subset, same type names) and warns
   once: the default test suite then still runs; tests/conformance/test_shopify_spec.py skips.
 - Unmodelled fields (field_resolver): a field the emulator's resolvers do not provide answers what its type
@@ -32,6 +36,9 @@ from pathlib import Path
 
 from graphql import (
     GraphQLArgument,
+    GraphQLField,
+    GraphQLInputField,
+    GraphQLInputObjectType,
     GraphQLEnumType,
     GraphQLError,
     GraphQLInt,
@@ -49,6 +56,7 @@ from graphql import (
 from graphql.language import StringValueNode
 
 SPEC_VERSION = "2025-01"
+REFUND_DATES_VERSION = "2026-01"  # RefundInput.processedAt and Refund.processedAt from this version on
 # repo root = parents[3]; ../shared is the folder next to the checkout (a worktree's is the same one)
 SPEC_FILE = (Path(__file__).resolve().parents[3] / ".." / "shared" / "specs" / "shopify"
              / f"admin_schema_{SPEC_VERSION}.json.gz")
@@ -81,6 +89,13 @@ def extend(schema: GraphQLSchema) -> GraphQLSchema:
             field.args["limit"] = GraphQLArgument(GraphQLInt, default_value=COUNT_LIMIT_DEFAULT,
                                                   description="2025-07+: the upper bound on the count; null "
                                                               "for no limit (emulator extension of 2025-01).")
+    refund_input, refund, when = (schema.type_map.get(n) for n in ("RefundInput", "Refund", "DateTime"))
+    if isinstance(refund_input, GraphQLInputObjectType) and when is not None and "processedAt" not in refund_input.fields:
+        refund_input.fields["processedAt"] = GraphQLInputField(
+            when, description="2026-01+: when the refund was processed; now when not given (emulator extension).")
+    if isinstance(refund, GraphQLObjectType) and when is not None and "processedAt" not in refund.fields:
+        refund.fields["processedAt"] = GraphQLField(GraphQLNonNull(when), description="2026-01+: when the refund "
+                                                    "was processed (emulator extension of 2025-01).")
     return schema
 
 

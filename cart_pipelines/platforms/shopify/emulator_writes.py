@@ -18,7 +18,9 @@ Documented behaviour followed (shopify.dev, Admin GraphQL API, found with the se
   refunded; the order then has the refund in `refunds`, `totalRefundedSet`, and `displayFinancialStatus`
   PARTIALLY_REFUNDED or, once all it received went back, REFUNDED
   (https://shopify.dev/docs/api/admin-graphql/latest/mutations/refundCreate, input-objects/RefundInput and
-  OrderTransactionInput);
+  OrderTransactionInput); from 2026-01 `processedAt` dates the refund (Refund.processedAt; `createdAt` stays the
+  moment it was written; without it, now), an older version's RefundInput has no such field
+  (https://shopify.dev/changelog/set-processed-at-in-refund-create);
 - `metafieldsSet` (at most 25 per call) / `metafieldsDelete` on any owner, the shop included;
 - per-record problems are `userErrors [{field, message, code}]` at HTTP 200; every mutation costs 10 points of
   the same leaky bucket as queries (several aliased mutations in one request cost 10 each);
@@ -38,6 +40,7 @@ from decimal import Decimal
 from graphql import GraphQLError
 
 from cart_pipelines.platforms.kit import emulator_cases as cases
+from cart_pipelines.platforms.shopify.emulator_schema import REFUND_DATES_VERSION
 
 METAFIELDS_SET_MAX = 25
 # our userError codes -> ProductSetUserErrorCode values (the payload's error type has its own enum)
@@ -488,6 +491,13 @@ class ShopifyWrites:
         from cart_pipelines.platforms.shopify.emulator import ORDER_STATUS, gid, order_transactions
 
         self._deny_write("orders")
+        version = (info.context or {}).get("version")  # the request path's; none in a bulk run (its request's)
+        if "processedAt" in input and version and version < REFUND_DATES_VERSION and version != "unstable":
+            # the version's RefundInput has no such field: graphql-ruby refuses the variable, nothing runs
+            raise GraphQLError("Variable $input of type RefundInput! was provided invalid value for processedAt "
+                               "(Field is not defined on RefundInput)", extensions={
+                                   "value": input, "problems": [{"path": ["processedAt"],
+                                                                 "explanation": "Field is not defined on RefundInput"}]})
         num = _num(input.get("orderId"), "Order")
         with self.store.lock:  # one refund at a time per shop: each is checked against what the last left
             order = self.store.get("orders", num) if num is not None else None
@@ -555,8 +565,10 @@ class ShopifyWrites:
                 financial, fulfillment, _ = ORDER_STATUS.get(order.get("status"), ("PENDING", "UNFULFILLED", False))
                 rec.update(financial=financial, fulfillment=fulfillment)
             held = cases.refunds(order)
+            now = _now()
             refund = {"source_id": str(num * 10 + len(held) + 1), "amount": str(amount),
-                      "reason": input.get("note"), "created_at": _now(), "lines": lines}
+                      "reason": input.get("note"), "created_at": now, "processed_at": input.get("processedAt") or now,
+                      "lines": lines}
             rec["refunds"] = held + [refund]
             rec["transactions"] = transactions + new_tx
             received = sum((Decimal(t["amount"]) for t in rec["transactions"]

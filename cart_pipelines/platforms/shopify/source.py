@@ -42,6 +42,7 @@ from cart_pipelines.platforms.kit.http import (
 from cart_pipelines.platforms.kit.source import Slice, Source, SourceRecord
 
 API_VERSION = "2025-10"
+REFUND_DATES_VERSION = "2026-01"  # the first version whose RefundInput and Refund have processedAt
 PAGE_SIZE = 250  # Shopify's maximum `first`; cost-heavy entities use less (see Spec.page_size)
 MAX_QUERY_COST = 1000
 BULK_THRESHOLD = 2_000  # records of an entity above which a bulk operation beats cursor pages (paced by cost)

@@ -32,6 +32,7 @@ from cart_pipelines.platforms.shopify import target_map as m
 from cart_pipelines.platforms.shopify.source import (
     API_VERSION,
     MAX_QUERY_COST,
+    REFUND_DATES_VERSION,
     ShopifySource,
 )
 from cart_pipelines.platforms.shopify.target_bulk import (
@@ -66,6 +67,11 @@ REFUND_STATE = ("query($id: ID!) { node(id: $id) { ... on Order { id transaction
                 "gateway amountSet { shopMoney { amount } } } refunds(first: 50) { note totalRefundedSet { shopMoney "
                 "{ amount } } } lineItems(first: 100) { nodes { id quantity customAttributes { key value } } } } } }")
 REFUND_STATE_COST = 1 + 2 + 2 + 100 * 2  # the order, its two lists of objects, its line items (a connection)
+
+
+def _at_least(version: str, wanted: str) -> bool:
+    """Whether Admin API `version` (YYYY-MM, or "unstable": the newest) is `wanted` or later."""
+    return version == "unstable" or version >= wanted
 
 
 def gid(kind: str, id_) -> str:
@@ -116,6 +122,16 @@ class ShopifyTarget(Target):
                  bulk_threshold: int | None = BULK_THRESHOLD):
         self.api = ShopifySource.connect(shop_url, {"access_token": access_token, "api_version": api_version},
                                          settings=settings, bulk_threshold=None)
+        # Refunds keep the source's date (RefundInput.processedAt) from API 2026-01 on: an older configured version
+        # writes and reads refunds through 2026-01 (Shopify serves every supported version to the same app), paced
+        # by the same cost budget, since it is the same bucket.
+        self.refunds_api = self.api
+        if not _at_least(api_version, REFUND_DATES_VERSION):
+            self.refunds_api = ShopifySource.connect(shop_url, {"access_token": access_token,
+                                                                "api_version": REFUND_DATES_VERSION},
+                                                     settings=settings, bulk_threshold=None)
+            self.refunds_api.budget = self.api.budget
+            self.refunds_api.client.on_response = self.api.budget.observe
         self.bulk_threshold = bulk_threshold  # rows of one write above which it goes as a bulk mutation (None: never)
         if bulk_threshold is not None:  # the loader hands over up to a bulk operation's worth of rows at a time
             self.max_batch = BULK_MAX_LINES
@@ -130,7 +146,7 @@ class ShopifyTarget(Target):
 
     # --- transport
     def _run(self, field: str, arg: str, arg_type: str, payload_sel: str, inputs: list[dict],
-             extra: str = "", what: str = "", idempotent: bool = True) -> list[dict | str]:
+             extra: str = "", what: str = "", idempotent: bool = True, api=None) -> list[dict | str]:
         """One request of aliased mutations; a request Shopify refuses as a whole (an invalid value in one
         input) is retried one input at a time, so only that record fails, with Shopify's message. Creates go
         with `idempotent=False` (see Target.create_confirmed)."""
@@ -141,19 +157,19 @@ class ShopifyTarget(Target):
                         for k in range(len(inputs)))
         variables = {f"v{k}": v for k, v in enumerate(inputs)}
         try:
-            data = self.api.query(f"mutation({heads}) {{ {body} }}", variables, cost=10 * len(inputs),
-                                  what=what or f"{field} ×{len(inputs)}", idempotent=idempotent)
+            data = (api or self.api).query(f"mutation({heads}) {{ {body} }}", variables, cost=10 * len(inputs),
+                                           what=what or f"{field} ×{len(inputs)}", idempotent=idempotent)
         except ConnectionProblem as exc:
             if exc.kind != "bad_request":
                 raise
             if len(inputs) == 1:
                 return [str(exc)]
             return [r for one in inputs
-                    for r in self._run(field, arg, arg_type, payload_sel, [one], extra, what, idempotent)]
+                    for r in self._run(field, arg, arg_type, payload_sel, [one], extra, what, idempotent, api)]
         return [data[f"m{k}"] for k in range(len(inputs))]
 
-    def _query(self, text: str, variables: dict | None = None, cost: int = 1, what: str = "") -> dict:
-        return self.api.query(text, variables, cost=cost, what=what)
+    def _query(self, text: str, variables: dict | None = None, cost: int = 1, what: str = "", api=None) -> dict:
+        return (api or self.api).query(text, variables, cost=cost, what=what)
 
     def location(self) -> str:
         if self._location is None:
@@ -235,8 +251,8 @@ class ShopifyTarget(Target):
     def _sync_refunds(self, row: dict, target_id: str) -> list[str]:
         """Write the row's refunds the order does not hold yet; Shopify's messages for those it refused."""
         oid = gid("Order", target_id)
-        order = self._query(REFUND_STATE, {"id": oid}, cost=REFUND_STATE_COST,
-                            what=f"the refunds of order {row['source_id']}")["node"]
+        order = self.refunds_api.query(REFUND_STATE, {"id": oid}, cost=REFUND_STATE_COST,
+                                       what=f"the refunds of order {row['source_id']}")["node"]
         if order is None:
             return [f"order {target_id} is not on Shopify"]
         inputs = m.refund_inputs(row, order)
@@ -245,7 +261,7 @@ class ShopifyTarget(Target):
         errors = []
         for start in range(0, len(inputs), BATCH):
             answers = self._run("refundCreate", "input", "RefundInput!", "refund { id }", inputs[start:start + BATCH],
-                                what=f"refunds of order {row['source_id']}", idempotent=False)
+                                what=f"refunds of order {row['source_id']}", idempotent=False, api=self.refunds_api)
             for ans in answers:
                 if isinstance(ans, str):
                     errors.append(ans)
@@ -290,12 +306,13 @@ class ShopifyTarget(Target):
 
     def _nodes(self, entity: str, selection: str, node_cost: int):
         root, kind = ROOT[entity]
+        api = self.refunds_api if entity == "orders" else self.api  # orders read their refunds' processedAt
         first = max(1, min(250, (MAX_QUERY_COST - 2) // node_cost))
         after = None
         while True:
             data = self._query(f"query($a: String) {{ {root}(first: {first}, after: $a) {{ pageInfo {{ hasNextPage "
                                f"endCursor }} nodes {{ {selection} }} }} }}", {"a": after},
-                               cost=2 + first * node_cost, what=f"a page of {root}")[root]
+                               cost=2 + first * node_cost, what=f"a page of {root}", api=api)[root]
             for node in data["nodes"]:
                 yield self._complete(kind, node)
             if not data["pageInfo"]["hasNextPage"]:

@@ -215,7 +215,10 @@ def refund_inputs(row: dict, order: dict) -> list[dict] | str:
     out = []
     for r in missing:
         amount = Decimal(str(r.get("amount") or 0)).quantize(CENT)
+        when = r.get("created_at")
         one = {"orderId": order["id"], "note": r.get("reason") or None, "notify": False,
+               # the source's refund date (API 2026-01+); without one Shopify dates it now
+               **({"processedAt": when.isoformat() if hasattr(when, "isoformat") else str(when)} if when else {}),
                "refundLineItems": [{"lineItemId": lines[str(ln["item_id"])], "quantity": int(ln["qty"]),
                                     "restockType": "NO_RESTOCK"} for ln in r.get("lines") or []
                                    if str(ln.get("item_id")) in lines and (ln.get("qty") or 0) > 0]}
@@ -240,7 +243,7 @@ LINE = (f"title sku quantity product {{ id }} originalUnitPriceSet {{ shopMoney 
         f"taxLines {{ priceSet {{ shopMoney {{ amount }} }} }} customAttributes {{ key value }}")
 ADDRESS = "id firstName lastName company address1 city zip province provinceCode countryCodeV2 phone"
 REFUNDS = 10  # refunds read back with an order (Order.refunds is a list, not a connection)
-REFUND = "id note createdAt totalRefundedSet { shopMoney { amount } }"
+REFUND = "id note createdAt processedAt totalRefundedSet { shopMoney { amount } }"  # read at 2026-01+
 PAGE = "pageInfo { hasNextPage endCursor }"
 NESTED = {"Product": {"variants": (VARIANT, 6), "media": (MEDIA, 2), "collections": ("id", 1)},
           "Order": {"lineItems": (LINE, 8)}}
@@ -375,10 +378,10 @@ def read_order(n: dict) -> dict:
 
 
 def read_refund(r: dict) -> dict:
-    """A refund as Shopify holds it: the note is the source's reason; Shopify dates a refund when it is created (the
-    source's date is not kept) and its lines are not read back here."""
+    """A refund as Shopify holds it: the note is the source's reason, its date `processedAt` (the source's refund
+    date, written with refundCreate; `createdAt` is when it was written); its lines are not read back here."""
     return {"source_id": _id(r["id"]), "amount": _amount(r.get("totalRefundedSet")), "reason": r.get("note") or None,
-            "created_at": r.get("createdAt"), "lines": []}
+            "created_at": r.get("processedAt") or r.get("createdAt"), "lines": []}
 
 
 READ = {"categories": read_category, "products": read_product, "customers": read_customer, "orders": read_order}
