@@ -110,14 +110,22 @@ TARGET_NET = "t.grand_total - coalesce(t.refunded_total, 0)"
 def money_totals_match(con, target: Target) -> tuple[bool, dict]:
     """Order money on the target equals the source, field by field and in total, for every loaded order; and the
     net totals (after refunds) too where the target holds refunds. Where it does not, the orders with refunds are
-    counted (`refunds_not_carried`; the report lists them) and only gross totals are compared."""
+    counted (`refunds_not_carried`; the report lists them) and only gross totals are compared. Orders whose refunds
+    a target rule kept off the target (refunds_of_unpaid_order_listed; the report lists each refund) are compared
+    gross, and counted as `refunds_listed_by_rule`."""
+    listed = ("(SELECT source_id FROM transformed_orders "
+              "WHERE list_contains(_rules, 'refunds_of_unpaid_order_listed'))"
+              if _table_exists(con, "transformed_orders") else "(SELECT NULL::VARCHAR AS source_id WHERE false)")
     with _target_tables(con, target, "orders"):
         sums = ", ".join(f"sum(s.{f}) AS source_{f}, sum(t.{f}) AS target_{f}" for f in MONEY_FIELDS)
         mismatch = " OR ".join(f"s.{f} IS DISTINCT FROM t.{f}" for f in MONEY_FIELDS)
         refunded = f"{SOURCE_NET} IS DISTINCT FROM s.grand_total"
         if target.holds_refunds:
-            mismatch += f" OR {SOURCE_NET} IS DISTINCT FROM {TARGET_NET}"
-            net = f"sum({SOURCE_NET}) AS source_net_total, sum({TARGET_NET}) AS target_net_total"
+            # what the target was to keep: the net, or the order as placed where its refunds are listed instead
+            kept = f"CASE WHEN s.source_id IN {listed} THEN s.grand_total ELSE {SOURCE_NET} END"
+            mismatch += f" OR {kept} IS DISTINCT FROM {TARGET_NET}"
+            net = (f"sum({kept}) AS source_net_total, sum({TARGET_NET}) AS target_net_total, "
+                   f"count(*) FILTER (WHERE s.source_id IN {listed}) AS refunds_listed_by_rule")
         else:
             net = f"sum({SOURCE_NET}) AS source_net_total, count(*) FILTER (WHERE {refunded}) AS refunds_not_carried"
         row = con.execute(f"""
@@ -132,6 +140,11 @@ def money_totals_match(con, target: Target) -> tuple[bool, dict]:
         facts[f"source_{f}"] == facts[f"target_{f}"] for f in MONEY_FIELDS + (("net_total",) if target.holds_refunds
                                                                                else ()))
     return ok, facts
+
+
+def _table_exists(con, name: str) -> bool:
+    return con.execute("SELECT count(*) FROM (SELECT table_name AS n FROM duckdb_tables() UNION ALL "
+                       "SELECT view_name FROM duckdb_views()) WHERE n = ?", [name]).fetchall()[0][0] > 0
 
 
 def url_keys_unique(con, target: Target, entity: str) -> tuple[bool, dict]:

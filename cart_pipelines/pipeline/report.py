@@ -24,7 +24,8 @@ def build(con: duckdb.DuckDBPyConnection, settings: dict | None = None, accepted
     refunds, `holds_refunds` false) refunds_not_carried.csv there (written by DuckDB from the catalog, so no list
     passes through Python)."""
     csvs = {"redirects": (redirects_sql(con), ("old_url", "new_url", "entity", "source_id")),
-            "password_resets": (password_resets_sql(con, accepted_hashes), ("source_id", "email", "reason"))}
+            "password_resets": (password_resets_sql(con, accepted_hashes), ("source_id", "email", "reason")),
+            "refunds_by_target_rule": (refunds_by_target_rule_sql(con), RULED_REFUND_COLUMNS)}
     if not holds_refunds:  # computed once into a temp table: counted, written and sampled from there
         con.execute(f"CREATE OR REPLACE TEMP TABLE report_refunds_not_carried AS {refunds_not_carried_sql(con)}")
         csvs["refunds_not_carried"] = ("SELECT * FROM report_refunds_not_carried ORDER BY TRY_CAST(source_id AS "
@@ -32,13 +33,15 @@ def build(con: duckdb.DuckDBPyConnection, settings: dict | None = None, accepted
     counted = {}
     for name, (sql, header) in csvs.items():
         counted[name] = con.execute(f"SELECT count(*) FROM ({sql})").fetchall()[0][0]
-        if directory is not None and (counted[name] or name != "refunds_not_carried"):
+        if directory is not None and (counted[name] or name not in OPTIONAL_CSVS):
             Path(directory).mkdir(parents=True, exist_ok=True)
             write_csv(con, Path(directory) / f"{name}.csv", header, sql)
     refund_rows = con.execute(f"{csvs['refunds_not_carried'][0]} LIMIT 50").fetchall() if counted.get(
         "refunds_not_carried") else []
     if not holds_refunds:
         con.execute("DROP TABLE report_refunds_not_carried")
+    ruled_rows = con.execute(f"{csvs['refunds_by_target_rule'][0]} LIMIT 50").fetchall() if counted[
+        "refunds_by_target_rule"] else []
     entities = [ledger.summarize(con, e).as_dict() for e in ENTITY_NAMES]
     rules = [{"entity": e, "rule": r, "records": n,
               "description": (RULES_BY_NAME[r].description if r in RULES_BY_NAME else SCOPE_RULES.get(r, ""))}
@@ -67,6 +70,12 @@ def build(con: duckdb.DuckDBPyConnection, settings: dict | None = None, accepted
         "refunds_not_carried": [dict(zip(REFUND_COLUMNS, (r[0], r[1], r[2], str(r[3]), str(r[4]))))
                                 for r in refund_rows],
         "refunds_not_carried_count": counted.get("refunds_not_carried", 0),
+        # refunds a target rule changed (refunds_of_unpaid_order_listed: not on the target; refund_date_not_kept:
+        # there, dated the day they were written), each with its source amount and date (first 50; all in the CSV)
+        "refunds_by_target_rule": [dict(zip(RULED_REFUND_COLUMNS, (*r[:4], None if r[4] is None else str(r[4]),
+                                                                   None if r[5] is None else str(r[5]), r[6])))
+                                   for r in ruled_rows],
+        "refunds_by_target_rule_count": counted["refunds_by_target_rule"],
         "reserved_emails": reserved_emails(con),
         "grouped_as_simple": grouped_as_simple(con),
     }
@@ -106,6 +115,15 @@ def markdown(report: dict) -> str:
                   "|---|---|---|---|---|"]
         lines += [f"| {r['source_id']} | {r['order_number']} | {r['refunds']} | {r['refunded_total']} | "
                   f"{r['grand_total']} |" for r in report["refunds_not_carried"]]
+    if report.get("refunds_by_target_rule_count"):
+        lines += ["", f"## Refunds the target could not take as the source had them "
+                      f"({report['refunds_by_target_rule_count']})", "",
+                  "By target rule: `refunds_of_unpaid_order_listed` — the order is there as placed, this refund is "
+                  "not (the target refuses refunds of an unpaid order); `refund_date_not_kept` — the refund is "
+                  "there, dated the day it was written (all in refunds_by_target_rule.csv).", "",
+                  "| order | number | rule | refund | amount | source date | reason |", "|---|---|---|---|---|---|---|"]
+        lines += [f"| {r['source_id']} | {r['order_number']} | {r['rule']} | {r['refund_id'] or '-'} | {r['amount']} "
+                  f"| {r['refunded_at'] or '-'} | {r['reason'] or '-'} |" for r in report["refunds_by_target_rule"]]
     grouped = report.get("grouped_as_simple") or {}
     if grouped.get("count"):
         lines += ["", f"## Grouped products written as products of their own ({grouped['count']})", "",
@@ -191,6 +209,31 @@ def password_resets_sql(con: duckdb.DuckDBPyConnection, accepted: tuple[str, ...
 
 
 REFUND_COLUMNS = ("source_id", "order_number", "refunds", "refunded_total", "grand_total")
+RULED_REFUND_COLUMNS = ("source_id", "order_number", "rule", "refund_id", "amount", "refunded_at", "reason")
+OPTIONAL_CSVS = ("refunds_not_carried", "refunds_by_target_rule")  # written only when they have rows
+REFUND_RULES = ("refunds_of_unpaid_order_listed", "refund_date_not_kept")
+
+
+def refunds_by_target_rule_sql(con: duckdb.DuckDBPyConnection) -> str:
+    """Each refund of a loaded order that a target rule changed, as the source had it: (order source id, number,
+    rule, refund source id, amount, source date, reason). An order with a refunded amount but no refund list
+    (some platforms give only the amount) is one row of that amount."""
+    if not (_exists(con, "transformed_orders") and _exists(con, "staged_orders")):
+        return ("SELECT NULL::VARCHAR, NULL::VARCHAR, NULL::VARCHAR, NULL::VARCHAR, NULL::DECIMAL(12,2), "
+                "NULL::TIMESTAMPTZ, NULL::VARCHAR WHERE false")
+    ruled = " OR ".join(f"list_contains(_rules, '{r}')" for r in REFUND_RULES)
+    return f"""
+        SELECT t.source_id, t.order_number, t.rule, s.r.source_id AS refund_id,
+               coalesce(s.r.amount, s.refunded_total) AS amount, s.r.created_at AS refunded_at, s.r.reason AS reason
+        FROM (SELECT source_id, order_number,
+                     CASE WHEN list_contains(_rules, '{REFUND_RULES[0]}') THEN '{REFUND_RULES[0]}'
+                          ELSE '{REFUND_RULES[1]}' END AS rule
+              FROM transformed_orders WHERE ({ruled}) AND source_id IN {LOADED.format(e='orders')}) t
+        JOIN (SELECT o.source_id, o.refunded_total, u.r
+              FROM (SELECT source_id, refunded_total, refunds FROM staged_orders
+                    QUALIFY row_number() OVER (PARTITION BY source_id ORDER BY _ordinal) = 1) o
+              LEFT JOIN LATERAL (SELECT unnest(o.refunds) AS r) u ON true) s ON s.source_id = t.source_id
+        ORDER BY TRY_CAST(t.source_id AS BIGINT), t.source_id, s.r.created_at, refund_id"""
 
 
 def refunds_not_carried_sql(con: duckdb.DuckDBPyConnection) -> str:

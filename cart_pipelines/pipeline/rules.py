@@ -98,6 +98,13 @@ RULES: tuple[Rule, ...] = (
          "A grouped product is written as a product of its own with the price the source shows for it; its "
          "products load as the products they are, and the report lists each group with its products' source ids "
          "for the shop owner to link them (a collection, a bundle app)."),
+    Rule("refund_date_not_kept", "orders", "map", "target: BigCommerce (a refund request has no date)",
+         "A refund reaches the target with its amount, reason and lines, but dated the day it was written: the "
+         "target's refund request takes no date. The report lists each such refund with its source date."),
+    Rule("refunds_of_unpaid_order_listed", "orders", "map", "target: BigCommerce (no refund of an unpaid order)",
+         "An order that is not paid (it would be Pending on the target) and has refunds migrates with its lines and "
+         "totals as placed; its refunds are not written (the target refuses a refund of an unpaid order, and the "
+         "order's status must stay what the source says). The report lists each of those refunds with its amount."),
 )
 RULES_BY_NAME = {r.name: r for r in RULES}
 
@@ -111,9 +118,18 @@ SCOPE_RULES = {
 # Target platform → the target rules (above) its API needs; "mystore" (also the local target) needs none.
 TARGET_RULES: dict[str, tuple[str, ...]] = {
     "bigcommerce": ("product_name_unique", "customer_name_required", "review_title_required",
-                    "review_status_nearest", "grouped_as_simple_with_children_listed"),
+                    "review_status_nearest", "grouped_as_simple_with_children_listed", "refund_date_not_kept",
+                    "refunds_of_unpaid_order_listed"),
     "woocommerce": ("order_item_as_fee",),
     "shopify": ("grouped_as_simple_with_children_listed",),
+}
+
+# Target platform → the order statuses (after order_status_mapping) it takes a refund on: BigCommerce refuses a
+# refund of an order before payment ("You must receive payment of the order before you can issue a refund", Pending
+# and Incomplete; the status our BigCommerce target writes for new and unmapped statuses). Rule
+# refunds_of_unpaid_order_listed.
+REFUNDABLE_STATUSES: dict[str, tuple[str, ...]] = {
+    "bigcommerce": ("processing", "completed", "cancelled", "refunded", "on_hold"),
 }
 
 

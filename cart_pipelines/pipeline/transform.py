@@ -17,6 +17,7 @@ from cart_pipelines.pipeline.rules import (
     GUEST_PREFIX,
     HIDDEN_CATEGORY_ID,
     MAX_CATEGORY_DEPTH,
+    REFUNDABLE_STATUSES,
     RuleSettings,
     derived_title,
     filled,
@@ -280,6 +281,30 @@ def _products_gone(con, rel: str = "cand") -> str:
         WHERE i.product_id IS NOT NULL AND i.product_id NOT IN {staged})"""
 
 
+HAS_REFUNDS = "(len(coalesce(refunds, [])) > 0 OR coalesce(refunded_total, 0) > 0)"
+
+
+def _refunds_not_taken(s: RuleSettings) -> str:
+    """Target rule refunds_of_unpaid_order_listed: whether an order's refunds stay off the target because it would
+    be unpaid there (a status the target takes no refund on); false where the rule does not apply."""
+    if not s.applies("refunds_of_unpaid_order_listed"):
+        return "false"
+    paid = ", ".join(sql_text(v) for v in REFUNDABLE_STATUSES[s.target_platform])
+    return f"({HAS_REFUNDS} AND coalesce({_status_sql(s)}, '') NOT IN ({paid}))"
+
+
+def _refund_rules(s: RuleSettings) -> str:
+    """Target rules refunds_of_unpaid_order_listed and refund_date_not_kept (BigCommerce) on an order's _rules."""
+    out = "[]::VARCHAR[]"
+    if s.applies("refunds_of_unpaid_order_listed"):
+        out = (f"CASE WHEN {_refunds_not_taken(s)} THEN ['refunds_of_unpaid_order_listed'] "
+               f"ELSE []::VARCHAR[] END")
+    if s.applies("refund_date_not_kept"):
+        out += (f" || CASE WHEN len(coalesce(refunds, [])) > 0 AND NOT {_refunds_not_taken(s)} "
+                f"THEN ['refund_date_not_kept'] ELSE []::VARCHAR[] END")
+    return out
+
+
 def _item_as_fee(s: RuleSettings) -> str:
     """Target rule order_item_as_fee (WooCommerce): counted where a line has no product (the target writes it as a
     fee line)."""
@@ -327,10 +352,13 @@ def orders_sql(con, s: RuleSettings) -> str:
            {filled("customer_first_name", s.order_first_name)} AS customer_first_name,
            {filled("customer_last_name", s.order_last_name)} AS customer_last_name,
            {_status_sql(s)} AS status, currency, subtotal, shipping, tax, discount, grand_total,
-           coalesce(refunds, []) AS refunds,
-           coalesce(refunded_total, CASE WHEN len(coalesce(refunds, [])) > 0
-                                         THEN list_sum(list_transform(refunds, lambda r: r.amount)) END)
-               AS refunded_total,
+           -- refunds the target refuses (rule refunds_of_unpaid_order_listed) stay off it: listed in the report
+           CASE WHEN {_refunds_not_taken(s)} THEN coalesce(refunds, [])[1:0] ELSE coalesce(refunds, []) END
+               AS refunds,
+           CASE WHEN NOT {_refunds_not_taken(s)}
+                THEN coalesce(refunded_total, CASE WHEN len(coalesce(refunds, [])) > 0
+                                                   THEN list_sum(list_transform(refunds, lambda r: r.amount)) END)
+                END AS refunded_total,
            list_transform(coalesce(items, []), lambda i: struct_pack(
                source_id := i.source_id,
                product_source_id := CASE WHEN NOT list_contains(gone_ids, i.product_id) THEN i.product_id END,
@@ -352,6 +380,7 @@ def orders_sql(con, s: RuleSettings) -> str:
              || CASE WHEN list_bool_or(list_transform(coalesce(items, []), lambda i: list_contains(gone_ids, i.product_id)))
                      THEN ['order_item_product_gone'] ELSE []::VARCHAR[] END
              || {_item_as_fee(s)}
+             || {_refund_rules(s)}
              || CASE WHEN _to_parent THEN ['variant_listed_as_product'] ELSE []::VARCHAR[] END
                AS _rules,
            CASE WHEN customer_source_id IS NULL THEN 'order_needs_customer' END AS _skip,
