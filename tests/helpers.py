@@ -102,8 +102,8 @@ class Run:
 
 def as_held(name, entity, rows):
     """The store as a shop on platform `name` holds it: review statuses and variants it has no word for folded as
-    its mapping declares from its docs (REVIEW_STATUS_HELD, VARIANT_STATUS_HELD, PRODUCT_LIFECYCLE_HELD;
-    kit/emulator_cases.py)."""
+    its mapping declares from its docs (REVIEW_STATUS_HELD, VARIANT_STATUS_HELD, PRODUCT_LIFECYCLE_HELD; orders
+    with the refunds the emulator serves, as REFUNDS_HELD says a refund keeps them; kit/emulator_cases.py)."""
     try:
         mapping = importlib.import_module(f"cart_pipelines.platforms.{name}.mapping")
     except ModuleNotFoundError:
@@ -111,6 +111,8 @@ def as_held(name, entity, rows):
     reviews, variants = getattr(mapping, "REVIEW_STATUS_HELD", None), getattr(mapping, "VARIANT_STATUS_HELD", True)
     if entity == "reviews":
         return [h for h in (cases.review_held(r, reviews) for r in rows) if h is not None]
+    if entity == "orders" and getattr(mapping, "REFUNDS_HELD", None) is not None:
+        return [cases.refunds_held(o, mapping.REFUNDS_HELD) for o in rows]
     if entity == "products":
         products = (cases.product_held(p, getattr(mapping, "PRODUCT_LIFECYCLE_HELD", None)) for p in rows)
         return [{**p, "variants": cases.variants_held(p, variants)} for p in products if p is not None]

@@ -64,6 +64,19 @@ def refunded_total(order: dict) -> Decimal:
     return sum((_money(r["amount"]) for r in refunds(order)), Decimal(0))
 
 
+def refunds_held(order: dict, held: dict) -> dict:
+    """The order with its refunds as a platform holds them, `held` saying whether a refund keeps its reason
+    (`reasons`) and lines (`lines`): refunds, refunded_total and net_total (the total less what went back)."""
+    out = [{"source_id": str(r["source_id"]), "amount": _money(r["amount"]),
+            "reason": r.get("reason") if held.get("reasons") else None,
+            "created_at": r.get("created_at") or order.get("updated_at") or order.get("created_at"),
+            "lines": list(r.get("lines") or []) if held.get("lines") else []} for r in refunds(order)]
+    back = sum((r["amount"] for r in out), Decimal(0))
+    grand = order.get("grand_total")
+    return {**order, "refunds": out, "refunded_total": back if out else None,
+            "net_total": _money(grand) - back if out and grand is not None else None}
+
+
 def product_gone(order: dict, line: int) -> bool:
     """Whether line `line` of the order names a product that was deleted since (the line keeps sku and name)."""
     return line == 0 and picks(order) and every(order["source_id"], GONE_PRODUCT_EVERY, 7)

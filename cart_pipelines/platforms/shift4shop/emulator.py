@@ -21,7 +21,8 @@ streamdata-gallery-organizations/3dcart `_listings/3dcart/3dcartwebapiv1orders-g
   MainImageFile, ImageGalleryList, OptionSetList with OptionList, AdvancedOptionList, DateCreated, LastUpdate, ...),
   Customer (Billing*/Shipping* address, MailList, Enabled; no dates), Order (InvoiceNumberPrefix/InvoiceNumber,
   OrderStatusID, Billing*, ShipmentList, OrderItemList, SalesTax..3, OrderDiscount, OrderAmount, OrderDate,
-  LastUpdate), OrderStatus (OrderStatusID, StatusDefinition, StatusText, Sorting, Visible); dates without an offset,
+  LastUpdate, TransactionList: a "Sale" of a paid order's total and a "Refund" per refund, kit/emulator_cases.py),
+  OrderStatus (OrderStatusID, StatusDefinition, StatusText, Sorting, Visible); dates without an offset,
   in the store's time zone (`timezone`, UTC unless set).
 Chosen where the docs say nothing (docs/platforms/shift4shop.md): `limit` above 200 is served as 200; the rate limit
 is a bucket of 50 requests refilling 5 a second, then 429 with `Retry-After: 1` and the list-form body; a missing
@@ -42,6 +43,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
+from cart_pipelines.platforms.kit import emulator_cases as cases
 from cart_pipelines.platforms.kit.emulator import Emulator, EmulatorStore, Knobs, LeakyBucket, _json_default
 from cart_pipelines.platforms.shift4shop import mapping as m
 
@@ -377,6 +379,6 @@ class Shift4ShopEmulator(Emulator):
                               for k, i in enumerate(o.get("items") or [], start=1)],
             "PromotionList": [], "OrderDiscount": o.get("discount") or 0, "SalesTax": o.get("tax") or 0,
             "SalesTax2": 0, "SalesTax3": 0, "OrderAmount": o["grand_total"], "AffiliateCommission": 0,
-            "TransactionList": [], "Referer": "", "IP": "", "CustomerComments": "", "InternalComments": "",
+            "TransactionList": m.transactions_out(o, cases.refunds(o), self.tz), "Referer": "", "IP": "", "CustomerComments": "", "InternalComments": "",
             "ExternalComments": "",
         }

@@ -6,7 +6,8 @@ no number is passed on, so validation quarantines the record naming the field); 
 stock sit in its `SKUInfo`; its variants are the `AdvancedOptionList` (one row per option combination, the
 combination's `AdvancedOptionCode` being the option ids of `OptionSetList` joined by commas); an order's status is
 its `OrderStatusID` named by the store's `/OrderStatus` list; shipping is the sum of its shipments' costs and its
-subtotal the sum of its items (Shift4Shop orders carry neither).
+subtotal the sum of its items (Shift4Shop orders carry neither); its refunds are the refund transactions of its
+`TransactionList` (REFUND_TYPES).
 
 Write (canonical -> Shift4Shop, what the emulator serves): the reverse, in the shapes of the object definitions.
 """
@@ -132,6 +133,36 @@ def _sum(values) -> Decimal | str | None:
     return text if text is not None else sum((v for v in values if v is not None), Decimal(0))
 
 
+# Refunds: an order's `TransactionList` (Object Definitions: Order.TransactionList, Transaction {TransactionIndexID,
+# TransactionID, TransactionDateTime, TransactionType, TransactionMethod, TransactionAmount, TransactionApproval,
+# TransactionResponseText, TransactionCaptured, ...}) holds its payment transactions; one whose TransactionType names
+# a refund or a credit (the gateway's word: "Refund", "Credit") is money that went back. A transaction has no reason
+# (TransactionResponseText is the gateway's answer) and names no lines; the amount is read unsigned.
+REFUND_TYPES = ("refund", "credit")
+REFUNDS_HELD = {"reasons": False, "lines": False}  # what a Shift4Shop refund keeps (tests: as_held)
+
+
+def is_refund(t) -> bool:
+    return isinstance(t, dict) and any(k in str(t.get("TransactionType") or "").lower() for k in REFUND_TYPES)
+
+
+def refunds(o: dict, tz=timezone.utc) -> dict:
+    """refunds, refunded_total and net_total (the order's total less what went back) of an order."""
+    out = []
+    for t in o.get("TransactionList") or []:
+        if is_refund(t):
+            amount = money(t.get("TransactionAmount"))
+            out.append({"source_id": _id(t.get("TransactionIndexID")) or _blank(t.get("TransactionID")),
+                        "amount": abs(amount) if isinstance(amount, Decimal) else amount, "reason": None,
+                        "created_at": when(t.get("TransactionDateTime"), tz), "lines": []})
+    amounts = [r["amount"] for r in out]
+    if any(not isinstance(a, Decimal) for a in amounts):  # text that is no number: validation names the field
+        return {"refunds": out, "refunded_total": None, "net_total": None}
+    back, grand = sum(amounts, Decimal(0)), money(o.get("OrderAmount"))
+    return {"refunds": out, "refunded_total": back if out else None,
+            "net_total": grand - back if out and isinstance(grand, Decimal) else None}
+
+
 def order(o: dict, statuses: dict[int, str], currency: str, tz=timezone.utc) -> dict:
     """`statuses`: OrderStatusID -> the store's status text; `currency`: the store's (orders carry none)."""
     items = o.get("OrderItemList") or []
@@ -147,6 +178,7 @@ def order(o: dict, statuses: dict[int, str], currency: str, tz=timezone.utc) -> 
         "subtotal": subtotal, "shipping": _sum(s.get("ShipmentCost") for s in shipments),
         "tax": _sum((o.get("SalesTax"), o.get("SalesTax2"), o.get("SalesTax3"))),
         "discount": money(o.get("OrderDiscount")), "grand_total": money(o.get("OrderAmount")),
+        **refunds(o, tz),  # the total stays the order as placed; what went back is in its refunds
         "items": [{"source_id": f"{o['OrderID']}-{i.get('ItemIndexID')}", "product_id": _id(i.get("CatalogID")),
                    "sku": _blank(i.get("ItemID")), "name": i.get("ItemDescription"),
                    "qty": _whole(i.get("ItemQuantity")), "price": money(i.get("ItemUnitPrice")), "tax": None}
@@ -164,6 +196,26 @@ def s4s_time(value, tz=timezone.utc) -> str | None:
     dt = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
     dt = dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None else dt
     return dt.astimezone(tz).strftime(S4S_TIME)
+
+
+def transactions_out(o: dict, refunds: list[dict], tz=timezone.utc) -> list[dict]:
+    """An order's TransactionList: the payment of a paid order (a "Sale" of its total) and a "Refund" per refund."""
+    oid = int(o["source_id"])
+
+    def tx(index, kind: str, amount, at) -> dict:
+        return {"TransactionIndexID": index, "OrderID": oid, "TransactionID": f"{kind[0]}{index}",
+                "TransactionDateTime": s4s_time(at, tz), "TransactionType": kind,
+                "TransactionMethod": "Online Credit Card", "TransactionAmount": amount, "TransactionApproval": "",
+                "TransactionReference": "", "TransactionGatewayID": 1, "TransactionCVV2": "", "TransactionAVS": "",
+                "TransactionResponseText": "Approved", "TransactionResponseCode": "1", "TransactionCaptured": 1}
+
+    paid = o.get("status") in ("processing", "complete", "refunded") or refunds
+    out = [tx(oid * 10, "Sale", o.get("grand_total"), o.get("created_at"))] if paid else []
+    for k, r in enumerate(refunds, start=1):
+        sid = str(r.get("source_id") or "")
+        out.append(tx(int(sid) if sid.isdigit() else oid * 10 + k, "Refund", r.get("amount"),
+                      r.get("created_at") or o.get("updated_at")))
+    return out
 
 
 def address_out(a: dict | None, prefix: str, street: str = "Address") -> dict:

@@ -55,7 +55,8 @@ CARRIED = {
                  "status", "category_ids", "manufacturer_id", "created_at", "updated_at"),
     "customers": ("source_id", "email", "first_name", "last_name", "phone", "newsletter"),
     "orders": ("source_id", "number", "customer_id", "email", "customer_first_name", "customer_last_name", "status",
-               "subtotal", "shipping", "tax", "discount", "grand_total", "created_at", "updated_at"),
+               "subtotal", "shipping", "tax", "discount", "grand_total", "refunds", "refunded_total", "net_total",
+               "created_at", "updated_at"),
 }
 
 

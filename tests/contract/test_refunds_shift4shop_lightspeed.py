@@ -1,0 +1,32 @@
+"""Refunds as Shift4Shop and Lightspeed eCom give them (issue 14), read by their sources from the emulators:
+Shift4Shop's refund transactions in an order's `TransactionList` (date and amount; no reason, no lines),
+Lightspeed's credit notes among an order's invoices (`invoices.json?order=`, `isCreditNote`: date and amount). The
+order's total stays as placed, the net total is what the shop kept (kit/emulator_cases.py picks the refunds)."""
+
+import pytest
+
+from cart_pipelines.platforms import registry as platforms
+from cart_pipelines.platforms.kit.emulator import EmulatorStore, Knobs
+
+from .real_shop import check_refunds, real_store, truth
+
+
+@pytest.fixture(scope="module")
+def store_dir(tmp_path_factory):
+    return real_store(tmp_path_factory, "refunds-s4s-ls")
+
+
+def orders(name, store_dir, **slice_or_delta):
+    with platforms.emulate(name, store=EmulatorStore(store_dir), knobs=Knobs(rate_limit=False)) as h:
+        src = platforms.connect(name, h)
+        rows = src.records("orders", **slice_or_delta)
+        return {r.source_id: r.record for r in rows}
+
+
+@pytest.mark.parametrize("name", ["shift4shop", "lightspeed"])
+def test_refunds_with_their_dates_refunded_and_net_totals(name, store_dir):
+    mine = orders(name, store_dir)
+    check_refunds(mine, store_dir, ids=True, lines=False, reasons=False)
+    dated = [(r["created_at"], o["updated_at"]) for o in mine.values() for r in o["refunds"]]
+    assert dated and all(when is not None for when, _ in dated)
+    assert {oid for oid, o in mine.items() if o["refunds"]} <= set(truth(store_dir, "orders"))
