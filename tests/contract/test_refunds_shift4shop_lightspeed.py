@@ -30,3 +30,12 @@ def test_refunds_with_their_dates_refunded_and_net_totals(name, store_dir):
     dated = [(r["created_at"], o["updated_at"]) for o in mine.values() for r in o["refunds"]]
     assert dated and all(when is not None for when, _ in dated)
     assert {oid for oid, o in mine.items() if o["refunds"]} <= set(truth(store_dir, "orders"))
+
+
+def test_lightspeed_delta_reads_each_changed_orders_credit_notes(store_dir):
+    """A full read takes the invoices whole; a delta reads each changed order's invoices: the same refunds."""
+    from datetime import datetime, timezone
+    full = orders("lightspeed", store_dir)
+    delta = orders("lightspeed", store_dir, updated_since=datetime(2000, 1, 1, tzinfo=timezone.utc))
+    assert {k: o["refunds"] for k, o in delta.items()} == {k: o["refunds"] for k, o in full.items()}
+    assert sum(len(o["refunds"]) for o in delta.values()) > 1

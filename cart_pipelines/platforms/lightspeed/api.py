@@ -8,6 +8,10 @@ requests, 12,000 a day by default). A product's images (`products/{id}/images.js
 (`orders/{id}/products.json`) are resources of their own, read per record; the variants (`variants.json`) and the
 product ↔ category links (`categories/products.json`) are lists of their own, read whole on a full read.
 
+Refunds are credit notes: invoices with `isCreditNote` (an order's invoices are `invoices.json?order={id}`, its
+`invoices` link); a full read takes the invoices as one list and keeps the credit notes, a delta or a slice reads
+each changed order's own.
+
 Delta: products, customers, orders and reviews filter with `updated_at_min` (`YYYY-MM-DD HH:MM:SS`); categories,
 brands and taxes carry `updatedAt` and are small: read whole and compared here.
 """
@@ -25,6 +29,11 @@ VARIANTS = Child("variants", Endpoint("variants.json", params={"product": "{id}"
                                      what="variants of product {id}"))
 IMAGES = Child("images", Endpoint("products/{id}/images.json", records="productImages", what="images of product {id}"),
                when=lambda p: bool(p.get("images")))
+
+ORDER_PRODUCTS = Child("products", Endpoint("orders/{id}/products.json", records="orderProducts",
+                                           what="products of order {id}"), drops_parent=True)
+ORDER_INVOICES = Child("invoices", Endpoint("invoices.json", params={"order": "{id}"}, records="invoices",
+                                           what="invoices of order {id}"))
 
 API = Api(
     platform="Lightspeed",
@@ -46,10 +55,10 @@ API = Api(
                                      children=(VARIANTS, IMAGES)),
         "variants": Endpoint("variants.json", records="variants", what="variants"),
         "customers": Endpoint("customers.json", records="customers", since=UPDATED, what="customers"),
-        "orders": Endpoint("orders.json", records="orders", since=UPDATED, what="orders", children=(
-            Child("products", Endpoint("orders/{id}/products.json", records="orderProducts",
-                                       what="products of order {id}"), drops_parent=True),
-        )),
+        "orders": Endpoint("orders.json", records="orders", since=UPDATED, what="orders", children=(ORDER_PRODUCTS,)),
+        "orders_changed": Endpoint("orders.json", records="orders", since=UPDATED, what="orders",
+                                   children=(ORDER_PRODUCTS, ORDER_INVOICES)),
+        "invoices": Endpoint("invoices.json", records="invoices", what="invoices (for their credit notes)"),
         "reviews": Endpoint("reviews.json", records="reviews", since=UPDATED, what="reviews"),
     },
 )

@@ -15,7 +15,9 @@ the resource shapes follow its endpoint pages and the sample payloads integrator
   `variants.json?product=`, `categories/products.json?product=` / `?category=`;
 - resources linked as `{"resource": {"id", "url", "link"}}` (`false` without one); a product's price, SKU, stock and
   weight on its variants (the default one `isDefault`), its images at `products/{id}/images.json`, an order's lines
-  at `orders/{id}/products.json`;
+  at `orders/{id}/products.json`, its invoices at `invoices.json?order={id}`: the order's invoice and, per refund, a
+  credit note (`isCreditNote`, `invoice` linking the invoice it credits; its amount negative, chosen where the
+  samples say nothing);
 - rate limits per key in three windows, 5 minutes / hour / day (300/3000/12000 by default; Knobs.plan "high" gives
   ten times that), reported on every answer as `X-RateLimit-Limit`, `X-RateLimit-Remaining` and `X-RateLimit-Reset`
   (seconds until each window resets), slash-separated in that order; a spent window is 429 in the error form;
@@ -81,6 +83,7 @@ class LightspeedEmulator(Emulator):
         Rule("/<lang>/categories/products.json", endpoint="category_links", methods=["GET"]),
         Rule("/<lang>/products/<int:id_>/images.json", endpoint="images", methods=["GET"]),
         Rule("/<lang>/orders/<int:id_>/products.json", endpoint="order_products", methods=["GET"]),
+        Rule("/<lang>/invoices.json", endpoint="invoices", methods=["GET"]),
     ])
 
     def __init__(self, store: EmulatorStore, knobs: Knobs | None = None):
@@ -144,7 +147,7 @@ class LightspeedEmulator(Emulator):
         if args.get("lang") not in LANGUAGES:
             raise LSError(404, f"Language {args.get('lang')!r} is not active in this shop")
         resource = {"variants": "products", "category_links": "products", "images": "products",
-                    "order_products": "orders"}.get(endpoint, args.get("resource"))
+                    "order_products": "orders", "invoices": "orders"}.get(endpoint, args.get("resource"))
         if resource in RESOURCES and RESOURCES[resource][3] in self.knobs.denied_scopes:
             raise LSError(403, f"This API key has no permission to read {resource} ({RESOURCES[resource][3]})")
         if not self.knobs.rate_limit:
@@ -288,6 +291,19 @@ class LightspeedEmulator(Emulator):
                          "discountIncl": 0, "product": m.link(base, "products", i.get("product_id")),
                          "variant": False})
         return self._page_of(request, "orderProducts", rows)
+
+    def invoices(self, request: Request, lang: str):
+        """`invoices.json` (`order=`, `customer=`): each order's invoice and its credit notes (refunds), by id."""
+        order, customer = request.args.get("order"), request.args.get("customer")
+        if order:
+            found = self.store.get("orders", int(order)) if order.isdigit() else None
+            orders = [found] if found else []
+        else:
+            orders = self.store.page("orders", 0, 10 ** 9)
+        base = self.api_base(lang)
+        rows = sorted((inv for o in orders if not customer or str(o.get("customer_id")) == customer
+                       for inv in m.invoices_out(base, o, cases.refunds(o), m.ls_time)), key=lambda i: i["id"])
+        return self._page_of(request, "invoices", rows)
 
     # --- canonical -> Lightspeed JSON ----------------------------------------------------------------------------
     def api_base(self, lang: str = "en") -> str:

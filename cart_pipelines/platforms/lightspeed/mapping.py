@@ -174,8 +174,35 @@ def _diff(a, b):
     return a - b if isinstance(a, Decimal) and isinstance(b, Decimal) else a if isinstance(a, str) else b
 
 
-def order(o: dict, products: list[dict], currency: str) -> dict:
-    """`products`: `orders/{id}/products.json`; `currency`: the shop's (see docs/platforms/lightspeed.md)."""
+# Refunds: Lightspeed credits an order with a credit note, an invoice of the order (`invoices.json?order={id}`) with
+# `isCreditNote: true` and `invoice` linking the invoice it credits (the invoice resource as integrators publish it,
+# PipedreamHQ/pipedream components/lightspeed_ecom_c_series sources/*/test-event.mjs). It has a number, a date and
+# its amount (`priceIncl`, read unsigned); no reason, and its items are a resource of their own, not read here.
+REFUNDS_HELD = {"reasons": False, "lines": False}  # what a Lightspeed refund keeps (tests: as_held)
+
+
+def is_credit_note(invoice) -> bool:
+    return isinstance(invoice, dict) and invoice.get("isCreditNote") is True
+
+
+def refunds(o: dict, credit_notes: list[dict]) -> dict:
+    """refunds, refunded_total and net_total (the order's total less what went back) from its credit notes."""
+    out = []
+    for c in credit_notes:
+        amount = money(c.get("priceIncl"))
+        out.append({"source_id": str(c["id"]), "amount": abs(amount) if isinstance(amount, Decimal) else amount,
+                    "reason": None, "created_at": when(c.get("createdAt")), "lines": []})
+    amounts = [r["amount"] for r in out]
+    if any(not isinstance(a, Decimal) for a in amounts):  # text that is no number: validation names the field
+        return {"refunds": out, "refunded_total": None, "net_total": None}
+    back, grand = sum(amounts, Decimal(0)), money(o.get("priceIncl"))
+    return {"refunds": out, "refunded_total": back if out else None,
+            "net_total": grand - back if out and isinstance(grand, Decimal) else None}
+
+
+def order(o: dict, products: list[dict], currency: str, credit_notes: list[dict] = ()) -> dict:
+    """`products`: `orders/{id}/products.json`; `currency`: the shop's (see docs/platforms/lightspeed.md);
+    `credit_notes`: the order's invoices that are credit notes (its refunds)."""
     items = [{"source_id": str(i["id"]), "product_id": ref(i.get("product")), "sku": _blank(i.get("sku")),
               "name": i.get("productTitle"), "qty": i.get("quantityOrdered"), "price": money(i.get("basePriceExcl")),
               "tax": _diff(money(i.get("priceIncl")), money(i.get("priceExcl")))} for i in products]
@@ -190,6 +217,7 @@ def order(o: dict, products: list[dict], currency: str) -> dict:
         "subtotal": text if text is not None else sum((x for x in lines if x is not None), Decimal(0)),
         "shipping": money(o.get("shipmentPriceExcl")), "tax": _diff(total, excl),
         "discount": money(o.get("discountAmount")), "grand_total": total, "items": items,
+        **refunds(o, [c for c in credit_notes if is_credit_note(c)]),  # the total stays the order as placed
         "billing_address": address(o, "Billing", o.get("firstname"), o.get("lastname")),
         "shipping_address": address(o, "Shipping"),
         "created_at": when(o.get("createdAt")), "updated_at": when(o.get("updatedAt")),
@@ -231,6 +259,38 @@ def listing(base: str, url: str) -> dict:
     """A link to a list of resources (`id: false`)."""
     path, _, query = url.partition("?")
     return {"resource": {"id": False, "url": url, "link": f"{base}/{path}.json" + (f"?{query}" if query else "")}}
+
+
+def invoices_out(base: str, o: dict, refunds: list[dict], ls_when) -> list[dict]:
+    """An order's invoices: the order's own invoice (paid, or not) and a credit note per refund (its amount
+    negative: it credits the invoice). Invoice ids are INVOICE_IDS above the order's id, credit notes the refund's."""
+    oid = int(o["source_id"])
+    inv_id, total = INVOICE_IDS + oid, Decimal(str(o.get("grand_total") or 0))
+    tax = Decimal(str(o.get("tax") or 0))
+
+    def one(id_, number, created, excl, incl, credit: bool, paid: bool) -> dict:
+        return {"id": id_, "createdAt": ls_when(created), "updatedAt": ls_when(created), "number": number,
+                "status": "paid" if paid else "not_paid", "isVatShifted": False, "priceExcl": excl,
+                "priceIncl": incl, "doNotifyNew": False, "doNotifyPaid": False,
+                "invoice": link(base, "invoices", inv_id) if credit else False, "isCreditNote": credit,
+                "creditNote": False, "order": link(base, "orders", oid),
+                "customer": link(base, "customers", o.get("customer_id")),
+                "items": listing(base, f"invoices/{id_}/items"),
+                "metafields": listing(base, f"invoices/{id_}/metafields"),
+                "events": listing(base, f"orders/events?invoice={id_}")}
+
+    paid = o.get("status") not in ("pending", "canceled")
+    out = [one(inv_id, f"INV{oid:05d}", o.get("created_at"), total - tax, total, False, paid)]
+    for k, r in enumerate(refunds, start=1):
+        sid, amount = str(r.get("source_id") or ""), Decimal(str(r.get("amount") or 0))
+        out.append(one(int(sid) if sid.isdigit() else oid * 10 + k, f"CN{oid:05d}-{k}",
+                       r.get("created_at") or o.get("updated_at"), -amount, -amount, True, True))
+    if len(out) > 1:
+        out[0]["creditNote"] = link(base, "invoices", out[1]["id"])
+    return out
+
+
+INVOICE_IDS = 10 ** 8  # the emulator's invoice ids: apart from the credit notes' (the refunds' own)
 
 
 def address_out(a: dict | None, kind: str) -> dict:

@@ -379,6 +379,7 @@ class Shift4ShopEmulator(Emulator):
                               for k, i in enumerate(o.get("items") or [], start=1)],
             "PromotionList": [], "OrderDiscount": o.get("discount") or 0, "SalesTax": o.get("tax") or 0,
             "SalesTax2": 0, "SalesTax3": 0, "OrderAmount": o["grand_total"], "AffiliateCommission": 0,
-            "TransactionList": m.transactions_out(o, cases.refunds(o), self.tz), "Referer": "", "IP": "", "CustomerComments": "", "InternalComments": "",
+            "TransactionList": m.transactions_out(o, cases.refunds(o), self.tz), "Referer": "", "IP": "",
+            "CustomerComments": "", "InternalComments": "",
             "ExternalComments": "",
         }

@@ -90,7 +90,8 @@ def extend(schema: GraphQLSchema) -> GraphQLSchema:
                                                   description="2025-07+: the upper bound on the count; null "
                                                               "for no limit (emulator extension of 2025-01).")
     refund_input, refund, when = (schema.type_map.get(n) for n in ("RefundInput", "Refund", "DateTime"))
-    if isinstance(refund_input, GraphQLInputObjectType) and when is not None and "processedAt" not in refund_input.fields:
+    if isinstance(refund_input, GraphQLInputObjectType) and when is not None \
+            and "processedAt" not in refund_input.fields:
         refund_input.fields["processedAt"] = GraphQLInputField(
             when, description="2026-01+: when the refund was processed; now when not given (emulator extension).")
     if isinstance(refund, GraphQLObjectType) and when is not None and "processedAt" not in refund.fields:

@@ -494,10 +494,10 @@ class ShopifyWrites:
         version = (info.context or {}).get("version")  # the request path's; none in a bulk run (its request's)
         if "processedAt" in input and version and version < REFUND_DATES_VERSION and version != "unstable":
             # the version's RefundInput has no such field: graphql-ruby refuses the variable, nothing runs
+            why = "Field is not defined on RefundInput"
             raise GraphQLError("Variable $input of type RefundInput! was provided invalid value for processedAt "
-                               "(Field is not defined on RefundInput)", extensions={
-                                   "value": input, "problems": [{"path": ["processedAt"],
-                                                                 "explanation": "Field is not defined on RefundInput"}]})
+                               f"({why})",
+                               extensions={"value": input, "problems": [{"path": ["processedAt"], "explanation": why}]})
         num = _num(input.get("orderId"), "Order")
         with self.store.lock:  # one refund at a time per shop: each is checked against what the last left
             order = self.store.get("orders", num) if num is not None else None
