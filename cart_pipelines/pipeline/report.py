@@ -231,6 +231,7 @@ def refunds_by_target_rule_sql(con: duckdb.DuckDBPyConnection) -> str:
               FROM transformed_orders WHERE ({ruled}) AND source_id IN {LOADED.format(e='orders')}) t
         JOIN (SELECT o.source_id, o.refunded_total, u.r
               FROM (SELECT source_id, refunded_total, refunds FROM staged_orders
+                    WHERE source_id IN (SELECT source_id FROM transformed_orders WHERE {ruled})
                     QUALIFY row_number() OVER (PARTITION BY source_id ORDER BY _ordinal) = 1) o
               LEFT JOIN LATERAL (SELECT unnest(o.refunds) AS r) u ON true) s ON s.source_id = t.source_id
         ORDER BY TRY_CAST(t.source_id AS BIGINT), t.source_id, s.r.created_at, refund_id"""

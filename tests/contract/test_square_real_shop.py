@@ -37,3 +37,54 @@ def test_a_refund_not_yet_approved_or_rejected(store_dir):
     assert [r["source_id"] for r in got["refunds"]] == ["a"]
     assert got["refunded_total"] == Decimal("12.50") and got["net_total"] == Decimal("87.50")
     assert got["status"] == "complete"
+
+
+def test_lines_of_deleted_items_keep_their_sku_name_and_price(store_dir, orders):
+    """Square soft-deletes catalog objects: an old order's line still names the deleted item's variation, which
+    ListCatalog leaves out and SearchCatalogObjects returns with include_deleted_objects (`is_deleted: true`). The
+    source reads the deleted variations too, so the line keeps its SKU (and names the deleted item: the pipeline's
+    order_item_product_gone rule then drops only the link)."""
+    import requests
+
+    from cart_pipelines.platforms.kit import emulator_cases as cases
+
+    from .real_shop import truth
+    found = [(orders[oid]["items"][k], it) for oid, o in truth(store_dir, "orders").items()
+             for k, it in enumerate(o["items"]) if cases.product_gone(o, k)]
+    assert found
+    for mine, it in found:  # the line as sold: SKU, name, quantity, price; its item the deleted one
+        assert (mine["sku"], mine["name"], mine["qty"], mine["price"]) == (it["sku"], it["name"], it["qty"],
+                                                                            Decimal(str(it["price"])))
+        assert mine["product_id"] == f"{it['product_id']}-deleted"
+    with platforms.emulate("square", store=EmulatorStore(store_dir), knobs=Knobs(rate_limit=False)) as h:
+        headers = {"Authorization": f"Bearer {h.credentials['api_key']}"}
+        listed = requests.get(f"{h.base_url}/v2/catalog/list", params={"types": "ITEM_VARIATION"}, headers=headers,
+                              timeout=10).json()["objects"]
+        assert not any(o["is_deleted"] for o in listed)
+        body, deleted = {"object_types": ["ITEM", "ITEM_VARIATION"], "include_deleted_objects": True}, []
+        while True:
+            page = requests.post(f"{h.base_url}/v2/catalog/search", json=body, headers=headers, timeout=10).json()
+            deleted += [o for o in page["objects"] if o["is_deleted"]]
+            if not page.get("cursor"):
+                break
+            body = {**body, "cursor": page["cursor"]}
+        kinds = {o["type"] for o in deleted}
+        assert kinds == {"ITEM", "ITEM_VARIATION"}
+        both = requests.post(f"{h.base_url}/v2/catalog/search", headers=headers, timeout=10, json={
+            "include_deleted_objects": True, "include_category_path_to_root": True})
+        assert both.status_code == 400
+
+
+def test_orders_of_deleted_items_migrate_with_their_lines(store_dir, tmp_path):
+    """Into the local target: no order quarantined for a deleted item; its lines keep SKU, name and price, only the
+    product link is dropped (rule order_item_product_gone)."""
+    from helpers import Run
+
+    with platforms.emulate("square", store=EmulatorStore(store_dir), knobs=Knobs(rate_limit=False)) as h:
+        r = Run(tmp_path / "work", platforms.connect("square", h))
+        r()  # every entity: Square has no brands nor reviews (none extracted)
+    assert r.query("SELECT count(*) FROM ledger WHERE entity = 'orders' AND outcome = 'quarantined'") == [(0,)]
+    ((gone,),) = r.query("SELECT records FROM rule_counts WHERE entity = 'orders' AND rule = 'order_item_product_gone'")
+    assert gone > 0
+    lines = [i for o in r.target_rows("orders") for i in o["items"] if i["product_id"] is None]
+    assert len(lines) >= gone and all(i["sku"] and i["name"] and i["price"] is not None for i in lines)

@@ -64,8 +64,11 @@ API = Api(
                              params={"object_types": ["ITEM"], "include_related_objects": True},
                              records=mapping.with_related,
                              since=Since(build=lambda dt: {"begin_time": rfc3339(dt)})),
-        "variations": Endpoint("catalog/list", params={"types": "ITEM_VARIATION"}, what="item variations",
-                               paginator=Cursor(token=from_body("cursor"), size_param=None)),
+        # Variations for order lines, the deleted ones too: Square soft-deletes catalog objects, and an old order's
+        # line item still names the variation of an item deleted since (SearchCatalogObjects
+        # `include_deleted_objects`; ListCatalog leaves them out). Its SKU and item id stay history on the line.
+        "variations": Endpoint("catalog/search", method="POST", what="item variations (deleted ones too)",
+                               params={"object_types": ["ITEM_VARIATION"], "include_deleted_objects": True}),
         "customers": Endpoint("customers", params={"sort_field": "CREATED_AT", "sort_order": "ASC"},
                               records="customers", what="customers", map=mapping.customer),
         "customers_search": Endpoint("customers/search", method="POST", records="customers", what="customers",

@@ -24,8 +24,10 @@ pending and on-hold orders are OPEN with a PROPOSED fulfilment, processing ones 
 selling is a variation present at no location (`present_at_all_locations` false).
 
 Departures (not modelled): catalog ids are the generator's numbers, unique within a type but not across the
-catalog (Square's are unique catalog-wide; retrieve by id looks for an ITEM first); no deleted objects
-(`include_deleted_objects` returns none), no catalog `query`, no `catalog_version`; the rate limit is a bucket of
+catalog (Square's are unique catalog-wide; retrieve by id looks for an ITEM first); deleted objects only for items
+deleted since old orders sold them (kit/emulator_cases.py `product_gone`: the line names the item's soft-deleted
+variation, which SearchCatalogObjects returns with `include_deleted_objects`, `is_deleted: true`, on its last page,
+and ListCatalog does not), no catalog `query`, no `catalog_version`; the rate limit is a bucket of
 20 requests refilled at 10 a second (an assumption: Square publishes none); customer and order cursors are
 offsets into the sorted result, so records added meanwhile may shift a page.
 """
@@ -300,10 +302,15 @@ class SquareEmulator(Emulator):
         if body.get("query"):
             raise invalid("BAD_REQUEST", "This emulator does not model catalog search queries.", "query")
         types = self._types(body.get("object_types") or [], "object_types")
+        if body.get("include_deleted_objects") and body.get("include_category_path_to_root"):
+            raise invalid("BAD_REQUEST", "include_deleted_objects and include_category_path_to_root cannot both be "
+                                         "true.", "include_deleted_objects")
         limit = limit_of(body.get("limit"), 1000, 100, ignore_bad=True)
         begin = timestamp(body["begin_time"], "begin_time") if body.get("begin_time") else None
-        key = query_key([types, str(begin), body.get("include_related_objects")])
+        key = query_key([types, str(begin), body.get("include_related_objects"), body.get("include_deleted_objects")])
         objects, cursor = self._catalog_page(types, body.get("cursor"), limit, begin, key)
+        if body.get("include_deleted_objects") and cursor is None:  # the deleted ones after the live ones
+            objects = objects + self._deleted(types, begin)
         if body.get("include_category_path_to_root"):
             objects = [self._with_path(o) if o["type"] == "CATEGORY" else o for o in objects]
         out = {"objects": objects, "latest_time": mapping.stamp(datetime.now(timezone.utc))}
@@ -313,6 +320,15 @@ class SquareEmulator(Emulator):
             out["cursor"] = cursor
         self.delay(len(objects))
         return self.json(out)
+
+    def _deleted(self, types: list[str], begin=None) -> list[dict]:
+        """Soft-deleted ITEMs and ITEM_VARIATIONs: those of items deleted since old orders sold them."""
+        if not {"ITEM", "ITEM_VARIATION"} & set(types):
+            return []
+        lines = [{**i, "_at": o.get("updated_at")} for o in self.store.page("orders", 0, 10 ** 9)
+                 for k in gone_lines(o) for i in [(o.get("items") or [])[k]] if i.get("product_id")]
+        objs = mapping.deleted_objects(lines, self._currency(), types)
+        return [o for o in objs if begin is None or (o.get("updated_at") or "") >= mapping.stamp(begin)]
 
     def _with_path(self, obj: dict) -> dict:
         path, node, seen = [], self.store.get("categories", int(obj["id"])), set()
@@ -497,8 +513,8 @@ class SquareEmulator(Emulator):
             records = [o for o in records if mapping.order_state(o) in states]
         chosen = records[offset:offset + limit]
         variation_of = self._variation_of(chosen)
-        page = [mapping.order_json(o, by_currency.get(o.get("currency"), wanted[0]), variation_of, cases.refunds(o))
-                for o in chosen]
+        page = [mapping.order_json(o, by_currency.get(o.get("currency"), wanted[0]), variation_of, cases.refunds(o),
+                                   gone_lines(o)) for o in chosen]
         out: dict = {}
         if body.get("return_entries"):
             out["order_entries"] = [{"order_id": o["id"], "version": o["version"], "location_id": o["location_id"]}
@@ -516,7 +532,13 @@ class SquareEmulator(Emulator):
             raise SquareError(404, "INVALID_REQUEST_ERROR", "NOT_FOUND", f"Order with ID `{order_id}` not found.")
         by_currency = {loc["currency"]: loc["id"] for loc in self.location_list() if loc["_orders"]}
         return self.json({"order": mapping.order_json(record, by_currency.get(record.get("currency"), ""),
-                                                      self._variation_of([record]), cases.refunds(record))})
+                                                      self._variation_of([record]), cases.refunds(record),
+                                                      gone_lines(record))})
+
+
+def gone_lines(order: dict) -> frozenset:
+    """Positions of the order's lines whose item was deleted since (kit/emulator_cases.py picks them)."""
+    return frozenset(k for k in range(len(order.get("items") or [])) if cases.product_gone(order, k))
 
 
 def mapping_types() -> set[str]:

@@ -264,6 +264,35 @@ def simple_variation_id(product_id: str) -> str:
     return f"{product_id}-regular"
 
 
+def deleted_ids(product_id: str, sku: str | None) -> tuple[str, str]:
+    """(item id, variation id) of an item deleted since its orders: Square soft-deletes catalog objects (they keep
+    their ids, `is_deleted: true`), so old line items still name the variation."""
+    return f"{product_id}-deleted", f"{product_id}-deleted-{hashlib.sha1(str(sku).encode()).hexdigest()[:8]}"
+
+
+def deleted_objects(lines: list[dict], currency: str, types: list[str]) -> list[dict]:
+    """The deleted ITEMs and ITEM_VARIATIONs old order lines still name, as SearchCatalogObjects returns them with
+    `include_deleted_objects`: `is_deleted: true`, their data as they were (name, SKU, price). `lines`: canonical
+    order lines of deleted products, each with the order's `updated_at`."""
+    items: dict[str, dict] = {}
+    variations: dict[str, dict] = {}
+    for ln in lines:
+        item_id, variation_id = deleted_ids(str(ln["product_id"]), ln.get("sku"))
+        record = {"updated_at": ln.get("_at")}
+        variation = {**_catalog("ITEM_VARIATION", variation_id, record, "item_variation_data", {
+            "item_id": item_id, "name": "Regular", "sku": ln.get("sku"), "ordinal": 1, "pricing_type": "FIXED_PRICING",
+            "price_money": money_json(ln.get("price"), currency), "sellable": True, "stockable": True}),
+            "is_deleted": True}
+        variations.setdefault(variation_id, variation)
+        item = items.setdefault(item_id, {**_catalog("ITEM", item_id, record, "item_data", {
+            "name": ln.get("name"), "variations": [], "product_type": "REGULAR", "is_archived": False}),
+            "is_deleted": True})
+        if all(v["id"] != variation_id for v in item["item_data"]["variations"]):
+            item["item_data"]["variations"].append(variation)
+    out = list(items.values()) if "ITEM" in types else []
+    return out + (list(variations.values()) if "ITEM_VARIATION" in types else [])
+
+
 def category_object(c: dict, path_to_root: list[dict] | None = None) -> dict:
     data = {"name": c["name"], "category_type": "REGULAR_CATEGORY", "is_top_level": not c.get("parent_id"),
             "online_visibility": c.get("is_visible"), "image_ids": [],
@@ -373,20 +402,24 @@ def order_state(o: dict) -> str:
     return {"complete": "COMPLETED", "refunded": "COMPLETED", "canceled": "CANCELED"}.get(o.get("status"), "OPEN")
 
 
-def order_json(o: dict, location_id: str, variation_of: dict[str, str], refunds: list[dict] | None = None) -> dict:
+def order_json(o: dict, location_id: str, variation_of: dict[str, str], refunds: list[dict] | None = None,
+               gone: frozenset = frozenset()) -> dict:
     """An order as Square keeps it: `variation_of` maps an item's (product id, sku) to the variation sold;
-    `refunds` (canonical) are its Refunds, with the returned and net amounts."""
+    `refunds` (canonical) are its Refunds, with the returned and net amounts; `gone`: the positions of lines whose
+    item was deleted since (they name its soft-deleted variation, deleted_ids)."""
     cur = o.get("currency") or "USD"
     state = order_state(o)
     fulfilment = {"pending": "PROPOSED", "on_hold": "PROPOSED", "processing": "RESERVED", "complete": "COMPLETED",
                   "refunded": "COMPLETED", "canceled": "CANCELED"}.get(o.get("status"), "PROPOSED")
     lines = []
-    for item in o.get("items") or []:
+    for k, item in enumerate(o.get("items") or []):
         qty = item.get("qty") or 0
+        sold = deleted_ids(str(item.get("product_id")), item.get("sku"))[1] if item.get("product_id") and k in gone \
+            else variation_of.get(f"{item.get('product_id')}\0{item.get('sku')}")
         price = Decimal(str(item.get("price") or 0))
         tax = Decimal(str(item.get("tax") or 0))
         lines.append({"uid": str(item["source_id"]), "name": item.get("name"), "quantity": str(qty),
-                      "catalog_object_id": variation_of.get(f"{item.get('product_id')}\0{item.get('sku')}"),
+                      "catalog_object_id": sold,  # a deleted item's variation: soft-deleted, still named
                       "item_type": "ITEM", "base_price_money": money_json(price, cur),
                       "variation_total_price_money": money_json(price * qty, cur),
                       "gross_sales_money": money_json(price * qty, cur), "total_tax_money": money_json(tax, cur),
