@@ -25,10 +25,11 @@ def real_store(tmp_path_factory):
     return _STORE[0]
 
 
-def served_orders(platform: str, store_dir) -> dict:
-    """The orders `platform`'s source reads from its emulator serving `store_dir`, by source id."""
+def served_orders(platform: str, store_dir, **slice_or_delta) -> dict:
+    """The orders `platform`'s source reads from its emulator serving `store_dir` (all, or a slice or delta), by
+    source id."""
     with platforms.emulate(platform, store=EmulatorStore(store_dir), knobs=Knobs(rate_limit=False)) as h:
-        return {r.source_id: r.record for r in platforms.connect(platform, h).records("orders")}
+        return {r.source_id: r.record for r in platforms.connect(platform, h).records("orders", **slice_or_delta)}
 
 
 def truth(store_dir, entity: str) -> dict:

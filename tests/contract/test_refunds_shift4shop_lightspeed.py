@@ -5,27 +5,18 @@ order's total stays as placed, the net total is what the shop kept (kit/emulator
 
 import pytest
 
-from cart_pipelines.platforms import registry as platforms
-from cart_pipelines.platforms.kit.emulator import EmulatorStore, Knobs
 
-from .real_shop import check_refunds, real_store, truth
+from .real_shop import check_refunds, real_store, served_orders, truth
 
 
 @pytest.fixture(scope="module")
 def store_dir(tmp_path_factory):
-    return real_store(tmp_path_factory, "refunds-s4s-ls")
-
-
-def orders(name, store_dir, **slice_or_delta):
-    with platforms.emulate(name, store=EmulatorStore(store_dir), knobs=Knobs(rate_limit=False)) as h:
-        src = platforms.connect(name, h)
-        rows = src.records("orders", **slice_or_delta)
-        return {r.source_id: r.record for r in rows}
+    return real_store(tmp_path_factory)
 
 
 @pytest.mark.parametrize("name", ["shift4shop", "lightspeed"])
 def test_refunds_with_their_dates_refunded_and_net_totals(name, store_dir):
-    mine = orders(name, store_dir)
+    mine = served_orders(name, store_dir)
     check_refunds(mine, store_dir, ids=True, lines=False, reasons=False)
     dated = [(r["created_at"], o["updated_at"]) for o in mine.values() for r in o["refunds"]]
     assert dated and all(when is not None for when, _ in dated)
@@ -35,7 +26,7 @@ def test_refunds_with_their_dates_refunded_and_net_totals(name, store_dir):
 def test_lightspeed_delta_reads_each_changed_orders_credit_notes(store_dir):
     """A full read takes the invoices whole; a delta reads each changed order's invoices: the same refunds."""
     from datetime import datetime, timezone
-    full = orders("lightspeed", store_dir)
-    delta = orders("lightspeed", store_dir, updated_since=datetime(2000, 1, 1, tzinfo=timezone.utc))
+    full = served_orders("lightspeed", store_dir)
+    delta = served_orders("lightspeed", store_dir, updated_since=datetime(2000, 1, 1, tzinfo=timezone.utc))
     assert {k: o["refunds"] for k, o in delta.items()} == {k: o["refunds"] for k, o in full.items()}
     assert sum(len(o["refunds"]) for o in delta.values()) > 1

@@ -7,6 +7,8 @@ from decimal import Decimal
 
 import pytest
 
+from cart_pipelines.platforms import registry as platforms
+from cart_pipelines.platforms.kit.emulator import EmulatorStore, Knobs
 from cart_pipelines.platforms.square import mapping
 
 from .real_shop import check_refunds, real_store, served_orders
