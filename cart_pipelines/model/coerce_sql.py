@@ -1,20 +1,30 @@
-"""The set-based twin of coerce.py: DuckDB SQL that coerces canonical JSON lines, one batch at a time.
+"""The set-based twin of coerce.py: DuckDB SQL that coerces canonical JSON lines, one stream of batches at a time.
 
-It takes only what it can prove coerce.py takes as it is: a line whose every field has its plain JSON type and
-value (text as a string, a price as a number or numeric string with at most its decimals, a date-time in ISO
-form, ...) is coerced in SQL; any other line (`_ok` false) goes to coerce.py, which gives it its exact value or
-its exact reason. The proofs lean on three facts of DuckDB's JSON reader (tests/test_export_set_based.py holds
-both paths to the same outcome on hostile lines):
+It takes only what it can prove coerce.py takes as it is: a line whose every field has a plain value (text as a
+string, a price as a number or numeric string with at most its decimals, a date-time in ISO form, ...) is coerced
+in SQL; any other line (`_ok` false) goes to coerce.py, which gives it its exact value or its exact reason.
+
+Each line is parsed once (`json_transform`) into the record's own nested shape: scalar fields as their text
+(strings unescaped, numbers as DuckDB writes the double or integer it read), objects and list items as maps of
+their keys to their values' JSON texts, so a key written twice, a key the model does not read and an item that is
+no object show in the one parse. The key list of the record itself is a second, cheap call (`json_keys`). The
+proofs lean on these facts of DuckDB's JSON reader (tests/test_export_set_based.py holds both paths to the same
+outcome on hostile lines):
 - a number with at most 15 significant digits reads as a double whose shortest form has the same value, so the
-  decimal checks run on that text (longer digit runs anywhere in the line send the line to Python);
-- it accepts what Python's json does not (trailing commas, nan/inf in any case): such lines go to Python;
-- it keeps a key written twice: every object the model reads is checked for repeated keys; a record's own
-  unknown keys may hold text or numbers, but one holding an object or a list (which could repeat keys inside), or
-  an unknown key inside an object the model reads, sends the line to Python.
+  decimal checks run on that text; a line with a run of 16 digits (or dots) goes to Python, and so does one with
+  a 3-digit negative exponent (1e-400 reads as 0.0) where the entity has decimals or floats;
+- it accepts what Python's json does not: trailing commas (the line goes to Python), nan/inf in any case (no
+  field check takes them, and a record's own unknown keys holding them send the line to Python);
+- a scalar read as text cannot tell a string from a number, true or an object: a text field's value that could
+  be the text of something else than a string (true, false, 1.5, 1e3, nan, {...}, [...]) goes to Python; a whole
+  number is taken (coerce.py writes it as the same digits);
+- a map of an object that writes a key twice is NULL: such items, and items that are no object, go to Python.
 Descriptions go through nh3 in Python unless their HTML is of the plain form nh3 leaves as it is (HTML_AS_IS).
 """
 
 from __future__ import annotations
+
+import json
 
 import pyarrow as pa
 
@@ -31,13 +41,23 @@ from cart_pipelines.model.coerce import (
     SCHEDULED,
 )
 
-# Lines with any of these go to Python: a digit run longer than a double keeps exactly, a trailing comma, nan/inf,
-# an escaped NUL (so no text field needs its own test). So do lines longer than MAX_TEXT (no field can be longer).
-GUARD = r"[0-9][0-9.]{15,}|,[ \t\r\n]*[\]}]|[:,\[][ \t\r\n]*[-+]?(?i:nan|inf)|\\u0000"
+# Lines with any of these go to Python: a trailing comma (Python's json refuses it), an escaped NUL (so no text
+# field needs its own test); where the entity has decimals or floats, also a digit run longer than a double keeps
+# exactly and an exponent below -99 (DIGITS, UNDERFLOW). So do lines longer than MAX_TEXT (no field can be longer).
+# Each pattern starts with one literal character, which RE2 finds by memchr: a third of the cost of one pattern of
+# alternatives over every byte.
+TRAILING_COMMA = r",[ \t\r\n]*[\]}]"
+DIGITS = r":[ \t\r\n]*-?[0-9][0-9.]{15,}"  # every number a field reads is an object's value
+UNDERFLOW = (r"e-[0-9]{3,}[,}\] \t\r\n]", r"E-[0-9]{3,}[,}\] \t\r\n]")  # ending a number, not "forde-114"
+# A text field's value (read as text) that may have been something else than a JSON string. Whole numbers are
+# not in it: coerce.py writes an integer as its digits, as DuckDB does.
+NOT_TEXT = r"(?s)true|false|[-+]?(?i:nan|inf|infinity)|-?[0-9]+(\.[0-9]+([eE][-+]?[0-9]+)?|[eE][-+]?[0-9]+)|[\[{].*"
+NOT_TEXT_FIRST = "[{tfnNiI+-0123456789"  # the characters NOT_TEXT's matches start with
 # A character no text of only spaces and format characters has (coerce._invisible): letters, digits, marks,
 # punctuation, symbols.
 VISIBLE = r"[\p{L}\p{N}\p{M}\p{P}\p{S}]"
 ASCII_SPACE = r"[ \t\n\r\x0b\x0c]*"
+NAN_INF = r"[-+]?(?i:nan|inf|infinity)"
 # An ASCII address email_validator accepts: dot-atom local part, lower-case host labels without "--" (so no
 # Punycode), a letter top-level domain that is no special-use name; longer or other addresses go to Python.
 EMAIL = (r"[A-Za-z0-9_+-]{1,64}(\.[A-Za-z0-9_+-]{1,64})*@([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")
@@ -49,11 +69,14 @@ TIMESTAMP = (r"[1-9][0-9]{3}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
 # and lists (tests/test_coerce_sql.py fuzzes this against nh3).
 _TEXT = r"[^<>&\x00-\x08\x0b-\x1f\x7f-\x9f\x{a0}\x{fdd0}-\x{fdef}\x{fffe}\x{ffff}]*"
 HTML_AS_IS = rf"{_TEXT}((<p>{_TEXT}</p>|<ul>(<li>{_TEXT}</li>)*</ul>){_TEXT})*"
-NUMBER_TYPES = "('UBIGINT', 'BIGINT', 'DOUBLE')"
 
 
 def _lit(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
 
 
 def sql_type(t: pa.DataType) -> str:
@@ -76,44 +99,47 @@ def sql_type(t: pa.DataType) -> str:
     raise TypeError(f"no SQL type for {t}")
 
 
-def _v(x: str) -> str:
-    """A JSON value's text as VARCHAR (string functions on DuckDB's JSON type would parse their results)."""
-    return x if x.startswith("CAST(") or x.startswith("_x") else f"CAST({x} AS VARCHAR)"
+def _container(t: pa.DataType) -> bool:
+    return pa.types.is_struct(t) or pa.types.is_list(t)
 
 
-def text_of(x: str, f: pa.Field | None = None) -> str:
-    """The text of the JSON value `x` (minified by DuckDB). For a text field: a string without escapes is read by
-    cutting its quotes, one with escapes is parsed. For other fields only quote-less digits, signs and date-time
-    characters are ever taken, so cutting the quotes is enough (and a number is its own text)."""
-    x = _v(x)
-    if f is not None and not pa.types.is_string(f.type):
-        return f"trim({x}, '\"')"
-    return f"(CASE WHEN strpos({x}, '\\') = 0 THEN {x}[2:-2] ELSE json_extract_string({x}, '$') END)"
+def _numeric(t: pa.DataType) -> bool:
+    """Whether a value of this type is read from a double's text (so its digits must be exact)."""
+    if pa.types.is_struct(t):
+        return any(_numeric(f.type) for f in t)
+    if pa.types.is_list(t):
+        return _numeric(t.value_type)
+    return pa.types.is_decimal(t) or pa.types.is_floating(t)
 
 
-def _is(kind: str, x: str) -> str:
-    """Whether the JSON value `x` is of `kind`, from its first character (no parse)."""
-    x = _v(x)
-    return {"string": f"starts_with({x}, '\"')", "number": f"strpos('-0123456789', {x}[1]) > 0",
-            "boolean": f"{x} IN ('true', 'false')", "object": f"starts_with({x}, '{{')",
-            "array": f"starts_with({x}, '[')"}[kind]
+def guard(schema: pa.Schema, line: str = "line") -> str:
+    """SQL: whether the line may be read here (see TRAILING_COMMA, DIGITS, UNDERFLOW)."""
+    parts = [f"strlen({line}) <= {MAX_TEXT}", f"NOT contains({line}, '\\u0000')",
+             f"NOT regexp_matches({line}, {_lit(TRAILING_COMMA)})"]
+    if any(_numeric(f.type) for f in schema):
+        parts += [f"NOT regexp_matches({line}, {_lit(p)})" for p in UNDERFLOW]
+        parts.append(f"NOT regexp_matches({line}, {_lit(DIGITS)})")
+    return " AND ".join(parts)
 
 
-def _absent(f: pa.Field, x: str) -> str:
-    absent = f"{x} IS NULL"  # from_json reads null as NULL
-    if not pa.types.is_string(f.type):
-        absent = f"({absent} OR {x} = '\"\"')"  # "" is no value for a non-text field
-    return absent
+def _shape(t: pa.DataType):
+    """json_transform's type for a value of `t`: the same nesting, every scalar as text."""
+    if pa.types.is_struct(t):
+        return {f.name: _shape(f.type) for f in t}
+    if pa.types.is_list(t):
+        return [_shape(t.value_type)]
+    return "VARCHAR"
 
 
-def _ok(f: pa.Field, absent: str, ok: str) -> str:
-    """A field is fine absent when it may be null, else when present and fine."""
-    return f"({absent} OR coalesce({ok}, false))" if f.nullable else f"(NOT {absent} AND coalesce({ok}, false))"
+class _Names:
+    """Unique lambda parameter names (a nested lambda must not hide an outer one)."""
 
+    def __init__(self):
+        self.n = 0
 
-def _result(f: pa.Field, absent: str, ok: str, value: str) -> tuple[str, str]:
-    null = f"CAST(NULL AS {sql_type(f.type)})"
-    return _ok(f, absent, ok), f"(CASE WHEN {absent} THEN {null} ELSE {value} END)"
+    def __call__(self) -> str:
+        self.n += 1
+        return f"e{self.n}"
 
 
 def _visible(s: str) -> str:
@@ -121,29 +147,47 @@ def _visible(s: str) -> str:
     return f"(CASE WHEN regexp_matches({s}, '[0-9A-Za-z]') THEN true ELSE regexp_matches({s}, {_lit(VISIBLE)}) END)"
 
 
-def leaf(f: pa.Field, x: str, s: str | None = None) -> tuple[str, str]:
-    """(ok, value) of a scalar field whose JSON text is `x` (`s`: SQL for its text, when already a column). The
-    values need no test for absence: they are NULL for a NULL `x` (and for "", where that is no value)."""
-    x = _v(x)
-    s = s or text_of(x, f)
+def _maybe_not_text(s: str) -> str:
+    """Whether the text `s` of a value may be the text of something else than a JSON string."""
+    return (f"(CASE WHEN strpos({_lit(NOT_TEXT_FIRST)}, left({s}, 1)) = 0 THEN false "
+            f"ELSE regexp_full_match({s}, {_lit(NOT_TEXT)}) END)")
+
+
+def _ok(f: pa.Field, absent: str, ok: str) -> str:
+    """A field is fine absent when it may be null, else when present and fine."""
+    return f"({absent} OR coalesce({ok}, false))" if f.nullable else f"(NOT {absent} AND coalesce({ok}, false))"
+
+
+def leaf(f: pa.Field, s: str, exact: bool = False) -> tuple[str, str]:
+    """(ok, value) of a scalar field whose text is `s` (NULL: absent or null). The values need no test for
+    absence: they are NULL for a NULL text (and for "", where that is no value). `exact`: take only texts that
+    are their field's value as they are (no trimming or blanking), so a cast of the text is its value."""
+    absent = f"{s} IS NULL" if pa.types.is_string(f.type) else f"({s} IS NULL OR {s} = '')"
     typ, name = f.type, f.name
     if pa.types.is_string(typ):
-        # Lines with an escaped NUL or longer than MAX_TEXT are not read here (GUARD): no test of its own.
-        ok = _is("string", x)
+        # Lines with an escaped NUL or longer than MAX_TEXT are not read here (guard): no test of its own.
+        ok = f"NOT {_maybe_not_text(s)}"
         if not f.nullable:
             ok += f" AND {_visible(s)}"
         choices = (f.metadata or {}).get(b"enum")
         value = s
         if name in REFERENCES:
-            ok, value = f"{ok} AND ({s} = '' OR {_visible(s)})", f"nullif({s}, '')"
+            if exact:  # a blank reference is no reference (NULL): not as it is
+                ok = f"{ok} AND {_visible(s)}"
+            else:
+                ok, value = f"{ok} AND ({s} = '' OR {_visible(s)})", f"nullif({s}, '')"
         elif name == "email" and not f.nullable:
             tld = f"split_part({s}, '.', -1)"
             ok = (f"{ok} AND strlen({s}) <= 254 AND regexp_full_match({s}, {_lit(EMAIL)}) "
                   f"AND {tld} NOT IN ({', '.join(map(_lit, SPECIAL_USE))})")
         elif choices is not None:
             listed = ", ".join(_lit(c) for c in choices.decode().split(","))
-            ok = f"{ok} AND regexp_full_match({s}, ' *[A-Za-z]+ *') AND lower(trim({s})) IN ({listed})"
-            value = f"lower(trim({s}))"
+            if exact:
+                ok = f"{ok} AND {s} IN ({listed})"
+            else:
+                ok = (f"{ok} AND ({s} IN ({listed}) OR (regexp_full_match({s}, ' *[A-Za-z]+ *') "
+                      f"AND lower(trim({s})) IN ({listed})))")
+                value = f"(CASE WHEN {s} IN ({listed}) THEN {s} ELSE lower(trim({s})) END)"
     elif pa.types.is_decimal(typ):  # a number, or a string of one: the pattern admits nothing else
         sign = "" if name in NON_NEGATIVE else "-?"
         pattern = f"{sign}[0-9]{{1,{typ.precision - typ.scale}}}(\\.[0-9]{{1,{typ.scale}}})?"
@@ -158,153 +202,236 @@ def leaf(f: pa.Field, x: str, s: str | None = None) -> tuple[str, str]:
         value = f"TRY_CAST({s} AS {sql_type(typ)})"
     elif pa.types.is_floating(typ):
         lo, hi = RANGES.get(name, (-FLOAT_LIMIT, FLOAT_LIMIT))
-        value = f"TRY_CAST({x} AS DOUBLE)"
-        ok = f"{_is('number', x)} AND isfinite({value}) AND {value} BETWEEN {lo} AND {hi}"
-    elif pa.types.is_boolean(typ):
-        ok, value = _is("boolean", x), f"(CASE WHEN {x} IN ('true', 'false') THEN {x} = 'true' END)"
+        value = f"TRY_CAST({s} AS DOUBLE)"
+        # at most 15 digits: the double read from the text is the one Python reads from the value
+        ok = (f"strlen({s}) <= 16 AND regexp_full_match({s}, '-?[0-9]+(\\.[0-9]+)?') "
+              f"AND {value} BETWEEN {lo} AND {hi}")
+    elif pa.types.is_boolean(typ):  # true or "true" (coerce.py reads both as True)
+        ok, value = f"{s} IN ('true', 'false')", f"(CASE WHEN {s} IN ('true', 'false') THEN {s} = 'true' END)"
     elif pa.types.is_timestamp(typ):
         value = f"TRY_CAST({s} AS TIMESTAMPTZ)"
-        ok = f"{_is('string', x)} AND regexp_full_match({s}, {_lit(TIMESTAMP)}) AND {value} IS NOT NULL"
+        ok = f"regexp_full_match({s}, {_lit(TIMESTAMP)}) AND {value} IS NOT NULL"
         if name not in SCHEDULED:  # a scheduled sale's dates may lie ahead; other date-times may not
             ok += f" AND {value} <= now() + INTERVAL 1 DAY"
     else:
         raise TypeError(f"{name}: unsupported type {typ}")
-    return _ok(f, _absent(f, x), ok), value
+    return _ok(f, absent, ok), value
 
 
-def _shape(fields) -> str:
-    """from_json's type for an object whose fields are read as JSON texts."""
-    return _lit("{" + ",".join(f'"{f.name}":"JSON"' for f in fields) + "}")
+def _list(items) -> str:
+    return "[" + ", ".join(_lit(k) for k in items) + "]"
 
 
-def _container(t: pa.DataType) -> bool:
-    return pa.types.is_struct(t) or pa.types.is_list(t)
+def keys_ok(keys: str, fields, hints=()) -> str:
+    """An object's key list (json_keys): some key, none twice, every one a key the model reads. (An empty list is
+    also what a value that is no object has.) `hints`: key lists known to be such, compared first (a list
+    comparison costs a tenth of the checks)."""
+    full = f"(len({keys}) > 0 AND list_unique({keys}) = len({keys}) AND list_has_all({_list(f.name for f in fields)}, {keys}))"
+    if not hints:
+        return full
+    return f"(CASE WHEN {keys} IN ({', '.join(_list(h) for h in hints)}) THEN true ELSE {full} END)"
 
 
-class _Lambdas:
-    """Unique lambda parameter names (a nested lambda must not hide an outer one)."""
+def _hint_paths(schema: pa.Schema) -> dict[tuple, list[pa.Field]]:
+    """The objects whose key lists the query checks: path (field names from the record; a list's items are
+    under the list's name) -> the fields of that object."""
+    out = {(): list(schema)}
+    for f in schema:
+        if pa.types.is_struct(f.type):
+            out[(f.name,)] = list(f.type)
+        elif pa.types.is_list(f.type) and pa.types.is_struct(f.type.value_type):
+            out[(f.name,)] = list(f.type.value_type)
+            for c in f.type.value_type:
+                if pa.types.is_list(c.type) and pa.types.is_struct(c.type.value_type):
+                    out[(f.name, c.name)] = list(c.type.value_type)
+    return out
+
+
+def key_hints(schema: pa.Schema, lines, most: int = 8) -> dict[tuple, list[tuple[str, ...]]]:
+    """The key lists the first `lines` (texts) write most often, per object the query checks (`_hint_paths`),
+    that are key lists the checks take (none twice, all known): the query compares a line's key lists with these
+    first. Lines that are no JSON object are passed over (the query finds them out)."""
+    paths = _hint_paths(schema)
+    counts: dict[tuple, dict[tuple, int]] = {p: {} for p in paths}
+
+    def pairs(value):  # an object as object_pairs_hook=list reads it: its (key, value) pairs as written
+        return value if isinstance(value, list) and value and all(isinstance(p, tuple) for p in value) else None
+
+    def items(value):  # a list's objects
+        return [o for o in map(pairs, value) if o] if isinstance(value, list) and not pairs(value) else []
+
+    def note(path, obj):
+        keys = tuple(k for k, _ in obj)
+        counts[path][keys] = counts[path].get(keys, 0) + 1
+
+    for text in lines:
+        try:
+            record = pairs(json.loads(text, object_pairs_hook=list))
+        except (ValueError, RecursionError, TypeError):
+            continue
+        if record is None:
+            continue
+        note((), record)
+        fields = dict(record)
+        for f in schema:
+            if (f.name,) not in paths:
+                continue
+            if pa.types.is_struct(f.type):
+                if obj := pairs(fields.get(f.name)):
+                    note((f.name,), obj)
+                continue
+            for item in items(fields.get(f.name)):
+                note((f.name,), item)
+                for path in paths:
+                    if len(path) == 2 and path[0] == f.name:
+                        for grand in items(dict(item).get(path[1])):
+                            note(path, grand)
+    out = {}
+    for path, seen in counts.items():
+        known = {f.name for f in paths[path]}
+        good = [k for k in seen if len(set(k)) == len(k) and set(k) <= known]
+        out[path] = sorted(good, key=lambda k: -seen[k])[:most]
+    return out
+
+
+def _all(items: str, lam: str, body: str) -> str:
+    return f"coalesce(list_bool_and(list_transform({items}, lambda {lam}: {body})), true)"
+
+
+class _Plan:
+    """The key lists a query needs (json_keys calls on the line) and the checks of one record."""
 
     def __init__(self):
-        self.n = 0
+        self.names = _Names()
+        self.key_lists: list[str] = []  # SQL of each key-list column, in order (column _k<i>)
 
-    def __call__(self) -> str:
-        self.n += 1
-        return f"e{self.n}"
-
-
-def items_of(x: str, item: pa.Field, names: _Lambdas) -> str:
-    """The list `x`'s items, one parse each: objects as struct(k: their keys, o: their fields' JSON texts),
-    anything else as its JSON text."""
-    raw = f"from_json({x}, '[\"JSON\"]')"
-    if not pa.types.is_struct(item.type):
-        return raw
-    r = names()
-    return f"list_transform({raw}, lambda {r}: struct_pack(k := json_keys({r}), o := from_json({r}, " \
-           f"{_shape(list(item.type))}), j := {r}))"
+    def keys(self, sql: str) -> str:
+        self.key_lists.append(sql)
+        return f"_k{len(self.key_lists) - 1}"
 
 
-def keys_ok(keys: str, fields: list[pa.Field]) -> str:
-    """No key twice, and every key one the model reads (else Python reads the line)."""
-    known = "[" + ", ".join(_lit(f.name) for f in fields) + "]"
-    return f"(list_unique({keys}) = len({keys}) AND list_has_all({known}, {keys}))"
+def _struct_items(plan: _Plan, f: pa.Field, x: str, path: str, present: str, hints: dict) -> str:
+    """ok of the list of objects `x` (non-NULL where `present`) at JSON path `path`: each item an object with
+    known keys (the key lists of '<path>[*]', one per item), its fields fine; its own lists likewise."""
+    children = list(f.type.value_type)
+    k = plan.keys(f"CASE WHEN {present} THEN try(json_keys(_j, {_lit(path + '[*]')})) END")
+    e = plan.names()
+    oks, nested = [], []
+    for c in children:
+        y = f"{e}.{_ident(c.name)}"
+        if pa.types.is_list(c.type) and pa.types.is_struct(c.type.value_type):
+            if any(_container(g.type) for g in c.type.value_type):
+                raise TypeError(f"{c.name}: lists three deep are not read set-based")
+            # the items of every item's list, flattened: their key lists, then their fields
+            grand = list(c.type.value_type)
+            kk = plan.keys(f"CASE WHEN {present} THEN try(json_keys(_j, "
+                           f"{_lit(path + '[*].' + json.dumps(c.name) + '[*]')})) END")
+            g = plan.names()
+            inner = " AND ".join(leaf(h, f"{g}.{_ident(h.name)}", exact=True)[0] for h in grand)
+            flat = f"flatten(list_transform({x}, lambda {g}: {g}.{_ident(c.name)}))"
+            q = plan.names()
+            nested.append(
+                f"({kk} IS NOT NULL AND len({kk}) = len({flat}) AND {_all(kk, q, keys_ok(q, grand, hints.get((f.name, c.name))))} "
+                f"AND {_all(flat, g, f'{g} IS NOT NULL AND {inner}')} "
+                # an item whose list is present but NULL (null, or not a list): Python reads it
+                f"AND len(list_filter({x}, lambda {g}: {g}.{_ident(c.name)} IS NULL)) = "
+                f"len(list_filter({k}, lambda {q}: NOT list_contains({q}, {_lit(c.name)}))))")
+        elif _container(c.type):
+            raise TypeError(f"{c.name}: an object or a list of scalars in a list item is not read set-based")
+        else:
+            oks.append(leaf(c, y, exact=True)[0])
+    q = plan.names()
+    body = " AND ".join([f"{e} IS NOT NULL"] + oks)
+    return " AND ".join([f"{k} IS NOT NULL AND len({k}) = len({x}) AND {_all(k, q, keys_ok(q, children, hints.get((f.name,))))}",
+                         _all(x, e, body)] + nested)
 
 
-def list_field(f: pa.Field, items: str, names: _Lambdas) -> tuple[str, str]:
-    """(ok, value) of a list field given its items (`items_of`; NULL when the field is absent or null)."""
-    item = f.type.value_field
-    e = names()
-    if pa.types.is_struct(item.type):
-        children = list(item.type)
-        parts = [_child(c, f"{e}.o.{_ident(c.name)}", names) for c in children]
-        ok_e = " AND ".join([f"({e}.j IS NULL OR ({_is('object', f'{e}.j')} AND {keys_ok(f'{e}.k', children)}))"]
-                            + [p[0] for p in parts])
-        fields = ", ".join(f"{_ident(c.name)} := {p[1]}" for c, p in zip(children, parts))
-        value_e = f"(CASE WHEN {e}.j IS NULL THEN NULL ELSE struct_pack({fields}) END)"
-    else:
-        ok_e, value_e = leaf(item, e)
-    ok = f"coalesce(list_bool_and(list_transform({items}, lambda {e}: {ok_e})), true)"
-    value = f"list_transform({items}, lambda {e}: {value_e})"
-    if f.name in REFERENCE_LISTS:  # null and blank entries are no reference (coerce.py drops them)
-        q = names()
-        ok = (f"{ok} AND coalesce(list_bool_and(list_transform({value}, lambda {q}: {q} IS NULL OR "
-              f"regexp_full_match({q}, {_lit(ASCII_SPACE)}) OR {_visible(q)})), true)")
-        value = (f"list_filter({value}, lambda {q}: {q} IS NOT NULL AND NOT regexp_full_match({q}, "
-                 f"{_lit(ASCII_SPACE)}))")
-    return ok, value
+class Parts:
+    """The pieces of a record's query: the key-list calls, and each field's check and value (SQL over `_j`, the
+    line; `_keys`, the record's and its objects' key lists; `_r`, the parsed record; `_k<i>`, key_lists[i])."""
+
+    def __init__(self, schema: pa.Schema, hints: dict | None = None):
+        fields, hints = list(schema), hints or {}
+        plan = _Plan()
+        self.shape = json.dumps({f.name: _shape(f.type) for f in fields})
+        objects = [f for f in fields if pa.types.is_struct(f.type)]
+        # the record's keys and those of its objects, in one call: _keys[1] the record's, _keys[1 + j] object j's
+        top = "_keys[1]" if objects else "_keys"
+        paths = ", ".join(_lit(p) for p in ["$"] + ["$." + json.dumps(f.name) for f in objects])
+        self.keys = f"try(json_keys(_j, [{paths}]))" if objects else "try(json_keys(_j))"
+        known = "[" + ", ".join(_lit(f.name) for f in fields) + "]"
+        # The record's keys: none twice; keys the model does not read may hold text or numbers, not objects, lists
+        # or nan/inf (Python would look inside, or refuse them). The count of such values must be that of the
+        # fields read as objects or lists (each of which is checked as such).
+        containers = " + ".join(f"(_r.{_ident(f.name)} IS NOT NULL)::INT" for f in fields if _container(f.type))
+        self.oks = [("_record", (
+            f"(CASE WHEN _r IS NULL OR _keys IS NULL OR {top} IS NULL OR len({top}) = 0 THEN false "
+            + (f"WHEN {top} IN ({', '.join(_list(h) for h in hints[()])}) THEN true " if hints.get(()) else "") +
+            f"WHEN list_unique({top}) <> len({top}) THEN false WHEN list_has_all({known}, {top}) THEN true "
+            f"ELSE len(list_filter(json_extract(_j, '$.*'), lambda w_: json_type(w_) IN ('OBJECT', 'ARRAY') "
+            f"OR regexp_full_match(CAST(w_ AS VARCHAR), {_lit(NAN_INF)}))) = {containers or '0'} END)"))]
+        self.values: list[tuple[str, str]] = []
+        self.html: list[tuple[str, str]] = []
+        for f in fields:
+            x = f"_r.{_ident(f.name)}"
+            path = "$." + json.dumps(f.name)
+            if pa.types.is_list(f.type):
+                # NULL: absent, null, or no list (text, an object, ...): the line's own JSON tells which
+                absent = (f"(CASE WHEN {x} IS NOT NULL THEN false WHEN {top} IS NULL OR NOT list_contains({top}, "
+                          f"{_lit(f.name)}) THEN true ELSE json_type(_j, {_lit(path)}) = 'NULL' END)")
+                item = f.type.value_field
+                if pa.types.is_struct(item.type):
+                    ok = f"(len({x}) = 0 OR {_struct_items(plan, f, x, path, f'len({x}) > 0', hints)})"
+                    value = f"TRY_CAST({x} AS {sql_type(f.type)})"
+                else:
+                    q = plan.names()
+                    if f.name in REFERENCE_LISTS:  # null and blank entries are no reference (coerce.py drops them)
+                        ok = _all(x, q, f"{q} IS NULL OR (NOT {_maybe_not_text(q)} AND (regexp_full_match({q}, "
+                                        f"{_lit(ASCII_SPACE)}) OR {_visible(q)}))")
+                        value = (f"list_filter({x}, lambda {q}: {q} IS NOT NULL AND NOT regexp_full_match({q}, "
+                                 f"{_lit(ASCII_SPACE)}))")
+                    else:
+                        ok_q, value_q = leaf(item, q)
+                        ok = _all(x, q, ok_q)
+                        value = f"list_transform({x}, lambda {q}: {value_q})"
+                ok = _ok(f, absent, f"{x} IS NOT NULL AND {ok}")
+            elif pa.types.is_struct(f.type):
+                children = list(f.type)
+                if any(_container(c.type) for c in children):
+                    raise TypeError(f"{f.name}: an object inside an object is not read set-based")
+                keys = f"_keys[{2 + objects.index(f)}]"
+                ok = " AND ".join([keys_ok(keys, children, hints.get((f.name,)))]
+                                  + [leaf(c, f"{x}.{_ident(c.name)}", exact=True)[0] for c in children])
+                ok = _ok(f, f"{x} IS NULL", ok)  # NULL: absent or null (anything else is a struct of NULLs)
+                value = f"TRY_CAST({x} AS {sql_type(f.type)})"
+            else:
+                ok, value = leaf(f, x)
+                if f.name in HTML_FIELDS:
+                    self.html.append((f.name, f"NOT coalesce(regexp_full_match({x}, {_lit(HTML_AS_IS)}), true)"))
+            self.oks.append((f.name, ok))
+            self.values.append((f.name, value))
+        self.key_lists = plan.key_lists
+        self.guard = guard(schema)
 
 
-def _child(c: pa.Field, x: str, names: _Lambdas) -> tuple[str, str]:
-    """(ok, value) of a field of a list item, given its JSON text."""
-    if pa.types.is_list(c.type):
-        ok, value = list_field(c, items_of(x, c.type.value_field, names), names)
-        return _result(c, f"{x} IS NULL", f"{_is('array', x)} AND {ok}", value)
-    if pa.types.is_struct(c.type):
-        raise TypeError(f"{c.name}: an object inside a list item is not read set-based")
-    return leaf(c, x)
-
-
-def _ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def batch_query(schema: pa.Schema, lines: str, carry: tuple[str, ...] = ()) -> str:
+def batch_query(schema: pa.Schema, lines: str, carry: tuple[str, ...] = (), hints: dict | None = None) -> str:
     """SQL over the table `lines` (ordinal, line): per non-blank line `ordinal`, `_ok` and, where
     `_ok`, the record's canonical columns (and `_html_<field>`: whether that HTML still needs nh3). The columns
     `carry` of `lines` come out as `_<name>`, only where not `_ok` (what Python needs to read those lines).
 
-    Each line is parsed once into a struct of its fields' JSON texts (`_r`) and once for its keys; what the checks
-    read more than once (texts, list items, an address's fields) is a column of the projection before, so it is
-    computed once."""
-    fields = list(schema)
-    names = _Lambdas()
-    # A line DuckDB cannot parse (try: NULL instead of an error), or one with a guarded pattern, is not read here.
-    guarded = f"CASE WHEN strlen(line) <= {MAX_TEXT} AND NOT regexp_matches(line, {_lit(GUARD)}) THEN line END"
-    # Keys the model does not read may hold text or numbers, not objects or lists (Python would look inside).
-    containers = " + ".join(f"({_is('object', '_r.' + _ident(f.name))} OR {_is('array', '_r.' + _ident(f.name))})"
-                            f"::INT" for f in fields if _container(f.type)) or "0"
-    known = ", ".join(_lit(f.name) for f in fields)
-    top_ok = (f"(CASE WHEN _r IS NULL OR _keys IS NULL THEN false WHEN list_unique(_keys) <> len(_keys) "
-              f"THEN false WHEN list_has_all([{known}], _keys) THEN true ELSE len(list_filter(json_extract(_j, "
-              f"'$.*'), lambda w_: json_type(w_) IN ('OBJECT', 'ARRAY'))) = {containers} END)")
-    level1, level2, oks, cols = [f"{top_ok} AS _k"], [], [], []
-    for i, f in enumerate(fields):
-        x = f"_r.{_ident(f.name)}"
-        if pa.types.is_list(f.type):
-            level1.append(f"{items_of(x, f.type.value_field, names)} AS _l{i}")
-            level1.append(f"{_is('array', x)} AS _a{i}")
-            ok, value = list_field(f, f"_l{i}", names)
-            ok, value = _result(f, f"_a{i} IS NULL", f"_a{i} AND {ok}", value)
-        elif pa.types.is_struct(f.type):  # its fields become columns too
-            children = list(f.type)
-            if any(_container(c.type) for c in children):
-                raise TypeError(f"{f.name}: an object inside an object is not read set-based")
-            level1 += [f"from_json({x}, {_shape(children)}) AS _o{i}", f"json_keys({x}) AS _n{i}",
-                       f"{_is('object', x)} AS _a{i}"]
-            subs = []
-            for j, c in enumerate(children):
-                level2.append(f"{text_of(f'_o{i}.{_ident(c.name)}', c)} AS _s{i}_{j}")
-                subs.append((c, leaf(c, f"_o{i}.{_ident(c.name)}", f"_s{i}_{j}")))
-            ok = " AND ".join([f"_a{i}", keys_ok(f"_n{i}", children)] + [p[0] for _, p in subs])
-            value = "struct_pack(" + ", ".join(f"{_ident(c.name)} := {p[1]}" for c, p in subs) + ")"
-            ok, value = _result(f, f"_a{i} IS NULL", ok, value)
-        else:
-            level1.append(f"CAST({x} AS VARCHAR) AS _x{i}")
-            level1.append(f"{text_of(x, f)} AS _s{i}")
-            ok, value = leaf(f, f"_x{i}", f"_s{i}")
-            if f.name in HTML_FIELDS:
-                cols.append(f"NOT coalesce(regexp_full_match(_s{i}, {_lit(HTML_AS_IS)}), true) AS "
-                            f"{_ident('_html_' + f.name)}")
-        oks.append(ok)
-        cols.append(f"{value} AS {_ident(f.name)}")
-    ok = " AND ".join(["_k"] + oks)
+    Each line is parsed once into its record's shape (`_r`, every scalar as text) and, for its key lists, once
+    for the record and its objects and once per list of objects (only where the list has items)."""
+    p = Parts(schema, hints)
+    ok = " AND ".join(o for _, o in p.oks)
+    cols = [f"{v} AS {_ident(n)}" for n, v in p.values] + [f"{v} AS {_ident('_html_' + n)}" for n, v in p.html]
     kept = "".join(f"{_ident('_' + c)}, " for c in carry)
     passed = "".join(f"{_ident(c)} AS {_ident('_' + c)}, " for c in carry)
+    key_cols = "".join(f", {sql} AS _k{i}" for i, sql in enumerate(p.key_lists))
     query = (f"SELECT ordinal, {kept}coalesce({ok}, false) AS _ok, {', '.join(cols)} FROM ("
-             f"SELECT *, {', '.join(level2) or 'NULL AS _none'} FROM ("
-             f"SELECT ordinal, {kept}_j, {', '.join(level1)} FROM ("
-             f"SELECT ordinal, {kept}_j, try(json_keys(_j)) AS _keys, try(from_json(_j, {_shape(fields)})) AS _r "
-             f"FROM (SELECT ordinal, {passed}{guarded} AS _j FROM {lines} WHERE NOT "
-             f"regexp_full_match(coalesce(line, 'x'), {_lit(ASCII_SPACE)})))))")
+             f"SELECT *{key_cols} FROM ("
+             f"SELECT ordinal, {kept}_j, {p.keys} AS _keys, try(json_transform(_j, {_lit(p.shape)})) AS _r "
+             f"FROM (SELECT ordinal, {passed}CASE WHEN {p.guard} THEN line END AS _j FROM {lines} WHERE NOT "
+             f"regexp_full_match(coalesce(line, 'x'), {_lit(ASCII_SPACE)}))))")
     if not carry:
         return query
     only_bad = ", ".join(f"CASE WHEN _ok THEN NULL ELSE {_ident('_' + c)} END AS {_ident('_' + c)}" for c in carry)

@@ -11,6 +11,7 @@ which the caller moves into the ledger. Nothing is held per record in Python bey
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -20,12 +21,13 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from cart_pipelines.model.coerce import clean_html
-from cart_pipelines.model.coerce_sql import batch_query
+from cart_pipelines.model.coerce_sql import batch_query, key_hints
 from cart_pipelines.pipeline import ledger
 from cart_pipelines.pipeline.coercion import coerce_source_record, rows_table
 from cart_pipelines.pipeline.staging import ParquetSink
 from cart_pipelines.platforms.kit.duckdb_io import arrow_batches, connect
 
+HINT_LINES = 1000  # lines of the first batch read in Python for the key lists the export writes
 OUT_ROWS = 10_000  # rows of the query's result handed to Python at once (a batch of products is about 15 MB)
 LINES = pa.schema([("ordinal", pa.int64()), ("line", pa.large_string()), ("raw", pa.large_binary())])
 # Quarantine rows as the ledger holds them, with the line they came from and whether the record had an id (a
@@ -45,7 +47,11 @@ def stage_lines(source, entity: str, sink: ParquetSink, work_dir: Path) -> Lines
     """Stage every line of `entity` into `sink`; quarantine rows into `<sink dir>/part-quarantine.parquet`."""
     staged = sink.schema
     canonical = staged.remove(staged.get_field_index("_ordinal"))
-    query = batch_query(canonical, "_lines", carry=("line", "raw"))
+    batches = iter(source.line_batches(entity))
+    first = next(batches, None)  # its lines tell the key lists the export writes (the query checks those first)
+    hints = key_hints(canonical, [] if first is None else (
+        t for t in first.column("line").slice(0, HINT_LINES).to_pylist() if t is not None))
+    query = batch_query(canonical, "_lines", carry=("line", "raw"), hints=hints)
     html = [f.name for f in canonical if f"_html_{f.name}" in query]
     out_path = sink.path.with_name("part-quarantine.parquet")
     total = quarantined = 0
@@ -54,7 +60,8 @@ def stage_lines(source, entity: str, sink: ParquetSink, work_dir: Path) -> Lines
     bad_writer = pq.ParquetWriter(out_path, QUARANTINE_SCHEMA, compression="zstd")
     try:
         failed: list[BaseException] = []
-        con.register("_lines", pa.RecordBatchReader.from_batches(LINES, _line_batches(source, entity, failed)))
+        tables = itertools.chain([] if first is None else [first], batches)
+        con.register("_lines", pa.RecordBatchReader.from_batches(LINES, _line_batches(tables, failed)))
         for batch in _results(con, query, failed):
             out = pa.Table.from_batches([batch])
             total += out.num_rows
@@ -91,12 +98,12 @@ def stage_lines(source, entity: str, sink: ParquetSink, work_dir: Path) -> Lines
     return LinesResult(total, quarantined, out_path)
 
 
-def _line_batches(source, entity: str, failed: list) -> Iterator[pa.RecordBatch]:
+def _line_batches(tables, failed: list) -> Iterator[pa.RecordBatch]:
     """The source's lines as the query reads them: `raw` only where `line` is null (bytes that are not UTF-8),
     so the query carries no second copy of the text. What the source raises (a damaged file) is kept in `failed`:
     DuckDB, which pulls these batches, reports it as its own error."""
     try:
-        for table in source.line_batches(entity):
+        for table in tables:
             line = table.column("line")
             raw = (pa.nulls(table.num_rows, pa.large_binary()) if not line.null_count else
                    pc.if_else(pc.is_null(line), table.column("raw"), pa.scalar(None, pa.large_binary())))

@@ -258,10 +258,12 @@ def _batch(text: bytes, before: int) -> pa.Table:
     offsets[0] = 0
     offsets[1:] = ends - np.arange(n)
     raw = pa.Array.from_buffers(pa.large_binary(), n, [None, pa.py_buffer(offsets), pa.py_buffer(data)])
+    line = raw.view(pa.large_string())
     try:
-        text.decode("utf-8")  # with the LFs: a sequence cut at a line end must not join the next line's bytes
-        line = raw.view(pa.large_string())
-    except UnicodeDecodeError:  # some line is not UTF-8: those lines have no text (their reason comes from raw)
+        # Arrow checks each line on its own (a sequence cut at a line end does not join the next line's bytes),
+        # without making a Python string of the chunk
+        line.validate(full=True)
+    except pa.ArrowInvalid:  # some line is not UTF-8: those lines have no text (their reason comes from raw)
         line = pa.array([_utf8(b) for b in raw.to_pylist()], pa.large_string())
     ordinal = pa.array(np.arange(before + 1, before + n + 1, dtype=np.int64))
     return pa.table({"ordinal": ordinal, "raw": raw, "line": line})
