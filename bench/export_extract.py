@@ -6,11 +6,14 @@ pipeline does (DuckDB parses and coerces the lines, Python only the few it canno
 the same export one record at a time through `records()` and coerces each in Python (how the pipeline read
 exports before, and reads every API source). `--compression gz,zst` also measures the same store with its entity
 files compressed (`<entity>.jsonl.gz`, `.jsonl.zst`, made once and cached). CPU seconds (user + system, all the
-process's threads) are the fair figure on a shared machine; wall time stretches with the other jobs. Writes its
-section of docs/benchmarks.md.
+process's threads) are the fair figure on a shared machine; wall time stretches with the other jobs. `--code`
+runs the same extraction with the code of other git revisions too (`before=main`: that revision's
+`cart_pipelines`, exported once into bench/.cache/code/), alternating with this tree's (`current`) in the same
+run, `--repeat` times, so a change is measured against what it replaces under the same load. Writes its section
+of docs/benchmarks.md.
 
     .venv/bin/python bench/export_extract.py [--sizes 10000,100000] [--paths set-based,per-record]
-                                             [--compression none,gz,zst]
+                                             [--compression none,gz,zst] [--code before=main,current] [--repeat 2]
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import gzip
 import json
 import os
 import shutil
+import subprocess
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
@@ -28,8 +32,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import CACHE, ROOT, run_worker, store_for, table, write_section  # noqa: E402
 
 WORKER = r"""
-import json, resource, shutil, sys, time
+import sys
+if sys.argv[4]:  # the code of another revision, before this tree's (and the working directory's)
+    sys.path.insert(0, sys.argv[4])
+import json, resource, shutil, time
 from pathlib import Path
+import cart_pipelines
+assert not sys.argv[4] or cart_pipelines.__file__.startswith(sys.argv[4]), cart_pipelines.__file__
 from cart_pipelines.model.entities import ENTITY_NAMES
 from cart_pipelines.pipeline.extract import extract_entity
 from cart_pipelines.pipeline.staging import Staging
@@ -87,57 +96,123 @@ def compressed(store: Path, kind: str) -> Path:
     return out
 
 
-def run(sizes, paths, kinds, timeout):
+def code_dir(ref: str) -> str:
+    """'' for this tree; else the directory holding `cart_pipelines` as git revision `ref` has it."""
+    if ref == "current":
+        return ""
+    sha = subprocess.run(["git", "rev-parse", "--verify", f"{ref}^{{commit}}"], cwd=ROOT, check=True,
+                         capture_output=True, text=True).stdout.strip()
+    out = CACHE / "code" / sha[:12]
+    if not (out / "cart_pipelines").is_dir():
+        out.mkdir(parents=True, exist_ok=True)
+        archive = subprocess.run(["git", "archive", sha, "cart_pipelines"], cwd=ROOT, check=True,
+                                 capture_output=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(out)], input=archive, check=True)
+    return str(out)
+
+
+def codes(spec: str) -> list[tuple[str, str, str]]:
+    """(label, git ref, directory) of each code to run: 'current' (this tree), 'label=ref' or 'ref'."""
+    out = []
+    for part in spec.split(","):
+        label, _, ref = part.partition("=")
+        ref = ref or label
+        sha = "" if ref == "current" else subprocess.run(["git", "rev-parse", "--short", ref], cwd=ROOT, check=True,
+                                                         capture_output=True, text=True).stdout.strip()
+        out.append((label if ref == "current" or "=" in part else f"{ref} ({sha})", sha, code_dir(ref)))
+    return out
+
+
+def run(sizes, paths, kinds, timeout, code_list, repeat=1):
     rows = []
     for products in sizes:
         for kind in kinds:
             store = compressed(store_for(products), kind)
             for path in paths:
-                staging = CACHE / "staging" / f"export-{path}-{products}"
-                m = run_worker(WORKER, [str(store), str(staging), path], timeout)
-                m.update(products=products, path=path, compression=kind)
-                rows.append(m)
-                print(json.dumps(m), flush=True)
+                for turn in range(repeat):  # the codes alternate, so each meets the same load
+                    for label, sha, directory in code_list:
+                        staging = CACHE / "staging" / f"export-{path}-{products}"
+                        m = run_worker(WORKER, [str(store), str(staging), path, directory], timeout)
+                        m.update(products=products, path=path, compression=kind, code=label, commit=sha,
+                                 turn=turn + 1)
+                        rows.append(m)
+                        print(json.dumps(m), flush=True)
     return rows
 
 
 def _key(r):
-    return r["products"], r.get("compression", "none"), r["path"]
+    return r["products"], r.get("compression", "none"), r["path"], r.get("code", "current")
 
 
 def _rate(n, s):
     return f"{n / s:,.0f}" if s else "-"
 
 
-def markdown(rows) -> str:
+def markdown(rows, commands=()) -> str:
     lines = ["## Store export extraction", "",
-             f"Measured {datetime.now(timezone.utc):%Y-%m-%d} by `bench/export_extract.py` on this project's CI "
+             f"Measured {datetime.now(timezone.utc):%Y-%m-%d} by "
+             + (" and ".join(f"`{c}`" for c in commands) if commands else "`bench/export_extract.py`")
+             + " on this project's CI "
              "machine kind (2 cores): every entity of a generated store export (`cart-pipelines generate-sample "
              "--products N`) extracted into staging (canonical Parquet, quarantine rows in the ledger), each run in "
              "a fresh process; peak RSS is that process's own. *set-based* is the pipeline's path (DuckDB reads and "
              "coerces the lines, bounded by `CART_DUCKDB_MEMORY_LIMIT`/`CART_DUCKDB_THREADS`; Python only for the "
              "lines the SQL cannot vouch for); *per-record* is the path before it (and of every API source): each "
-             "record parsed and coerced in Python. *load* is the machine's 1-minute load average at the end of the "
-             "run (the machine is shared; 2 means both cores busy). *CPU s* is user + system time of all the "
-             "process's threads, the fair figure on a shared machine: *records per CPU s* × 2 is what the 2 cores "
-             "read when nothing else runs (DuckDB runs the query on both).",
+             "record parsed and coerced in Python. *code* is the revision that ran (*current*: this branch; others "
+             "by `--code`, alternating with it in the same run). *load* is the machine's 1-minute load average at "
+             "the end of the run (the machine is shared; 2 means both cores busy). *CPU s* is user + system time of "
+             "all the process's threads, the fair figure on a shared machine: *records per CPU s* × 2 is what the 2 "
+             "cores read when nothing else runs (DuckDB runs the query on both).",
              ""]
     files = {"none": ".jsonl", "gz": ".jsonl.gz", "zst": ".jsonl.zst"}
 
     def cpu_rate(part):
         return _rate(part["records"], part.get("cpu_seconds"))
 
-    lines += table(["products in store", "file", "path", "records", "quarantined", "seconds", "CPU s", "records/s",
-                    "records per CPU s", "products per CPU s", "orders per CPU s", "peak RSS MB", "load"], rows,
+    lines += table(["products in store", "file", "path", "code", "records", "quarantined", "seconds", "CPU s",
+                    "records/s", "records per CPU s", "products per CPU s", "orders per CPU s", "peak RSS MB",
+                    "load"], rows,
                    lambda r: [
-        f"{r['products']:,}", files[r.get("compression", "none")], r["path"], f"{r['records']:,}",
-        f"{r['quarantined']:,}", f"{r['seconds']:.1f}",
+        f"{r['products']:,}", files[r.get("compression", "none")], r["path"], r.get("code", "current"),
+        f"{r['records']:,}", f"{r['quarantined']:,}", f"{r['seconds']:.1f}",
         "-" if r.get("cpu_seconds") is None else f"{r['cpu_seconds']:.1f}", _rate(r["records"], r["seconds"]),
         cpu_rate(r), cpu_rate(r["entities"]["products"]), cpu_rate(r["entities"]["orders"]),
         f"{r['peak_rss_mb']:.0f}", f"{r.get('load', 0):.1f}"],
-                   lambda r: [f"{r['products']:,}", files[r.get("compression", "none")], r["path"]])
+                   lambda r: [f"{r['products']:,}", files[r.get("compression", "none")], r["path"],
+                              r.get("code", "current")])
     lines += ["", "Reading the table:", ""]
-    by = {(r["products"], r["path"]): r for r in rows if "error" not in r and r.get("compression", "none") == "none"}
+    ok = [r for r in rows if "error" not in r]
+
+    def median(xs):
+        xs = sorted(xs)
+        return (xs[(len(xs) - 1) // 2] + xs[len(xs) // 2]) / 2 if xs else None
+
+    def cpu_of(group, part=None):
+        return median([(r["entities"][part] if part else r)["cpu_seconds"] for r in group
+                       if (r["entities"][part] if part else r).get("cpu_seconds")])
+
+    for products in sorted({r["products"] for r in ok}):
+        for kind in ("none", "gz", "zst"):
+            here = [r for r in ok if r["products"] == products and r.get("compression", "none") == kind
+                    and r["path"] == "set-based"]
+            labels = list(dict.fromkeys(r.get("code", "current") for r in here))
+            if "current" not in labels or len(labels) < 2:
+                continue
+            new = [r for r in here if r.get("code", "current") == "current"]
+            for label in labels:
+                if label == "current":
+                    continue
+                old = [r for r in here if r.get("code") == label]
+                parts = ", ".join(f"{e} {cpu_of(old, e) / cpu_of(new, e):.1f}×" for e in ("products", "orders")
+                                  if cpu_of(old, e) and cpu_of(new, e))
+                lines.append(f"- {products:,} products, {files[kind]}: this branch needs "
+                             f"{cpu_of(new):.1f} CPU s where {label} needs {cpu_of(old):.1f} "
+                             f"({cpu_of(old) / cpu_of(new):.1f}× less; {parts}), median of {len(new)} and "
+                             f"{len(old)} runs alternating under the same load: "
+                             f"{new[0]['records'] / cpu_of(new):,.0f} records per CPU s against "
+                             f"{old[0]['records'] / cpu_of(old):,.0f}.")
+    by = {(r["products"], r["path"]): r for r in ok
+          if r.get("compression", "none") == "none" and r.get("code", "current") == "current"}
     for products in sorted({p for p, _ in by}):
         new, old = by.get((products, "set-based")), by.get((products, "per-record"))
         if new and old:
@@ -156,19 +231,24 @@ def main() -> None:
     ap.add_argument("--sizes", default="10000,100000")
     ap.add_argument("--paths", default="set-based,per-record")
     ap.add_argument("--compression", default="none", help="none, gz, zst, comma-separated")
+    ap.add_argument("--code", default="current",
+                    help="codes to run side by side: current (this tree), label=gitref or gitref, comma-separated")
+    ap.add_argument("--repeat", type=int, default=1, help="runs of each code, alternating")
     ap.add_argument("--timeout", type=float, default=7200)
     ap.add_argument("--out", default=str(ROOT / "docs" / "benchmarks.md"))
     args = ap.parse_args()
     rows = run([int(s) for s in args.sizes.split(",")], args.paths.split(","), args.compression.split(","),
-               args.timeout)
+               args.timeout, codes(args.code), args.repeat)
     previous = CACHE / "export_extract.json"
     if previous.exists():  # keep the rows of sizes, files and paths this run did not measure
         done = {_key(r) for r in rows}
         rows = [r for r in json.loads(previous.read_text()) if _key(r) not in done] + rows
     order = {"none": 0, "gz": 1, "zst": 2}
-    rows.sort(key=lambda r: (r["products"], order[r.get("compression", "none")], r["path"] != "set-based"))
+    rows.sort(key=lambda r: (r["products"], order[r.get("compression", "none")], r["path"] != "set-based",
+                             r.get("turn", 1)))
     previous.write_text(json.dumps(rows, indent=2))
-    write_section(markdown(rows) + NOTES, Path(args.out))
+    command = ".venv/bin/python bench/export_extract.py " + " ".join(sys.argv[1:])
+    write_section(markdown(rows, [command]) + NOTES, Path(args.out))
     print(f"wrote {args.out}")
 
 

@@ -293,3 +293,19 @@ def test_sql_reads_almost_every_clean_line(sample_store):
         con.unregister("_lines")
         staged = sum(1 for r in export.records(entity) if r.error is None) - 3  # the sample's defects
         assert sum(ok) >= 0.99 * staged, entity
+
+
+def test_key_hints_are_only_key_lists_the_checks_take():
+    """The query takes a line whose key lists are among the hints without checking them: a hint must be a key
+    list the checks take (no key twice, every key one the model reads, some key)."""
+    from cart_pipelines.model.canonical import SCHEMAS
+    from cart_pipelines.model.coerce_sql import key_hints
+
+    lines = ['{"source_id": "1", "name": "a", "name": "b", "price": 1}', '{"source_id": "2", "zz": 1}', "{}", "[]",
+             "not json", '{"source_id": "3", "name": "x", "price": 1, '
+                         '"variants": [{"sku": "a", "sku": "b"}, {}, 5, {"sku": "c", "options": [{"name": "n"}]}]}']
+    hints = key_hints(SCHEMAS["products"], lines)
+    assert hints[()] == [("source_id", "name", "price", "variants")]
+    assert hints[("variants",)] == [("sku", "options")]
+    assert hints[("variants", "options")] == [("name",)]
+    assert hints[("images",)] == []

@@ -289,7 +289,7 @@ def key_hints(schema: pa.Schema, lines, most: int = 8) -> dict[tuple, list[tuple
     out = {}
     for path, seen in counts.items():
         known = {f.name for f in paths[path]}
-        good = [k for k in seen if len(set(k)) == len(k) and set(k) <= known]
+        good = [k for k in seen if k and len(set(k)) == len(k) and set(k) <= known]  # [] is also no object's
         out[path] = sorted(good, key=lambda k: -seen[k])[:most]
     return out
 
