@@ -2,11 +2,13 @@
 
 DuckDB parses and coerces the lines in SQL (model/coerce_sql.py): one query per entity, planned once, reading the
 source's batches as a stream and handing its result back in batches of OUT_ROWS rows (planning the query costs
-about as much as coercing 5,000 products, so one query per batch cost a quarter of the time). The few lines it
-cannot vouch for come back with their text (their bytes where they are not UTF-8) and are read and coerced one
+about as much as coercing 5,000 products, so one query per batch cost a quarter of the time). The query first
+compares each line's key lists with those the file's first lines write (read once here, in Python). The few lines
+it cannot vouch for come back with their text (their bytes where they are not UTF-8) and are read and coerced one
 by one in Python (the source's own line reader and coerce.py), so their values and reasons are exactly those of
-the per-record path. Staged rows go to the sink in line order; quarantine rows to a Parquet file next to it,
-which the caller moves into the ledger. Nothing is held per record in Python beyond one batch.
+the per-record path. Staged rows go to the sink in line order, in row groups of WRITE_ROWS written by a thread of
+their own while the query goes on; quarantine rows to a Parquet file next to it, which the caller moves into the
+ledger. Nothing is held per record in Python beyond two row groups.
 """
 
 from __future__ import annotations
@@ -71,10 +73,12 @@ def stage_lines(source, entity: str, sink: ParquetSink, work_dir: Path) -> Lines
             out = pa.Table.from_batches([batch])
             total += out.num_rows
             ok = out.column("_ok")
-            good = out.filter(ok)
+            every = pc.all(ok).as_py()  # the usual batch: filtering would copy every column for nothing
+            good = out if every else out.filter(ok)
             fast = _clean(good, html).select(canonical.names).append_column("_ordinal", good.column("ordinal"))
             rows, bad = [], []
-            slow = out.filter(pc.invert(ok)).select(["ordinal", "_line", "_raw"])
+            slow = out.slice(0, 0) if every else out.filter(pc.invert(ok))
+            slow = slow.select(["ordinal", "_line", "_raw"])
             for ordinal, line, raw in zip(*(slow.column(c).to_pylist() for c in slow.column_names)):
                 rec = source.line_record(entity, ordinal, raw if line is None else line.encode("utf-8"))
                 row, reason = coerce_source_record(rec, canonical)
