@@ -59,7 +59,13 @@ def test_paging_asks_the_largest_page_and_follows_links_next(shop):
     # Sub-resources come as whole lists, 100 a request, not one request per order.
     lines = [s for s in shop.seen if s["path"].endswith("/order-products")]
     assert len(lines) == -(-len(shop.emulator.data["order-products"]) // facts.PAGE_SIZE_MAX)
-    assert src.client.limiter.limit == facts.RATE_LIMIT and src.client.limiter.window == facts.RATE_WINDOW_S
+    # Paced with the budget the shop gives (the emulator with its limit off: one that never binds), and without
+    # one at Mystore's 120 requests per minute.
+    budget = shop.credentials["requests_per_minute"]
+    assert src.client.limiter.limit == budget and src.client.limiter.window == facts.RATE_WINDOW_S
+    unbudgeted = {k: v for k, v in shop.credentials.items() if k != "requests_per_minute"}
+    default = MystoreSource.connect(shop.base_url, unbudgeted)
+    assert default.client.limiter.limit == facts.RATE_LIMIT and default.client.limiter.window == facts.RATE_WINDOW_S
 
 
 def test_mapping_of_products(shop, store_dir):

@@ -6,7 +6,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 from conftest import ROOT
 from reliability import figures
@@ -24,25 +23,37 @@ def migrate_cmd(data, store):
 
 def test_sigkill_mid_load_then_resume(tmp_path):
     store = tmp_path / "store"
-    counts = generate_store(store, seed=12, size=StoreSize.scaled(120))
-    emulator = MystoreEmulator(knobs=Knobs(rate_limit=False, latency_ms=30))
+    # 40 products: more than one atomic batch holds (about 30 with their variants), so the kill lands with
+    # products left to load; orders come after products.
+    counts = generate_store(store, seed=12, size=StoreSize.scaled(40))
+    proc: subprocess.Popen | None = None
+    half: dict[str, int] = {}
+
+    def kill_mid_load(request):
+        """SIGKILL the migration the moment Mystore has applied its first write of products, before the answer
+        leaves: the killed run created records it never recorded, and the resumed run must adopt them."""
+        if proc is not None and not half and request.method == "POST" and emulator.data["products"]:
+            half.update({e: len(rows) for e, rows in emulator.data.items()})
+            os.kill(proc.pid, signal.SIGKILL)
+
+    emulator = MystoreEmulator(knobs=Knobs(rate_limit=False, latency_ms=30, after_response=kill_mid_load))
     with running(emulator, lifetime=600) as handle:
         c = handle.credentials
         authorize_against(handle, tmp_path / "token.json")
+        # The emulator limits nothing, so the client is given its budget (MYSTORE_REQUESTS_PER_MINUTE) instead of
+        # pacing at 120/min: the resumed run's adoption reads are ~4 requests a product, minutes at Mystore's pace.
         env = {**os.environ, "MYSTORE_API_URL": handle.base_url, "MYSTORE_AUTH_URL": c["auth_url"],
                "MYSTORE_CLIENT_ID": c["client_id"], "MYSTORE_REFERENCES": str(tmp_path / "refs.json"),
                "MYSTORE_CLIENT_SECRET": c["client_secret"], "MYSTORE_REDIRECT_URI": c["redirect_uri"],
+               "MYSTORE_REQUESTS_PER_MINUTE": str(c["requests_per_minute"]),
                "MYSTORE_TOKEN_FILE": str(tmp_path / "token.json"), "DAGSTER_HOME": str(tmp_path / "home")}
         proc = subprocess.Popen(migrate_cmd(tmp_path / "data", store), env=env, cwd=ROOT,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.time() + 240
-        while len(emulator.data["products"]) < 40 and time.time() < deadline and proc.poll() is None:
-            time.sleep(0.05)
-        assert proc.poll() is None, "the migration finished before it could be killed"
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(30)
-        half = {e: len(rows) for e, rows in emulator.data.items()}
+        returncode = proc.wait(240)
+        assert half, "the migration finished before it could be killed"
+        assert returncode == -signal.SIGKILL
         assert 0 < half["products"] < counts["products"] and half["orders"] == 0
+        assert len(emulator.data["products"]) < counts["products"]  # nothing loaded after the kill
         done = subprocess.run(migrate_cmd(tmp_path / "data", store), env=env, cwd=ROOT, capture_output=True, text=True,
                               timeout=600)
         assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]

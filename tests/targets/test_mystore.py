@@ -65,10 +65,13 @@ def authorized_target(handle, tmp_path, **kwargs) -> MystoreTarget:
 
 def resource(handle, tmp_path, **extra) -> MystoreTargetResource:
     c = handle.credentials
+    # The emulator's request budget: unpaced when its rate limit is off (the 120/min pacing is proved in
+    # tests/contract/test_mystore_source.py and test_pacing_holds_the_target_under_the_limit below)
+    budget = {"requests_per_minute": c["requests_per_minute"]} if "requests_per_minute" in c else {}
     return MystoreTargetResource(api_url=handle.base_url, auth_url=c["auth_url"], client_id=c["client_id"],
                                  client_secret=c["client_secret"], redirect_uri=c["redirect_uri"],
                                  token_file=str(tmp_path / "token.json"),
-                                 references_file=str(tmp_path / "refs.json"), **extra)
+                                 references_file=str(tmp_path / "refs.json"), **budget, **extra)
 
 
 @pytest.fixture
@@ -156,6 +159,27 @@ def test_personal_access_token_and_missing_permission_named(mystore, tmp_path):
     with pytest.raises(ConnectionProblem, match="write:products") as exc:
         MystoreTarget(token=narrow, api_url=mystore.base_url, references=tmp_path / "r2.json").count("products")
     assert exc.value.kind == "permission"
+
+
+def test_request_budget_paces_the_target_under_the_limit(tmp_path):
+    """MYSTORE_REQUESTS_PER_MINUTE sets the target's pace (default Mystore's 120 per minute); against a shop that
+    counts 120 per 2 s window, a target paced the same sends 130 requests without a 429."""
+    c = {"token": "t", "references_file": str(tmp_path / "r.json")}
+    limiter = lambda target: target.conn.api.client.limiter  # noqa: E731
+    assert MystoreTarget.from_credentials(c, tmp_path).conn.rate == (facts.RATE_LIMIT, facts.RATE_WINDOW_S)
+    assert MystoreTarget.from_credentials({**c, "requests_per_minute": 30}, tmp_path).conn.rate == (30, 60.0)
+    with pytest.raises(ValueError, match="MYSTORE_REQUESTS_PER_MINUTE"):
+        MystoreTarget.from_credentials({**c, "requests_per_minute": 0}, tmp_path)
+    assert MystoreTargetResource(token="t").requests_per_minute == facts.RATE_LIMIT
+    emulator = MystoreEmulator(knobs=Knobs(), window_s=2.0)
+    with running(emulator, lifetime=120) as handle:
+        assert "requests_per_minute" not in handle.credentials  # a shop that limits: Mystore's own budget
+        target = MystoreTarget(token=handle.credentials["token"], api_url=handle.base_url,
+                               references=tmp_path / "r.json", rate=(facts.RATE_LIMIT, 2.0))
+        for _ in range(130):
+            assert target.count("manufacturers") == 0
+        assert (limiter(target).limit, limiter(target).window) == (facts.RATE_LIMIT, 2.0)
+        assert target.conn.api.client.retries == 0 and target.conn.api.client.requests_made >= 130
 
 
 def migrate(handle, tmp_path, job="full_migration", **settings):

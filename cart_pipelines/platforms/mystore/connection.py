@@ -31,7 +31,25 @@ def credentials(prefix: str, token_file: str) -> tuple[Credential, ...]:
         Credential("shop", f"{prefix}SHOP", "Store name (default: the one in the token)", default=""),
         Credential("api_url", f"{prefix}API_URL", "API address", default=facts.API_BASE),
         Credential("auth_url", f"{prefix}AUTH_URL", "Auth server address", default=facts.AUTH_BASE),
+        Credential("requests_per_minute", f"{prefix}REQUESTS_PER_MINUTE",
+                   f"Requests per minute this side may send with the token (Mystore allows {facts.RATE_LIMIT}; "
+                   f"lower it when another app uses the same token)", default=facts.RATE_LIMIT, kind=int),
     )
+
+
+def rate_of(values: dict, env: str = "MYSTORE_") -> tuple[int, float]:
+    """The client's pace from the `requests_per_minute` credential: (requests, per Mystore's one-minute window).
+    Unset: Mystore's limit. A token shares its limit with every app that uses it (facts.RATE_LIMIT is per token),
+    so a migration beside another integration on the same token is given part of it."""
+    raw = values.get("requests_per_minute")
+    try:
+        limit = facts.RATE_LIMIT if raw in (None, "") else int(raw)
+    except (TypeError, ValueError):
+        limit = 0
+    if limit < 1:
+        raise ValueError(f"{env}REQUESTS_PER_MINUTE must be a whole number of requests, at least 1 (Mystore "
+                         f"allows {facts.RATE_LIMIT} per minute per token), not {raw!r}")
+    return limit, facts.RATE_WINDOW_S
 
 
 class Connection:

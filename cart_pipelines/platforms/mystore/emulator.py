@@ -41,6 +41,9 @@ from cart_pipelines.platforms.mystore.schema import NESTED, TYPES
 
 MAIN_TYPES = ("categories", "manufacturers", "tax-classes", "products", "customers", "orders", "product-reviews")
 PLACEHOLDER = re.compile(r"\{\{operation\.(\d+)\.return\.(\d+)\}\}")
+# The request budget credentials() gives a client when the emulator's rate limit is off (Knobs.rate_limit=False, for
+# tests of other behaviour): 1,000 requests/s, far above what a loopback client sends, so pacing never waits.
+UNLIMITED_PER_MINUTE = 60_000
 LANGUAGES = ({"code": "no", "name": "Norsk", "sort": 1}, {"code": "en", "name": "English", "sort": 2})
 ORDER_STATUSES = (  # an osCommerce-derived shop's own list (ids and names are the shop's, read by clients)
     {"name": {"no": "Venter", "en": "Pending"}, "sort": 1},
@@ -128,9 +131,12 @@ class MystoreEmulator(AuthServer, Emulator):
             self.writes = 0
 
     def credentials(self) -> dict:
-        return {"auth_url": f"{self.base_url}/auth", "shop": self.shop, "client_id": self.client_id,
-                "client_secret": self.client_secret, "redirect_uri": self.redirect_uri, "store_name": self.shop,
-                "email": self.admin_email, "password": self.admin_password, "token": self.personal_token}
+        creds = {"auth_url": f"{self.base_url}/auth", "shop": self.shop, "client_id": self.client_id,
+                 "client_secret": self.client_secret, "redirect_uri": self.redirect_uri, "store_name": self.shop,
+                 "email": self.admin_email, "password": self.admin_password, "token": self.personal_token}
+        if not self.knobs.rate_limit:  # a shop that limits nothing: the client need not pace itself either
+            creds["requests_per_minute"] = UNLIMITED_PER_MINUTE
+        return creds
 
     def grant(self, authorize_url: str, decision: str = "authorize") -> str:
         """What the shop owner does in a browser (seed 000): log in, press Authorize. Returns where the browser

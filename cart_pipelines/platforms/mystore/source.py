@@ -36,7 +36,7 @@ from cart_pipelines.platforms.kit.source import Source, SourceRecord, as_source_
 from cart_pipelines.platforms.mystore import facts
 from cart_pipelines.platforms.mystore import source_mapping as sm
 from cart_pipelines.platforms.mystore.api import expired
-from cart_pipelines.platforms.mystore.connection import DEFAULT_REDIRECT, Connection, credentials
+from cart_pipelines.platforms.mystore.connection import DEFAULT_REDIRECT, Connection, credentials, rate_of
 from cart_pipelines.platforms.mystore.mapping import local
 from cart_pipelines.platforms.mystore.source_api import API, NESTED, ORDER_PARTS, PAGE_SIZE, PRODUCT_PARTS, TYPES
 
@@ -139,7 +139,7 @@ class MystoreSource(Source):
             shop=c.get("shop", ""),
             api_url=base_url or facts.API_BASE, auth_url=c.get("auth_url") or facts.AUTH_BASE,
             verify=c.get("ca_file") or verify, scopes=tuple(facts.read_scope(t) for t in READS),
-            env="MYSTORE_SOURCE_"))
+            rate=rate_of(c, "MYSTORE_SOURCE_"), env="MYSTORE_SOURCE_"))
 
     # --- connection
     @property

@@ -39,7 +39,7 @@ from cart_pipelines.platforms.kit.target import Target, WriteResult, until_confi
 from cart_pipelines.platforms.mystore import facts
 from cart_pipelines.platforms.mystore import mapping as m
 from cart_pipelines.platforms.mystore.api import MystoreApi
-from cart_pipelines.platforms.mystore.connection import DEFAULT_REDIRECT, Connection, credentials
+from cart_pipelines.platforms.mystore.connection import DEFAULT_REDIRECT, Connection, credentials, rate_of
 from cart_pipelines.platforms.mystore.references import References
 
 TYPE = {"categories": "categories", "manufacturers": "manufacturers", "tax_classes": "tax-classes",
@@ -98,17 +98,20 @@ class MystoreTarget(Target):
                    shop=values.get("shop") or "", api_url=values.get("api_url") or facts.API_BASE,
                    auth_url=values.get("auth_url") or facts.AUTH_BASE, references=refs,
                    redirects=str(values.get("redirects") or "on").lower() not in ("off", "no", "0", "false"),
-                   order_status_map=values.get("order_status_map") or "", verify=values.get("ca_file") or True)
+                   order_status_map=values.get("order_status_map") or "", verify=values.get("ca_file") or True,
+                   rate=rate_of(values))
 
     @classmethod
     def emulator_credentials(cls, handle, workdir: Path) -> dict:
-        """Walks the emulator's OAuth flow first, as the shop owner would in a browser."""
+        """Walks the emulator's OAuth flow first, as the shop owner would in a browser. The request budget is the
+        emulator's (credentials(): unpaced when its rate limit is off), else Mystore's 120/min."""
         token_file = Path(workdir) / "mystore-token.json"
         authorize_against(handle, token_file)
         c = handle.credentials
         return {"api_url": handle.base_url, "auth_url": c["auth_url"], "client_id": c["client_id"],
                 "client_secret": c["client_secret"], "redirect_uri": c["redirect_uri"], "token_file": str(token_file),
-                "references_file": str(Path(workdir) / "mystore-references.json")}
+                "references_file": str(Path(workdir) / "mystore-references.json"),
+                **({"requests_per_minute": c["requests_per_minute"]} if "requests_per_minute" in c else {})}
 
     def __init__(self, *, token: str = "", client_id: str = "", client_secret: str = "",
                  redirect_uri: str = DEFAULT_REDIRECT, token_file: str | Path = "", shop: str = "",
