@@ -3,4 +3,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-exec .venv/bin/python -m pytest -n 2 "$@"
+# --dist loadgroup: tests marked xdist_group("name") share a worker (and its module fixtures); the rest spread.
+exec .venv/bin/python -m pytest -n 2 --dist loadgroup "$@"

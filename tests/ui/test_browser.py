@@ -80,33 +80,33 @@ def page(dagster_ui):
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         page = browser.new_page(viewport={"width": 1600, "height": 1000})
         page.set_default_timeout(60_000)
+        dismiss_welcome(page)
         yield page
         browser.close()
 
 
 def dismiss_welcome(page) -> None:
-    """A fresh instance greets with a newsletter dialog; a user would press Skip."""
-    skip = page.get_by_role("button", name="Skip")
-    try:
-        skip.wait_for(timeout=8_000)
-        skip.click()
-    except Exception:  # no dialog this time
-        pass
+    """A fresh instance greets with a newsletter dialog, once; a user would press Skip. Playwright presses it
+    whenever it shows up before an action or a wait on this page (no fixed wait for a dialog that may not come:
+    8 s on every page after the first)."""
+    page.add_locator_handler(page.get_by_role("button", name="Skip"), lambda skip: skip.click())
 
 
+# The tests on the module's `dagster dev` run on one xdist worker (scripts/test.sh: --dist loadgroup), so it starts
+# once, not once per worker.
+@pytest.mark.xdist_group("dagster_ui")
 def test_asset_graph_shows_the_stages(dagster_ui, page):
     url, out = dagster_ui
     page.goto(f"{url}/asset-groups")
-    dismiss_welcome(page)
     for group in ("extract", "transform", "load", "report"):
         page.get_by_text(group, exact=True).first.wait_for()
     page.screenshot(path=str(out / "asset-graph.png"), full_page=True)
 
 
+@pytest.mark.xdist_group("dagster_ui")
 def test_demo_migration_launched_from_the_ui_succeeds(dagster_ui, page):
     url, out = dagster_ui
     page.goto(f"{url}/locations/cart_pipelines/jobs/demo_migration/playground")
-    dismiss_welcome(page)
     page.get_by_text("No errors").first.wait_for()
     page.get_by_role("button", name="Launch Run").click()
     page.wait_for_url("**/runs/**")
@@ -131,15 +131,14 @@ def test_each_migration_is_its_own_group_and_a_reload_shows_an_added_one(tmp_pat
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         page = browser.new_page(viewport={"width": 1600, "height": 1000})
         page.set_default_timeout(120_000)
+        dismiss_welcome(page)
         try:
             for name in ("north_shop", "south_shop"):  # the group page lists the migration's own assets
                 page.goto(f"{url}/locations/cart_pipelines/asset-groups/{name}")
-                dismiss_welcome(page)
                 page.get_by_text("migration_report", exact=True).first.wait_for()
                 page.get_by_text("lifecycle", exact=True).first.wait_for()
                 assert page.get_by_text(name, exact=True).count() >= 1
             page.goto(f"{url}/asset-groups")
-            dismiss_welcome(page)
             for name in ("north_shop", "south_shop"):
                 page.get_by_text(name, exact=True).first.wait_for()
             assert page.get_by_text("extract", exact=True).count() == 0  # stages are not groups here
