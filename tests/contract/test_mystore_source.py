@@ -186,13 +186,33 @@ def test_deletions_by_id_listing(shop):
     assert listing and all(s.get("fields[customers]") == "updated_at" for s in listing)
 
 
-def test_429_and_504_are_retried(store_dir):
+def test_429_and_504_are_retried(store_dir, monkeypatch):
+    monkeypatch.setattr(facts, "RETRY_429_AFTER_S", 0.2)  # the 5 s itself: test_a_429_waits_the_retry_after_...
     knobs = Knobs(rate_limit=False, storm=2, faults={"504": 0.2}, fault_seed=3)
     with platforms.emulate("mystore", store=EmulatorStore(store_dir), knobs=knobs) as handle:
         src = platforms.connect("mystore", handle)
         assert len(read(src, "orders")) == len(truth(store_dir, "orders"))
         assert handle.emulator.faults_by_kind.get("504", 0) >= 1
         assert src.client.retries == 2 + handle.emulator.faults_by_kind["504"]
+
+
+def test_a_429_waits_the_retry_after_or_five_seconds_without_one():
+    """Mystore documents no Retry-After: after a 429 without one the client waits RETRY_429_AFTER_S (5 s, as a live
+    integration does), with one it waits what the server says; other answers set no wait."""
+    import requests
+
+    from cart_pipelines.platforms.mystore.api import _retry_after
+
+    def answer(status, **headers):
+        r = requests.Response()
+        r.status_code = status
+        r.headers.update(headers)
+        return r
+
+    assert facts.RETRY_429_AFTER_S == 5.0
+    assert _retry_after(answer(429)) == facts.RETRY_429_AFTER_S
+    assert _retry_after(answer(429, **{"Retry-After": "2"})) == 2.0
+    assert _retry_after(answer(503)) is None
 
 
 def test_fixed_window_limit_is_met_by_the_pacing(tmp_path):
