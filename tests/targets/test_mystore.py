@@ -66,7 +66,7 @@ def authorized_target(handle, tmp_path, **kwargs) -> MystoreTarget:
 def resource(handle, tmp_path, **extra) -> MystoreTargetResource:
     c = handle.credentials
     # The emulator's request budget: unpaced when its rate limit is off (the 120/min pacing is proved in
-    # tests/contract/test_mystore_source.py and test_pacing_holds_the_target_under_the_limit below)
+    # tests/contract/test_mystore_source.py and test_request_budget_paces_the_target_under_the_limit)
     budget = {"requests_per_minute": c["requests_per_minute"]} if "requests_per_minute" in c else {}
     return MystoreTargetResource(api_url=handle.base_url, auth_url=c["auth_url"], client_id=c["client_id"],
                                  client_secret=c["client_secret"], redirect_uri=c["redirect_uri"],
