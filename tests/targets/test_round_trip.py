@@ -27,13 +27,16 @@ from cart_pipelines.model.target_shape import TABLES
 from cart_pipelines.sample.generator import StoreSize, generate_store
 
 ENTITIES = list(TABLES)
-SLOW_SOURCES = {"store_export", "bigcommerce"}  # the default suite goes through woocommerce for every target
+# The four platform sources of issue 14 and the store export; the default suite goes through woocommerce for every
+# target, the others are slow (each cell migrates twice into the target and once into the reference).
+SOURCES = ("woocommerce", "shopify", "bigcommerce", "magento", "store_export")
+SLOW_SOURCES = {"store_export", "shopify", "bigcommerce", "magento"}
 
 
 
 def cases():
     for target in sorted(registry.TARGETS):
-        for source in ("woocommerce", "bigcommerce", "store_export"):
+        for source in SOURCES:
             marks = [pytest.mark.slow] if source in SLOW_SOURCES else []
             yield pytest.param(source, target, marks=marks, id=f"{source}-to-{target}")
     # Shops that move between Mystore shops: a seeded Mystore emulator read, a second one written.
@@ -126,6 +129,10 @@ def test_round_trip(source, target, store_dir, tmp_path):
     # generated store: those rules have their own tests (tests/test_target_rules.py,
     # tests/targets/test_woocommerce_refunds.py, tests/targets/test_refund_dates.py)
     expected -= {"review_status_nearest", "order_item_as_fee", "refunds_of_unpaid_order_listed"}
+    # Shopify and BigCommerce have no grouped product type (a Shopify product is its variants; BigCommerce's types
+    # are physical and digital): such a source holds no group, so the rule that writes one as a product cannot apply
+    if source in ("shopify", "bigcommerce"):
+        expected -= {"grouped_as_simple_with_children_listed"}
     assert expected <= {r["rule"] for r in got_report["rules_applied"]}
     lacking = [e for e in ENTITIES if not tgt.open().has(e)]
     for entity in lacking:  # skipped by the rule target_lacks_entity, never half-written

@@ -114,6 +114,19 @@ def test_order_money_is_kept_exactly(shop, tmp_path):
     assert got["status"] == "completed" and got["items"][0]["source_id"] == "o1-1"
 
 
+def test_a_product_without_tax_class_reads_back_without_one(shop, tmp_path):
+    """A source without tax classes (Shopify) loads products with none: WooCommerce writes `tax_class: ""`, its
+    built-in Standard class, which is not ours, so the product reads back with no class, not a dangling
+    `standard` (the load check references_resolve failed on every such product)."""
+    target = target_for(shop, tmp_path)
+    product = {"source_id": "p1", "sku": "S1", "name": "Skjerf", "description": "", "price": Decimal("99.90"),
+               "special_price": None, "weight": 0.5, "stock": 3, "active": True, "url_key": "skjerf",
+               "category_ids": [], "manufacturer_id": None, "tax_class_id": None, "variants": [], "images": []}
+    assert target.create("products", pa.Table.from_pylist([product]))[0].error is None
+    assert target.scan("products").to_pylist()[0]["tax_class_id"] is None
+    assert target.scan("tax_classes").num_rows == 0
+
+
 def test_orders_are_refused_where_woocommerce_calculates_taxes(shop, tmp_path):
     shop.emulator.calc_taxes = True
     target = woocommerce_target(shop, tmp_path)

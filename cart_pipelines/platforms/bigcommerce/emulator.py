@@ -42,6 +42,7 @@ from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
+from cart_pipelines.platforms.bigcommerce.mapping import REVIEW_STATUS_HELD
 from cart_pipelines.platforms.kit import emulator_cases as cases
 from cart_pipelines.platforms.kit.emulator import (
     Emulator,
@@ -439,6 +440,8 @@ class WritesMixin:
             if self.store.get("products", pid) is None:
                 raise Invalid(404, "The requested product was not found.")
             current = self.store.get("reviews", rid) if rid else {}
+            if current and rid:  # as the shop holds it: a trashed review was deleted
+                current = cases.review_held(current, REVIEW_STATUS_HELD)
             if rid and (current is None or current.get("product_id") != str(pid)):
                 raise Invalid(404, "The requested review was not found.")
             if request.method == "DELETE":
@@ -466,8 +469,13 @@ class WritesMixin:
 
     def v3_review_item(self, request, store, pid, rid):
         if request.method == "GET":
-            return self._serve(request, store, "store_v2_products_read_only",
-                               lambda: {"data": self.review(self.store.get("reviews", rid)), "meta": {}})
+            def build():
+                found = self.store.get("reviews", rid)
+                held = cases.review_held(found, REVIEW_STATUS_HELD) if found else None
+                if held is None or str(held.get("product_id")) != str(pid):
+                    raise ApiError(404, "The requested review was not found.")
+                return {"data": self.review(held), "meta": {}}
+            return self._serve(request, store, "store_v2_products_read_only", build)
         return self.write_review(request, store, pid, rid)
 
     # --- v2 orders
@@ -1139,7 +1147,10 @@ class BigCommerceEmulator(WritesMixin, Emulator):
         return [self.store._decode(r[0]) for r in rows]
 
     def _reviews_of(self, pid: int) -> list[dict]:
-        return self._where_json("reviews", "product_id", [str(pid)])
+        """The product's reviews as the shop holds them (REVIEW_STATUS_HELD): a spam one disapproved, a trashed one
+        deleted."""
+        held = (cases.review_held(r, REVIEW_STATUS_HELD) for r in self._where_json("reviews", "product_id", [str(pid)]))
+        return [r for r in held if r is not None]
 
     def store_information(self) -> dict:
         plan = self.knobs.plan.title()
@@ -1444,6 +1455,7 @@ class BigCommerceEmulator(WritesMixin, Emulator):
     def review(self, r: dict) -> dict:
         customer = self.store.get("customers", int(r["customer_id"])) if r.get("customer_id") else None
         name = " ".join(_names(customer)) if customer else ""
+        # the three statuses of the Catalog v3 spec; the store's spam and trash are folded before (_reviews_of)
         status = {"approved": "approved", "pending": "pending", "rejected": "disapproved"}.get(r.get("status"),
                                                                                               "pending")
         created = v3_date(r.get("created_at") or r.get("updated_at"))

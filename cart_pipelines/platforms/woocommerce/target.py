@@ -495,7 +495,10 @@ class WooCommerceTarget(Target):
                 else None,
                 "category_ids": [str(c["id"]) for c in p.get("categories") or []],
                 "manufacturer_id": next((str(b["id"]) for b in p.get("brands") or []), None),
-                "tax_class_id": p.get("tax_class") or "standard",
+                # "" is WooCommerce's built-in Standard class: ours only where a source class was loaded as it
+                # (a product of a source without tax classes, Shopify's, has none)
+                "tax_class_id": p.get("tax_class") or ("standard" if "standard" in self.refs.get("tax_classes")
+                                                       else None),
                 "variants": [{"source_id": meta(v), "sku": _blank(v.get("sku")),
                               "price": _decimal(v.get("regular_price")),
                               "stock": v.get("stock_quantity") if v.get("manage_stock") else None,
