@@ -146,3 +146,27 @@ def test_bigcommerce_refuses_a_refund_of_an_unpaid_order_and_more_than_is_left(t
         assert "refunds: " in results[0].error and "not been paid" in results[0].error
         assert results[1].error == "refunds: Refund amount is greater than remaining amount"
         assert all(o["refunded_total"] is None for o in target.scan("orders").to_pylist())
+
+
+def test_bigcommerce_takes_a_full_refund_of_a_discounted_order_with_its_lines(tmp_path):
+    """A refunded order with a discount: its lines at full price and tax (250.00) are worth more than went back
+    (240.00, the order's total). The refund is quoted and created for the source's amount, with its lines (Shopify
+    refunds of discounted orders were quarantined: "Refund amount is greater than remaining amount")."""
+    import pyarrow as pa
+
+    shop = BigCommerceEmulator(EmulatorStore(tmp_path), Knobs(rate_limit=False))
+    with running(shop, lifetime=120) as handle:
+        target = BigCommerceTargetResource.resource_for_emulator(handle, tmp_path).open()
+        cid = _customer(target)
+        full = {"source_id": "r1", "amount": Decimal("240.00"), "reason": "Order refunded", "created_at": None,
+                "lines": [{"item_id": "o1-1", "sku": "A-1", "qty": 2, "amount": Decimal("200.00")}]}
+        from datetime import datetime, timezone
+        row = {**_order("refunded", [full]), "customer_id": cid, "shipping": Decimal("0.00"),
+               "grand_total": Decimal("240.00"), "created_at": datetime(2024, 5, 1, 10, tzinfo=timezone.utc)}
+        (res,) = target.create("orders", pa.Table.from_pylist([row]))
+        assert res.error is None
+        (back,) = target.scan("orders").to_pylist()
+        assert back["refunded_total"] == Decimal("240.00")
+        ((refund,),) = [back["refunds"]]
+        assert refund["amount"] == Decimal("240.00") and [(ln["sku"], ln["qty"]) for ln in refund["lines"]] == [
+            ("A-1", 2)]

@@ -598,8 +598,11 @@ class WritesMixin:
             payments = body.get("payments")
             if not isinstance(payments, list) or not payments:
                 raise Invalid(422, "JSON data is missing or invalid", {"payments": "error.path.missing"})
-            total, tax, lines = self._refund_items(order, body)
             override = body.get("merchant_calculated_override")
+            # with the override, BigCommerce's own calculation is skipped (MerchantOverride: "BC internal tax based
+            # refund calculation is skipped"): what the items would refund is not held against what is left, the
+            # override's total is
+            total, tax, lines = self._refund_items(order, body, check_left=override is None)
             if override is not None:
                 if not isinstance(override, dict) or "total_amount" not in override or "total_tax" not in override:
                     raise Invalid(422, "JSON data is missing or invalid",
@@ -663,7 +666,7 @@ class WritesMixin:
         items = order.get("items") or []
         return items[k] if 0 <= k < len(items) else None
 
-    def _refund_items(self, order: dict, body: dict) -> tuple[Decimal, Decimal, list]:
+    def _refund_items(self, order: dict, body: dict, check_left: bool = True) -> tuple[Decimal, Decimal, list]:
         """(total, tax, [(item, amount)]) of a refund's items, or 422 as BigCommerce refuses them."""
         items = body.get("items") if isinstance(body, dict) else None
         if not isinstance(items, list) or not items:
@@ -705,7 +708,7 @@ class WritesMixin:
                     raise Invalid(422, "The shipping amount to refund is more than the order's shipping.")
                 total += amount
                 out.append((i, amount))
-        if total > self._left(order):
+        if check_left and total > self._left(order):
             raise Invalid(422, "Refund amount is greater than remaining amount")
         return total, tax, out
 

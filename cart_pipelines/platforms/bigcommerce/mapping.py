@@ -410,8 +410,13 @@ def refund_items(row: dict, refund: dict, oid: int, products: list[dict]) -> lis
         if k is not None and k < len(products) and (ln.get("qty") or 0) > 0:
             items.append({"item_type": "PRODUCT", "item_id": products[k]["id"], "quantity": int(ln["qty"]),
                           "reason": reason})
-    return items or [{"item_type": "ORDER", "item_id": oid, "amount": float(_refund_key(refund.get("amount"),
-                                                                                        None)[0]), "reason": reason}]
+    return items or [order_level_item(refund, oid)]
+
+
+def order_level_item(refund: dict, oid: int) -> dict:
+    """The refund's amount as one ORDER item (tax-exempt, order level)."""
+    return {"item_type": "ORDER", "item_id": oid, "amount": float(_refund_key(refund.get("amount"), None)[0]),
+            "reason": refund.get("reason") or ""}
 
 
 def refund_request(refund: dict, items: list[dict], quote: dict) -> dict | str:

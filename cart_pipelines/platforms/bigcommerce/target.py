@@ -299,7 +299,11 @@ class BigCommerceTarget(Target):
         errors = []
         for r in missing:
             items = mapping.refund_items(row, r, oid, products)
-            quote, error = self._try("POST", f"v3/orders/{oid}/payment_actions/refund_quotes", json={"items": items})
+            # quoted for the amount that went back (an ORDER item): the refund is created with that amount as the
+            # merchant's override, while BigCommerce would price its lines at their full price and tax, more than
+            # what is left of an order with a discount refunded in full
+            quote, error = self._try("POST", f"v3/orders/{oid}/payment_actions/refund_quotes",
+                                     json={"items": [mapping.order_level_item(r, oid)]})
             if error:
                 errors.append(error)
                 continue
