@@ -185,3 +185,24 @@ def test_spam_and_trashed_reviews_become_rejected_for_bigcommerce(store, run):
     plain = run(store())
     plain()  # the local Mystore target keeps them as the source has them
     assert sorted(x["status"] for x in plain.target_rows("reviews")) == ["approved", "spam", "trashed"]
+
+
+def test_an_enabled_but_unpublished_product_is_not_active_on_mystore(store, run):
+    """Mystore's one product status is sold or not: a product Magento holds enabled but not visible individually or
+    off the store's website (lifecycle private) is written not active there, counted by product_lifecycle_as_status;
+    the local target previews Mystore and does the same; BigCommerce keeps it enabled (the Magento round trip into
+    Mystore read it back inactive, unexplained)."""
+    p = store.records["products"][0]
+    products = [{**p, "source_id": "1", "sku": "A", "url_key": "a", "status": "enabled", "lifecycle": "private"},
+                {**p, "source_id": "2", "sku": "B", "url_key": "b", "status": "enabled", "lifecycle": "published"},
+                {**p, "source_id": "3", "sku": "C", "url_key": "c", "status": "disabled", "lifecycle": "draft"}]
+    mystore = RuleSettings(target_platform="mystore")
+    r = run(store({"products": products}))
+    r(settings=mystore)
+    assert {row["_source_id"]: row["active"] for row in r.target_rows("products")} == {
+        "1": False, "2": True, "3": False}
+    assert counts(r, "product_lifecycle_as_status") == [("products", 1)]  # 3 was not active anyway
+    other = run(store())
+    other(settings=BIGCOMMERCE)
+    assert {row["_source_id"]: row["active"] for row in other.target_rows("products")}["1"] is True
+    assert counts(other, "product_lifecycle_as_status") == []

@@ -93,6 +93,11 @@ RULES: tuple[Rule, ...] = (
     Rule("review_title_required", "reviews", "fill", "target: BigCommerce (title required)",
          "A review without a title gets the first line of its text (cut at 60 characters on a word, with '…'), "
          "or 'Rated N of 5' when it has no text."),
+    Rule("product_lifecycle_as_status", "products", "map",
+         "target: Mystore (one product status: sold or not; no draft, private or archived state)",
+         "A product enabled at the source but not published there (draft, pending, private: Magento's not visible "
+         "individually or off the store's website, scheduled, archived, trashed) is written not active (status 0), "
+         "so the shop does not start selling it and old orders' lines keep their product."),
     Rule("grouped_as_simple_with_children_listed", "products", "map",
          "target: Shopify, BigCommerce (no grouped product type)",
          "A grouped product is written as a product of its own with the price the source shows for it; its "
@@ -115,13 +120,14 @@ SCOPE_RULES = {
     "target_lacks_entity": "The target platform has no such records (e.g. reviews on Shopify); see docs/targets/.",
 }
 
-# Target platform → the target rules (above) its API needs; "mystore" (also the local target) needs none.
+# Target platform → the target rules (above) its API needs; the local target (no platform) needs none.
 TARGET_RULES: dict[str, tuple[str, ...]] = {
     "bigcommerce": ("product_name_unique", "customer_name_required", "review_title_required",
                     "review_status_nearest", "grouped_as_simple_with_children_listed", "refund_date_not_kept",
                     "refunds_of_unpaid_order_listed"),
     "woocommerce": ("order_item_as_fee",),
     "shopify": ("grouped_as_simple_with_children_listed",),
+    "mystore": ("product_lifecycle_as_status",),
 }
 
 # Target platform → the order statuses (after order_status_mapping) it takes a refund on: BigCommerce refuses a

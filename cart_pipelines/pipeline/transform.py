@@ -151,7 +151,7 @@ def products_sql(con, s: RuleSettings) -> str:
         WHERE category_id NOT IN {cats} GROUP BY source_id)
     SELECT c.source_id, sku, name, description_html AS description, price, special_price, special_price_from,
            special_price_to, weight, stock,
-           lower(trim(coalesce(status, 'enabled'))) = 'enabled' AS active,
+           lower(trim(coalesce(status, 'enabled'))) = 'enabled' AND NOT {_unpublished(s)} AS active,
            coalesce(type, CASE WHEN len(coalesce(variants, [])) > 0 THEN 'variable' ELSE 'simple' END) AS type,
            coalesce(lifecycle, 'published') AS lifecycle, external_url, button_text,
            CASE WHEN type = 'grouped' THEN coalesce(child_ids, []) END AS child_source_ids,
@@ -162,7 +162,9 @@ def products_sql(con, s: RuleSettings) -> str:
            variants, images, created_at, updated_at,
            CASE WHEN len(coalesce(category_ids, [])) = 0 THEN ['uncategorised_to_hidden_category'] ELSE []::VARCHAR[] END
              || CASE WHEN t.kept <> tax_class_id THEN ['tax_class_mapping'] ELSE []::VARCHAR[] END
-             || {key_rule} || {_grouped_as_simple(s)} AS _rules,
+             || {key_rule} || {_grouped_as_simple(s)}
+             || CASE WHEN lower(trim(coalesce(status, 'enabled'))) = 'enabled' AND {_unpublished(s)}
+                     THEN ['product_lifecycle_as_status'] ELSE []::VARCHAR[] END AS _rules,
            CASE WHEN _dup = 1 AND lv.source_id IS NOT NULL THEN 'variant_listed_as_product' END AS _skip,
            CASE WHEN _dup > 1 THEN 'duplicate source_id ' || c.source_id
                 WHEN lv.source_id IS NOT NULL THEN NULL
@@ -178,6 +180,14 @@ def products_sql(con, s: RuleSettings) -> str:
     FROM cand c LEFT JOIN missing_category m USING (source_id) LEFT JOIN tax t ON t.source_id = c.tax_class_id
          LEFT JOIN sku_taken st ON st.source_id = c.source_id AND c._dup = 1
          LEFT JOIN listed_variant lv ON lv.source_id = c.source_id"""
+
+
+def _unpublished(s: RuleSettings) -> str:
+    """Target rule product_lifecycle_as_status: on a target whose one product status is sold or not, a product the
+    source holds unpublished (draft, private, archived, ...) is not active; FALSE where the target keeps both."""
+    if not s.applies("product_lifecycle_as_status"):
+        return "FALSE"
+    return "coalesce(lifecycle, 'published') <> 'published'"
 
 
 def _grouped_as_simple(s: RuleSettings) -> str:

@@ -133,11 +133,19 @@ def test_round_trip(source, target, store_dir, tmp_path):
     # are physical and digital): such a source holds no group, so the rule that writes one as a product cannot apply
     if source in ("shopify", "bigcommerce"):
         expected -= {"grouped_as_simple_with_children_listed"}
+    # Only Magento holds a product enabled but unpublished (its status apart from its visibility and websites);
+    # WooCommerce, Shopify and BigCommerce read an unpublished product as disabled, so the Mystore rule has none
+    if source != "magento":
+        expected -= {"product_lifecycle_as_status"}
     assert expected <= {r["rule"] for r in got_report["rules_applied"]}
     lacking = [e for e in ENTITIES if not tgt.open().has(e)]
     for entity in lacking:  # skipped by the rule target_lacks_entity, never half-written
         assert not got[entity]
-        assert got_report["entities"][ENTITIES.index(entity)]["skipped_by_rule"].get("target_lacks_entity")
+        row = got_report["entities"][ENTITIES.index(entity)]
+        # where the source holds some: Magento's core REST API has no product reviews, Shopify's Admin API no
+        # reviews or tax classes, so such a source brings nothing to skip
+        if row["source"] or source not in ("magento", "shopify"):
+            assert row["skipped_by_rule"].get("target_lacks_entity"), entity
     for entity in [e for e in ENTITIES if e not in lacking]:
         fields = (comparable or {}).get(entity)
         assert set(got[entity]) == set(want[entity]), entity

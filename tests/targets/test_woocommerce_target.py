@@ -159,3 +159,25 @@ def test_a_read_only_key_is_explained_without_secrets(tmp_path):
         with pytest.raises(ConnectionProblem) as exc:
             bad.count("customers")
         assert exc.value.kind == "credentials" and "cs_wrong" not in str(exc.value)
+
+
+def test_a_line_written_as_a_fee_reads_back_where_it_stood_in_the_order():
+    """Rule order_item_as_fee writes a line whose product is gone as a fee line; WooCommerce answers fee lines
+    after the line items, so the order's first line read back last (Magento order 7 into WooCommerce differed
+    from the source in its line order). The fee keeps its position in meta data."""
+    from cart_pipelines.platforms.woocommerce import mapping
+
+    row = {"source_id": "7", "customer_id": "3", "status": "completed", "currency": "NOK",
+           "subtotal": Decimal("300.00"), "shipping": Decimal("0"), "tax": Decimal("0"), "discount": Decimal("0"),
+           "grand_total": Decimal("300.00"),
+           "items": [{"source_id": "701", "product_id": None, "sku": "GONE-1", "name": "Utgått lue", "qty": 1,
+                      "price": Decimal("100.00"), "tax": Decimal("0.00")},
+                     {"source_id": "702", "product_id": "26", "sku": "A-1", "name": "Skjorte", "qty": 2,
+                      "price": Decimal("100.00"), "tax": Decimal("0.00")}]}
+    written = mapping.order_payload(row)
+    answer = {"id": 1, "status": "completed", "currency": "NOK", "total": "300.00", "discount_total": "0.00",
+              "shipping_total": "0.00", "total_tax": "0.00", "billing": {}, "shipping": {}, "meta_data": [],
+              "line_items": [{**li, "id": 11, "sku": "A-1", "total_tax": "0.00"} for li in written["line_items"]],
+              "fee_lines": [{**f, "id": 12, "total_tax": "0.00"} for f in written["fee_lines"]]}
+    back = mapping.order_row(answer)
+    assert [(i["source_id"], i["sku"], i["qty"]) for i in back["items"]] == [("701", "GONE-1", 1), ("702", "A-1", 2)]

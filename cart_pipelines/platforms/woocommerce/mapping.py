@@ -223,6 +223,7 @@ def review(r: dict, customer_id: str | None) -> dict:
 META_KEY = "_cart_pipelines_source_id"
 TAX_FEE, ADJUSTMENT_FEE, DISCOUNT_FEE = "Tax", "Adjustment", "Discount"
 ITEM_FEE_KEY = "_cart_pipelines_item_qty"  # marks a fee line that is an order line of a product gone (its qty)
+ITEM_FEE_POSITION = "_cart_pipelines_item_position"  # and where that line stood among the order's lines
 STATUS_OUT = {"new": "pending", "processing": "processing", "completed": "completed", "cancelled": "cancelled",
               "refunded": "refunded", "on_hold": "on-hold"}
 STATUS_IN = {v: k for k, v in STATUS_OUT.items()}
@@ -345,8 +346,9 @@ def order_payload(row: dict) -> dict:
     # Rule order_item_as_fee: WooCommerce refuses a line item without a product ("Product ID or SKU is
     # required."), so a line whose product is gone is written as a fee line with its name, total and our meta data
     fees = [{"name": i.get("name") or i.get("sku") or "Item", "total": _s(sub), "tax_status": "none",
-             "meta_data": _item_meta(i) + [{"key": ITEM_FEE_KEY, "value": str(int(i.get("qty") or 0))}]}
-            for i, sub in zip(all_items, all_subs) if not i.get("product_id")]
+             "meta_data": _item_meta(i) + [{"key": ITEM_FEE_KEY, "value": str(int(i.get("qty") or 0))},
+                                           {"key": ITEM_FEE_POSITION, "value": str(k)}]}
+            for k, (i, sub) in enumerate(zip(all_items, all_subs)) if not i.get("product_id")]
     items = [i for i in all_items if i.get("product_id")]
     subs = [sub for i, sub in zip(all_items, all_subs) if i.get("product_id")]
     discount = Decimal(str(row.get("discount") or 0))
@@ -407,12 +409,17 @@ def order_row(o: dict) -> dict:
     fees, gone = {}, []
     for f in o.get("fee_lines") or []:
         if meta(f, ITEM_FEE_KEY) is not None:  # rule order_item_as_fee: an order line, back among the items
-            gone.append({**f, "quantity": int(meta(f, ITEM_FEE_KEY) or 0), "subtotal": f.get("total"),
-                         "product_id": 0})
+            at = meta(f, ITEM_FEE_POSITION)
+            gone.append((int(at) if at not in (None, "") else None,
+                         {**f, "quantity": int(meta(f, ITEM_FEE_KEY) or 0), "subtotal": f.get("total"),
+                          "product_id": 0}))
             continue
         fees[f.get("name")] = fees.get(f.get("name"), Decimal(0)) + Decimal(str(f.get("total") or 0))
+    lines = list(o.get("line_items") or [])  # the fee lines back where they stood in the order (else last)
+    for at, fee in sorted(gone, key=lambda g: (g[0] is None, g[0] or 0)):
+        lines.insert(len(lines) if at is None else min(at, len(lines)), fee)
     items, subtotal = [], Decimal(0)
-    for li in (o.get("line_items") or []) + gone:
+    for li in lines:
         sub, qty = Decimal(str(li.get("subtotal") or 0)), li.get("quantity")
         subtotal += sub
         tax = meta(li, "_cart_pipelines_tax")
