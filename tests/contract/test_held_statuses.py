@@ -89,3 +89,23 @@ def test_a_trashed_product_is_deleted_and_its_orders_keep_their_lines(name, cata
         want = orders[oid]["items"][k]
         assert (mine[oid]["items"][k]["product_id"], mine[oid]["items"][k]["sku"], mine[oid]["items"][k]["name"]) \
             == (want["product_id"], want["sku"], want["name"]), oid
+
+
+def test_shopify_variants_carry_their_own_price(store_dir):
+    """A Shopify variant has its own `price` (and `compareAtPrice` while on sale): the emulator served every variant
+    at its product's price, so a variant the shop sells at another price (the one it stopped selling, at its old
+    lower price) read back wrong. Its product's price and sale price stay what the shop sells at."""
+    products = truth(store_dir, "products")
+    got = read("shopify", store_dir, "products")
+    met = 0
+    for pid, p in products.items():
+        if not p["variants"] or pid not in got:
+            continue
+        mine = got[pid]
+        assert [(v["sku"], Decimal(str(v["price"]))) for v in mine["variants"]] == [
+            (v["sku"], Decimal(str(v["price"]))) for v in p["variants"]], pid
+        assert Decimal(str(mine["price"])) == Decimal(str(p["price"])), pid
+        special = p.get("special_price")
+        assert (mine["special_price"] is None) == (special is None), pid
+        met += len({Decimal(str(v["price"])) for v in p["variants"]}) > 1
+    assert met  # products whose variants differ in price were met

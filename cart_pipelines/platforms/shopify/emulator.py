@@ -696,7 +696,14 @@ class ShopifyEmulator(ShopifyWrites, ShopifyBulkMutations, Emulator):
 
         def variant(k, sku, stock, options, v=None, meta=None):
             vid = pid * 1000 + k
-            price, compare = (v["_price"], v.get("_compare_at")) if v and "_price" in v else (sale, regular)
+            if v and "_price" in v:  # written through productSet: as written
+                price, compare = v["_price"], v.get("_compare_at")
+            elif v and v.get("price") is not None:  # the store's variant at its own price, on the product's sale
+                own = Decimal(str(v["price"]))
+                on_sale = special is not None and Decimal(str(special)) < own
+                price, compare = (special, own) if on_sale else (own, None)
+            else:
+                price, compare = sale, regular
             return {"id": gid("ProductVariant", vid), "legacyResourceId": str(vid), "title": " / ".join(
                 o["value"] for o in options), "sku": sku, "price": money(price), "compareAtPrice": money(compare),
                 "inventoryQuantity": stock, "position": k, "selectedOptions": options, **_meta(meta or {}),
