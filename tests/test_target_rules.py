@@ -206,3 +206,14 @@ def test_an_enabled_but_unpublished_product_is_not_active_on_mystore(store, run)
     other(settings=BIGCOMMERCE)
     assert {row["_source_id"]: row["active"] for row in other.target_rows("products")}["1"] is True
     assert counts(other, "product_lifecycle_as_status") == []
+
+
+def test_a_rejected_review_becomes_spam_for_woocommerce(store, run):
+    """WooCommerce has no rejected review (approved, hold, spam, trash): a BigCommerce disapproved review was
+    written as spam and read back differing from the source, unexplained; now rule review_rejected_as_spam."""
+    rv = store.records["reviews"][0]
+    reviews = [rv, {**rv, "source_id": "2", "status": "rejected"}]
+    r = run(store({"reviews": reviews}))
+    r(settings=RuleSettings(target_platform="woocommerce"))
+    assert {x["_source_id"]: x["status"] for x in r.target_rows("reviews")} == {"1": "approved", "2": "spam"}
+    assert counts(r, "review_rejected_as_spam") == [("reviews", 1)]

@@ -90,6 +90,9 @@ RULES: tuple[Rule, ...] = (
          "read back as the order line."),
     Rule("review_status_nearest", "reviews", "map", "target: BigCommerce (approved, pending, disapproved only)",
          "A spam or trashed review becomes rejected (BigCommerce's disapproved): kept, and not shown."),
+    Rule("review_rejected_as_spam", "reviews", "map",
+         "target: WooCommerce (review status approved, hold, spam, unspam, trash, untrash: no rejected)",
+         "A rejected review (BigCommerce's disapproved) becomes spam, WooCommerce's nearest: kept, and not shown."),
     Rule("review_title_required", "reviews", "fill", "target: BigCommerce (title required)",
          "A review without a title gets the first line of its text (cut at 60 characters on a word, with '…'), "
          "or 'Rated N of 5' when it has no text."),
@@ -125,7 +128,7 @@ TARGET_RULES: dict[str, tuple[str, ...]] = {
     "bigcommerce": ("product_name_unique", "customer_name_required", "review_title_required",
                     "review_status_nearest", "grouped_as_simple_with_children_listed", "refund_date_not_kept",
                     "refunds_of_unpaid_order_listed"),
-    "woocommerce": ("order_item_as_fee",),
+    "woocommerce": ("order_item_as_fee", "review_rejected_as_spam"),
     "shopify": ("grouped_as_simple_with_children_listed",),
     "mystore": ("product_lifecycle_as_status",),
 }

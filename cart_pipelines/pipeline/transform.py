@@ -412,6 +412,9 @@ def reviews_sql(con, s: RuleSettings) -> str:
     if s.applies("review_status_nearest"):  # the target knows no spam or trash: rejected, kept and not shown
         status = "CASE WHEN status IN ('spam', 'trashed') THEN 'rejected' ELSE coalesce(status, 'approved') END"
         status_rule = "CASE WHEN status IN ('spam', 'trashed') THEN ['review_status_nearest'] ELSE []::VARCHAR[] END"
+    if s.applies("review_rejected_as_spam"):  # the target has no rejected: spam, kept and not shown
+        status = "CASE WHEN status = 'rejected' THEN 'spam' ELSE coalesce(status, 'approved') END"
+        status_rule = "CASE WHEN status = 'rejected' THEN ['review_rejected_as_spam'] ELSE []::VARCHAR[] END"
     return f"""
     WITH linked AS (
         SELECT c.* REPLACE (CASE WHEN customer_id NOT IN {customers} AND mg.kept IN {customers} THEN mg.kept
