@@ -118,7 +118,7 @@ def test_a_product_without_tax_class_reads_back_without_one(shop, tmp_path):
     """A source without tax classes (Shopify) loads products with none: WooCommerce writes `tax_class: ""`, its
     built-in Standard class, which is not ours, so the product reads back with no class, not a dangling
     `standard` (the load check references_resolve failed on every such product)."""
-    target = target_for(shop, tmp_path)
+    target = woocommerce_target(shop, tmp_path)
     product = {"source_id": "p1", "sku": "S1", "name": "Skjerf", "description": "", "price": Decimal("99.90"),
                "special_price": None, "weight": 0.5, "stock": 3, "active": True, "url_key": "skjerf",
                "category_ids": [], "manufacturer_id": None, "tax_class_id": None, "variants": [], "images": []}
