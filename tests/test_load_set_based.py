@@ -68,3 +68,53 @@ def test_order_lines_keep_their_order_and_name_their_products_target_ids(tmp_pat
                              for i in r["items"]] for r in run.target_rows("orders")}
     assert got == wanted
     assert sum(len(v) > 1 for v in wanted.values()) > 100  # orders of several lines, so their order is tested
+
+
+def test_set_based_load_writes_bounded_chunks_and_resumes_after_a_chunk_fails(tmp_path, sample_store, monkeypatch):
+    """Each set-based write takes at most LOAD_CHUNK plan rows (what it holds is bounded whatever the store's size,
+    so a tight DuckDB memory limit holds), and a load that stops between a chunk's target write and its bookkeeping
+    (the worst place for a kill) resumes without duplicates and ends as a load in one go ends."""
+    from cart_pipelines.pipeline import load
+    from cart_pipelines.platforms.local import target as local
+
+    whole = Run(tmp_path / "whole", sample_store)
+    whole()
+    monkeypatch.setattr(load, "LOAD_CHUNK", 97)
+    sizes, fail_at = [], {"orders": 3}
+    real_create, real_update = local.SqlWriter.create, local.SqlWriter.update
+
+    def create(self, entity, rows_sql, preserve_ids=False):
+        sizes.append((entity, self.con.execute(f"SELECT count(*) FROM ({rows_sql})").fetchall()[0][0]))
+        written = real_create(self, entity, rows_sql, preserve_ids)
+        if sum(e == entity for e, _ in sizes) == fail_at.get(entity):
+            raise RuntimeError("killed after the target wrote a chunk, before its id map rows")
+        return written
+
+    def update(self, entity, rows_sql):
+        sizes.append((entity, self.con.execute(f"SELECT count(*) FROM ({rows_sql})").fetchall()[0][0]))
+        return real_update(self, entity, rows_sql)
+
+    monkeypatch.setattr(local.SqlWriter, "create", create)
+    monkeypatch.setattr(local.SqlWriter, "update", update)
+    chunked = Run(tmp_path / "chunked", sample_store)
+    try:
+        chunked()
+        raise AssertionError("the injected failure did not happen")
+    except RuntimeError:
+        pass
+    assert chunked.target.count("orders") == 2 * 97 + 97  # two chunks recorded, the third written, not recorded
+    fail_at.clear()
+    resumed = chunked()
+    assert resumed["orders"].adopted == 97
+    assert max(n for _, n in sizes) <= 97
+    assert sum(e == "orders" for e, _ in sizes) >= 5  # the sample's orders take several chunks
+    for e in ENTITY_NAMES:
+        rows = chunked.target_rows(e)
+        assert len(rows) == len({r["_source_id"] for r in rows}) == whole.target.count(e), e
+    assert chunked.query(ID_MAP) == whole.query(ID_MAP)
+    assert chunked.query(LEDGER) == whole.query(LEDGER)
+    assert sum(r.writes for r in chunked().values()) == 0
+
+
+ID_MAP = "SELECT entity, source_id, row_hash FROM id_map ORDER BY ALL"
+LEDGER = "SELECT entity, source_id, stage, outcome, rule, reason FROM ledger ORDER BY ALL"

@@ -66,16 +66,17 @@ def _map_join(alias: str, entity: str, on: str) -> str:
             f"AND {alias}.source_id = {on}")
 
 
-def _list_join(alias: str, entity: str, column: str, ref_entity: str, key: str, item: str) -> str:
+def _list_join(alias: str, entity: str, column: str, ref_entity: str, key: str, item: str, window: str) -> str:
     """The list `column` of each planned row with its elements' references resolved (`alias`.resolved, in list
     order) and whether one did not load (`alias`.missing): one grouped join over the elements, as a correlated
-    subquery per row would carry the whole wide row through DuckDB's decorrelation."""
+    subquery per row would carry the whole wide row through DuckDB's decorrelation. `window` limits the elements
+    to the plan rows of one chunk, as the outer query is."""
     return f"""LEFT JOIN (
         SELECT u.source_id, list({item} ORDER BY u.pos) AS resolved,
                bool_or({key} IS NOT NULL AND m.source_id IS NULL) AS missing
         FROM (SELECT x.source_id, unnest(x.{column}) AS e, generate_subscripts(x.{column}, 1) AS pos
               FROM transformed_{entity} x JOIN load_plan px ON px.source_id = x.source_id
-              WHERE px.action = $action AND px.depth = $depth) u
+              WHERE px.action = $action AND px.depth = $depth{window.format(p='px')}) u
         LEFT JOIN id_map m ON m.target = $target AND m.entity = '{ref_entity}' AND m.source_id = {key}
         GROUP BY 1) {alias} ON {alias}.source_id = t.source_id"""
 
@@ -86,10 +87,13 @@ def _password_sql(target: Target) -> str:
     return f"CASE WHEN lower(t.password_algorithm) IN ({accepted}) THEN t.{{c}} END AS {{c}}"
 
 
-def _select_sql(con: duckdb.DuckDBPyConnection, entity: str, target: Target, ordered: bool = True) -> str:
+def _select_sql(con: duckdb.DuckDBPyConnection, entity: str, target: Target, ordered: bool = True,
+                windowed: bool = False) -> str:
     """Rows of `entity` in the target's shape, references resolved, plus `_unresolved` naming what did not load;
     `ordered` sorts them by the plan's order (batches stream in it; a set-based write numbers by `_ord` itself and
-    need not sort the wide rows)."""
+    need not sort the wide rows); `windowed` selects only the plan rows with `ord` from $lo to $hi (one chunk of a
+    set-based write)."""
+    window = " AND {p}.ord BETWEEN $lo AND $hi" if windowed else ""
     cols = [r[0] for r in con.execute(f"DESCRIBE transformed_{entity}").fetchall()]
     refs = REFS.get(entity, {})
     ref_sources = {src for src, _ in refs.values()} | {"category_source_ids", "child_source_ids"}
@@ -100,7 +104,8 @@ def _select_sql(con: duckdb.DuckDBPyConnection, entity: str, target: Target, ord
         if entity == "orders" and c == "items":
             # Only the product ids go through the grouped join (in item order); the lines are rebuilt around
             # them by position: aggregating whole line structs in order cost four times the CPU at 100k orders.
-            joins.append(_list_join("it", entity, "items", "products", "u.e.product_source_id", "m.target_id"))
+            joins.append(_list_join("it", entity, "items", "products", "u.e.product_source_id", "m.target_id",
+                                    window))
             select.append("""list_transform(t.items, lambda e, i: struct_pack(
                 source_id := e.source_id, product_id := it.resolved[i], sku := e.sku, name := e.name,
                 qty := e.qty, price := e.price, tax := e.tax)) AS items""")
@@ -118,18 +123,20 @@ def _select_sql(con: duckdb.DuckDBPyConnection, entity: str, target: Target, ord
         unresolved.append(f"CASE WHEN t.{src} IS NOT NULL AND r{k}.target_id IS NULL "
                           f"THEN '{ref_entity} ' || t.{src} || ' did not load' END")
     if "category_source_ids" in cols:
-        joins.append(_list_join("cat", entity, "category_source_ids", "categories", "u.e", "m.target_id"))
+        joins.append(_list_join("cat", entity, "category_source_ids", "categories", "u.e", "m.target_id",
+                                    window))
         select.append("cat.resolved AS category_ids")
         unresolved.append("CASE WHEN cat.missing THEN 'a category of the product did not load' END")
     if "child_source_ids" in cols:  # a grouped product's products (loaded first: depth 0, the group 1)
-        joins.append(_list_join("kid", entity, "child_source_ids", "products", "u.e", "m.target_id"))
+        joins.append(_list_join("kid", entity, "child_source_ids", "products", "u.e", "m.target_id", window))
         select.append("CASE WHEN t.child_source_ids IS NOT NULL THEN coalesce(kid.resolved, []) END AS child_ids")
         if target.holds_grouped:  # its grouped products name their children: a child that did not load holds it
             unresolved.append("CASE WHEN kid.missing THEN 'a product of the grouped product did not load' END")
     unresolved_sql = f"coalesce({', '.join(unresolved)})" if unresolved else "NULL"
     return (f"SELECT {', '.join(select)}, p.target_id, {unresolved_sql} AS _unresolved, p.ord AS _ord "
             f"FROM transformed_{entity} t JOIN load_plan p ON p.source_id = t.source_id "
-            f"{' '.join(joins)} WHERE p.action = $action AND p.depth = $depth{' ORDER BY p.ord' if ordered else ''}")
+            f"{' '.join(joins)} WHERE p.action = $action AND p.depth = $depth{window.format(p='p')}"
+            f"{' ORDER BY p.ord' if ordered else ''}")
 
 
 def _params(sql: str, **params) -> dict | None:
@@ -331,7 +338,7 @@ def load_entity(con: duckdb.DuckDBPyConnection, target: Target, entity: str,
         res.unchanged = con.execute(f"""
             INSERT INTO ledger SELECT '{entity}', source_id, 'load', 'loaded', NULL, NULL, 'unchanged'
             FROM load_plan WHERE action = 'unchanged'""").fetchall()[0][0]
-        select = _select_sql(con, entity, target, ordered=sql is None)
+        select = _select_sql(con, entity, target, ordered=sql is None, windowed=sql is not None)
         depths = [r[0] for r in con.execute("SELECT DISTINCT depth FROM load_plan ORDER BY 1").fetchall()]
         for depth in depths:
             # Updates first: a record renamed by the URL-key rule frees its old key before a new record takes it.
@@ -339,26 +346,53 @@ def load_entity(con: duckdb.DuckDBPyConnection, target: Target, entity: str,
                 if not con.execute("SELECT count(*) FROM load_plan WHERE action = ? AND depth = ?",
                                    [action, depth]).fetchall()[0][0]:
                     continue
-                params = _params(select, target=target.name, action=action, depth=depth)
                 if sql is not None:
-                    _write_set(con, sql, target, entity, select, params, action, settings, res)
+                    for lo, hi in _chunks(con, action, depth):
+                        params = _params(select, target=target.name, action=action, depth=depth, lo=lo, hi=hi)
+                        _write_set(con, sql, target, entity, select, params, action, settings, res)
                 else:
+                    params = _params(select, target=target.name, action=action, depth=depth)
                     _write_batches(con, target, entity, select, params, action, settings, res)
         con.execute("DROP TABLE load_plan")
     return res
 
 
+# Plan rows per set-based write: the chunk's wide rows are held in a temp table while the target takes them, so
+# this bounds what a write holds (about 2 KB a product row, 3 KB an order's) whatever the store's size, and a
+# killed load loses at most one chunk's bookkeeping (adopted by source id on the next run).
+LOAD_CHUNK = 50_000
+
+
+def _chunks(con, action: str, depth: int, size: int | None = None) -> list[tuple[int, int]]:
+    """(first, last) plan `ord` of each chunk of `size` rows of the (action, depth) set, in plan order: a narrow
+    query over the plan (one integer per row), so the windows are exact whatever gaps the other actions leave."""
+    size = size or LOAD_CHUNK
+    return con.execute("""SELECT min(ord), max(ord) FROM (
+                              SELECT ord, (row_number() OVER (ORDER BY ord) - 1) // ? AS chunk FROM load_plan
+                              WHERE action = ? AND depth = ?) GROUP BY chunk ORDER BY chunk""",
+                       [size, action, depth]).fetchall()
+
+
 def _write_set(con, sql, target: Target, entity: str, select: str, params, action: str, settings: RuleSettings,
                res: LoadResult) -> None:
-    """The whole (action, depth) set at once, into a target attached to the catalog."""
+    """One chunk of the (action, depth) set (plan rows `ord` $lo..$hi) at once, into a target attached to the
+    catalog: the target's rows in one statement, then the chunk's id-map, URL-key and ledger rows in one
+    transaction of the catalog. DuckDB writes one attached database per transaction, so the two commit apart;
+    a run killed between them left rows on the target that the next run adopts by their source id."""
     con.execute(f"CREATE OR REPLACE TEMP TABLE _rows AS {select}", params)
     ready = "SELECT * EXCLUDE (_unresolved{}) FROM _rows WHERE _unresolved IS NULL"
     written = (sql.create(entity, ready.format(", target_id"), preserve_ids=settings.preserve_ids)
                if action == "create" else sql.update(entity, ready.format("")))
-    _record(con, target, entity, f"""(
-        SELECT source_id, target_id, 'target rejected: ' || error AS error FROM {written}
-        UNION ALL SELECT source_id, NULL, 'reference not loaded: ' || _unresolved FROM _rows
-        WHERE _unresolved IS NOT NULL)""", action + "d", res)
+    con.execute("BEGIN TRANSACTION")
+    try:
+        _record(con, target, entity, f"""(
+            SELECT source_id, target_id, 'target rejected: ' || error AS error FROM {written}
+            UNION ALL SELECT source_id, NULL, 'reference not loaded: ' || _unresolved FROM _rows
+            WHERE _unresolved IS NOT NULL)""", action + "d", res)
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
     con.execute(f"DROP TABLE _rows; DROP TABLE {written}")
 
 
