@@ -77,6 +77,10 @@ RULES: tuple[Rule, ...] = (
          "product's child simple products among its products, most 'Not Visible Individually') is skipped as a "
          "product: it migrates as that product's variant. An order line naming it goes to the product it is a "
          "variant of, keeping its own SKU, name and price."),
+    Rule("refund_from_refunded_total", "orders", "fill", "what real shops hold (issue 14)",
+         "An order with a refunded amount but no refund list (Squarespace orders carry only refundedTotal) gets "
+         "one refund of that amount, without reason or lines, dated the order's last update (none if it has "
+         "none), so a target that holds refunds holds the money that went back and the net totals compare."),
     # Target rules: what a target platform requires beyond the Mystore shape; they apply only when loading into
     # a platform listed for them in TARGET_RULES (docs/targets/<platform>.md).
     Rule("product_name_unique", "products", "rename", "target: BigCommerce (names unique, 409)",

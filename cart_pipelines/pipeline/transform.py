@@ -294,6 +294,19 @@ def _products_gone(con, rel: str = "cand") -> str:
 HAS_REFUNDS = "(len(coalesce(refunds, [])) > 0 OR coalesce(refunded_total, 0) > 0)"
 
 
+def _total_only() -> str:
+    """Rule refund_from_refunded_total: whether an order has a refunded amount and no refund list."""
+    return "(len(coalesce(refunds, [])) = 0 AND coalesce(refunded_total, 0) > 0)"
+
+
+def _total_refund() -> str:
+    """Rule refund_from_refunded_total: the one refund of an order's refunded amount (no reason, no lines), dated
+    the order's last update (the latest the refund can have been; null where the source gives none)."""
+    return ("struct_pack(source_id := source_id || '-refunded-total', amount := refunded_total, "
+            "reason := NULL::VARCHAR, created_at := updated_at, "
+            "lines := [])")
+
+
 def _refunds_not_taken(s: RuleSettings) -> str:
     """Target rule refunds_of_unpaid_order_listed: whether an order's refunds stay off the target because it would
     be unpaid there (a status the target takes no refund on); false where the rule does not apply."""
@@ -310,7 +323,7 @@ def _refund_rules(s: RuleSettings) -> str:
         out = (f"CASE WHEN {_refunds_not_taken(s)} THEN ['refunds_of_unpaid_order_listed'] "
                f"ELSE []::VARCHAR[] END")
     if s.applies("refund_date_not_kept"):
-        out += (f" || CASE WHEN len(coalesce(refunds, [])) > 0 AND NOT {_refunds_not_taken(s)} "
+        out += (f" || CASE WHEN {HAS_REFUNDS} AND NOT {_refunds_not_taken(s)} "
                 f"THEN ['refund_date_not_kept'] ELSE []::VARCHAR[] END")
     return out
 
@@ -363,7 +376,11 @@ def orders_sql(con, s: RuleSettings) -> str:
            {filled("customer_last_name", s.order_last_name)} AS customer_last_name,
            {_status_sql(s)} AS status, currency, subtotal, shipping, tax, discount, grand_total,
            -- refunds the target refuses (rule refunds_of_unpaid_order_listed) stay off it: listed in the report
-           CASE WHEN {_refunds_not_taken(s)} THEN coalesce(refunds, [])[1:0] ELSE coalesce(refunds, []) END
+           -- a refunded amount without a refund list (Squarespace gives only refundedTotal): one refund of it
+           -- (rule refund_from_refunded_total), so the target holds the money that went back
+           CASE WHEN {_refunds_not_taken(s)} THEN coalesce(refunds, [])[1:0]
+                WHEN {_total_only()} THEN [{_total_refund()}]
+                ELSE coalesce(refunds, []) END
                AS refunds,
            CASE WHEN NOT {_refunds_not_taken(s)}
                 THEN coalesce(refunded_total, CASE WHEN len(coalesce(refunds, [])) > 0
@@ -391,6 +408,8 @@ def orders_sql(con, s: RuleSettings) -> str:
                      THEN ['order_item_product_gone'] ELSE []::VARCHAR[] END
              || {_item_as_fee(s)}
              || {_refund_rules(s)}
+             || CASE WHEN {_total_only()} AND NOT {_refunds_not_taken(s)} THEN ['refund_from_refunded_total']
+                     ELSE []::VARCHAR[] END
              || CASE WHEN _to_parent THEN ['variant_listed_as_product'] ELSE []::VARCHAR[] END
                AS _rules,
            CASE WHEN customer_source_id IS NULL THEN 'order_needs_customer' END AS _skip,
