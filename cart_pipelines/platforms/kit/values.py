@@ -58,3 +58,15 @@ def iso_millis(value) -> str | None:
     dt = value if isinstance(value, datetime) else datetime.fromisoformat(str(value).replace("Z", "+00:00"))
     dt = (dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None else dt).astimezone(timezone.utc)
     return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+
+
+def refund_totals(refunds: list[dict], grand_total) -> dict:
+    """An order's `refunds` with its refunded_total and net_total (the total less what went back), for a platform
+    whose refunds carry amounts; a refund amount that is no number leaves both totals open (validation names the
+    field)."""
+    amounts = [r["amount"] for r in refunds]
+    if any(not isinstance(a, Decimal) for a in amounts):
+        return {"refunds": refunds, "refunded_total": None, "net_total": None}
+    back, grand = sum(amounts, Decimal(0)), money(grand_total)
+    return {"refunds": refunds, "refunded_total": back if refunds else None,
+            "net_total": grand - back if refunds and isinstance(grand, Decimal) else None}

@@ -192,12 +192,7 @@ def refunds(o: dict, credit_notes: list[dict]) -> dict:
         amount = money(c.get("priceIncl"))
         out.append({"source_id": str(c["id"]), "amount": abs(amount) if isinstance(amount, Decimal) else amount,
                     "reason": None, "created_at": when(c.get("createdAt")), "lines": []})
-    amounts = [r["amount"] for r in out]
-    if any(not isinstance(a, Decimal) for a in amounts):  # text that is no number: validation names the field
-        return {"refunds": out, "refunded_total": None, "net_total": None}
-    back, grand = sum(amounts, Decimal(0)), money(o.get("priceIncl"))
-    return {"refunds": out, "refunded_total": back if out else None,
-            "net_total": grand - back if out and isinstance(grand, Decimal) else None}
+    return values.refund_totals(out, o.get("priceIncl"))
 
 
 def order(o: dict, products: list[dict], currency: str, credit_notes: list[dict] = ()) -> dict:

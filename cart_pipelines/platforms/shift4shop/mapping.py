@@ -19,7 +19,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from cart_pipelines.platforms.kit.values import blank as _blank
-from cart_pipelines.platforms.kit.values import iso_utc, money, text_id
+from cart_pipelines.platforms.kit.values import iso_utc, money, refund_totals, text_id
 
 S4S_TIME = "%Y-%m-%dT%H:%M:%S"
 FILTER_TIME = "%m/%d/%Y %H:%M:%S"  # the docs' lastupdatestart/lastupdateend format (mm/dd/yyyy hh:mm:ss)
@@ -155,12 +155,7 @@ def refunds(o: dict, tz=timezone.utc) -> dict:
             out.append({"source_id": _id(t.get("TransactionIndexID")) or _blank(t.get("TransactionID")),
                         "amount": abs(amount) if isinstance(amount, Decimal) else amount, "reason": None,
                         "created_at": when(t.get("TransactionDateTime"), tz), "lines": []})
-    amounts = [r["amount"] for r in out]
-    if any(not isinstance(a, Decimal) for a in amounts):  # text that is no number: validation names the field
-        return {"refunds": out, "refunded_total": None, "net_total": None}
-    back, grand = sum(amounts, Decimal(0)), money(o.get("OrderAmount"))
-    return {"refunds": out, "refunded_total": back if out else None,
-            "net_total": grand - back if out and isinstance(grand, Decimal) else None}
+    return refund_totals(out, o.get("OrderAmount"))
 
 
 def order(o: dict, statuses: dict[int, str], currency: str, tz=timezone.utc) -> dict:
