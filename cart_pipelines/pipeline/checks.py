@@ -13,6 +13,7 @@ import duckdb
 
 from cart_pipelines.pipeline import ledger
 from cart_pipelines.pipeline.load import REFS
+from cart_pipelines.pipeline.staging import relation_exists
 from cart_pipelines.platforms.kit.target import Target
 
 MONEY_FIELDS = ("subtotal", "shipping", "tax", "discount", "grand_total")
@@ -115,7 +116,7 @@ def money_totals_match(con, target: Target) -> tuple[bool, dict]:
     gross, and counted as `refunds_listed_by_rule`."""
     listed = ("(SELECT source_id FROM transformed_orders "
               "WHERE list_contains(_rules, 'refunds_of_unpaid_order_listed'))"
-              if _table_exists(con, "transformed_orders") else "(SELECT NULL::VARCHAR AS source_id WHERE false)")
+              if relation_exists(con, "transformed_orders") else "(SELECT NULL::VARCHAR AS source_id WHERE false)")
     with _target_tables(con, target, "orders"):
         sums = ", ".join(f"sum(s.{f}) AS source_{f}, sum(t.{f}) AS target_{f}" for f in MONEY_FIELDS)
         mismatch = " OR ".join(f"s.{f} IS DISTINCT FROM t.{f}" for f in MONEY_FIELDS)
@@ -140,11 +141,6 @@ def money_totals_match(con, target: Target) -> tuple[bool, dict]:
         facts[f"source_{f}"] == facts[f"target_{f}"] for f in MONEY_FIELDS + (("net_total",) if target.holds_refunds
                                                                                else ()))
     return ok, facts
-
-
-def _table_exists(con, name: str) -> bool:
-    return con.execute("SELECT count(*) FROM (SELECT table_name AS n FROM duckdb_tables() UNION ALL "
-                       "SELECT view_name FROM duckdb_views()) WHERE n = ?", [name]).fetchall()[0][0] > 0
 
 
 def url_keys_unique(con, target: Target, entity: str) -> tuple[bool, dict]:

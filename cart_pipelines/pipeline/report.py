@@ -13,6 +13,7 @@ from cart_pipelines.model.coerce import RESERVED_EMAIL_DOMAINS, RESERVED_EMAIL_T
 from cart_pipelines.model.entities import ENTITY_NAMES
 from cart_pipelines.pipeline import ledger
 from cart_pipelines.pipeline.rules import RULES_BY_NAME, SCOPE_RULES
+from cart_pipelines.pipeline.staging import relation_exists
 
 COLUMNS = ("entity", "source", "loaded", "created", "updated", "unchanged", "skipped", "quarantined",
            "deleted_at_source", "deleted_on_target", "closes")
@@ -149,11 +150,6 @@ def markdown(report: dict) -> str:
 LOADED = """(SELECT source_id FROM ledger WHERE entity = '{e}' AND stage = 'load' AND outcome = 'loaded')"""
 
 
-def _exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
-    return con.execute("SELECT count(*) FROM (SELECT table_name AS n FROM duckdb_tables() UNION ALL "
-                       "SELECT view_name FROM duckdb_views()) WHERE n = ?", [name]).fetchone()[0] > 0
-
-
 NOTHING = "SELECT NULL::VARCHAR, NULL::VARCHAR, NULL::VARCHAR, NULL::VARCHAR WHERE false"
 
 
@@ -167,12 +163,12 @@ def redirects_sql(con: duckdb.DuckDBPyConnection) -> str:
     URL is the source's key as the last full extraction staged it, else as a backfill slice read it."""
     parts = []
     for entity in ("categories", "products"):
-        if not _exists(con, f"transformed_{entity}"):
+        if not relation_exists(con, f"transformed_{entity}"):
             continue
         known = []
-        if _exists(con, f"staged_{entity}"):
+        if relation_exists(con, f"staged_{entity}"):
             known.append(f"SELECT source_id, url_key, 0 AS _pref, _ordinal FROM staged_{entity}")
-        if _exists(con, "backfill_url_keys"):
+        if relation_exists(con, "backfill_url_keys"):
             known.append(f"SELECT source_id, url_key, 1 AS _pref, 0 AS _ordinal FROM backfill_url_keys WHERE entity = '{entity}'")
         if not known:
             continue
@@ -218,7 +214,7 @@ def refunds_by_target_rule_sql(con: duckdb.DuckDBPyConnection) -> str:
     """Each refund of a loaded order that a target rule changed, as the source had it: (order source id, number,
     rule, refund source id, amount, source date, reason). An order with a refunded amount but no refund list
     (some platforms give only the amount) is one row of that amount."""
-    if not (_exists(con, "transformed_orders") and _exists(con, "staged_orders")):
+    if not (relation_exists(con, "transformed_orders") and relation_exists(con, "staged_orders")):
         return ("SELECT NULL::VARCHAR, NULL::VARCHAR, NULL::VARCHAR, NULL::VARCHAR, NULL::DECIMAL(12,2), "
                 "NULL::TIMESTAMPTZ, NULL::VARCHAR WHERE false")
     ruled = " OR ".join(f"list_contains(_rules, '{r}')" for r in REFUND_RULES)
@@ -239,7 +235,7 @@ def refunds_by_target_rule_sql(con: duckdb.DuckDBPyConnection) -> str:
 
 def refunds_not_carried_sql(con: duckdb.DuckDBPyConnection) -> str:
     """Loaded orders with refunds, for a target that holds none: (source id, number, refunds, refunded, total)."""
-    if not _exists(con, "transformed_orders"):
+    if not relation_exists(con, "transformed_orders"):
         return ("SELECT NULL::VARCHAR, NULL::VARCHAR, NULL::BIGINT, NULL::DECIMAL(12,2), NULL::DECIMAL(12,2) "
                 "WHERE false")
     return f"""
@@ -257,7 +253,7 @@ RESERVED_EMAIL_SQL = ("regexp_matches(lower(rtrim(trim(email), '.')), '@(.+\\.)?
 def grouped_as_simple(con: duckdb.DuckDBPyConnection) -> dict:
     """Loaded grouped products a target without a grouped type holds as products of their own (rule
     grouped_as_simple_with_children_listed): how many, and the first 50 with their products' source ids."""
-    if not _exists(con, "transformed_products"):
+    if not relation_exists(con, "transformed_products"):
         return {"count": 0, "examples": []}
     where = (f"list_contains(_rules, 'grouped_as_simple_with_children_listed') "
              f"AND source_id IN {LOADED.format(e='products')}")
@@ -269,7 +265,7 @@ def grouped_as_simple(con: duckdb.DuckDBPyConnection) -> dict:
 
 def reserved_emails(con: duckdb.DuckDBPyConnection) -> dict:
     """Loaded customers whose e-mail is under a reserved test domain: kept (the source accepted them), flagged."""
-    if not _exists(con, "transformed_customers"):
+    if not relation_exists(con, "transformed_customers"):
         return {"count": 0, "examples": []}
     where = f"{RESERVED_EMAIL_SQL} AND source_id IN {LOADED.format(e='customers')}"
     count = con.execute(f"SELECT count(*) FROM transformed_customers WHERE {where}").fetchone()[0]

@@ -59,6 +59,13 @@ CREATE TABLE IF NOT EXISTS id_map (
 """
 
 
+def relation_exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    """Whether the connection's catalog has a table or view called `name` (fetched whole: DuckDB 2 refuses more work
+    on a connection whose result was read with fetchone and left open)."""
+    return con.execute("SELECT count(*) FROM (SELECT table_name AS n FROM duckdb_tables() UNION ALL "
+                       "SELECT view_name FROM duckdb_views()) WHERE n = ?", [name]).fetchall()[0][0] > 0
+
+
 def quote_ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 

@@ -294,17 +294,12 @@ def _products_gone(con, rel: str = "cand") -> str:
 HAS_REFUNDS = "(len(coalesce(refunds, [])) > 0 OR coalesce(refunded_total, 0) > 0)"
 
 
-def _total_only() -> str:
-    """Rule refund_from_refunded_total: whether an order has a refunded amount and no refund list."""
-    return "(len(coalesce(refunds, [])) = 0 AND coalesce(refunded_total, 0) > 0)"
-
-
-def _total_refund() -> str:
-    """Rule refund_from_refunded_total: the one refund of an order's refunded amount (no reason, no lines), dated
-    the order's last update (the latest the refund can have been; null where the source gives none)."""
-    return ("struct_pack(source_id := source_id || '-refunded-total', amount := refunded_total, "
-            "reason := NULL::VARCHAR, created_at := updated_at, "
-            "lines := [])")
+# Rule refund_from_refunded_total: an order with a refunded amount and no refund list, and the one refund of that
+# amount it gets (no reason, no lines), dated the order's last update (the latest the refund can have been; null
+# where the source gives none).
+TOTAL_ONLY = "(len(coalesce(refunds, [])) = 0 AND coalesce(refunded_total, 0) > 0)"
+TOTAL_REFUND = ("struct_pack(source_id := source_id || '-refunded-total', amount := refunded_total, "
+                "reason := NULL::VARCHAR, created_at := updated_at, lines := [])")
 
 
 def _refunds_not_taken(s: RuleSettings) -> str:
@@ -379,7 +374,7 @@ def orders_sql(con, s: RuleSettings) -> str:
            -- a refunded amount without a refund list (Squarespace gives only refundedTotal): one refund of it
            -- (rule refund_from_refunded_total), so the target holds the money that went back
            CASE WHEN {_refunds_not_taken(s)} THEN coalesce(refunds, [])[1:0]
-                WHEN {_total_only()} THEN [{_total_refund()}]
+                WHEN {TOTAL_ONLY} THEN [{TOTAL_REFUND}]
                 ELSE coalesce(refunds, []) END
                AS refunds,
            CASE WHEN NOT {_refunds_not_taken(s)}
@@ -408,7 +403,7 @@ def orders_sql(con, s: RuleSettings) -> str:
                      THEN ['order_item_product_gone'] ELSE []::VARCHAR[] END
              || {_item_as_fee(s)}
              || {_refund_rules(s)}
-             || CASE WHEN {_total_only()} AND NOT {_refunds_not_taken(s)} THEN ['refund_from_refunded_total']
+             || CASE WHEN {TOTAL_ONLY} AND NOT {_refunds_not_taken(s)} THEN ['refund_from_refunded_total']
                      ELSE []::VARCHAR[] END
              || CASE WHEN _to_parent THEN ['variant_listed_as_product'] ELSE []::VARCHAR[] END
                AS _rules,
