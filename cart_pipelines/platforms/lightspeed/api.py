@@ -6,11 +6,13 @@ Every list is `{resource}.json` answering `{"<resources>": [...]}`, paged with `
 (`{resource}/count.json` answers `{"count": n}` but costs a request of its own, and the rate limit is counted in
 requests, 12,000 a day by default). A product's images (`products/{id}/images.json`) and an order's products
 (`orders/{id}/products.json`) are resources of their own, read per record; the variants (`variants.json`) and the
-product ↔ category links (`categories/products.json`) are lists of their own, read whole on a full read.
+product ↔ category links (`categories/products.json`) are lists of their own, read whole on a full read (and staged
+on disk until their products are read: kit/parts.py).
 
 Refunds are credit notes: invoices with `isCreditNote` (an order's invoices are `invoices.json?order={id}`, its
-`invoices` link); a full read takes the invoices as one list and keeps the credit notes, a delta or a slice reads
-each changed order's own.
+`invoices` link); a full read takes the invoices as one list and stages the credit notes, a delta or a slice reads
+each changed order's own. A credit note's lines are its items (`invoices/{id}/items.json`, its `items` link), read
+per credit note: a few per cent of orders have one.
 
 Delta: products, customers, orders and reviews filter with `updated_at_min` (`YYYY-MM-DD HH:MM:SS`); categories,
 brands and taxes carry `updatedAt` and are small: read whole and compared here.
@@ -34,6 +36,11 @@ ORDER_PRODUCTS = Child("products", Endpoint("orders/{id}/products.json", records
                                            what="products of order {id}"), drops_parent=True)
 ORDER_INVOICES = Child("invoices", Endpoint("invoices.json", params={"order": "{id}"}, records="invoices",
                                            what="invoices of order {id}"))
+# The items of one invoice (`invoices/{id}/items.json`): the lines of a credit note. The list key follows
+# Lightspeed's naming of nested lists (orderProducts, productImages, categoriesProducts); the item fields are those
+# of the invoice item resource (title, variant, orderProductId, articleCode, ean, sku, taxRate, basePriceExcl/Incl,
+# priceExcl/Incl, discountExcl/Incl, quantity) as the Lightspeed eCom SDKs publish them
+INVOICE_ITEMS = Endpoint("invoices/{id}/items.json", records="invoiceItems", what="items of credit note {id}")
 
 API = Api(
     platform="Lightspeed",
@@ -59,6 +66,7 @@ API = Api(
         "orders_changed": Endpoint("orders.json", records="orders", since=UPDATED, what="orders",
                                    children=(ORDER_PRODUCTS, ORDER_INVOICES)),
         "invoices": Endpoint("invoices.json", records="invoices", what="invoices (for their credit notes)"),
+        "invoice_items": INVOICE_ITEMS,
         "reviews": Endpoint("reviews.json", records="reviews", since=UPDATED, what="reviews"),
     },
 )

@@ -17,7 +17,8 @@ the resource shapes follow its endpoint pages and the sample payloads integrator
   weight on its variants (the default one `isDefault`), its images at `products/{id}/images.json`, an order's lines
   at `orders/{id}/products.json`, its invoices at `invoices.json?order={id}`: the order's invoice and, per refund, a
   credit note (`isCreditNote`, `invoice` linking the invoice it credits; its amount negative, chosen where the
-  samples say nothing);
+  samples say nothing); an invoice's items at `invoices/{id}/items.json` (`invoiceItems`: the invoice item resource,
+  a credit note's one per refund line with the `orderProductId` it credits, its quantity, amounts negative);
 - rate limits per key in three windows, 5 minutes / hour / day (300/3000/12000 by default; Knobs.plan "high" gives
   ten times that), reported on every answer as `X-RateLimit-Limit`, `X-RateLimit-Remaining` and `X-RateLimit-Reset`
   (seconds until each window resets), slash-separated in that order; a spent window is 429 in the error form;
@@ -84,6 +85,7 @@ class LightspeedEmulator(Emulator):
         Rule("/<lang>/products/<int:id_>/images.json", endpoint="images", methods=["GET"]),
         Rule("/<lang>/orders/<int:id_>/products.json", endpoint="order_products", methods=["GET"]),
         Rule("/<lang>/invoices.json", endpoint="invoices", methods=["GET"]),
+        Rule("/<lang>/invoices/<int:id_>/items.json", endpoint="invoice_items", methods=["GET"]),
     ])
 
     def __init__(self, store: EmulatorStore, knobs: Knobs | None = None):
@@ -147,7 +149,7 @@ class LightspeedEmulator(Emulator):
         if args.get("lang") not in LANGUAGES:
             raise LSError(404, f"Language {args.get('lang')!r} is not active in this shop")
         resource = {"variants": "products", "category_links": "products", "images": "products",
-                    "order_products": "orders", "invoices": "orders"}.get(endpoint, args.get("resource"))
+                    "order_products": "orders", "invoices": "orders", "invoice_items": "orders"}.get(endpoint, args.get("resource"))
         if resource in RESOURCES and RESOURCES[resource][3] in self.knobs.denied_scopes:
             raise LSError(403, f"This API key has no permission to read {resource} ({RESOURCES[resource][3]})")
         if not self.knobs.rate_limit:
@@ -282,7 +284,7 @@ class LightspeedEmulator(Emulator):
         for k, i in enumerate(o.get("items") or [], start=1):
             price, qty = Decimal(str(i.get("price") or 0)), int(i.get("qty") or 0)
             tax = Decimal(str(i.get("tax") or 0))
-            rows.append({"id": id_ * 1000 + k, "supplierTitle": "", "brandTitle": "", "productTitle": i.get("name"),
+            rows.append({"id": m.order_product_id(id_, k), "supplierTitle": "", "brandTitle": "", "productTitle": i.get("name"),
                          "variantTitle": "", "taxRate": 0, "quantityOrdered": qty, "quantityInvoiced": qty,
                          "quantityShipped": 0, "quantityRefunded": 0, "quantityReturned": 0,
                          "articleCode": i.get("sku") or "", "ean": "", "sku": i.get("sku") or "", "weight": None,
@@ -304,6 +306,38 @@ class LightspeedEmulator(Emulator):
         rows = sorted((inv for o in orders if not customer or str(o.get("customer_id")) == customer
                        for inv in m.invoices_out(base, o, cases.refunds(o), m.ls_time)), key=lambda i: i["id"])
         return self._page_of(request, "invoices", rows)
+
+    def _invoice(self, lang: str, id_: int):
+        """The order and the invoice (with its refund, for a credit note) of invoice id `id_`: an order's invoice is
+        INVOICE_IDS above its id, a credit note the refund's id (kit/emulator_cases.py: the order's id and a digit)
+        or the order's id times ten and its position; other refund ids are looked for among every order's."""
+        base = self.api_base(lang)
+
+        def of(o):
+            refunds = cases.refunds(o)
+            for k, inv in enumerate(m.invoices_out(base, o, refunds, m.ls_time)):
+                if inv["id"] == id_:
+                    return o, inv, refunds[k - 1] if k else None
+            return None
+
+        for oid in (id_ - m.INVOICE_IDS, id_ // 10):
+            o = self.store.get("orders", oid) if oid > 0 else None
+            found = o and of(o)
+            if found:
+                return found
+        for o in self.store.page("orders", 0, 10 ** 9):
+            found = of(o)
+            if found:
+                return found
+        return None
+
+    def invoice_items(self, request: Request, lang: str, id_: int):
+        """`invoices/{id}/items.json`: the invoice's items (a credit note's: the lines its refund credits)."""
+        found = self._invoice(lang, id_)
+        if found is None:
+            return self.error_body(request, 404, "Invoice not found")
+        o, inv, refund = found
+        return self._page_of(request, "invoiceItems", m.invoice_items_out(self.api_base(lang), o, inv, refund))
 
     # --- canonical -> Lightspeed JSON ----------------------------------------------------------------------------
     def api_base(self, lang: str = "en") -> str:

@@ -176,28 +176,44 @@ def _diff(a, b):
 
 # Refunds: Lightspeed credits an order with a credit note, an invoice of the order (`invoices.json?order={id}`) with
 # `isCreditNote: true` and `invoice` linking the invoice it credits (the invoice resource as integrators publish it,
-# PipedreamHQ/pipedream components/lightspeed_ecom_c_series sources/*/test-event.mjs). It has a number, a date and
-# its amount (`priceIncl`, read unsigned); no reason, and its items are a resource of their own, not read here.
-REFUNDS_HELD = {"reasons": False, "lines": False}  # what a Lightspeed refund keeps (tests: as_held)
+# PipedreamHQ/pipedream components/lightspeed_ecom_c_series sources/*/test-event.mjs; jessegall/php-lightspeed-sdk
+# src/Resources/Invoice.php). It has a number, a date and its amount (`priceIncl`, read unsigned); no reason. Its
+# items (`invoices/{id}/items.json`, the `items` link; InvoiceItem: orderProductId, sku, quantity, priceExcl,
+# priceIncl, ...) are the refund's lines: the order product it credits (`orderProductId`, the order line's id),
+# its SKU, quantity and amount (`priceExcl`, the line's total before tax, as canonical line amounts are; unsigned).
+REFUNDS_HELD = {"reasons": False, "lines": True}  # what a Lightspeed refund keeps (tests: as_held)
 
 
 def is_credit_note(invoice) -> bool:
     return isinstance(invoice, dict) and invoice.get("isCreditNote") is True
 
 
-def refunds(o: dict, credit_notes: list[dict]) -> dict:
-    """refunds, refunded_total and net_total (the order's total less what went back) from its credit notes."""
+def _unsigned(value):
+    return abs(value) if isinstance(value, Decimal) else value
+
+
+def credit_line(item: dict) -> dict:
+    """One item of a credit note as a refund line."""
+    qty = item.get("quantity")
+    return {"item_id": str(item["orderProductId"]) if item.get("orderProductId") not in (None, False, "", 0)
+            else None, "sku": _blank(item.get("sku")),
+            "qty": abs(qty) if isinstance(qty, int) and not isinstance(qty, bool) else qty,
+            "amount": _unsigned(money(item.get("priceExcl")))}
+
+
+def refunds(o: dict, credit_notes: list[tuple[dict, list[dict]]]) -> dict:
+    """refunds, refunded_total and net_total (the order's total less what went back) from its credit notes, each
+    with its items."""
     out = []
-    for c in credit_notes:
-        amount = money(c.get("priceIncl"))
-        out.append({"source_id": str(c["id"]), "amount": abs(amount) if isinstance(amount, Decimal) else amount,
-                    "reason": None, "created_at": when(c.get("createdAt")), "lines": []})
+    for c, items in credit_notes:
+        out.append({"source_id": str(c["id"]), "amount": _unsigned(money(c.get("priceIncl"))), "reason": None,
+                    "created_at": when(c.get("createdAt")), "lines": [credit_line(i) for i in items]})
     return values.refund_totals(out, o.get("priceIncl"))
 
 
-def order(o: dict, products: list[dict], currency: str, credit_notes: list[dict] = ()) -> dict:
+def order(o: dict, products: list[dict], currency: str, credit_notes: list[tuple[dict, list[dict]]] = ()) -> dict:
     """`products`: `orders/{id}/products.json`; `currency`: the shop's (see docs/platforms/lightspeed.md);
-    `credit_notes`: the order's invoices that are credit notes (its refunds)."""
+    `credit_notes`: the order's invoices that are credit notes (its refunds), each with its items."""
     items = [{"source_id": str(i["id"]), "product_id": ref(i.get("product")), "sku": _blank(i.get("sku")),
               "name": i.get("productTitle"), "qty": i.get("quantityOrdered"), "price": money(i.get("basePriceExcl")),
               "tax": _diff(money(i.get("priceIncl")), money(i.get("priceExcl")))} for i in products]
@@ -212,7 +228,7 @@ def order(o: dict, products: list[dict], currency: str, credit_notes: list[dict]
         "subtotal": text if text is not None else sum((x for x in lines if x is not None), Decimal(0)),
         "shipping": money(o.get("shipmentPriceExcl")), "tax": _diff(total, excl),
         "discount": money(o.get("discountAmount")), "grand_total": total, "items": items,
-        **refunds(o, [c for c in credit_notes if is_credit_note(c)]),  # the total stays the order as placed
+        **refunds(o, [(c, items) for c, items in credit_notes if is_credit_note(c)]),  # the total stays as placed
         "billing_address": address(o, "Billing", o.get("firstname"), o.get("lastname")),
         "shipping_address": address(o, "Shipping"),
         "created_at": when(o.get("createdAt")), "updated_at": when(o.get("updatedAt")),
@@ -286,6 +302,43 @@ def invoices_out(base: str, o: dict, refunds: list[dict], ls_when) -> list[dict]
 
 
 INVOICE_IDS = 10 ** 8  # the emulator's invoice ids: apart from the credit notes' (the refunds' own)
+
+
+def order_product_id(oid: int, k: int) -> int:
+    """The emulator's id of an order's k-th order product (from 1): `orders/{id}/products.json`."""
+    return oid * 1000 + k
+
+
+def invoice_items_out(base: str, o: dict, invoice: dict, refund: dict | None) -> list[dict]:
+    """The items of one of an order's invoices (`invoices/{id}/items.json`), in the invoice item resource's shape:
+    the order's invoice has a line per order product; a credit note (its refund given) one per refund line, for the
+    order product it credits (`orderProductId`), its quantity, and its amounts negative like the credit note's."""
+    oid, iid = int(o["source_id"]), int(invoice["id"])
+    items = o.get("items") or []
+    position = {str(i.get("source_id")): k for k, i in enumerate(items, start=1)}
+
+    def one(j: int, k: int | None, item: dict, qty: int, excl: Decimal, tax: Decimal, sign: int) -> dict:
+        unit = (excl / qty).quantize(CENT) if qty else excl
+        return {"id": iid * 100 + j, "type": "product", "title": item.get("name") or "", "variant": "",
+                "orderProductId": order_product_id(oid, k) if k else False,
+                "articleCode": item.get("sku") or "", "ean": "", "sku": item.get("sku") or "", "taxRate": 0,
+                "basePriceExcl": sign * unit, "basePriceIncl": sign * (unit + ((tax / qty).quantize(CENT) if qty
+                                                                             else tax)),
+                "priceExcl": sign * excl, "priceIncl": sign * (excl + tax), "discountExcl": 0, "discountIncl": 0,
+                "quantity": qty, "invoice": link(base, "invoices", iid)}
+
+    if refund is None:
+        return [one(j, j, i, int(i.get("qty") or 0), Decimal(str(i.get("price") or 0)) * int(i.get("qty") or 0),
+                    Decimal(str(i.get("tax") or 0)), 1) for j, i in enumerate(items, start=1)]
+    out = []
+    for j, line in enumerate(refund.get("lines") or [], start=1):
+        k = position.get(str(line.get("item_id")))
+        item = items[k - 1] if k else {"name": "", "sku": line.get("sku")}
+        qty, ordered = int(line.get("qty") or 0), int(item.get("qty") or 0)
+        tax = (Decimal(str(item.get("tax") or 0)) * qty / ordered).quantize(CENT) if k and ordered else Decimal(0)
+        out.append(one(j, k, {**item, "sku": line.get("sku") or item.get("sku")}, qty,
+                       Decimal(str(line.get("amount") or 0)), tax, -1))
+    return out
 
 
 def address_out(a: dict | None, kind: str) -> dict:

@@ -9,10 +9,13 @@ Lightspeed does differently:
 - per-key limits in three windows (5 minutes / hour / day, by default 300/3000/12000): every answer says what is
   left of each in `X-RateLimit-Remaining` and when each resets in `X-RateLimit-Reset` (`299/2999/11999`, seconds);
   the kit's HeaderPacer pauses before a window is used up, and a 429 waits for the window that is spent;
-- a product's categories are the `categories/products.json` links, read whole once per read of products;
+- a product's categories are the `categories/products.json` links, read whole once per read of products; they
+  and, on a full read, the variants (`variants.json`, one list) are staged in a temporary DuckDB file
+  (kit/parts.py) and joined a page of products at a time, so memory does not grow with the store;
 - orders carry no currency of their own: the shop's is a setting (`LIGHTSPEED_CURRENCY`, EUR unless set);
 - refunds are the orders' credit notes (invoices with `isCreditNote`): a full read takes `invoices.json` whole and
-  keeps the credit notes, a delta or a slice reads each order's `invoices.json?order={id}`;
+  stages the credit notes the same way, a delta or a slice reads each order's `invoices.json?order={id}`; a credit
+  note's lines are its items (`invoices/{id}/items.json`), read per credit note;
 - backfill slices: products, customers, orders and reviews by id (`since_id`, ids ascending, read until past the
   slice) and by created date (`created_at_min`/`created_at_max`, cut to the slice exactly here).
 """
@@ -29,6 +32,7 @@ from cart_pipelines.platforms.kit.credentials import Credential
 from cart_pipelines.platforms.kit.http import ConnectionProblem, Explainer, HttpClient, HttpSettings, safe_url
 from cart_pipelines.platforms.kit.http import json_body
 from cart_pipelines.platforms.kit.pacing import HeaderPacer, RateHeaders
+from cart_pipelines.platforms.kit.parts import Parts
 from cart_pipelines.platforms.kit.rest import RestReader
 from cart_pipelines.platforms.kit.source import ApiSource, Slice, SliceNotPossible, SourceRecord, as_source_record, \
     read_record
@@ -52,7 +56,9 @@ SLICED = ("products", "customers", "orders", "reviews")
 # tax rates (a Lightspeed tax is one rate for every country); product variants (the matrix's option titles) and
 # images' positions beyond their order; customers' newsletter (a separate subscriptions resource), addresses (one
 # name per address, street number apart); order currency (orders carry none: the shop's setting is used), items
-# (Lightspeed's own order-product ids), names and addresses; review titles (none).
+# (Lightspeed's own order-product ids), names and addresses; refunds (their lines name those order-product ids too:
+# compared by tests/contract/test_refunds_shift4shop_lightspeed.py — ids, amounts, dates, lines by SKU, quantity and
+# amount —, refunded_total and net_total here); review titles (none).
 CARRIED = {
     "categories": ("source_id", "parent_id", "name", "path", "url_key", "is_visible", "position", "updated_at"),
     "manufacturers": ("source_id", "name", "updated_at"),
@@ -61,7 +67,7 @@ CARRIED = {
                  "status", "url_key", "category_ids", "manufacturer_id", "tax_class_id", "created_at", "updated_at"),
     "customers": ("source_id", "email", "first_name", "last_name", "created_at", "updated_at"),
     "orders": ("source_id", "number", "customer_id", "email", "status", "subtotal", "shipping", "tax", "discount",
-               "grand_total", "refunds", "refunded_total", "net_total", "created_at", "updated_at"),
+               "grand_total", "refunded_total", "net_total", "created_at", "updated_at"),
     "reviews": ("source_id", "product_id", "customer_id", "rating", "text", "status", "created_at", "updated_at"),
 }
 
@@ -182,41 +188,50 @@ class LightspeedSource(ApiSource):
             yield from (read_record("Lightspeed", entity, mapping.tax, t)
                         for page in self.reader.pages("tax_classes", since=since) for t in page)
         elif entity == "products":
-            links: dict[str, list[tuple[int, str]]] = {}
-            for link in self.reader.all("category_links"):
-                product, category = mapping.ref(link.get("product")), mapping.ref(link.get("category"))
-                if product and category:
-                    links.setdefault(product, []).append((link.get("sortOrder") or 0, category))
             whole = since is None and params is None
-            variants: dict[str, list[dict]] = {}
-            if whole:  # one list, 250 a request, instead of a request per product
-                for v in self.reader.all("variants"):
-                    variants.setdefault(mapping.ref(v.get("product")) or "", []).append(v)
-            for page in self._pages("products" if whole else "products_changed", since, params, stop_at):
-                for row in page:
-                    pid = str(row.record.get("id"))
-                    cats = [c for _, c in sorted(links.get(pid, []))]
-                    yield read_record("Lightspeed", entity, mapping.product, row.record,
-                                      variants.get(pid, []) if whole else row.children["variants"],
-                                      row.children["images"], cats)
+            with Parts(prefix="lightspeed-parts-") as parts:
+                # the product <-> category links, and on a full read the variants: each one list, 250 a request,
+                # staged on disk and joined a page of products at a time (memory bounded by a page)
+                parts.add("category", self.reader.pages("category_links"), lambda k: mapping.ref(k.get("product")))
+                if whole:  # one list instead of a request per product
+                    parts.add("variant", self.reader.pages("variants"), lambda v: mapping.ref(v.get("product")))
+                for page in self._pages("products" if whole else "products_changed", since, params, stop_at):
+                    pids = [str(row.record.get("id")) for row in page]
+                    links, variants = parts.of("category", pids), parts.of("variant", pids) if whole else {}
+                    for pid, row in zip(pids, page):
+                        cats = [c for _, c in sorted((k.get("sortOrder") or 0, mapping.ref(k.get("category")))
+                                                     for k in links.get(pid, []) if mapping.ref(k.get("category")))]
+                        yield read_record("Lightspeed", entity, mapping.product, row.record,
+                                          variants.get(pid, []) if whole else row.children["variants"],
+                                          row.children["images"], cats)
         elif entity == "orders":
             whole = since is None and params is None
-            notes: dict[str, list[dict]] = {}  # a full read: the credit notes (refunds, a few per cent of orders)
-            if whole:  # one list, 250 a request, instead of a request per order
-                for page in self.reader.pages("invoices"):
-                    for inv in page:
-                        if mapping.is_credit_note(inv):
-                            notes.setdefault(mapping.ref(inv.get("order")) or "", []).append(inv)
-            for page in self._pages("orders" if whole else "orders_changed", since, params, stop_at):
-                yield from (read_record("Lightspeed", entity, mapping.order, row.record, row.children["products"],
-                                        self.currency, notes.get(str(row.record.get("id")), []) if whole
-                                        else row.children["invoices"]) for row in page)
+            with Parts(prefix="lightspeed-parts-") as parts:
+                if whole:  # one list, 250 a request, instead of a request per order: the credit notes staged
+                    parts.add("credit_note", ([i for i in page if mapping.is_credit_note(i)]
+                                              for page in self.reader.pages("invoices")),
+                              lambda i: mapping.ref(i.get("order")))
+                for page in self._pages("orders" if whole else "orders_changed", since, params, stop_at):
+                    oids = [str(row.record.get("id")) for row in page]
+                    notes = parts.of("credit_note", oids) if whole else \
+                        {oid: row.children["invoices"] for oid, row in zip(oids, page)}
+                    for oid, row in zip(oids, page):
+                        credit = [self._with_items(c) for c in notes.get(oid, []) if mapping.is_credit_note(c)]
+                        yield read_record("Lightspeed", entity, mapping.order, row.record, row.children["products"],
+                                          self.currency, credit)
         elif entity in ("customers", "reviews"):
             fn = mapping.customer if entity == "customers" else mapping.review
             for page in self._pages(entity, since, params, stop_at):
                 yield from (read_record("Lightspeed", entity, fn, row.record) for row in page)
         else:
             raise ValueError(f"Lightspeed has no entity {entity!r}")
+
+    def _with_items(self, note: dict) -> tuple[dict, list[dict]]:
+        """A credit note and its items (`invoices/{id}/items.json`), its refund's lines: one request per credit
+        note (a few per cent of orders). A credit note without an id or with no items link (`false`) has none."""
+        if note.get("id") in (None, False, "") or note.get("items") is False:
+            return note, []
+        return note, self.reader.all("invoice_items", parent=note)
 
     def ids(self, entity: str) -> Iterator[str] | None:
         """Lightspeed has no id-only listing: the ids come from the lists themselves (250 a request, without the
