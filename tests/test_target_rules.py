@@ -217,3 +217,26 @@ def test_a_rejected_review_becomes_spam_for_woocommerce(store, run):
     r(settings=RuleSettings(target_platform="woocommerce"))
     assert {x["_source_id"]: x["status"] for x in r.target_rows("reviews")} == {"1": "approved", "2": "spam"}
     assert counts(r, "review_rejected_as_spam") == [("reviews", 1)]
+
+
+def test_a_disabled_variant_is_not_written_into_shopify(store, run):
+    """Shopify variants have no status: every variant of a product is on sale there, and a shop stops selling one by
+    deleting it. A variant the source holds disabled was written as a sold one, so the shop would start selling
+    what the source stopped selling; now rule variant_disabled_not_written leaves it out, counted; the product and
+    its other variants load. The local target (Mystore) keeps it with its status."""
+    p = store.records["products"][0]
+    variants = [{"source_id": f"v{n}", "sku": f"V-{n}", "price": p["price"], "stock": 2,
+                 "options": [{"name": "Farge", "value": c}], "status": status}
+                for n, (c, status) in enumerate([("Rød", "enabled"), ("Blå", "disabled"), ("Grønn", None)])]
+    products = [{**p, "source_id": "1", "sku": "A", "url_key": "a", "variants": variants},
+                {**p, "source_id": "2", "sku": "B", "url_key": "b", "variants": [{**variants[0], "sku": "W-0"}]}]
+    r = run(store({"products": products}))
+    r(settings=RuleSettings(target_platform="shopify"))
+    written = {row["_source_id"]: [v["sku"] for v in row["variants"]] for row in r.target_rows("products")}
+    assert written == {"1": ["V-0", "V-2"], "2": ["W-0"]}
+    assert counts(r, "variant_disabled_not_written") == [("products", 1)]
+    plain = run(store({"products": products}))
+    plain()
+    kept = {row["_source_id"]: [v["sku"] for v in row["variants"]] for row in plain.target_rows("products")}
+    assert kept == {"1": ["V-0", "V-1", "V-2"], "2": ["W-0"]}
+    assert counts(plain, "variant_disabled_not_written") == []

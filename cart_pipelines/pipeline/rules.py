@@ -110,6 +110,11 @@ RULES: tuple[Rule, ...] = (
          "A grouped product is written as a product of its own with the price the source shows for it; its "
          "products load as the products they are, and the report lists each group with its products' source ids "
          "for the shop owner to link them (a collection, a bundle app)."),
+    Rule("variant_disabled_not_written", "products", "map",
+         "target: Shopify (a variant has no status: a shop that stops selling one deletes it)",
+         "A variant the source holds disabled is not written: on Shopify every variant of a product is on sale, "
+         "so the shop does not start selling what the source stopped selling. The product and its other variants "
+         "load; old orders keep the variant's SKU, name and price on their lines."),
     Rule("refund_date_not_kept", "orders", "map", "target: BigCommerce (a refund request has no date)",
          "A refund reaches the target with its amount, reason and lines, but dated the day it was written: the "
          "target's refund request takes no date. The report lists each such refund with its source date."),
@@ -133,7 +138,7 @@ TARGET_RULES: dict[str, tuple[str, ...]] = {
                     "review_status_nearest", "grouped_as_simple_with_children_listed", "refund_date_not_kept",
                     "refunds_of_unpaid_order_listed"),
     "woocommerce": ("order_item_as_fee", "review_rejected_as_spam"),
-    "shopify": ("grouped_as_simple_with_children_listed",),
+    "shopify": ("grouped_as_simple_with_children_listed", "variant_disabled_not_written"),
     "mystore": ("product_lifecycle_as_status",),
 }
 

@@ -159,10 +159,10 @@ def products_sql(con, s: RuleSettings) -> str:
            CASE WHEN len(coalesce(category_ids, [])) = 0 THEN ['{HIDDEN_CATEGORY_ID}'] ELSE category_ids END
                AS category_source_ids,
            manufacturer_id AS manufacturer_source_id, coalesce(t.kept, tax_class_id) AS tax_class_source_id,
-           variants, images, created_at, updated_at,
+           {_variants_written(s)} AS variants, images, created_at, updated_at,
            CASE WHEN len(coalesce(category_ids, [])) = 0 THEN ['uncategorised_to_hidden_category'] ELSE []::VARCHAR[] END
              || CASE WHEN t.kept <> tax_class_id THEN ['tax_class_mapping'] ELSE []::VARCHAR[] END
-             || {key_rule} || {_grouped_as_simple(s)}
+             || {key_rule} || {_grouped_as_simple(s)} || {_variant_disabled_rule(s)}
              || CASE WHEN lower(trim(coalesce(status, 'enabled'))) = 'enabled' AND {_unpublished(s)}
                      THEN ['product_lifecycle_as_status'] ELSE []::VARCHAR[] END AS _rules,
            CASE WHEN _dup = 1 AND lv.source_id IS NOT NULL THEN 'variant_listed_as_product' END AS _skip,
@@ -188,6 +188,24 @@ def _unpublished(s: RuleSettings) -> str:
     if not s.applies("product_lifecycle_as_status"):
         return "FALSE"
     return "coalesce(lifecycle, 'published') <> 'published'"
+
+
+SELLING = "lower(trim(coalesce(v.status, 'enabled'))) = 'enabled'"  # a variant the source sells
+
+
+def _variants_written(s: RuleSettings) -> str:
+    """Target rule variant_disabled_not_written: on a target whose variants have no status (Shopify), the product's
+    variants without those the source holds disabled; every variant elsewhere (each keeps its status)."""
+    if not s.applies("variant_disabled_not_written"):
+        return "variants"
+    return f"list_filter(variants, lambda v: {SELLING})"
+
+
+def _variant_disabled_rule(s: RuleSettings) -> str:
+    if not s.applies("variant_disabled_not_written"):
+        return "[]::VARCHAR[]"
+    return (f"CASE WHEN len(list_filter(coalesce(variants, []), lambda v: NOT ({SELLING}))) > 0 "
+            f"THEN ['variant_disabled_not_written'] ELSE []::VARCHAR[] END")
 
 
 def _grouped_as_simple(s: RuleSettings) -> str:

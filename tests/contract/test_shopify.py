@@ -12,6 +12,7 @@ import pytest
 import requests
 
 from cart_pipelines.platforms import registry as platforms
+from cart_pipelines.platforms.kit import emulator_cases as cases
 from cart_pipelines.platforms.kit.emulator import EmulatorStore, Knobs
 from cart_pipelines.platforms.kit.http import ConnectionProblem, HttpSettings
 from cart_pipelines.platforms.shopify import source as conn
@@ -227,13 +228,11 @@ def test_variants_items_and_long_nested_connections(store_dir):
                 if sid == "2":
                     continue
                 w = want[sid]
-                # the emulator prices every variant at the product's price: a disabled variant's old lower price
-                # (the sample store's, a few percent) is not served, so only the sold ones' prices are compared
+                # a variant the store holds disabled is not in a Shopify shop (no variant status: it was deleted)
+                held = cases.variants_held(w, False)
                 assert [(v["sku"], v["stock"], v["options"]) for v in p["variants"]] \
-                    == [(v["sku"], v["stock"], v["options"]) for v in w["variants"]]
-                assert [Decimal(str(v["price"])) for v, t in zip(p["variants"], w["variants"])
-                        if t.get("status") != "disabled"] == \
-                    [Decimal(str(v["price"])) for v in w["variants"] if v.get("status") != "disabled"]
+                    == [(v["sku"], v["stock"], v["options"]) for v in held]
+                assert [Decimal(str(v["price"])) for v in p["variants"]] == [Decimal(str(v["price"])) for v in held]
                 assert all(v["source_id"].isdigit() for v in p["variants"])
                 if not w["variants"]:
                     assert p["sku"] == w["sku"] and p["stock"] == w["stock"]
@@ -265,3 +264,43 @@ def test_storm_and_resource(monkeypatch, shared):
             opened = resources.source.open()
         assert TOKEN not in opened.describe() and opened.api_version == conn.API_VERSION
         assert opened.check().startswith("Shopify shop")
+
+
+def test_a_refunds_date_is_processed_at_where_the_version_has_it(tmp_path, store_dir):
+    """Refund.processedAt (2026-01+) is when the refund was processed, which refundCreate sets to the source's
+    date; createdAt is when it was written. The source reads processedAt from 2026-01 on and createdAt before,
+    where selecting processedAt is refused as an unknown field (the emulator answers each version as its schema)."""
+    import shutil
+
+    for name in ("orders", "customers", "products", "categories", "manufacturers"):
+        if (store_dir / f"{name}.jsonl").exists():
+            shutil.copy(store_dir / f"{name}.jsonl", tmp_path / f"{name}.jsonl")
+    processed = "2024-03-05T12:00:00Z"
+    with platforms.emulate("shopify", store=EmulatorStore(tmp_path), knobs=OFF) as h:
+        paid = next(o for o in h.emulator.store.page("orders", 0, 10 ** 6)
+                    if o["status"] == "complete" and not o.get("refunds")
+                    and int(o["source_id"]) % 12 != 5)  # no refund of its own (kit/emulator_cases.py)
+        oid = int(paid["source_id"])
+        order, sale = f"gid://shopify/Order/{oid}", f"gid://shopify/OrderTransaction/{oid * 100 + 1}"
+        body = gql(h, "mutation($i: RefundInput!) { refundCreate(input: $i) { refund { id createdAt processedAt } "
+                      "userErrors { field message } } }",
+                   {"i": {"orderId": order, "note": "Dated", "processedAt": processed, "transactions": [
+                       {"orderId": order, "parentId": sale, "amount": "10.00", "gateway": "manual",
+                        "kind": "REFUND"}]}}, version="2026-01").json()
+        written = body["data"]["refundCreate"]
+        assert written["userErrors"] == [] and written["refund"]["processedAt"] == processed
+        assert written["refund"]["createdAt"] != processed  # written now
+        refused = gql(h, "{ orders(first: 1) { nodes { refunds { processedAt } } } }", version="2025-10").json()
+        assert refused["errors"][0]["extensions"] == {"code": "undefinedField", "typeName": "Refund",
+                                                      "fieldName": "processedAt"}
+
+        def dates(version, bulk):
+            src = conn.ShopifySource.connect(h.base_url, {**h.credentials, "api_version": version},
+                                             bulk_threshold=0 if bulk else None)
+            got = {r.source_id: r.record for r in src.records("orders")}[str(oid)]
+            return [(r["reason"], r["created_at"]) for r in got["refunds"]]
+
+        for bulk in (False, True):
+            assert dates("2026-01", bulk) == [("Dated", processed)]
+            [(reason, when)] = dates("2025-10", bulk)
+            assert reason == "Dated" and when == written["refund"]["createdAt"]

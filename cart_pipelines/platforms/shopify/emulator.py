@@ -47,7 +47,8 @@ What real shops hold (kit/emulator_cases.py, a few percent each, deterministic b
 `DRAFT` (even ids) or `ARCHIVED` (odd), and `products` lists them with the active ones unless the search filters
 by status; every 40th product is a gift card (`isGiftCard`); refunded orders have a full refund, some paid ones a
 partial refund (`PARTIALLY_REFUNDED`, `refunds` with `refundLineItems`, `totalRefundedSet`, `currentTotalPriceSet`
-"after returns"); some orders have a line whose product was deleted since (`product: null`, sku and name kept).
+"after returns"); some orders have a line whose product was deleted since (`product: null`, sku and name kept); a
+variant the store holds disabled is not served (Shopify variants have no status: mapping.VARIANT_STATUS_HELD).
 """
 
 from __future__ import annotations
@@ -95,7 +96,7 @@ from cart_pipelines.platforms.shopify.emulator_bulk import (
     BULK_SDL,
     ShopifyBulkMutations,
 )
-from cart_pipelines.platforms.shopify import emulator_schema
+from cart_pipelines.platforms.shopify import emulator_schema, mapping
 from cart_pipelines.platforms.shopify.emulator_schema import field_resolver, ruby_error, ruby_variable_error
 from cart_pipelines.platforms.shopify.emulator_writes import (
     WRITE_SDL,
@@ -450,6 +451,9 @@ class ShopifyEmulator(ShopifyWrites, ShopifyBulkMutations, Emulator):
             return self.json({"errors": [exc.formatted]})
         if problems:
             return self.json({"errors": [ruby_error(p) for p in problems]})
+        newer = emulator_schema.too_new(schema(), document, version)  # a field this version lacks
+        if newer:
+            return self.json({"errors": newer})
         requested = query_cost(document, variables)
         if requested > MAX_COST:
             return self.json({"errors": [{"message": f"Query cost is {requested}, which exceeds the single query "
@@ -712,10 +716,13 @@ class ShopifyEmulator(ShopifyWrites, ShopifyBulkMutations, Emulator):
                     "id": gid("InventoryItemMeasurement", vid),
                     "weight": None if weight is None else {"unit": "KILOGRAMS", "value": float(weight)}}}}
 
-        canon = p.get("variants") or []
+        # Shopify variants have no status (mapping.VARIANT_STATUS_HELD): a variant the shop stopped selling was
+        # deleted, so it is not served; the others keep their ids (from their place in the store)
+        canon = [(k, v) for k, v in enumerate(p.get("variants") or [])
+                 if mapping.VARIANT_STATUS_HELD or not cases.variant_disabled(p, k)]
         if canon:
             variants = [variant(k + 1, v.get("sku"), v.get("stock"), v.get("options") or [], v,
-                                v.get("metafields")) for k, v in enumerate(canon)]
+                                v.get("metafields")) for k, v in canon]
         else:
             variants = [variant(1, p.get("sku"), p.get("stock"),
                                 [{"name": "Title", "value": "Default Title"}])]
@@ -901,7 +908,9 @@ class ShopifyEmulator(ShopifyWrites, ShopifyBulkMutations, Emulator):
         except GraphQLError as exc:
             return {"bulkOperation": None, "userErrors": [{"field": ["query"], "code": "INVALID",
                                                            "message": f"Invalid bulk query: {exc.message}"}]}
-        problems = validate(schema(), document)
+        problems = validate(schema(), document) or [
+            GraphQLError(e["message"]) for e in emulator_schema.too_new(schema(), document,
+                                                                        (info.context or {}).get("version"))]
         roots = [s for s in document.definitions[0].selection_set.selections] if not problems else []
         if not problems and len(roots) == 1 and _connection_in_list(document):
             problems = [GraphQLError("Queries that contain a connection field within a list field are not "

@@ -10,7 +10,9 @@
 - A second documented extension (REFUND_DATES_VERSION): 2026-01 added `processedAt` to `RefundInput` and to
   `Refund` (https://shopify.dev/changelog/set-processed-at-in-refund-create: "If you don't provide a
   `processedAt` value, then the current timestamp is used by default"). The emulator's refundCreate refuses it in
-  requests to an older version, as that version's schema does (emulator_writes.py).
+  requests to an older version, as that version's schema does (emulator_writes.py), and a query to an older
+  version that selects `Refund.processedAt` is refused as that version's server refuses an unknown field
+  (NEWER_FIELDS: graphql-ruby's undefinedField), cursor pages and bulk queries alike.
 - Without the spec file the emulator falls back to its hand-written SDL (a subset, same type names) and warns
   once: the default test suite then still runs; tests/conformance/test_shopify_spec.py skips.
 - Unmodelled fields (field_resolver): a field the emulator's resolvers do not provide answers what its type
@@ -98,6 +100,39 @@ def extend(schema: GraphQLSchema) -> GraphQLSchema:
         refund.fields["processedAt"] = GraphQLField(GraphQLNonNull(when), description="2026-01+: when the refund "
                                                     "was processed (emulator extension of 2025-01).")
     return schema
+
+
+# Fields the served schema has that an older Admin API version lacks: (type, field) -> the first version with it.
+NEWER_FIELDS = {("Refund", "processedAt"): REFUND_DATES_VERSION}
+
+
+def before(version: str | None, wanted: str) -> bool:
+    """Whether Admin API `version` (YYYY-MM; "unstable" is the newest; none: not known) is older than `wanted`."""
+    return bool(version) and version != "unstable" and version < wanted
+
+
+def too_new(schema: GraphQLSchema, document, version: str | None) -> list[dict]:
+    """The selections of fields `version` does not have yet (NEWER_FIELDS), as that version's server refuses them:
+    graphql-ruby's undefinedField error ("Field 'processedAt' doesn't exist on type 'Refund'")."""
+    if not any(before(version, since) for since in NEWER_FIELDS.values()):
+        return []
+    from graphql import TypeInfo, TypeInfoVisitor, Visitor, get_named_type, visit
+    info, found = TypeInfo(schema), []
+
+    class Newer(Visitor):
+        def enter_field(self, node, *_):
+            parent = info.get_parent_type()
+            name = get_named_type(parent).name if parent is not None else None
+            since = NEWER_FIELDS.get((name, node.name.value))
+            if since and before(version, since):
+                loc = node.loc.source.get_location(node.loc.start) if node.loc else None
+                found.append({"message": f"Field '{node.name.value}' doesn't exist on type '{name}'",
+                              "locations": [{"line": loc.line, "column": loc.column}] if loc else [],
+                              "extensions": {"code": "undefinedField", "typeName": name,
+                                             "fieldName": node.name.value}})
+
+    visit(document, TypeInfoVisitor(info, Newer()))
+    return found
 
 
 def load(fallback_sdl: str) -> GraphQLSchema:

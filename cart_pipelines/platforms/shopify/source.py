@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Callable, Iterator
@@ -69,7 +69,9 @@ SOLD = {"ACTIVE", "UNLISTED"}
 ADDRESS = "firstName lastName company address1 city zip province country countryCodeV2 phone"
 MONEY = "shopMoney { amount currencyCode }"
 REFUNDS, REFUND_LINES = 10, 10  # refunds of an order and lines of a refund read with it
-REFUND = f"id legacyResourceId note createdAt totalRefundedSet {{ {MONEY} }}"
+# A refund's date: `processedAt` (2026-01+: when it was processed, which refundCreate may set to the past) where
+# the configured version has it; before that only `createdAt` (when it was written) exists
+REFUND = f"id legacyResourceId note DATE totalRefundedSet {{ {MONEY} }}"
 REFUND_LINE, REFUND_LINE_COST = f"lineItem {{ id sku }} quantity subtotalSet {{ {MONEY} }}", 4
 
 
@@ -117,6 +119,28 @@ class Spec:
         return " ".join(parts)
 
 
+def _refunds_paged(date: str) -> str:
+    return (f"refunds(first: {REFUNDS}) {{ {REFUND.replace('DATE', date)} refundLineItems(first: {REFUND_LINES}) "
+            f"{{ pageInfo {{ hasNextPage endCursor }} nodes {{ {REFUND_LINE} }} }} }}")
+
+
+def _refunds_bulked(date: str) -> str:
+    return f"refunds(first: {REFUNDS}) {{ {REFUND.replace('DATE', date)} }}"
+
+
+def refund_date_field(version: str) -> str:
+    """The field a refund's date is read from in Admin API `version`: `processedAt` from 2026-01 (and in
+    "unstable", the newest), `createdAt` before."""
+    return "processedAt" if version == "unstable" or version >= REFUND_DATES_VERSION else "createdAt"
+
+
+def specs_for(version: str) -> dict[str, "Spec"]:
+    """SPECS as Admin API `version` reads them: orders' refunds dated by refund_date_field."""
+    date = refund_date_field(version)
+    orders = replace(SPECS["orders"], paged=_refunds_paged(date), bulked=_refunds_bulked(date))
+    return {**SPECS, "orders": orders}
+
+
 SPECS: dict[str, Spec] = {
     "categories": Spec("collections", "Collection", "id legacyResourceId title handle updatedAt", 1),
     "products": Spec(
@@ -141,9 +165,8 @@ SPECS: dict[str, Spec] = {
         (Nested("lineItems", "LineItem", 10, f"legacyResourceId: id name sku quantity product {{ legacyResourceId }} "
                 f"originalUnitPriceSet {{ {MONEY} }} taxLines {{ priceSet {{ {MONEY} }} }}", 7),),
         # refunds is a list (no connection), REFUNDS of them; their lines are a connection, read in cursor pages only
-        paged=f"refunds(first: {REFUNDS}) {{ {REFUND} refundLineItems(first: {REFUND_LINES}) {{ pageInfo "
-              f"{{ hasNextPage endCursor }} nodes {{ {REFUND_LINE} }} }} }}",
-        paged_cost=1 + 2 + 2 + REFUND_LINES * REFUND_LINE_COST, bulked=f"refunds(first: {REFUNDS}) {{ {REFUND} }}"),
+        paged=_refunds_paged("createdAt"), paged_cost=1 + 2 + 2 + REFUND_LINES * REFUND_LINE_COST,
+        bulked=_refunds_bulked("createdAt")),
 }
 
 
@@ -215,7 +238,9 @@ def map_product(p: dict) -> dict:
         "variants": [] if p.get("hasOnlyDefaultVariant") else [
             {"source_id": _num(v["legacyResourceId"]), "sku": v.get("sku"),
              "price": _dec(v.get("compareAtPrice")) if v.get("compareAtPrice") is not None else _dec(v.get("price")),
-             "stock": v.get("inventoryQuantity"), "options": v.get("selectedOptions") or []} for v in variants],
+             "stock": v.get("inventoryQuantity"), "options": v.get("selectedOptions") or [],
+             # no variant status on Shopify: a variant it holds is sold (one it stopped selling was deleted)
+             "status": "enabled"} for v in variants],
         "images": [{"url": m["image"]["url"], "position": k, "alt": m["image"].get("altText")}
                    for k, m in enumerate(m for m in _nodes(p.get("media")) if m.get("image"))],
         "created_at": p.get("createdAt"),
@@ -230,7 +255,9 @@ def map_refund(r: dict) -> dict:
               "qty": rl.get("quantity"), "amount": _shop_money(rl.get("subtotalSet"))}
              for rl in _nodes(r.get("refundLineItems"))]
     return {"source_id": str(r.get("legacyResourceId") or _num(r.get("id"))), "amount": _shop_money(
-        r.get("totalRefundedSet")), "reason": r.get("note") or None, "created_at": r.get("createdAt"), "lines": lines}
+        r.get("totalRefundedSet")), "reason": r.get("note") or None,
+        # processedAt (2026-01+) is the refund's date; createdAt, when it was written, where the version has no other
+        "created_at": r.get("processedAt") or r.get("createdAt"), "lines": lines}
 
 
 def map_customer(c: dict) -> dict:
@@ -377,6 +404,7 @@ class ShopifySource(Source):
     def __init__(self, client: HttpClient, budget: CostBudget, shop_url: str, api_version: str,
                  bulk_threshold: int | None = BULK_THRESHOLD):
         self.client, self.budget, self.shop_url, self.api_version = client, budget, shop_url, api_version
+        self.specs = specs_for(api_version)  # what this version's schema lets us read (refund dates)
         self.bulk_threshold = bulk_threshold  # None: never bulk
 
     @classmethod
@@ -397,7 +425,7 @@ class ShopifySource(Source):
         return f"Shopify shop {safe_url(self.shop_url)} (Admin GraphQL API {self.api_version})"
 
     def has(self, entity: str) -> bool:
-        return entity in SPECS or entity == "manufacturers"
+        return entity in self.specs or entity == "manufacturers"
 
     # --- transport
     def query(self, text: str, variables: dict | None = None, cost: int = 1, what: str = "",
@@ -448,7 +476,7 @@ class ShopifySource(Source):
 
     # --- reading
     def count(self, entity: str, search: str | None = None) -> int:
-        spec = SPECS[entity]
+        spec = self.specs[entity]
         data = self.query(f"query($q: String) {{ {spec.root}Count(query: $q) {{ count }} }}",
                           {"q": search}, cost=1, what=f"the number of {spec.root}")
         return int((data[f"{spec.root}Count"] or {}).get("count") or 0)
@@ -471,7 +499,7 @@ class ShopifySource(Source):
         """Count, first and last id in one query (`reverse: true` reads from the highest id)."""
         if entity not in SLICEABLE:
             return super().id_bounds(entity)
-        root = SPECS[entity].root
+        root = self.specs[entity].root
         first = "(first: 1, sortKey: ID{}) {{ nodes {{ legacyResourceId }} }}"
         data = self.query(f"{{ lo: {root}{first.format('')} hi: {root}{first.format(', reverse: true')} "
                           f"n: {root}Count(limit: null) {{ count }} }}", cost=7, what=f"the id range of {root}")
@@ -483,7 +511,7 @@ class ShopifySource(Source):
     def _records(self, entity: str, search: str | None, sort: str) -> Iterator[SourceRecord]:
         if entity == "manufacturers":
             nodes = self._vendors()
-        elif entity not in SPECS:
+        elif entity not in self.specs:
             return
         elif self.bulk_threshold is not None and self.count(entity, search) > self.bulk_threshold:
             nodes = self.bulk_nodes(entity, search, sort)
@@ -516,7 +544,7 @@ class ShopifySource(Source):
 
     def pages(self, entity: str, search: str | None = None, sort: str = "ID") -> Iterator[dict]:
         """Nodes of `entity` matching `search` page by page (cursor pagination); nested connections are completed."""
-        spec = SPECS[entity]
+        spec = self.specs[entity]
         text = (f"query($first: Int!, $after: String, $q: String) {{ {spec.root}(first: $first, after: $after, "
                 f"query: $q, sortKey: {sort}) {{ pageInfo {{ hasNextPage endCursor }} nodes {{ {spec.fields(False)} "
                 f"}} }} }}")
@@ -545,9 +573,9 @@ class ShopifySource(Source):
     def ids(self, entity: str) -> Iterator[str] | None:
         """Ids only, 250 a query (252 cost points: a connection costs 2 plus 1 per object). Shopify's deletionEvents
         feed covers products and collections only and is deprecated, so an id listing is what serves every entity."""
-        if entity not in SPECS:
+        if entity not in self.specs:
             return None
-        return self._ids(SPECS[entity].root)
+        return self._ids(self.specs[entity].root)
 
     def _ids(self, root: str) -> Iterator[str]:
         text = (f"query($after: String) {{ {root}(first: {PAGE_SIZE}, after: $after, sortKey: ID) {{ "
@@ -600,7 +628,7 @@ class ShopifySource(Source):
 
     def bulk_nodes(self, entity: str, search: str | None = None, sort: str = "ID") -> Iterator[dict]:
         """Run a bulk operation, wait for it, stream its JSON Lines and reassemble nested rows (__parentId)."""
-        spec = SPECS[entity]
+        spec = self.specs[entity]
         args = f'(query: "{search}", sortKey: {sort})' if search else ""
         inner = f"{{ {spec.root}{args} {{ edges {{ node {{ {spec.fields(True)} }} }} }} }}"
         data = self.query("mutation($q: String!) { bulkOperationRunQuery(query: $q) { bulkOperation { id status } "
