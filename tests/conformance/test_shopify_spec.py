@@ -259,3 +259,44 @@ def test_rest_shop_and_access_scopes():
         wrong = requests.get(f"{h.base_url}/admin/api/2025-01/shop.json", headers={"X-Shopify-Access-Token": "x"},
                              timeout=10)
         assert wrong.status_code == 401 and wrong.json()["errors"].startswith("[API] Invalid API key")
+
+
+# The refund types of the hand-written fallback SDL (served when ../shared is absent), held to the published schema
+FALLBACK_REFUND_TYPES = ("Refund", "RefundLineItem", "RefundLineItemConnection", "RefundLineItemEdge",
+                         "RefundLineItemRestockType", "RefundInput", "RefundLineItemInput", "OrderTransactionInput",
+                         "RefundCreatePayload", "OrderTransaction", "OrderTransactionKind", "OrderTransactionStatus",
+                         "LegacyInteroperability")
+FALLBACK_REFUND_FIELDS = {"Order": ("totalRefundedSet", "currentTotalPriceSet", "refunds", "transactions"),
+                          "Mutation": ("refundCreate",)}
+
+
+def test_the_fallback_sdls_refund_types_are_the_published_ones(published):
+    """What the fallback SDL declares for refunds (refundCreate, its input and payload, Refund and its lines, the
+    order's refunds and transactions) is what the published schema says, field by field and argument by argument
+    (a subset of the fields, each as published; enums with all their values)."""
+    from graphql import GraphQLEnumType, build_schema
+
+    from cart_pipelines.platforms.shopify.emulator import FALLBACK_SDL
+
+    fallback = build_schema(FALLBACK_SDL)
+    mine, theirs = _signature(fallback), _signature(published)
+    fields = {name: [k for k in mine[name] if k != "kind"] for name in FALLBACK_REFUND_TYPES}
+    fields.update({name: [k for k in mine[name] if k.split("(")[0] in wanted]
+                   for name, wanted in FALLBACK_REFUND_FIELDS.items()})
+    for name, keys in fields.items():
+        assert keys or isinstance(fallback.type_map[name], GraphQLEnumType), name
+        assert mine[name]["kind"] == theirs[name]["kind"], name
+        assert {k: mine[name][k] for k in keys} == {k: theirs[name].get(k) for k in keys}, name
+        # every argument the published field takes is declared too (none left out of a field we declare)
+        for k in keys:
+            if "(" not in k:
+                assert {a for a in theirs[name] if a.startswith(f"{k}(")} == \
+                       {a for a in mine[name] if a.startswith(f"{k}(")}, (name, k)
+        if isinstance(fallback.type_map[name], GraphQLEnumType):
+            assert list(fallback.type_map[name].values) == list(published.type_map[name].values), name
+        interfaces = getattr(fallback.type_map[name], "interfaces", None)
+        if interfaces is not None and name in FALLBACK_REFUND_TYPES:
+            assert [i.name for i in interfaces] == [i.name for i in published.type_map[name].interfaces
+                                                    if i.name in fallback.type_map], name
+    required = {f for f, v in published.type_map["RefundInput"].fields.items() if str(v.type).endswith("!")}
+    assert required <= set(fallback.type_map["RefundInput"].fields)

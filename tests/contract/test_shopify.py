@@ -304,3 +304,43 @@ def test_a_refunds_date_is_processed_at_where_the_version_has_it(tmp_path, store
             assert dates("2026-01", bulk) == [("Dated", processed)]
             [(reason, when)] = dates("2025-10", bulk)
             assert reason == "Dated" and when == written["refund"]["createdAt"]
+
+
+def test_without_the_published_schema_the_fallback_serves_refunds(monkeypatch, tmp_path, store_dir):
+    """Where ../shared is absent the emulator serves its hand-written SDL: it lacked Order.refunds and refundCreate,
+    so the source's order query and the target's refunds were refused there. Now the orders come with their
+    refunds and refundCreate writes one (dated through 2026-01's processedAt)."""
+    import shutil
+    import warnings
+
+    from cart_pipelines.platforms.shopify import emulator, emulator_schema
+
+    monkeypatch.setattr(emulator_schema, "SPEC_FILE", tmp_path / "absent.json.gz")
+    monkeypatch.setattr(emulator_schema, "_cache", {})
+    emulator._parsed.cache_clear()  # validated against the published schema so far
+    try:
+        for name in ("orders", "customers", "products", "categories", "manufacturers"):
+            if (store_dir / f"{name}.jsonl").exists():
+                shutil.copy(store_dir / f"{name}.jsonl", tmp_path / f"{name}.jsonl")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # "serving the hand-written SDL subset"
+            with platforms.emulate("shopify", store=EmulatorStore(tmp_path), knobs=OFF) as h:
+                assert "productVendors" in emulator.schema().query_type.fields  # the fallback is served
+                assert "draftOrders" not in emulator.schema().query_type.fields
+                orders = {r.source_id: r.record for r in platforms.connect("shopify", h).records("orders")}
+                want = {oid: cases.refunded_total(o) for oid, o in truth(store_dir, "orders").items()}
+                assert {k: o["refunded_total"] or Decimal(0) for k, o in orders.items()} == want
+                assert any(o["refunds"] and o["refunds"][0]["lines"] for o in orders.values())
+                paid = next(o for o in h.emulator.store.page("orders", 0, 10 ** 6)
+                            if o["status"] == "complete" and not cases.refunds(o))
+                oid = int(paid["source_id"])
+                order, sale = f"gid://shopify/Order/{oid}", f"gid://shopify/OrderTransaction/{oid * 100 + 1}"
+                body = gql(h, "mutation($i: RefundInput!) { refundCreate(input: $i) { refund { id processedAt } "
+                              "userErrors { field message } } }",
+                           {"i": {"orderId": order, "processedAt": "2024-03-05T12:00:00Z", "transactions": [
+                               {"orderId": order, "parentId": sale, "amount": "5.00", "gateway": "manual",
+                                "kind": "REFUND"}]}}, version="2026-01").json()
+                assert body["data"]["refundCreate"]["userErrors"] == [], body
+                assert body["data"]["refundCreate"]["refund"]["processedAt"] == "2024-03-05T12:00:00Z"
+    finally:
+        emulator._parsed.cache_clear()

@@ -148,6 +148,8 @@ ORDER_STATUS = {"pending": ("PENDING", "UNFULFILLED", False), "processing": ("PA
                 "complete": ("PAID", "FULFILLED", False), "canceled": ("VOIDED", "UNFULFILLED", True),
                 "refunded": ("REFUNDED", "FULFILLED", False), "on_hold": ("PAID", "ON_HOLD", False)}
 
+# The hand-written subset of Shopify's Admin schema (2025-01 names and types, exactly as published, only the fields
+# the emulator serves; tests/conformance/test_shopify_spec.py compares the refund types with the published schema)
 SDL = """
 schema { query: QueryRoot mutation: Mutation }
 scalar DateTime
@@ -230,7 +232,21 @@ type Order implements Node { id: ID! legacyResourceId: UnsignedInt64! name: Stri
   totalDiscountsSet: MoneyBag totalPriceSet: MoneyBag! billingAddress: MailingAddress
   shippingAddress: MailingAddress createdAt: DateTime! processedAt: DateTime! updatedAt: DateTime!
   lineItems(first: Int, after: String, last: Int, before: String, reverse: Boolean = false): LineItemConnection!
+  totalRefundedSet: MoneyBag! currentTotalPriceSet: MoneyBag! refunds(first: Int): [Refund!]!
+  transactions(first: Int, capturable: Boolean, manuallyResolvable: Boolean): [OrderTransaction!]!
   tags: [String!]! METAFIELDS }
+interface LegacyInteroperability { legacyResourceId: UnsignedInt64! }
+enum RefundLineItemRestockType { RETURN CANCEL LEGACY_RESTOCK NO_RESTOCK }
+type RefundLineItem { id: ID lineItem: LineItem! quantity: Int! restockType: RefundLineItemRestockType!
+  restocked: Boolean! priceSet: MoneyBag! subtotalSet: MoneyBag! totalTaxSet: MoneyBag! }
+type RefundLineItemEdge { cursor: String! node: RefundLineItem! }
+type RefundLineItemConnection { nodes: [RefundLineItem!]! edges: [RefundLineItemEdge!]! pageInfo: PageInfo! }
+type Refund implements LegacyInteroperability & Node { id: ID! legacyResourceId: UnsignedInt64! note: String
+  createdAt: DateTime updatedAt: DateTime! totalRefundedSet: MoneyBag!
+  refundLineItems(first: Int, after: String, last: Int, before: String, reverse: Boolean = false):
+    RefundLineItemConnection! }
+type OrderTransaction implements Node { id: ID! kind: OrderTransactionKind! status: OrderTransactionStatus!
+  gateway: String amountSet: MoneyBag! processedAt: DateTime parentTransaction: OrderTransaction }
 type OrderEdge { cursor: String! node: Order! }
 type OrderConnection { nodes: [Order!]! edges: [OrderEdge!]! pageInfo: PageInfo! }
 type StringEdge { cursor: String! node: String! }

@@ -14,7 +14,10 @@
   version that selects `Refund.processedAt` is refused as that version's server refuses an unknown field
   (NEWER_FIELDS: graphql-ruby's undefinedField), cursor pages and bulk queries alike.
 - Without the spec file the emulator falls back to its hand-written SDL (a subset, same type names) and warns
-  once: the default test suite then still runs; tests/conformance/test_shopify_spec.py skips.
+  once: the default test suite then still runs; tests/conformance/test_shopify_spec.py skips. The SDL holds the
+  refunds as published (Order.refunds, totalRefundedSet, transactions; Refund and its lines; refundCreate with
+  RefundInput, RefundLineItemInput, OrderTransactionInput and RefundCreatePayload), and the extensions above apply
+  to it as to the published schema.
 - Unmodelled fields (field_resolver): a field the emulator's resolvers do not provide answers what its type
   allows: an empty connection (no nodes, no next page) for a connection; else null where nullable; where
   non-null an empty list, an

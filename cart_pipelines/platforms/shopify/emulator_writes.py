@@ -125,6 +125,11 @@ type OrderPayload { order: Order userErrors: [UserError!]! }
 input OrderInput { id: ID! email: String tags: [String!] note: String shippingAddress: MailingAddressInput
   metafields: [MetafieldInput!] }
 type OrderDeletePayload { deletedId: ID userErrors: [UserError!]! }
+input RefundLineItemInput { lineItemId: ID! quantity: Int! restockType: RefundLineItemRestockType locationId: ID }
+input OrderTransactionInput { amount: Money! gateway: String! kind: OrderTransactionKind! orderId: ID! parentId: ID }
+input RefundInput { orderId: ID! note: String notify: Boolean refundLineItems: [RefundLineItemInput!]
+  transactions: [OrderTransactionInput!] }
+type RefundCreatePayload { order: Order refund: Refund userErrors: [UserError!]! }
 type Mutation {
   bulkOperationRunQuery(query: String!): BulkOperationRunQueryPayload
   productSet(input: ProductSetInput!, synchronous: Boolean = true): ProductSetPayload
@@ -138,6 +143,7 @@ type Mutation {
   orderCreate(order: OrderCreateOrderInput!, options: OrderCreateOptionsInput): OrderPayload
   orderUpdate(input: OrderInput!): OrderPayload
   orderDelete(orderId: ID!): OrderDeletePayload
+  refundCreate(input: RefundInput!): RefundCreatePayload
   metafieldsSet(metafields: [MetafieldsSetInput!]!): MetafieldsSetPayload
   metafieldsDelete(metafields: [MetafieldIdentifierInput!]!): MetafieldsDeletePayload
 }
