@@ -133,6 +133,10 @@ def test_round_trip(source, target, store_dir, tmp_path):
     # are physical and digital): such a source holds no group, so the rule that writes one as a product cannot apply
     if source in ("shopify", "bigcommerce"):
         expected -= {"grouped_as_simple_with_children_listed"}
+    # Shopify variants have no status (a variant the shop stopped selling is deleted): such a source brings no
+    # disabled variant for the Shopify rule to leave out
+    if source == "shopify":
+        expected -= {"variant_disabled_not_written"}
     # Only Magento holds a product enabled but unpublished (its status apart from its visibility and websites);
     # WooCommerce, Shopify and BigCommerce read an unpublished product as disabled, so the Mystore rule has none
     if source != "magento":
