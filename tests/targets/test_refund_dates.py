@@ -68,12 +68,15 @@ def test_shopify_emulator_dates_refunds_as_the_api_version_defines(tmp_path):
                   "transactions": [{"orderId": oid, "parentId": sale, "amount": "10.00", "gateway": "migration",
                                     "kind": "REFUND"}]}
 
-        def post(version):
+        def post(version, query=mutation):
             return requests.post(f"{handle.base_url}/admin/api/{version}/graphql.json", timeout=10,
                                  headers={"X-Shopify-Access-Token": TOKEN},
-                                 json={"query": mutation, "variables": {"input": refund}}).json()
+                                 json={"query": query, "variables": {"input": refund}}).json()
 
-        old = post("2025-10")
+        # the older version's Refund has no processedAt either: selecting it is refused before anything runs
+        unknown = post("2025-10")
+        assert "data" not in unknown and unknown["errors"][0]["extensions"]["code"] == "undefinedField"
+        old = post("2025-10", mutation.replace("processedAt ", ""))
         assert old["data"]["refundCreate"] is None
         assert "processedAt" in old["errors"][0]["message"]
         new = post("2026-01")["data"]["refundCreate"]

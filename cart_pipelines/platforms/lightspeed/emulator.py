@@ -149,7 +149,8 @@ class LightspeedEmulator(Emulator):
         if args.get("lang") not in LANGUAGES:
             raise LSError(404, f"Language {args.get('lang')!r} is not active in this shop")
         resource = {"variants": "products", "category_links": "products", "images": "products",
-                    "order_products": "orders", "invoices": "orders", "invoice_items": "orders"}.get(endpoint, args.get("resource"))
+                    "order_products": "orders", "invoices": "orders",
+                    "invoice_items": "orders"}.get(endpoint, args.get("resource"))
         if resource in RESOURCES and RESOURCES[resource][3] in self.knobs.denied_scopes:
             raise LSError(403, f"This API key has no permission to read {resource} ({RESOURCES[resource][3]})")
         if not self.knobs.rate_limit:
@@ -284,7 +285,8 @@ class LightspeedEmulator(Emulator):
         for k, i in enumerate(o.get("items") or [], start=1):
             price, qty = Decimal(str(i.get("price") or 0)), int(i.get("qty") or 0)
             tax = Decimal(str(i.get("tax") or 0))
-            rows.append({"id": m.order_product_id(id_, k), "supplierTitle": "", "brandTitle": "", "productTitle": i.get("name"),
+            rows.append({"id": m.order_product_id(id_, k), "supplierTitle": "", "brandTitle": "",
+                         "productTitle": i.get("name"),
                          "variantTitle": "", "taxRate": 0, "quantityOrdered": qty, "quantityInvoiced": qty,
                          "quantityShipped": 0, "quantityRefunded": 0, "quantityReturned": 0,
                          "articleCode": i.get("sku") or "", "ean": "", "sku": i.get("sku") or "", "weight": None,
