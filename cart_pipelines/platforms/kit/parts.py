@@ -28,6 +28,7 @@ class Parts:
         self._dir = tempfile.TemporaryDirectory(prefix=prefix)
         self.con = connect(Path(self._dir.name) / "parts.duckdb")
         self.con.execute("CREATE TABLE parts (kind VARCHAR, parent VARCHAR, n BIGINT, doc VARCHAR)")
+        self.con.execute("BEGIN TRANSACTION")  # one transaction: no commit to disk per page (the file is thrown away)
         self._n = 0
         self._sorted = True
 

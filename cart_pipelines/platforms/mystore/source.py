@@ -19,18 +19,13 @@ The lists, paging (`links.next`), filters and sub-resources are data in `source_
 
 from __future__ import annotations
 
-import json
-import tempfile
 from dataclasses import replace
 from datetime import datetime, timezone
-from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Iterator
 
-import pyarrow as pa
-
-from cart_pipelines.platforms.kit.duckdb_io import connect
 from cart_pipelines.platforms.kit.credentials import Credential
 from cart_pipelines.platforms.kit.http import ConnectionProblem, HttpSettings
+from cart_pipelines.platforms.kit.parts import Parts
 from cart_pipelines.platforms.kit.rest import RestReader
 from cart_pipelines.platforms.kit.source import Source, SourceRecord, as_source_record, read_record
 from cart_pipelines.platforms.mystore import facts
@@ -63,37 +58,6 @@ CARRIED = {
     "orders": ("source_id", "number", "email", "status", "currency", "subtotal", "shipping", "tax",
                "discount", "grand_total", "created_at", "updated_at"),
 }
-
-
-class Parts:
-    """Sub-resources of a full read in a temporary DuckDB file, by kind and parent id: filled from whole lists
-    page by page, looked up a page of parents at a time."""
-
-    def __init__(self):
-        self._dir = tempfile.TemporaryDirectory(prefix="mystore-parts-")
-        self.con = connect(Path(self._dir.name) / "parts.duckdb")  # bounded like every pipeline connection
-        self.con.execute("CREATE TABLE parts (kind VARCHAR, parent VARCHAR, doc VARCHAR)")
-        self.con.execute("BEGIN TRANSACTION")  # one transaction: no commit to disk per page (the file is thrown away)
-
-    def add(self, kind: str, pages: Iterable[list[dict]], link: str) -> None:
-        for page in pages:
-            if page:
-                rows = pa.table({"kind": [kind] * len(page), "parent": [sm.link(r, link) for r in page],
-                                 "doc": [json.dumps(r, ensure_ascii=False) for r in page]})
-                self.con.register("_page", rows)
-                self.con.execute("INSERT INTO parts SELECT * FROM _page")
-                self.con.unregister("_page")
-
-    def of(self, kind: str, parents: list[str]) -> dict[str, list[dict]]:
-        out: dict[str, list[dict]] = {}
-        for parent, doc in self.con.execute("SELECT parent, doc FROM parts WHERE kind = ? AND parent IN "
-                                            "(SELECT unnest(?::VARCHAR[]))", [kind, parents]).fetchall():
-            out.setdefault(parent, []).append(json.loads(doc))
-        return out
-
-    def close(self) -> None:
-        self.con.close()
-        self._dir.cleanup()
 
 
 class _Reader(RestReader):
@@ -212,10 +176,11 @@ class MystoreSource(Source):
     def _with_parts(self, entity: str, since: datetime | None, kinds: dict, mapper) -> Iterator[dict]:
         """Records of `entity` with their sub-resources, mapped by `mapper(record, parts by kind)`."""
         if since is None:
-            parts = Parts()
+            parts = Parts(prefix="mystore-parts-")
             try:
                 for kind, (type_, link) in kinds.items():
-                    parts.add(kind, self.reader.pages(type_, what=f"{type_} (all)"), link)
+                    parts.add(kind, self.reader.pages(type_, what=f"{type_} (all)"),
+                              lambda r, link=link: sm.link(r, link))
                 for page in self.reader.pages(entity):
                     found = {kind: parts.of(kind, [str(r["id"]) for r in page]) for kind in kinds}
                     if "line_options" in found:  # keyed by line, not by order
