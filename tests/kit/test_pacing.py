@@ -104,13 +104,46 @@ def test_requests_in_flight_are_counted_against_the_requests_left():
         pacer.before_request()  # requests 1, 2, 3 sent
     pacer._mine.seq = 1  # the answer to request 1 (each thread keeps its own number)
     pacer(response(**{"X-Rate-Limit-Requests-Left": 4, "X-Rate-Limit-Time-Reset-Ms": 100}))
-    assert slept == [] and pacer.known[:2] == (1, 4)
+    assert slept == [] and pacer.known[0] == 4 and pacer.in_flight == {2, 3}
     pacer.before_request()  # 4 - 2 in flight = 2 > 1: sent
     assert slept == []
-    pacer.before_request()  # 4 - 3 sent since = 1: the reserve; waits for the reset, then goes
+    pacer.before_request()  # 4 - 3 in flight = 1: the reserve; waits for the reset, then goes
     assert len(slept) == 1 and 0.1 <= slept[0] <= 0.16 and pacer.sent == 5
     # a late answer from the window waited out does not start another pause
     pacer._mine.seq = 3
     pacer(response(**{"X-Rate-Limit-Requests-Left": 0, "X-Rate-Limit-Time-Reset-Ms": 5000}))
     pacer.before_request()
     assert len(slept) == 1
+
+
+def test_answers_counted_out_of_order_take_the_fewest_left():
+    """Four workers' requests reach the server in another order than they were sent: the last one sent is counted
+    first (7 left) and the others after it (6, 5, 4). The budget is the fewest left less what is still in flight,
+    never the latest sent's count less the requests sent after it (which let a fifth worker's request meet a 429
+    under load)."""
+    slept: list[float] = []
+    pacer = HeaderPacer(BC, reserve=1, sleep=lambda s: (slept.append(s), time.sleep(s)))
+    headers = {"X-Rate-Limit-Time-Reset-Ms": 100}
+    for _ in range(4):
+        pacer.before_request()  # requests 1..4 in flight
+    pacer._mine.seq = 4
+    pacer(response(**{"X-Rate-Limit-Requests-Left": 7}, **headers))
+    pacer.after_request()
+    assert pacer.known[0] == 7 and pacer.in_flight == {1, 2, 3}
+    for seq, left in ((1, 6), (2, 5), (3, 4)):
+        pacer._mine.seq = seq
+        pacer(response(**{"X-Rate-Limit-Requests-Left": left}, **headers))
+        pacer.after_request()
+    assert pacer.known[0] == 4 and not pacer.in_flight and slept == []
+    for _ in range(3):
+        pacer.before_request()  # 4, 3, 2 left with those in flight: sent
+    assert slept == []
+    pacer.before_request()  # 4 - 3 in flight = 1: the reserve
+    assert len(slept) == 1 and 0.1 <= slept[0] <= 0.16
+
+
+def test_a_request_that_got_no_answer_is_not_in_flight_for_ever():
+    pacer, _ = paced(BC, reserve=1)
+    pacer.before_request()
+    pacer.after_request()  # the connection dropped: no answer, but over
+    assert not pacer.in_flight

@@ -172,6 +172,7 @@ class HttpClient:
         self.on_response = on_response
         # A header pacer (kit/pacing.py) also gates each request before it is sent, counting those in flight.
         self.before_request = getattr(on_response, "before_request", None)
+        self.after_request = getattr(on_response, "after_request", None)
         rps = self.settings.requests_per_second
         self.limiter = Limiter(Rate(max(1, int(rps * 10)), Duration.SECOND * 10)) if rps else None
         self.requests_made = 0
@@ -188,6 +189,13 @@ class HttpClient:
             self.before_request()
         with self._count_lock:
             self.requests_made += 1
+        try:
+            return self._answer(method, url, **kwargs)
+        finally:
+            if self.after_request:
+                self.after_request()
+
+    def _answer(self, method: str, url: str, **kwargs) -> requests.Response:
         try:
             # requests lets REQUESTS_CA_BUNDLE override a session's own `verify`; pass it per request so a
             # connector told to trust an emulator's CA (or a shop's private CA) really does.

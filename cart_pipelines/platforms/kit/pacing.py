@@ -5,10 +5,11 @@ of meeting a 429.
 Many APIs say on every response how many requests are left in the current window and when it resets
 (BigCommerce's `X-Rate-Limit-*`, the IETF draft's `RateLimit-*` that WooCommerce hosts send; Lightspeed eCom's
 `X-RateLimit-*` hold one value per window, `300/3000/12000`, read with `separator`). A `HeaderPacer`
-is an `HttpClient` `on_response` hook and, through `before_request`, its gate before each request: the requests left
-that the latest response reports, less the requests sent since that one was asked (in flight, they take from the
-same window), is the budget; when it is down to `reserve`, every worker waits until the window resets. So the whole
-window is used and no worker's request lands after it is spent. A 429 is left to the client's retry (which waits
+is an `HttpClient` `on_response` hook and, through `before_request`/`after_request`, its gate before each request:
+the fewest requests left that an answer in the window reported, less the requests in flight (sent but not over,
+they take from the same window whatever order the server counts them in), is the budget; when it is down to
+`reserve`, every worker waits until the window resets. So the whole window is used and no worker's request lands
+after it is spent. A 429 is left to the client's retry (which waits
 what the platform says), so it is not waited twice.
 """
 
@@ -53,7 +54,8 @@ class HeaderPacer:
         self.resume_at = 0.0  # time.monotonic() when requests may go on
         self.waits = 0
         self.sent = 0  # requests sent through before_request, numbered
-        self.known: tuple[int, int, float] | None = None  # (request number, left after it, when its window resets)
+        self.known: tuple[int, float] | None = None  # (fewest left an answer reported, when that window resets)
+        self.in_flight: set[int] = set()  # numbers of the requests sent and not yet over
         self.floor = 0  # answers to requests numbered up to here speak of a window already waited out
         self._mine = threading.local()  # the number of this thread's request in flight
         self.last: dict = {}  # the latest values seen: remaining, reset, quota, window
@@ -99,46 +101,57 @@ class HeaderPacer:
 
     def before_request(self) -> None:
         """Called by the `HttpClient` before each request (attempts included): waits out a pause, and starts one
-        when the latest answer's requests left, less the requests sent since it was asked, are down to the
-        reserve. Counting what is in flight keeps the pause from coming a worker's request too late or too early,
+        when the fewest requests left that an answer in this window reported, less the requests in flight, are
+        down to the reserve. Counting what is in flight keeps the pause from coming a worker's request too late,
         so the reserve needs no room for other workers."""
         while True:
             with self.lock:
                 now = time.monotonic()
-                if self.known is not None and now >= self.known[2]:
+                if self.known is not None and now >= self.known[1]:
                     self.known = None  # the window it spoke of has reset
                 if self.known is not None and self.resume_at <= now:
-                    seq, left, reset_at = self.known
-                    if left - (self.sent - seq) <= self.reserve:
+                    left, reset_at = self.known
+                    if left - len(self.in_flight) <= self.reserve:
                         self.resume_at = reset_at + self.pad
                         self.floor, self.known = self.sent, None  # answers to requests sent before speak of it
                 wait = self.resume_at - now
                 if wait <= 0:
                     self.sent += 1
                     self._mine.seq = self.sent
+                    self.in_flight.add(self.sent)
                     return
                 self.waits += 1
             self.sleep(wait)
 
+    def after_request(self) -> None:
+        """Called by the `HttpClient` once a request is over, answered or not: it is no longer in flight."""
+        with self.lock:
+            self.in_flight.discard(getattr(self._mine, "seq", None))
+
     def __call__(self, response: requests.Response) -> None:
         h = self.headers
         with self.lock:
-            mine = getattr(self._mine, "seq", None)  # None: called alone, without before_request (the latest)
-            seq = self.sent if mine is None else mine
-            since = self.sent - seq  # requests sent after this one, taking from the same window
-        left, reset = self._wait(response, self.reserve + since)
+            mine = getattr(self._mine, "seq", None)  # None: called alone, without before_request
+            self.in_flight.discard(mine)  # answered: what it took is in the answer's count
+            others = len(self.in_flight)
+        left, reset = self._wait(response, self.reserve + others)
         with self.lock:
             now = time.monotonic()
             if left is not None and reset is not None:
                 self.last = {"remaining": left, "reset": reset,
                              "quota": response.headers.get(h.quota) if h.quota else None,
                              "window": response.headers.get(h.window) if h.window else None}
-                fresh = mine is None or (seq > self.floor and (self.known is None or seq >= self.known[0]))
+                fresh = mine is None or mine > self.floor  # not an answer from a window already waited out
                 if response.status_code != 429 and fresh:  # a 429 waits through retry_after
-                    wait = min(reset, self.max_wait) if self.max_wait is not None else reset
-                    self.known = (seq, left, now + wait)
-                    if left - since <= self.reserve:
-                        self.resume_at = max(self.resume_at, now + wait + self.pad)
+                    if self.known is not None and now >= self.known[1]:
+                        self.known = None
+                    # Answers come back out of order: the one with the fewest left was counted last, so it and
+                    # its reset stand for the window (an answer from a later window reports more, until ours resets).
+                    if self.known is None or left < self.known[0]:
+                        wait = min(reset, self.max_wait) if self.max_wait is not None else reset
+                        self.known = (left, now + wait)
+                    if self.known[0] - len(self.in_flight) <= self.reserve:
+                        self.resume_at = max(self.resume_at, self.known[1] + self.pad)
                         self.floor, self.known = self.sent, None
             wait = self.resume_at - now
             if wait > 0:
