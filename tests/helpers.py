@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
 from pathlib import Path
@@ -17,6 +18,7 @@ from cart_pipelines.pipeline.rules import RuleSettings
 from cart_pipelines.pipeline.scope import compute_scope
 from cart_pipelines.pipeline.staging import Staging
 from cart_pipelines.pipeline.transform import transform_entity
+from cart_pipelines.platforms.kit import duckdb_io
 from cart_pipelines.platforms.kit import emulator_cases as cases
 from cart_pipelines.platforms.kit.source import Source
 from cart_pipelines.platforms.local.target import DuckDBStore
@@ -59,6 +61,11 @@ def base_store() -> dict[str, list]:
     }
 
 
+def _held():
+    """As the staging resource holds a run's DuckDB files ($CART_DUCKDB_HOLD=run), so does a Run."""
+    return duckdb_io.holding() if duckdb_io.hold_wanted() else contextlib.nullcontext()
+
+
 class Run:
     """Extract → scope → transform → load of a store export (or any source) into a local target, as the assets do."""
 
@@ -70,6 +77,10 @@ class Run:
     def __call__(self, mode: str = "full", settings: RuleSettings | None = None, entities=ENTITY_NAMES,
                  demo_seed: int = 1, demo_size: int = 10, **config) -> dict:
         """Loads per entity; with mode="delta", from the high-water marks (MigrationConfig fields in `config`)."""
+        with _held():
+            return self._run(mode, settings, entities, demo_seed, demo_size, **config)
+
+    def _run(self, mode, settings, entities, demo_seed, demo_size, **config) -> dict:
         settings = settings or RuleSettings()
         cfg = MigrationConfig(mode=mode, **config)
         self.extracted = {}

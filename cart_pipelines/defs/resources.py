@@ -7,12 +7,15 @@ resource class with the same `open()`.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
+from typing import Iterator
 
 import dagster as dg
 
 from cart_pipelines.pipeline.staging import Staging
+from cart_pipelines.platforms.kit import duckdb_io
 from cart_pipelines.platforms.kit.source import Source
 from cart_pipelines.platforms.kit.target import Target
 from cart_pipelines.platforms.local.target import DuckDBStore
@@ -38,6 +41,16 @@ class StagingResource(dg.ConfigurableResource):
 
     def open(self) -> Staging:
         return Staging(self.directory)
+
+    @contextlib.contextmanager
+    def yield_for_execution(self, context: dg.InitResourceContext) -> Iterator["StagingResource"]:
+        # In-process execution initializes resources once per run, so with $CART_DUCKDB_HOLD=run this holds the
+        # run's DuckDB files open from its first step to its last (duckdb_io.holding).
+        if duckdb_io.hold_wanted():
+            with duckdb_io.holding():
+                yield self
+        else:
+            yield self
 
 
 class SourceResource(dg.ConfigurableResource):

@@ -22,6 +22,7 @@ from cart_pipelines.platforms.kit.duckdb_io import (  # noqa: F401  (the pipelin
     arrow_batches,
     arrow_table,
     cursor,
+    first_in_hold,
     open_catalog,
 )
 
@@ -88,7 +89,8 @@ class Staging:
         self.directory.mkdir(parents=True, exist_ok=True)
         con = open_catalog(self.catalog_path)
         try:
-            con.execute(CATALOG_DDL)
+            if first_in_hold(self.catalog_path, "catalog"):
+                con.execute(CATALOG_DDL)
             yield con
         finally:
             con.close()

@@ -4,8 +4,12 @@ whole or in batches."""
 
 from __future__ import annotations
 
+import multiprocessing
 import os
+import threading
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import duckdb
 import pyarrow as pa
@@ -61,13 +65,83 @@ def _waiting(what, path: Path, wait_seconds: float | None):
 
 
 def open_catalog(path: Path, read_only: bool = False, wait_seconds: float | None = None) -> duckdb.DuckDBPyConnection:
-    """Open the DuckDB file, waiting while another process holds its lock (DuckDB allows one writer process)."""
+    """Open the DuckDB file, waiting while another process holds its lock (DuckDB allows one writer process).
+    While the process holds its files (`holding`), a connection to the file's held instance (read-write)."""
+    with _held_lock:
+        if _held is not None:
+            key = str(Path(path).resolve())
+            if key not in _held:
+                _held[key] = _waiting(lambda: connect(path), path, wait_seconds)
+            return _held[key].cursor()
     return _waiting(lambda: connect(path, read_only=read_only), path, wait_seconds)
+
+
+# Opening a DuckDB file costs ~20-40 ms of DuckDB 2's start-up (its built-in catalog), and a migration's steps open
+# the catalog and the local target ~90 times. A run in one process may keep each file's instance open for its
+# whole length (`holding`, $CART_DUCKDB_HOLD=run): every open is then a new connection to that instance. The cost:
+# no other process can open the file until the run ends, so parallel runs of partitions take turns by run instead
+# of by step — which is why it is not the default. Only for in-process execution: a step process of the
+# multiprocess or Celery executor holding the catalog for its whole step would serialize the steps.
+_held: dict[str, duckdb.DuckDBPyConnection] | None = None
+_held_done: set[tuple[str, str]] = set()  # (file, what) done once in the hold, kept when a file is released
+_held_depth = 0
+_held_lock = threading.RLock()
+
+
+def hold_wanted() -> bool:
+    """Whether runs of this process hold their DuckDB files ($CART_DUCKDB_HOLD=run, in-process execution)."""
+    return (os.environ.get("CART_DUCKDB_HOLD", "").strip().lower() == "run"
+            and os.environ.get("CART_EXECUTOR", "in_process") == "in_process"
+            and multiprocessing.parent_process() is None)
+
+
+@contextmanager
+def holding() -> Iterator[None]:
+    """Keep every DuckDB file `open_catalog` opens inside the block open until the outermost block ends."""
+    global _held, _held_depth
+    with _held_lock:
+        _held_depth += 1
+        if _held is None:
+            _held = {}
+    try:
+        yield
+    finally:
+        with _held_lock:
+            _held_depth -= 1
+            if _held_depth == 0:
+                held, _held = _held, None
+                _held_done.clear()
+                for con in held.values():
+                    con.close()
+
+
+def release(path: Path) -> None:
+    """Close the held instance of `path` (its other connections must be closed): ATTACH refuses a file another
+    instance of this process has open."""
+    with _held_lock:
+        if _held is not None:
+            con = _held.pop(str(Path(path).resolve()), None)
+            if con is not None:
+                con.close()
+
+
+def first_in_hold(path: Path, what: str) -> bool:
+    """False when `what` (schema DDL, say) was done on `path` already in this hold, so it need not be repeated on
+    each connection; True otherwise (always when nothing is held), and remembered."""
+    with _held_lock:
+        if _held is None:
+            return True
+        key = (str(Path(path).resolve()), what)
+        if key in _held_done:
+            return False
+        _held_done.add(key)
+        return True
 
 
 def attach(con: duckdb.DuckDBPyConnection, path: Path, alias: str, read_only: bool = False,
            wait_seconds: float | None = None) -> None:
     """ATTACH another DuckDB file to `con` as `alias`, waiting like open_catalog while another process holds it."""
+    release(path)
     literal = str(path).replace("'", "''")
     mode = " (READ_ONLY)" if read_only else ""
     _waiting(lambda: con.execute(f"ATTACH '{literal}' AS {alias}{mode}"), path, wait_seconds)

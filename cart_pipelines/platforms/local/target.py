@@ -17,7 +17,7 @@ import duckdb
 import pyarrow as pa
 
 from cart_pipelines.model.target_shape import TABLES
-from cart_pipelines.platforms.kit.duckdb_io import arrow_table, attach, open_catalog
+from cart_pipelines.platforms.kit.duckdb_io import arrow_table, attach, first_in_hold, open_catalog
 from cart_pipelines.platforms.kit.target import Target, WriteResult
 
 # (column, message) that must be unique per entity; compared case-insensitively like a shop's admin does.
@@ -158,7 +158,7 @@ class DuckDBStore(Target):
             self._connect().close()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         con = open_catalog(self.path, read_only=read_only)
-        if not read_only:
+        if not read_only and first_in_hold(self.path, "tables"):
             for entity, columns in TABLES.items():
                 con.execute(f"CREATE TABLE IF NOT EXISTS {entity} (id VARCHAR PRIMARY KEY, {columns}, "
                             f"_source_id VARCHAR)")
@@ -201,7 +201,8 @@ class DuckDBStore(Target):
         """The target's tables attached to `con` (the catalog), so a load writes a whole entity set-based, from the
         catalog's tables to the target's, with the same rules as create/update. While attached, this process
         cannot open the target file otherwise (DuckDB attaches a file once per process)."""
-        self._connect().close()  # the tables exist
+        if not self.path.exists() or first_in_hold(self.path, "tables checked"):
+            self._connect().close()  # the tables exist
         writer = SqlWriter(con, self.path)
         try:
             yield writer
