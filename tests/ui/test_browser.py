@@ -120,6 +120,9 @@ def store_export_migrations(*names: str) -> str:
                    for n in names)
 
 
+# Slow (50 s: two webservers' worth of page loads); the definitions of several migrations, one group each, are in
+# the default suite through tests/test_migrations.py.
+@pytest.mark.slow
 def test_each_migration_is_its_own_group_and_a_reload_shows_an_added_one(tmp_path):
     """Two declared migrations: two groups named for them (mig.Migration.group) in the asset graph, each with its
     own assets; append a third to the file, press "Reload definitions", and its group appears (no restart)."""
