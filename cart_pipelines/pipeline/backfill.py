@@ -31,6 +31,7 @@ from cart_pipelines.pipeline.load import load_entity
 from cart_pipelines.pipeline.rules import RuleSettings
 from cart_pipelines.pipeline.staging import Staging
 from cart_pipelines.pipeline.transform import URL_KEY_ENTITIES, transform_entity
+from cart_pipelines.platforms.kit import duckdb_io
 from cart_pipelines.platforms.kit.source import Slice, Source, SourceRecord
 from cart_pipelines.platforms.kit.target import Target
 
@@ -202,7 +203,7 @@ def migrate_slice(con: duckdb.DuckDBPyConnection, staging: Staging, target: Targ
     con.execute(PARTITION_COUNTS_DDL)
     con.execute(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE")
     con.execute(f"CREATE SCHEMA {SCHEMA}")
-    con.execute(f"ATTACH {_literal(part.catalog_path)} AS part (READ_ONLY)")
+    duckdb_io.attach(con, part.catalog_path, "part", read_only=True)  # a run may hold the file: released first
     try:
         for table in ("ledger", "scope", "rule_counts"):
             con.execute(f"CREATE TABLE {SCHEMA}.{table} AS SELECT * FROM main.{table} LIMIT 0")
