@@ -7,6 +7,8 @@ import signal
 import subprocess
 import sys
 
+import pytest
+
 from conftest import ROOT
 from reliability import figures
 
@@ -21,6 +23,7 @@ def migrate_cmd(data, store):
             "--source", str(store), "--data", str(data)]
 
 
+@pytest.mark.slow  # 44 s; the default suite resumes a load after a failed chunk (tests/test_load_set_based.py)
 def test_sigkill_mid_load_then_resume(tmp_path):
     store = tmp_path / "store"
     # 40 products: more than one atomic batch holds (about 30 with their variants), so the kill lands with
