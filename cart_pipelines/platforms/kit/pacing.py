@@ -9,8 +9,8 @@ is an `HttpClient` `on_response` hook and, through `before_request`/`after_reque
 the fewest requests left that an answer in the window reported, less the requests in flight (sent but not over,
 they take from the same window whatever order the server counts them in), is the budget; when it is down to
 `reserve`, every worker waits until the window resets. So the whole window is used and no worker's request lands
-after it is spent. A 429 is left to the client's retry (which waits
-what the platform says), so it is not waited twice.
+after it is spent. A 429 is left to the client's retry (which waits what the platform says), so it is not waited
+twice.
 """
 
 from __future__ import annotations
@@ -107,13 +107,9 @@ class HeaderPacer:
         while True:
             with self.lock:
                 now = time.monotonic()
-                if self.known is not None and now >= self.known[1]:
-                    self.known = None  # the window it spoke of has reset
-                if self.known is not None and self.resume_at <= now:
-                    left, reset_at = self.known
-                    if left - len(self.in_flight) <= self.reserve:
-                        self.resume_at = reset_at + self.pad
-                        self.floor, self.known = self.sent, None  # answers to requests sent before speak of it
+                self._forget_reset(now)
+                if self.resume_at <= now:
+                    self._pause_if_spent()
                 wait = self.resume_at - now
                 if wait <= 0:
                     self.sent += 1
@@ -122,6 +118,17 @@ class HeaderPacer:
                     return
                 self.waits += 1
             self.sleep(wait)
+
+    def _forget_reset(self, now: float) -> None:
+        if self.known is not None and now >= self.known[1]:
+            self.known = None  # the window it spoke of has reset
+
+    def _pause_if_spent(self) -> None:
+        """With the lock held: when the budget is down to the reserve, pause every worker until the window
+        resets; answers to requests sent before then speak of the window waited out."""
+        if self.known is not None and self.known[0] - len(self.in_flight) <= self.reserve:
+            self.resume_at = max(self.resume_at, self.known[1] + self.pad)
+            self.floor, self.known = self.sent, None
 
     def after_request(self) -> None:
         """Called by the `HttpClient` once a request is over, answered or not: it is no longer in flight."""
@@ -143,16 +150,13 @@ class HeaderPacer:
                              "window": response.headers.get(h.window) if h.window else None}
                 fresh = mine is None or mine > self.floor  # not an answer from a window already waited out
                 if response.status_code != 429 and fresh:  # a 429 waits through retry_after
-                    if self.known is not None and now >= self.known[1]:
-                        self.known = None
+                    self._forget_reset(now)
                     # Answers come back out of order: the one with the fewest left was counted last, so it and
                     # its reset stand for the window (an answer from a later window reports more, until ours resets).
                     if self.known is None or left < self.known[0]:
                         wait = min(reset, self.max_wait) if self.max_wait is not None else reset
                         self.known = (left, now + wait)
-                    if self.known[0] - len(self.in_flight) <= self.reserve:
-                        self.resume_at = max(self.resume_at, self.known[1] + self.pad)
-                        self.floor, self.known = self.sent, None
+                    self._pause_if_spent()
             wait = self.resume_at - now
             if wait > 0:
                 self.waits += 1
