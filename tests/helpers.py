@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import importlib
 import json
 from pathlib import Path
@@ -61,11 +60,6 @@ def base_store() -> dict[str, list]:
     }
 
 
-def _held():
-    """As the staging resource holds a run's DuckDB files ($CART_DUCKDB_HOLD=run), so does a Run."""
-    return duckdb_io.holding() if duckdb_io.hold_wanted() else contextlib.nullcontext()
-
-
 class Run:
     """Extract → scope → transform → load of a store export (or any source) into a local target, as the assets do."""
 
@@ -77,7 +71,7 @@ class Run:
     def __call__(self, mode: str = "full", settings: RuleSettings | None = None, entities=ENTITY_NAMES,
                  demo_seed: int = 1, demo_size: int = 10, **config) -> dict:
         """Loads per entity; with mode="delta", from the high-water marks (MigrationConfig fields in `config`)."""
-        with _held():
+        with duckdb_io.run_hold():  # as the staging resource holds a run's files ($CART_DUCKDB_HOLD=run)
             return self._run(mode, settings, entities, demo_seed, demo_size, **config)
 
     def _run(self, mode, settings, entities, demo_seed, demo_size, **config) -> dict:

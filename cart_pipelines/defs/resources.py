@@ -46,10 +46,7 @@ class StagingResource(dg.ConfigurableResource):
     def yield_for_execution(self, context: dg.InitResourceContext) -> Iterator["StagingResource"]:
         # In-process execution initializes resources once per run, so with $CART_DUCKDB_HOLD=run this holds the
         # run's DuckDB files open from its first step to its last (duckdb_io.holding).
-        if duckdb_io.hold_wanted():
-            with duckdb_io.holding():
-                yield self
-        else:
+        with duckdb_io.run_hold():
             yield self
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import threading
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Iterator
 
@@ -93,6 +93,11 @@ def hold_wanted() -> bool:
     return (os.environ.get("CART_DUCKDB_HOLD", "").strip().lower() == "run"
             and os.environ.get("CART_EXECUTOR", "in_process") == "in_process"
             and multiprocessing.parent_process() is None)
+
+
+def run_hold():
+    """`holding()` where this process's runs hold their files (`hold_wanted`), else a block that holds nothing."""
+    return holding() if hold_wanted() else nullcontext()
 
 
 @contextmanager
