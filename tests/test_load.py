@@ -88,3 +88,77 @@ def test_target_file_of_an_earlier_version_gains_the_new_columns(store, run):
     con.close()
     assert all((e, c) in have for e, cols in old.items() for c in cols)
     assert writes(r()) == 0
+
+
+# The id map's and URL keys' definitions before they lost their primary keys (pipeline/staging.py at d281ee9).
+KEYED_CATALOG = {
+    "url_keys": "target VARCHAR, entity VARCHAR, source_id VARCHAR, base VARCHAR, url_key VARCHAR, "
+                "PRIMARY KEY (target, entity, source_id)",
+    "id_map": "target VARCHAR, entity VARCHAR, source_id VARCHAR, target_id VARCHAR, row_hash VARCHAR, "
+              "loaded_at TIMESTAMPTZ DEFAULT now(), PRIMARY KEY (target, entity, source_id)",
+}
+
+
+def _rekey(path, definitions: dict[str, str]) -> None:
+    """Make the tables of the DuckDB file `path` as an earlier version did (with their primary keys), rows kept."""
+    import duckdb
+
+    con = duckdb.connect(str(path))
+    try:
+        for table, ddl in definitions.items():
+            con.execute(f"CREATE TABLE _old_{table} ({ddl})")
+            con.execute(f"INSERT INTO _old_{table} SELECT * FROM {table}")
+            con.execute(f"DROP TABLE {table}")
+            con.execute(f"ALTER TABLE _old_{table} RENAME TO {table}")
+        assert _keyed(con, definitions) == set(definitions)
+    finally:
+        con.close()
+
+
+def _keyed(con, tables) -> set[str]:
+    """Those of `tables` with a primary key (the catalog's small settings tables keep theirs)."""
+    return {t for (t,) in con.execute("SELECT table_name FROM duckdb_constraints() WHERE constraint_type = "
+                                      "'PRIMARY KEY' AND list_contains(?, table_name)", [list(tables)]).fetchall()}
+
+
+def test_files_of_an_earlier_version_lose_their_primary_keys_and_keep_their_rows(store, run):
+    """The id map, the URL keys and the target's tables had primary keys, whose ART index every insert maintained
+    (and held in memory whole) though the load keeps one row per key by construction. A catalog and a target file of
+    that version, holding a finished migration, are rebuilt without the keys on the next run: every row kept with
+    its columns' NOT NULLs and defaults, nothing written again, a changed record still updated in place."""
+    import duckdb
+
+    from cart_pipelines.model.target_shape import TABLES
+
+    r = run(store())
+    r()
+    id_map = "SELECT entity, source_id, target_id, row_hash, loaded_at FROM id_map ORDER BY ALL"
+    keys = "SELECT * FROM url_keys ORDER BY ALL"
+    before = r.query(id_map), r.query(keys), {e: r.target_rows(e) for e in TABLES}
+    assert before[0] and before[1]
+    _rekey(r.staging.catalog_path, KEYED_CATALOG)
+    _rekey(r.target.path, {e: f"id VARCHAR PRIMARY KEY, {columns}, _source_id VARCHAR"
+                           for e, columns in TABLES.items()})
+    assert writes(r()) == 0
+    assert (r.query(id_map), r.query(keys), {e: r.target_rows(e) for e in TABLES}) == before
+    for path in (r.staging.catalog_path, r.target.path):
+        con = duckdb.connect(str(path), read_only=True)
+        try:
+            assert _keyed(con, [*KEYED_CATALOG, *TABLES]) == set(), path.name
+            not_null = set(con.execute("SELECT table_name, constraint_column_names[1] FROM duckdb_constraints() "
+                                       "WHERE constraint_type = 'NOT NULL'").fetchall())
+            defaults = con.execute("SELECT column_default FROM duckdb_columns() WHERE table_name = 'id_map' "
+                                   "AND column_name = 'loaded_at'").fetchall()
+        finally:
+            con.close()
+        if path == r.target.path:
+            assert {(e, "id") for e in TABLES} | {("products", "name"), ("orders", "customer_id")} <= not_null
+        else:
+            assert {("id_map", c) for c in ("target", "entity", "source_id")} <= not_null
+            assert defaults == [("now()",)]
+    store.records["products"][0]["price"] = 399.0
+    r2 = run(store())
+    res = r2()
+    assert (res["products"].updated, res["products"].created, writes(res)) == (1, 0, 1)
+    assert len(r2.query("SELECT * FROM id_map WHERE entity = 'products'")) == 1
+    assert len(r2.query("SELECT * FROM url_keys WHERE entity = 'products'")) == 1

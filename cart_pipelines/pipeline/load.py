@@ -147,19 +147,31 @@ def _params(sql: str, **params) -> dict | None:
 def _record(con, target: Target, entity: str, results: str, action: str, res: LoadResult) -> None:
     """The answers in the relation `results` (source_id, target_id, error): written rows into the id map with the
     hash they were written with, and every row into the ledger as loaded or quarantined."""
-    # Created rows are new to the id map (the plan found none; adopted rows became updates), so a plain INSERT
-    # will do: INSERT OR REPLACE looks every key up in the primary-key index first.
-    verb = "INSERT" if action == "created" else "INSERT OR REPLACE"
-    con.execute(f"""{verb} INTO id_map (target, entity, source_id, target_id, row_hash)
-                    SELECT $target, '{entity}', r.source_id, r.target_id, p.row_hash
-                    FROM {results} r LEFT JOIN load_plan p USING (source_id) WHERE r.error IS NULL""",
-                {"target": target.name})
+    # The id map has one row per key by construction and no primary key (pipeline/staging.py): created rows are
+    # new to it (the plan found none; adopted rows became updates), so a plain INSERT; updated rows have theirs
+    # (found by the plan, or recorded by the adoption), so an UPDATE of it.
+    params = {"target": target.name}
+    if action == "created":
+        con.execute(f"""INSERT INTO id_map (target, entity, source_id, target_id, row_hash)
+                        SELECT $target, '{entity}', r.source_id, r.target_id, p.row_hash
+                        FROM {results} r LEFT JOIN load_plan p USING (source_id) WHERE r.error IS NULL""", params)
+    else:
+        con.execute(f"""UPDATE id_map SET target_id = w.target_id, row_hash = w.row_hash
+                        FROM (SELECT r.source_id, r.target_id, p.row_hash FROM {results} r
+                              LEFT JOIN load_plan p USING (source_id) WHERE r.error IS NULL) w
+                        WHERE id_map.target = $target AND id_map.entity = '{entity}'
+                          AND id_map.source_id = w.source_id""", params)
     if entity in URL_KEY_ENTITIES:  # the key the record now holds there, for the next transform (sticky keys)
-        con.execute(f"""INSERT OR REPLACE INTO url_keys (target, entity, source_id, base, url_key)
+        # The record's key replaces any it held (one row per key; a created record's only by an id map row
+        # forgotten without its key): a delete of those few and an insert, where INSERT OR REPLACE looked every key
+        # up in a primary-key index.
+        con.execute(f"""DELETE FROM url_keys WHERE target = $target AND entity = '{entity}' AND source_id IN (
+                            SELECT source_id FROM {results} WHERE error IS NULL)""", params)
+        con.execute(f"""INSERT INTO url_keys (target, entity, source_id, base, url_key)
                         SELECT $target, '{entity}', r.source_id, coalesce(b.base, t.url_key), t.url_key
                         FROM {results} r JOIN transformed_{entity} t USING (source_id)
                         LEFT JOIN url_key_bases b ON b.entity = '{entity}' AND b.source_id = r.source_id
-                        WHERE r.error IS NULL""", {"target": target.name})
+                        WHERE r.error IS NULL""", params)
     con.execute(f"""INSERT INTO ledger SELECT '{entity}', source_id, 'load',
                         CASE WHEN error IS NULL THEN '{ledger.LOADED}' ELSE '{ledger.QUARANTINED}' END, NULL, error,
                         CASE WHEN error IS NULL THEN '{action}' END
@@ -198,6 +210,12 @@ def _plan(con, target: Target, entity: str) -> None:
         FROM transformed_{entity} t
         LEFT JOIN id_map m ON m.target = $target AND m.entity = '{entity}' AND m.source_id = t.source_id""",
                 {"target": target.name})
+    # One plan row per source id, or the id map would gain a second row for a key (it has no primary key to refuse
+    # one): a source id twice in the transformed rows, or twice in the id map, stops the load here.
+    rows, keys = con.execute("SELECT count(*), count(DISTINCT source_id) FROM load_plan").fetchall()[0]
+    if rows != keys:
+        raise RuntimeError(f"load of {entity}: {rows - keys} source ids occur more than once in transformed_{entity} "
+                           f"or the id map; the load would record them twice")
 
 
 ADOPT_BATCH = 5000  # source ids per find_existing lookup
@@ -223,7 +241,8 @@ def _adopt(con, target: Target, entity: str, sql) -> int:
     if adopted:
         con.execute("UPDATE load_plan SET action = 'update', target_id = f.target_id FROM _found f "
                     "WHERE load_plan.source_id = f.source_id")
-        con.execute("INSERT OR REPLACE INTO id_map (target, entity, source_id, target_id, row_hash) "
+        # the plan found no id-map row for these (they were creates): a plain insert keeps one row per key
+        con.execute("INSERT INTO id_map (target, entity, source_id, target_id, row_hash) "
                     f"SELECT $target, '{entity}', source_id, target_id, NULL FROM _found", {"target": target.name})
     con.execute("DROP TABLE _found")
     return adopted
@@ -267,7 +286,8 @@ def _ensure_helpers(con, target: Target, entity: str, settings: RuleSettings, sq
             con.execute("INSERT INTO _helpers SELECT * FROM _helper_batch")
             con.unregister("_helper_batch")
     answered, made = con.execute("SELECT count(*), count(*) FILTER (WHERE error IS NULL) FROM _helpers").fetchall()[0]
-    con.execute("INSERT OR REPLACE INTO id_map (target, entity, source_id, target_id, row_hash) "
+    # the helper rows were chosen as absent from the id map: a plain insert keeps one row per key
+    con.execute("INSERT INTO id_map (target, entity, source_id, target_id, row_hash) "
                 f"SELECT $target, '{ref_entity}', source_id, target_id, 'created-by-rule' FROM _helpers "
                 "WHERE error IS NULL", {"target": target.name})
     con.execute("DROP TABLE _helpers")

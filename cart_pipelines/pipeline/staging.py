@@ -22,6 +22,7 @@ from cart_pipelines.platforms.kit.duckdb_io import (  # noqa: F401  (the pipelin
     arrow_batches,
     arrow_table,
     cursor,
+    drop_primary_keys,
     first_in_hold,
     open_catalog,
 )
@@ -51,13 +52,17 @@ CREATE TABLE IF NOT EXISTS dry_run_plan (entity VARCHAR PRIMARY KEY, plan VARCHA
 -- while that base is unchanged (sticky), and new records are numbered around the keys the target holds.
 CREATE TABLE IF NOT EXISTS url_key_bases (entity VARCHAR, source_id VARCHAR, base VARCHAR,
     PRIMARY KEY (entity, source_id));
+-- The id map and the held URL keys hold one row per (target, entity, source_id) by construction (the load inserts
+-- only rows its plan found absent and updates the others: pipeline/load.py, which checks the plan's keys are unique),
+-- so they carry no PRIMARY KEY: its ART index cost every insert its upkeep and held the whole map in memory. A
+-- catalog of an earlier version has the key; `Staging.connect` rebuilds those tables without it (KEYLESS).
 CREATE TABLE IF NOT EXISTS url_keys (
-    target VARCHAR, entity VARCHAR, source_id VARCHAR, base VARCHAR, url_key VARCHAR,
-    PRIMARY KEY (target, entity, source_id));
+    target VARCHAR NOT NULL, entity VARCHAR NOT NULL, source_id VARCHAR NOT NULL, base VARCHAR, url_key VARCHAR);
 CREATE TABLE IF NOT EXISTS id_map (
-    target VARCHAR, entity VARCHAR, source_id VARCHAR, target_id VARCHAR, row_hash VARCHAR,
-    loaded_at TIMESTAMPTZ DEFAULT now(), PRIMARY KEY (target, entity, source_id));
+    target VARCHAR NOT NULL, entity VARCHAR NOT NULL, source_id VARCHAR NOT NULL, target_id VARCHAR,
+    row_hash VARCHAR, loaded_at TIMESTAMPTZ DEFAULT now());
 """
+KEYLESS = ("id_map", "url_keys")
 
 
 def relation_exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
@@ -91,6 +96,7 @@ class Staging:
         try:
             if first_in_hold(self.catalog_path, "catalog"):
                 con.execute(CATALOG_DDL)
+                drop_primary_keys(con, KEYLESS)
             yield con
         finally:
             con.close()

@@ -179,3 +179,38 @@ def _used(sql: str, params):
     if isinstance(params, dict):
         return {k: v for k, v in params.items() if f"${k}" in sql} or None
     return params
+
+
+def quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def drop_primary_keys(con: duckdb.DuckDBPyConnection, tables: list[str] | tuple[str, ...]) -> list[str]:
+    """Rebuild those of `tables` (in the connection's own database, schema main) that a file of an earlier version
+    made with a PRIMARY KEY, without it; returns their names. Every row insert into a keyed table maintains its ART
+    index (and loads it into memory whole), which is paid for nothing where the writer guarantees uniqueness by
+    construction. DuckDB cannot drop a constraint, so the table is copied in one transaction into a new one with the
+    same columns in the same order, types, defaults and NOT NULLs (the key's columns stay NOT NULL), then renamed."""
+    keyed = [t for (t,) in con.execute(
+        "SELECT DISTINCT table_name FROM duckdb_constraints() WHERE database_name = current_database() "
+        "AND schema_name = 'main' AND constraint_type = 'PRIMARY KEY' AND list_contains(?, table_name)",
+        [list(tables)]).fetchall()]
+    for table in keyed:
+        columns = con.execute(
+            "SELECT column_name, data_type, column_default, is_nullable FROM duckdb_columns() "
+            "WHERE database_name = current_database() AND schema_name = 'main' AND table_name = ? "
+            "ORDER BY column_index", [table]).fetchall()
+        ddl = ", ".join(f"{quote(name)} {type_}" + (f" DEFAULT {default}" if default is not None else "")
+                        + ("" if nullable else " NOT NULL") for name, type_, default, nullable in columns)
+        con.execute("BEGIN TRANSACTION")
+        try:
+            rebuilt = quote(f"_{table}_rebuilt")
+            con.execute(f"CREATE TABLE {rebuilt} ({ddl})")
+            con.execute(f"INSERT INTO {rebuilt} SELECT * FROM {quote(table)}")
+            con.execute(f"DROP TABLE {quote(table)}")
+            con.execute(f"ALTER TABLE {rebuilt} RENAME TO {quote(table)}")
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+    return keyed

@@ -4,6 +4,11 @@ It holds what a Mystore shop needs per entity (tables below) and behaves like a 
 ids, keeps the source id as an external reference (as platforms keep a migration reference), and rejects records
 that break its uniqueness rules (customer e-mail, product SKU and URL key, category URL key) with an error
 message instead of storing them.
+
+Its ids are unique by construction: this module is the file's only writer (one at a time, as DuckDB allows), and
+`create_rows` numbers new ids after the largest one and keeps a source id only where no record has it. So the
+tables carry no PRIMARY KEY: its ART index made every insert maintain it (and hold it in memory whole) for
+nothing; a file of an earlier version has the key, and opening it for writing rebuilds its tables without.
 """
 
 from __future__ import annotations
@@ -17,7 +22,9 @@ import duckdb
 import pyarrow as pa
 
 from cart_pipelines.model.target_shape import TABLES
-from cart_pipelines.platforms.kit.duckdb_io import arrow_table, attach, first_in_hold, open_catalog
+from cart_pipelines.platforms.kit.duckdb_io import (
+    arrow_table, attach, drop_primary_keys, first_in_hold, open_catalog,
+)
 from cart_pipelines.platforms.kit.target import Target, WriteResult
 
 # (column, message) that must be unique per entity; compared case-insensitively like a shop's admin does.
@@ -160,9 +167,10 @@ class DuckDBStore(Target):
         con = open_catalog(self.path, read_only=read_only)
         if not read_only and first_in_hold(self.path, "tables"):
             for entity, columns in TABLES.items():
-                con.execute(f"CREATE TABLE IF NOT EXISTS {entity} (id VARCHAR PRIMARY KEY, {columns}, "
+                con.execute(f"CREATE TABLE IF NOT EXISTS {entity} (id VARCHAR NOT NULL, {columns}, "
                             f"_source_id VARCHAR)")
             _add_missing_columns(con)
+            drop_primary_keys(con, tuple(TABLES))  # a file of an earlier version keyed `id`
         return con
 
     def create(self, entity: str, rows: pa.Table, preserve_ids: bool = False) -> list[WriteResult]:
