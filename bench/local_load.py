@@ -207,9 +207,10 @@ NOTES = [
     "updated ones, and a delete-then-insert for URL keys. A catalog or target file of an earlier version is "
     "rebuilt without the keys when opened for writing (`kit/duckdb_io.drop_primary_keys`, "
     "`tests/test_load.py::test_files_of_an_earlier_version_lose_their_primary_keys_and_keep_their_rows`).",
-    "- The machine was shared with other helpers' jobs during these runs (load average 3.6 to 5 on 2 cores), so "
-    "wall times are stretched and noisy, CPU seconds inflated too; read the ratios of the two codes, each turn run "
-    "back to back under the same load. Profiled per SQL statement at 100k products on a nearly idle machine "
+    "- The machine was shared with other helpers' jobs during these runs (load average 1.5 to 2.3 on 2 cores; an "
+    "earlier pair of turns at load 3.6 to 5 gave products 1.46x, customers 1.19x, orders 1.04x, reviews 1.10x by "
+    "CPU s), so wall times are stretched and CPU seconds inflated too; read the ratios of the two codes, each turn "
+    "run back to back under the same load. Profiled per SQL statement at 100k products on a nearly idle machine "
     "(load 0.2-1.4; /tmp scripts timing every statement and DuckDB's JSON profile of the large ones): before, "
     "products took 5.5 s (18k rows/s), customers 1.8 s (32k), orders 6.1 s (27k), reviews 1.7 s (41k). "
     "The id-map insert of orders went from 0.39 to 0.23 s, of products 0.25 to 0.12 s, the URL-key upsert of "
