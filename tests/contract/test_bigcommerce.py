@@ -2,6 +2,7 @@
 429s, error bodies, header-driven pacing, updated-since filters, TLS, and the fields the generic contract leaves out."""
 
 import json
+import threading
 from datetime import datetime, timedelta, timezone
 from dataclasses import replace
 from decimal import Decimal
@@ -332,8 +333,13 @@ def test_parallel_read_retries_429s_and_keeps_every_record(wide_store, monkeypat
     store = EmulatorStore(wide_store)
     sequential, _ = _read(BigCommerceEmulator(store, Knobs(rate_limit=False)), "customers", concurrency=1)
     emulator = CountingEmulator(store, Knobs(rate_limit=False, storm=0))
-    emulator.knobs.after_response = lambda request: setattr(emulator.knobs, "storm", 4) \
-        if emulator.requests == 5 else None
+    once = threading.Lock()
+
+    def storm_once(request):  # `requests` can pass 5 between two answers of a parallel read: >=, once
+        if emulator.requests >= 5 and once.acquire(blocking=False):
+            emulator.knobs.storm = 4
+
+    emulator.knobs.after_response = storm_once
     parallel, src = _read(emulator, "customers", settings=HttpSettings(max_backoff=0.05))
     assert parallel == sequential and emulator.answered_429 == 4 and src.client.retries == 4
 
@@ -350,7 +356,6 @@ def test_parallel_delta_reads_the_changed_customers(wide_store, monkeypatch):
 def test_parallel_read_that_fails_midway_stops_and_a_rerun_stages_everything(wide_store, monkeypatch, tmp_path):
     """A server failing mid-way through a parallel read ends the step with the platform's explanation (no worker
     left running); running the step again stages every record, the same as a sequential read."""
-    import threading
 
     from cart_pipelines.pipeline.extract import extract_entity
     from cart_pipelines.pipeline.staging import Staging
