@@ -13,6 +13,7 @@ from cart_pipelines.pipeline import checks
 from cart_pipelines.pipeline.rules import RuleSettings
 from cart_pipelines.platforms.bigcommerce.emulator import BigCommerceEmulator
 from cart_pipelines.platforms.kit.emulator import EmulatorStore, Knobs, running
+from cart_pipelines.platforms.mystore import facts as mystore_facts
 from cart_pipelines.platforms.mystore.emulator import MystoreEmulator
 from cart_pipelines.platforms.mystore.target import MystoreTarget
 from cart_pipelines.platforms.shopify.emulator import ShopifyEmulator
@@ -56,6 +57,16 @@ def test_a_refunded_total_without_refunds_is_written_as_one_refund(name, tmp_pat
         if name != "mystore":  # Mystore reads back the ot_refund total; its refunds are status-history entries
             ((amount, reason),) = [(x["amount"], x["reason"] or None) for x in row["refunds"]]
             assert (amount, reason) == (Decimal("100.00"), None)
+        else:  # what the shop holds: the totals rows and one status-history entry for the refund, at its date
+            ((tid,),) = r.query("SELECT target_id FROM id_map WHERE entity = 'orders'")
+            totals = {t["attributes"]["class"]: Decimal(str(t["attributes"]["value"]))
+                      for t in shop.records("order-totals") if t["relationships"]["order"]["data"]["id"] == tid}
+            assert totals["ot_total"] == Decimal("623.75") and totals[mystore_facts.REFUND_TOTAL_CLASS] == -100
+            history = [h["attributes"] for h in shop.records("order-status-history")
+                       if h["relationships"]["order"]["data"]["id"] == tid]
+            assert [h["comments"] for h in history][0].startswith("Imported order ")
+            assert [(h["comments"], h["created_at"]) for h in history[1:]] == [
+                ("Refund kr 100.00 (2024-05-02 09:30:00)", "2024-05-02 09:30:00")]
         with r.staging.connect() as con:
             ok, facts = checks.money_totals_match(con, r.target)
         assert ok, facts
