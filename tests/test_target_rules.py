@@ -240,3 +240,40 @@ def test_a_disabled_variant_is_not_written_into_shopify(store, run):
     kept = {row["_source_id"]: [v["sku"] for v in row["variants"]] for row in plain.target_rows("products")}
     assert kept == {"1": ["V-0", "V-1", "V-2"], "2": ["W-0"]}
     assert counts(plain, "variant_disabled_not_written") == []
+    assert plain.report()["variants_not_written_count"] == 0
+
+
+def test_the_report_lists_each_variant_not_written(store, run, tmp_path):
+    """The report counted the products variant_disabled_not_written touched but not which variants stayed off the
+    target: a shop owner could not see what is not for sale there. Now it lists each (product, variant SKU, rule),
+    the first 50 in the report and all in variants_not_written.csv; only for loaded products."""
+    from cart_pipelines.pipeline import report
+
+    p = store.records["products"][0]
+
+    def variant(n, status):
+        return {"source_id": f"v{n}", "sku": f"V-{n}", "price": p["price"], "stock": 1,
+                "options": [{"name": "Str", "value": str(n)}], "status": status}
+
+    products = [{**p, "source_id": "10", "sku": "A", "url_key": "a",
+                 "variants": [variant(1, "disabled"), variant(2, "enabled"), variant(3, "Disabled ")]},
+                {**p, "source_id": "9", "sku": "B", "url_key": "b",
+                 "variants": [variant(4, "enabled"), variant(5, "disabled")]},
+                {**p, "source_id": "8", "sku": "C", "url_key": "c", "variants": [variant(6, None)]},
+                {**p, "source_id": "7", "sku": "D", "url_key": "d", "manufacturer_id": "404",  # quarantined
+                 "variants": [variant(7, "enabled"), variant(8, "disabled")]}]
+    r = run(store({"products": products}))
+    r(settings=RuleSettings(target_platform="shopify"))
+    assert r.query("SELECT source_id FROM ledger WHERE entity = 'products' AND outcome = 'quarantined'") == [("7",)]
+    rep = r.report()
+    assert rep["variants_not_written_count"] == 3
+    assert rep["variants_not_written"] == [
+        {"product_source_id": "9", "variant_sku": "V-5", "rule": "variant_disabled_not_written"},
+        {"product_source_id": "10", "variant_sku": "V-1", "rule": "variant_disabled_not_written"},
+        {"product_source_id": "10", "variant_sku": "V-3", "rule": "variant_disabled_not_written"}]
+    assert "| 10 | V-3 | variant_disabled_not_written |" in report.markdown(rep)
+    with r.staging.connect() as con:
+        report.build(con, directory=tmp_path / "out")
+    assert (tmp_path / "out" / "variants_not_written.csv").read_text().splitlines() == [
+        "product_source_id,variant_sku,rule", "9,V-5,variant_disabled_not_written",
+        "10,V-1,variant_disabled_not_written", "10,V-3,variant_disabled_not_written"]

@@ -14,6 +14,7 @@ from cart_pipelines.model.entities import ENTITY_NAMES
 from cart_pipelines.pipeline import ledger
 from cart_pipelines.pipeline.rules import RULES_BY_NAME, SCOPE_RULES
 from cart_pipelines.pipeline.staging import relation_exists
+from cart_pipelines.pipeline.transform import SELLING
 
 COLUMNS = ("entity", "source", "loaded", "created", "updated", "unchanged", "skipped", "quarantined",
            "deleted_at_source", "deleted_on_target", "closes")
@@ -21,12 +22,13 @@ COLUMNS = ("entity", "source", "loaded", "created", "updated", "unchanged", "ski
 
 def build(con: duckdb.DuckDBPyConnection, settings: dict | None = None, accepted_hashes: tuple[str, ...] = (),
           directory: str | Path | None = None, holds_refunds: bool = True) -> dict:
-    """The report; with `directory`, also redirects.csv, password_resets.csv and (for a target that holds no
-    refunds, `holds_refunds` false) refunds_not_carried.csv there (written by DuckDB from the catalog, so no list
-    passes through Python)."""
+    """The report; with `directory`, also redirects.csv, password_resets.csv, variants_not_written.csv (where a
+    target rule left variants out) and (for a target that holds no refunds, `holds_refunds` false)
+    refunds_not_carried.csv there (written by DuckDB from the catalog, so no list passes through Python)."""
     csvs = {"redirects": (redirects_sql(con), ("old_url", "new_url", "entity", "source_id")),
             "password_resets": (password_resets_sql(con, accepted_hashes), ("source_id", "email", "reason")),
-            "refunds_by_target_rule": (refunds_by_target_rule_sql(con), RULED_REFUND_COLUMNS)}
+            "refunds_by_target_rule": (refunds_by_target_rule_sql(con), RULED_REFUND_COLUMNS),
+            "variants_not_written": (variants_not_written_sql(con), VARIANT_COLUMNS)}
     if not holds_refunds:  # computed once into a temp table: counted, written and sampled from there
         con.execute(f"CREATE OR REPLACE TEMP TABLE report_refunds_not_carried AS {refunds_not_carried_sql(con)}")
         csvs["refunds_not_carried"] = ("SELECT * FROM report_refunds_not_carried ORDER BY TRY_CAST(source_id AS "
@@ -43,6 +45,8 @@ def build(con: duckdb.DuckDBPyConnection, settings: dict | None = None, accepted
         con.execute("DROP TABLE report_refunds_not_carried")
     ruled_rows = con.execute(f"{csvs['refunds_by_target_rule'][0]} LIMIT 50").fetchall() if counted[
         "refunds_by_target_rule"] else []
+    left_out = con.execute(f"{csvs['variants_not_written'][0]} LIMIT 50").fetchall() if counted[
+        "variants_not_written"] else []
     entities = [ledger.summarize(con, e).as_dict() for e in ENTITY_NAMES]
     rules = [{"entity": e, "rule": r, "records": n,
               "description": (RULES_BY_NAME[r].description if r in RULES_BY_NAME else SCOPE_RULES.get(r, ""))}
@@ -77,6 +81,10 @@ def build(con: duckdb.DuckDBPyConnection, settings: dict | None = None, accepted
                                                                    None if r[5] is None else str(r[5]), r[6])))
                                    for r in ruled_rows],
         "refunds_by_target_rule_count": counted["refunds_by_target_rule"],
+        # variants a target rule kept off the target (variant_disabled_not_written), by product (first 50; all in
+        # variants_not_written.csv)
+        "variants_not_written": [dict(zip(VARIANT_COLUMNS, r)) for r in left_out],
+        "variants_not_written_count": counted["variants_not_written"],
         "reserved_emails": reserved_emails(con),
         "grouped_as_simple": grouped_as_simple(con),
     }
@@ -125,6 +133,14 @@ def markdown(report: dict) -> str:
                   "| order | number | rule | refund | amount | source date | reason |", "|---|---|---|---|---|---|---|"]
         lines += [f"| {r['source_id']} | {r['order_number']} | {r['rule']} | {r['refund_id'] or '-'} | {r['amount']} "
                   f"| {r['refunded_at'] or '-'} | {r['reason'] or '-'} |" for r in report["refunds_by_target_rule"]]
+    if report.get("variants_not_written_count"):
+        lines += ["", f"## Variants not written ({report['variants_not_written_count']})", "",
+                  "The source holds these variants disabled and the target's variants have no status (rule "
+                  "variant_disabled_not_written): they are not on the target, so it does not sell them; their "
+                  "products and other variants are (all in variants_not_written.csv).", "",
+                  "| product | variant SKU | rule |", "|---|---|---|"]
+        lines += [f"| {v['product_source_id']} | {v['variant_sku'] or '-'} | {v['rule']} |"
+                  for v in report["variants_not_written"]]
     grouped = report.get("grouped_as_simple") or {}
     if grouped.get("count"):
         lines += ["", f"## Grouped products written as products of their own ({grouped['count']})", "",
@@ -206,7 +222,7 @@ def password_resets_sql(con: duckdb.DuckDBPyConnection, accepted: tuple[str, ...
 
 REFUND_COLUMNS = ("source_id", "order_number", "refunds", "refunded_total", "grand_total")
 RULED_REFUND_COLUMNS = ("source_id", "order_number", "rule", "refund_id", "amount", "refunded_at", "reason")
-OPTIONAL_CSVS = ("refunds_not_carried", "refunds_by_target_rule")  # written only when they have rows
+OPTIONAL_CSVS = ("refunds_not_carried", "refunds_by_target_rule", "variants_not_written")  # only with rows
 REFUND_RULES = ("refunds_of_unpaid_order_listed", "refund_date_not_kept")
 
 
@@ -242,6 +258,28 @@ def refunds_not_carried_sql(con: duckdb.DuckDBPyConnection) -> str:
         SELECT source_id, order_number, len(refunds), refunded_total, grand_total FROM transformed_orders
         WHERE coalesce(refunded_total, 0) > 0 AND source_id IN {LOADED.format(e='orders')}
         ORDER BY TRY_CAST(source_id AS BIGINT), source_id"""
+
+
+VARIANT_COLUMNS = ("product_source_id", "variant_sku", "rule")
+VARIANT_RULE = "variant_disabled_not_written"
+
+
+def variants_not_written_sql(con: duckdb.DuckDBPyConnection) -> str:
+    """Each variant a target rule left out of a loaded product, as the source staged it: (product source id,
+    variant SKU, rule), in product then variant order. The transformed product holds only what was written, so
+    the variants come from the product's staged row (the one the transform read: the first staged)."""
+    if not (relation_exists(con, "transformed_products") and relation_exists(con, "staged_products")):
+        return "SELECT NULL::VARCHAR, NULL::VARCHAR, NULL::VARCHAR WHERE false"
+    return f"""
+        SELECT source_id AS product_source_id, v.sku AS variant_sku, '{VARIANT_RULE}' AS rule
+        FROM (SELECT source_id, unnest(variants) AS v, generate_subscripts(variants, 1) AS k
+              FROM (SELECT source_id, variants FROM staged_products
+                    WHERE source_id IN (SELECT source_id FROM transformed_products
+                                        WHERE list_contains(_rules, '{VARIANT_RULE}'))
+                      AND source_id IN {LOADED.format(e='products')}
+                    QUALIFY row_number() OVER (PARTITION BY source_id ORDER BY _ordinal) = 1))
+        WHERE NOT ({SELLING})
+        ORDER BY TRY_CAST(source_id AS BIGINT), source_id, k"""
 
 
 # SQL twin of model.coerce.reserved_email_domain over a whole table at once, from the same lists of names

@@ -114,7 +114,8 @@ RULES: tuple[Rule, ...] = (
          "target: Shopify (a variant has no status: a shop that stops selling one deletes it)",
          "A variant the source holds disabled is not written: on Shopify every variant of a product is on sale, "
          "so the shop does not start selling what the source stopped selling. The product and its other variants "
-         "load; old orders keep the variant's SKU, name and price on their lines."),
+         "load; the report lists each variant left out (product, SKU); old orders keep the variant's SKU, name and "
+         "price on their lines."),
     Rule("refund_date_not_kept", "orders", "map", "target: BigCommerce (a refund request has no date)",
          "A refund reaches the target with its amount, reason and lines, but dated the day it was written: the "
          "target's refund request takes no date. The report lists each such refund with its source date."),
