@@ -5,10 +5,17 @@ items the lines). The
 order's total stays as placed, the net total is what the shop kept (kit/emulator_cases.py picks the refunds)."""
 
 from datetime import datetime, timezone
+from decimal import Decimal
 
 import pytest
+import requests
 
+from cart_pipelines.platforms import registry as platforms
 from cart_pipelines.platforms.kit import emulator_cases as cases
+from cart_pipelines.platforms.kit.emulator import EmulatorStore, Knobs
+from cart_pipelines.platforms.lightspeed import mapping as ls_mapping
+from cart_pipelines.platforms.lightspeed.emulator import API_KEY as LS_KEY
+from cart_pipelines.platforms.lightspeed.emulator import API_SECRET as LS_SECRET
 
 
 from .real_shop import check_refunds, real_store, served_orders, truth
@@ -46,3 +53,73 @@ def test_lightspeed_delta_reads_each_changed_orders_credit_notes(store_dir):
     delta = served_orders("lightspeed", store_dir, updated_since=datetime(2000, 1, 1, tzinfo=timezone.utc))
     assert {k: o["refunds"] for k, o in delta.items()} == {k: o["refunds"] for k, o in full.items()}
     assert sum(len(o["refunds"]) for o in delta.values()) > 1
+
+
+def test_lightspeed_order_products_count_the_units_their_credit_notes_credit(store_dir):
+    """An order product's `quantityRefunded` is how many of its units were refunded: the emulator answered 0 on every
+    line, even of a refunded order, so a client reading the order products saw nothing refunded. Now each line
+    counts what the order's credit notes' items credit it (the store's refund lines), and 0 where none does."""
+    with platforms.emulate("lightspeed", store=EmulatorStore(store_dir), knobs=Knobs(rate_limit=False)) as h:
+        counted = met = 0
+        for oid, o in truth(store_dir, "orders").items():
+            want = {}
+            for r in cases.refunds(o):
+                for ln in r["lines"]:
+                    want[ln["item_id"]] = want.get(ln["item_id"], 0) + ln["qty"]
+            lines = _ls(h, f"orders/{oid}/products.json")["orderProducts"]
+            credited = {}
+            for note in _ls(h, "invoices.json", order=oid)["invoices"]:
+                if note["isCreditNote"]:
+                    for item in _ls(h, f"invoices/{note['id']}/items.json")["invoiceItems"]:
+                        credited[item["orderProductId"]] = credited.get(item["orderProductId"], 0) + item["quantity"]
+            assert [x["quantityRefunded"] for x in lines] == \
+                [want.get(str(i["source_id"]), 0) for i in o.get("items") or []], oid
+            assert {x["id"]: x["quantityRefunded"] for x in lines if x["quantityRefunded"]} == credited, oid
+            assert all(x["quantityRefunded"] <= x["quantityOrdered"] for x in lines), oid
+            counted += sum(x["quantityRefunded"] for x in lines)
+            met += bool(credited)
+        assert counted > 1 and met > 1
+
+
+def test_a_lightspeed_credit_note_read_without_items_takes_its_lines_from_the_order_products(store_dir):
+    """Where a credit note's items are not there to read (no items link, or an empty list), its refund had no lines;
+    the order products still count the units refunded (`quantityRefunded`), so the order's one such credit note
+    gets them as its lines: order product, SKU, units and their amount before tax. With two such notes which units
+    each credited is not known: they keep no lines, and their amounts stay."""
+    with platforms.emulate("lightspeed", store=EmulatorStore(store_dir), knobs=Knobs(rate_limit=False)) as h:
+        orders = truth(store_dir, "orders")
+        refunded = [oid for oid, o in orders.items() if any(r["lines"] for r in cases.refunds(o))]
+        assert len(refunded) > 1
+        for oid in refunded:
+            order = _ls(h, f"orders/{oid}.json")["order"]
+            products = _ls(h, f"orders/{oid}/products.json")["orderProducts"]
+            notes = [n for n in _ls(h, "invoices.json", order=oid)["invoices"] if n["isCreditNote"]]
+            expected = cases.refunds(orders[oid])
+            read = ls_mapping.order(order, products, "EUR", [(n, []) for n in notes])
+            if len(notes) == 1:
+                ((r,),) = [read["refunds"]]
+                price = {i["source_id"]: Decimal(str(i["price"])) for i in orders[oid]["items"]}
+                # the amount before tax, the line's price for each unit back (the sample's own refund lines carry
+                # the amount with tax: only the credit note's items could say so)
+                assert [(ln["sku"], ln["qty"], ln["amount"]) for ln in r["lines"]] == \
+                    [(ln["sku"], ln["qty"], price[ln["item_id"]] * ln["qty"]) for ln in expected[0]["lines"]], oid
+                assert {ln["item_id"] for ln in r["lines"]} <= {x["source_id"] for x in read["items"]}
+            else:
+                assert all(r["lines"] == [] for r in read["refunds"]), oid
+            assert [r["amount"] for r in read["refunds"]] == [r["amount"] for r in expected], oid
+        # one note with its items and one without: the bare one gets only what the other's items do not name
+        oid = refunded[0]
+        order = _ls(h, f"orders/{oid}.json")["order"]
+        products = _ls(h, f"orders/{oid}/products.json")["orderProducts"]
+        (note,) = [n for n in _ls(h, "invoices.json", order=oid)["invoices"] if n["isCreditNote"]]
+        items = _ls(h, f"invoices/{note['id']}/items.json")["invoiceItems"]
+        twice = ls_mapping.order(order, products, "EUR", [(note, items), ({**note, "id": note["id"] + 1}, [])])
+        assert [len(r["lines"]) for r in twice["refunds"]] == [len(items), 0]
+        bare = ls_mapping.order(order, products, "EUR", [(note, []), ({**note, "id": note["id"] + 1}, [])])
+        assert [r["lines"] for r in bare["refunds"]] == [[], []]
+
+
+def _ls(h, path, **params):
+    r = requests.get(f"{h.base_url}/en/{path}", params=params, auth=(LS_KEY, LS_SECRET), timeout=10)
+    r.raise_for_status()
+    return r.json()

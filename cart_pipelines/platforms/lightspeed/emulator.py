@@ -15,7 +15,8 @@ the resource shapes follow its endpoint pages and the sample payloads integrator
   `variants.json?product=`, `categories/products.json?product=` / `?category=`;
 - resources linked as `{"resource": {"id", "url", "link"}}` (`false` without one); a product's price, SKU, stock and
   weight on its variants (the default one `isDefault`), its images at `products/{id}/images.json`, an order's lines
-  at `orders/{id}/products.json`, its invoices at `invoices.json?order={id}`: the order's invoice and, per refund, a
+  at `orders/{id}/products.json` (`quantityRefunded`: the units of that line its credit notes credit, as the order
+  product resource counts them; `quantityReturned` 0: returns are a resource of their own, not modelled), its invoices at `invoices.json?order={id}`: the order's invoice and, per refund, a
   credit note (`isCreditNote`, `invoice` linking the invoice it credits; its amount negative, chosen where the
   samples say nothing); an invoice's items at `invoices/{id}/items.json` (`invoiceItems`: the invoice item resource,
   a credit note's one per refund line with the `orderProductId` it credits, its quantity, amounts negative);
@@ -281,6 +282,7 @@ class LightspeedEmulator(Emulator):
         if o is None:
             return self.error_body(request, 404, "Order not found")
         base = self.api_base(lang)
+        refunded = m.refunded_quantities(cases.refunds(o))
         rows = []
         for k, i in enumerate(o.get("items") or [], start=1):
             price, qty = Decimal(str(i.get("price") or 0)), int(i.get("qty") or 0)
@@ -288,7 +290,8 @@ class LightspeedEmulator(Emulator):
             rows.append({"id": m.order_product_id(id_, k), "supplierTitle": "", "brandTitle": "",
                          "productTitle": i.get("name"),
                          "variantTitle": "", "taxRate": 0, "quantityOrdered": qty, "quantityInvoiced": qty,
-                         "quantityShipped": 0, "quantityRefunded": 0, "quantityReturned": 0,
+                         "quantityShipped": 0, "quantityRefunded": refunded.get(str(i.get("source_id")), 0),
+                         "quantityReturned": 0,
                          "articleCode": i.get("sku") or "", "ean": "", "sku": i.get("sku") or "", "weight": None,
                          "priceCost": 0, "basePriceExcl": price, "basePriceIncl": price + (tax / qty if qty else 0),
                          "priceExcl": price * qty, "priceIncl": price * qty + tax, "discountExcl": 0,

@@ -181,6 +181,8 @@ def _diff(a, b):
 # items (`invoices/{id}/items.json`, the `items` link; InvoiceItem: orderProductId, sku, quantity, priceExcl,
 # priceIncl, ...) are the refund's lines: the order product it credits (`orderProductId`, the order line's id),
 # its SKU, quantity and amount (`priceExcl`, the line's total before tax, as canonical line amounts are; unsigned).
+# The order products count what was refunded of each line (`quantityRefunded`): a credit note read without items
+# gets its lines from those counts where it alone can have credited them (refunds() below).
 REFUNDS_HELD = {"reasons": False, "lines": True}  # what a Lightspeed refund keeps (tests: as_held)
 
 
@@ -201,13 +203,40 @@ def credit_line(item: dict) -> dict:
             "amount": _unsigned(money(item.get("priceExcl")))}
 
 
-def refunds(o: dict, credit_notes: list[tuple[dict, list[dict]]]) -> dict:
+def _count(value) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def uncredited_lines(products: list[dict], credit_notes: list[tuple[dict, list[dict]]]) -> list[dict]:
+    """Refund lines for the units the order products say were refunded (`quantityRefunded`) that no credit note
+    item names: the order product, its SKU, those units and their amount (`basePriceExcl` each, before tax)."""
+    named: dict[str, int] = {}
+    for _, items in credit_notes:
+        for i in items:
+            key = str(i.get("orderProductId"))
+            named[key] = named.get(key, 0) + abs(_count(i.get("quantity")))
+    out = []
+    for p in products:
+        left = _count(p.get("quantityRefunded")) - named.get(str(p.get("id")), 0)
+        if left > 0:
+            unit = money(p.get("basePriceExcl"))
+            out.append({"item_id": str(p["id"]), "sku": _blank(p.get("sku")), "qty": left,
+                        "amount": unit * left if isinstance(unit, Decimal) else unit})
+    return out
+
+
+def refunds(o: dict, credit_notes: list[tuple[dict, list[dict]]], products: list[dict] = ()) -> dict:
     """refunds, refunded_total and net_total (the order's total less what went back) from its credit notes, each
-    with its items."""
+    with its items. A credit note read without items (none listed) is given the lines the order products count as
+    refunded (`quantityRefunded`) beyond what the other credit notes' items name, when it is the only such note:
+    with two or more, which units each credited is not known, and they keep no lines (their amounts stay)."""
+    bare = [c for c, items in credit_notes if not items]
+    from_products = uncredited_lines(products, credit_notes) if len(bare) == 1 else []
     out = []
     for c, items in credit_notes:
+        lines = [credit_line(i) for i in items] if items else from_products if c is bare[0] else []
         out.append({"source_id": str(c["id"]), "amount": _unsigned(money(c.get("priceIncl"))), "reason": None,
-                    "created_at": when(c.get("createdAt")), "lines": [credit_line(i) for i in items]})
+                    "created_at": when(c.get("createdAt")), "lines": lines})
     return values.refund_totals(out, o.get("priceIncl"))
 
 
@@ -228,7 +257,7 @@ def order(o: dict, products: list[dict], currency: str, credit_notes: list[tuple
         "subtotal": text if text is not None else sum((x for x in lines if x is not None), Decimal(0)),
         "shipping": money(o.get("shipmentPriceExcl")), "tax": _diff(total, excl),
         "discount": money(o.get("discountAmount")), "grand_total": total, "items": items,
-        **refunds(o, [(c, items) for c, items in credit_notes if is_credit_note(c)]),  # the total stays as placed
+        **refunds(o, [(c, items) for c, items in credit_notes if is_credit_note(c)], products),  # total as placed
         "billing_address": address(o, "Billing", o.get("firstname"), o.get("lastname")),
         "shipping_address": address(o, "Shipping"),
         "created_at": when(o.get("createdAt")), "updated_at": when(o.get("updatedAt")),
@@ -302,6 +331,17 @@ def invoices_out(base: str, o: dict, refunds: list[dict], ls_when) -> list[dict]
 
 
 INVOICE_IDS = 10 ** 8  # the emulator's invoice ids: apart from the credit notes' (the refunds' own)
+
+
+def refunded_quantities(refunds: list[dict]) -> dict[str, int]:
+    """Canonical order line id → the units of it the refunds credit (the order product's `quantityRefunded`): the
+    refund lines that name the line, summed; a line no refund names is not in it."""
+    out: dict[str, int] = {}
+    for r in refunds:
+        for line in r.get("lines") or []:
+            if line.get("item_id") not in (None, ""):
+                out[str(line["item_id"])] = out.get(str(line["item_id"]), 0) + int(line.get("qty") or 0)
+    return out
 
 
 def order_product_id(oid: int, k: int) -> int:

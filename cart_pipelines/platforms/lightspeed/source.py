@@ -15,7 +15,8 @@ Lightspeed does differently:
 - orders carry no currency of their own: the shop's is a setting (`LIGHTSPEED_CURRENCY`, EUR unless set);
 - refunds are the orders' credit notes (invoices with `isCreditNote`): a full read takes `invoices.json` whole and
   stages the credit notes the same way, a delta or a slice reads each order's `invoices.json?order={id}`; a credit
-  note's lines are its items (`invoices/{id}/items.json`), read per credit note;
+  note's lines are its items (`invoices/{id}/items.json`), read per credit note (one without items takes them from
+  the order products' `quantityRefunded`, mapping.refunds);
 - backfill slices: products, customers, orders and reviews by id (`since_id`, ids ascending, read until past the
   slice) and by created date (`created_at_min`/`created_at_max`, cut to the slice exactly here).
 """
