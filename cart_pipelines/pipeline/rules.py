@@ -116,6 +116,14 @@ RULES: tuple[Rule, ...] = (
          "so the shop does not start selling what the source stopped selling. The product and its other variants "
          "load; the report lists each variant left out (product, SKU); old orders keep the variant's SKU, name and "
          "price on their lines."),
+    Rule("variants_all_disabled_archived", "products", "map",
+         "target: Shopify (a variant has no status; a product has at least one variant; product status ACTIVE, "
+         "DRAFT or ARCHIVED)",
+         "A product whose variants the source holds all disabled sells nothing there: it is written with all its "
+         "variants (SKUs, options, prices), archived (Shopify's ARCHIVED: no longer sold, on no sales channel) — a "
+         "draft where the product itself is disabled at the source —, instead of losing every variant to "
+         "variant_disabled_not_written and going on sale as one default variant at the product's price. Old "
+         "orders' lines keep their product."),
     Rule("refund_date_not_kept", "orders", "map", "target: BigCommerce (a refund request has no date)",
          "A refund reaches the target with its amount, reason and lines, but dated the day it was written: the "
          "target's refund request takes no date. The report lists each such refund with its source date."),
@@ -139,7 +147,8 @@ TARGET_RULES: dict[str, tuple[str, ...]] = {
                     "review_status_nearest", "grouped_as_simple_with_children_listed", "refund_date_not_kept",
                     "refunds_of_unpaid_order_listed"),
     "woocommerce": ("order_item_as_fee", "review_rejected_as_spam"),
-    "shopify": ("grouped_as_simple_with_children_listed", "variant_disabled_not_written"),
+    "shopify": ("grouped_as_simple_with_children_listed", "variant_disabled_not_written",
+                "variants_all_disabled_archived"),
     "mystore": ("product_lifecycle_as_status",),
 }
 

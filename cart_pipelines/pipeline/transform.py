@@ -151,9 +151,11 @@ def products_sql(con, s: RuleSettings) -> str:
         WHERE category_id NOT IN {cats} GROUP BY source_id)
     SELECT c.source_id, sku, name, description_html AS description, price, special_price, special_price_from,
            special_price_to, weight, stock,
-           lower(trim(coalesce(status, 'enabled'))) = 'enabled' AND NOT {_unpublished(s)} AS active,
+           lower(trim(coalesce(status, 'enabled'))) = 'enabled' AND NOT {_unpublished(s)}
+               AND NOT {_all_disabled(s)} AS active,
            coalesce(type, CASE WHEN len(coalesce(variants, [])) > 0 THEN 'variable' ELSE 'simple' END) AS type,
-           coalesce(lifecycle, 'published') AS lifecycle, external_url, button_text,
+           CASE WHEN {_all_disabled(s)} AND lower(trim(coalesce(status, 'enabled'))) = 'enabled' THEN 'archived'
+                ELSE coalesce(lifecycle, 'published') END AS lifecycle, external_url, button_text,
            CASE WHEN type = 'grouped' THEN coalesce(child_ids, []) END AS child_source_ids,
            {key} AS url_key,
            CASE WHEN len(coalesce(category_ids, [])) = 0 THEN ['{HIDDEN_CATEGORY_ID}'] ELSE category_ids END
@@ -163,6 +165,7 @@ def products_sql(con, s: RuleSettings) -> str:
            CASE WHEN len(coalesce(category_ids, [])) = 0 THEN ['uncategorised_to_hidden_category'] ELSE []::VARCHAR[] END
              || CASE WHEN t.kept <> tax_class_id THEN ['tax_class_mapping'] ELSE []::VARCHAR[] END
              || {key_rule} || {_grouped_as_simple(s)} || {_variant_disabled_rule(s)}
+             || CASE WHEN {_all_disabled(s)} THEN ['variants_all_disabled_archived'] ELSE []::VARCHAR[] END
              || CASE WHEN lower(trim(coalesce(status, 'enabled'))) = 'enabled' AND {_unpublished(s)}
                      THEN ['product_lifecycle_as_status'] ELSE []::VARCHAR[] END AS _rules,
            CASE WHEN _dup = 1 AND lv.source_id IS NOT NULL THEN 'variant_listed_as_product' END AS _skip,
@@ -193,19 +196,28 @@ def _unpublished(s: RuleSettings) -> str:
 SELLING = "lower(trim(coalesce(v.status, 'enabled'))) = 'enabled'"  # a variant the source sells
 
 
+def _all_disabled(s: RuleSettings) -> str:
+    """Target rule variants_all_disabled_archived: the product has variants and the source sells none of them; FALSE
+    where the target keeps each variant's status."""
+    if not s.applies("variants_all_disabled_archived"):
+        return "FALSE"
+    return (f"(len(coalesce(variants, [])) > 0 AND len(list_filter(variants, lambda v: {SELLING})) = 0)")
+
+
 def _variants_written(s: RuleSettings) -> str:
     """Target rule variant_disabled_not_written: on a target whose variants have no status (Shopify), the product's
-    variants without those the source holds disabled; every variant elsewhere (each keeps its status)."""
+    variants without those the source holds disabled; every variant elsewhere (each keeps its status), and where
+    all are disabled (rule variants_all_disabled_archived: the product is not sold, its variants kept)."""
     if not s.applies("variant_disabled_not_written"):
         return "variants"
-    return f"list_filter(variants, lambda v: {SELLING})"
+    return f"CASE WHEN {_all_disabled(s)} THEN variants ELSE list_filter(variants, lambda v: {SELLING}) END"
 
 
 def _variant_disabled_rule(s: RuleSettings) -> str:
     if not s.applies("variant_disabled_not_written"):
         return "[]::VARCHAR[]"
     return (f"CASE WHEN len(list_filter(coalesce(variants, []), lambda v: NOT ({SELLING}))) > 0 "
-            f"THEN ['variant_disabled_not_written'] ELSE []::VARCHAR[] END")
+            f"AND NOT {_all_disabled(s)} THEN ['variant_disabled_not_written'] ELSE []::VARCHAR[] END")
 
 
 def _grouped_as_simple(s: RuleSettings) -> str:

@@ -46,6 +46,8 @@ METAFIELDS_SET_MAX = 25
 # our userError codes -> ProductSetUserErrorCode values (the payload's error type has its own enum)
 PRODUCT_SET_CODES = {"NOT_FOUND": "PRODUCT_DOES_NOT_EXIST", "BLANK": "INVALID_PRODUCT", "INVALID": "INVALID_INPUT",
                      "VARIANTS": "VARIANTS_INPUT_MISSING"}
+# the ProductStatus written → the canonical lifecycle held (emulator.product_status reads it back the same)
+WRITTEN_LIFECYCLE = {"ACTIVE": "published", "DRAFT": "draft", "ARCHIVED": "archived"}
 ENTITY_OF = {"Product": "products", "Collection": "categories", "Customer": "customers", "Order": "orders"}
 
 WRITE_SDL = """
@@ -326,8 +328,9 @@ class ShopifyWrites:
         for key, field in (("descriptionHtml", "description_html"), ("vendor", "vendor")):
             if key in input:
                 rec[field] = input[key]
-        if "status" in input:
+        if "status" in input:  # held as written: product_status reads the lifecycle first
             rec["status"] = "enabled" if input["status"] == "ACTIVE" else "disabled"
+            rec["lifecycle"] = WRITTEN_LIFECYCLE.get(input["status"], rec.get("lifecycle"))
         if "collections" in input:
             rec["category_ids"] = [str(c) for c in collections]
         if "files" in input:

@@ -58,6 +58,14 @@ def category(row: dict, target, update: bool) -> dict:
     return out
 
 
+def product_status(row: dict) -> str:
+    """ACTIVE for a product on sale; one that is not: ARCHIVED (no longer sold) where its lifecycle says archived
+    (rule variants_all_disabled_archived among others), else DRAFT."""
+    if row.get("active", True):
+        return "ACTIVE"
+    return "ARCHIVED" if row.get("lifecycle") == "archived" else "DRAFT"
+
+
 def product(row: dict, target, update: bool) -> dict:
     special, price = row.get("special_price"), row["price"]
     location = target.location()
@@ -95,7 +103,7 @@ def product(row: dict, target, update: bool) -> dict:
         variants = [variant(default, row.get("sku"), row.get("stock"), price)]
     images = sorted(row.get("images") or [], key=lambda i: (i.get("position") is None, i.get("position") or 0))
     out = {"title": row["name"], "handle": row.get("url_key"), "descriptionHtml": row.get("description") or "",
-           "vendor": row.get("manufacturer_id") or "", "status": "ACTIVE" if row.get("active", True) else "DRAFT",
+           "vendor": row.get("manufacturer_id") or "", "status": product_status(row),
            "collections": [_gid("Collection", c) for c in row.get("category_ids") or []],
            "files": [{"originalSource": i["url"], "alt": i.get("alt"), "contentType": "IMAGE"} for i in images],
            "productOptions": options, "variants": variants, "metafields": meta}
