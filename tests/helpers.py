@@ -117,7 +117,9 @@ def as_held(name, entity, rows):
     if entity == "reviews":
         return [h for h in (cases.review_held(r, reviews) for r in rows) if h is not None]
     if entity == "orders" and getattr(mapping, "REFUNDS_HELD", None) is not None:
-        return [cases.refunds_held(o, mapping.REFUNDS_HELD) for o in rows]
+        # where refunds read back from more than the order (Shift4Shop's RMAs), the emulator says how
+        held = getattr(importlib.import_module(f"cart_pipelines.platforms.{name}.emulator"), "refunds_held", None)
+        return [held(o) if held else cases.refunds_held(o, mapping.REFUNDS_HELD) for o in rows]
     if entity == "products":
         products = (cases.product_held(p, getattr(mapping, "PRODUCT_LIFECYCLE_HELD", None)) for p in rows)
         return [{**p, "variants": cases.variants_held(p, variants)} for p in products if p is not None]

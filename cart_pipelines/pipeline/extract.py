@@ -56,6 +56,8 @@ def extract_entity(source: Source, entity: str, staging: Staging, batch_rows: in
         sink.abort()
         raise
     notes = getattr(source, "unread_files", None)
+    read_notes = getattr(source, "read_notes", None)
+    met = read_notes(entity) if read_notes is not None else []  # what this read met that no record carries
     listed = _list_ids(source, entity) if since is not None and detect_deletions and source.has(entity) else None
     deleted = missed = 0
     with staging.connect() as con:
@@ -77,10 +79,15 @@ def extract_entity(source: Source, entity: str, staging: Staging, batch_rows: in
             staging.register(con, entity)
             staged = sink.rows
             deleted = _record_deleted(con, entity, "_known")
-        con.execute("DELETE FROM source_notes")  # files of the source no entity reads: named in the report
+        # files of the source no entity reads, and what this entity's read met: named in the report
+        con.execute("DELETE FROM source_notes WHERE entity IS NULL OR entity = ?", [entity])
         if notes is not None:
             for name, why in notes():
-                con.execute("INSERT INTO source_notes VALUES (?, ?, ?)", [source.describe(), name, why])
+                con.execute("INSERT INTO source_notes (source, file, note) VALUES (?, ?, ?)",
+                            [source.describe(), name, why])
+        for name, why in met:
+            con.execute("INSERT INTO source_notes (source, file, note, entity) VALUES (?, ?, ?, ?)",
+                        [source.describe(), name, why, entity])
         gone = con.execute("SELECT count(*) FROM ledger WHERE entity = ? AND outcome = ?",
                            [entity, ledger.DELETED]).fetchall()[0][0]
         con.execute(f"DROP TABLE IF EXISTS transformed_{entity}")

@@ -58,7 +58,9 @@ def build(con: duckdb.DuckDBPyConnection, settings: dict | None = None, accepted
         "ORDER BY entity, stage, source_id LIMIT 50").fetchall()]
     totals = {k: sum((e[k] or 0) for e in entities) for k in COLUMNS[1:-1]}
     not_read = [{"file": f, "why": why} for f, why in con.execute(
-        "SELECT file, note FROM source_notes ORDER BY file").fetchall()]
+        "SELECT file, note FROM source_notes WHERE entity IS NULL ORDER BY file").fetchall()]
+    met = [{"entity": e, "what": f, "why": why} for e, f, why in con.execute(
+        "SELECT entity, file, note FROM source_notes WHERE entity IS NOT NULL ORDER BY ALL").fetchall()]
     return {
         "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "settings": settings or {},
@@ -69,6 +71,8 @@ def build(con: duckdb.DuckDBPyConnection, settings: dict | None = None, accepted
         "created_by_rules": helpers,
         "quarantine_examples": examples,
         "files_not_read": not_read,
+        # what the source holds that no record carries, by named rule (Shift4Shop RMAs not refunded)
+        "source_notes": met,
         "redirects": counted["redirects"],
         "password_resets": counted["password_resets"],
         # the target holds no refunds: these orders carry their gross total only (first 50; all in the CSV)
@@ -108,6 +112,9 @@ def markdown(report: dict) -> str:
     if report.get("files_not_read"):
         lines += ["", "## Files of the source not read", ""]
         lines += [f"- `{f['file']}`: {f['why']}" for f in report["files_not_read"]]
+    if report.get("source_notes"):
+        lines += ["", "## Held by the source, carried by no record", ""]
+        lines += [f"- {n['entity']} — {n['what']}: {n['why']}" for n in report["source_notes"]]
     if report["rules_applied"]:
         lines += ["", "## Rules applied", "", "| entity | rule | records | what it does |", "|---|---|---|---|"]
         lines += [f"| {r['entity']} | {r['rule']} | {r['records']} | {r['description']} |"

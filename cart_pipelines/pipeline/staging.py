@@ -44,8 +44,10 @@ CREATE TABLE IF NOT EXISTS watermarks_pending (source VARCHAR, entity VARCHAR, u
 CREATE TABLE IF NOT EXISTS watermarks (source VARCHAR, entity VARCHAR, updated_at TIMESTAMPTZ,
     advanced_at TIMESTAMPTZ DEFAULT now(), PRIMARY KEY (source, entity));
 -- What the last dry run found the next load would do, per entity (JSON); the dry-run report is built from it.
--- Files of the source that no entity reads (a store export's coupons.jsonl), with why; shown in the report.
+-- Files of the source that no entity reads (a store export's coupons.jsonl), with why; shown in the report. With an
+-- entity: what the source's last read of that entity met that no record carries (Shift4Shop RMAs not refunded).
 CREATE TABLE IF NOT EXISTS source_notes (source VARCHAR, file VARCHAR, note VARCHAR);
+ALTER TABLE source_notes ADD COLUMN IF NOT EXISTS entity VARCHAR;
 CREATE TABLE IF NOT EXISTS dry_run_plan (entity VARCHAR PRIMARY KEY, plan VARCHAR);
 -- URL keys (rule url_key_suffix): the key each record of the last transform was made from, before any -N, and
 -- the key each loaded record holds on the target with its base; a later transform leaves a loaded record its key

@@ -9,6 +9,9 @@ one after another until a short one.
 
 Delta: products, customers and orders filter with `lastupdatestart` (`mm/dd/yyyy hh:mm:ss`, in the store's time);
 categories and manufacturers have no filter (they carry `LastUpdate`, and are small: read whole).
+
+Returns: `RMA` lists the store's RMAs (store-wide; no per-order listing), each with its RMAItemList; where none match
+it answers 404 "No RMAs found", which ends the list as an empty one.
 """
 
 from __future__ import annotations
@@ -30,5 +33,8 @@ API = Api(
         "customers": Endpoint("Customers", id_field="CustomerID", what="customers"),
         "orders": Endpoint("Orders", id_field="OrderID", what="orders"),
         "order_statuses": Endpoint("OrderStatus", id_field="OrderStatusID", what="order statuses"),
+        # store-wide only (no per-order listing): filters rmastatusid, rmareasonid, rmamethodid, catalogid, sku,
+        # datestart/dateend; 404 "No RMAs found" where none match (missing="empty")
+        "rmas": Endpoint("RMA", id_field="RMAID", what="RMAs (returns)"),
     },
 )

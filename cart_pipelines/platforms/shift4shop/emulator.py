@@ -24,6 +24,17 @@ streamdata-gallery-organizations/3dcart `_listings/3dcart/3dcartwebapiv1orders-g
   LastUpdate, TransactionList: a "Sale" of a paid order's total and a "Refund" per refund, kit/emulator_cases.py),
   OrderStatus (OrderStatusID, StatusDefinition, StatusText, Sorting, Visible); dates without an offset,
   in the store's time zone (`timezone`, UTC unless set).
+- RMAs (returns), per the v1 guide's RMA page and the Help pages GET RMA, RMA/{rmaid}, RMA/{rmaid}/Items (read only;
+  store-wide, no per-order listing): `RMA` with filters `rmastatusid`, `rmareasonid`, `rmamethodid` (ids),
+  `catalogid` and `sku` (of an RMA item), `datestart`/`dateend` (RmaDate), `limit`/`offset`/`countonly` as the other
+  lists; nothing matching is 404 in the list form with "No RMAs found"; `RMA/{id}` a one-item list,
+  `RMA/{id}/Items` its RMAItemList (limit/offset, 0 meaning all / the first). Fields as the RMA resource model:
+  RMAID, RmaDate ("MM/DD/YYYY HH:MM", store time), OrderID, RMAReasonID, RMAMethodID, RMAStatusID, Comments,
+  InternalComments, StaffComments, RMAItemList {CatalogID, SKU, ItemName, ReturnQuantity, ReceivedQuantity,
+  RestockQuantity}; no amounts. Which orders have one (`rmas_of`): every refund with lines (kit/emulator_cases.py)
+  has its RMA, an hour before the refund (the goods came back, then the money went), and a paid order picked by
+  RETURN_NOT_REFUNDED_EVERY has an RMA of one unit and no refund (a return not refunded yet). The read permission
+  is "RMA" (Knobs.denied_scopes: 403).
 Chosen where the docs say nothing (docs/platforms/shift4shop.md): `limit` above 200 is served as 200; the rate limit
 is a bucket of 50 requests refilling 5 a second, then 429 with `Retry-After: 1` and the list-form body; a missing
 read permission (Knobs.denied_scopes, named Products, Customers, Orders, Categories, Manufacturers) is 403 in the list
@@ -35,7 +46,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from xml.sax.saxutils import escape
 from zoneinfo import ZoneInfo
 
@@ -54,7 +65,13 @@ TOKEN = "emu3dcf9e8d7c6b5a49382716051a2b3c4"
 CURRENCY = "USD"
 MAX_LIMIT = 200
 SCOPES = {"Categories": "Categories", "Manufacturers": "Manufacturers", "Products": "Products",
-          "Customers": "Customers", "Orders": "Orders", "OrderStatus": "Orders"}
+          "Customers": "Customers", "Orders": "Orders", "OrderStatus": "Orders", "RMA": "RMA"}
+# The store's RMA reasons (named in its admin; the REST API lists none): a canonical refund reason -> its id
+RMA_REASONS = {1: "Damaged", 2: "Defective", 3: "Wrong item", 4: "No longer needed", 5: "Other"}
+RMA_METHODS = {1: "Refund", 2: "Exchange", 3: "Store credit"}
+RMA_STATUSES = {1: "Pending", 2: "Approved", 3: "Received", 4: "Completed", 5: "Denied"}
+RETURN_NOT_REFUNDED_EVERY = 19  # every 19th paid order without refunds (id % 19 == 2) has a return not refunded yet
+RMA_BEFORE_REFUND = timedelta(hours=1)
 # canonical status -> OrderStatusID; the store's list names them (8 is Custom1, renamed "Refunded" by the merchant)
 STATUS_OUT = {"pending": 1, "processing": 2, "complete": 4, "canceled": 5, "on_hold": 6, "refunded": 8}
 STATUSES = [(1, "New"), (2, "Processing"), (3, "Partial"), (4, "Shipped"), (5, "Cancel"), (6, "Hold"),
@@ -62,7 +79,7 @@ STATUSES = [(1, "New"), (2, "Processing"), (3, "Partial"), (4, "Shipped"), (5, "
 ENTITY = {"Categories": "categories", "Manufacturers": "manufacturers", "Products": "products",
           "Customers": "customers", "Orders": "orders"}
 XML_ITEM = {"Categories": "Category", "Manufacturers": "Manufacturer", "Products": "Product", "Customers": "Customer",
-            "Orders": "Order", "OrderStatus": "OrderStatus"}
+            "Orders": "Order", "OrderStatus": "OrderStatus", "RMA": "RMA"}
 
 
 class S4SError(Exception):
@@ -81,6 +98,38 @@ def parse_when(name: str, value: str, end: bool, tz) -> datetime:
             dt += timedelta(days=1) - timedelta(microseconds=1)
         return dt.replace(tzinfo=tz)
     raise S4SError(400, f"Invalid value for parameter {name}: {value!r} (expected mm/dd/yyyy hh:mm:ss)")
+
+
+def _utc(value) -> datetime | None:
+    if not value:
+        return None
+    dt = value if isinstance(value, datetime) else datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    return dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None else dt
+
+
+def reason_id(reason: str | None) -> int:
+    """The store's RMA reason for a refund's reason text (RMA_REASONS)."""
+    text = (reason or "").lower()
+    for word, rid in (("damaged", 1), ("defect", 2), ("wrong", 3), ("no longer", 4)):
+        if word in text:
+            return rid
+    return 5
+
+
+def refunds_held(order: dict) -> dict:
+    """The order as its Shift4Shop source reads it back from this emulator (tests: helpers.as_held): every refund
+    with lines has its RMA, so it keeps its lines (no amounts: RMAs have none) and reads the RMA's reason
+    (mapping.rma_reason: the reason id and the Comments, which hold the refund's reason); the others neither."""
+    out = cases.refunds_held(order, {"reasons": True, "lines": True})
+    refunds = []
+    for r in out["refunds"]:
+        if r["lines"]:
+            rma = {"RMAReasonID": reason_id(r["reason"]), "Comments": r["reason"] or ""}
+            refunds.append({**r, "reason": m.rma_reason(rma),
+                            "lines": [{**ln, "amount": None} for ln in r["lines"]]})
+        else:
+            refunds.append({**r, "reason": None})
+    return {**out, "refunds": refunds}
 
 
 def to_xml(tag: str, value, item: str | None = None) -> str:
@@ -102,11 +151,16 @@ class Shift4ShopEmulator(Emulator):
     url_map = Map([Rule(f"{V1}/{name}", endpoint="listing", defaults={"name": name}, methods=["GET"])
                    for name in (*ENTITY, "OrderStatus")] +
                   [Rule(f"{V1}/{name}/<int:id_>", endpoint="item", defaults={"name": name}, methods=["GET"])
-                   for name in ENTITY])
+                   for name in ENTITY] +
+                  [Rule(f"{V1}/RMA", endpoint="rma_list", defaults={"name": "RMA"}, methods=["GET"]),
+                   Rule(f"{V1}/RMA/<int:id_>", endpoint="rma_item", defaults={"name": "RMA"}, methods=["GET"]),
+                   Rule(f"{V1}/RMA/<int:id_>/Items", endpoint="rma_items", defaults={"name": "RMA"},
+                        methods=["GET"])])
 
     def __init__(self, store: EmulatorStore, knobs: Knobs | None = None):
         super().__init__(store, knobs)
         self.bucket = LeakyBucket(50, 5.0)
+        self._rma_table = False
 
     @property
     def tz(self):
@@ -156,6 +210,7 @@ class Shift4ShopEmulator(Emulator):
         self.delay(items)
         if "xml" in request.headers.get("Accept", "") and "json" not in request.headers.get("Accept", ""):
             item = XML_ITEM.get(request.path.split("/")[3], "Item")
+            item = "RMAItem" if request.path.endswith("/Items") else item
             tag = f"ArrayOf{item}" if isinstance(body, list) else "Result"
             return Response('<?xml version="1.0" encoding="utf-8"?>' + to_xml(tag, json.loads(
                 json.dumps(body, default=_json_default)), item), content_type="application/xml; charset=utf-8")
@@ -260,6 +315,130 @@ class Shift4ShopEmulator(Emulator):
                 where.append(f"json_extract_string(record, '$.status') IN "
                              f"({', '.join(repr(s) for s in wanted) or 'NULL'})")
         return where, params
+
+    # --- RMAs ---------------------------------------------------------------------------------------------------
+    def rmas_of(self, o: dict) -> list[dict]:
+        """The order's RMAs in Shift4Shop's shape (RMAID = order id * 10 + k): one per refund with lines, an hour
+        before it (never before the order), and for a paid order picked by RETURN_NOT_REFUNDED_EVERY, one unit of its
+        first line returned and not refunded."""
+        oid, out = int(o["source_id"]), []
+        placed = _utc(o.get("created_at"))
+        refunds = cases.refunds(o)
+        items = {str(i.get("source_id")): (k, i) for k, i in enumerate(o.get("items") or [], start=1)}
+
+        def rma(k, at, reason, lines, status):
+            when = max(at - RMA_BEFORE_REFUND, placed) if at and placed else at or placed
+            rows = []
+            for ln in lines:
+                _, item = items.get(str(ln.get("item_id")), (0, {}))
+                qty = int(ln.get("qty") or 0)
+                rows.append({"CatalogID": int(item["product_id"]) if item.get("product_id") else 0,
+                             "SKU": ln.get("sku") or item.get("sku") or "", "ItemName": item.get("name") or "",
+                             "ReturnQuantity": qty, "ReceivedQuantity": qty if status >= 3 else 0,
+                             "RestockQuantity": qty if status == 4 else 0})
+            return {"RMAID": oid * 10 + k, "RmaDate": when.astimezone(self.tz).strftime(m.RMA_TIME) if when else "",
+                    "OrderID": oid, "RMAReasonID": reason_id(reason), "RMAMethodID": 1, "RMAStatusID": status,
+                    "Comments": reason or "", "InternalComments": "", "StaffComments": "", "RMAItemList": rows}
+        for k, r in enumerate((r for r in refunds if r.get("lines")), start=1):
+            out.append(rma(k, _utc(r.get("created_at") or o.get("updated_at") or o.get("created_at")),
+                           r.get("reason"), r["lines"], 4))
+        if not refunds and o.get("status") in cases.PAID and o.get("items") and cases.picks(o) \
+                and cases.every(oid, RETURN_NOT_REFUNDED_EVERY, 2):
+            first = o["items"][0]
+            out.append(rma(len(out) + 1, _utc(o.get("updated_at") or o.get("created_at")), "Wrong size sent",
+                           [{"item_id": first.get("source_id"), "sku": first.get("sku"), "qty": 1}], 2))
+        return out
+
+    def _rmas(self) -> str:
+        """The store's RMAs as a table of the store's connection (made once: this source-only emulator takes no
+        writes), one JSON document a row with the columns the filters read."""
+        with self.store.lock:
+            if not self._rma_table:
+                con = self.store.con
+                con.execute("CREATE OR REPLACE TEMP TABLE s4s_rma (id BIGINT, rma_at TIMESTAMP, reason INTEGER, "
+                            "method INTEGER, status INTEGER, catalog_ids BIGINT[], skus VARCHAR[], doc VARCHAR)")
+                cursor = con.execute("SELECT record FROM orders ORDER BY id")
+                batch = []
+                while True:
+                    rows = cursor.fetchmany(500)
+                    if not rows:
+                        break
+                    for (text,) in rows:
+                        for r in self.rmas_of(self.store._decode(text)):
+                            at = datetime.strptime(r["RmaDate"], m.RMA_TIME) if r["RmaDate"] else None
+                            batch.append((r["RMAID"], at, r["RMAReasonID"], r["RMAMethodID"], r["RMAStatusID"],
+                                          [i["CatalogID"] for i in r["RMAItemList"]],
+                                          [i["SKU"] for i in r["RMAItemList"]], json.dumps(r)))
+                if batch:
+                    con.executemany("INSERT INTO s4s_rma VALUES (?, ?, ?, ?, ?, ?, ?, ?)", batch)
+                self._rma_table = True
+        return "s4s_rma"
+
+    def rma_list(self, request: Request, name: str):
+        try:
+            args, where, params = request.args, [], []
+            for key, column in (("rmastatusid", "status"), ("rmareasonid", "reason"), ("rmamethodid", "method")):
+                if args.get(key):
+                    where.append(f"{column} = ?")
+                    params.append(self._int(key, args[key]))
+            if args.get("catalogid"):
+                where.append("list_contains(catalog_ids, ?)")
+                params.append(self._int("catalogid", args["catalogid"]))
+            if args.get("sku"):
+                where.append("EXISTS (SELECT 1 FROM (SELECT unnest(skus) AS s) WHERE s ILIKE ?)")
+                params.append(f"%{args['sku']}%")
+            for key, op, is_end in (("datestart", ">=", False), ("dateend", "<=", True)):
+                if args.get(key):
+                    where.append(f"rma_at {op} ?")
+                    params.append(parse_when(key, args[key], is_end, self.tz).replace(tzinfo=None))
+            table, clause = self._rmas(), (" WHERE " + " AND ".join(where)) if where else ""
+            limit, offset = self._paging(args)
+            with self.store.lock:
+                total = self.store.con.execute(f"SELECT count(*) FROM {table}{clause}", params).fetchall()[0][0]
+                if args.get("countonly") == "1":
+                    return self._answer(request, {"TotalCount": total})
+                if total == 0:
+                    raise S4SError(404, "No RMAs found")
+                if offset > total:
+                    raise S4SError(404, "Offset amount exceeds the total number of records")
+                out = [json.loads(d) for (d,) in self.store.con.execute(
+                    f"SELECT doc FROM {table}{clause} ORDER BY id LIMIT ? OFFSET ?",
+                    params + [limit, offset - 1]).fetchall()]
+            return self._answer(request, out, len(out))
+        except S4SError as err:
+            return self.error_response(err)
+
+    def _rma(self, id_: int) -> dict:
+        table = self._rmas()
+        with self.store.lock:
+            found = self.store.con.execute(f"SELECT doc FROM {table} WHERE id = ?", [id_]).fetchall()
+        if not found:
+            raise S4SError(404, "No RMAs found")
+        return json.loads(found[0][0])
+
+    def rma_item(self, request: Request, name: str, id_: int):
+        try:
+            return self._answer(request, [self._rma(id_)], 1)
+        except S4SError as err:
+            return self.error_response(err)
+
+    def rma_items(self, request: Request, name: str, id_: int):
+        """The RMA's items; `limit` and `offset` default to 0 (the Help page): all of them, from the first."""
+        try:
+            items = self._rma(id_)["RMAItemList"]
+            limit = self._int("limit", request.args.get("limit") or "0")
+            offset = max(1, self._int("offset", request.args.get("offset") or "0"))
+            chosen = items[offset - 1:][:limit] if limit > 0 else items[offset - 1:]
+            return self._answer(request, chosen, len(chosen))
+        except S4SError as err:
+            return self.error_response(err)
+
+    @staticmethod
+    def _int(key: str, raw: str) -> int:
+        try:
+            return int(raw)
+        except ValueError:
+            raise S4SError(400, f"The value '{raw}' is not valid for {key}.") from None
 
     def _incomplete(self, args) -> list[dict]:
         """Abandoned checkouts: listed after the store's orders unless a filter leaves them out."""

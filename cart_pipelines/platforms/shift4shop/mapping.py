@@ -138,28 +138,99 @@ def _sum(values) -> Decimal | str | None:
 # TransactionResponseText, TransactionCaptured, ...}) holds its payment transactions; one whose TransactionType names
 # a refund or a credit (the gateway's word: "Refund", "Credit") is money that went back. A transaction has no reason
 # (TransactionResponseText is the gateway's answer) and names no lines; the amount is read unsigned.
+# Returns: the store's RMAs (GET /RMA: RMAID, RmaDate "MM/DD/YYYY HH:MM" store time, OrderID, RMAReasonID,
+# RMAMethodID, RMAStatusID, Comments, InternalComments, StaffComments, RMAItemList of {CatalogID, SKU, ItemName,
+# ReturnQuantity, ReceivedQuantity, RestockQuantity}) name the goods and the reason, and no money. source.py pairs each
+# RMA with the first refund transaction of its order dated at or after it that no earlier RMA took (RMA_PAIRING_SQL);
+# the paired refund keeps its amount and date and gets the RMA's reason and lines.
 REFUND_TYPES = ("refund", "credit")
-REFUNDS_HELD = {"reasons": False, "lines": False}  # what a Shift4Shop refund keeps (tests: as_held)
+# what a Shift4Shop refund keeps (tests: as_held): a reason and lines where an RMA pairs with it, line amounts never
+REFUNDS_HELD = {"reasons": True, "lines": True, "line_amounts": False}
+RMA_TIME = "%m/%d/%Y %H:%M"  # RmaDate, as the RMA object definition's sample gives it ("01/25/2026 02:44")
 
 
 def is_refund(t) -> bool:
     return isinstance(t, dict) and any(k in str(t.get("TransactionType") or "").lower() for k in REFUND_TYPES)
 
 
-def refunds(o: dict, tz=timezone.utc) -> dict:
-    """refunds, refunded_total and net_total (the order's total less what went back) of an order."""
+def refund_id(t: dict) -> str | None:
+    return _id(t.get("TransactionIndexID")) or _blank(t.get("TransactionID"))
+
+
+def rma_when(value, tz: ZoneInfo | timezone = timezone.utc) -> str | None:
+    """An RmaDate (`MM/DD/YYYY HH:MM`, store time; seconds and ISO accepted too) as ISO 8601 UTC; None where it is
+    no date (such an RMA pairs with no refund)."""
+    text = str(value or "").strip()
+    for fmt in (RMA_TIME, "%m/%d/%Y %H:%M:%S", "%m/%d/%Y"):
+        try:
+            return datetime.strptime(text, fmt).replace(tzinfo=tz).astimezone(timezone.utc).isoformat()
+        except ValueError:
+            continue
+    iso = when(text, tz) if text else None
+    return iso if iso and iso[:4].isdigit() else None
+
+
+def rma_reason(rma: dict) -> str | None:
+    """The RMA's reason: Shift4Shop's REST API lists no RMA reasons (the store names them in its admin), so the
+    reason is its id, with the RMA's Comments (the customer's words) where it has them."""
+    rid, comments = _id(rma.get("RMAReasonID")), _blank(str(rma.get("Comments") or "").strip())
+    head = f"RMA reason {rid}" if rid else "RMA"
+    return f"{head}: {comments}" if comments else head if rid else comments
+
+
+def _item_for(r: dict, items: list[dict], used: set[int]) -> dict | None:
+    """The order line an RMA item returns: the same CatalogID and SKU, else the same CatalogID, else the same SKU
+    (the RMAItem definition names CatalogID, but its database reference is the order item's: either is met); a line
+    the RMA's earlier items did not take first (an order may hold the same product twice)."""
+    cid, sku = _id(r.get("CatalogID")), _blank(r.get("SKU"))
+    for same in (lambda i: _id(i.get("CatalogID")) == cid and cid and _blank(i.get("ItemID")) == sku,
+                 lambda i: cid and _id(i.get("CatalogID")) == cid,
+                 lambda i: sku and _blank(i.get("ItemID")) == sku):
+        found = [k for k, i in enumerate(items) if same(i)]
+        if found:
+            k = next((k for k in found if k not in used), found[0])
+            used.add(k)
+            return items[k]
+    return None
+
+
+def rma_lines(rma: dict, o: dict) -> list[dict]:
+    """The RMA's items as refund lines: SKU, quantity returned (ReturnQuantity) and the order line they return
+    (`item_id`, found by CatalogID, whose name and product the order line holds); no amount (an RMA has none)."""
+    items, out, used = o.get("OrderItemList") or [], [], set()
+    for r in rma.get("RMAItemList") or []:
+        if not isinstance(r, dict):
+            continue
+        qty = _whole(r.get("ReturnQuantity"))
+        if isinstance(qty, int) and qty <= 0:
+            continue
+        line = _item_for(r, items, used)
+        out.append({"item_id": f"{o['OrderID']}-{line.get('ItemIndexID')}" if line else None,
+                    "sku": _blank(r.get("SKU")) or (_blank(line.get("ItemID")) if line else None),
+                    "qty": qty, "amount": None})
+    return out
+
+
+def refunds(o: dict, tz=timezone.utc, paired: dict[str, dict] | None = None) -> dict:
+    """refunds, refunded_total and net_total (the order's total less what went back) of an order; `paired`: refund
+    source id -> the RMA paired with it (its reason and lines)."""
     out = []
     for t in o.get("TransactionList") or []:
         if is_refund(t):
             amount = money(t.get("TransactionAmount"))
-            out.append({"source_id": _id(t.get("TransactionIndexID")) or _blank(t.get("TransactionID")),
-                        "amount": abs(amount) if isinstance(amount, Decimal) else amount, "reason": None,
-                        "created_at": when(t.get("TransactionDateTime"), tz), "lines": []})
+            sid = refund_id(t)
+            rma = (paired or {}).get(sid)
+            out.append({"source_id": sid, "amount": abs(amount) if isinstance(amount, Decimal) else amount,
+                        "reason": rma_reason(rma) if rma else None,
+                        "created_at": when(t.get("TransactionDateTime"), tz),
+                        "lines": rma_lines(rma, o) if rma else []})
     return refund_totals(out, o.get("OrderAmount"))
 
 
-def order(o: dict, statuses: dict[int, str], currency: str, tz=timezone.utc) -> dict:
-    """`statuses`: OrderStatusID -> the store's status text; `currency`: the store's (orders carry none)."""
+def order(o: dict, statuses: dict[int, str], currency: str, tz=timezone.utc, paired: dict[str, dict] | None = None) \
+        -> dict:
+    """`statuses`: OrderStatusID -> the store's status text; `currency`: the store's (orders carry none); `paired`:
+    refund source id -> its RMA (source.py)."""
     items = o.get("OrderItemList") or []
     shipments = o.get("ShipmentList") or []
     text = statuses.get(o.get("OrderStatusID"), "")
@@ -173,7 +244,7 @@ def order(o: dict, statuses: dict[int, str], currency: str, tz=timezone.utc) -> 
         "subtotal": subtotal, "shipping": _sum(s.get("ShipmentCost") for s in shipments),
         "tax": _sum((o.get("SalesTax"), o.get("SalesTax2"), o.get("SalesTax3"))),
         "discount": money(o.get("OrderDiscount")), "grand_total": money(o.get("OrderAmount")),
-        **refunds(o, tz),  # the total stays the order as placed; what went back is in its refunds
+        **refunds(o, tz, paired),  # the total stays the order as placed; what went back is in its refunds
         "items": [{"source_id": f"{o['OrderID']}-{i.get('ItemIndexID')}", "product_id": _id(i.get("CatalogID")),
                    "sku": _blank(i.get("ItemID")), "name": i.get("ItemDescription"),
                    "qty": _whole(i.get("ItemQuantity")), "price": money(i.get("ItemUnitPrice")), "tax": None}

@@ -10,21 +10,31 @@ differently:
 - order statuses are ids named by the store's own `/OrderStatus` list; orders with status 7 (Not Completed) are
   abandoned checkouts, left out; orders carry no currency, so the store's is taken from a product's `SKUInfo`;
 - tax classes and reviews are not in the REST API v1 (`has` says so);
-- backfill slices: orders by created date (`datestart`/`dateend`), cut to the slice exactly here; no id filter.
+- backfill slices: orders by created date (`datestart`/`dateend`), cut to the slice exactly here; no id filter;
+- returns: the store's RMAs (store-wide `RMA`, 200 a page) are staged in a temporary DuckDB file (kit/parts.py) and
+  paired with each page of orders' refund transactions in SQL (RMA_PAIRING_SQL): a refund paired with an RMA gets
+  its reason and lines, its amount stays the transaction's. An RMA paired with no refund moved goods, not money: it
+  adds nothing to the order and is counted in the report (rule return_not_refunded, `read_notes`). A key without
+  the RMA permission (401/403 on `RMA`) leaves refunds without reasons and lines, with a warning and a report note.
 """
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timezone
 from typing import Iterator
 from zoneinfo import ZoneInfo
 
+import json
+
+import pyarrow as pa
 import requests
 
 from cart_pipelines.platforms.kit.credentials import Credential
 from cart_pipelines.platforms.kit.auth import HeaderKey
 from cart_pipelines.platforms.kit.http import ConnectionProblem, Explainer, HttpClient, HttpSettings, safe_url
 from cart_pipelines.platforms.kit.http import json_body
+from cart_pipelines.platforms.kit.parts import Parts
 from cart_pipelines.platforms.kit.rest import RestReader
 from cart_pipelines.platforms.kit.source import ApiSource, Slice, SliceNotPossible, SourceRecord, as_source_record, \
     read_record
@@ -34,6 +44,8 @@ from cart_pipelines.platforms.shift4shop.api import PAGE_SIZE, REQUESTS_PER_SECO
 
 __all__ = ["CARRIED", "PAGE_SIZE", "SCOPES", "NON_SECRET", "Shift4ShopSource", "Shift4ShopExplainer"]
 
+log = logging.getLogger(__name__)
+
 API_URL = "https://apirest.3dcart.com"
 LACKS = {"tax_classes": "Shift4Shop's REST API v1 has no tax classes (a product has a free-text TaxCode only)",
          "reviews": "Shift4Shop's REST API v1 has no product reviews endpoint"}
@@ -42,6 +54,36 @@ SCOPES = {"categories": "Categories", "manufacturers": "Manufacturers", "product
           "customers": "Customers", "orders": "Orders"}
 NON_SECRET = ("store_url", "timezone")
 DATED = {"products", "customers", "orders"}  # the lists with lastupdatestart
+RMA_RULE = "return_not_refunded"  # docs/rules.md
+RMA_EXAMPLES = 20  # RMA ids the report names per note (the count is whole)
+
+# Each RMA paired with the first refund transaction of its order dated at or after it that no earlier RMA took:
+# RMAs wait in a queue in date order (an RMA before a refund of the same minute), a refund takes the RMA waiting
+# longest, a refund that finds none stays unpaired. Set-based: with A and D the running counts of RMAs and refunds
+# of an order in event order, U the refunds that found the queue empty so far (max(0, max of D - A before the
+# event)), a refund pairs iff D - A <= U, and it is the (D - U)-th refund paired, so it takes the (D - U)-th RMA.
+# Events without a date pair with nothing. `_refunds` (oid, k, happened): the page's refund transactions; the RMAs are
+# the staged parts of kind 'rma' of those orders. Answers (oid, k, doc of the RMA).
+RMA_PAIRING_SQL = """
+WITH ev AS (
+    SELECT parent AS oid, 0 AS kind, n AS seq, CAST(json_extract_string(doc, '$._at') AS TIMESTAMPTZ) AS happened
+    FROM parts WHERE kind = 'rma' AND parent IN (SELECT DISTINCT oid FROM _refunds)
+    UNION ALL
+    SELECT oid, 1, k, happened FROM _refunds
+), dated AS (SELECT * FROM ev WHERE happened IS NOT NULL),
+counted AS (
+    SELECT *, sum(1 - kind) OVER w AS a, sum(kind) OVER w AS d,
+           row_number() OVER w AS pos
+    FROM dated WINDOW w AS (PARTITION BY oid ORDER BY happened, kind, seq ROWS UNBOUNDED PRECEDING)
+), queued AS (
+    SELECT *, greatest(0, coalesce(max(d - a) OVER (PARTITION BY oid ORDER BY pos
+                                                   ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0)) AS u
+    FROM counted
+), refund_turn AS (SELECT oid, seq AS k, d - u AS m FROM queued WHERE kind = 1 AND d - a <= u),
+rma_turn AS (SELECT oid, seq AS n, a AS m FROM queued WHERE kind = 0)
+SELECT r.oid, r.k, p.doc FROM refund_turn r JOIN rma_turn q USING (oid, m)
+JOIN parts p ON p.kind = 'rma' AND p.n = q.n
+"""
 
 # Canonical fields that come back exactly. Left out, and why (docs/platforms/shift4shop.md): url keys (a product's
 # and category's link are whole URLs, not keys); product tax class (none), variants (Shift4Shop's own option-code
@@ -116,6 +158,7 @@ class Shift4ShopSource(ApiSource):
         self.reader = RestReader(S4S_API, self.client, verify=verify)
         self._statuses: dict[int, str] | None = None
         self._currency: str | None = None
+        self._notes: dict[str, list[tuple[str, str]]] = {}
 
     def describe(self) -> str:
         return f"Shift4Shop store {safe_url(self.store_url)} (REST API v1)"
@@ -186,14 +229,110 @@ class Shift4ShopSource(ApiSource):
                 yield from (read_record("Shift4Shop", entity, mapping.customer, c, id_field="CustomerID")
                             for c in page)
         elif entity == "orders":
-            statuses, currency = self.statuses(), self.currency()
-            for page in self.reader.pages("orders", params):
-                yield from (read_record("Shift4Shop", entity, mapping.order, o, statuses, currency, tz,
-                                        id_field="OrderID")
-                            for o in page if not (isinstance(o, dict)
-                                                  and o.get("OrderStatusID") == mapping.NOT_COMPLETED))
+            yield from self._orders(params)
         else:
             raise ValueError(f"Shift4Shop has no entity {entity!r}")
+
+    def _orders(self, params: dict | None) -> Iterator[dict]:
+        """Orders page by page, each page's refund transactions paired with the store's RMAs (staged first)."""
+        statuses, currency, tz = self.statuses(), self.currency(), self.tz
+        self._notes["orders"] = []
+        whole = not params
+        # an RMA is never older than its order: a created-date slice reads the RMAs from its start
+        rma_params = {"datestart": params["datestart"]} if params and "datestart" in params else None
+        with Parts(prefix="shift4shop-rma-") as parts:
+            staged = self._stage_rmas(parts, rma_params)
+            seen = paired_count = 0
+            unpaired: list[str] = []
+            for page in self.reader.pages("orders", params):
+                kept = [o for o in page if not (isinstance(o, dict) and o.get("OrderStatusID") == mapping.NOT_COMPLETED)]
+                paired, of_page, lone = self._pair(parts, kept) if staged else ({}, 0, [])
+                seen, paired_count = seen + of_page, paired_count + sum(len(p) for p in paired.values())
+                unpaired += lone[:max(0, RMA_EXAMPLES - len(unpaired))]
+                yield from (read_record("Shift4Shop", "orders", mapping.order, o, statuses, currency, tz,
+                                        paired.get(str(o.get("OrderID")), {}) if isinstance(o, dict) else {},
+                                        id_field="OrderID") for o in kept)
+            if staged:
+                self._note_rmas(seen - paired_count, unpaired, staged - seen if whole else 0)
+
+    def _stage_rmas(self, parts: Parts, params: dict | None) -> int | None:
+        """The store's RMAs staged by order, each with its date in UTC (`_at`); None where the key may not read
+        them (401/403: the RMA permission), said in a warning and the report."""
+        tz = self.tz
+
+        def dated(page):
+            return [{**r, "_at": mapping.rma_when(r.get("RmaDate"), tz)} for r in page if isinstance(r, dict)]
+        try:
+            return parts.add("rma", (dated(page) for page in self.reader.pages("rmas", params)),
+                             lambda r: str(r.get("OrderID") or ""))
+        except ConnectionProblem as exc:
+            if exc.status not in (401, 403) and exc.kind not in ("credentials", "permission"):
+                raise
+            why = (f"not read: Shift4Shop refused the RMA list (HTTP {exc.status or '401/403'}: the API key has no "
+                   f"permission for RMAs); refunds carry their amounts and dates but no reasons or lines. Give the "
+                   f"REST app read access to RMAs to carry them")
+            log.warning("Shift4Shop %s: RMAs %s", safe_url(self.store_url), why)
+            self._notes["orders"].append(("RMA (returns)", why))
+            return None
+
+    def _pair(self, parts: Parts, orders: list) -> tuple[dict[str, dict[str, dict]], int, list[str]]:
+        """(order id -> refund source id -> its RMA, how many RMAs the page's orders have, ids of those paired with
+        no refund) for a page of orders, paired in DuckDB (RMA_PAIRING_SQL)."""
+        tz, rows = self.tz, {"oid": [], "k": [], "stamp": [], "sid": []}
+        oids = [str(o.get("OrderID")) for o in orders if isinstance(o, dict)]
+        for o in orders:
+            if not isinstance(o, dict):
+                continue
+            for k, t in enumerate(t for t in o.get("TransactionList") or [] if mapping.is_refund(t)):
+                at = mapping.when(t.get("TransactionDateTime"), tz)
+                rows["oid"].append(str(o.get("OrderID")))
+                rows["k"].append(k)
+                rows["stamp"].append(at if at and at[:4].isdigit() else None)
+                rows["sid"].append(mapping.refund_id(t))
+        con = parts.con
+        con.register("_page_orders", pa.table({"oid": pa.array(oids, pa.string())}))
+        con.register("_refund_rows", pa.table({"oid": pa.array(rows["oid"], pa.string()),
+                                               "k": pa.array(rows["k"], pa.int64()),
+                                               "stamp": pa.array(rows["stamp"], pa.string()),
+                                               "sid": pa.array(rows["sid"], pa.string())}))
+        try:
+            con.execute("CREATE OR REPLACE TEMP TABLE _refunds AS "
+                        "SELECT oid, k, CAST(stamp AS TIMESTAMPTZ) AS happened, sid FROM _refund_rows")
+            out: dict[str, dict[str, dict]] = {}
+            ids = dict(((oid, k), sid) for oid, k, sid in zip(rows["oid"], rows["k"], rows["sid"]))
+            taken = set()
+            for oid, k, doc in con.execute(RMA_PAIRING_SQL).fetchall():
+                rma = json.loads(doc)
+                out.setdefault(oid, {})[ids[(oid, k)]] = rma
+                taken.add(rma.get("RMAID"))
+            of_page = con.execute("SELECT count(*) FROM parts WHERE kind = 'rma' AND parent IN "
+                                  "(SELECT oid FROM _page_orders)").fetchall()[0][0]
+            lone = [str(r) for (r,) in con.execute(
+                "SELECT json_extract_string(doc, '$.RMAID') FROM parts WHERE kind = 'rma' AND parent IN "
+                f"(SELECT oid FROM _page_orders) ORDER BY n LIMIT {RMA_EXAMPLES + len(taken)}").fetchall()
+                if r not in {str(t) for t in taken}][:RMA_EXAMPLES]
+        finally:
+            con.unregister("_page_orders")
+            con.unregister("_refund_rows")
+        return out, int(of_page), lone
+
+    def _note_rmas(self, unpaired: int, examples: list[str], order_not_read: int) -> None:
+        if unpaired:
+            self._notes["orders"].append((
+                f"RMA (returns): {unpaired} not refunded",
+                f"rule {RMA_RULE}: {unpaired} RMA(s) with no refund transaction of their order on or after them "
+                f"(goods on their way back, or returned without money back) add no refund; the orders migrate as they "
+                f"are. RMA ids: {', '.join(examples)}{' ...' if unpaired > len(examples) else ''}"))
+        if order_not_read:
+            self._notes["orders"].append((
+                f"RMA (returns): {order_not_read} of orders not read",
+                f"rule {RMA_RULE}: {order_not_read} RMA(s) name an order the Orders list did not give (an abandoned "
+                f"checkout, or an order deleted since): no order carries them"))
+
+    def read_notes(self, entity: str) -> list[tuple[str, str]]:
+        """What the last read of `entity` met that no record carries (the report lists it): RMAs paired with no
+        refund (rule return_not_refunded), RMAs not readable."""
+        return list(self._notes.get(entity, []))
 
     def ids(self, entity: str) -> Iterator[str] | None:
         """Shift4Shop has no id-only listing: the ids come from the full lists (200 records a request)."""
