@@ -10,34 +10,26 @@ import logging
 from decimal import Decimal
 
 import pytest
-import requests
 from helpers import Run
 
 from cart_pipelines.platforms import registry as platforms
 from cart_pipelines.platforms.kit.emulator import EmulatorStore, Knobs, running
 from cart_pipelines.platforms.shift4shop import emulator as emu
 from cart_pipelines.platforms.shift4shop.emulator import Shift4ShopEmulator
-from cart_pipelines.sample.generator import StoreSize, generate_store
+
+from .real_shop import real_store
+from .test_shift4shop import get
 
 
 @pytest.fixture(scope="module")
 def store_dir(tmp_path_factory):
-    d = tmp_path_factory.mktemp("s4s-rma")
-    generate_store(d, seed=14, size=StoreSize.scaled(40))
-    return d
+    return real_store(tmp_path_factory)  # the contract tests' shared real-shop store
 
 
 @pytest.fixture(scope="module")
 def shop(store_dir):
     with platforms.emulate("shift4shop", store=EmulatorStore(store_dir), knobs=Knobs(rate_limit=False)) as h:
         yield h
-
-
-def get(h, path, headers=None, **params):
-    c = h.credentials
-    auth = {"SecureURL": c["store_url"], "PrivateKey": c["private_key"], "Token": c["token"]}
-    return requests.get(f"{h.base_url}/3dCartWebAPI/v1/{path}", params=params, headers={**auth, **(headers or {})},
-                        timeout=10)
 
 
 def orders_of(store_dir) -> dict:
@@ -237,8 +229,10 @@ def test_a_shift4shop_migration_carries_refund_reasons_and_lines(store_dir, shop
     truth = {oid: emu.refunds_held(o)["refunds"] for oid, o in orders_of(store_dir).items()}
     rows = {r["_source_id"]: r for r in run.target_rows("orders")}
     with_lines = [(oid, r) for oid, rs in truth.items() for r in rs if r["lines"]]
-    assert with_lines
+    assert len([oid for oid, _ in with_lines if oid in rows]) > 3
     for oid, want in with_lines:
+        if oid not in rows:  # skipped by a named rule (order_needs_customer: a guest's order)
+            continue
         (got,) = [r for r in rows[oid]["refunds"] if r["source_id"] == want["source_id"]]
         assert got["reason"] == want["reason"] and got["reason"].startswith("RMA reason ")
         assert [(ln["item_id"], ln["sku"], ln["qty"]) for ln in got["lines"]] == \

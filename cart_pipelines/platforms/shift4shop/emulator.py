@@ -31,10 +31,10 @@ streamdata-gallery-organizations/3dcart `_listings/3dcart/3dcartwebapiv1orders-g
   `RMA/{id}/Items` its RMAItemList (limit/offset, 0 meaning all / the first). Fields as the RMA resource model:
   RMAID, RmaDate ("MM/DD/YYYY HH:MM", store time), OrderID, RMAReasonID, RMAMethodID, RMAStatusID, Comments,
   InternalComments, StaffComments, RMAItemList {CatalogID, SKU, ItemName, ReturnQuantity, ReceivedQuantity,
-  RestockQuantity}; no amounts. Which orders have one (`rmas_of`): every refund with lines (kit/emulator_cases.py)
-  has its RMA, an hour before the refund (the goods came back, then the money went), and a paid order picked by
-  RETURN_NOT_REFUNDED_EVERY has an RMA of one unit and no refund (a return not refunded yet). The read permission
-  is "RMA" (Knobs.denied_scopes: 403).
+  RestockQuantity}; no amounts. Which orders have one (`rmas_of`, `has_rma`): every partial refund with lines
+  (kit/emulator_cases.py) and one in RMA_FULL_REFUND_EVERY full refunds has its RMA, an hour before the refund
+  (the goods came back, then the money went); a paid order picked by RETURN_NOT_REFUNDED_EVERY has an RMA of one
+  unit and no refund (a return not refunded yet). The read permission is "RMA" (Knobs.denied_scopes: 403).
 Chosen where the docs say nothing (docs/platforms/shift4shop.md): `limit` above 200 is served as 200; the rate limit
 is a bucket of 50 requests refilling 5 a second, then 429 with `Retry-After: 1` and the list-form body; a missing
 read permission (Knobs.denied_scopes, named Products, Customers, Orders, Categories, Manufacturers) is 403 in the list
@@ -70,7 +70,8 @@ SCOPES = {"Categories": "Categories", "Manufacturers": "Manufacturers", "Product
 RMA_REASONS = {1: "Damaged", 2: "Defective", 3: "Wrong item", 4: "No longer needed", 5: "Other"}
 RMA_METHODS = {1: "Refund", 2: "Exchange", 3: "Store credit"}
 RMA_STATUSES = {1: "Pending", 2: "Approved", 3: "Received", 4: "Completed", 5: "Denied"}
-RETURN_NOT_REFUNDED_EVERY = 19  # every 19th paid order without refunds (id % 19 == 2) has a return not refunded yet
+RETURN_NOT_REFUNDED_EVERY = 29  # every 29th paid order without refunds (id % 29 == 2) has a return not refunded yet
+RMA_FULL_REFUND_EVERY = 8  # one in 8 orders refunded in full (id % 8 == 1) had its goods returned with an RMA
 RMA_BEFORE_REFUND = timedelta(hours=1)
 # canonical status -> OrderStatusID; the store's list names them (8 is Custom1, renamed "Refunded" by the merchant)
 STATUS_OUT = {"pending": 1, "processing": 2, "complete": 4, "canceled": 5, "on_hold": 6, "refunded": 8}
@@ -116,19 +117,29 @@ def reason_id(reason: str | None) -> int:
     return 5
 
 
+def has_rma(order: dict, refund: dict) -> bool:
+    """Whether the emulator serves an RMA for this refund: goods came back (a refund with lines), for every partial
+    refund and one in RMA_FULL_REFUND_EVERY orders refunded in full (most of those were cancelled before shipping,
+    money back with nothing returned)."""
+    if not refund.get("lines"):
+        return False
+    full = order.get("status") == "refunded" and len(refund["lines"]) == len(order.get("items") or [])
+    return not full or cases.every(order["source_id"], RMA_FULL_REFUND_EVERY, 1)
+
+
 def refunds_held(order: dict) -> dict:
-    """The order as its Shift4Shop source reads it back from this emulator (tests: helpers.as_held): every refund
-    with lines has its RMA, so it keeps its lines (no amounts: RMAs have none) and reads the RMA's reason
-    (mapping.rma_reason: the reason id and the Comments, which hold the refund's reason); the others neither."""
+    """The order as its Shift4Shop source reads it back from this emulator (tests: helpers.as_held): a refund with an
+    RMA (has_rma) keeps its lines (no amounts: RMAs have none) and reads the RMA's reason (mapping.rma_reason: the
+    reason id and the Comments, which hold the refund's reason); the others have neither."""
     out = cases.refunds_held(order, {"reasons": True, "lines": True})
     refunds = []
-    for r in out["refunds"]:
-        if r["lines"]:
+    for r, source in zip(out["refunds"], cases.refunds(order)):
+        if has_rma(order, source):
             rma = {"RMAReasonID": reason_id(r["reason"]), "Comments": r["reason"] or ""}
             refunds.append({**r, "reason": m.rma_reason(rma),
                             "lines": [{**ln, "amount": None} for ln in r["lines"]]})
         else:
-            refunds.append({**r, "reason": None})
+            refunds.append({**r, "reason": None, "lines": []})
     return {**out, "refunds": refunds}
 
 
@@ -339,7 +350,7 @@ class Shift4ShopEmulator(Emulator):
             return {"RMAID": oid * 10 + k, "RmaDate": when.astimezone(self.tz).strftime(m.RMA_TIME) if when else "",
                     "OrderID": oid, "RMAReasonID": reason_id(reason), "RMAMethodID": 1, "RMAStatusID": status,
                     "Comments": reason or "", "InternalComments": "", "StaffComments": "", "RMAItemList": rows}
-        for k, r in enumerate((r for r in refunds if r.get("lines")), start=1):
+        for k, r in enumerate((r for r in refunds if has_rma(o, r)), start=1):
             out.append(rma(k, _utc(r.get("created_at") or o.get("updated_at") or o.get("created_at")),
                            r.get("reason"), r["lines"], 4))
         if not refunds and o.get("status") in cases.PAID and o.get("items") and cases.picks(o) \
