@@ -89,7 +89,8 @@ JOIN parts p ON p.kind = 'rma' AND p.n = q.n
 # and category's link are whole URLs, not keys); product tax class (none), variants (Shift4Shop's own option-code
 # ids), images' alt text where no caption is set; customer dates (Customers carry none), passwords (never exposed),
 # address flags beyond billing + shipping; order items (Shift4Shop's own item ids, no tax per item), addresses
-# (one billing and one shipment address), currency (orders carry none: the store's is used).
+# (one billing and one shipment address), currency (orders carry none: the store's is used). Refunds: amounts and
+# dates from the refund transactions, reasons and lines (no line amounts) from the RMAs paired with them.
 CARRIED = {
     "categories": ("source_id", "parent_id", "name", "path", "is_visible", "position", "updated_at"),
     "manufacturers": ("source_id", "name", "updated_at"),
@@ -124,8 +125,8 @@ class Shift4ShopExplainer(Explainer):
 EXPLAINER = dict(
     platform="Shift4Shop", credential_fields=("Store URL", "API Key (the Token)", "Private Key"),
     permission_hint="an app's permissions cannot be changed once a store has subscribed: create the REST app in the "
-                    "Shift4Shop developer portal with read access to Products, Customers, Orders, Categories and "
-                    "Manufacturers, and add its public key again under Modules → REST API",
+                    "Shift4Shop developer portal with read access to Products, Customers, Orders, Categories, "
+                    "Manufacturers and RMA, and add its public key again under Modules → REST API",
     error_message=s4s_error,
 )
 
