@@ -1,19 +1,25 @@
-"""A Shift4Shop store's returns into Shopify (issue 14): the refund transaction paired with the order's RMA reaches
-the target with the RMA's reason (the refund's note) and its line (refundLineItems: the order line returned, the
-quantity returned), its amount the transaction's; an RMA with no refund adds nothing and the report counts it
+"""A Shift4Shop store's returns into Shopify and BigCommerce (issue 14): the refund transaction paired with the
+order's RMA reaches the target with the RMA's reason (Shopify: the refund's note; BigCommerce: the items' reason) and
+its line (the order line returned, the quantity returned: Shopify refundLineItems, BigCommerce PRODUCT items), its
+amount the transaction's; an RMA with no refund adds nothing and the report counts it
 (rule return_not_refunded)."""
 
 from decimal import Decimal
 
+import pytest
 from helpers import Run, base_store, write_store
 
-from cart_pipelines.defs.platform_resources import ShopifyTargetResource
+from cart_pipelines.defs.platform_resources import BigCommerceTargetResource, ShopifyTargetResource
 from cart_pipelines.pipeline import checks
 from cart_pipelines.pipeline.rules import RuleSettings
 from cart_pipelines.platforms import registry as platforms
 from cart_pipelines.platforms.kit.emulator import EmulatorStore, Knobs, running
 from cart_pipelines.platforms.shift4shop.emulator import Shift4ShopEmulator
+from cart_pipelines.platforms.bigcommerce.emulator import BigCommerceEmulator
 from cart_pipelines.platforms.shopify.emulator import ShopifyEmulator
+
+TARGETS = {"shopify": (ShopifyEmulator, ShopifyTargetResource),
+           "bigcommerce": (BigCommerceEmulator, BigCommerceTargetResource)}
 
 
 def returns_store() -> dict:
@@ -41,14 +47,16 @@ class Returns(Shift4ShopEmulator):
                                   "ReceivedQuantity": 1, "RestockQuantity": 0}]}]
 
 
-def test_a_returned_and_refunded_line_reaches_shopify_with_its_reason(tmp_path):
+@pytest.mark.parametrize("name", sorted(TARGETS))
+def test_a_returned_and_refunded_line_reaches_the_target_with_its_reason(name, tmp_path):
+    emulator_cls, resource_cls = TARGETS[name]
     source_shop = Returns(EmulatorStore(write_store(tmp_path / "store", returns_store())), Knobs(rate_limit=False))
     (tmp_path / "empty").mkdir()
-    target_shop = ShopifyEmulator(EmulatorStore(tmp_path / "empty"), Knobs(rate_limit=False))
+    target_shop = emulator_cls(EmulatorStore(tmp_path / "empty"), Knobs(rate_limit=False))
     with running(source_shop, lifetime=300) as src, running(target_shop, lifetime=300) as handle:
         r = Run(tmp_path / "work", platforms.connect("shift4shop", src))
-        r.target = ShopifyTargetResource.resource_for_emulator(handle, tmp_path).open()
-        r(settings=RuleSettings(target_platform="shopify"))
+        r.target = resource_cls.resource_for_emulator(handle, tmp_path).open()
+        r(settings=RuleSettings(target_platform=name))
         assert r.query("SELECT outcome, count(*) FROM ledger WHERE entity = 'orders' GROUP BY 1") == [("loaded", 2)]
         staged = {row[0]: row[1] for row in r.query("SELECT source_id, refunds FROM staged_orders")}
         ((refund,),) = [staged["1"]]
@@ -60,7 +68,7 @@ def test_a_returned_and_refunded_line_reaches_shopify_with_its_reason(tmp_path):
         ((amount, reason),) = [(x["amount"], x["reason"]) for x in rows["1"]["refunds"]]
         assert (amount, reason) == (Decimal("623.75"), "RMA reason 2: Seam came apart")
         assert rows["2"]["refunds"] == [] and rows["2"]["refunded_total"] is None
-        # on the Shopify side the refund returns the order line it names, one unit of two
+        # on the target's side the refund returns the order line it names, one unit of two
         written = [o for o in (target_shop.store.get("orders", int(k)) for k in
                                (x["id"] for x in r.target.scan("orders").to_pylist() if x["_source_id"] == "1"))]
         (back,) = [ref for o in written for ref in o.get("refunds") or []]

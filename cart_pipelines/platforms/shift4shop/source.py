@@ -110,6 +110,11 @@ def s4s_error(response: requests.Response) -> str | None:
     return str(first.get("Message") or "") or None if isinstance(first, dict) else None
 
 
+def placed(page: list) -> list:
+    """A page of orders less the abandoned checkouts Shift4Shop lists among them (status 7, Not Completed)."""
+    return [o for o in page if not (isinstance(o, dict) and o.get("OrderStatusID") == mapping.NOT_COMPLETED)]
+
+
 class Shift4ShopExplainer(Explainer):
     """401: the three headers do not match a subscribed store; 403: the app lacks a read permission, named."""
 
@@ -234,9 +239,15 @@ class Shift4ShopSource(ApiSource):
         else:
             raise ValueError(f"Shift4Shop has no entity {entity!r}")
 
-    def _orders(self, params: dict | None) -> Iterator[dict]:
-        """Orders page by page, each page's refund transactions paired with the store's RMAs (staged first)."""
+    def _orders(self, params: dict | None, returns: bool = True) -> Iterator[dict]:
+        """Orders page by page, each page's refund transactions paired with the store's RMAs (staged first; not with
+        `returns` False: the id listing needs none)."""
         statuses, currency, tz = self.statuses(), self.currency(), self.tz
+        if not returns:
+            for page in self.reader.pages("orders", params):
+                yield from (read_record("Shift4Shop", "orders", mapping.order, o, statuses, currency, tz,
+                                        id_field="OrderID") for o in placed(page))
+            return
         self._notes["orders"] = []
         whole = not params
         # an RMA is never older than its order: a created-date slice reads the RMAs from its start
@@ -246,7 +257,7 @@ class Shift4ShopSource(ApiSource):
             seen = paired_count = 0
             unpaired: list[str] = []
             for page in self.reader.pages("orders", params):
-                kept = [o for o in page if not (isinstance(o, dict) and o.get("OrderStatusID") == mapping.NOT_COMPLETED)]
+                kept = placed(page)
                 paired, of_page, lone = self._pair(parts, kept) if staged else ({}, 0, [])
                 seen, paired_count = seen + of_page, paired_count + sum(len(p) for p in paired.values())
                 unpaired += lone[:max(0, RMA_EXAMPLES - len(unpaired))]
@@ -339,4 +350,5 @@ class Shift4ShopSource(ApiSource):
         """Shift4Shop has no id-only listing: the ids come from the full lists (200 records a request)."""
         if not self.has(entity) or entity not in SCOPES:
             return None
-        return (r["source_id"] for r in self._canonical(entity, None) if r.get("source_id"))
+        rows = self._orders(None, returns=False) if entity == "orders" else self._canonical(entity, None)
+        return (r["source_id"] for r in rows if r.get("source_id"))
