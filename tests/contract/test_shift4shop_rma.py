@@ -7,13 +7,15 @@ refunds without reasons or lines, with a warning."""
 
 import json
 import logging
+from datetime import datetime, timezone
 from decimal import Decimal
 
 import pytest
 from helpers import Run
 
 from cart_pipelines.platforms import registry as platforms
-from cart_pipelines.platforms.kit.emulator import EmulatorStore, Knobs, running
+from cart_pipelines.platforms.kit.emulator import EmulatorStore, Knobs, LeakyBucket, running
+from cart_pipelines.platforms.kit.source import Slice
 from cart_pipelines.platforms.shift4shop import emulator as emu
 from cart_pipelines.platforms.shift4shop.emulator import Shift4ShopEmulator
 
@@ -98,6 +100,12 @@ def test_rma_routes_take_the_same_auth_and_their_own_permission(store_dir, shop)
                            knobs=Knobs(rate_limit=False, denied_scopes=("RMA",))) as h:
         assert get(h, "RMA").status_code == 403 and get(h, "RMA/1/Items").status_code == 403
         assert get(h, "Orders", limit=1).status_code == 200
+    paced = Shift4ShopEmulator(EmulatorStore(store_dir), Knobs(rate_limit=True))
+    paced.bucket = LeakyBucket(2, 0.01)  # the store's bucket, nearly empty: the RMA routes draw on it too
+    with running(paced) as h:
+        assert get(h, "Orders", limit=1).status_code == 200 and get(h, "RMA", limit=1).status_code == 200
+        limited = get(h, "RMA", limit=1)
+        assert limited.status_code == 429 and limited.headers["Retry-After"] == "1"
 
 
 # --- pairing, in the source --------------------------------------------------------------------------------------
@@ -244,3 +252,16 @@ def test_a_shift4shop_migration_carries_refund_reasons_and_lines(store_dir, shop
     (note,) = rep["source_notes"]
     assert (note["entity"], note["what"]) == ("orders", f"RMA (returns): {lone} not refunded")
     assert "return_not_refunded" in note["why"]
+
+
+def test_a_delta_and_a_slice_pair_as_the_full_read(shop):
+    """A delta reads every RMA (an RMA's order may be older than the delta); a created-date slice the RMAs from its
+    start (no RMA is older than its order): each order's refunds come out as in the full read."""
+    source = platforms.connect("shift4shop", shop)
+    full = {r.source_id: r.record["refunds"] for r in source.records("orders")}
+    assert any(r["lines"] for rs in full.values() for r in rs)
+    since = datetime(2000, 1, 1, tzinfo=timezone.utc)
+    delta = {r.source_id: r.record["refunds"] for r in source.records("orders", updated_since=since)}
+    part = Slice("created_at", since, datetime(2100, 1, 1, tzinfo=timezone.utc))
+    sliced = {r.source_id: r.record["refunds"] for r in source.records_in("orders", part)}
+    assert delta == full and sliced == full
