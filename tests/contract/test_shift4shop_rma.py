@@ -194,6 +194,23 @@ def test_each_rma_pairs_with_the_first_free_refund_at_or_after_it(pairing_store)
     assert "rule return_not_refunded" in note[1] and "201" in note[1] and "401" in note[1]
 
 
+class ItemsApart(PairingShop):
+    """A list that leaves the items out: the source asks RMA/{id}/Items."""
+
+    def rma_list(self, request, name):
+        response = super().rma_list(request, name)
+        body = json.loads(response.get_data())
+        if response.status_code == 200 and isinstance(body, list):
+            return self.json([{k: v for k, v in r.items() if k != "RMAItemList"} for r in body])
+        return response
+
+
+def test_an_rma_listed_without_its_items_gets_them_from_its_items_route(pairing_store):
+    with running(ItemsApart(EmulatorStore(pairing_store), Knobs(rate_limit=False))) as h:
+        orders = {r.source_id: r.record for r in platforms.connect("shift4shop", h).records("orders")}
+    assert [(ln["item_id"], ln["sku"], ln["qty"]) for ln in orders["5"]["refunds"][1]["lines"]] == [("5-2", "B-2", 1)]
+
+
 def test_without_the_rma_permission_refunds_come_without_lines_and_a_warning(pairing_store, caplog):
     with caplog.at_level(logging.WARNING, logger="cart_pipelines.platforms.shift4shop.source"):
         orders, source = read(pairing_store, Knobs(rate_limit=False, denied_scopes=("RMA",)))

@@ -368,20 +368,22 @@ class Shift4ShopEmulator(Emulator):
                 con = self.store.con
                 con.execute("CREATE OR REPLACE TEMP TABLE s4s_rma (id BIGINT, rma_at TIMESTAMP, reason INTEGER, "
                             "method INTEGER, status INTEGER, catalog_ids BIGINT[], skus VARCHAR[], doc VARCHAR)")
-                cursor = con.execute("SELECT record FROM orders ORDER BY id")
-                batch = []
-                while True:
-                    rows = cursor.fetchmany(500)
+                last = -1
+                while True:  # 500 orders at a time: the store's orders are never all in memory
+                    rows = con.execute("SELECT id, record FROM orders WHERE id > ? ORDER BY id LIMIT 500",
+                                       [last]).fetchall()
                     if not rows:
                         break
-                    for (text,) in rows:
+                    last = rows[-1][0]
+                    batch = []
+                    for _, text in rows:
                         for r in self.rmas_of(self.store._decode(text)):
                             at = datetime.strptime(r["RmaDate"], m.RMA_TIME) if r["RmaDate"] else None
                             batch.append((r["RMAID"], at, r["RMAReasonID"], r["RMAMethodID"], r["RMAStatusID"],
                                           [i["CatalogID"] for i in r["RMAItemList"]],
                                           [i["SKU"] for i in r["RMAItemList"]], json.dumps(r)))
-                if batch:
-                    con.executemany("INSERT INTO s4s_rma VALUES (?, ?, ?, ?, ?, ?, ?, ?)", batch)
+                    if batch:
+                        con.executemany("INSERT INTO s4s_rma VALUES (?, ?, ?, ?, ?, ?, ?, ?)", batch)
                 self._rma_table = True
         return "s4s_rma"
 

@@ -273,7 +273,8 @@ class Shift4ShopSource(ApiSource):
         tz = self.tz
 
         def dated(page):
-            return [{**r, "_at": mapping.rma_when(r.get("RmaDate"), tz)} for r in page if isinstance(r, dict)]
+            return [{**r, "_at": mapping.rma_when(r.get("RmaDate"), tz), "RMAItemList": self._rma_items(r)}
+                    for r in page if isinstance(r, dict)]
         try:
             return parts.add("rma", (dated(page) for page in self.reader.pages("rmas", params)),
                              lambda r: str(r.get("OrderID") or ""))
@@ -286,6 +287,14 @@ class Shift4ShopSource(ApiSource):
             log.warning("Shift4Shop %s: RMAs %s", safe_url(self.store_url), why)
             self._notes["orders"].append(("RMA (returns)", why))
             return None
+
+    def _rma_items(self, rma: dict) -> list:
+        """The RMA's items: the RMAItemList the list gives (the RMA resource model holds it), else
+        `RMA/{rmaid}/Items`."""
+        if isinstance(rma.get("RMAItemList"), list) or rma.get("RMAID") in (None, ""):
+            return rma.get("RMAItemList") or []
+        body = self.reader.get(f"RMA/{rma['RMAID']}/Items", None, f"the items of RMA {rma['RMAID']}").json()
+        return body if isinstance(body, list) else []
 
     def _pair(self, parts: Parts, orders: list) -> tuple[dict[str, dict[str, dict]], int, list[str]]:
         """(order id -> refund source id -> its RMA, how many RMAs the page's orders have, ids of those paired with
