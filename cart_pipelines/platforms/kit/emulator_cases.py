@@ -66,11 +66,14 @@ def refunded_total(order: dict) -> Decimal:
 
 def refunds_held(order: dict, held: dict) -> dict:
     """The order with its refunds as a platform holds them, `held` saying whether a refund keeps its reason
-    (`reasons`) and lines (`lines`): refunds, refunded_total and net_total (the total less what went back)."""
+    (`reasons`), lines (`lines`) and their amounts (`line_amounts`, False: lines without amounts, as Shift4Shop's
+    RMAs give them): refunds, refunded_total and net_total (the total less what went back)."""
+    priced = held.get("line_amounts", True)
     out = [{"source_id": str(r["source_id"]), "amount": _money(r["amount"]),
             "reason": r.get("reason") if held.get("reasons") else None,
             "created_at": r.get("created_at") or order.get("updated_at") or order.get("created_at"),
-            "lines": list(r.get("lines") or []) if held.get("lines") else []} for r in refunds(order)]
+            "lines": [ln if priced else {**ln, "amount": None} for ln in r.get("lines") or []]
+            if held.get("lines") else []} for r in refunds(order)]
     back = sum((r["amount"] for r in out), Decimal(0))
     grand = order.get("grand_total")
     return {**order, "refunds": out, "refunded_total": back if out else None,

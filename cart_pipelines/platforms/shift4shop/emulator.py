@@ -131,13 +131,12 @@ def refunds_held(order: dict) -> dict:
     """The order as its Shift4Shop source reads it back from this emulator (tests: helpers.as_held): a refund with an
     RMA (has_rma) keeps its lines (no amounts: RMAs have none) and reads the RMA's reason (mapping.rma_reason: the
     reason id and the Comments, which hold the refund's reason); the others have neither."""
-    out = cases.refunds_held(order, {"reasons": True, "lines": True})
+    out = cases.refunds_held(order, m.REFUNDS_HELD)
     refunds = []
     for r, source in zip(out["refunds"], cases.refunds(order)):
         if has_rma(order, source):
             rma = {"RMAReasonID": reason_id(r["reason"]), "Comments": r["reason"] or ""}
-            refunds.append({**r, "reason": m.rma_reason(rma),
-                            "lines": [{**ln, "amount": None} for ln in r["lines"]]})
+            refunds.append({**r, "reason": m.rma_reason(rma)})
         else:
             refunds.append({**r, "reason": None, "lines": []})
     return {**out, "refunds": refunds}

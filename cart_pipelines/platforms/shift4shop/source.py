@@ -20,12 +20,11 @@ differently:
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import datetime, timezone
 from typing import Iterator
 from zoneinfo import ZoneInfo
-
-import json
 
 import pyarrow as pa
 import requests
