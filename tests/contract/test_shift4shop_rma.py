@@ -13,6 +13,7 @@ from decimal import Decimal
 import pytest
 from helpers import Run
 
+from cart_pipelines.pipeline import report as report_mod
 from cart_pipelines.platforms import registry as platforms
 from cart_pipelines.platforms.kit.emulator import EmulatorStore, Knobs, LeakyBucket, running
 from cart_pipelines.platforms.kit.source import Slice
@@ -269,6 +270,8 @@ def test_a_shift4shop_migration_carries_refund_reasons_and_lines(store_dir, shop
     (note,) = rep["source_notes"]
     assert (note["entity"], note["what"]) == ("orders", f"RMA (returns): {lone} not refunded")
     assert "return_not_refunded" in note["why"]
+    text = report_mod.markdown(rep)
+    assert "## Held by the source, carried by no record" in text and f"RMA (returns): {lone} not refunded" in text
 
 
 def test_a_delta_and_a_slice_pair_as_the_full_read(shop):
