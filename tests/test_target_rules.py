@@ -190,8 +190,8 @@ def test_spam_and_trashed_reviews_become_rejected_for_bigcommerce(store, run):
 def test_an_enabled_but_unpublished_product_is_not_active_on_mystore(store, run):
     """Mystore's one product status is sold or not: a product Magento holds enabled but not visible individually or
     off the store's website (lifecycle private) is written not active there, counted by product_lifecycle_as_status;
-    the local target previews Mystore and does the same; BigCommerce keeps it enabled (the Magento round trip into
-    Mystore read it back inactive, unexplained)."""
+    the local target previews Mystore and does the same, and so does BigCommerce (is_visible only: it was written
+    visible, on sale); the Magento round trip into Mystore read it back inactive, unexplained."""
     p = store.records["products"][0]
     products = [{**p, "source_id": "1", "sku": "A", "url_key": "a", "status": "enabled", "lifecycle": "private"},
                 {**p, "source_id": "2", "sku": "B", "url_key": "b", "status": "enabled", "lifecycle": "published"},
@@ -204,8 +204,13 @@ def test_an_enabled_but_unpublished_product_is_not_active_on_mystore(store, run)
     assert counts(r, "product_lifecycle_as_status") == [("products", 1)]  # 3 was not active anyway
     other = run(store())
     other(settings=BIGCOMMERCE)
-    assert {row["_source_id"]: row["active"] for row in other.target_rows("products")}["1"] is True
-    assert counts(other, "product_lifecycle_as_status") == []
+    assert {row["_source_id"]: row["active"] for row in other.target_rows("products")}["1"] is False
+    assert counts(other, "product_lifecycle_as_status") == [("products", 1)]
+    woo = run(store())
+    woo(settings=RuleSettings(target_platform="woocommerce"))  # holds private: not sold, no rule needed
+    assert {row["_source_id"]: (row["active"], row["lifecycle"]) for row in woo.target_rows("products")} == {
+        "1": (False, "private"), "2": (True, "published"), "3": (False, "draft")}
+    assert counts(woo, "product_lifecycle_as_status") == counts(woo, "product_lifecycle_nearest") == []
 
 
 def test_a_rejected_review_becomes_spam_for_woocommerce(store, run):

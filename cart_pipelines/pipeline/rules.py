@@ -101,10 +101,20 @@ RULES: tuple[Rule, ...] = (
          "A review without a title gets the first line of its text (cut at 60 characters on a word, with '…'), "
          "or 'Rated N of 5' when it has no text."),
     Rule("product_lifecycle_as_status", "products", "map",
-         "target: Mystore (one product status: sold or not; no draft, private or archived state)",
+         "target: Mystore (one product status: sold or not), BigCommerce (is_visible only); no draft, private or "
+         "archived state",
          "A product enabled at the source but not published there (draft, pending, private: Magento's not visible "
-         "individually or off the store's website, scheduled, archived, trashed) is written not active (status 0), "
-         "so the shop does not start selling it and old orders' lines keep their product."),
+         "individually or off the store's website, scheduled, archived, trashed) is written not active (Mystore "
+         "status 0, BigCommerce not visible), so the shop does not start selling it and old orders' lines keep "
+         "their product."),
+    Rule("product_lifecycle_nearest", "products", "map",
+         "target: Shopify (ProductStatus ACTIVE, DRAFT, ARCHIVED), WooCommerce (post status publish, draft, "
+         "pending, private)",
+         "A product's lifecycle the target has no state for is written as the nearest one it has that does not sell "
+         "(LIFECYCLE_NEAREST): into Shopify pending, private and scheduled become DRAFT, trashed ARCHIVED; into "
+         "WooCommerce archived and trashed become private (WordPress empties its trash after 30 days, and old "
+         "orders' lines would lose their product), scheduled a draft (the canonical product has no publish date). "
+         "The lifecycles the target has (draft, archived; draft, pending, private) are written as they are."),
     Rule("grouped_as_simple_with_children_listed", "products", "map",
          "target: Shopify, BigCommerce (no grouped product type)",
          "A grouped product is written as a product of its own with the price the source shows for it; its "
@@ -145,11 +155,20 @@ SCOPE_RULES = {
 TARGET_RULES: dict[str, tuple[str, ...]] = {
     "bigcommerce": ("product_name_unique", "customer_name_required", "review_title_required",
                     "review_status_nearest", "grouped_as_simple_with_children_listed", "refund_date_not_kept",
-                    "refunds_of_unpaid_order_listed"),
-    "woocommerce": ("order_item_as_fee", "review_rejected_as_spam"),
+                    "refunds_of_unpaid_order_listed", "product_lifecycle_as_status"),
+    "woocommerce": ("order_item_as_fee", "review_rejected_as_spam", "product_lifecycle_nearest"),
     "shopify": ("grouped_as_simple_with_children_listed", "variant_disabled_not_written",
-                "variants_all_disabled_archived"),
+                "variants_all_disabled_archived", "product_lifecycle_nearest"),
     "mystore": ("product_lifecycle_as_status",),
+}
+
+# Rule product_lifecycle_nearest: target platform → source lifecycle (canonical) → the lifecycle written, for each
+# lifecycle the target has no state for. Every lifecycle that is not published is written not sold, on every target.
+LIFECYCLE_NEAREST: dict[str, dict[str, str]] = {
+    # ProductStatus ACTIVE, DRAFT, ARCHIVED (UNLISTED, API 2025-10+, is on sale by direct link: not for these)
+    "shopify": {"pending": "draft", "private": "draft", "scheduled": "draft", "trashed": "archived"},
+    # post status publish, draft, pending, private (future needs a publish date; trash is emptied after 30 days)
+    "woocommerce": {"archived": "private", "trashed": "private", "scheduled": "draft"},
 }
 
 # Target platform → the order statuses (after order_status_mapping) it takes a refund on: BigCommerce refuses a

@@ -16,6 +16,7 @@ from cart_pipelines.pipeline import ledger
 from cart_pipelines.pipeline.rules import (
     GUEST_PREFIX,
     HIDDEN_CATEGORY_ID,
+    LIFECYCLE_NEAREST,
     MAX_CATEGORY_DEPTH,
     REFUNDABLE_STATUSES,
     RuleSettings,
@@ -151,11 +152,11 @@ def products_sql(con, s: RuleSettings) -> str:
         WHERE category_id NOT IN {cats} GROUP BY source_id)
     SELECT c.source_id, sku, name, description_html AS description, price, special_price, special_price_from,
            special_price_to, weight, stock,
-           lower(trim(coalesce(status, 'enabled'))) = 'enabled' AND NOT {_unpublished(s)}
+           lower(trim(coalesce(status, 'enabled'))) = 'enabled' AND NOT {UNPUBLISHED}
                AND NOT {_all_disabled(s)} AS active,
            coalesce(type, CASE WHEN len(coalesce(variants, [])) > 0 THEN 'variable' ELSE 'simple' END) AS type,
            CASE WHEN {_all_disabled(s)} AND lower(trim(coalesce(status, 'enabled'))) = 'enabled' THEN 'archived'
-                ELSE coalesce(lifecycle, 'published') END AS lifecycle, external_url, button_text,
+                ELSE {_lifecycle_written(s)} END AS lifecycle, external_url, button_text,
            CASE WHEN type = 'grouped' THEN coalesce(child_ids, []) END AS child_source_ids,
            {key} AS url_key,
            CASE WHEN len(coalesce(category_ids, [])) = 0 THEN ['{HIDDEN_CATEGORY_ID}'] ELSE category_ids END
@@ -166,8 +167,10 @@ def products_sql(con, s: RuleSettings) -> str:
              || CASE WHEN t.kept <> tax_class_id THEN ['tax_class_mapping'] ELSE []::VARCHAR[] END
              || {key_rule} || {_grouped_as_simple(s)} || {_variant_disabled_rule(s)}
              || CASE WHEN {_all_disabled(s)} THEN ['variants_all_disabled_archived'] ELSE []::VARCHAR[] END
-             || CASE WHEN lower(trim(coalesce(status, 'enabled'))) = 'enabled' AND {_unpublished(s)}
-                     THEN ['product_lifecycle_as_status'] ELSE []::VARCHAR[] END AS _rules,
+             || CASE WHEN {s.applies("product_lifecycle_as_status")}
+                          AND lower(trim(coalesce(status, 'enabled'))) = 'enabled' AND {UNPUBLISHED}
+                     THEN ['product_lifecycle_as_status'] ELSE []::VARCHAR[] END
+             || {_lifecycle_nearest_rule(s)} AS _rules,
            CASE WHEN _dup = 1 AND lv.source_id IS NOT NULL THEN 'variant_listed_as_product' END AS _skip,
            CASE WHEN _dup > 1 THEN 'duplicate source_id ' || c.source_id
                 WHEN lv.source_id IS NOT NULL THEN NULL
@@ -185,12 +188,30 @@ def products_sql(con, s: RuleSettings) -> str:
          LEFT JOIN listed_variant lv ON lv.source_id = c.source_id"""
 
 
-def _unpublished(s: RuleSettings) -> str:
-    """Target rule product_lifecycle_as_status: on a target whose one product status is sold or not, a product the
-    source holds unpublished (draft, private, archived, ...) is not active; FALSE where the target keeps both."""
-    if not s.applies("product_lifecycle_as_status"):
-        return "FALSE"
-    return "coalesce(lifecycle, 'published') <> 'published'"
+# A product the source holds unpublished (draft, pending, private, scheduled, archived, trashed) is not sold on any
+# target: those that have the state hold it (Shopify DRAFT, WooCommerce private, ...), those that have only sold or
+# not write it not sold (rule product_lifecycle_as_status), the others the nearest state (rule
+# product_lifecycle_nearest).
+UNPUBLISHED = "coalesce(lifecycle, 'published') <> 'published'"
+
+
+def _lifecycle_written(s: RuleSettings) -> str:
+    """Target rule product_lifecycle_nearest: the lifecycle as the target can hold it (rules.LIFECYCLE_NEAREST)."""
+    nearest = LIFECYCLE_NEAREST.get(s.target_platform, {}) if s.applies("product_lifecycle_nearest") else {}
+    if not nearest:
+        return "coalesce(lifecycle, 'published')"
+    whens = " ".join(f"WHEN '{k}' THEN '{v}'" for k, v in nearest.items())
+    return f"CASE coalesce(lifecycle, 'published') {whens} ELSE coalesce(lifecycle, 'published') END"
+
+
+def _lifecycle_nearest_rule(s: RuleSettings) -> str:
+    nearest = LIFECYCLE_NEAREST.get(s.target_platform, {}) if s.applies("product_lifecycle_nearest") else {}
+    if not nearest:
+        return "[]::VARCHAR[]"
+    held = ", ".join(f"'{k}'" for k in nearest)
+    return (f"CASE WHEN lifecycle IN ({held}) AND NOT ({_all_disabled(s)} AND "
+            f"lower(trim(coalesce(status, 'enabled'))) = 'enabled') "
+            f"THEN ['product_lifecycle_nearest'] ELSE []::VARCHAR[] END")
 
 
 SELLING = "lower(trim(coalesce(v.status, 'enabled'))) = 'enabled'"  # a variant the source sells

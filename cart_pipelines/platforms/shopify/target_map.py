@@ -58,12 +58,18 @@ def category(row: dict, target, update: bool) -> dict:
     return out
 
 
+# the lifecycle written (after rule product_lifecycle_nearest) → ProductStatus; a published product is ACTIVE when
+# it is sold, else DRAFT
+LIFECYCLE_STATUS = {"draft": "DRAFT", "archived": "ARCHIVED"}
+
+
 def product_status(row: dict) -> str:
-    """ACTIVE for a product on sale; one that is not: ARCHIVED (no longer sold) where its lifecycle says archived
-    (rule variants_all_disabled_archived among others), else DRAFT."""
-    if row.get("active", True):
-        return "ACTIVE"
-    return "ARCHIVED" if row.get("lifecycle") == "archived" else "DRAFT"
+    """The product's lifecycle as Shopify holds it: DRAFT, ARCHIVED (no longer sold; rule
+    variants_all_disabled_archived among others); a published product ACTIVE where it is sold, else DRAFT."""
+    held = LIFECYCLE_STATUS.get(row.get("lifecycle") or "published")
+    if held:
+        return held
+    return "ACTIVE" if row.get("active", True) else "DRAFT"
 
 
 def product(row: dict, target, update: bool) -> dict:

@@ -264,6 +264,18 @@ def address_payload(a: dict | None, email: str | None = None) -> dict:
     return out
 
 
+# the lifecycle written (after rule product_lifecycle_nearest) → post status; a published product is publish when it
+# is sold, else a draft
+POST_STATUS = {"draft": "draft", "pending": "pending", "private": "private"}
+
+
+def post_status(row: dict) -> str:
+    held = POST_STATUS.get(row.get("lifecycle") or "published")
+    if held:
+        return held
+    return "publish" if row.get("active") is not False else "draft"
+
+
 def payload(entity: str, row: dict, kg_per_unit: Callable[[], Decimal], customer: Callable[[str], dict]) -> dict:
     """A canonical row as the WooCommerce object to write (product weights in the shop's unit; a review names its
     customer, looked up by target id)."""
@@ -279,7 +291,7 @@ def payload(entity: str, row: dict, kg_per_unit: Callable[[], Decimal], customer
         grouped = row.get("type") == "grouped" and not variants
         kind = "variable" if variants else "grouped" if grouped else "simple"
         out = {"name": row["name"], "slug": row.get("url_key") or "", "type": kind,
-               "status": "publish" if row.get("active") is not False else "draft",
+               "status": post_status(row),
                "description": row.get("description") or "", "sku": row.get("sku") or "",
                "regular_price": _s(row.get("price")), "sale_price": _s(row.get("special_price")),
                "manage_stock": row.get("stock") is not None, "stock_quantity": row.get("stock"),
