@@ -2,6 +2,7 @@
 
 import json
 from decimal import Decimal
+from types import SimpleNamespace
 
 from conftest import SAMPLE
 
@@ -99,3 +100,55 @@ def test_sample_store_holds_what_real_shops_hold():
     assert all(isinstance(o["customer_first_name"], str) for o in refunded)  # the rest of the order is as before
     assert refunded and all(Decimal(str(o["net_total"])) == Decimal(str(o["grand_total"]))
                             - Decimal(str(o["refunded_total"])) >= 0 for o in refunded)
+
+
+def refund_lines(orders):
+    """(order item, refund, refund line) of every refund line of the orders."""
+    for o in orders:
+        items = {i["source_id"]: i for i in o["items"]}
+        for r in o.get("refunds") or []:
+            for ln in r["lines"]:
+                yield items[ln["item_id"]], r, ln
+
+
+def test_refund_line_amounts_are_before_tax_as_the_platforms_give_them(tmp_path):
+    """A refund line's amount is before tax (WooCommerce `total`, Shopify `subtotal`, Magento `row_total`), the
+    refund's amount with tax: the generator wrote the line with its tax (2661.12 for a 2128.90 line with 532.22
+    tax) while the shared emulator helper and the connectors take it before tax."""
+    from cart_pipelines.platforms.kit import emulator_cases as cases
+    from cart_pipelines.platforms.magento.emulator import MagentoEmulator
+    from cart_pipelines.platforms.shopify.emulator import ShopifyEmulator, _conn_nodes
+
+    generate_store(tmp_path, seed=7, size=StoreSize.scaled(200))
+    for store in (SAMPLE, tmp_path):
+        orders = lines(store / "orders.jsonl")
+        found = list(refund_lines(orders))
+        assert found, store
+        for item, refund, ln in found:
+            unit = Decimal(str(item["price"]))
+            assert Decimal(str(ln["amount"])) == unit * ln["qty"], (refund, item)  # before tax
+            tax = Decimal(str(item["tax"])) * ln["qty"] / item["qty"]
+            assert Decimal(str(refund["amount"])) <= Decimal(str(ln["amount"])) + tax  # the line and its tax back
+        # the shared helper's refunds of the same orders keep to it too
+        helped = [(o, r) for o in orders if not o.get("refunds") for r in cases.refunds(o)
+                  if r["lines"] and o["status"] != "refunded"]
+        assert helped
+        for o, r in helped:
+            first = o["items"][0]
+            assert r["lines"][0]["amount"] == Decimal(str(first["price"]))
+            assert r["amount"] - r["lines"][0]["amount"] == (Decimal(str(first["tax"])) / first["qty"]).quantize(
+                Decimal("0.01"))
+    # the emulators give the line before tax and its tax apart, as their platforms do
+    item, refund, ln = found[0]
+    order = next(o for o in orders if any(r is refund for r in o.get("refunds") or []))
+    memo = MagentoEmulator._creditmemo(None, order, refund)
+    tax = Decimal(str(item["tax"])) * ln["qty"] / item["qty"]
+    assert memo["items"][0]["row_total"] == Decimal(str(ln["amount"]))
+    assert memo["items"][0]["tax_amount"] == tax.quantize(Decimal("0.01"))
+    assert memo["subtotal"] + memo["tax_amount"] + memo["adjustment"] == Decimal(str(refund["amount"]))
+    bag = lambda v: {"shopMoney": {"amount": str(v)}}  # noqa: E731
+    shop_line = {"_source_id": item["source_id"], "_tax": item["tax"], "quantity": item["qty"]}
+    shopify = ShopifyEmulator._refund({**refund, "source_id": refund["source_id"]}, [shop_line], bag)
+    (rl,) = _conn_nodes(shopify["refundLineItems"](SimpleNamespace(context={"bulk": True}), first=10))
+    assert Decimal(rl["subtotalSet"]["shopMoney"]["amount"]) == Decimal(str(ln["amount"]))
+    assert Decimal(rl["totalTaxSet"]["shopMoney"]["amount"]) == tax.quantize(Decimal("0.01"))

@@ -334,11 +334,14 @@ class _Store:
         if status == "complete" and i % 20 == 7:  # a partial refund: the first line back
             back = items[0]
             amount = min(back["price"] * back["qty"] + back["tax"], subtotal + shipping + tax - discount)
+            # the refund pays back the line and its tax; the line's amount is before tax, as the platforms give
+            # it (WooCommerce `total`, Shopify `subtotal`, Magento `row_total`: docs/canonical-model.md)
+            line = min(back["price"] * back["qty"], amount)
             refund = {"refunds": [{"source_id": f"{i}0",  # numeric, as the platforms number refunds
                                    "amount": amount, "reason": "Returnert",
                                    "created_at": updated, "lines": [{"item_id": back["source_id"],
                                                                      "sku": back["sku"], "qty": back["qty"],
-                                                                     "amount": amount}]}],
+                                                                     "amount": line}]}],
                       "refunded_total": amount, "net_total": subtotal + shipping + tax - discount - amount}
         return {
             "source_id": str(i),

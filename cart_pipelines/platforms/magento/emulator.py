@@ -1023,22 +1023,29 @@ class MagentoEmulator(Emulator):
         for n, ln in enumerate(r.get("lines") or []):
             item_id, it = order_items.get(str(ln.get("item_id")), (0, {}))
             qty, amount = number(ln.get("qty")) or Decimal(0), number(ln.get("amount")) or Decimal(0)
+            # row_total before tax (the canonical line amount), the tax of the units refunded apart
+            ordered, tax = number(it.get("qty")), number(it.get("tax"))
+            tax = (tax * qty / ordered).quantize(Decimal("0.01")) if tax is not None and ordered else Decimal(0)
             items.append(out({"entity_id": cid * 100 + n + 1, "parent_id": cid, "order_item_id": item_id,
                               "sku": text(it.get("sku") or ln.get("sku")), "name": text(it.get("name")),
                               "qty": qty, "price": amount / qty if qty else amount,
                               "base_price": amount / qty if qty else amount, "base_cost": Decimal(0),
-                              "row_total": amount, "base_row_total": amount,
+                              "row_total": amount, "base_row_total": amount, "tax_amount": tax,
+                              "base_tax_amount": tax,
                               "product_id": int(number(it.get("product_id")) or 0) or None}, "creditmemo_item"))
         amount = number(r.get("amount")) or Decimal(0)
         lines = sum((i["row_total"] for i in items), Decimal(0))
+        tax = min(sum((i.get("tax_amount") or Decimal(0) for i in items), Decimal(0)), amount - lines)
+        tax = max(tax, Decimal(0))
         currency = text(o.get("currency"))
         comments = [out({"entity_id": cid, "parent_id": cid, "comment": text(r["reason"]), "created_at": created,
                          "is_customer_notified": 0, "is_visible_on_front": 0}, "creditmemo_comment")
                     ] if r.get("reason") else []
         return out({"entity_id": cid, "order_id": oid, "increment_id": str(cid), "state": 2, "store_id": 1,
                     "grand_total": amount, "base_grand_total": amount, "subtotal": lines, "base_subtotal": lines,
-                    "adjustment_positive": amount - lines, "base_adjustment_positive": amount - lines,
-                    "adjustment": amount - lines, "base_adjustment": amount - lines,
+                    "tax_amount": tax, "base_tax_amount": tax,
+                    "adjustment_positive": amount - lines - tax, "base_adjustment_positive": amount - lines - tax,
+                    "adjustment": amount - lines - tax, "base_adjustment": amount - lines - tax,
                     "order_currency_code": currency, "base_currency_code": currency,
                     "created_at": created, "updated_at": created, "items": items, "comments": comments},
                    "creditmemo")

@@ -823,7 +823,7 @@ class ShopifyEmulator(ShopifyWrites, ShopifyBulkMutations, Emulator):
             pid = it.get("product_id")
             product = None if cases.product_gone(o, k) else known.get(("products", str(pid)))
             return {"__typename": "LineItem", "id": gid("LineItem", oid * 100 + k + 1), "name": it.get("name") or "",
-                    "_source_id": str(it.get("source_id")),
+                    "_source_id": str(it.get("source_id")), "_tax": it.get("tax"),
                     "title": it.get("name") or "", "sku": it.get("sku"), "quantity": it.get("qty"),
                     "product": lambda info: self._shape_products(product) if product else None, "variant": None,
                     "originalUnitPriceSet": bag(it.get("price")), "customAttributes": it.get("attributes") or [],
@@ -884,10 +884,14 @@ class ShopifyEmulator(ShopifyWrites, ShopifyBulkMutations, Emulator):
         def refund_line(k, rl):
             item = next((ln for ln in lines if ln["_source_id"] == str(rl.get("item_id"))), None)
             qty = int(rl.get("qty") or 0)
+            # subtotal before tax (the canonical line amount), the tax of the units refunded apart
+            tax = Decimal(0)
+            if item is not None and item.get("_tax") is not None and item.get("quantity"):
+                tax = (Decimal(str(item["_tax"])) * qty / int(item["quantity"])).quantize(Decimal("0.01"))
             return {"__typename": "RefundLineItem", "id": gid("RefundLineItem", rid * 100 + k + 1), "lineItem": item,
                     "quantity": qty, "restocked": False, "restockType": "NO_RESTOCK",
                     "priceSet": bag(Decimal(str(rl["amount"])) / qty if qty else rl["amount"]),
-                    "subtotalSet": bag(rl["amount"]), "totalTaxSet": bag(0)}
+                    "subtotalSet": bag(rl["amount"]), "totalTaxSet": bag(tax)}
 
         return {"__typename": "Refund", "id": gid("Refund", rid), "legacyResourceId": str(rid),
                 "note": r.get("reason"), "createdAt": r.get("created_at"), "updatedAt": r.get("created_at"),
