@@ -107,8 +107,9 @@ class Run:
 
 def as_held(name, entity, rows):
     """The store as a shop on platform `name` holds it: review statuses and variants it has no word for folded as
-    its mapping declares from its docs (REVIEW_STATUS_HELD, VARIANT_STATUS_HELD, PRODUCT_LIFECYCLE_HELD; orders
-    with the refunds the emulator serves, as REFUNDS_HELD says a refund keeps them; kit/emulator_cases.py)."""
+    its mapping declares from its docs (REVIEW_STATUS_HELD, VARIANT_STATUS_HELD with VARIANTS_ALL_DISABLED_LIFECYCLE,
+    PRODUCT_LIFECYCLE_HELD; orders with the refunds the emulator serves, as REFUNDS_HELD says a refund keeps them;
+    kit/emulator_cases.py)."""
     try:
         mapping = importlib.import_module(f"cart_pipelines.platforms.{name}.mapping")
     except ModuleNotFoundError:
@@ -122,7 +123,10 @@ def as_held(name, entity, rows):
         return [held(o) if held else cases.refunds_held(o, mapping.REFUNDS_HELD) for o in rows]
     if entity == "products":
         products = (cases.product_held(p, getattr(mapping, "PRODUCT_LIFECYCLE_HELD", None)) for p in rows)
-        return [{**p, "variants": cases.variants_held(p, variants)} for p in products if p is not None]
+        if variants:
+            return [{**p, "variants": cases.variants_held(p, True)} for p in products if p is not None]
+        lifecycle = getattr(mapping, "VARIANTS_ALL_DISABLED_LIFECYCLE", None)
+        return [cases.product_without_variant_status(p, lifecycle) for p in products if p is not None]
     return rows
 
 

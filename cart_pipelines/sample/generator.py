@@ -32,6 +32,7 @@ SPAN_SECONDS = 900 * 86400  # records are created over about 2.5 years
 # platform's terms, kit/emulator_cases.py): every 9th product with variants (id % 9 == 4) stopped selling its last
 # variant; of every 30 reviews, one is spam and one trashed
 DISABLED_VARIANT_EVERY, DISABLED_VARIANT_AT = 9, 4
+ALL_DISABLED_EVERY, ALL_DISABLED_AT = 50, 23  # a product whose every variant the shop stopped selling (2 %)
 REVIEW_CASES_EVERY, REVIEW_CASES = 30, {8: "spam", 19: "trashed"}
 
 ADJECTIVES = ["Blå", "Grønn", "Rød", "Sort", "Hvit", "Lys", "Mørk", "Myk", "Varm", "Rå", "Ærlig", "Gyllen"]
@@ -188,7 +189,8 @@ class _Store:
         if i % 53 == 9:
             description += '<ul><li>Størrelse: "M"</li><li>Vask på 40 °C</li></ul>'
         variants = []
-        if rng.random() < 0.3:
+        all_disabled = i % ALL_DISABLED_EVERY == ALL_DISABLED_AT
+        if rng.random() < 0.3 or all_disabled:  # the draw is made either way: other products keep their bytes
             for k, size in enumerate(rng.sample(["S", "M", "L", "XL"], rng.randint(2, 4))):
                 variants.append({
                     "source_id": f"{i}-{k + 1}", "sku": f"{core['sku']}-{size}",
@@ -201,6 +203,8 @@ class _Store:
                 # a variation the shop stopped selling, at an old, lower price: the product's price stays what
                 # the shop sells (its enabled variants)
                 variants[-1].update(status="disabled", price=(core["price"] * Decimal("0.9")).quantize(Decimal("0.01")))
+            if all_disabled:  # the shop sells none of its variants: the product keeps its price, and is sold nowhere
+                variants = [{**v, "status": "disabled", "price": core["price"]} for v in variants]
         images = [{"url": f"https://cdn.example-shop.no/img/{i}-{k}.jpg", "position": k,
                    "alt": core["name"] if k == 0 else f"{core['name']} ({k + 1})"}
                   for k in range(rng.choice([0, 1, 1, 2, 3]))]
@@ -209,8 +213,8 @@ class _Store:
         if core["price"] and rng.random() < 0.15:
             special = (core["price"] * Decimal("0.8")).quantize(Decimal("0.01"))
         # What real shops hold (a few percent each, by position so the store stays deterministic): grouped and
-        # external products, trashed products still on old orders, scheduled sales; disabled variations (above) and
-        # spam and trashed reviews (review()).
+        # external products, trashed products still on old orders, scheduled sales; disabled variations and products
+        # whose variations are all disabled (above) and spam and trashed reviews (review()).
         extra: dict = {}
         price = core["price"]
         if not variants and i % 50 == 17 and i + 2 <= s.products:

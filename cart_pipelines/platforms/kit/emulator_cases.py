@@ -128,13 +128,35 @@ def _held(record: dict, held: dict[str, str | None] | None, field: str) -> dict 
     return None if held[value] is None else {**record, field: held[value]}
 
 
+def all_variants_disabled(product: dict) -> bool:
+    """Whether the product has variants and the shop sells none of them."""
+    variants = product.get("variants") or []
+    return bool(variants) and all(variant_disabled(product, k) for k in range(len(variants)))
+
+
 def variants_held(product: dict, status_held: bool) -> list[dict]:
     """The product's variants as a platform that does (or does not) carry variant status has them: without one,
-    a disabled variant is not in the shop and every variant it has is sold (status enabled)."""
+    a disabled variant is not in the shop and every variant it has is sold (status enabled) — except where the
+    shop stopped selling every variant: a product keeps at least one (Shopify, Squarespace), so they all stay and
+    the product is what is not sold (product_without_variant_status)."""
     variants = list(product.get("variants") or [])
     if status_held:
         return variants
+    if all_variants_disabled(product):
+        return [{**v, "status": "enabled"} for v in variants]
     return [{**v, "status": "enabled"} for k, v in enumerate(variants) if not variant_disabled(product, k)]
+
+
+def product_without_variant_status(product: dict, lifecycle: str | None) -> dict:
+    """The product as a platform without variant status holds it: its variants as variants_held has them, and a
+    product whose every variant the shop stopped selling is itself not sold (disabled), in `lifecycle` where the
+    platform has a state for it (Shopify ARCHIVED: "no longer being sold"; Squarespace only hides it)."""
+    out = {**product, "variants": variants_held(product, False)}
+    if all_variants_disabled(product):
+        out["status"] = "disabled"
+        if lifecycle:
+            out["lifecycle"] = lifecycle
+    return out
 
 
 def selling(product: dict) -> list[dict]:

@@ -379,10 +379,16 @@ RANGE_TERM = re.compile(r"(?<![\w.])(created_at|id):\s*(>=|<=|>|<)?\s*" + VALUE)
 
 
 STATUS_TERM = re.compile(r"(?<![\w.])status:\s*([\w,]+)", re.I)
-# product_status() in SQL over the stored canonical record
-STATUS_SQL = ("CASE json_extract_string(record, '$.lifecycle') WHEN 'draft' THEN 'DRAFT' WHEN 'archived' THEN "
+# product_status() in SQL over the stored canonical record; first, a product of the store whose every variant is
+# disabled is archived (cases.all_variants_disabled, mapping.VARIANTS_ALL_DISABLED_LIFECYCLE)
+_VARIANT_STATUSES = "json_extract_string(record, '$.variants[*].status')"
+STATUS_SQL = (f"CASE WHEN json_extract(record, '$.{cases.WRITTEN}') IS NULL "
+              f"AND len(coalesce({_VARIANT_STATUSES}, [])) > 0 "
+              f"AND len(list_filter({_VARIANT_STATUSES}, lambda x: x IS DISTINCT FROM 'disabled')) = 0 THEN 'ARCHIVED' ELSE "
+              "CASE json_extract_string(record, '$.lifecycle') WHEN 'draft' THEN 'DRAFT' WHEN 'archived' THEN "
               "'ARCHIVED' WHEN 'published' THEN 'ACTIVE' ELSE CASE WHEN coalesce(json_extract_string(record, "
-              "'$.status'), 'enabled') = 'enabled' THEN 'ACTIVE' WHEN id % 2 = 0 THEN 'DRAFT' ELSE 'ARCHIVED' END END")
+              "'$.status'), 'enabled') = 'enabled' THEN 'ACTIVE' WHEN id % 2 = 0 THEN 'DRAFT' ELSE 'ARCHIVED' END END "
+              "END")
 
 
 def _status_filter(entity: str, query: str | None):
@@ -733,9 +739,13 @@ class ShopifyEmulator(ShopifyWrites, ShopifyBulkMutations, Emulator):
                     "weight": None if weight is None else {"unit": "KILOGRAMS", "value": float(weight)}}}}
 
         # Shopify variants have no status (mapping.VARIANT_STATUS_HELD): a variant the shop stopped selling was
-        # deleted, so it is not served; the others keep their ids (from their place in the store)
+        # deleted, so it is not served; the others keep their ids (from their place in the store). A product keeps at
+        # least one variant: one whose every variant the shop stopped selling keeps them all and is archived
+        # (mapping.VARIANTS_ALL_DISABLED_LIFECYCLE)
+        none_sold = not mapping.VARIANT_STATUS_HELD and cases.picks(p) and cases.all_variants_disabled(p)
         canon = [(k, v) for k, v in enumerate(p.get("variants") or [])
-                 if mapping.VARIANT_STATUS_HELD or not cases.variant_disabled(p, k)]
+                 if mapping.VARIANT_STATUS_HELD or none_sold or not cases.variant_disabled(p, k)]
+        held = cases.product_without_variant_status(p, mapping.VARIANTS_ALL_DISABLED_LIFECYCLE) if none_sold else p
         if canon:
             variants = [variant(k + 1, v.get("sku"), v.get("stock"), v.get("options") or [], v,
                                 v.get("metafields")) for k, v in canon]
@@ -754,7 +764,7 @@ class ShopifyEmulator(ShopifyWrites, ShopifyBulkMutations, Emulator):
             "handle": (p.get("url_key") or "").rsplit("/", 1)[-1], "descriptionHtml": p.get("description_html") or "",
             "vendor": lambda info: self._vendor(p.get("manufacturer_id"), p.get("vendor")), "productType": "",
             "tags": [], **_meta(p.get("metafields") or {}),
-            "status": product_status(p), "isGiftCard": is_gift_card(p),
+            "status": product_status(held), "isGiftCard": is_gift_card(p),
             "totalInventory": sum(v["inventoryQuantity"] or 0 for v in variants),
             "hasOnlyDefaultVariant": not canon, "createdAt": p.get("created_at"), "updatedAt": p.get("updated_at"),
             "variants": _nested(variants, "ProductVariant"), "media": _nested(media, "MediaImage"),

@@ -9,3 +9,6 @@ and target_map.py (write).
 # every variant a product has is on sale, and a shop that stops selling one deletes it (productVariantsBulkDelete).
 # So a disabled variant is not in a Shopify shop; into Shopify, target rule variant_disabled_not_written.
 VARIANT_STATUS_HELD = False
+# A product keeps at least one variant (productSet refuses an empty list): a shop that sells none of a product's
+# variants archives the product (ProductStatus ARCHIVED, "no longer being sold"), its variants kept.
+VARIANTS_ALL_DISABLED_LIFECYCLE = "archived"

@@ -206,7 +206,8 @@ class SquarespaceEmulator(Emulator):
 
     def _product(self, p: dict, first_page: str | None, currency: str) -> dict:
         page = (p.get("category_ids") or [first_page])[0]
-        held = {**p, "variants": cases.variants_held(p, mapping.VARIANT_STATUS_HELD)}
+        # no variant status (mapping.VARIANT_STATUS_HELD): a disabled variant was deleted; none sold, hidden
+        held = cases.product_without_variant_status(p, mapping.VARIANTS_ALL_DISABLED_LIFECYCLE)
         return mapping.product_out(held, page, SITE_URL, currency)
 
     def store_pages(self, request: Request) -> Response:

@@ -26,6 +26,9 @@ STATUS = {"PENDING": "pending", "FULFILLED": "complete", "CANCELED": "canceled"}
 # shippingMeasurements, image — developers.squarespace.com/commerce-apis/products-overview): every variant a product
 # has is sold, and a shop that stops selling one deletes it (kit/emulator_cases.py)
 VARIANT_STATUS_HELD = False
+# A product has at least one variant: a shop that sells none of a product's variants hides the product
+# (isVisible false), its variants kept; Squarespace has no archived state.
+VARIANTS_ALL_DISABLED_LIFECYCLE = None
 # No trash either: a deleted product is gone from the product lists and by id, its orders' line items keep their
 # productId, SKU and name
 PRODUCT_LIFECYCLE_HELD = {"trashed": None}
