@@ -4,6 +4,7 @@ quarantined with reasons — built from the ledger, written as JSON and Markdown
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -25,28 +26,27 @@ def build(con: duckdb.DuckDBPyConnection, settings: dict | None = None, accepted
     """The report; with `directory`, also redirects.csv, password_resets.csv, variants_not_written.csv (where a
     target rule left variants out) and (for a target that holds no refunds, `holds_refunds` false)
     refunds_not_carried.csv there (written by DuckDB from the catalog, so no list passes through Python)."""
-    csvs = {"redirects": (redirects_sql(con), ("old_url", "new_url", "entity", "source_id")),
-            "password_resets": (password_resets_sql(con, accepted_hashes), ("source_id", "email", "reason")),
-            "refunds_by_target_rule": (refunds_by_target_rule_sql(con), RULED_REFUND_COLUMNS),
-            "variants_not_written": (variants_not_written_sql(con), VARIANT_COLUMNS)}
-    if not holds_refunds:  # computed once into a temp table: counted, written and sampled from there
-        con.execute(f"CREATE OR REPLACE TEMP TABLE report_refunds_not_carried AS {refunds_not_carried_sql(con)}")
-        csvs["refunds_not_carried"] = ("SELECT * FROM report_refunds_not_carried ORDER BY TRY_CAST(source_id AS "
-                                       "BIGINT), source_id", REFUND_COLUMNS)
-    counted = {}
-    for name, (sql, header) in csvs.items():
-        counted[name] = con.execute(f"SELECT count(*) FROM ({sql})").fetchall()[0][0]
-        if directory is not None and (counted[name] or name not in OPTIONAL_CSVS):
-            Path(directory).mkdir(parents=True, exist_ok=True)
-            write_csv(con, Path(directory) / f"{name}.csv", header, sql)
-    refund_rows = con.execute(f"{csvs['refunds_not_carried'][0]} LIMIT 50").fetchall() if counted.get(
-        "refunds_not_carried") else []
+    listings = {"redirects": redirects_listing(con), "password_resets": password_resets_listing(con, accepted_hashes),
+                "refunds_by_target_rule": refunds_by_target_rule_listing(con),
+                "variants_not_written": variants_not_written_listing(con)}
     if not holds_refunds:
-        con.execute("DROP TABLE report_refunds_not_carried")
-    ruled_rows = con.execute(f"{csvs['refunds_by_target_rule'][0]} LIMIT 50").fetchall() if counted[
-        "refunds_by_target_rule"] else []
-    left_out = con.execute(f"{csvs['variants_not_written'][0]} LIMIT 50").fetchall() if counted[
-        "variants_not_written"] else []
+        listings["refunds_not_carried"] = refunds_not_carried_listing(con)
+    counted, samples = {}, {}
+    try:
+        for name, listing in listings.items():
+            ordered = materialize(con, name, listing)  # computed once: counted, written and sampled from there
+            counted[name] = con.execute(f"SELECT count(*) FROM {temp_table(name)}").fetchall()[0][0]
+            if directory is not None and (counted[name] or name not in OPTIONAL_CSVS):
+                Path(directory).mkdir(parents=True, exist_ok=True)
+                write_csv(con, Path(directory) / f"{name}.csv", listing.columns, ordered)
+            if name in SAMPLED_CSVS and counted[name]:
+                samples[name] = con.execute(f"{ordered} LIMIT 50").fetchall()
+    finally:
+        for name in listings:
+            con.execute(f"DROP TABLE IF EXISTS {temp_table(name)}")
+    refund_rows = samples.get("refunds_not_carried", [])
+    ruled_rows = samples.get("refunds_by_target_rule", [])
+    left_out = samples.get("variants_not_written", [])
     entities = [ledger.summarize(con, e).as_dict() for e in ENTITY_NAMES]
     rules = [{"entity": e, "rule": r, "records": n,
               "description": (RULES_BY_NAME[r].description if r in RULES_BY_NAME else SCOPE_RULES.get(r, ""))}
@@ -173,75 +173,139 @@ def markdown(report: dict) -> str:
 LOADED = """(SELECT source_id FROM ledger WHERE entity = '{e}' AND stage = 'load' AND outcome = 'loaded')"""
 
 
-NOTHING = "SELECT NULL::VARCHAR, NULL::VARCHAR, NULL::VARCHAR, NULL::VARCHAR WHERE false"
+@dataclass(frozen=True)
+class Listing:
+    """The rows of one report CSV: `body` selects `columns` (first, by those names) and any sort keys, in no
+    order; `order` is the ORDER BY over the body's columns that the CSV is written in.
+
+    The two are kept apart because a query that joins and sorts at once did not fit DuckDB's memory limit at a
+    million products: a join's hash table stays pinned while its probe side feeds the sort, and the sort, left
+    the rest, neither finished nor spilled (the redirects failed with 488 of 488 MiB used: 267 MiB hash table,
+    182 MiB sort). Materialized first (`materialize`: the body alone, whose joins end and free their tables),
+    the sort then reads a plain table that DuckDB can spill."""
+    columns: tuple[str, ...]
+    body: str
+    order: str
+
+    @property
+    def sql(self) -> str:
+        """The rows in order, in one query (for small catalogs and tests; `materialize` for the report)."""
+        return f"SELECT {', '.join(self.columns)} FROM ({self.body}) ORDER BY {self.order}"
+
+
+def temp_table(name: str) -> str:
+    return f"report_{name}"
+
+
+def materialize(con: duckdb.DuckDBPyConnection, name: str, listing: Listing) -> str:
+    """Compute `listing`'s rows into the temp table report_<name> (unsorted, so its joins finish and free their
+    memory before anything sorts); returns the query that reads them from there in the listing's order."""
+    table = temp_table(name)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {listing.body}")
+    return f"SELECT {', '.join(listing.columns)} FROM {table} ORDER BY {listing.order}"
+
+
+def _empty(columns: tuple[str, ...], types: tuple[str, ...]) -> Listing:
+    return Listing(columns, "SELECT " + ", ".join(f"NULL::{t} AS {c}" for c, t in zip(columns, types))
+                   + " WHERE false", columns[0])
+
+
+REDIRECT_COLUMNS = ("old_url", "new_url", "entity", "source_id")
+
+
+def rows(con: duckdb.DuckDBPyConnection, name: str, listing: Listing) -> list[tuple]:
+    """A listing's rows in order, read into Python (materialized first, like the report's CSVs)."""
+    try:
+        return con.execute(materialize(con, name, listing)).fetchall()
+    finally:
+        con.execute(f"DROP TABLE IF EXISTS {temp_table(name)}")
 
 
 def redirects(con: duckdb.DuckDBPyConnection) -> list[tuple]:
-    """(old URL, new URL, entity, source id) rows of redirects_sql, for a target that writes them."""
-    return con.execute(redirects_sql(con)).fetchall()
+    """(old URL, new URL, entity, source id) rows of redirects_listing, for a target that writes them."""
+    return rows(con, "redirects", redirects_listing(con))
 
 
-def redirects_sql(con: duckdb.DuckDBPyConnection) -> str:
+def redirects_listing(con: duckdb.DuckDBPyConnection) -> Listing:
     """Old URL → new URL for loaded products and categories whose URL changed: load them as 301 redirects. The old
-    URL is the source's key as the last full extraction staged it, else as a backfill slice read it."""
+    URL is the source's key as the last full extraction staged it, else as a backfill slice read it.
+
+    One GROUP BY source_id over the staged keys, the transformed keys and the load's ledger rows, not joins: a
+    hash join holds its whole build side (a million staged keys at 1M products) in memory while it probes, where
+    DuckDB's hash aggregate partitions and spills to the temp directory within the memory limit."""
     parts = []
     for entity in ("categories", "products"):
         if not relation_exists(con, f"transformed_{entity}"):
             continue
-        known = []
+        known = []  # _kind 0: a key the source had (_pref 0 the staged extraction, 1 a backfill slice)
         if relation_exists(con, f"staged_{entity}"):
-            known.append(f"SELECT source_id, url_key, 0 AS _pref, _ordinal FROM staged_{entity}")
+            known.append(f"SELECT source_id, url_key, 0 AS _kind, 0 AS _pref, _ordinal FROM staged_{entity}")
         if relation_exists(con, "backfill_url_keys"):
-            known.append(f"SELECT source_id, url_key, 1 AS _pref, 0 AS _ordinal FROM backfill_url_keys WHERE entity = '{entity}'")
+            known.append(f"SELECT source_id, url_key, 0 AS _kind, 1 AS _pref, 0 AS _ordinal FROM backfill_url_keys "
+                         f"WHERE entity = '{entity}'")
         if not known:
             continue
+        rows = " UNION ALL ".join([
+            *known, f"SELECT source_id, url_key, 1, 0, 0 FROM transformed_{entity}",  # 1: the key it gets
+            f"SELECT source_id, NULL, 2, 0, 0 FROM ledger WHERE entity = '{entity}' AND stage = 'load' "
+            f"AND outcome = 'loaded'"])  # 2: it was loaded
         parts.append(f"""
-            SELECT '/' || s.url_key AS old_url, '/' || t.url_key AS new_url, '{entity}' AS entity, s.source_id,
-                   {len(parts)} AS _part, TRY_CAST(s.source_id AS BIGINT) AS _n
-            FROM (SELECT * FROM ({' UNION ALL '.join(known)})
-                  QUALIFY row_number() OVER (PARTITION BY source_id ORDER BY _pref, _ordinal) = 1) s
-            JOIN transformed_{entity} t USING (source_id)
-            WHERE s.url_key IS NOT NULL AND s.url_key <> t.url_key AND s.source_id IN {LOADED.format(e=entity)}""")
+            SELECT '/' || old_key AS old_url, '/' || new_key AS new_url, '{entity}' AS entity, source_id,
+                   {len(parts)} AS _part, TRY_CAST(source_id AS BIGINT) AS _n
+            FROM (SELECT source_id, arg_min_null(url_key, [_pref, _ordinal]) FILTER (WHERE _kind = 0) AS old_key,
+                         any_value(url_key) FILTER (WHERE _kind = 1) AS new_key,
+                         count(*) FILTER (WHERE _kind = 1) AS _transformed, count(*) FILTER (WHERE _kind = 2) AS _loaded
+                  FROM ({rows}) WHERE source_id IS NOT NULL GROUP BY source_id)
+            WHERE _transformed > 0 AND _loaded > 0 AND old_key IS NOT NULL AND old_key <> new_key""")
     if not parts:
-        return NOTHING
-    return (f"SELECT old_url, new_url, entity, source_id FROM ({' UNION ALL '.join(parts)}) "
-            f"ORDER BY _part, _n, source_id")
+        return _empty(REDIRECT_COLUMNS, ("VARCHAR",) * 4)
+    return Listing(REDIRECT_COLUMNS, " UNION ALL ".join(parts), "_part, _n, source_id")
+
+
+PASSWORD_RESET_COLUMNS = ("source_id", "email", "reason")
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
 
 
 def password_resets(con: duckdb.DuckDBPyConnection, accepted: tuple[str, ...]) -> list[tuple]:
-    return con.execute(password_resets_sql(con, accepted)).fetchall()
+    return rows(con, "password_resets", password_resets_listing(con, accepted))
 
 
-def password_resets_sql(con: duckdb.DuckDBPyConnection, accepted: tuple[str, ...]) -> str:
-    """Loaded customers whose password hash could not be carried: they must reset their password."""
-    if not con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'transformed_customers'").fetchone()[0]:
-        return NOTHING.replace("NULL::VARCHAR, ", "", 1)
-    ok = ", ".join(f"'{a}'" for a in accepted) or "NULL"
-    return f"""
+def password_resets_listing(con: duckdb.DuckDBPyConnection, accepted: tuple[str, ...]) -> Listing:
+    """Loaded customers whose password hash could not be carried: they must reset their password. A target that
+    accepts no hash algorithm (`accepted` empty) carries none, so every loaded customer is listed."""
+    if not relation_exists(con, "transformed_customers"):
+        return _empty(PASSWORD_RESET_COLUMNS, ("VARCHAR",) * 3)
+    # (`x NOT IN (NULL)` is NULL, never true: an empty list must not be spelled as one)
+    refused = (f"lower(coalesce(password_algorithm, '')) NOT IN ({', '.join(_literal(a) for a in accepted)})"
+               if accepted else "true")
+    return Listing(PASSWORD_RESET_COLUMNS, f"""
         SELECT source_id, email, CASE WHEN password_hash IS NULL THEN 'no password hash in the source'
                                       ELSE 'the target does not accept ' || coalesce(password_algorithm, 'unknown')
                                            || ' hashes' END AS reason
         FROM transformed_customers
-        WHERE (password_hash IS NULL OR lower(coalesce(password_algorithm, '')) NOT IN ({ok}))
-          AND source_id IN {LOADED.format(e='customers')}
-        ORDER BY TRY_CAST(source_id AS BIGINT), source_id"""
+        WHERE (password_hash IS NULL OR {refused})
+          AND source_id IN {LOADED.format(e='customers')}""", "TRY_CAST(source_id AS BIGINT), source_id")
 
 
 REFUND_COLUMNS = ("source_id", "order_number", "refunds", "refunded_total", "grand_total")
 RULED_REFUND_COLUMNS = ("source_id", "order_number", "rule", "refund_id", "amount", "refunded_at", "reason")
 OPTIONAL_CSVS = ("refunds_not_carried", "refunds_by_target_rule", "variants_not_written")  # only with rows
+SAMPLED_CSVS = OPTIONAL_CSVS  # their first 50 rows are in the report too
 REFUND_RULES = ("refunds_of_unpaid_order_listed", "refund_date_not_kept")
 
 
-def refunds_by_target_rule_sql(con: duckdb.DuckDBPyConnection) -> str:
+def refunds_by_target_rule_listing(con: duckdb.DuckDBPyConnection) -> Listing:
     """Each refund of a loaded order that a target rule changed, as the source had it: (order source id, number,
     rule, refund source id, amount, source date, reason). An order with a refunded amount but no refund list
     (some platforms give only the amount) is one row of that amount."""
     if not (relation_exists(con, "transformed_orders") and relation_exists(con, "staged_orders")):
-        return ("SELECT NULL::VARCHAR, NULL::VARCHAR, NULL::VARCHAR, NULL::VARCHAR, NULL::DECIMAL(12,2), "
-                "NULL::TIMESTAMPTZ, NULL::VARCHAR WHERE false")
+        return _empty(RULED_REFUND_COLUMNS, ("VARCHAR", "VARCHAR", "VARCHAR", "VARCHAR", "DECIMAL(12,2)",
+                                             "TIMESTAMPTZ", "VARCHAR"))
     ruled = " OR ".join(f"list_contains(_rules, '{r}')" for r in REFUND_RULES)
-    return f"""
+    return Listing(RULED_REFUND_COLUMNS, f"""
         SELECT t.source_id, t.order_number, t.rule, s.r.source_id AS refund_id,
                coalesce(s.r.amount, s.refunded_total) AS amount, s.r.created_at AS refunded_at, s.r.reason AS reason
         FROM (SELECT source_id, order_number,
@@ -252,41 +316,39 @@ def refunds_by_target_rule_sql(con: duckdb.DuckDBPyConnection) -> str:
               FROM (SELECT source_id, refunded_total, refunds FROM staged_orders
                     WHERE source_id IN (SELECT source_id FROM transformed_orders WHERE {ruled})
                     QUALIFY row_number() OVER (PARTITION BY source_id ORDER BY _ordinal) = 1) o
-              LEFT JOIN LATERAL (SELECT unnest(o.refunds) AS r) u ON true) s ON s.source_id = t.source_id
-        ORDER BY TRY_CAST(t.source_id AS BIGINT), t.source_id, s.r.created_at, refund_id"""
+              LEFT JOIN LATERAL (SELECT unnest(o.refunds) AS r) u ON true) s ON s.source_id = t.source_id""",
+                   "TRY_CAST(source_id AS BIGINT), source_id, refunded_at, refund_id")
 
 
-def refunds_not_carried_sql(con: duckdb.DuckDBPyConnection) -> str:
+def refunds_not_carried_listing(con: duckdb.DuckDBPyConnection) -> Listing:
     """Loaded orders with refunds, for a target that holds none: (source id, number, refunds, refunded, total)."""
     if not relation_exists(con, "transformed_orders"):
-        return ("SELECT NULL::VARCHAR, NULL::VARCHAR, NULL::BIGINT, NULL::DECIMAL(12,2), NULL::DECIMAL(12,2) "
-                "WHERE false")
-    return f"""
-        SELECT source_id, order_number, len(refunds), refunded_total, grand_total FROM transformed_orders
-        WHERE coalesce(refunded_total, 0) > 0 AND source_id IN {LOADED.format(e='orders')}
-        ORDER BY TRY_CAST(source_id AS BIGINT), source_id"""
+        return _empty(REFUND_COLUMNS, ("VARCHAR", "VARCHAR", "BIGINT", "DECIMAL(12,2)", "DECIMAL(12,2)"))
+    return Listing(REFUND_COLUMNS, f"""
+        SELECT source_id, order_number, len(refunds) AS refunds, refunded_total, grand_total FROM transformed_orders
+        WHERE coalesce(refunded_total, 0) > 0 AND source_id IN {LOADED.format(e='orders')}""",
+                   "TRY_CAST(source_id AS BIGINT), source_id")
 
 
 VARIANT_COLUMNS = ("product_source_id", "variant_sku", "rule")
 VARIANT_RULE = "variant_disabled_not_written"
 
 
-def variants_not_written_sql(con: duckdb.DuckDBPyConnection) -> str:
+def variants_not_written_listing(con: duckdb.DuckDBPyConnection) -> Listing:
     """Each variant a target rule left out of a loaded product, as the source staged it: (product source id,
     variant SKU, rule), in product then variant order. The transformed product holds only what was written, so
     the variants come from the product's staged row (the one the transform read: the first staged)."""
     if not (relation_exists(con, "transformed_products") and relation_exists(con, "staged_products")):
-        return "SELECT NULL::VARCHAR, NULL::VARCHAR, NULL::VARCHAR WHERE false"
-    return f"""
-        SELECT source_id AS product_source_id, v.sku AS variant_sku, '{VARIANT_RULE}' AS rule
+        return _empty(VARIANT_COLUMNS, ("VARCHAR", "VARCHAR", "VARCHAR"))
+    return Listing(VARIANT_COLUMNS, f"""
+        SELECT source_id AS product_source_id, v.sku AS variant_sku, '{VARIANT_RULE}' AS rule, k
         FROM (SELECT source_id, unnest(variants) AS v, generate_subscripts(variants, 1) AS k
               FROM (SELECT source_id, variants FROM staged_products
                     WHERE source_id IN (SELECT source_id FROM transformed_products
                                         WHERE list_contains(_rules, '{VARIANT_RULE}'))
                       AND source_id IN {LOADED.format(e='products')}
                     QUALIFY row_number() OVER (PARTITION BY source_id ORDER BY _ordinal) = 1))
-        WHERE NOT ({SELLING})
-        ORDER BY TRY_CAST(source_id AS BIGINT), source_id, k"""
+        WHERE NOT ({SELLING})""", "TRY_CAST(product_source_id AS BIGINT), product_source_id, k")
 
 
 # SQL twin of model.coerce.reserved_email_domain over a whole table at once, from the same lists of names
