@@ -259,3 +259,36 @@ def test_a_product_without_url_key_gets_one_from_its_name(store, run):
     r()
     assert [x["url_key"] for x in r.target_rows("products")] == ["bla-genser"]
     assert r.query("SELECT records FROM rule_counts WHERE rule = 'url_key_from_name'") == [(1,)]
+
+
+def test_guest_customers_are_created_in_bounded_chunks(store, run, monkeypatch):
+    # One customer per guest e-mail grows with the store: they are created LOAD_CHUNK at a time, as the load's
+    # own rows are, and the chunks give what one call gives (each e-mail once, every order linked to its guest).
+    from cart_pipelines.pipeline import load
+    from cart_pipelines.platforms.local import target as local
+
+    monkeypatch.setattr(load, "LOAD_CHUNK", 2)
+    sizes, real_create = [], local.SqlWriter.create
+
+    def create(self, entity, rows_sql, preserve_ids=False):
+        sizes.append((entity, self.con.execute(f"SELECT count(*) FROM ({rows_sql})").fetchall()[0][0]))
+        return real_create(self, entity, rows_sql, preserve_ids)
+
+    monkeypatch.setattr(local.SqlWriter, "create", create)
+    ok = store.records["orders"][0]
+    emails = ["en@example.no", "to@example.no", "tre@example.no", "fire@example.no", "fem@example.no"]
+    orders = [ok] + [{**ok, "source_id": str(10 + i), "number": str(2000 + i), "customer_id": None, "email": e,
+                      "customer_first_name": "Gjest", "customer_last_name": str(i)} for i, e in enumerate(emails)]
+    orders.append({**orders[-1], "source_id": "20", "number": "2020", "email": "FEM@example.no"})
+    r = run(store({"orders": orders}))
+    r(settings=RuleSettings(keep_guest_orders=True))
+    customers = {c["_source_id"]: c for c in r.target_rows("customers")}
+    assert set(customers) == {"1", *(f"guest:{e}" for e in emails)}
+    assert len({c["id"] for c in customers.values()}) == len(customers)
+    by_order = {o["_source_id"]: o["customer_id"] for o in r.target_rows("orders")}
+    assert by_order == {"1": customers["1"]["id"], **{str(10 + i): customers[f"guest:{e}"]["id"]
+                                                       for i, e in enumerate(emails)},
+                        "20": customers["guest:fem@example.no"]["id"]}
+    guest_creates = [n for e, n in sizes if e == "customers"][1:]  # after the store's own customer
+    assert guest_creates == [2, 2, 1]
+    assert r.query("SELECT count(*) FROM id_map WHERE row_hash = 'created-by-rule'") == [(5,)]

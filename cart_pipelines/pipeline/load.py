@@ -274,10 +274,16 @@ def _ensure_helpers(con, target: Target, entity: str, settings: RuleSettings, sq
     params = _params(rows, name=settings.hidden_category_name, target=target.name)
     con.execute("CREATE OR REPLACE TEMP TABLE _helpers (source_id VARCHAR, target_id VARCHAR, error VARCHAR)")
     if sql is not None:
+        # Created LOAD_CHUNK rows at a time, in `_ord` order (1..n), as the load's own rows are: one guest customer
+        # per e-mail of a guest order is a set that grows with the store. Chunks give the same answers as one call
+        # (an e-mail a chunk before created is refused by the target's table as one earlier in the call would be).
         con.execute(f"CREATE OR REPLACE TEMP TABLE _helper_rows AS {rows}", params)
-        if con.execute("SELECT count(*) FROM _helper_rows").fetchall()[0][0]:
-            con.execute(f"INSERT INTO _helpers SELECT source_id, target_id, error FROM "
-                        f"{sql.create(ref_entity, 'SELECT * FROM _helper_rows')}")
+        helpers = con.execute("SELECT count(*) FROM _helper_rows").fetchall()[0][0]
+        for lo in range(1, helpers + 1, LOAD_CHUNK):
+            written = sql.create(ref_entity, f"SELECT * FROM _helper_rows WHERE _ord BETWEEN {lo} "
+                                             f"AND {lo + LOAD_CHUNK - 1}")
+            con.execute(f"INSERT INTO _helpers SELECT source_id, target_id, error FROM {written}")
+            con.execute(f"DROP TABLE {written}")
         con.execute("DROP TABLE _helper_rows")
     else:
         for batch in arrow_batches(cursor(con), f"{rows} ORDER BY _ord", params, target.max_batch):
