@@ -29,6 +29,7 @@ def _catalog(path, products: int, memory_limit: str) -> duckdb.DuckDBPyConnectio
     con.execute(CATALOG_DDL)
     con.execute(f"""CREATE TABLE staged_products AS SELECT i::VARCHAR AS source_id,
                         'kategori-' || (i % 97) || '/under-' || (i % 13) || '/produkt-med-langt-navn-' || i AS url_key,
+                        []::STRUCT(sku VARCHAR, status VARCHAR)[] AS variants,
                         i AS _ordinal FROM range({products}) r(i)""")
     con.execute("""CREATE TABLE transformed_products AS SELECT source_id, 'produkt-med-langt-navn-' || _ordinal AS url_key,
                        'P ' || source_id AS name, []::VARCHAR[] AS child_source_ids, []::VARCHAR[] AS _rules
