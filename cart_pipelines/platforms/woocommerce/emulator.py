@@ -56,7 +56,10 @@ Documented behaviour followed (and where it was found):
   `rate_limit_exceeded` "Too many requests. Please wait N seconds before trying again."), answered as hosts do
   with HTTP 429 and `Retry-After`. Plans: standard 25/10 s, business 100/10 s, unlimited.
 
-- Further routes clients read (Airbyte's source among them): `coupons`, `orders/{id}/refunds`, `orders/{id}/notes`,
+- Refunds: `orders/{id}/refunds` and `orders/{id}/refunds/{refund_id}` (WC_REST_Order_Refunds_V2_Controller)
+  serve the store's refunds with their date and line items (quantity and amounts negative, amounts before tax,
+  meta `_refunded_item_id` naming the order line); the order's own `refunds` list holds only id, reason, total.
+- Further routes clients read (Airbyte's source among them): `coupons`, `orders/{id}/notes`,
   `products/tags`, `products/attributes`, `products/shipping_classes`, `payment_gateways`, `shipping_methods`,
   `shipping/zones` (+ `/locations`, `/methods`), `system_status/tools`, `settings/{group}` and
   `settings/{group}/{id}` (filter_setting(): a setting's absent keys stay absent).
@@ -206,6 +209,13 @@ def money(value) -> str:
     return "" if value is None or value == "" else f"{Decimal(str(value)):.2f}"
 
 
+def refund_id(order_id: int, k: int, refund: dict) -> int:
+    """The id WooCommerce gives the k-th of a store order's own refunds: its own where numeric, else one clear of
+    the orders' ids."""
+    rid = str(refund.get("source_id") or "")
+    return int(rid) if rid.isdigit() else REFUND_BASE + order_id * 10 + k + 1
+
+
 def wc_date(value, tz=timezone.utc) -> str | None:
     dt = to_utc(value)
     return dt.astimezone(tz).strftime("%Y-%m-%dT%H:%M:%S") if dt else None
@@ -268,6 +278,7 @@ class WooCommerceEmulator(WooWrites, Emulator):
         Rule(f"{API}/customers", endpoint="customers", methods=["GET"]),
         Rule(f"{API}/orders", endpoint="orders", methods=["GET"]),
         Rule(f"{API}/orders/<int:order_id>/refunds", endpoint="refunds", methods=["GET"]),
+        Rule(f"{API}/orders/<int:order_id>/refunds/<int:refund_id>", endpoint="refund", methods=["GET"]),
         Rule(f"{API}/orders/<int:order_id>/notes", endpoint="notes", methods=["GET"]),
         Rule(f"{API}/coupons", endpoint="coupons", methods=["GET"]),
         Rule(f"{API}/system_status/tools", endpoint="system_tools", methods=["GET"]),
@@ -790,21 +801,70 @@ class WooCommerceEmulator(WooWrites, Emulator):
     def refunds(self, request, order_id: int):
         return self._order_child(request, order_id, self.refunds_json)
 
+    def refund(self, request, order_id: int, refund_id: int):
+        """GET orders/{id}/refunds/{refund_id}: WC_REST_CRUD_Controller::get_item; an id that is no refund of the
+        order is answered as WooCommerce answers an unknown one."""
+        def serve(params, per_page, page):
+            rec = self.store.get("orders", order_id)
+            if rec is None:
+                raise WpError(404, "woocommerce_rest_shop_order_invalid_id", "Invalid order ID.")
+            found = [r for r in self.refunds_json(self.orders_json([rec])[0], rec) if r["id"] == refund_id]
+            if not found:
+                raise WpError(404, "woocommerce_rest_shop_order_refund_invalid_id", "Invalid ID.")
+            return found[0], {}
+
+        return self._handle(request, "orders", serve, single=True)
+
     def notes(self, request, order_id: int):
         return self._order_child(request, order_id, self.notes_json)
 
     def refunds_json(self, order: dict, record: dict | None = None) -> list[dict]:
         """WC_REST_Order_Refunds_V2_Controller::prepare_object_for_response per refund of the order (refunds
-        written through the API keep their date and meta data in the record's `_refunds`)."""
-        written = {r["id"]: r for r in (record or {}).get("_refunds") or []}
+        written through the API keep their date and meta data in the record's `_refunds`; the store's own refunds
+        their date and lines)."""
+        record = record or {}
+        written = {r["id"]: r for r in record.get("_refunds") or []}
+        held = {} if "_wc" in record else {
+            refund_id(int(order["id"]), k, r): r for k, r in enumerate(record.get("refunds") or [])}
         out = []
         for r in order["refunds"]:
-            w = written.get(r["id"], {})
+            w, h = written.get(r["id"], {}), held.get(r["id"])
+            when = self._site_and_gmt("date_created", to_utc(h.get("created_at"))) if h and h.get("created_at") \
+                else {}
             out.append({"id": r["id"], "date_created": w.get("date_created", order["date_modified"]),
-                        "date_created_gmt": w.get("date_created_gmt", order["date_modified_gmt"]),
+                        "date_created_gmt": w.get("date_created_gmt", order["date_modified_gmt"]), **when,
                         "amount": r["total"].lstrip("-"), "reason": r["reason"], "refunded_by": 1,
                         "refunded_payment": False, "meta_data": w.get("meta_data", []),
-                        "line_items": [], "shipping_lines": [], "tax_lines": [], "fee_lines": []})
+                        "line_items": self.refund_lines(order, record, h, r["id"]) if h else [],
+                        "shipping_lines": [], "tax_lines": [], "fee_lines": []})
+        return out
+
+    @staticmethod
+    def refund_lines(order: dict, record: dict, refund: dict, rid: int) -> list[dict]:
+        """A store refund's lines as WooCommerce refund line items (WC_Order_Item_Product of the refund, through
+        get_order_item_data): quantity and amounts negative, the amount before tax (`total`, the tax of the units
+        back in `total_tax`), the order line it refunds in meta `_refunded_item_id` (wc_create_refund)."""
+        lines = {str(it.get("source_id")): li for it, li in zip(record.get("items") or [], order["line_items"])}
+        neg = lambda d: money(-d if d else d)  # noqa: E731 (WooCommerce writes "0.00", not "-0.00")
+        out = []
+        for n, ln in enumerate(refund.get("lines") or []):
+            line, qty = lines.get(str(ln.get("item_id"))) or {}, int(ln.get("qty") or 0)
+            amount, ordered = Decimal(money(ln.get("amount") or 0)), line.get("quantity")
+            tax = (Decimal(line["total_tax"]) * qty / ordered).quantize(Decimal("0.01")) \
+                if isinstance(ordered, int) and ordered > 0 else Decimal(0)  # the tax of the units back
+            item = {"id": rid * 100 + n + 1, "name": line.get("name") or "", "product_id": line.get("product_id") or 0,
+                    "variation_id": line.get("variation_id") or 0, "quantity": -qty,
+                    "tax_class": line.get("tax_class") or "",
+                    "subtotal": neg(amount), "subtotal_tax": neg(tax), "total": neg(amount),
+                    "total_tax": neg(tax),
+                    "taxes": [{"id": t["id"], "total": neg(tax), "subtotal": neg(tax)}
+                              for t in line.get("taxes") or []][:1] if tax else [],
+                    "meta_data": [{"id": rid * 100 + n + 51, "key": "_refunded_item_id", "value": str(line["id"]),
+                                   "display_key": "_refunded_item_id", "display_value": str(line["id"])}]
+                    if line else [],
+                    "sku": line.get("sku") or ln.get("sku") or "",
+                    "price": float(amount / qty) if qty else 0.0}
+            out.append(item)
         return out
 
     def notes_json(self, order: dict, record: dict | None = None) -> list[dict]:
@@ -1317,9 +1377,8 @@ class WooCommerceEmulator(WooWrites, Emulator):
         refunds = []
         if o.get("refunds"):  # the store's own refunds (WooCommerce keeps the total negative)
             for k, r in enumerate(o["refunds"]):
-                rid = r.get("source_id")
-                refunds.append({"id": int(rid) if str(rid or "").isdigit() else REFUND_BASE + oid * 10 + k + 1,
-                                "reason": r.get("reason") or "", "total": f"-{money(r.get('amount'))}"})
+                refunds.append({"id": refund_id(oid, k, r), "reason": r.get("reason") or "",
+                                "total": f"-{money(r.get('amount'))}"})
         elif status == "refunded":
             refunds.append({"id": REFUND_BASE + oid * 10 + 1, "reason": "", "total": f"-{total}"})
         elif status == "completed" and oid % 7 == 0 and Decimal(total or 0) > 0:  # a partial refund: one item back

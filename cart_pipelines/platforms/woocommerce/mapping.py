@@ -167,7 +167,9 @@ def customer(c: dict) -> dict:
             "created_at": _gmt(c.get("date_created_gmt")), "updated_at": _gmt(c.get("date_modified_gmt"))}
 
 
-def order(o: dict) -> dict:
+def order(o: dict, refunds_read: list[dict] = ()) -> dict:
+    """An order with its refunds: the order's own list (id, reason, total) completed by `orders/{id}/refunds`
+    (date, amount, lines), read for orders whose list is not empty."""
     items, subtotal = [], Decimal(0)
     for li in o.get("line_items") or []:
         line, qty = _money(li.get("subtotal")) or Decimal(0), li.get("quantity")
@@ -177,10 +179,9 @@ def order(o: dict) -> dict:
                       "price": (line / qty).quantize(CENT) if isinstance(qty, int) and qty > 0 else None,
                       "tax": _money(li.get("total_tax"))})
     billing = o.get("billing") or {}
-    # The order's own list (id, reason, total "-12.50") is enough: its date and lines would cost a request per
-    # refunded order (orders/{id}/refunds). `total` stays the order as placed; net is what the shop kept.
-    refunds = [{"source_id": str(r.get("id")), "amount": _refund_amount(r.get("total")),
-                "reason": _blank(r.get("reason")), "created_at": None, "lines": []} for r in o.get("refunds") or []]
+    # `total` stays the order as placed; net is what the shop kept.
+    read = {str(r.get("id")): r for r in refunds_read or [] if isinstance(r, dict)}
+    refunds = [refund(r, read.get(str(r.get("id"))), o.get("line_items") or []) for r in o.get("refunds") or []]
     grand = _money(o.get("total"))
     refunded = sum((r["amount"] for r in refunds if isinstance(r["amount"], Decimal)), Decimal(0)) \
         if refunds else None
@@ -197,6 +198,34 @@ def order(o: dict) -> dict:
         "billing_address": address(billing), "shipping_address": address(o.get("shipping")),
         "created_at": _gmt(o.get("date_created_gmt")), "updated_at": _gmt(o.get("date_modified_gmt")),
     }
+
+
+def refund(summary: dict, full: dict | None, order_lines: list[dict]) -> dict:
+    """A refund from the order's `refunds` entry and, where read, its `orders/{id}/refunds` object: date, amount
+    (positive there), reason and line items. Where the refund was not read (made after its order was listed), the
+    entry alone: no date, no lines."""
+    if full is None:
+        return {"source_id": str(summary.get("id")), "amount": _refund_amount(summary.get("total")),
+                "reason": _blank(summary.get("reason")), "created_at": None, "lines": []}
+    return {"source_id": str(full.get("id")), "amount": _money(full.get("amount")),
+            "reason": _blank(full.get("reason")), "created_at": _gmt(full.get("date_created_gmt")),
+            "lines": [refund_line(li, order_lines) for li in full.get("line_items") or []]}
+
+
+def refund_line(li: dict, order_lines: list[dict]) -> dict:
+    """A refund line item: quantity and total negative, the total before tax (its tax in `total_tax`). The order
+    line it refunds is named in meta `_refunded_item_id` (wc_create_refund writes it); without it, the order line
+    of the same product, variation and SKU."""
+    meta = next((str(m.get("value")) for m in li.get("meta_data") or []
+                 if isinstance(m, dict) and m.get("key") == "_refunded_item_id" and m.get("value")), None)
+    if meta is None:
+        same = [ol for ol in order_lines if (ol.get("product_id") or 0, ol.get("variation_id") or 0,
+                                              _blank(ol.get("sku"))) ==
+                (li.get("product_id") or 0, li.get("variation_id") or 0, _blank(li.get("sku")))]
+        meta = str(same[0]["id"]) if len(same) == 1 else None
+    qty, amount = li.get("quantity"), _refund_amount(li.get("total"))
+    return {"item_id": meta, "sku": _blank(li.get("sku")), "qty": -qty if isinstance(qty, int) else qty,
+            "amount": amount}
 
 
 def _refund_amount(total):

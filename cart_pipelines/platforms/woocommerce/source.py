@@ -18,6 +18,8 @@ The endpoints, paging (overlapping offset windows), filters and children are dat
 - reviews name no customer id: a review links its WordPress user in `_links.reviewer`; a review without one is
   matched to a customer by `reviewer_email` (a guest review written with a customer's address);
 - backfill slices: orders by created date only (`after`/`before`);
+- an order's refunds: its `refunds` list holds only id, reason and total, so `orders/{id}/refunds` (date, lines)
+  is read for the orders whose list is not empty, and only for them (api.py: a child of orders);
 - trashed products and spam/trashed reviews are read with listings of their own (ALSO_READ), since the default
   listings leave them out; a product deleted for good is `product_id: 0` on its order lines (no product).
 """
