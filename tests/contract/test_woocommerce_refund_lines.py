@@ -90,6 +90,14 @@ def test_order_refunds_route_serves_the_refund_with_its_lines(shop):
     assert unsigned.status_code == 401 and "line_items" not in unsigned.text
 
 
+def test_refunds_route_is_under_the_host_limit(tmp_path):
+    emulator = WooCommerceEmulator(EmulatorStore(write_store(tmp_path / "store", refund_store())), Knobs())
+    with running(emulator, lifetime=60) as handle:
+        r = WooCommerceSource.connect(handle.base_url, handle.credentials).reader.get("orders/2/refunds/901",
+                                                                                      what="refund 901")
+    assert r.headers["RateLimit-Limit"] == "25" and int(r.headers["RateLimit-Remaining"]) < 25
+
+
 def test_source_reads_refund_lines_only_for_orders_with_refunds(shop):
     src = WooCommerceSource.connect(shop.base_url, shop.credentials)
     orders = {r.record["source_id"]: r.record for r in src.records("orders")}
