@@ -75,6 +75,21 @@ def reserved_email_domain(email: str | None) -> bool:
     return "@" in (email or "") and (labels[-1] in RESERVED_EMAIL_TLDS or ".".join(labels[-2:]) in RESERVED_EMAIL_DOMAINS)
 
 
+# An ASCII address email_validator accepts: dot-atom local part, lower-case host labels without "--" (so no
+# Punycode), a letter top-level domain that is no special-use name. The set-based path's SQL takes these as they
+# are (coerce_sql.py), and so does `_email` without asking email_validator (a third of a customer's coercion);
+# longer or other addresses are validated (tests/test_export_set_based.py fuzzes the claim against it).
+EMAIL = (r"[A-Za-z0-9_+-]{1,64}(\.[A-Za-z0-9_+-]{1,64})*@([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")
+SPECIAL_USE = ("arpa", "invalid", "local", "localhost", "onion", "test")
+_EMAIL = re.compile(EMAIL)
+
+
+def plainly_valid_email(address: str) -> bool:
+    """Whether an address is one email_validator accepts by EMAIL's claim (no need to ask it)."""
+    return (len(address) <= 254 and _EMAIL.fullmatch(address) is not None
+            and address.rsplit(".", 1)[-1] not in SPECIAL_USE)
+
+
 def _email(text: str, where: str) -> str:
     """A customer's e-mail must be an address a target can log in with: unicode local parts (RFC 6531) and
     international domain names are fine, and so are reserved test domains (`.test`, `.local`, `.invalid`: the
@@ -86,6 +101,8 @@ def _email(text: str, where: str) -> str:
     checked = text
     if reserved_email_domain(text) and "." in text.rsplit("@", 1)[-1]:
         checked = text.rstrip(".").rsplit(".", 1)[0] + ".no"
+    if plainly_valid_email(checked):
+        return text
     try:
         validate_email(checked, check_deliverability=False)
     except EmailNotValidError as exc:
@@ -293,7 +310,172 @@ def coerce(value, field: pa.Field, where: str):
 
 
 def coerce_record(record, schema: pa.Schema) -> dict:
-    """The record as a row of `schema`; unknown keys are ignored (sources carry more than we migrate)."""
+    """The record as a row of `schema`; unknown keys are ignored (sources carry more than we migrate).
+
+    A record is first coerced by the schema's compiled coercer (`_compiled`: what `coerce` decides per field from
+    the field's type and name, decided once per schema); one it refuses is coerced again by `coerce`, which says
+    where and why. The two accept the same records and return the same rows (tests/test_coerce_compiled.py)."""
+    if not isinstance(record, dict):
+        raise Invalid(f"record: expected an object, got {type(record).__name__}")
+    try:
+        fields = _compiled(schema)
+        return {name: fn(record.get(name)) for name, fn in fields}
+    except Exception:  # the reason (and the exception, if any other) comes from the field-by-field coercion
+        pass
+    return coerce_reference(record, schema)
+
+
+def coerce_reference(record, schema: pa.Schema) -> dict:
+    """`coerce_record` field by field through `coerce`: the reference the compiled coercer is held to, and what
+    names the field and the defect of a record it refuses."""
     if not isinstance(record, dict):
         raise Invalid(f"record: expected an object, got {type(record).__name__}")
     return {f.name: coerce(record.get(f.name), f, f.name) for f in schema}
+
+
+# --- The compiled coercer: per field, a function of the value alone, with what `coerce` looks up in the field
+# (type tests, name sets, enum metadata) decided when the schema is first seen. It raises on any defect without
+# building a message (the caller then asks `coerce`), so no `where` text is made for values that are fine.
+
+class _Refused(Exception):
+    """A value the compiled coercer does not accept; `coerce` says why."""
+
+
+_REFUSED = _Refused()
+_SCHEMAS: dict[bytes, tuple] = {}  # serialized schema -> compiled fields; a handful of canonical schemas
+# The schema object last asked for and its fields, one tuple (threads replace it whole; it holds the schema, so
+# `is` cannot meet another object at its address): a record costs no serialization of its schema.
+_LAST: tuple = (None, ())
+
+
+def _compiled(schema: pa.Schema) -> tuple:
+    global _LAST
+    last = _LAST
+    if last[0] is schema:
+        return last[1]
+    key = schema.serialize().to_pybytes()  # field metadata included (enum choices)
+    fields = _SCHEMAS.get(key)
+    if fields is None:
+        if len(_SCHEMAS) >= 64:  # bounded: schemas are few, but never let the cache grow without limit
+            _SCHEMAS.clear()
+        fields = _SCHEMAS[key] = tuple((f.name, _compile(f)) for f in schema)
+    _LAST = (schema, fields)
+    return fields
+
+
+def _plain_text(value) -> str:
+    """What `_text` returns for a value it accepts; raises on any other."""
+    if isinstance(value, str):
+        s = value
+    elif isinstance(value, (int, float, Decimal)) and not isinstance(value, bool):
+        s = str(value)
+    else:
+        raise _REFUSED
+    if len(s) > MAX_TEXT or "\x00" in s:
+        raise _REFUSED
+    if not s.isascii():
+        s.encode("utf-8")  # a lone surrogate raises
+    return s
+
+
+def _compile(field: pa.Field):
+    t, name, nullable = field.type, field.name, field.nullable
+    if pa.types.is_string(t):
+        return _compile_text(field)
+    if pa.types.is_struct(t):
+        subs = tuple((f.name, _compile(f)) for f in t)
+
+        def value_of(v):
+            if isinstance(v, dict):
+                return {n: fn(v.get(n)) for n, fn in subs}
+            raise _REFUSED
+    elif pa.types.is_list(t):
+        item = _compile(t.value_field)
+        references = name in REFERENCE_LISTS
+
+        def value_of(v):
+            if not isinstance(v, list):
+                raise _REFUSED
+            items = [item(x) for x in v]
+            if references:
+                items = [x for x in items if x is not None and x.strip()]
+            return items
+    else:
+        value_of = _compile_scalar(field)
+        if value_of is None:  # a type `coerce` does not support: every value refused
+            def value_of(v):
+                raise _REFUSED
+
+    def coerced(v):
+        if v is None or isinstance(v, str) and v == "":
+            if not nullable:
+                raise _REFUSED
+            return None
+        return value_of(v)
+    return coerced
+
+
+def _compile_scalar(field: pa.Field):
+    t, name = field.type, field.name
+    if pa.types.is_decimal(t):
+        non_negative = name in NON_NEGATIVE
+
+        def value_of(v):
+            d = _decimal(v, t, name)
+            if non_negative and d < 0:
+                raise _REFUSED
+            return d
+        return value_of
+    if pa.types.is_integer(t):
+        bits, positive, lo_hi = t.bit_width, name in POSITIVE_INT, RANGES.get(name)
+        limit = INT_LIMITS[bits]
+
+        def value_of(v):
+            if type(v) is int:
+                n = v
+                if not -limit - 1 <= n <= limit:
+                    raise _REFUSED
+            else:
+                n = _int(v, name, bits)
+            if positive and n <= 0:
+                raise _REFUSED
+            if lo_hi and not lo_hi[0] <= n <= lo_hi[1]:
+                raise _REFUSED
+            return n
+        return value_of
+    if pa.types.is_floating(t):
+        return lambda v: _float(v, name, name)
+    if pa.types.is_boolean(t):
+        return lambda v: _bool(v, name)
+    if pa.types.is_timestamp(t):
+        scheduled = name in SCHEDULED
+        return lambda v: _timestamp(v, name, scheduled)
+    return None
+
+
+def _compile_text(field: pa.Field):
+    name, nullable = field.name, field.nullable
+    reference = name in REFERENCES
+    email = name == "email" and not nullable
+    html = name in HTML_FIELDS
+    choices = (field.metadata or {}).get(b"enum")
+    choices = choices.decode().split(",") if choices is not None else None
+
+    def coerced(v):
+        if v is None:
+            if not nullable:
+                raise _REFUSED
+            return None
+        text = _plain_text(v)
+        if not nullable and _invisible(text):
+            raise _REFUSED
+        if reference and not text.strip():
+            return None
+        if email:
+            return _email(text, name)
+        if html:
+            return clean_html(text)
+        if choices is not None:
+            return _choice(text, choices, name)
+        return text
+    return coerced

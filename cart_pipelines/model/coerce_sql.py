@@ -28,7 +28,8 @@ import json
 
 import pyarrow as pa
 
-from cart_pipelines.model.coerce import (
+from cart_pipelines.model.coerce import (  # noqa: F401 - EMAIL and SPECIAL_USE are read from here too
+    EMAIL,
     FLOAT_LIMIT,
     HTML_FIELDS,
     INT_LIMITS,
@@ -39,6 +40,7 @@ from cart_pipelines.model.coerce import (
     REFERENCE_LISTS,
     REFERENCES,
     SCHEDULED,
+    SPECIAL_USE,
 )
 
 # Lines with any of these go to Python: a trailing comma (Python's json refuses it), an escaped NUL (so no text
@@ -58,10 +60,6 @@ NOT_TEXT_FIRST = "[{tfnNiI+-0123456789"  # the characters NOT_TEXT's matches sta
 VISIBLE = r"[\p{L}\p{N}\p{M}\p{P}\p{S}]"
 ASCII_SPACE = r"[ \t\n\r\x0b\x0c]*"
 NAN_INF = r"[-+]?(?i:nan|inf|infinity)"
-# An ASCII address email_validator accepts: dot-atom local part, lower-case host labels without "--" (so no
-# Punycode), a letter top-level domain that is no special-use name; longer or other addresses go to Python.
-EMAIL = (r"[A-Za-z0-9_+-]{1,64}(\.[A-Za-z0-9_+-]{1,64})*@([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")
-SPECIAL_USE = ("arpa", "invalid", "local", "localhost", "onion", "test")
 # ISO 8601 date-times datetime.fromisoformat reads the same way DuckDB does (years 1000..9999, no leap second).
 TIMESTAMP = (r"[1-9][0-9]{3}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
              r"([T ]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,6})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])?)?")
