@@ -166,3 +166,30 @@ def table(header: list[str], rows: list[dict], cells, lead) -> list[str]:
         got = [*lead(r), f"error: {r['error']}"] if "error" in r else cells(r)
         lines.append("| " + " | ".join(got + [""] * (len(header) - len(got))) + " |")
     return lines
+
+
+def code_dir(ref: str) -> str:
+    """'' for this tree; else the directory holding `cart_pipelines` as git revision `ref` has it."""
+    if ref == "current":
+        return ""
+    sha = subprocess.run(["git", "rev-parse", "--verify", f"{ref}^{{commit}}"], cwd=ROOT, check=True,
+                         capture_output=True, text=True).stdout.strip()
+    out = CACHE / "code" / sha[:12]
+    if not (out / "cart_pipelines").is_dir():
+        out.mkdir(parents=True, exist_ok=True)
+        archive = subprocess.run(["git", "archive", sha, "cart_pipelines"], cwd=ROOT, check=True,
+                                 capture_output=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(out)], input=archive, check=True)
+    return str(out)
+
+
+def codes(spec: str) -> list[tuple[str, str, str]]:
+    """(label, git ref, directory) of each code to run: 'current' (this tree), 'label=ref' or 'ref'."""
+    out = []
+    for part in spec.split(","):
+        label, _, ref = part.partition("=")
+        ref = ref or label
+        sha = "" if ref == "current" else subprocess.run(["git", "rev-parse", "--short", ref], cwd=ROOT, check=True,
+                                                         capture_output=True, text=True).stdout.strip()
+        out.append((label if ref == "current" or "=" in part else f"{ref} ({sha})", sha, code_dir(ref)))
+    return out

@@ -23,13 +23,12 @@ import gzip
 import json
 import os
 import shutil
-import subprocess
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import CACHE, ROOT, run_worker, store_for, table, write_section  # noqa: E402
+from common import CACHE, ROOT, codes, run_worker, store_for, table, write_section  # noqa: E402
 
 WORKER = r"""
 import sys
@@ -93,33 +92,6 @@ def compressed(store: Path, kind: str) -> Path:
                 else:
                     zstandard.ZstdCompressor(level=3).copy_stream(src, raw)
         shutil.copy(store / "manifest.json", out / "manifest.json")
-    return out
-
-
-def code_dir(ref: str) -> str:
-    """'' for this tree; else the directory holding `cart_pipelines` as git revision `ref` has it."""
-    if ref == "current":
-        return ""
-    sha = subprocess.run(["git", "rev-parse", "--verify", f"{ref}^{{commit}}"], cwd=ROOT, check=True,
-                         capture_output=True, text=True).stdout.strip()
-    out = CACHE / "code" / sha[:12]
-    if not (out / "cart_pipelines").is_dir():
-        out.mkdir(parents=True, exist_ok=True)
-        archive = subprocess.run(["git", "archive", sha, "cart_pipelines"], cwd=ROOT, check=True,
-                                 capture_output=True).stdout
-        subprocess.run(["tar", "-x", "-C", str(out)], input=archive, check=True)
-    return str(out)
-
-
-def codes(spec: str) -> list[tuple[str, str, str]]:
-    """(label, git ref, directory) of each code to run: 'current' (this tree), 'label=ref' or 'ref'."""
-    out = []
-    for part in spec.split(","):
-        label, _, ref = part.partition("=")
-        ref = ref or label
-        sha = "" if ref == "current" else subprocess.run(["git", "rev-parse", "--short", ref], cwd=ROOT, check=True,
-                                                         capture_output=True, text=True).stdout.strip()
-        out.append((label if ref == "current" or "=" in part else f"{ref} ({sha})", sha, code_dir(ref)))
     return out
 
 

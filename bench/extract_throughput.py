@@ -5,7 +5,14 @@ realistic latency per response), and the extraction of products and orders runs 
 extractor's peak RSS is its own. Reported: rows/s, the most rows/s the platform's limit allows (its bound), their
 ratio, requests, retries (429s ridden out), and peak RSS. Writes docs/benchmarks.md.
 
+`--code before=main,current` runs the same extraction with the code of other git revisions too (each exported
+once into bench/.cache/code/), alternating with this tree's, `--repeat` times, against the same emulator: it
+reports the extracting process's CPU seconds per 1,000 records (all its threads: HTTP, JSON, mapping, coercion,
+staging; the emulator runs in a process of its own) and whether every code staged the same rows, and writes them
+as the section's "CPU per record" part, leaving the table of the last full run as it is.
+
     .venv/bin/python bench/extract_throughput.py [--sizes 10000,100000] [--platforms bigcommerce,...]
+                                                 [--code before=main,current --repeat 3]
 """
 
 from __future__ import annotations
@@ -21,7 +28,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (  # noqa: E402
     CACHE,
+    PAGE,
     ROOT,
+    codes,
     run_worker,
     start_emulator,
     stop,
@@ -42,8 +51,13 @@ ENTITIES = ("products", "customers")
 ENTITIES_BY_PLATFORM = {"woocommerce": ("customers",)}
 
 WORKER = r"""
-import json, resource, sys, time
+import sys
+if sys.argv[5]:  # the code of another revision, before this tree's (and the working directory's)
+    sys.path.insert(0, sys.argv[5])
+import hashlib, json, resource, shutil, time
 from pathlib import Path
+import cart_pipelines
+assert not sys.argv[5] or cart_pipelines.__file__.startswith(sys.argv[5]), cart_pipelines.__file__
 from cart_pipelines.platforms import registry as platforms
 from cart_pipelines.pipeline.extract import extract_entity
 from cart_pipelines.pipeline.staging import Staging
@@ -60,10 +74,26 @@ if name == "shopify":  # Shopify limits cost points, not requests: measure what 
         cost["points"] += float(c.get("actualQueryCost") or 0)
         cost["restore"] = c.get("throttleStatus", {}).get("restoreRate", cost["restore"])
     src.client.session.hooks["response"].append(tally)
-t = time.perf_counter()
-res = extract_entity(src, entity, Staging(out))
-seconds = time.perf_counter() - t
+def cpu():
+    u = resource.getrusage(resource.RUSAGE_SELF)  # every thread of this process
+    return u.ru_utime + u.ru_stime
+shutil.rmtree(out, ignore_errors=True)
+staging = Staging(out)
+t, c = time.perf_counter(), cpu()
+res = extract_entity(src, entity, staging)
+seconds, cpu_seconds = time.perf_counter() - t, cpu() - c
+# What was staged, whatever order the pages came in: the rows by source_id (without _ordinal, the reading order)
+# and the quarantine rows; equal digests mean byte-for-byte equal rows.
+import pyarrow.parquet as pq
+rows = pq.read_table(staging.parquet_path(entity)).drop_columns(["_ordinal"]).sort_by("source_id").to_pylist()
+with staging.connect() as con:
+    bad = con.execute("SELECT source_id, reason FROM ledger WHERE entity = ? AND stage = 'extract' "
+                      "ORDER BY source_id, reason", [entity]).fetchall()
+digest = hashlib.sha256(repr((rows, bad)).encode()).hexdigest()[:16]
+with open("/proc/loadavg") as fh:
+    load = float(fh.read().split()[0])
 print(json.dumps({"rows": res.staged, "quarantined": res.quarantined, "seconds": seconds,
+                  "records": res.source_records, "cpu_seconds": cpu_seconds, "staged_digest": digest, "load": load,
                   "requests": src.client.requests_made, "retries": src.client.retries,
                   "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                   "cost_bound": (cost["restore"] * res.staged / cost["points"]) if cost["points"] else None}))
@@ -76,7 +106,7 @@ def bound(name: str, entity: str) -> float | None:
     return fn(entity) if fn else None
 
 
-def run(names, sizes, latency_ms, per_item_ms, timeout):
+def run(names, sizes, latency_ms, per_item_ms, timeout, code_list=(("current", "", ""),), repeat=1):
     rows = []
     for products in sizes:
         store = store_for(products)
@@ -84,21 +114,90 @@ def run(names, sizes, latency_ms, per_item_ms, timeout):
             proc, announce = start_emulator(name, store, latency_ms, per_item_ms)
             try:
                 for entity in ENTITIES_BY_PLATFORM.get(name, ENTITIES):
-                    out = CACHE / "staging" / f"{name}-{products}"
-                    started = time.time()
-                    m = run_worker(WORKER, [name, json.dumps(announce), str(out), entity], timeout)
-                    if "error" in m:
-                        rows.append({"platform": name, "products": products, "entity": entity, "error": m["error"]})
-                        continue
-                    b = m.pop("cost_bound") or bound(name, entity)
-                    m.update(platform=name, products=products, entity=entity, rows_per_s=m["rows"] / m["seconds"],
-                             bound=b, ratio=(m["rows"] / m["seconds"]) / b if b else None,
-                             wall=time.time() - started)
-                    rows.append(m)
-                    print(json.dumps(m), flush=True)
+                    for turn in range(repeat):  # the codes alternate, so each meets the same load
+                        for label, sha, directory in code_list:
+                            out = CACHE / "staging" / f"{name}-{products}"
+                            started = time.time()
+                            m = run_worker(WORKER, [name, json.dumps(announce), str(out), entity, directory],
+                                           timeout)
+                            if "error" in m:
+                                rows.append({"platform": name, "products": products, "entity": entity,
+                                             "code": label, "error": m["error"]})
+                                continue
+                            b = m.pop("cost_bound") or bound(name, entity)
+                            m.update(platform=name, products=products, entity=entity,
+                                     rows_per_s=m["rows"] / m["seconds"], bound=b,
+                                     ratio=(m["rows"] / m["seconds"]) / b if b else None,
+                                     wall=time.time() - started, code=label, commit=sha, turn=turn + 1)
+                            rows.append(m)
+                            print(json.dumps(m), flush=True)
             finally:
                 stop(proc)
     return rows
+
+
+def median(xs):
+    xs = sorted(xs)
+    return (xs[(len(xs) - 1) // 2] + xs[len(xs) // 2]) / 2 if xs else None
+
+
+def cpu_markdown(rows, command: str) -> str:
+    """The "CPU per record" part: each code's CPU seconds per 1,000 records (median of its runs), the ratio to
+    this tree's, and whether all staged the same rows."""
+    ok = [r for r in rows if "error" not in r]
+    labels = list(dict.fromkeys(r["code"] for r in ok))
+    loads = [r["load"] for r in ok if r.get("load") is not None]
+    lines = ["### CPU per record, code against code", "",
+             f"Measured {datetime.now(timezone.utc):%Y-%m-%d} by `{command}`: the same emulator process serves each "
+             "code in turn (alternating, so each meets the same load), and each extraction runs in a fresh process. "
+             "*CPU s / 1k* is the extracting process's CPU time (user + system, all its threads: HTTP and JSON, "
+             "mapping, coercion, staging) per 1,000 records read, the median of the runs; the emulator's own CPU is "
+             "not in it. *× current* is a code's CPU per record over this branch's. *staged* says whether the code "
+             "staged the same rows and quarantine reasons as this branch (a digest of the rows by source_id and "
+             f"of the ledger's extract rows). Load average (1 minute) over the runs: {min(loads):.1f} to "
+             f"{max(loads):.1f} on 2 cores." if loads else "", ""]
+    header = ["platform", "products in store", "entity", "code", "runs", "records", "CPU s / 1k", "× current",
+              "seconds (median)", "staged"]
+    lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for key in dict.fromkeys((r["platform"], r["products"], r["entity"]) for r in ok):
+        here = [r for r in ok if (r["platform"], r["products"], r["entity"]) == key]
+        per_k = {lab: median([1000 * r["cpu_seconds"] / r["records"] for r in here if r["code"] == lab])
+                 for lab in labels}
+        digests = {lab: {r["staged_digest"] for r in here if r["code"] == lab} for lab in labels}
+        mine = digests.get("current", set())
+        for lab in labels:
+            runs = [r for r in here if r["code"] == lab]
+            if not runs:
+                continue
+            ratio = f"{per_k[lab] / per_k['current']:.2f}" if per_k.get("current") else "-"
+            same = "-" if lab == "current" or not mine else (
+                "same" if digests[lab] == mine and len(mine) == 1 else "DIFFERENT")
+            lines.append("| " + " | ".join([key[0], f"{key[1]:,}", key[2], lab + (f" ({runs[0]['commit']})"
+                                                                                   if runs[0]["commit"] else ""),
+                                            str(len(runs)), f"{runs[0]['records']:,}", f"{per_k[lab]:.3f}", ratio,
+                                            f"{median([r['seconds'] for r in runs]):.1f}", same]) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def write_part(part: str, page: Path = PAGE) -> None:
+    """Put `part` (starting with its `### ` heading) into the extraction section, replacing its earlier version
+    and leaving the rest of the section (the last full run's table and notes) as it is."""
+    text = page.read_text(encoding="utf-8")
+    heading, sub = "## Extraction throughput against the platform emulators", part.splitlines()[0]
+    start = text.index(heading)
+    nxt = text.find("\n## ", start + len(heading))
+    end = len(text) if nxt < 0 else nxt + 1
+    section = text[start:end]
+    if sub in section:
+        i = section.index(sub)
+        j = section.find("\n### ", i + len(sub))
+        j = section.find("\n## ", i + len(sub)) if j < 0 else j
+        section = section[:i] + part + ("\n" + section[j + 1:] if j >= 0 else "")
+    else:
+        section = section.rstrip("\n") + "\n\n" + part
+    if not section.endswith("\n\n") and nxt >= 0:
+        section = section.rstrip("\n") + "\n\n"
+    page.write_text(text[:start] + section + text[end:], encoding="utf-8")
 
 
 def markdown(rows, latency_ms, per_item_ms) -> str:
@@ -149,10 +248,20 @@ def main() -> None:
     ap.add_argument("--latency-per-item-ms", type=float, default=0.2)
     ap.add_argument("--timeout", type=float, default=3600)
     ap.add_argument("--out", default=str(ROOT / "docs" / "benchmarks.md"))
+    ap.add_argument("--code", default="current",
+                    help="codes to run side by side: current (this tree), label=gitref or gitref, comma-separated")
+    ap.add_argument("--repeat", type=int, default=1, help="runs of each code, alternating")
     args = ap.parse_args()
     names = [n for n in args.platforms.split(",") if n]
+    code_list = codes(args.code)
     rows = run(names, [int(s) for s in args.sizes.split(",")], args.latency_ms, args.latency_per_item_ms,
-               args.timeout)
+               args.timeout, code_list, args.repeat)
+    if len(code_list) > 1:  # a comparison of codes: its own part of the section, the table of the last full run kept
+        command = ".venv/bin/python bench/extract_throughput.py " + " ".join(sys.argv[1:])
+        write_part(cpu_markdown(rows, command), Path(args.out))
+        (CACHE / "extract_cpu.json").write_text(json.dumps(rows, indent=2))
+        print(f"wrote {args.out}")
+        return
     write_section(markdown(rows, args.latency_ms, args.latency_per_item_ms), Path(args.out))
     (CACHE / "extract_throughput.json").write_text(json.dumps(rows, indent=2))
     print(f"wrote {args.out}")

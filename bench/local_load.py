@@ -24,8 +24,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import CACHE, ROOT, run_worker, store_for, write_section  # noqa: E402
-from export_extract import codes  # noqa: E402
+from common import CACHE, ROOT, codes, run_worker, store_for, write_section  # noqa: E402
 
 RESULTS = CACHE / "local_load.json"
 

@@ -461,6 +461,15 @@ def _compile_text(field: pa.Field):
     choices = (field.metadata or {}).get(b"enum")
     choices = choices.decode().split(",") if choices is not None else None
 
+    if nullable and not (reference or html or choices is not None):  # most text fields: the value as it is
+        def as_is(v):
+            if v is None:
+                return None
+            if type(v) is str and v.isascii() and len(v) <= MAX_TEXT and "\x00" not in v:
+                return v
+            return _plain_text(v)
+        return as_is
+
     def coerced(v):
         if v is None:
             if not nullable:
