@@ -461,15 +461,6 @@ def _compile_text(field: pa.Field):
     choices = (field.metadata or {}).get(b"enum")
     choices = choices.decode().split(",") if choices is not None else None
 
-    if nullable and not (reference or html or choices is not None):  # most text fields: the value as it is
-        def as_is(v):
-            if v is None:
-                return None
-            if type(v) is str and v.isascii() and len(v) <= MAX_TEXT and "\x00" not in v:
-                return v
-            return _plain_text(v)
-        return as_is
-
     def coerced(v):
         if v is None:
             if not nullable:
@@ -487,4 +478,20 @@ def _compile_text(field: pa.Field):
         if choices is not None:
             return _choice(text, choices, name)
         return text
-    return coerced
+
+    # Most text fields take an ASCII string as it is: no surrogate to look for, and (required ones) blank only if
+    # it is all white space (no ASCII character is a format character); anything else goes through `coerced`.
+    if reference or html or email or choices is not None:
+        return coerced
+    if nullable:
+        def as_is(v):
+            if type(v) is str and v.isascii() and len(v) <= MAX_TEXT and "\x00" not in v:
+                return v
+            return None if v is None else coerced(v)
+        return as_is
+
+    def required(v):
+        if type(v) is str and v.isascii() and len(v) <= MAX_TEXT and "\x00" not in v and v.strip():
+            return v
+        return coerced(v)
+    return required
