@@ -158,3 +158,23 @@ def test_updates_go_in_arrays_of_ten_and_a_vanished_record_is_reported(tmp_path)
         assert "999 was not found" in results[11].error
         assert emulator.requests - before == 1 + 1 + 2  # 10 in one; the rejected array of 2, then one by one
         assert sorted(r["first_name"] for r in target.scan("customers").to_pylist()) == ["Kari"] + ["Ola"] * 11
+
+
+def test_an_unmapped_order_status_is_written_pending_and_a_null_status_is_refused(tmp_path):
+    """A status order_status_mapping left unmapped was sent as `status_id: null` (the emulator answered 500, where
+    BigCommerce refuses the field): it is written 1 Pending, counted as order_status_unmapped by the transform."""
+    from cart_pipelines.platforms.bigcommerce.mapping import order_payload
+
+    assert order_payload({"source_id": "1", "status": "awaiting-the-moon", "items": [], "grand_total": "10.00"})["status_id"] == 1
+    assert order_payload({"source_id": "1", "status": "completed", "items": [], "grand_total": "10.00"})["status_id"] == 10
+    (tmp_path / "empty").mkdir()
+    with running(BigCommerceEmulator(EmulatorStore(tmp_path / "empty"), Knobs(rate_limit=False))) as h:
+        url = f"{h.base_url}/stores/{h.credentials['store_hash']}/v2/orders"
+        headers = {"X-Auth-Token": h.credentials["access_token"], "Accept": "application/json"}
+        body = {"billing_address": {"first_name": "A", "last_name": "B", "street_1": "S", "city": "C", "zip": "1",
+                                    "country_iso2": "NO", "email": "a@example.no"},
+                "products": [{"name": "P", "quantity": 1, "price_inc_tax": 10, "price_ex_tax": 10}]}
+        for bad in (None, "1"):
+            r = requests.post(url, json={**body, "status_id": bad}, headers=headers, timeout=10)
+            assert r.status_code == 400 and "status_id" in r.text, (bad, r.status_code, r.text)
+        assert requests.post(url, json={**body, "status_id": 1}, headers=headers, timeout=10).status_code in (200, 201)

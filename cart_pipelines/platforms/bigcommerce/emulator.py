@@ -511,6 +511,8 @@ class WritesMixin:
                 raise Invalid(400, f"The customer {cid} does not exist.")
             rec["customer_id"] = str(cid) if cid else None
         if "status_id" in body:
+            if not isinstance(body["status_id"], int) or isinstance(body["status_id"], bool):  # null, "1", 1.5
+                raise Invalid(400, "The field 'status_id' is invalid.")
             if int(body["status_id"]) not in STATUS_BY_ID:
                 raise Invalid(400, f"The status_id {body['status_id']} is not a valid order status.")
             rec["status"] = STATUS_BY_ID[int(body["status_id"])]

@@ -201,6 +201,9 @@ def review(r: dict, customer_id: str | None) -> dict:
 REF = "cart_pipelines source id: "  # the line in customer notes and order staff notes that holds our source id
 # Order statuses after the order_status_mapping rule → BigCommerce status ids (Order Status API), and back.
 STATUS_ID = {"new": 1, "processing": 11, "completed": 10, "cancelled": 5, "refunded": 4, "on_hold": 12}
+# A status the run's order_status_mapping left unmapped (counted as order_status_unmapped) is written Pending, as
+# rules.REFUNDABLE_STATUSES says; a null status_id is refused by BigCommerce (400), not defaulted
+PENDING = STATUS_ID["new"]
 STATUS_NAME = {**{v: k for k, v in STATUS_ID.items()}, 0: "new", 7: "new", 2: "completed", 3: "processing",
                8: "processing", 9: "processing", 6: "cancelled", 13: "on_hold", 14: "refunded"}
 REVIEW_OUT = {"approved": "approved", "pending": "pending", "rejected": "disapproved"}
@@ -300,7 +303,7 @@ def order_payload(row: dict) -> dict:
         lines.append(line)
     tax = Decimal(str(row.get("tax") or 0))
     item_tax = sum((Decimal(str(i.get("tax") or 0)) for i in row.get("items") or []), Decimal(0))
-    out = {"customer_id": int(row.get("customer_id") or 0), "status_id": STATUS_ID.get(row.get("status")),
+    out = {"customer_id": int(row.get("customer_id") or 0), "status_id": STATUS_ID.get(row.get("status"), PENDING),
            "billing_address": v2address(row.get("billing_address") or {}),
            "shipping_addresses": [v2address(row["shipping_address"])] if row.get("shipping_address") else [],
            "products": lines, "currency_code": row.get("currency"),
