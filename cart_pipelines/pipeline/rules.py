@@ -92,6 +92,13 @@ RULES: tuple[Rule, ...] = (
          "An order line without a product (rule order_item_product_gone, or none in the source) is written as a fee "
          "line with the line's name and total; its SKU, quantity, price and tax stay in the fee's meta data and "
          "read back as the order line."),
+    Rule("refund_line_without_order_line", "orders", "map",
+         "target: WooCommerce (a refund line names an order line item by its id)",
+         "A refund line is written as the refund's line item on the order line written for its source line, so "
+         "WooCommerce records the refunded quantity there. A refund line whose source line is not an order line "
+         "item on the target (none named, one the order does not hold, or one written as a fee line by rule "
+         "order_item_as_fee) goes without it: the refund is written with its full amount and its other lines, "
+         "and the order is counted by this rule."),
     Rule("review_status_nearest", "reviews", "map", "target: BigCommerce (approved, pending, disapproved only)",
          "A spam or trashed review becomes rejected (BigCommerce's disapproved): kept, and not shown."),
     Rule("review_rejected_as_spam", "reviews", "map",
@@ -156,7 +163,8 @@ TARGET_RULES: dict[str, tuple[str, ...]] = {
     "bigcommerce": ("product_name_unique", "customer_name_required", "review_title_required",
                     "review_status_nearest", "grouped_as_simple_with_children_listed", "refund_date_not_kept",
                     "refunds_of_unpaid_order_listed", "product_lifecycle_as_status"),
-    "woocommerce": ("order_item_as_fee", "review_rejected_as_spam", "product_lifecycle_nearest"),
+    "woocommerce": ("order_item_as_fee", "refund_line_without_order_line", "review_rejected_as_spam",
+                    "product_lifecycle_nearest"),
     "shopify": ("grouped_as_simple_with_children_listed", "variant_disabled_not_written",
                 "variants_all_disabled_archived", "product_lifecycle_nearest"),
     "mystore": ("product_lifecycle_as_status",),

@@ -383,6 +383,20 @@ def _item_as_fee(s: RuleSettings) -> str:
             "OR list_contains(gone_ids, i.product_id))) THEN ['order_item_as_fee'] ELSE []::VARCHAR[] END")
 
 
+def _refund_line_unmatched(s: RuleSettings) -> str:
+    """Target rule refund_line_without_order_line (WooCommerce): counted where a refund line names no order line
+    the target writes as a line item (no item id, one the order does not hold, or a line with no product: a fee
+    line by order_item_as_fee)."""
+    if not s.applies("refund_line_without_order_line"):
+        return "[]::VARCHAR[]"
+    written = ("list_transform(list_filter(coalesce(items, []), lambda i: i.product_id IS NOT NULL "
+               "AND NOT list_contains(gone_ids, i.product_id)), lambda i: i.source_id)")
+    return (f"CASE WHEN list_bool_or(list_transform(coalesce(refunds, []), lambda r: coalesce(list_bool_or("
+            f"list_transform(coalesce(r.lines, []), lambda ln: ln.item_id IS NULL "
+            f"OR NOT list_contains({written}, ln.item_id))), false))) "
+            f"THEN ['refund_line_without_order_line'] ELSE []::VARCHAR[] END")
+
+
 def orders_sql(con, s: RuleSettings) -> str:
     customers = transformed_ids(con, "customers")
     products = transformed_ids(con, "products")
@@ -453,6 +467,7 @@ def orders_sql(con, s: RuleSettings) -> str:
              || CASE WHEN list_bool_or(list_transform(coalesce(items, []), lambda i: list_contains(gone_ids, i.product_id)))
                      THEN ['order_item_product_gone'] ELSE []::VARCHAR[] END
              || {_item_as_fee(s)}
+             || {_refund_line_unmatched(s)}
              || {_refund_rules(s)}
              || CASE WHEN {TOTAL_ONLY} AND NOT {_refunds_not_taken(s)} THEN ['refund_from_refunded_total']
                      ELSE []::VARCHAR[] END

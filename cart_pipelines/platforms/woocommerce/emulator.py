@@ -835,37 +835,56 @@ class WooCommerceEmulator(WooWrites, Emulator):
                         "date_created_gmt": w.get("date_created_gmt", order["date_modified_gmt"]), **when,
                         "amount": r["total"].lstrip("-"), "reason": r["reason"], "refunded_by": 1,
                         "refunded_payment": False, "meta_data": w.get("meta_data", []),
-                        "line_items": self.refund_lines(order, record, h, r["id"]) if h else [],
+                        "line_items": self.refund_lines(order, record, h, r["id"]) if h else
+                        self.written_refund_lines(order, w, r["id"]),
                         "shipping_lines": [], "tax_lines": [], "fee_lines": []})
         return out
 
-    @staticmethod
-    def refund_lines(order: dict, record: dict, refund: dict, rid: int) -> list[dict]:
+    @classmethod
+    def refund_lines(cls, order: dict, record: dict, refund: dict, rid: int) -> list[dict]:
         """A store refund's lines as WooCommerce refund line items (WC_Order_Item_Product of the refund, through
         get_order_item_data): quantity and amounts negative, the amount before tax (`total`, the tax of the units
         back in `total_tax`), the order line it refunds in meta `_refunded_item_id` (wc_create_refund)."""
         lines = {str(it.get("source_id")): li for it, li in zip(record.get("items") or [], order["line_items"])}
-        neg = lambda d: money(-d if d else d)  # noqa: E731 (WooCommerce writes "0.00", not "-0.00")
         out = []
         for n, ln in enumerate(refund.get("lines") or []):
             line, qty = lines.get(str(ln.get("item_id"))) or {}, int(ln.get("qty") or 0)
-            amount, ordered = Decimal(money(ln.get("amount") or 0)), line.get("quantity")
+            ordered = line.get("quantity")
             tax = (Decimal(line["total_tax"]) * qty / ordered).quantize(Decimal("0.01")) \
                 if isinstance(ordered, int) and ordered > 0 else Decimal(0)  # the tax of the units back
-            item = {"id": rid * 100 + n + 1, "name": line.get("name") or "", "product_id": line.get("product_id") or 0,
-                    "variation_id": line.get("variation_id") or 0, "quantity": -qty,
-                    "tax_class": line.get("tax_class") or "",
-                    "subtotal": neg(amount), "subtotal_tax": neg(tax), "total": neg(amount),
-                    "total_tax": neg(tax),
-                    "taxes": [{"id": t["id"], "total": neg(tax), "subtotal": neg(tax)}
-                              for t in line.get("taxes") or []][:1] if tax else [],
-                    "meta_data": [{"id": rid * 100 + n + 51, "key": "_refunded_item_id", "value": str(line["id"]),
-                                   "display_key": "_refunded_item_id", "display_value": str(line["id"])}]
-                    if line else [],
-                    "sku": line.get("sku") or ln.get("sku") or "",
-                    "price": float(amount / qty) if qty else 0.0}
-            out.append(item)
+            taxes = [(t["id"], tax) for t in line.get("taxes") or []][:1] if tax else []
+            out.append(cls.refund_item(line, qty, Decimal(money(ln.get("amount") or 0)), taxes, rid, n,
+                                       ln.get("sku")))
         return out
+
+    @classmethod
+    def written_refund_lines(cls, order: dict, refund: dict, rid: int) -> list[dict]:
+        """The lines of a refund written through the API (kept by r_create as order line id, quantity, refund
+        total and refund tax per rate), as WooCommerce serves them."""
+        lines = {li["id"]: li for li in order["line_items"]}
+        out = []
+        for n, ln in enumerate(refund.get("lines") or []):
+            taxes = [(int(k) if str(k).isdigit() else k, Decimal(v)) for k, v in ln["taxes"]]
+            out.append(cls.refund_item(lines.get(ln["line_id"]) or {"id": ln["line_id"]}, ln["qty"],
+                                       Decimal(ln["total"]), taxes, rid, n, None))
+        return out
+
+    @staticmethod
+    def refund_item(line: dict, qty: int, amount: Decimal, taxes: list, rid: int, n: int, sku) -> dict:
+        """One refund line item (get_order_item_data of the refund's copy of order line `line`): quantity, amount and
+        taxes negative, `_refunded_item_id` naming the order line."""
+        neg = lambda d: money(-d if d else d)  # noqa: E731 (WooCommerce writes "0.00", not "-0.00")
+        tax = sum((t for _, t in taxes), Decimal(0))
+        return {"id": rid * 100 + n + 1, "name": line.get("name") or "", "product_id": line.get("product_id") or 0,
+                "variation_id": line.get("variation_id") or 0, "quantity": -qty,
+                "tax_class": line.get("tax_class") or "",
+                "subtotal": neg(amount), "subtotal_tax": neg(tax), "total": neg(amount), "total_tax": neg(tax),
+                "taxes": [{"id": k, "total": neg(t), "subtotal": neg(t)} for k, t in taxes],
+                "meta_data": [{"id": rid * 100 + n + 51, "key": "_refunded_item_id", "value": str(line["id"]),
+                               "display_key": "_refunded_item_id", "display_value": str(line["id"])}]
+                if line else [],
+                "sku": line.get("sku") or sku or "",
+                "price": float(amount / qty) if qty else 0.0}
 
     def notes_json(self, order: dict, record: dict | None = None) -> list[dict]:
         """The note WooCommerce writes when an order changes status (author "system")."""

@@ -23,7 +23,9 @@ and the resource controllers in github.com/woocommerce/woocommerce; https://wooc
   (`woocommerce_rest_required_product_reference`); `sku` of a line item is the product's (read-only).
 - refunds: `POST orders/{id}/refunds` (WC_REST_Order_Refunds_V2_Controller, wc_create_refund): amount above zero
   and at most what is left to refund; `api_refund` (default true) asks the gateway, which bank transfer cannot;
-  a full refund makes the order refunded; the refund's meta data and date are kept for `GET orders/{id}/refunds`.
+  a full refund makes the order refunded; the refund's meta data and date are kept for `GET orders/{id}/refunds`,
+  and its `line_items` ({id, quantity, refund_total, refund_tax}) become its lines on the order's line items they
+  name (an id the order does not hold is passed over, the quantity is not checked: wc_create_refund does neither).
 - reviews: product must exist (`woocommerce_rest_product_invalid_id`), duplicates (same product, e-mail and text)
   → 409 `comment_duplicate`.
 - a shop's own validation (a plugin's `woocommerce_rest_pre_insert_*` filter returning a WP_Error) refuses the
@@ -678,6 +680,7 @@ class WooWrites:
                 if body.get("api_refund", True) not in (False, "false", 0, "0"):
                     raise wc.WpError(500, "woocommerce_rest_cannot_create_order_refund",
                                      "The payment gateway for this order does not support automatic refunds.")
+                lines = self._refund_line_items(o, body.get("line_items"))
                 rid = self._new_id("refunds")
                 o["refunds"] = [{"id": rid, "reason": str(body.get("reason") or ""),
                                  "total": f"-{wc.money(amount)}"}] + list(o.get("refunds") or [])
@@ -686,13 +689,44 @@ class WooWrites:
                 stamp = now_gmt()
                 o["date_modified_gmt"], o["date_modified"] = stamp, wc.wc_date(stamp + "Z", wc.SITE_TZ)
                 written = {"id": rid, "date_created_gmt": stamp, "date_created": wc.wc_date(stamp + "Z", wc.SITE_TZ),
-                           "meta_data": self._meta([], body.get("meta_data"))}
+                           "meta_data": self._meta([], body.get("meta_data")), "lines": lines}
                 self.store.put("orders", {**rec, "_wc": o, "_refunds": [written] + list(rec.get("_refunds") or [])})
                 self.writes += 1
             return 201, self.refunds_json(self.orders_json([self.store.get("orders", order_id)])[0],
                                           self.store.get("orders", order_id))[0]
 
         return self._writing(request, "orders", work)
+
+    @staticmethod
+    def _refund_line_items(order: dict, posted) -> list[dict]:
+        """A refund's `line_items` as wc_create_refund takes them (after RestApiUtil::
+        adjust_create_refund_request_parameters made [{id, quantity, refund_total, refund_tax: [{id, refund_total}]}]
+        an array by id): each of the order's line items that is named and has a quantity, refund total or refund tax
+        becomes a refund line; an id that is none of the order's items is passed over without an error, and the
+        quantity is not checked against the line's (WooCommerce checks neither). Fee and shipping lines, which
+        wc_create_refund takes too, are not modelled: our target refunds product lines only."""
+        if not isinstance(posted, list) or not posted or not all(isinstance(x, dict) and "id" in x for x in posted):
+            return []
+        by_id: dict[str, dict] = {}
+        for x in posted:
+            taxes = x.get("refund_tax")
+            if isinstance(taxes, list) and all(isinstance(t, dict) and "id" in t and "refund_total" in t
+                                               for t in taxes):
+                taxes = {str(t["id"]): t["refund_total"] for t in taxes}
+            by_id[str(x["id"])] = {"qty": x.get("qty", x.get("quantity")), "refund_total": x.get("refund_total"),
+                                   "refund_tax": taxes if isinstance(taxes, dict) else {}}
+        out = []
+        for li in order.get("line_items") or []:
+            x = by_id.get(str(li["id"]))
+            if x is None:
+                continue
+            qty = int(dec(x["qty"]))
+            taxes = [(k, dec(v)) for k, v in x["refund_tax"].items() if re.fullmatch(r"-?[0-9.]+", str(v))]
+            if not qty and not dec(x["refund_total"]) and not x["refund_tax"]:
+                continue
+            out.append({"line_id": li["id"], "qty": qty, "total": wc.money(dec(x["refund_total"])),
+                        "taxes": [(k, wc.money(v)) for k, v in taxes]})
+        return out
 
     def _order_delete(self, base, id_):
         cur = self._record(base, id_, "woocommerce_rest_shop_order_invalid_id", "Invalid ID.", 404)

@@ -327,7 +327,12 @@ class WooCommerceTarget(Target):
 
     def _refunds(self, rows: list[dict], results: list[WriteResult]) -> list[WriteResult]:
         """An order's refunds as WooCommerce refunds (POST orders/{id}/refunds, `api_refund` false: recorded, no
-        money moves through the payment gateway), each once: a refund carries our source id in its meta data."""
+        money moves through the payment gateway; `api_restock` false: the migrated stock stays as the source has
+        it), each once: a refund carries our source id in its meta data. A refund's lines go as its `line_items`,
+        each naming the order line written for the source line (the line item carrying that line's source id in
+        its meta data), so WooCommerce records the refunded quantities on the order's lines; a refund line with no
+        such order line (target rule refund_line_without_order_line) is left out of the refund, whose amount stays
+        the source's."""
         out = []
         for row, res in zip(rows, results):
             refunds = row.get("refunds") or []
@@ -335,13 +340,20 @@ class WooCommerceTarget(Target):
                 out.append(res)
                 continue
             held = {meta(r) for page in self._pages(f"orders/{res.target_id}/refunds") for r in page}
+            todo = [(r.get("source_id") or f"{row['source_id']}-refund-{k + 1}", r) for k, r in enumerate(refunds)]
+            todo = [(sid, r) for sid, r in todo if sid not in held]
             errors = []
-            for k, r in enumerate(refunds):
-                sid = r.get("source_id") or f"{row['source_id']}-refund-{k + 1}"
-                if sid in held:
-                    continue
+            try:
+                written = self._order_lines(res.target_id) if any(r.get("lines") for _, r in todo) else {}
+            except ConnectionProblem as exc:
+                out.append(WriteResult(res.source_id, res.target_id, f"refunds: {exc}"))
+                continue
+            for sid, r in todo:
                 body = {"amount": _s(r.get("amount")), "reason": r.get("reason") or "", "api_refund": False,
-                        "meta_data": [{"key": META_KEY, "value": sid}]}
+                        "api_restock": False, "meta_data": [{"key": META_KEY, "value": sid}]}
+                lines = refund_line_items(r.get("lines") or [], written)
+                if lines:
+                    body["line_items"] = lines
                 try:
                     self._call("POST", f"orders/{res.target_id}/refunds", f"refund {sid} of order {row['source_id']}",
                                idempotent=False, json=body)
@@ -350,6 +362,11 @@ class WooCommerceTarget(Target):
             out.append(WriteResult(res.source_id, res.target_id, ("refunds: " + "; ".join(errors)) if errors
                                    else None))
         return out
+
+    def _order_lines(self, order_id: str) -> dict[str, dict]:
+        """The order's line items as written, by the source line id in their meta data (one order's lines)."""
+        order = self._call("GET", f"orders/{int(order_id)}", what=f"order {order_id}'s lines").json()
+        return {str(sid): li for li in order.get("line_items") or [] if (sid := meta(li)) not in (None, "")}
 
     def _variations(self, rows: list[dict], results: list[WriteResult], kind: str) -> list[WriteResult]:
         out = []
@@ -545,6 +562,20 @@ class WooCommerceTarget(Target):
             self.refs.save()
             deleted[entity] = n
         return deleted
+
+
+def refund_line_items(lines: list[dict], written: dict[str, dict]) -> list[dict]:
+    """A refund's lines as WooCommerce refund `line_items`: per source line the order line written for it (by its
+    source id, `written`), the quantity and the amount before tax as `refund_total`. No `refund_tax`: the target
+    writes an order's tax as a fee line, so its line items hold no tax to refund, and a refund line carries none
+    of its own. A line whose order line is not there is left out (rule refund_line_without_order_line)."""
+    out = []
+    for ln in lines:
+        li = written.get(str(ln.get("item_id")))
+        if li is None:
+            continue
+        out.append({"id": li["id"], "quantity": int(ln.get("qty") or 0), "refund_total": _s(ln.get("amount"))})
+    return out
 
 
 def typed_table(entity: str, rows: list[dict]) -> pa.Table:
