@@ -153,3 +153,24 @@ def test_refund_lines_from_woocommerce_reach_shopify(shop, tmp_path):
         with r.staging.connect() as con:
             ok, facts = checks.money_totals_match(con, r.target)
         assert ok, facts
+
+
+def test_refund_lines_from_woocommerce_reach_woocommerce_order_lines(shop, tmp_path):
+    """WooCommerce → WooCommerce: the source's refund line (naming its order line by `_refunded_item_id`) reaches
+    the target's refund as a line item on the order line written for it, one unit of A-1 back."""
+    from helpers import woocommerce_target
+    (tmp_path / "empty").mkdir()
+    target_shop = WooCommerceEmulator(EmulatorStore(tmp_path / "empty"), Knobs(rate_limit=False))
+    with running(target_shop, lifetime=300) as handle:
+        r = Run(tmp_path / "work", WooCommerceSource.connect(shop.base_url, shop.credentials))
+        r.target = woocommerce_target(handle, tmp_path)
+        r(settings=RuleSettings(target_platform="woocommerce"))
+        assert r.query("SELECT outcome, count(*) FROM ledger WHERE entity = 'orders' GROUP BY 1") == [("loaded", 2)]
+        assert "refund_line_without_order_line" not in dict(r.query("SELECT rule, records FROM rule_counts"))
+        (tid,) = [x["id"] for x in r.target_rows("orders") if x["_source_id"] == "2"]
+        order = r.target._call("GET", f"orders/{tid}").json()
+        line = next(li for li in order["line_items"] if li["sku"] == "A-1")
+        (refund,) = r.target._call("GET", f"orders/{tid}/refunds").json()
+        assert (refund["amount"], refund["reason"]) == ("623.75", "Returned: too small")
+        assert [(li["quantity"], li["total"], li["meta_data"][0]["value"]) for li in refund["line_items"]] == \
+            [(-1, "-499.00", str(line["id"]))]
