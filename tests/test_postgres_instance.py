@@ -28,6 +28,19 @@ def _as_postgres(*cmd: str, **kw) -> subprocess.CompletedProcess:
     return subprocess.run([*prefix, *cmd], check=True, capture_output=True, text=True, timeout=120, **kw)
 
 
+@pytest.fixture(autouse=True)
+def job_rebuilt_from_this_tests_environment():
+    """Dagster keeps the last reconstructed job in a process-wide cache (ReconstructableJob.get_definition is an
+    lru_cache keyed by module, function and args), so a test running the same job as an earlier one in this worker
+    got that test's executor (the Celery test ran on the multiprocess executor of the demo test before it); each
+    test's CART_EXECUTOR must build its own job."""
+    from dagster._core.definitions.reconstruct import ReconstructableJob
+
+    ReconstructableJob.get_definition.cache_clear()
+    yield
+    ReconstructableJob.get_definition.cache_clear()
+
+
 @pytest.fixture(scope="module")
 def postgres(tmp_path_factory):
     initdb = shutil.which("initdb") or str(PG_BIN / "initdb")
