@@ -31,14 +31,18 @@ def _as_postgres(*cmd: str, **kw) -> subprocess.CompletedProcess:
 @pytest.fixture(autouse=True)
 def job_rebuilt_from_this_tests_environment():
     """Dagster keeps the last reconstructed job in a process-wide cache (ReconstructableJob.get_definition is an
-    lru_cache keyed by module, function and args), so a test running the same job as an earlier one in this worker
-    got that test's executor (the Celery test ran on the multiprocess executor of the demo test before it); each
-    test's CART_EXECUTOR must build its own job."""
+    lru_cache keyed by module, function and args, as is its repository), so a test running the same job as an
+    earlier one in this worker got that test's executor (the Celery test ran on the multiprocess executor of the
+    demo test before it); each test's CART_EXECUTOR must build its own job."""
     from dagster._core.definitions.reconstruct import ReconstructableJob
 
-    ReconstructableJob.get_definition.cache_clear()
+    def forget():
+        ReconstructableJob.get_definition.cache_clear()
+        ReconstructableJob.get_repository_definition.cache_clear()
+
+    forget()
     yield
-    ReconstructableJob.get_definition.cache_clear()
+    forget()
 
 
 @pytest.fixture(scope="module")
