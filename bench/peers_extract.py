@@ -205,7 +205,8 @@ DLT_STREAMS = {"woocommerce": {"products": ("products", "product_variations"), "
 def find_python(name: str) -> str | None:
     """An interpreter such as python3.10: on PATH, else one pyenv installed."""
     found = shutil.which(name)
-    if found:
+    # a pyenv shim is on PATH for every installed version but runs only where that version is selected
+    if found and subprocess.run([found, "-c", "pass"], capture_output=True).returncode == 0:
         return found
     version = name.removeprefix("python")
     matches = sorted(glob.glob(os.path.expanduser(f"~/.pyenv/versions/{version}*/bin/{name}")))
