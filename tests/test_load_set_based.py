@@ -2,6 +2,7 @@
 against the path every other target takes (rows streamed to create/update in batches of max_batch): the same
 target tables, id map, ledger and counts for the sample store, refusals included; a second full run writes 0."""
 
+import pytest
 from helpers import Run
 
 from cart_pipelines.model.entities import ENTITY_NAMES
@@ -118,3 +119,35 @@ def test_set_based_load_writes_bounded_chunks_and_resumes_after_a_chunk_fails(tm
 
 ID_MAP = "SELECT entity, source_id, row_hash FROM id_map ORDER BY ALL"
 LEDGER = "SELECT entity, source_id, stage, outcome, rule, reason FROM ledger ORDER BY ALL"
+
+
+@pytest.mark.parametrize("offset", [-1, 0, 1])
+def test_chunks_of_interleaved_updates_and_creates_write_every_row_once(tmp_path, sample_store, monkeypatch, offset):
+    """A chunk takes its plan rows by `ord` and its transformed rows by their row id range: with the updates and
+    creates of a re-run scattered among unchanged rows (stale hashes, records gone from the target) and chunks of
+    the changed rows' count ±1, every changed row is written exactly once and the others not at all."""
+    from cart_pipelines.pipeline import load
+
+    run = Run(tmp_path, sample_store)
+    run()
+    before = {r["_source_id"]: r for r in run.target_rows("orders")}
+    with run.staging.connect() as con:
+        sids = [r[0] for r in con.execute("SELECT source_id FROM id_map WHERE entity = 'orders' "
+                                          "ORDER BY target_id::BIGINT").fetchall()]
+        stale, gone = sids[1::3], sids[2::7]
+        stale = [s for s in stale if s not in set(gone)]
+        con.execute("UPDATE id_map SET row_hash = 'stale' WHERE entity = 'orders' AND list_contains($s, source_id)",
+                    {"s": stale})
+        con.execute("DELETE FROM id_map WHERE entity = 'orders' AND list_contains($s, source_id)", {"s": gone})
+    run.target.delete("orders", [before[s]["id"] for s in gone])
+    monkeypatch.setattr(load, "LOAD_CHUNK", len(stale) + offset)
+    again = run(entities=["orders"])["orders"]
+    assert (again.updated, again.created, again.adopted) == (len(stale), len(gone), 0)
+    after = {r["_source_id"]: r for r in run.target_rows("orders")}
+    assert len(after) == len(run.target_rows("orders")) == len(before)
+    assert {s: {k: v for k, v in r.items() if k != "id"} for s, r in after.items()} == \
+        {s: {k: v for k, v in r.items() if k != "id"} for s, r in before.items()}
+    assert all(after[s]["id"] == before[s]["id"] for s in set(before) - set(gone))
+    ids = dict(run.query("SELECT source_id, target_id FROM id_map WHERE entity = 'orders'"))
+    assert ids == {s: r["id"] for s, r in after.items()}
+    assert sum(r.writes for r in run().values()) == 0
