@@ -147,9 +147,11 @@ def _params(sql: str, **params) -> dict | None:
     return {k: v for k, v in params.items() if f"${k}" in sql} or None
 
 
-def _record(con, target: Target, entity: str, results: str, action: str, res: LoadResult) -> None:
+def _record(con, target: Target, entity: str, results: str, action: str, res: LoadResult,
+            written_rows: str | None = None) -> None:
     """The answers in the relation `results` (source_id, target_id, error): written rows into the id map with the
-    hash they were written with, and every row into the ledger as loaded or quarantined."""
+    hash they were written with, and every row into the ledger as loaded or quarantined. `written_rows` holds the
+    rows sent (source_id, url_key), where they are at hand: a set-based chunk's, not the whole transformed table."""
     # The id map has one row per key by construction and no primary key (pipeline/staging.py): created rows are
     # new to it (the plan found none; adopted rows became updates), so a plain INSERT; updated rows have theirs
     # (found by the plan, or recorded by the adoption), so an UPDATE of it.
@@ -172,7 +174,7 @@ def _record(con, target: Target, entity: str, results: str, action: str, res: Lo
                             SELECT source_id FROM {results} WHERE error IS NULL)""", params)
         con.execute(f"""INSERT INTO url_keys (target, entity, source_id, base, url_key)
                         SELECT $target, '{entity}', r.source_id, coalesce(b.base, t.url_key), t.url_key
-                        FROM {results} r JOIN transformed_{entity} t USING (source_id)
+                        FROM {results} r JOIN {written_rows or f"transformed_{entity}"} t USING (source_id)
                         LEFT JOIN url_key_bases b ON b.entity = '{entity}' AND b.source_id = r.source_id
                         WHERE r.error IS NULL""", params)
     con.execute(f"""INSERT INTO ledger SELECT '{entity}', source_id, 'load',
@@ -422,7 +424,7 @@ def _write_set(con, sql, target: Target, entity: str, select: str, params, actio
         _record(con, target, entity, f"""(
             SELECT source_id, target_id, 'target rejected: ' || error AS error FROM {written}
             UNION ALL SELECT source_id, NULL, 'reference not loaded: ' || _unresolved FROM _rows
-            WHERE _unresolved IS NOT NULL)""", action + "d", res)
+            WHERE _unresolved IS NOT NULL)""", action + "d", res, written_rows="_rows")
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
