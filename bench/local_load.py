@@ -198,47 +198,57 @@ def markdown(rows: list[dict], measured: str, commands: list[str]) -> str:
 
 
 NOTES = [
-    "- *before* is main at the branch's base (d281ee9), *current* the branch `localload`: the id map, the URL keys "
-    "and the local target's tables lost their primary keys (each holds one row per key by construction: the load "
-    "inserts only rows its plan found absent, updates the others, and refuses a plan naming a source id twice), "
-    "so no insert maintains an ART index any more, and the bookkeeping's `INSERT OR REPLACE` (which DuckDB runs as "
-    "a MERGE with a de-duplicating aggregate per chunk) became a plain INSERT for created rows, an UPDATE for "
-    "updated ones, and a delete-then-insert for URL keys. A catalog or target file of an earlier version is "
-    "rebuilt without the keys when opened for writing (`kit/duckdb_io.drop_primary_keys`, "
-    "`tests/test_load.py::test_files_of_an_earlier_version_lose_their_primary_keys_and_keep_their_rows`).",
-    "- The machine was shared with other helpers' jobs during these runs (load average 1.5 to 2.3 on 2 cores; an "
-    "earlier pair of turns at load 3.6 to 5 gave products 1.46x, customers 1.19x, orders 1.04x, reviews 1.10x by "
-    "CPU s), so wall times are stretched and CPU seconds inflated too; read the ratios of the two codes, each turn "
-    "run back to back under the same load. Profiled per SQL statement at 100k products on a nearly idle machine "
-    "(load 0.2-1.4; /tmp scripts timing every statement and DuckDB's JSON profile of the large ones): before, "
-    "products took 5.5 s (18k rows/s), customers 1.8 s (32k), orders 6.1 s (27k), reviews 1.7 s (41k). "
-    "The id-map insert of orders went from 0.39 to 0.23 s, of products 0.25 to 0.12 s, the URL-key upsert of "
-    "products from 0.38 to 0.22 s (with the delete), and the target's index maintenance left the commits.",
-    "- Where the first run's time goes now (orders at 100k, 4 chunks of 50,000): the target's INSERT 2.9-3.7 s, "
-    "building the rows to write (`_select_sql`: the transformed rows joined to the plan, references and order "
-    "lines resolved through the id map) 1.5-2.9 s, the catalog's commits 0.5 s, the plan 0.4 s, the id map "
-    "0.2 s; products alike (INSERT 1.5 s, rows 1.2 s, commits 0.65 s, the uniqueness checks 0.3 s). DuckDB's "
-    "operators in the target's INSERT take only 0.1 s a chunk: the rest is its commit compressing the wide nested "
-    "rows into the file. Writing the 166,176 orders into an empty DuckDB table alone, from a temp table, takes "
-    "3.1 s (about 54k rows/s, one thread: DuckDB compresses a transaction's rows on one core), of which the "
-    "`dict_fsst` string compression is about 1 s; disabling it (`disabled_compression_methods`) writes in 2.1 s "
-    "but makes the file three times larger (25 MB → 75 MB for those orders), which a shop's target file should "
-    "not pay. So the issue's 50k rows/s for orders into the local target is not reached: the write into DuckDB "
-    "alone is at about that rate.",
-    "- Measured but not changed (pipeline/load.py is shared with the scale work): a `LOAD_CHUNK` of 122,880 "
-    "(DuckDB's row-group size) lets every full chunk's rows go to the file as finished row groups instead of "
-    "through the write-ahead log and a later checkpoint: idle, products 5.5 → 3.8 s and orders 6.1 → 5.1 s "
-    "before the keys were dropped; under load 3 (after), orders 7.6 → 6.7 CPU s, products about equal; peak RSS "
-    "503 → 547 MB at 100k. Building the rows once per chunk without materialising them (the rows' table is read "
-    "three times by the target's create) is the other large cost left.",
+    "- *before* is main (b1a1a12), *current* the branch `loadspeed` (issue 18): (1) each chunk of a set-based "
+    "write selects its transformed rows by row id as well as by plan window: the plan numbers rows in row-id "
+    "order (`ord`, and keeps `rid`), so a chunk's rows lie in one row-id range, and `t.rowid BETWEEN` its first "
+    "and last is pushed by DuckDB into the scan (only those row groups are read). Before, the chunk's join with "
+    "the plan read the whole wide transformed table once per chunk (and once more per list column resolved: "
+    "categories, grouped products' children, order lines): chunks × store, the main reason products fell from "
+    "22k rows/s at 100k to 14-17k at 1M. (2) `LOAD_CHUNK` 50,000 → 122,880 (DuckDB's row-group size): full "
+    "chunks reach the target file as finished row groups instead of through its write-ahead log and a later "
+    "checkpoint, and an entity takes less than half the catalog commits. (3) A chunk's URL keys are taken from "
+    "the chunk's rows, not from another join with the whole transformed table. Nothing written changes "
+    "(`tests/test_load_set_based.py`, with a re-run whose updates and creates lie scattered among unchanged rows "
+    "in chunks of the changed rows' count −1/0/+1).",
+    "- At 1M products (a copy of the kept 1M run's catalog, its id map and URL keys emptied, loaded into a new "
+    "target file, every SQL statement timed by a /tmp script; load average 1-2 from other helpers): products "
+    "before 58.5 s wall, 52.6 CPU s (17.1k rows/s): building the chunks' rows (`_rows`) 15.3 s over 21 chunks, "
+    "the target's INSERT 17.2 s, the catalog's commits 8.4 s, the uniqueness checks 5.8 s, URL keys 3.4 s, the "
+    "plan 2.5 s, the id map 2.0 s. After (all three changes): 31.4 s wall, 34.4 CPU s (31.9k rows/s): `_rows` "
+    "8.7 s over 10 chunks, INSERT 8.8 s, URL keys 3.3 s, uniqueness 2.8 s, id map 2.7 s, plan 1.9 s, commits "
+    "0.1 s. With changes (1) and (2): customers 576,000 in 8.2 s (70k rows/s; 13.3 s in the kept full run), "
+    "orders 1,660,965 in 50.2 s, 52.9 CPU s (33.1k rows/s; 82.5 s in the kept full run, at load 3-6): INSERT "
+    "21.9 s, `_rows` 14.9 s, id map 4.5 s, plan 2.9 s, ledger 1.9 s; reviews 696,333 in 12.1 s (57.5k rows/s; "
+    "24.3 s). Peak RSS of that process 647-665 MB (before 656 MB) under the 512 MB DuckDB limit.",
+    "- What still grows with the store: the uniqueness checks of products (each chunk's SKUs and URL keys "
+    "against the whole target table, `lower()` of every row it holds: 0.25-0.3 s a chunk at 1M) and the URL-key "
+    "bookkeeping's join with `url_key_bases` (the whole entity's); with fewer, larger chunks they are a sixth of "
+    "the products' load at 1M. With the whole-table scans of the rows they made products slower per row than "
+    "orders; now the two are close at 1M (31.9k and 33.1k rows/s): products' INSERT and `_rows` cost less per "
+    "row than orders', their uniqueness checks and URL keys make up the difference. A lasting index over `lower(sku)` in the target file would remove the "
+    "first; not done.",
+    "- At 100k the row-id window matters little (2 chunks a set) and products are about equal by CPU; the gains "
+    "there come from the chunk size. Reviews, the last entity, look slower by CPU in the current code: their "
+    "single chunk's catalog commit takes 0.9-1.0 s where before their two took 0.34 s together. Measured (per "
+    "statement, 100k): with a CHECKPOINT of the catalog just before reviews the commit still took 0.99 s; with "
+    "`checkpoint_threshold` raised to 4 GB it took 0.11 s (reviews 58.9k rows/s). So a chunk's own bookkeeping "
+    "(69,635 id-map and ledger rows) passes DuckDB's 16 MB write-ahead-log threshold in one commit and the "
+    "catalog's checkpoint runs inside the step, where main's smaller commits stayed under it and left the "
+    "checkpoint to the connection's close, which this bench does not time per entity. Not changed: a larger "
+    "threshold only moves that checkpoint to the close and lets the log grow with the store; a CHECKPOINT after "
+    "the load is what the close does already. "
+    "Not changed: the chunk's rows are already materialised once (`_rows`) and read "
+    "by the target's create; not materialising them would run the joins three times. The target's INSERT is "
+    "DuckDB compressing wide nested rows into the file on one core (about 100k product and 75k order rows/s); "
+    "the issue's 50k rows/s over the whole load step is reached by customers and reviews at 1M, not yet by "
+    "products (32k) and orders (33k).",
     "- Every connection is bounded (`memory_limit` 512 MB, 2 threads, a spill directory: "
     "`kit/duckdb_io.connect`), which is what keeps peak RSS from growing with the store; a set-based write takes "
-    "the (action, depth) set in chunks of `LOAD_CHUNK` (50,000) plan rows, each chunk's id-map, URL-key and "
+    "the (action, depth) set in chunks of `LOAD_CHUNK` (122,880) plan rows, each chunk's id-map, URL-key and "
     "ledger rows written in one catalog transaction after the chunk's target statement (a run stopped between "
     "them leaves rows the next run adopts by source id: `tests/test_load_set_based.py`).",
     "- The second run writes 0 rows: the plan compares each row's hash with the one in the id map. Earlier "
-    "figures (per-record, set-based 1 and 2, measured with those codes on the same staged stores) are in this "
-    "page's history: the set-based load was 4-7× the per-record one by CPU at 100k products.",
+    "figures (per-record, set-based 1 and 2, primary keys dropped) are in this page's history.",
 ]
 
 
