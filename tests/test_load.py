@@ -96,6 +96,7 @@ KEYED_CATALOG = {
                 "PRIMARY KEY (target, entity, source_id)",
     "id_map": "target VARCHAR, entity VARCHAR, source_id VARCHAR, target_id VARCHAR, row_hash VARCHAR, "
               "loaded_at TIMESTAMPTZ DEFAULT now(), PRIMARY KEY (target, entity, source_id)",
+    "url_key_bases": "entity VARCHAR, source_id VARCHAR, base VARCHAR, PRIMARY KEY (entity, source_id)",
 }
 
 
@@ -122,7 +123,7 @@ def _keyed(con, tables) -> set[str]:
 
 
 def test_files_of_an_earlier_version_lose_their_primary_keys_and_keep_their_rows(store, run):
-    """The id map, the URL keys and the target's tables had primary keys, whose ART index every insert maintained
+    """The id map, the URL keys (held and their bases) and the target's tables had primary keys, whose ART index every insert maintained
     (and held in memory whole) though the load keeps one row per key by construction. A catalog and a target file of
     that version, holding a finished migration, are rebuilt without the keys on the next run: every row kept with
     its columns' NOT NULLs and defaults, nothing written again, a changed record still updated in place."""
@@ -134,13 +135,14 @@ def test_files_of_an_earlier_version_lose_their_primary_keys_and_keep_their_rows
     r()
     id_map = "SELECT entity, source_id, target_id, row_hash, loaded_at FROM id_map ORDER BY ALL"
     keys = "SELECT * FROM url_keys ORDER BY ALL"
-    before = r.query(id_map), r.query(keys), {e: r.target_rows(e) for e in TABLES}
-    assert before[0] and before[1]
+    bases = "SELECT * FROM url_key_bases ORDER BY ALL"
+    before = r.query(id_map), r.query(keys), {e: r.target_rows(e) for e in TABLES}, r.query(bases)
+    assert before[0] and before[1] and before[3]
     _rekey(r.staging.catalog_path, KEYED_CATALOG)
     _rekey(r.target.path, {e: f"id VARCHAR PRIMARY KEY, {columns}, _source_id VARCHAR"
                            for e, columns in TABLES.items()})
     assert writes(r()) == 0
-    assert (r.query(id_map), r.query(keys), {e: r.target_rows(e) for e in TABLES}) == before
+    assert (r.query(id_map), r.query(keys), {e: r.target_rows(e) for e in TABLES}, r.query(bases)) == before
     for path in (r.staging.catalog_path, r.target.path):
         con = duckdb.connect(str(path), read_only=True)
         try:
@@ -155,6 +157,7 @@ def test_files_of_an_earlier_version_lose_their_primary_keys_and_keep_their_rows
             assert {(e, "id") for e in TABLES} | {("products", "name"), ("orders", "customer_id")} <= not_null
         else:
             assert {("id_map", c) for c in ("target", "entity", "source_id")} <= not_null
+            assert {("url_key_bases", c) for c in ("entity", "source_id")} <= not_null
             assert defaults == [("now()",)]
     store.records["products"][0]["price"] = 399.0
     r2 = run(store())

@@ -52,10 +52,10 @@ CREATE TABLE IF NOT EXISTS dry_run_plan (entity VARCHAR PRIMARY KEY, plan VARCHA
 -- URL keys (rule url_key_suffix): the key each record of the last transform was made from, before any -N, and
 -- the key each loaded record holds on the target with its base; a later transform leaves a loaded record its key
 -- while that base is unchanged (sticky), and new records are numbered around the keys the target holds.
-CREATE TABLE IF NOT EXISTS url_key_bases (entity VARCHAR, source_id VARCHAR, base VARCHAR,
-    PRIMARY KEY (entity, source_id));
--- The id map and the held URL keys hold one row per (target, entity, source_id) by construction (the load inserts
--- only rows its plan found absent and updates the others: pipeline/load.py, which checks the plan's keys are unique),
+CREATE TABLE IF NOT EXISTS url_key_bases (entity VARCHAR NOT NULL, source_id VARCHAR NOT NULL, base VARCHAR);
+-- The URL-key bases, the id map and the held URL keys hold one row per key by construction (a transform replaces
+-- the bases of the records it transforms, each once; the load inserts only rows its plan found absent and updates
+-- the others: pipeline/load.py, which checks the plan's keys are unique),
 -- so they carry no PRIMARY KEY: its ART index cost every insert its upkeep and held the whole map in memory. A
 -- catalog of an earlier version has the key; `Staging.connect` rebuilds those tables without it (KEYLESS).
 CREATE TABLE IF NOT EXISTS url_keys (
@@ -64,7 +64,7 @@ CREATE TABLE IF NOT EXISTS id_map (
     target VARCHAR NOT NULL, entity VARCHAR NOT NULL, source_id VARCHAR NOT NULL, target_id VARCHAR,
     row_hash VARCHAR, loaded_at TIMESTAMPTZ DEFAULT now());
 """
-KEYLESS = ("id_map", "url_keys")
+KEYLESS = ("id_map", "url_keys", "url_key_bases")
 
 
 def relation_exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
