@@ -188,6 +188,9 @@ def migrate(
                                                           "flag; write nothing to the target."),
     detect_deletions: bool = typer.Option(False, help="Delta: list the source's ids to find deleted records."),
     delete_on_target: bool = typer.Option(False, help="Delete records deleted at the source on the target too."),
+    reextract: bool = typer.Option(False, "--reextract", help="Read the source and transform everything again; "
+                                                              "otherwise a re-run keeps what an unchanged store "
+                                                              "export file staged and what unchanged inputs made."),
     migration: Optional[str] = typer.Option(None, help=MIGRATION_HELP),
 ):
     """Run the demo, full or delta migration in-process, with a progress bar per entity and the report at the end;
@@ -220,7 +223,8 @@ def migrate(
                 **({"demo_seed": demo_seed} if demo_seed is not None else {}),
                 **{k: True for k, on in (("keep_guest_orders", keep_guest_orders), ("dry_run", dry_run),
                                          ("detect_deletions", detect_deletions),
-                                         ("delete_on_target", delete_on_target)) if on}}
+                                         ("delete_on_target", delete_on_target), ("reextract", reextract))
+                    if on}}
     chosen = list(settings.get("entities") or ENTITY_NAMES)
     cfg = run_config(keys, **settings)
     cfg.loggers["console"] = {"config": {"log_level": "ERROR"}}  # the bars and the report say what matters

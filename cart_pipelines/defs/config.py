@@ -30,6 +30,11 @@ class MigrationConfig(dg.Config):
         default=False, description="Extract and transform, then report what the load would create, update and "
                                    "delete or flag per entity, writing nothing to the target and advancing neither "
                                    "the high-water marks nor the id map.")
+    reextract: bool = Field(
+        default=False, description="Read the source and transform every entity again even where nothing changed. "
+                                   "Off: a re-run keeps the staged copy of a store-export file that is unchanged "
+                                   "(path, size, modification time) and the transform of an entity whose inputs "
+                                   "are all unchanged (an API source is read every run).")
     entities: list[str] = Field(default_factory=lambda: list(ENTITY_NAMES),
                                 description="Entities to migrate. Orders and reviews need customers and products.")
     demo_size: int = Field(default=10, description="Products, customers and orders drawn for a demo migration.")

@@ -16,13 +16,13 @@ from cart_pipelines.pipeline import checks as verify
 from cart_pipelines.pipeline import ledger, report
 from cart_pipelines.pipeline.chart import as_markdown as chart_markdown
 from cart_pipelines.pipeline.chart import migration_chart
-from cart_pipelines.pipeline.extract import extract_entity, skip_entity
+from cart_pipelines.pipeline.extract import skip_entity
 from cart_pipelines.pipeline.load import load_entity, plan_entity
+from cart_pipelines.pipeline.reuse import extract_or_reuse, transform_or_reuse
 from cart_pipelines.pipeline.scope import compute_scope
 from cart_pipelines.pipeline.transform import (
     URL_KEY_ENTITIES,
     clear_entity,
-    transform_entity,
 )
 from cart_pipelines.platforms.kit.source import DeltaNotPossible
 
@@ -93,15 +93,22 @@ def build_extract(m: Migration, entity: Entity) -> dg.AssetsDefinition:
         src = source.open()
         available = src.has(entity.name)
         since = delta_since(src, entity.name, st, config) if config.mode == "delta" else None
-        res = extract_entity(src, entity.name, st, since=since, detect_deletions=config.detect_deletions)
+        res, reused = extract_or_reuse(src, entity.name, st, since=since, detect_deletions=config.detect_deletions,
+                                       force=config.reextract)
         with st.connect() as con:
             preview = preview_md(con, f"SELECT {', '.join(entity.preview_columns)} FROM staged_{entity.name}")
-        context.log.info(f"{entity.name}: {res.source_records} read, {res.staged} staged, "
-                         f"{res.quarantined} quarantined, {res.deleted_at_source} deleted at the source "
-                         f"({'checked' if res.deletions_checked else 'not checked'}) from {src.describe()}")
+        counts = (f"{res.staged} staged, {res.quarantined} quarantined, {res.deleted_at_source} deleted at the source "
+                  f"({'checked' if res.deletions_checked else 'not checked'}) from {src.describe()}")
+        if reused:
+            context.log.info(f"{entity.name}: unchanged since the last extraction (same file: path, size, "
+                             f"modification time), not read again; staged copy kept: {res.source_records} records, "
+                             f"{counts} (reextract: read it anyway)")
+        else:
+            context.log.info(f"{entity.name}: {res.source_records} read, {counts}")
         return dg.MaterializeResult(metadata={
             "selected": True, "available_on_platform": available, "source": src.describe(), "mode": config.mode,
-            "changed_since": since.isoformat() if since else "", "read_in_this_run": res.source_records,
+            "unchanged_reused": reused,
+            "changed_since": since.isoformat() if since else "", "read_in_this_run": 0 if reused else res.source_records,
             "requests": getattr(getattr(src, "client", None), "requests_made", 0),
             "source_records": res.source_records,
             "dagster/row_count": res.staged, "quarantined": res.quarantined,
@@ -170,17 +177,24 @@ def build_transform(m: Migration, entity: Entity) -> dg.AssetsDefinition:
                           f"records a rule skips or that reference missing records are written to the ledger.")
     def _transform(context: dg.AssetExecutionContext, config: MigrationConfig) -> dg.MaterializeResult:
         staging, target = resources_of(context, m, "staging", "target")
-        with staging.open().connect() as con:
+        st = staging.open()
+        with st.connect() as con:
             if entity.name not in config.selection():
                 clear_entity(con, entity.name)
                 return dg.MaterializeResult(metadata={"selected": False, "dagster/row_count": 0})
-            res = transform_entity(con, entity.name, config.rules(target.rules_platform()),
-                                   target=target.open().name)  # its records keep their URL keys
+            res, reused = transform_or_reuse(con, st, entity.name, config.rules(target.rules_platform()),
+                                             target=target.open().name,  # its records keep their URL keys
+                                             force=config.reextract)
+            if reused:
+                context.log.info(f"{entity.name}: nothing the transform reads changed since the last one (staged "
+                                 f"records, scope, upstream entities, rules, URL keys, code): its output kept, "
+                                 f"{res.transformed} rows (reextract: transform anyway)")
             present = {r[0] for r in con.execute(f"DESCRIBE transformed_{entity.name}").fetchall()}
             cols = [c for c in entity.preview_columns if c in present]
             preview = preview_md(con, f"SELECT {', '.join(cols)} FROM transformed_{entity.name}")
         return dg.MaterializeResult(metadata={
-            "selected": True, "in_scope": res.in_scope, "dagster/row_count": res.transformed,
+            "selected": True, "unchanged_reused": reused, "in_scope": res.in_scope,
+            "dagster/row_count": res.transformed,
             "skipped_by_rule": dg.MetadataValue.json(res.skipped), "quarantined": res.quarantined,
             "rules_applied": dg.MetadataValue.json(res.rules_applied), "preview": preview})
 

@@ -49,6 +49,10 @@ CREATE TABLE IF NOT EXISTS watermarks (source VARCHAR, entity VARCHAR, updated_a
 CREATE TABLE IF NOT EXISTS source_notes (source VARCHAR, file VARCHAR, note VARCHAR);
 ALTER TABLE source_notes ADD COLUMN IF NOT EXISTS entity VARCHAR;
 CREATE TABLE IF NOT EXISTS dry_run_plan (entity VARCHAR PRIMARY KEY, plan VARCHAR);
+-- What the last extraction or transform of an entity was made from (a fingerprint of its inputs) and what it left
+-- (digests of its outputs, its counts): a re-run whose inputs are the same keeps those outputs (pipeline/reuse.py).
+CREATE TABLE IF NOT EXISTS reuse_records (step VARCHAR, entity VARCHAR, fingerprint VARCHAR, state VARCHAR,
+    recorded_at TIMESTAMPTZ DEFAULT now(), PRIMARY KEY (step, entity));
 -- URL keys (rule url_key_suffix): the key each record of the last transform was made from, before any -N, and
 -- the key each loaded record holds on the target with its base; a later transform leaves a loaded record its key
 -- while that base is unchanged (sticky), and new records are numbered around the keys the target holds.

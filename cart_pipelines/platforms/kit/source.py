@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Iterator
 
 
@@ -83,6 +85,15 @@ def _utc(value) -> datetime:
     return dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None else dt.astimezone(timezone.utc)
 
 
+def file_identity(path: str | os.PathLike) -> list:
+    """What tells a file unchanged without reading it, as make and rsync trust: its resolved path, size and
+    modification time (ns); with its inode and status-change time, which a replaced file or a restored modification
+    time (`cp -p`, `touch -d`) changes too. [path, size, mtime_ns, inode, ctime_ns]."""
+    real = Path(path).resolve()
+    st = os.stat(real)
+    return [str(real), st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns]
+
+
 class SourceError(RuntimeError):
     """The source cannot be read at all (missing files, unreachable, wrong credentials); one clear sentence."""
 
@@ -112,6 +123,13 @@ class Source(ABC):
     @abstractmethod
     def records(self, entity: str) -> Iterator[SourceRecord]:
         """Every record of `entity`, streamed."""
+
+    def snapshot(self, entity: str) -> list | None:
+        """What identifies `entity`'s data at the source as it is now, without reading it: the `file_identity` of
+        each file a file source reads it from. None where the source cannot tell (a shop's API: its data changes
+        without a sign), so it is read every time. A re-run whose snapshot equals the one the staged copy was read
+        at keeps that copy (pipeline/reuse.py)."""
+        return None
 
     def ids(self, entity: str) -> Iterator[str] | None:
         """Every id of `entity` the source has now, from an id-only listing (for finding deletions), or None where

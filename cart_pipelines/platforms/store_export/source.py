@@ -33,7 +33,7 @@ import numpy as np
 import pyarrow as pa
 
 from cart_pipelines.model.entities import ENTITY_NAMES
-from cart_pipelines.platforms.kit.source import Slice, Source, SourceError, SourceRecord
+from cart_pipelines.platforms.kit.source import Slice, Source, SourceError, SourceRecord, file_identity
 
 SUFFIXES = (".jsonl", ".jsonl.gz", ".jsonl.zst")
 KNOWN_FILES = {"manifest.json"}
@@ -122,6 +122,12 @@ class StoreExport(Source):
                 why = f"not read: {stem!r} is no entity of the canonical model ({', '.join(ENTITY_NAMES)})"
             out.append((p.name, why))
         return out
+
+    def snapshot(self, entity: str) -> list:
+        """The identity of the entity's file (none where the export has none): an unchanged file is not read again
+        on a re-run (pipeline/reuse.py)."""
+        self.check()
+        return [file_identity(p) for p in self.files(entity)]
 
     def has(self, entity: str) -> bool:
         self.check()  # a missing or empty export is a configuration error, not a store without this entity
