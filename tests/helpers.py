@@ -13,6 +13,7 @@ from cart_pipelines.pipeline.extract import extract_entity
 from cart_pipelines.pipeline.load import load_entity
 from cart_pipelines.pipeline.report import build as build_report
 from cart_pipelines.pipeline.report import promote_watermarks
+from cart_pipelines.pipeline.reuse import extract_or_reuse, transform_or_reuse
 from cart_pipelines.pipeline.rules import RuleSettings
 from cart_pipelines.pipeline.scope import compute_scope
 from cart_pipelines.pipeline.staging import Staging
@@ -69,23 +70,34 @@ class Run:
         self.target = DuckDBStore(work / "target.duckdb")
 
     def __call__(self, mode: str = "full", settings: RuleSettings | None = None, entities=ENTITY_NAMES,
-                 demo_seed: int = 1, demo_size: int = 10, **config) -> dict:
-        """Loads per entity; with mode="delta", from the high-water marks (MigrationConfig fields in `config`)."""
+                 demo_seed: int = 1, demo_size: int = 10, reuse: bool = False, **config) -> dict:
+        """Loads per entity; with mode="delta", from the high-water marks (MigrationConfig fields in `config`).
+        With `reuse`, extraction and transform keep what did not change, as the assets do (pipeline/reuse.py);
+        `self.reused` then says which steps kept their output."""
         with duckdb_io.run_hold():  # as the staging resource holds a run's files ($CART_DUCKDB_HOLD=run)
-            return self._run(mode, settings, entities, demo_seed, demo_size, **config)
+            return self._run(mode, settings, entities, demo_seed, demo_size, reuse, **config)
 
-    def _run(self, mode, settings, entities, demo_seed, demo_size, **config) -> dict:
+    def _run(self, mode, settings, entities, demo_seed, demo_size, reuse, **config) -> dict:
         settings = settings or RuleSettings()
         cfg = MigrationConfig(mode=mode, **config)
-        self.extracted = {}
+        self.extracted, self.reused = {}, {}
         for e in entities:
             since = delta_since(self.source, e, self.staging, cfg) if mode == "delta" else None
-            self.extracted[e] = extract_entity(self.source, e, self.staging, since=since,
-                                               detect_deletions=cfg.detect_deletions)
+            if reuse:
+                self.extracted[e], self.reused[("extract", e)] = extract_or_reuse(
+                    self.source, e, self.staging, since=since, detect_deletions=cfg.detect_deletions,
+                    force=cfg.reextract)
+            else:
+                self.extracted[e] = extract_entity(self.source, e, self.staging, since=since,
+                                                   detect_deletions=cfg.detect_deletions)
         with self.staging.connect() as con:
             compute_scope(con, tuple(entities), mode, demo_size, demo_seed)
             for e in entities:
-                transform_entity(con, e, settings, target=self.target.name)
+                if reuse:
+                    _, self.reused[("transform", e)] = transform_or_reuse(
+                        con, self.staging, e, settings, target=self.target.name, force=cfg.reextract)
+                else:
+                    transform_entity(con, e, settings, target=self.target.name)
             return {e: load_entity(con, self.target, e, settings, delete_on_target=cfg.delete_on_target)
                     for e in entities}
 

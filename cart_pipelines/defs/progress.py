@@ -24,10 +24,12 @@ def stage_summary(stage: str, meta: dict) -> str:
     """A few words on what a finished stage did, from its materialization metadata."""
     if meta.get("selected") is False:
         return "not selected"
+    kept = ", unchanged (kept)" if meta.get("unchanged_reused") else ""
     if stage == "extract":
-        return f"{meta.get('source_records', 0):,} read, {meta.get('quarantined', 0):,} quarantined"
+        return (f"{meta.get('source_records', 0):,} {'staged before' if kept else 'read'}, "
+                f"{meta.get('quarantined', 0):,} quarantined{kept}")
     if stage == "transform":
-        return f"{meta.get('dagster/row_count', 0):,} to load"
+        return f"{meta.get('dagster/row_count', 0):,} to load{kept}"
     return f"{meta.get('created', 0):,} created, {meta.get('updated', 0):,} updated"
 
 
