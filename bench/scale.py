@@ -232,8 +232,11 @@ def markdown(rows: list[dict], command: str, when: str, note: str = "") -> str:
               "under 10 minutes on 2 cores; the second run in under a third of the first, writing 0 rows.",
               "- *records/s* is every source record over the whole command, the CLI's start-up included; the step "
               "table says where the time goes.",
-              "- The second run reads the whole export again (a store export has no delta) and plans every record "
-              "against the id map; that it writes 0 rows is the idempotency check, its time the cost of a re-run.",
+              "- The second run finds the export's files as the first run staged them (path, size, modification "
+              "time): it reads none of them again and keeps every transform whose inputs did not change "
+              "(docs/lifecycle.md, \"Re-runs keep what did not change\"; `--reextract` does all the work again), then "
+              "plans every record against the id map; that it writes 0 rows is the idempotency check, its time the "
+              "cost of a re-run.",
               "- *skipped* are records the migration rules skip by name (docs/rules.md: orders without a migrated "
               "customer, reviews without a migrated product and customer, merged e-mails), so records = loaded + "
               "skipped + quarantined.",
