@@ -107,8 +107,8 @@ def build_extract(m: Migration, entity: Entity) -> dg.AssetsDefinition:
             context.log.info(f"{entity.name}: {res.source_records} read, {counts}")
         return dg.MaterializeResult(metadata={
             "selected": True, "available_on_platform": available, "source": src.describe(), "mode": config.mode,
-            "unchanged_reused": reused,
-            "changed_since": since.isoformat() if since else "", "read_in_this_run": 0 if reused else res.source_records,
+            "unchanged_reused": reused, "changed_since": since.isoformat() if since else "",
+            "read_in_this_run": 0 if reused else res.source_records,
             "requests": getattr(getattr(src, "client", None), "requests_made", 0),
             "source_records": res.source_records,
             "dagster/row_count": res.staged, "quarantined": res.quarantined,

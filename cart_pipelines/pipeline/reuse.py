@@ -14,10 +14,10 @@ time whatever its identity says (git's "racily clean" files): a write in the sam
 leave size and time as they were. A file that changed while it was read is read again too.
 
 Transform, what each builder reads (pipeline/transform.py): the code (a hash of the package's sources and the
-versions of DuckDB, Arrow and Python), the entity, the target's name, the rule settings, the builder's SQL as it
-is generated now, every staged file and upstream transformed table that SQL names (the staged files by their
-SHA-256, the transformed tables by a digest of their rows' hashes, which cover every column), and the entity's
-scope. URL keys (rule url_key_suffix with sticky keys, `_url_keys_before_suffix`) also read the keys the target
+versions of DuckDB, Arrow and Python; extraction records it too), the entity, the target's name, the rule
+settings, the builder's SQL as it is generated now, every staged file and upstream transformed table that SQL
+names (the staged files by their SHA-256, the transformed tables by a digest of their rows' hashes, which cover
+every column), and the entity's scope. URL keys (rule url_key_suffix with sticky keys, `_url_keys_before_suffix`) also read the keys the target
 holds (`url_keys`), which the load changes after the transform: the output is kept when url_keys is as it was
 when the output was made, or when every transformed record holds on the target exactly the key and base the output
 gives it (then a fresh transform makes every record sticky and returns the same rows); and url_key_bases must be
@@ -27,7 +27,6 @@ as the output's transform left it.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import hashlib
 import json
 import re
@@ -55,22 +54,18 @@ EXTRACT, TRANSFORM = "extract", "transform"
 _NAMED = re.compile(r"\b(staged|transformed)_([a-z_]+)\b")
 
 
-@functools.cache
-def code_version(*parts: str) -> str:
-    """A hash of the package's Python sources under `parts` (folders of cart_pipelines) with the versions of the
-    libraries and the Unicode tables they compute with: any change to the code that makes an output makes another."""
+def code_version() -> str:
+    """A hash of the package's Python sources with the versions of the libraries and the Unicode tables they
+    compute with: any change to the code that makes an output makes another fingerprint. Taken when this module is
+    imported (CODE_VERSION), with the code this process runs, not what the files hold by the time a step runs."""
     h = hashlib.sha256()
-    for part in parts:
-        for path in sorted((PACKAGE / part).rglob("*.py")):
-            h.update(str(path.relative_to(PACKAGE)).encode() + b"\0" + path.read_bytes() + b"\0")
+    for path in sorted(PACKAGE.rglob("*.py")):
+        h.update(str(path.relative_to(PACKAGE)).encode() + b"\0" + path.read_bytes() + b"\0")
     h.update(f"{duckdb.__version__} {pa.__version__} {sys.version} {unicodedata.unidata_version}".encode())
     return h.hexdigest()
 
 
-def _source_code(source: Source) -> str:
-    """The code version of an extraction from `source`: the model, the pipeline, the kit and the platform's folder."""
-    folder = Path(sys.modules[type(source).__module__].__file__).resolve().parent
-    return code_version("model", "pipeline", "platforms/kit", str(folder.relative_to(PACKAGE)))
+CODE_VERSION = code_version()
 
 
 def _fingerprint(*parts) -> str:
@@ -142,7 +137,7 @@ def extract_or_reuse(source: Source, entity: str, staging: Staging, since=None, 
     started = time.time_ns()
     snapshot = source.snapshot(entity) if since is None else None
     fingerprint = None if snapshot is None else _fingerprint(
-        EXTRACT, _source_code(source), type(source).__qualname__, source.describe(), entity, snapshot,
+        EXTRACT, CODE_VERSION, type(source).__module__, type(source).__qualname__, source.describe(), entity, snapshot,
         str(staged_schema(entity)))
     if fingerprint is not None and not force:
         kept = _reuse_extract(source, entity, staging, fingerprint)
@@ -168,11 +163,13 @@ def _reuse_extract(source: Source, entity: str, staging: Staging, fingerprint: s
     high-water mark) written as it would. None where something differs: then it is extracted again."""
     with staging.connect() as con:
         rec = _record(con, EXTRACT, entity)
-        if rec is None or rec[0] != fingerprint:
-            return None
-        state = rec[1]
-        if (file_sha256(staging.parquet_path(entity)) != state["parquet"]
-                or _ledger_digest(con, entity, EXTRACT) != state["ledger"] or _counts(con, entity) != state["counts"]):
+    if rec is None or rec[0] != fingerprint:
+        return None
+    state = rec[1]
+    if file_sha256(staging.parquet_path(entity)) != state["parquet"]:  # read without holding the catalog
+        return None
+    with staging.connect() as con:
+        if _ledger_digest(con, entity, EXTRACT) != state["ledger"] or _counts(con, entity) != state["counts"]:
             return None
         staging.register(con, entity)
         con.execute("DELETE FROM source_notes WHERE entity IS NULL")
@@ -220,7 +217,7 @@ def transform_fingerprint(con: duckdb.DuckDBPyConnection, staging: Staging, enti
     for name in transformed:
         inputs[f"transformed_{name}"] = _table_digest(con, f"transformed_{name}")
     scope = _digest(con, "SELECT source_id FROM scope WHERE entity = ?", [entity])
-    return _fingerprint(TRANSFORM, code_version("model", "pipeline", "platforms/kit"), entity, target,
+    return _fingerprint(TRANSFORM, CODE_VERSION, entity, target,
                         dataclasses.asdict(settings), hashlib.sha256(sql.encode()).hexdigest(), inputs, scope)
 
 
