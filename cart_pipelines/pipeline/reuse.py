@@ -17,11 +17,11 @@ Transform, what each builder reads (pipeline/transform.py): the code (a hash of 
 versions of DuckDB, Arrow and Python; extraction records it too), the entity, the target's name, the rule
 settings, the builder's SQL as it is generated now, every staged file and upstream transformed table that SQL
 names (the staged files by their SHA-256, the transformed tables by a digest of their rows' hashes, which cover
-every column), and the entity's scope. URL keys (rule url_key_suffix with sticky keys, `_url_keys_before_suffix`) also read the keys the target
-holds (`url_keys`), which the load changes after the transform: the output is kept when url_keys is as it was
-when the output was made, or when every transformed record holds on the target exactly the key and base the output
-gives it (then a fresh transform makes every record sticky and returns the same rows); and url_key_bases must be
-as the output's transform left it.
+every column), and the entity's scope. URL keys (rule url_key_suffix with sticky keys, `_url_keys_before_suffix`)
+also read the keys the target holds (`url_keys`), which the load changes after the transform: the output is kept
+when url_keys is as it was when the output was made, or when every transformed record holds on the target exactly
+the key and base the output gives it (then a fresh transform makes every record sticky and returns the same rows);
+and url_key_bases must be as the output's transform left it.
 """
 
 from __future__ import annotations
