@@ -627,6 +627,8 @@ def _url_keys_before_suffix(con: duckdb.DuckDBPyConnection, entity: str, target:
     return con.execute("SELECT count(*) FROM _sticky").fetchall()[0][0]
 
 
+# A re-run keeps this function's output where nothing it reads changed (pipeline/reuse.py fingerprints the staged
+# and transformed tables its SQL names, scope, settings, URL keys and the code): a new kind of input goes there too.
 def transform_entity(con: duckdb.DuckDBPyConnection, entity: str, settings: RuleSettings,
                      held_url_keys: str | None = None, target: str | None = None) -> TransformResult:
     """`held_url_keys`: a table of URL keys records outside this transform hold on the target (a backfill slice's
