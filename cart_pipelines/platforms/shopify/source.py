@@ -39,6 +39,7 @@ from cart_pipelines.platforms.kit.http import (
     RetryableResponse,
     safe_url,
 )
+from cart_pipelines.platforms.kit.keyset import id_range_pages
 from cart_pipelines.platforms.kit.source import Slice, Source, SourceRecord
 
 API_VERSION = "2025-10"
@@ -47,6 +48,9 @@ PAGE_SIZE = 250  # Shopify's maximum `first`; cost-heavy entities use less (see 
 MAX_QUERY_COST = 1000
 BULK_THRESHOLD = 2_000  # records of an entity above which a bulk operation beats cursor pages (paced by cost)
 BULK_POLL_S = 0.5
+# Id ranges read at once by cursor-page reads: Shopify limits GraphQL by query cost, not by requests in flight, and
+# the budget reserves each query's cost, so more ranges only help while the bucket holds their cost
+CONCURRENCY = 4
 NON_SECRET = ("api_version",)
 SLICEABLE = ("products", "customers", "orders")  # their search syntax has `id` and `created_at` ranges
 SCOPES = {"products": "read_products", "categories": "read_products", "manufacturers": "read_products",
@@ -352,10 +356,11 @@ class CostBudget:
     """Client-side model of Shopify's leaky bucket, fed by every response's throttleStatus."""
 
     def __init__(self):
-        self.lock = threading.Lock()
+        self.lock = threading.Condition()
         self.available: float | None = None
         self.maximum = self.rate = 0.0
         self.stamp = time.monotonic()
+        self.pending = 0.0  # requested cost of the queries in flight, not yet in a throttleStatus we saw
 
     def observe(self, response: requests.Response) -> None:
         try:
@@ -380,15 +385,30 @@ class CostBudget:
     def wait_for(self, cost: float) -> float:
         """Seconds until the bucket holds `cost` points (0 when unknown or already there)."""
         with self.lock:
-            if self.available is None or not self.rate:
-                return 0.0
-            now = min(self.maximum, self.available + (time.monotonic() - self.stamp) * self.rate)
-            return max(0.0, (min(cost, self.maximum) - now) / self.rate)
+            return self._wait(cost)
+
+    def _wait(self, cost: float) -> float:
+        if self.available is None or not self.rate:
+            return 0.0
+        now = min(self.maximum, self.available + (time.monotonic() - self.stamp) * self.rate)
+        return max(0.0, (min(cost, self.maximum) - now) / self.rate)
 
     def pace(self, cost: float) -> None:
-        wait = self.wait_for(cost)
-        if wait > 0:
-            time.sleep(wait)
+        """Wait until the bucket holds `cost` besides what the queries in flight asked for, and reserve it; `done`
+        gives it back. Queries read in parallel (id ranges) so never send more than the bucket holds together."""
+        with self.lock:
+            while True:
+                crowded = self.pending and self.maximum and self.pending + cost > self.maximum
+                wait = 0.5 if crowded else self._wait(self.pending + cost)
+                if wait <= 0:
+                    self.pending += cost
+                    return
+                self.lock.wait(wait)  # woken early when a query in flight is answered
+
+    def done(self, cost: float) -> None:
+        with self.lock:
+            self.pending = max(0.0, self.pending - cost)
+            self.lock.notify_all()
 
 
 class ShopifySource(Source):
@@ -402,8 +422,9 @@ class ShopifySource(Source):
     )
 
     def __init__(self, client: HttpClient, budget: CostBudget, shop_url: str, api_version: str,
-                 bulk_threshold: int | None = BULK_THRESHOLD):
+                 bulk_threshold: int | None = BULK_THRESHOLD, concurrency: int = CONCURRENCY):
         self.client, self.budget, self.shop_url, self.api_version = client, budget, shop_url, api_version
+        self.concurrency = concurrency
         self.specs = specs_for(api_version)  # what this version's schema lets us read (refund dates)
         self.bulk_threshold = bulk_threshold  # None: never bulk
 
@@ -443,6 +464,8 @@ class ShopifySource(Source):
                                         "query-cost bucket stays empty (another app or job shares it?); run "
                                         "again later or on a larger plan.", 200) from None
             raise
+        finally:
+            self.budget.done(cost)  # the answer's throttleStatus (observed) now holds what it cost
         try:
             body = response.json()
         except ValueError:
@@ -513,10 +536,12 @@ class ShopifySource(Source):
             nodes = self._vendors()
         elif entity not in self.specs:
             return
-        elif self.bulk_threshold is not None and self.count(entity, search) > self.bulk_threshold:
-            nodes = self.bulk_nodes(entity, search, sort)
         else:
-            nodes = self.pages(entity, search, sort)
+            total = self.count(entity, search) if self.bulk_threshold is not None or self.concurrency > 1 else None
+            if self.bulk_threshold is not None and total > self.bulk_threshold:
+                nodes = self.bulk_nodes(entity, search, sort)
+            else:
+                nodes = self.pages(entity, search, sort, total)
         mapper = MAPPERS.get(entity, lambda r: r)
         for ordinal, node in enumerate(nodes, start=1):
             for refund in node.get("refunds") or [] if entity == "orders" else ():
@@ -542,13 +567,18 @@ class ShopifySource(Source):
             after = data["pageInfo"]["endCursor"]
             guard.check(after)
 
-    def pages(self, entity: str, search: str | None = None, sort: str = "ID") -> Iterator[dict]:
-        """Nodes of `entity` matching `search` page by page (cursor pagination); nested connections are completed."""
+    def pages(self, entity: str, search: str | None = None, sort: str = "ID",
+              total: int | None = None) -> Iterator[dict]:
+        """Nodes of `entity` matching `search` page by page; nested connections are completed. Sorted by id with
+        `total` known, in id ranges read `concurrency` at a time (`kit/keyset.py`); else by cursor."""
         spec = self.specs[entity]
         text = (f"query($first: Int!, $after: String, $q: String) {{ {spec.root}(first: $first, after: $after, "
                 f"query: $q, sortKey: {sort}) {{ pageInfo {{ hasNextPage endCursor }} nodes {{ {spec.fields(False)} "
                 f"}} }} }}")
         first = spec.page_size
+        if sort == "ID" and total and entity in SLICEABLE and self.concurrency > 1:
+            yield from self._id_ranges(spec, text, search, total)
+            return
         variables = {"first": first, "after": None, "q": search}
         guard = LoopGuard(f"Shopify {spec.root}")
         # Sorted by UPDATED_AT, a record updated while we page moves behind the cursor and comes again: keep the
@@ -569,6 +599,30 @@ class ShopifySource(Source):
                 return
             variables["after"] = conn["pageInfo"]["endCursor"]
             guard.check(variables["after"])
+
+    def _id_ranges(self, spec: Spec, text: str, search: str | None, total: int) -> Iterator[dict]:
+        """Keyset pages by id: each asks for the ids after the last one read (`id:>N`, ANDed with `search`), so
+        ranges of ids can be read at once without cursors; nested connections are completed in the range's thread."""
+        first = spec.page_size
+
+        def fetch(after: int | None, below: int | None) -> tuple[list[dict], int]:
+            terms = [search, after is not None and f"id:>{after}", below is not None and f"id:<{below}"]
+            conn = self.query(text, {"first": first, "after": None, "q": " ".join(t for t in terms if t) or None},
+                              cost=2 + first * spec.per_node, what=f"a page of {spec.root}")[spec.root]
+            for node in conn["nodes"]:
+                for nested in spec.nested:
+                    self._complete(spec, nested, node)
+            return conn["nodes"], total
+
+        def highest() -> int | None:
+            data = self.query(f"query($q: String) {{ {spec.root}(first: 1, sortKey: ID, reverse: true, query: $q) "
+                              f"{{ nodes {{ legacyResourceId }} }} }}", {"q": search}, cost=3,
+                              what=f"the highest id of {spec.root}")[spec.root]["nodes"]
+            return int(data[0]["legacyResourceId"]) if data else None
+
+        for page in id_range_pages(fetch, highest, first, self.concurrency, lambda n: int(n["legacyResourceId"]),
+                                   f"Shopify {spec.root}"):
+            yield from page
 
     def ids(self, entity: str) -> Iterator[str] | None:
         """Ids only, 250 a query (252 cost points: a connection costs 2 plus 1 per object). Shopify's deletionEvents
