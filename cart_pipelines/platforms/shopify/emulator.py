@@ -361,6 +361,18 @@ def _parsed(query: str):
     return document, validate(schema(), document)
 
 
+@lru_cache(maxsize=256)
+def _requested_cost(query: str, counts: tuple) -> int:
+    """query_cost of a query text with its integer variables (the only ones a cost reads: `first`, `last`), once:
+    walking the document was half of the emulator's time for a page of products."""
+    return query_cost(_parsed(query)[0], dict(counts))
+
+
+@lru_cache(maxsize=256)
+def _too_new(query: str, version: str) -> list[dict]:
+    return emulator_schema.too_new(schema(), _parsed(query)[0], version)
+
+
 def _cursor(payload) -> str:
     return base64.b64encode(json.dumps(payload).encode()).decode()
 
@@ -473,10 +485,10 @@ class ShopifyEmulator(ShopifyWrites, ShopifyBulkMutations, Emulator):
             return self.json({"errors": [exc.formatted]})
         if problems:
             return self.json({"errors": [ruby_error(p) for p in problems]})
-        newer = emulator_schema.too_new(schema(), document, version)  # a field this version lacks
+        newer = _too_new(query, version)  # a field this version lacks
         if newer:
             return self.json({"errors": newer})
-        requested = query_cost(document, variables)
+        requested = _requested_cost(query, tuple(sorted((k, v) for k, v in variables.items() if type(v) is int)))
         if requested > MAX_COST:
             return self.json({"errors": [{"message": f"Query cost is {requested}, which exceeds the single query "
                                           f"max cost limit ({MAX_COST}).\n\nTo query larger amounts of data with "
@@ -626,6 +638,9 @@ class ShopifyEmulator(ShopifyWrites, ShopifyBulkMutations, Emulator):
             if entity == "orders":  # customers and products of a page in two queries, not one per line
                 known = self._prefetch(records)
                 nodes = [shape(r, known) for r in records]
+            elif entity == "products":  # collections and vendors likewise (a point query each was most of a page)
+                known = self._prefetch_products(records)
+                nodes = [shape(r, known) for r in records]
             else:
                 nodes = [shape(r) for r in records]
             keys = [{"id": int(r["source_id"]), "u": str(r.get("updated_at"))} for r in records]
@@ -708,13 +723,27 @@ class ShopifyEmulator(ShopifyWrites, ShopifyBulkMutations, Emulator):
         return getattr(self, f"_shape_{entity}")(rec) if rec else None
 
     # --- canonical -> Shopify objects
-    def _vendor(self, manufacturer_id, written=None):
+    def _vendor(self, manufacturer_id, written=None, known: dict | None = None):
         if written is not None:  # a product written through productSet keeps its vendor string
             return written
-        rec = self.store.get("manufacturers", int(manufacturer_id)) if manufacturer_id else None
+        if not manufacturer_id:
+            return ""
+        rec = (known.get(("manufacturers", str(manufacturer_id))) if known is not None
+               else self.store.get("manufacturers", int(manufacturer_id)))
         return rec["name"] if rec else ""
 
-    def _shape_products(self, p: dict) -> dict:
+    def _prefetch_products(self, products: list[dict]) -> dict:
+        """The collections and manufacturers a page of products names, in a query each (as `_prefetch`)."""
+        ids = {"categories": {c for p in products for c in p.get("category_ids") or []},
+               "manufacturers": {p.get("manufacturer_id") for p in products}}
+        known = {}
+        for entity, wanted in ids.items():
+            wanted = [int(x) for x in wanted if x and str(x).isdigit()]
+            for rec in self.store.page(entity, 0, len(wanted) or 1, ids=wanted):
+                known[(entity, str(rec["source_id"]))] = rec
+        return known
+
+    def _shape_products(self, p: dict, known: dict | None = None) -> dict:
         pid = int(p["source_id"])
         special = p.get("special_price")
         sale, regular = (special, p["price"]) if special is not None else (p["price"], None)
@@ -757,12 +786,13 @@ class ShopifyEmulator(ShopifyWrites, ShopifyBulkMutations, Emulator):
                                                          "url": im["url"], "altText": im.get("alt")}}
                  for k, im in enumerate(sorted(p.get("images") or [], key=lambda i: i.get("position") or 0))]
         def collections():  # looked up only when a query selects them
-            found = (self.store.get("categories", int(cid)) for cid in p.get("category_ids") or [])
+            found = (known.get(("categories", str(cid))) if known is not None
+                     else self.store.get("categories", int(cid)) for cid in p.get("category_ids") or [])
             return [self._shape_categories(c) for c in found if c]
         return {
             "__typename": "Product", "id": gid("Product", pid), "legacyResourceId": str(pid), "title": p["name"],
             "handle": (p.get("url_key") or "").rsplit("/", 1)[-1], "descriptionHtml": p.get("description_html") or "",
-            "vendor": lambda info: self._vendor(p.get("manufacturer_id"), p.get("vendor")), "productType": "",
+            "vendor": lambda info: self._vendor(p.get("manufacturer_id"), p.get("vendor"), known), "productType": "",
             "tags": [], **_meta(p.get("metafields") or {}),
             "status": product_status(held), "isGiftCard": is_gift_card(p),
             "totalInventory": sum(v["inventoryQuantity"] or 0 for v in variants),
