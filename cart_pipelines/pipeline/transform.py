@@ -47,6 +47,19 @@ def transformed_ids(con: duckdb.DuckDBPyConnection, entity: str) -> str:
     return f"(SELECT source_id FROM transformed_{entity})"
 
 
+def first_staged(table: str, columns: str) -> str:
+    """A relation of `columns` of the first row (in staging order, _ordinal) of each source id staged in `table`. Only
+    the few source ids staged more than once are numbered: a window or an arg_min over every staged row carried the
+    rows' wide columns through a sort or a hash table (spilling at 1M). _ordinal is a staged row's unique position in
+    the source, so the later rows of those ids are dropped by it alone."""
+    return f"""(
+        SELECT {columns} FROM {table} WHERE _ordinal NOT IN (
+            SELECT _ordinal FROM (
+                SELECT _ordinal, row_number() OVER (PARTITION BY source_id ORDER BY _ordinal) AS rn FROM {table}
+                WHERE source_id IN (SELECT source_id FROM {table} GROUP BY source_id HAVING count(*) > 1))
+            WHERE rn > 1))"""
+
+
 def _struct(var: str, fields: list[str], defaults: dict[str, str]) -> str:
     parts = [f"{f} := {filled(f'{var}.{f}', defaults[f]) if f in defaults else f'{var}.{f}'}" for f in fields]
     return f"struct_pack({', '.join(parts)})"
@@ -133,8 +146,7 @@ def products_sql(con, s: RuleSettings) -> str:
     taxes = transformed_ids(con, "tax_classes")
     return f"""
     WITH tax AS {_tax_classes_kept(s)},
-    first_staged AS (
-        SELECT * FROM staged_products QUALIFY row_number() OVER (PARTITION BY source_id ORDER BY _ordinal) = 1),
+    first_staged AS {first_staged("staged_products", "source_id, sku, variants")},
     listed_variant AS {_variants_listed("first_staged")},
     sku_use AS (
         SELECT DISTINCT source_id, trim(sku) AS sku, lower(trim(sku)) AS k FROM (
@@ -275,7 +287,7 @@ def _email_merged(con=None) -> str:
     return f"""(
         SELECT source_id, kept FROM (
             SELECT source_id, first(source_id) OVER (PARTITION BY lower(trim(email)) ORDER BY {ORDER_BY_ID}) AS kept
-            FROM staged_customers QUALIFY row_number() OVER (PARTITION BY source_id ORDER BY _ordinal) = 1)
+            FROM {first_staged("staged_customers", "source_id, email")})
         WHERE kept <> source_id)"""
 
 
@@ -326,20 +338,20 @@ def _variant_parents(con) -> str:
     empty = "map([]::VARCHAR[], []::VARCHAR[])"
     if not _resolvable(con, "staged_products"):
         return f"(SELECT {empty} AS parents)"
-    first = ("(SELECT * FROM staged_products "
-             "QUALIFY row_number() OVER (PARTITION BY source_id ORDER BY _ordinal) = 1)")
+    first = first_staged("staged_products", "source_id, sku, variants")
     return (f"(SELECT coalesce(map(list(source_id), list(parent)), {empty}) AS parents "
             f"FROM {_variants_listed(first)})")
 
 
-def _products_gone(con, rel: str = "cand") -> str:
+def _products_gone(con, lines: str) -> str:
     """Rule order_item_product_gone: product ids order lines name that the source no longer holds (deleted, or
     trashed where the platform does not list its trash): staged nowhere. A product that is staged but quarantined
-    or skipped is not gone: its orders wait for it (quarantined, naming it) so fixing the product brings them."""
+    or skipped is not gone: its orders wait for it (quarantined, naming it) so fixing the product brings them.
+    `lines`: a relation of the order lines' product ids (product_id)."""
     staged = "(SELECT source_id FROM staged_products)" if _resolvable(con, "staged_products") else "(SELECT NULL)"
     return f"""(
-        SELECT DISTINCT i.product_id AS source_id FROM (SELECT unnest(items) AS i FROM {rel})
-        WHERE i.product_id IS NOT NULL AND i.product_id NOT IN {staged})"""
+        SELECT DISTINCT product_id AS source_id FROM {lines}
+        WHERE product_id IS NOT NULL AND product_id NOT IN {staged})"""
 
 
 HAS_REFUNDS = "(len(coalesce(refunds, [])) > 0 OR coalesce(refunded_total, 0) > 0)"
@@ -410,19 +422,24 @@ def orders_sql(con, s: RuleSettings) -> str:
     else:
         guest = ""
     return f"""
-    WITH remapped AS (
+    WITH vp AS {_variant_parents(con)},
+    remapped AS (
         SELECT c.* REPLACE (list_transform(coalesce(items, []), lambda i: struct_pack(
                    source_id := i.source_id, product_id := coalesce(vp.parents[i.product_id], i.product_id),
                    sku := i.sku, name := i.name, qty := i.qty, price := i.price, tax := i.tax)) AS items),
                list_bool_or(list_transform(coalesce(items, []), lambda i: vp.parents[i.product_id] IS NOT NULL))
                    AS _to_parent
-        FROM cand c CROSS JOIN {_variant_parents(con)} vp),
-    gone AS {_products_gone(con, "remapped")},
+        FROM cand c CROSS JOIN vp),
+    -- The lines' product ids (as remapped gives them) apart from the wide rows: with gone and missing_product
+    -- reading remapped, DuckDB materialised every order whole for three scans (6.8 GB spilled at 1M orders).
+    line_product AS (
+        SELECT l.source_id, coalesce(vp.parents[l.i.product_id], l.i.product_id) AS product_id
+        FROM (SELECT source_id, unnest(items) AS i FROM cand) l CROSS JOIN vp),
+    gone AS {_products_gone(con, "line_product")},
     missing_product AS (
-        SELECT source_id, min(i.product_id) AS product_id
-        FROM (SELECT source_id, unnest(items) AS i FROM remapped)
-        WHERE i.product_id IS NOT NULL AND i.product_id NOT IN {products}
-          AND i.product_id NOT IN (SELECT source_id FROM gone) GROUP BY source_id),
+        SELECT source_id, min(product_id) AS product_id FROM line_product
+        WHERE product_id IS NOT NULL AND product_id NOT IN {products}
+          AND product_id NOT IN (SELECT source_id FROM gone) GROUP BY source_id),
     by_email AS (
         SELECT lower(trim(email)) AS email_key, min(source_id) AS source_id FROM transformed_customers GROUP BY 1),
     linked AS (
@@ -602,12 +619,15 @@ def settle_against_held(con: duckdb.DuckDBPyConnection, table: str, held: str) -
 
 
 def _url_keys_before_suffix(con: duckdb.DuckDBPyConnection, entity: str, target: str | None,
-                            held_url_keys: str | None, table: str) -> int:
+                            held_url_keys: str | None, table: str) -> str:
     """Rule url_key_suffix over what the target already holds. Records the base of every key (url_key_bases, for
-    the load). With a `target`: a record loaded there whose base is unchanged keeps the key it holds (sticky; it
-    leaves `table`, the entity's rows being transformed, for _sticky until suffixing is done), and _taken lists every key the target's
-    records hold (plus `held_url_keys`' records not among them), so a new or renamed record is numbered after them
-    and never takes a key another record still holds, whatever order the load writes them in."""
+    the load). With a `target`: a record loaded there whose base is unchanged keeps the key it holds (sticky: it
+    takes no part in the suffixing), and _taken lists every key the target's records hold (plus `held_url_keys'`
+    records not among them), so a new or renamed record is numbered after them and never takes a key another
+    record still holds, whatever order the load writes them in. Returns the table the suffixing runs on: `table`
+    itself without a target; else _fresh, the (source_id, url_key, _rules) of its records that are not sticky, for
+    `_settle_fresh` to write back. Only those three columns move (a re-run's million sticky products were copied
+    out of `table` whole and back, and the table sorted again)."""
     # Only the bases that changed are replaced: a delete is costly on the table's primary-key index (6.9 s for
     # 100k unchanged products when every row was deleted and inserted again), and a re-run changes almost none.
     con.execute(f"""DELETE FROM url_key_bases WHERE entity = '{entity}' AND source_id IN
@@ -616,19 +636,54 @@ def _url_keys_before_suffix(con: duckdb.DuckDBPyConnection, entity: str, target:
     con.execute(f"""INSERT INTO url_key_bases SELECT '{entity}', source_id, url_key FROM {table}
                     WHERE source_id NOT IN (SELECT source_id FROM url_key_bases WHERE entity = '{entity}')""")
     if not target:
-        return 0
+        return table
     holds = f"SELECT source_id, base, url_key FROM url_keys WHERE target = $target AND entity = '{entity}'"
     others = (f" UNION ALL SELECT source_id, base, url_key FROM {held_url_keys} "
               f"WHERE source_id NOT IN (SELECT source_id FROM ({holds}))") if held_url_keys else ""
     con.execute(f"CREATE OR REPLACE TEMP TABLE _taken AS {holds}{others}", {"target": target})
     con.execute(f"""CREATE OR REPLACE TEMP TABLE _sticky AS
-                    SELECT t.* REPLACE (k.url_key AS url_key, CASE WHEN k.url_key = k.base THEN t._rules
-                                        ELSE list_append(t._rules, 'url_key_suffix') END AS _rules)
+                    SELECT t.source_id, k.url_key, NOT coalesce(k.url_key = k.base, false) AS suffixed
                     FROM {table} t
                     JOIN url_keys k ON k.target = $target AND k.entity = '{entity}' AND k.source_id = t.source_id
                                    AND k.base = t.url_key""", {"target": target})
-    con.execute(f"DELETE FROM {table} WHERE source_id IN (SELECT source_id FROM _sticky)")
-    return con.execute("SELECT count(*) FROM _sticky").fetchall()[0][0]
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE _fresh AS SELECT source_id, url_key, _rules FROM {table}
+                    WHERE source_id NOT IN (SELECT source_id FROM _sticky)""")
+    return "_fresh"
+
+
+def _settle_fresh(con: duckdb.DuckDBPyConnection, table: str) -> None:
+    """After suffixing _fresh (see _url_keys_before_suffix): its keys and rules back into `table`, and each sticky
+    record the key it holds (with url_key_suffix where that key is not its base). Only rows that change are written
+    (an UPDATE of _rules moves a row to the table's end: transform_entity writes the table in source-id order)."""
+    con.execute(f"""UPDATE {table} SET url_key = f.url_key, _rules = f._rules FROM _fresh f
+                    WHERE {table}.source_id = f.source_id
+                      AND (f.url_key IS DISTINCT FROM {table}.url_key OR f._rules IS DISTINCT FROM {table}._rules)""")
+    con.execute(f"""UPDATE {table} SET url_key = k.url_key,
+                           _rules = CASE WHEN k.suffixed THEN list_append({table}._rules, 'url_key_suffix')
+                                         ELSE {table}._rules END
+                    FROM _sticky k WHERE {table}.source_id = k.source_id
+                      AND (k.suffixed OR k.url_key IS DISTINCT FROM {table}.url_key)""")
+    con.execute("DROP TABLE _fresh; DROP TABLE _sticky; DROP TABLE _taken")
+
+
+def _candidates(con: duckdb.DuckDBPyConnection, entity: str) -> None:
+    """cand: the in-scope staged rows of `entity`, each with _dup, its place among the rows of its source id in
+    staging order (1: the first; a later one is quarantined as a duplicate). Only the few source ids staged more than
+    once are numbered (_dups, joined back by (source_id, _ordinal): _ordinal is a record's unique position in the
+    source); a window over every staged row sorted the whole wide entity, spilling gigabytes at 1M orders. A view:
+    each builder reads the staged Parquet once for its wide rows (other references take a column or two)."""
+    in_scope = f"(SELECT source_id FROM scope WHERE entity = '{entity}')"
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE _dups AS
+        SELECT source_id, _ordinal, row_number() OVER (PARTITION BY source_id ORDER BY _ordinal) AS _dup
+        FROM staged_{entity}
+        WHERE source_id IN (SELECT source_id FROM staged_{entity} GROUP BY source_id HAVING count(*) > 1)
+          AND source_id IN {in_scope}""")
+    con.execute(f"""
+        CREATE OR REPLACE TEMP VIEW cand AS
+        SELECT s.*, coalesce(d._dup, 1) AS _dup
+        FROM staged_{entity} s LEFT JOIN _dups d ON d.source_id = s.source_id AND d._ordinal = s._ordinal
+        WHERE s.source_id IN {in_scope}""")
 
 
 # A re-run keeps this function's output where nothing it reads changed (pipeline/reuse.py fingerprints the staged
@@ -639,62 +694,53 @@ def transform_entity(con: duckdb.DuckDBPyConnection, entity: str, settings: Rule
     transform numbers its keys after them). `target`: the target's name; its records keep their URL keys (see
     _url_keys_before_suffix)."""
     register_functions(con)
-    con.execute(f"""
-        CREATE OR REPLACE TEMP TABLE cand AS
-        SELECT s.*, row_number() OVER (PARTITION BY s.source_id ORDER BY s._ordinal) AS _dup
-        FROM staged_{entity} s
-        WHERE s.source_id IN (SELECT source_id FROM scope WHERE entity = '{entity}')""")
+    _candidates(con, entity)
     con.execute(f"CREATE OR REPLACE TEMP TABLE decided AS {BUILDERS[entity](con, settings)}")
-    # The rows are built in a temp table (no writes to the catalog file while the URL keys and names are settled
-    # by UPDATEs) and written to transformed_<entity> once, with their hash, at the end; an entity nothing updates
-    # afterwards (no URL keys, no unique names) is written with its hash at once.
-    kept = "SELECT * EXCLUDE (_skip, _quarantine) FROM decided WHERE _skip IS NULL AND _quarantine IS NULL"
-    updated = entity in URL_KEY_ENTITIES or (entity == "products" and settings.applies("product_name_unique"))
-    work = f"_transforming_{entity}" if updated else f"({kept})"
-    if updated:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {work} AS {kept} ORDER BY {ORDER_BY_ID}")
-    sticky = 0
+    # The records a rule skips or a defect quarantines leave `decided` for _outcomes (the ledger's); what stays is
+    # the entity's rows, settled in place (URL keys, unique names) and written to transformed_<entity> once, in
+    # source-id order and with their hash. The wide rows are materialised once and sorted once: no copy of them
+    # for the kept rows, none for sticky keys, no second sort after suffixing (an UPDATE of a list column such as
+    # _rules moves the row to the table's end, so the order is made when the table is written).
+    con.execute("""CREATE OR REPLACE TEMP TABLE _outcomes AS SELECT source_id, _skip, _quarantine FROM decided
+                   WHERE _skip IS NOT NULL OR _quarantine IS NOT NULL""")
+    con.execute("DELETE FROM decided WHERE _skip IS NOT NULL OR _quarantine IS NOT NULL")
+    work = "decided"
     if entity in URL_KEY_ENTITIES:
-        sticky = _url_keys_before_suffix(con, entity, target, held_url_keys, work)
+        keys = _url_keys_before_suffix(con, entity, target, held_url_keys, work)
         held_url_keys = "_taken" if target else held_url_keys
         if held_url_keys:
-            number_after_held(con, work, held_url_keys)
-        suffix_colliding_url_keys(con, work)
+            number_after_held(con, keys, held_url_keys)
+        suffix_colliding_url_keys(con, keys)
         if held_url_keys:
-            settle_against_held(con, work, held_url_keys)
+            settle_against_held(con, keys, held_url_keys)
         if entity == "categories":  # the hidden category of rule 3 holds its key, created yet or not
             con.execute(f"CREATE OR REPLACE TEMP TABLE _reserved AS SELECT {hidden_category_key(settings)} AS url_key")
-            settle_against_held(con, work, "_reserved")
+            settle_against_held(con, keys, "_reserved")
             con.execute("DROP TABLE _reserved")
-        if sticky:  # back among the others (the table below is written in source-id order)
-            con.execute(f"INSERT INTO {work} SELECT * FROM _sticky")
-        if target:
-            con.execute("DROP TABLE _sticky; DROP TABLE _taken")
+        if keys != work:
+            _settle_fresh(con, work)
     if entity == "products" and settings.applies("product_name_unique"):
         unique_product_names(con, work)
     # The hash covers every target column, so a later run can tell unchanged rows and write nothing. It is the md5
     # of the row's text with row_hash still NULL, as when it was set by an UPDATE after an ADD COLUMN: hashes a
-    # finished migration recorded stay equal, and its re-run writes 0. A temp `work` keeps the order its UPDATEs
-    # left (insertion order is kept, as the old in-place table's was) unless sticky rows were appended.
-    order = f" ORDER BY {ORDER_BY_ID}" if sticky or not updated else ""
+    # finished migration recorded stay equal, and its re-run writes 0.
     con.execute(f"""
         CREATE OR REPLACE TABLE transformed_{entity} AS
         SELECT * REPLACE (md5(CAST(t AS VARCHAR)) AS row_hash)
-        FROM (SELECT *, NULL::VARCHAR AS row_hash FROM {work}) t{order}""")
-    if updated:
-        con.execute(f"DROP TABLE {work}")
+        FROM (SELECT * EXCLUDE (_skip, _quarantine), NULL::VARCHAR AS row_hash FROM {work}) t
+        ORDER BY {ORDER_BY_ID}""")
     ledger.clear(con, entity, "transform", "load")
     con.execute(f"""
         INSERT INTO ledger
         SELECT '{entity}', source_id, 'transform',
                CASE WHEN _quarantine IS NOT NULL THEN 'quarantined' ELSE 'skipped' END,
                CASE WHEN _quarantine IS NULL THEN _skip END, _quarantine, NULL
-        FROM decided WHERE _skip IS NOT NULL OR _quarantine IS NOT NULL""")
+        FROM _outcomes""")
     in_scope = con.execute("SELECT count(*) FROM cand").fetchone()[0]
     out = con.execute(f"SELECT count(*) FROM transformed_{entity}").fetchone()[0]
     skipped = dict(con.execute(
-        "SELECT _skip, count(*) FROM decided WHERE _quarantine IS NULL AND _skip IS NOT NULL GROUP BY 1").fetchall())
-    quarantined = con.execute("SELECT count(*) FROM decided WHERE _quarantine IS NOT NULL").fetchone()[0]
+        "SELECT _skip, count(*) FROM _outcomes WHERE _quarantine IS NULL AND _skip IS NOT NULL GROUP BY 1").fetchall())
+    quarantined = con.execute("SELECT count(*) FROM _outcomes WHERE _quarantine IS NOT NULL").fetchone()[0]
     applied = dict(con.execute(
         f"SELECT r, count(*) FROM (SELECT unnest(_rules) AS r FROM transformed_{entity}) GROUP BY 1").fetchall())
     for rule, n in skipped.items():
@@ -702,7 +748,7 @@ def transform_entity(con: duckdb.DuckDBPyConnection, entity: str, settings: Rule
     con.execute("DELETE FROM rule_counts WHERE entity = ?", [entity])
     for rule, n in applied.items():
         con.execute("INSERT INTO rule_counts VALUES (?, ?, ?)", [entity, rule, n])
-    con.execute("DROP TABLE cand; DROP TABLE decided")
+    con.execute("DROP VIEW cand; DROP TABLE _dups; DROP TABLE decided; DROP TABLE _outcomes")
     return TransformResult(entity, in_scope, out, skipped, quarantined, applied)
 
 
