@@ -400,3 +400,35 @@ def test_parallel_ranges_reserve_the_bucket(wide_store):
         ids = [r.source_id for r in src.records("products")]
         assert ids == sorted(truth(wide_store, "products"), key=int)
         assert src.client.retries == 0 and src.budget.pending == 0
+
+
+def test_a_read_that_would_wait_on_the_bucket_goes_on_in_bulk(monkeypatch, wide_store):
+    """The first page's actual cost times the records left, beyond what the bucket holds, is the wait cursor pages
+    would have: past BULK_AFTER_WAIT_S the rest (ids after the page's last) is read by a bulk operation, which the
+    bucket does not pace. Below it, pages. Either way every record once, in id order."""
+    products = sorted(truth(wide_store, "products"), key=int)
+    for wait_s, bulk in ((conn.BULK_AFTER_WAIT_S, False), (0.5, True)):
+        monkeypatch.setattr(conn, "BULK_AFTER_WAIT_S", wait_s)
+        with platforms.emulate("shopify", store=EmulatorStore(wide_store), knobs=Knobs(plan="standard")) as h:
+            src = platforms.connect("shopify", h)
+            ids = [r.source_id for r in src.records("products")]
+            ops = h.emulator.bulk_ops
+            assert ids == products and src.client.retries == 0
+            assert ("QUERY" in ops) is bulk, wait_s
+            if bulk:  # the first page came as a page: the export holds the ids after it
+                first = int(products[conn.SPECS["products"].page_size - 1])
+                assert f"id:>{first}" in ops["QUERY"]["query"]
+
+
+def test_a_bulk_export_waits_for_the_shops_one_bulk_slot(monkeypatch, shared, store_dir):
+    """Another step's bulk query holds the shop's one slot (OPERATION_IN_PROGRESS): the export asks again until
+    it is free, instead of failing the step."""
+    monkeypatch.setattr(conn, "BULK_POLL_S", 0.05)
+    with platforms.emulate("shopify", store=shared, knobs=OFF) as h:
+        h.emulator.bulk_delay = 0.6
+        other = gql(h, 'mutation { bulkOperationRunQuery(query: "{ customers { edges { node { id } } } }") { '
+                       'bulkOperation { id status } userErrors { code message } } }').json()
+        assert other["data"]["bulkOperationRunQuery"]["userErrors"] == []
+        src = conn.ShopifySource.connect(h.base_url, h.credentials, bulk_threshold=0)
+        ids = [r.source_id for r in src.records("products")]
+    assert ids == sorted(truth(store_dir, "products"), key=int)

@@ -1,9 +1,10 @@
 """Shopify source: the Admin GraphQL API (`POST {shop}/admin/api/{version}/graphql.json`).
 
 Declarative part: one Spec per entity (root connection, count field, scope, node selection, nested connections,
-mapping to the canonical shape). Reading: cursor pages (`first`/`after`, `pageInfo`) for small shops, a bulk
-operation (JSON Lines with `__parentId`, streamed line by line) once a shop holds more than `bulk_threshold`
-records of an entity. Delta runs filter with `query: "updated_at:>'…'"` and `sortKey: UPDATED_AT`; a backfill slice
+mapping to the canonical shape). Reading: pages for small shops (by id: keyset ranges read in parallel; by
+update time: cursors, `first`/`after`, `pageInfo`), a bulk operation (JSON Lines with `__parentId`, streamed line
+by line) once a shop holds more than `bulk_threshold` records of an entity, or once what a first page cost says
+the pages would wait on the cost bucket for over BULK_AFTER_WAIT_S (the bucket does not pace bulk operations). Delta runs filter with `query: "updated_at:>'…'"` and `sortKey: UPDATED_AT`; a backfill slice
 with `query: "created_at:>='…' created_at:<'…'"` or `"id:>=N id:<M"` (the search syntax ANDs the terms; products,
 customers and orders document both fields), in cursor pages and bulk queries alike.
 
@@ -48,6 +49,10 @@ PAGE_SIZE = 250  # Shopify's maximum `first`; cost-heavy entities use less (see 
 MAX_QUERY_COST = 1000
 BULK_THRESHOLD = 2_000  # records of an entity above which a bulk operation beats cursor pages (paced by cost)
 BULK_POLL_S = 0.5
+# A read that would wait longer than this on the cost bucket (what its first page cost, times the records left,
+# beyond what the bucket holds) goes on as a bulk operation, which the bucket does not pace
+BULK_AFTER_WAIT_S = 20.0
+BULK_BUSY_WAIT_S = 600.0  # how long a bulk export waits for the shop's one bulk slot another step holds
 # Id ranges read at once by cursor-page reads: Shopify limits GraphQL by query cost, not by requests in flight, and
 # the budget reserves each query's cost, so more ranges only help while the bucket holds their cost
 CONCURRENCY = 4
@@ -361,6 +366,7 @@ class CostBudget:
         self.maximum = self.rate = 0.0
         self.stamp = time.monotonic()
         self.pending = 0.0  # requested cost of the queries in flight, not yet in a throttleStatus we saw
+        self.last_actual: float | None = None  # actualQueryCost of the last answer
 
     def observe(self, response: requests.Response) -> None:
         try:
@@ -369,6 +375,8 @@ class CostBudget:
             return
         cost = ((body or {}).get("extensions") or {}).get("cost") if isinstance(body, dict) else None
         status = (cost or {}).get("throttleStatus")
+        if cost and cost.get("actualQueryCost") is not None:
+            self.last_actual = float(cost["actualQueryCost"])
         if status:
             with self.lock:
                 self.available = float(status["currentlyAvailable"])
@@ -404,6 +412,14 @@ class CostBudget:
                     self.pending += cost
                     return
                 self.lock.wait(wait)  # woken early when a query in flight is answered
+
+    def seconds_for(self, points: float) -> float:
+        """Seconds the bucket needs to restore `points` beyond what it holds now (0 when unknown)."""
+        with self.lock:
+            if self.available is None or not self.rate:
+                return 0.0
+            now = min(self.maximum, self.available + (time.monotonic() - self.stamp) * self.rate)
+            return max(0.0, (points - now) / self.rate)
 
     def done(self, cost: float) -> None:
         with self.lock:
@@ -577,7 +593,7 @@ class ShopifySource(Source):
                 f"}} }} }}")
         first = spec.page_size
         if sort == "ID" and total and entity in SLICEABLE and self.concurrency > 1:
-            yield from self._id_ranges(spec, text, search, total)
+            yield from self._id_ranges(entity, spec, text, search, total)
             return
         variables = {"first": first, "after": None, "q": search}
         guard = LoopGuard(f"Shopify {spec.root}")
@@ -600,12 +616,17 @@ class ShopifySource(Source):
             variables["after"] = conn["pageInfo"]["endCursor"]
             guard.check(variables["after"])
 
-    def _id_ranges(self, spec: Spec, text: str, search: str | None, total: int) -> Iterator[dict]:
+    def _id_ranges(self, entity: str, spec: Spec, text: str, search: str | None, total: int) -> Iterator[dict]:
         """Keyset pages by id: each asks for the ids after the last one read (`id:>N`, ANDed with `search`), so
-        ranges of ids can be read at once without cursors; nested connections are completed in the range's thread."""
+        ranges of ids can be read at once without cursors; nested connections are completed in the range's thread.
+        When what the first page cost says the rest would wait on the bucket for over BULK_AFTER_WAIT_S, the rest
+        (`id:>` the page's last) is read by a bulk operation instead."""
         first = spec.page_size
+        opening: list[dict] = []
 
         def fetch(after: int | None, below: int | None) -> tuple[list[dict], int]:
+            if after is None and below is None and opening:
+                return opening, total  # the first page, read below to decide
             terms = [search, after is not None and f"id:>{after}", below is not None and f"id:<{below}"]
             conn = self.query(text, {"first": first, "after": None, "q": " ".join(t for t in terms if t) or None},
                               cost=2 + first * spec.per_node, what=f"a page of {spec.root}")[spec.root]
@@ -620,6 +641,15 @@ class ShopifySource(Source):
                               what=f"the highest id of {spec.root}")[spec.root]["nodes"]
             return int(data[0]["legacyResourceId"]) if data else None
 
+        opening.extend(fetch(None, None)[0])
+        actual = self.budget.last_actual
+        left = total - len(opening)
+        if (self.bulk_threshold is not None and len(opening) == first and left > 0 and actual is not None
+                and self.budget.seconds_for(left * actual / len(opening)) > BULK_AFTER_WAIT_S):
+            yield from opening
+            rest = f"id:>{opening[-1]['legacyResourceId']}"
+            yield from self.bulk_nodes(entity, f"{search} {rest}" if search else rest, "ID")
+            return
         for page in id_range_pages(fetch, highest, first, self.concurrency, lambda n: int(n["legacyResourceId"]),
                                    f"Shopify {spec.root}"):
             yield from page
@@ -685,9 +715,15 @@ class ShopifySource(Source):
         spec = self.specs[entity]
         args = f'(query: "{search}", sortKey: {sort})' if search else ""
         inner = f"{{ {spec.root}{args} {{ edges {{ node {{ {spec.fields(True)} }} }} }} }}"
-        data = self.query("mutation($q: String!) { bulkOperationRunQuery(query: $q) { bulkOperation { id status } "
-                          "userErrors { field message code } } }", {"q": inner}, cost=10,
-                          what=f"a bulk export of {spec.root}")["bulkOperationRunQuery"]
+        deadline = time.monotonic() + BULK_BUSY_WAIT_S
+        while True:
+            data = self.query("mutation($q: String!) { bulkOperationRunQuery(query: $q) { bulkOperation { id status } "
+                              "userErrors { field message code } } }", {"q": inner}, cost=10,
+                              what=f"a bulk export of {spec.root}")["bulkOperationRunQuery"]
+            busy = any(e.get("code") == "OPERATION_IN_PROGRESS" for e in data["userErrors"] or [])
+            if not busy or time.monotonic() > deadline:
+                break
+            time.sleep(BULK_POLL_S * 4)  # a shop runs one bulk query at a time: another step's export holds it
         if data["userErrors"]:
             raise ConnectionProblem("bad_request", f"Shopify refused the bulk export of {spec.root}: "
                                     f"{data['userErrors'][0]['message']}")
