@@ -568,7 +568,7 @@ def markdown(rows: list[dict], settings: dict, when: str) -> str:
               "beyond these two entities is in [peers.md](peers.md).",
               "", f"Rerun: `{DEFAULT_COMMAND}` (it installs each peer into bench/.cache/peers/ on first use; "
               "`--platforms`, `--tools`, `--products`, `--limited-products`, `--modes`, `--timeout` per tool run; "
-              "a run of some platforms and modes keeps the other rows of the last run, from "
+              "a run of some platforms, modes and tools keeps the other rows of the last run, from "
               "bench/.cache/peers_extract.json). How each peer reaches the emulator with only its host changed: "
               "[peers.md](peers.md)."]
     return "\n".join(lines) + "\n"
@@ -649,11 +649,11 @@ def save(rows: list[dict], settings: dict, out: Path) -> None:
 
 
 def merged(rows: list[dict]) -> list[dict]:
-    """This run's rows, with the last runs' rows of the platforms and modes it did not measure (so one platform can
-    be measured again alone)."""
-    measured = {(r["platform"], r["limited"]) for r in rows}
+    """This run's rows, with the last runs' rows of the platforms, modes and tools it did not measure (so one
+    platform, or one tool, can be measured again alone)."""
+    measured = {(r["platform"], r["limited"], r["tool"]) for r in rows}
     old = json.loads(RESULTS.read_text())["rows"] if RESULTS.exists() else []
-    kept = [r for r in old if (r["platform"], r["limited"]) not in measured]
+    kept = [r for r in old if (r["platform"], r["limited"], r["tool"]) not in measured]
     return sorted(kept + rows, key=lambda r: (r["platform"], not r["limited"]))
 
 

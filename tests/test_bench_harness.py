@@ -158,3 +158,15 @@ def test_side_by_side_table(tmp_path):
     assert "800 (timed out) |" in text
     assert "| bigcommerce | limits off | 10,000 | airbyte | not run: not installed: " in text
     assert "Rerun: `.venv/bin/python bench/peers_extract.py`" in text
+
+
+def test_a_run_of_one_tool_keeps_the_other_tools_rows(tmp_path, monkeypatch):
+    """Measuring one tool again on a platform and mode replaces that tool's row only."""
+    monkeypatch.setattr(peers_extract, "RESULTS", tmp_path / "peers_extract.json")
+    def row(tool, limited, span):
+        return {"platform": "bigcommerce", "tool": tool, "limited": limited, "span": span}
+    old = [row("ours", True, 1.0), row("airbyte", True, 2.0), row("ours", False, 3.0)]
+    peers_extract.RESULTS.write_text(json.dumps({"settings": {}, "rows": old}))
+    rows = peers_extract.merged([row("ours", True, 9.0)])
+    assert sorted((r["tool"], r["limited"], r["span"]) for r in rows) == \
+        [("airbyte", True, 2.0), ("ours", False, 3.0), ("ours", True, 9.0)]
