@@ -75,6 +75,15 @@ def test_a_zstd_export_of_several_frames_is_read_whole(tmp_path):
     assert [rec for _, rec, _ in _read(src)] == RECORDS
 
 
+def test_a_gzip_export_of_several_members_is_read_whole(tmp_path):
+    """gzip files appended to one another (`cat a.gz b.gz`, pigz) hold several members: ISA-L's reader, like
+    zlib's, reads every member's lines."""
+    text = _text().encode()
+    cut = text.index(b"\n") + 1
+    src = _export(tmp_path, gzip.compress(text[:cut]) + gzip.compress(text[cut:]), "products.jsonl.gz")
+    assert [rec for _, rec, _ in _read(src)] == RECORDS
+
+
 @pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their permissions")
 def test_unreadable_file_is_named(tmp_path):
     src = _export(tmp_path, _text().encode())

@@ -136,7 +136,7 @@ class StoreExport(Source):
     def _open(self, path: Path) -> BinaryIO:
         try:
             if path.name.endswith(".gz"):
-                return gzip.open(path, "rb")
+                return _gzip_open(path)
             if path.name.endswith(".zst"):
                 try:
                     import zstandard
@@ -202,7 +202,7 @@ class StoreExport(Source):
                 text += b"\n"
             if text:
                 yield _batch(text, line_no)
-        except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+        except (EOFError, zlib.error, gzip.BadGzipFile, *_GZIP_ERRORS) as exc:
             raise SourceError(f"store export: {path.name} is damaged or cut short after line {line_no} "
                               f"({exc})") from None
         except OSError as exc:
@@ -291,6 +291,21 @@ def _sid_of(text: str) -> str | None:
         return None
     sid = record.get("source_id") if isinstance(record, dict) else None
     return None if sid is None or isinstance(sid, (dict, list)) else str(sid)
+
+
+try:  # ISA-L's gzip reader: the same format, inflated 3-4x faster than zlib (the reading thread feeds DuckDB)
+    from isal import igzip as _igzip
+    from isal import isal_zlib as _isal_zlib
+
+    _GZIP_ERRORS: tuple = (_isal_zlib.error, _igzip.BadGzipFile)
+
+    def _gzip_open(path: Path) -> BinaryIO:
+        return _igzip.open(path, "rb")
+except ImportError:  # pragma: no cover - isal is a dependency; zlib reads the same files, slower
+    _GZIP_ERRORS = ()
+
+    def _gzip_open(path: Path) -> BinaryIO:
+        return gzip.open(path, "rb")
 
 
 class _ZstdReader:
