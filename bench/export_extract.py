@@ -255,21 +255,21 @@ NOTES = """- How the set-based path reads a line now (model/coerce_sql.py): one 
   framing the file into lines 1 µs, handing the result to Arrow and Python 1-2 µs. Per entity, planning the query
   takes 0.05-0.2 s (orders and products have about 60 leaf fields): at 10k products that and the process's own
   start are most of the time.
-- Issue 18 asks for 50k records/s on 2 cores. Measured earlier the same day with one other job on the machine
-  (load 1.6; `--sizes 100000 --paths set-based`, this branch before its writer thread): the whole store at 100k
-  products (440,603 records) in 15.4 CPU s and 9.1 s of wall time, 48.7k records/s and 28.6k records per CPU s,
-  against 33.9 CPU s and 35.4 s (12.5k records/s, 13.0k per CPU s) for the code before (load 3.2). 28.6k records
-  per CPU s is at most 57k records/s on 2 cores kept busy: DuckDB runs the query on both, the Parquet writer runs
-  in a thread of its own. The table's rows were measured later with the machine far busier (load 7 to 14, so
-  every figure there, CPU seconds too, is inflated and wall time several times over): what they show is the ratio
-  of the two codes run for run under the same load. A last pair at 100k at load 2.4 (`--sizes 100000 --paths
-  set-based --code current,before=33fdd0e`, final code): 13.8 CPU s and 12.7 s against 25.8 CPU s and 15.9 s
-  (1.9x less CPU); with another job holding a core, wall time follows the one core left. At 10k products the fixed costs (the process, the catalog,
-  planning 7 queries) are most of the time. The per-record path was not measured again (its code is unchanged;
-  its last figures are in this page's history). What remains is the parse itself and the key lists (a third of
-  the query), then the checks; each further parse of a line costs about 3 µs.
-- Compressed exports: `.jsonl.zst` reads at nearly the plain rate; `.jsonl.gz` costs a third more CPU (zlib
-  inflates the file in Python's thread at about 100-150 MB/s, which DuckDB's threads wait for).
+- Issue 18 asks for 50k records/s on 2 cores. On a nearly idle machine (2026-12-03 17:29-17:38 UTC, load
+  0.5-2.4, `--sizes 100000,1000000 --paths set-based --compression none,gz,zst`): plain `.jsonl` reaches it, 50.5k
+  records/s at 100k products (440,603 records in 8.7 s) and 62.0k at 1M (4,379,003 in 70.6 s, 32.4k per CPU s:
+  DuckDB keeps both cores busy). At 1M the pipeline's extract steps take longer than this reader alone (95 s in
+  the end-to-end run against 71 s: orders 54 s against 42), the difference being the step's own work (ledger,
+  counts, the staged file's hash for re-runs, Dagster's events) and the run's other threads. At 10k products the
+  fixed costs (the process, the catalog, planning 7 queries) are most of the time. The per-record path was not
+  measured again (its code is unchanged; its last figures are in this page's history). What remains is the parse
+  itself and the key lists (a third of the query), then the checks; each further parse of a line costs about 3 µs.
+- Compressed exports: `.jsonl.zst` reads at 49.2k records/s at 100k and 43.8k at 1M (zstandard inflates at about
+  400 MB/s on this machine, in the thread that feeds DuckDB); `.jsonl.gz` at 42.8k and 35.8k in the rows above,
+  measured while zlib inflated it (about 230 MB/s; the 1M gz run shared the machine with a 100k extraction for part of its time). gzip files are now inflated by ISA-L (`isal`'s igzip: 226 MB
+  of 100k orders in 0.28 s against 0.97 s), measured since only against the code before in alternating turns on
+  a slower, noisier machine (`--sizes 100000 --compression gz --code before=main,current --repeat 2`: 25.1 against
+  27.1 CPU s, about 5 % less); the gz rows here are not yet measured again on an idle machine.
 - Both paths stage the same Parquet and quarantine the same records with the same reasons: lines the SQL cannot
   vouch for (a defect, or a value whose Python reading could differ: a text field holding true, 1.50 or nan, an
   item that is no object, a key written twice or unknown, a number a double cannot keep) go back with their text
@@ -278,8 +278,8 @@ NOTES = """- How the set-based path reads a line now (model/coerce_sql.py): one 
 - Its memory does not grow with the store: DuckDB pulls the file's 1 MB batches as it goes (its connection bounded
   by `CART_DUCKDB_MEMORY_LIMIT` and `CART_DUCKDB_THREADS`), Python holds two row groups of 20,000 staged rows at
   most, quarantine rows stream to Parquet, and the rule for later copies of a quarantined id is one join at the
-  end. Peak RSS at 100k products is about 60 MB above 10k's, which fills no row group of 20,000 rows; nothing
-  in this path grows past that with a larger store (1M products was not measured here).
+  end. Peak RSS: 339 MB at 100k products and 371 MB at 1M for the plain export (489-515 MB for zstd, whose
+  decompressor holds its window and a frame's output): flat in the store's size.
 """
 
 
