@@ -357,6 +357,10 @@ def _graphql_errors(response: requests.Response) -> str | None:
     return json.dumps(errors)[:200] if errors else None
 
 
+class _Partial(Exception):
+    """A bulk result file that came back in part: read it again."""
+
+
 class CostBudget:
     """Client-side model of Shopify's leaky bucket, fed by every response's throttleStatus."""
 
@@ -730,12 +734,13 @@ class ShopifySource(Source):
         op = self.wait_bulk(data["bulkOperation"]["id"], "QUERY", f"bulk export of {spec.root}")
         if not op["url"]:  # an operation with no objects has no file
             return
-        yield from self._stream_jsonl(spec, op["url"])
+        size = int(op["fileSize"]) if op.get("fileSize") is not None else None
+        yield from self._stream_jsonl(spec, op["url"], size)
 
     def wait_bulk(self, op_id: str, type: str, what: str) -> dict:
         """Poll currentBulkOperation(type:) until the operation `op_id` completes; a failed one is a problem."""
         while True:
-            op = self.query(f"{{ currentBulkOperation(type: {type}) {{ id status errorCode objectCount url "
+            op = self.query(f"{{ currentBulkOperation(type: {type}) {{ id status errorCode objectCount fileSize url "
                             "partialDataUrl } }", cost=1, what="the bulk operation status")["currentBulkOperation"]
             if op is None or op["id"] != op_id:
                 raise ConnectionProblem("bad_response", f"Shopify lost the {what} ({op_id}); another app session "
@@ -747,22 +752,51 @@ class ShopifySource(Source):
                                         f"({op.get('errorCode')}); try again later")
             time.sleep(BULK_POLL_S)
 
-    def jsonl(self, url: str) -> Iterator[dict]:
-        """The objects of a bulk operation's result file, streamed line by line."""
+    def jsonl(self, url: str, size: int | None = None) -> Iterator[dict]:
+        """The objects of a bulk operation's result file, streamed line by line. A download that breaks off (a 5xx
+        or 429, a dropped connection, a timeout, a cut-off line, fewer bytes than the operation's `size`) is asked
+        for again and read on after the last object handed out: the file does not change."""
+        settings, done = self.client.settings, 0
+        for attempt in range(1, settings.max_attempts + 1):
+            try:
+                for k, obj in enumerate(self._jsonl_once(url, size)):
+                    if k >= done:
+                        done += 1
+                        yield obj
+                return
+            except (_Partial, requests.RequestException, ValueError) as exc:
+                if attempt == settings.max_attempts:
+                    raise ConnectionProblem("server", f"Shopify's bulk operation file could not be read whole "
+                                            f"in {attempt} attempts ({type(exc).__name__}: {exc}); run again to "
+                                            "get a fresh file") from None
+                time.sleep(min(settings.max_backoff, 0.25 * 2 ** (attempt - 1)))
+
+    def _jsonl_once(self, url: str, size: int | None) -> Iterator[dict]:
         # The file is on Shopify's storage (a signed URL): no access token is sent there.
         with requests.get(url, stream=True, timeout=self.client.settings.timeout,
                           verify=self.client.session.verify) as response:
+            if response.status_code >= 500 or response.status_code == 429:
+                raise _Partial(f"HTTP {response.status_code}")
             if response.status_code != 200:
                 raise ConnectionProblem("server", f"Shopify's bulk operation file answered HTTP "
                                         f"{response.status_code}; run again to get a fresh file")
-            for raw in response.iter_lines():
-                if raw:
-                    yield json.loads(raw)
+            got, rest = 0, b""
+            for chunk in response.iter_content(1 << 16):
+                got += len(chunk)
+                lines = (rest + chunk).split(b"\n")
+                rest = lines.pop()
+                for raw in lines:
+                    if raw.strip():
+                        yield json.loads(raw)  # a cut-off line raises ValueError: read again
+            if size is not None and got < size:
+                raise _Partial(f"{got} of {size} bytes")
+            if rest.strip():
+                yield json.loads(rest)
 
-    def _stream_jsonl(self, spec: Spec, url: str) -> Iterator[dict]:
+    def _stream_jsonl(self, spec: Spec, url: str, size: int | None = None) -> Iterator[dict]:
         fields = {n.gid_type: n.field for n in spec.nested}
         current: dict | None = None
-        for row in self.jsonl(url):
+        for row in self.jsonl(url, size):
             parent = row.pop("__parentId", None)
             if parent is None:
                 if current is not None:
