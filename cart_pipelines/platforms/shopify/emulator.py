@@ -202,7 +202,7 @@ type CollectionEdge { cursor: String! node: Collection! }
 type CollectionConnection { nodes: [Collection!]! edges: [CollectionEdge!]! pageInfo: PageInfo! }
 type Product implements Node { id: ID! legacyResourceId: UnsignedInt64! title: String! handle: String!
   descriptionHtml: HTML! vendor: String! productType: String! status: ProductStatus! totalInventory: Int!
-  hasOnlyDefaultVariant: Boolean! tags: [String!]! createdAt: DateTime! updatedAt: DateTime!
+  hasOnlyDefaultVariant: Boolean! isGiftCard: Boolean! tags: [String!]! createdAt: DateTime! updatedAt: DateTime!
   variants(first: Int, after: String, last: Int, before: String, reverse: Boolean = false): ProductVariantConnection!
   media(first: Int, after: String, last: Int, before: String, reverse: Boolean = false): MediaConnection!
   collections(first: Int, after: String, last: Int, before: String, reverse: Boolean = false): CollectionConnection!
