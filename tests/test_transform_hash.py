@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import copy
 
+import pytest
+
 from cart_pipelines.model.entities import ENTITY_NAMES
 from helpers import Run, base_store, write_store
 
@@ -30,6 +32,7 @@ def _old_hashes(run: Run, entity: str) -> list[tuple]:
         return con.execute("SELECT source_id, row_hash FROM _old ORDER BY source_id").fetchall()
 
 
+@pytest.mark.slow  # tests/test_transform_equal.py holds every row's hash to the code before, first run and re-run
 def test_row_hash_is_the_md5_of_the_row_text_as_before_and_a_rerun_writes_0(tmp_path):
     run = Run(tmp_path, write_store(tmp_path / "store", _store()))
     first = run()
