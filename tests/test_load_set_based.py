@@ -121,7 +121,9 @@ ID_MAP = "SELECT entity, source_id, row_hash FROM id_map ORDER BY ALL"
 LEDGER = "SELECT entity, source_id, stage, outcome, rule, reason FROM ledger ORDER BY ALL"
 
 
-@pytest.mark.parametrize("offset", [-1, 0, 1])
+# a chunk of exactly the changed rows runs by default; one short of them and one over, with the slow tests
+@pytest.mark.parametrize("offset", [pytest.param(-1, marks=pytest.mark.slow), 0,
+                                    pytest.param(1, marks=pytest.mark.slow)])
 def test_chunks_of_interleaved_updates_and_creates_write_every_row_once(tmp_path, sample_store, monkeypatch, offset):
     """A chunk takes its plan rows by `ord` and its transformed rows by their row id range: with the updates and
     creates of a re-run scattered among unchanged rows (stale hashes, records gone from the target) and chunks of
