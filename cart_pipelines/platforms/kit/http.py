@@ -179,6 +179,11 @@ class EnvironmentOnceSession(requests.Session):
                 "verify": merge(verify, self.verify), "cert": merge(cert, self.cert)}
 
 
+def backoff(settings: "HttpSettings", attempt: int) -> float:
+    """Our own exponential backoff before attempt `attempt` + 1: 0.25 s doubling, capped at `max_backoff`."""
+    return min(settings.max_backoff, 0.25 * 2 ** (attempt - 1))
+
+
 class HttpClient:
     """requests.Session + retries + pacing for one platform account. Thread-safe for parallel page fetches."""
 
@@ -260,8 +265,7 @@ class HttpClient:
             if server > self.settings.max_server_wait:
                 raise exc
             return server
-        backoff = min(self.settings.max_backoff, 0.25 * 2 ** (state.attempt_number - 1))
-        return backoff * random.uniform(0.5, 1.0)
+        return backoff(self.settings, state.attempt_number) * random.uniform(0.5, 1.0)
 
     def request(self, method: str, path: str, what: str = "", idempotent: bool = True,
                 **kwargs) -> requests.Response:

@@ -733,15 +733,8 @@ class ShopifyEmulator(ShopifyWrites, ShopifyBulkMutations, Emulator):
         return rec["name"] if rec else ""
 
     def _prefetch_products(self, products: list[dict]) -> dict:
-        """The collections and manufacturers a page of products names, in a query each (as `_prefetch`)."""
-        ids = {"categories": {c for p in products for c in p.get("category_ids") or []},
-               "manufacturers": {p.get("manufacturer_id") for p in products}}
-        known = {}
-        for entity, wanted in ids.items():
-            wanted = [int(x) for x in wanted if x and str(x).isdigit()]
-            for rec in self.store.page(entity, 0, len(wanted) or 1, ids=wanted):
-                known[(entity, str(rec["source_id"]))] = rec
-        return known
+        return self._known({"categories": {c for p in products for c in p.get("category_ids") or []},
+                            "manufacturers": {p.get("manufacturer_id") for p in products}})
 
     def _shape_products(self, p: dict, known: dict | None = None) -> dict:
         pid = int(p["source_id"])
@@ -838,13 +831,16 @@ class ShopifyEmulator(ShopifyWrites, ShopifyBulkMutations, Emulator):
         }
 
     def _prefetch(self, orders: list[dict]) -> dict:
-        ids = {"customers": {o.get("customer_id") for o in orders},
-               "products": {i.get("product_id") for o in orders for i in o.get("items") or []}}
+        return self._known({"customers": {o.get("customer_id") for o in orders},
+                            "products": {i.get("product_id") for o in orders for i in o.get("items") or []}})
+
+    def _known(self, ids: dict[str, set]) -> dict:
+        """{(entity, source_id): record} of the ids a page names, in one store query per entity (not one per line)."""
         known = {}
         for entity, wanted in ids.items():
             wanted = [int(x) for x in wanted if x and str(x).isdigit()]
             for rec in self.store.page(entity, 0, len(wanted) or 1, ids=wanted):
-                known[(entity, rec["source_id"])] = rec
+                known[(entity, str(rec["source_id"]))] = rec
         return known
 
     def _shape_orders(self, o: dict, known: dict | None = None) -> dict:

@@ -4,9 +4,10 @@ Declarative part: one Spec per entity (root connection, count field, scope, node
 mapping to the canonical shape). Reading: pages for small shops (by id: keyset ranges read in parallel; by
 update time: cursors, `first`/`after`, `pageInfo`), a bulk operation (JSON Lines with `__parentId`, streamed line
 by line) once a shop holds more than `bulk_threshold` records of an entity, or once what a first page cost says
-the pages would wait on the cost bucket for over BULK_AFTER_WAIT_S (the bucket does not pace bulk operations). Delta runs filter with `query: "updated_at:>'…'"` and `sortKey: UPDATED_AT`; a backfill slice
-with `query: "created_at:>='…' created_at:<'…'"` or `"id:>=N id:<M"` (the search syntax ANDs the terms; products,
-customers and orders document both fields), in cursor pages and bulk queries alike.
+the pages would wait on the cost bucket for over BULK_AFTER_WAIT_S (the bucket does not pace bulk operations).
+Delta runs filter with `query: "updated_at:>'…'"` and `sortKey: UPDATED_AT`; a backfill slice with
+`query: "created_at:>='…' created_at:<'…'"` or `"id:>=N id:<M"` (the search syntax ANDs the terms; products,
+customers and orders document both fields), in pages and bulk queries alike.
 
 Throttling is by calculated query cost: every response reports `extensions.cost.throttleStatus`; the client paces
 each request to the restore rate so the bucket holds the query's cost, and a `THROTTLED` answer (HTTP 200) is
@@ -38,6 +39,7 @@ from cart_pipelines.platforms.kit.http import (
     HttpSettings,
     LoopGuard,
     RetryableResponse,
+    backoff,
     safe_url,
 )
 from cart_pipelines.platforms.kit.keyset import id_range_pages
@@ -400,10 +402,14 @@ class CostBudget:
             return self._wait(cost)
 
     def _wait(self, cost: float) -> float:
+        return self._restore(min(cost, self.maximum))
+
+    def _restore(self, points: float) -> float:
+        """Seconds until the bucket holds `points` (0 when unknown); with the lock held."""
         if self.available is None or not self.rate:
             return 0.0
         now = min(self.maximum, self.available + (time.monotonic() - self.stamp) * self.rate)
-        return max(0.0, (min(cost, self.maximum) - now) / self.rate)
+        return max(0.0, (points - now) / self.rate)
 
     def pace(self, cost: float) -> None:
         """Wait until the bucket holds `cost` besides what the queries in flight asked for, and reserve it; `done`
@@ -420,10 +426,7 @@ class CostBudget:
     def seconds_for(self, points: float) -> float:
         """Seconds the bucket needs to restore `points` beyond what it holds now (0 when unknown)."""
         with self.lock:
-            if self.available is None or not self.rate:
-                return 0.0
-            now = min(self.maximum, self.available + (time.monotonic() - self.stamp) * self.rate)
-            return max(0.0, (points - now) / self.rate)
+            return self._restore(points)
 
     def done(self, cost: float) -> None:
         with self.lock:
@@ -769,7 +772,7 @@ class ShopifySource(Source):
                     raise ConnectionProblem("server", f"Shopify's bulk operation file could not be read whole "
                                             f"in {attempt} attempts ({type(exc).__name__}: {exc}); run again to "
                                             "get a fresh file") from None
-                time.sleep(min(settings.max_backoff, 0.25 * 2 ** (attempt - 1)))
+                time.sleep(backoff(settings, attempt))
 
     def _jsonl_once(self, url: str, size: int | None) -> Iterator[dict]:
         # The file is on Shopify's storage (a signed URL): no access token is sent there.
