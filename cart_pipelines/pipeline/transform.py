@@ -47,17 +47,21 @@ def transformed_ids(con: duckdb.DuckDBPyConnection, entity: str) -> str:
     return f"(SELECT source_id FROM transformed_{entity})"
 
 
-def first_staged(table: str, columns: str) -> str:
-    """A relation of `columns` of the first row (in staging order, _ordinal) of each source id staged in `table`. Only
-    the few source ids staged more than once are numbered: a window or an arg_min over every staged row carried the
-    rows' wide columns through a sort or a hash table (spilling at 1M). _ordinal is a staged row's unique position in
-    the source, so the later rows of those ids are dropped by it alone."""
+def repeated_ids(table: str, where: str = "") -> str:
+    """(source_id, _ordinal, _dup) of the rows of `table` whose source id is staged more than once, _dup numbering
+    them in staging order (1: the first). Only those few rows are numbered: a window or an arg_min over every staged
+    row carried the rows' wide columns through a sort or a hash table (spilling at 1M). _ordinal is a staged row's
+    unique position in the source, so it alone tells the rows apart."""
     return f"""(
-        SELECT {columns} FROM {table} WHERE _ordinal NOT IN (
-            SELECT _ordinal FROM (
-                SELECT _ordinal, row_number() OVER (PARTITION BY source_id ORDER BY _ordinal) AS rn FROM {table}
-                WHERE source_id IN (SELECT source_id FROM {table} GROUP BY source_id HAVING count(*) > 1))
-            WHERE rn > 1))"""
+        SELECT source_id, _ordinal, row_number() OVER (PARTITION BY source_id ORDER BY _ordinal) AS _dup FROM {table}
+        WHERE source_id IN (SELECT source_id FROM {table} GROUP BY source_id HAVING count(*) > 1){where})"""
+
+
+def first_staged(table: str, columns: str) -> str:
+    """A relation of `columns` of the first row (in staging order) of each source id staged in `table`."""
+    return f"""(
+        SELECT {columns} FROM {table}
+        WHERE _ordinal NOT IN (SELECT _ordinal FROM {repeated_ids(table)} WHERE _dup > 1))"""
 
 
 def _struct(var: str, fields: list[str], defaults: dict[str, str]) -> str:
@@ -628,8 +632,8 @@ def _url_keys_before_suffix(con: duckdb.DuckDBPyConnection, entity: str, target:
     itself without a target; else _fresh, the (source_id, url_key, _rules) of its records that are not sticky, for
     `_settle_fresh` to write back. Only those three columns move (a re-run's million sticky products were copied
     out of `table` whole and back, and the table sorted again)."""
-    # Only the bases that changed are replaced: a delete is costly on the table's primary-key index (6.9 s for
-    # 100k unchanged products when every row was deleted and inserted again), and a re-run changes almost none.
+    # Only the bases that changed are replaced: a re-run changes almost none, so it rewrites almost nothing of the
+    # catalog (the table has no primary key: a transform's rows are one per source id by construction).
     con.execute(f"""DELETE FROM url_key_bases WHERE entity = '{entity}' AND source_id IN
                        (SELECT t.source_id FROM {table} t JOIN url_key_bases b ON b.entity = '{entity}'
                         AND b.source_id = t.source_id AND b.base IS DISTINCT FROM t.url_key)""")
@@ -673,12 +677,8 @@ def _candidates(con: duckdb.DuckDBPyConnection, entity: str) -> None:
     source); a window over every staged row sorted the whole wide entity, spilling gigabytes at 1M orders. A view:
     each builder reads the staged Parquet once for its wide rows (other references take a column or two)."""
     in_scope = f"(SELECT source_id FROM scope WHERE entity = '{entity}')"
-    con.execute(f"""
-        CREATE OR REPLACE TEMP TABLE _dups AS
-        SELECT source_id, _ordinal, row_number() OVER (PARTITION BY source_id ORDER BY _ordinal) AS _dup
-        FROM staged_{entity}
-        WHERE source_id IN (SELECT source_id FROM staged_{entity} GROUP BY source_id HAVING count(*) > 1)
-          AND source_id IN {in_scope}""")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _dups AS SELECT * FROM "
+                f"{repeated_ids(f'staged_{entity}', f' AND source_id IN {in_scope}')}")
     con.execute(f"""
         CREATE OR REPLACE TEMP VIEW cand AS
         SELECT s.*, coalesce(d._dup, 1) AS _dup
