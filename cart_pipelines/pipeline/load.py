@@ -7,12 +7,14 @@ References are resolved to target ids here; a reference that did not load quaran
 
 All bookkeeping is set-based in the catalog: the plan, the id map and the ledger are written by SQL from the plan
 and the targets' answers, never from Python collections of the whole entity. A target in a DuckDB file (the local
-target) is attached to the catalog and written a whole entity per statement; any other target gets the rows
+target) is attached to the catalog and written set-based, a chunk of about a row group per statement, while a
+second connection records the chunk before and builds the next (`_write_sets`); any other target gets the rows
 streamed in Arrow batches of its `max_batch`, and each batch's answers go back into the catalog as a table.
 """
 
 from __future__ import annotations
 
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 
@@ -379,10 +381,7 @@ def load_entity(con: duckdb.DuckDBPyConnection, target: Target, entity: str,
                                    [action, depth]).fetchall()[0][0]:
                     continue
                 if sql is not None:
-                    for lo, hi, rlo, rhi in _chunks(con, action, depth):
-                        params = _params(select, target=target.name, action=action, depth=depth, lo=lo, hi=hi,
-                                         rlo=rlo, rhi=rhi)
-                        _write_set(con, sql, target, entity, select, params, action, settings, res)
+                    _write_sets(con, sql, target, entity, select, action, depth, settings, res)
                 else:
                     params = _params(select, target=target.name, action=action, depth=depth)
                     _write_batches(con, target, entity, select, params, action, settings, res)
@@ -409,27 +408,69 @@ def _chunks(con, action: str, depth: int, size: int | None = None) -> list[tuple
                        [size, action, depth]).fetchall()
 
 
-def _write_set(con, sql, target: Target, entity: str, select: str, params, action: str, settings: RuleSettings,
-               res: LoadResult) -> None:
-    """One chunk of the (action, depth) set (plan rows `ord` $lo..$hi) at once, into a target attached to the
-    catalog: the target's rows in one statement, then the chunk's id-map, URL-key and ledger rows in one
-    transaction of the catalog. DuckDB writes one attached database per transaction, so the two commit apart;
-    a run killed between them left rows on the target that the next run adopts by their source id."""
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _rows AS {select}", params)
-    ready = "SELECT * EXCLUDE (_unresolved{}) FROM _rows WHERE _unresolved IS NULL"
-    written = (sql.create(entity, ready.format(", target_id"), preserve_ids=settings.preserve_ids)
-               if action == "create" else sql.update(entity, ready.format("")))
-    con.execute("BEGIN TRANSACTION")
+CHUNKS = "_load_chunks"  # an in-memory database both connections of a set-based write see
+
+
+def _write_sets(con, sql, target: Target, entity: str, select: str, action: str, depth: int,
+                settings: RuleSettings, res: LoadResult) -> None:
+    """The (action, depth) set in chunks of LOAD_CHUNK plan rows into a target attached to the catalog, two
+    connections at work: while `con` writes chunk k to the target (DuckDB takes one chunk's rows, about one row
+    group, on one core), a second connection to the same database records chunk k-1's answers in the catalog and
+    builds chunk k+1's rows. The chunks reach the target one after another in plan order (new ids and uniqueness
+    are decided against the chunks before), and a chunk's bookkeeping is committed only after its target
+    statement: a run killed between them left rows on the target that the next run adopts by their source id."""
+    chunks = _chunks(con, action, depth)
+    con.execute(f"ATTACH IF NOT EXISTS ':memory:' AS {CHUNKS}")
+    other = con.cursor()
+    # the same names: a backfill slice works in a schema of its own before main (pipeline/backfill.py)
+    search_path = con.execute("SELECT current_setting('search_path')").fetchall()[0][0]
+    other.execute(f"SET search_path = '{search_path}'")
+    pool = ThreadPoolExecutor(1, thread_name_prefix="load-bookkeeping")
+    pending: list[Future] = []
+
+    def build(k: int) -> None:
+        lo, hi, rlo, rhi = chunks[k]
+        other.execute(f"CREATE OR REPLACE TABLE {CHUNKS}.rows_{k} AS {select}",
+                      _params(select, target=target.name, action=action, depth=depth, lo=lo, hi=hi, rlo=rlo,
+                              rhi=rhi))
+
+    def record(k: int) -> None:
+        rows, written = f"{CHUNKS}.rows_{k}", f"{CHUNKS}.written_{k}"
+        other.execute("BEGIN TRANSACTION")
+        try:
+            _record(other, target, entity, f"""(
+                SELECT source_id, target_id, 'target rejected: ' || error AS error FROM {written}
+                UNION ALL SELECT source_id, NULL, 'reference not loaded: ' || _unresolved FROM {rows}
+                WHERE _unresolved IS NOT NULL)""", action + "d", res, written_rows=rows)
+            other.execute("COMMIT")
+        except BaseException:
+            other.execute("ROLLBACK")
+            raise
+        other.execute(f"DROP TABLE {rows}; DROP TABLE {written}")
+
     try:
-        _record(con, target, entity, f"""(
-            SELECT source_id, target_id, 'target rejected: ' || error AS error FROM {written}
-            UNION ALL SELECT source_id, NULL, 'reference not loaded: ' || _unresolved FROM _rows
-            WHERE _unresolved IS NOT NULL)""", action + "d", res, written_rows="_rows")
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
-    con.execute(f"DROP TABLE _rows; DROP TABLE {written}")
+        built = pool.submit(build, 0)
+        for k in range(len(chunks)):
+            built.result()
+            for done in pending:  # a chunk's bookkeeping that failed stops the next chunk's target write
+                if done.done():
+                    done.result()
+            if k + 1 < len(chunks):
+                built = pool.submit(build, k + 1)
+            ready = f"SELECT * EXCLUDE (_unresolved{{}}) FROM {CHUNKS}.rows_{k} WHERE _unresolved IS NULL"
+            written = (sql.create(entity, ready.format(", target_id"), preserve_ids=settings.preserve_ids)
+                       if action == "create" else sql.update(entity, ready.format("")))
+            con.execute(f"CREATE TABLE {CHUNKS}.written_{k} AS SELECT source_id, target_id, error FROM {written}; "
+                        f"DROP TABLE {written}")
+            pending.append(pool.submit(record, k))
+        for done in pending:
+            done.result()
+    finally:
+        # A failure stops the chunks here, but the chunks the target took are still recorded (or their own error
+        # raised): the next run then has only the failed chunk's rows to adopt.
+        pool.shutdown(wait=True)
+        other.close()
+        con.execute(f"DETACH {CHUNKS}")
 
 
 def _write_batches(con, target: Target, entity: str, select: str, params, action: str, settings: RuleSettings,

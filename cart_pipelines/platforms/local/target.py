@@ -53,8 +53,11 @@ def create_rows(con: duckdb.DuckDBPyConnection, schema: str, entity: str, rows_s
     con.execute("CREATE OR REPLACE TEMP TABLE _order AS SELECT _ord, row_number() OVER (ORDER BY _ord) AS _pos "
                 "FROM _incoming")
     unique = UNIQUE.get(entity, [])
+    # The values the table holds are found by a scan of it probing a hash of the incoming ones, not by hashing
+    # everything it holds for each call (a third of the time for a chunk against a million products).
     errors = [f"""CASE WHEN {column} IS NOT NULL AND (
-                     lower({column}) IN (SELECT lower({column}) FROM {table} WHERE {column} IS NOT NULL)
+                     lower({column}) IN (SELECT lower(x.{column}) FROM {table} x WHERE lower(x.{column}) IN (
+                         SELECT lower({column}) FROM _incoming WHERE {column} IS NOT NULL))
                      OR row_number() OVER (PARTITION BY lower({column}) ORDER BY _pos) > 1) THEN '{message}' END"""
               for column, message in unique]
     con.execute(f"""CREATE OR REPLACE TEMP TABLE _checked AS
