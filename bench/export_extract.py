@@ -255,21 +255,28 @@ NOTES = """- How the set-based path reads a line now (model/coerce_sql.py): one 
   framing the file into lines 1 µs, handing the result to Arrow and Python 1-2 µs. Per entity, planning the query
   takes 0.05-0.2 s (orders and products have about 60 leaf fields): at 10k products that and the process's own
   start are most of the time.
-- Issue 18 asks for 50k records/s on 2 cores. On a nearly idle machine (2026-12-03 17:29-17:38 UTC, load
-  0.5-2.4, `--sizes 100000,1000000 --paths set-based --compression none,gz,zst`): plain `.jsonl` reaches it, 50.5k
-  records/s at 100k products (440,603 records in 8.7 s) and 62.0k at 1M (4,379,003 in 70.6 s, 32.4k per CPU s:
-  DuckDB keeps both cores busy). At 1M the pipeline's extract steps take longer than this reader alone (95 s in
-  the end-to-end run against 71 s: orders 54 s against 42), the difference being the step's own work (ledger,
-  counts, the staged file's hash for re-runs, Dagster's events) and the run's other threads. At 10k products the
-  fixed costs (the process, the catalog, planning 7 queries) are most of the time. The per-record path was not
-  measured again (its code is unchanged; its last figures are in this page's history). What remains is the parse
-  itself and the key lists (a third of the query), then the checks; each further parse of a line costs about 3 µs.
-- Compressed exports: `.jsonl.zst` reads at 49.2k records/s at 100k and 43.8k at 1M (zstandard inflates at about
-  400 MB/s on this machine, in the thread that feeds DuckDB); `.jsonl.gz` at 42.8k and 35.8k in the rows above,
-  measured while zlib inflated it (about 230 MB/s; the 1M gz run shared the machine with a 100k extraction for part of its time). gzip files are now inflated by ISA-L (`isal`'s igzip: 226 MB
-  of 100k orders in 0.28 s against 0.97 s), measured since only against the code before in alternating turns on
-  a slower, noisier machine (`--sizes 100000 --compression gz --code before=main,current --repeat 2`: 25.1 against
-  27.1 CPU s, about 5 % less); the gz rows here are not yet measured again on an idle machine.
+- Issue 18 asks for 50k records/s on 2 cores, plain and compressed. Measured 2026-12-04 19:10-19:25 UTC on main
+  (the 1M rows ran with 2bac1be's code, whose extraction is main's: a read-ahead thread was measured against it in
+  the same run and dropped, below), load 1.3-1.9: **met for every file kind at both sizes** — at 1M products
+  `.jsonl` 79.8k records/s (4,379,003 in 54.9 s), `.jsonl.gz` 90.5k, `.jsonl.zst` 85.1k; at 100k 63.7-68.6k,
+  58.2-67.0k and 54.2-55.6k. DuckDB keeps both cores busy (CPU s ≈ 1.7-1.9 × wall). On 2026-12-03 the same
+  plain-file code read 50.5k at 100k and 62.0k at 1M, `.jsonl.zst` 49.2k and 43.8k, `.jsonl.gz` (zlib then)
+  42.8k and 35.8k: this machine was faster today (the load step's figures under "Load into the local target" say
+  the same), and gzip is inflated by ISA-L since (`isal`'s igzip: 226 MB of 100k orders in 0.28 s against zlib's
+  0.97 s), so a `.gz` export now costs what a plain one does. The rows' spread within one size (the same code,
+  minutes apart) is this shared machine, not the file kind: read in one process, alternating, 100k orders took
+  3.3-4.0 s plain, 3.9-4.0 s gz and 3.4 s zst.
+- Tried and dropped (2026-12-04): reading the file ahead in a thread, so decompression and line framing would
+  overlap DuckDB's parse. Against the code without it, alternating (`--code before=2bac1be,current`, 1M once and
+  100k gz and zst three times each): 1M plain 54.9 -> 51.9 s, gz 48.4 -> 51.6 s, zst 51.5 -> 45.8 s; 100k medians
+  gz 5.4 -> 5.35 s, zst 6.2 -> 5.8 s — within the runs' spread, because DuckDB's two threads already use both
+  cores and inflating is a few percent of the CPU. Not worth a thread.
+- At 1M the pipeline's extract steps take longer than this reader alone (95 s in the end-to-end run of 2026-12-03
+  against 71 s: orders 54 s against 42), the difference being the step's own work (ledger, counts, the staged
+  file's hash for re-runs, Dagster's events) and the run's other threads. At 10k products the fixed costs (the
+  process, the catalog, planning 7 queries) are most of the time. The per-record path was not measured again (its
+  code is unchanged; its last figures are in this page's history). What remains of the query is the parse itself
+  and the key lists (a third of it), then the checks; each further parse of a line costs about 3 µs.
 - Both paths stage the same Parquet and quarantine the same records with the same reasons: lines the SQL cannot
   vouch for (a defect, or a value whose Python reading could differ: a text field holding true, 1.50 or nan, an
   item that is no object, a key written twice or unknown, a number a double cannot keep) go back with their text
@@ -278,7 +285,7 @@ NOTES = """- How the set-based path reads a line now (model/coerce_sql.py): one 
 - Its memory does not grow with the store: DuckDB pulls the file's 1 MB batches as it goes (its connection bounded
   by `CART_DUCKDB_MEMORY_LIMIT` and `CART_DUCKDB_THREADS`), Python holds two row groups of 20,000 staged rows at
   most, quarantine rows stream to Parquet, and the rule for later copies of a quarantined id is one join at the
-  end. Peak RSS: 339 MB at 100k products and 371 MB at 1M for the plain export (489-515 MB for zstd, whose
+  end. Peak RSS: 351-363 MB at 100k products and 382 MB at 1M for the plain export (528-547 MB for zstd, whose
   decompressor holds its window and a frame's output): flat in the store's size.
 """
 

@@ -198,57 +198,35 @@ def markdown(rows: list[dict], measured: str, commands: list[str]) -> str:
 
 
 NOTES = [
-    "- *before* is main (b1a1a12), *current* the branch `loadspeed` (issue 18): (1) each chunk of a set-based "
-    "write selects its transformed rows by row id as well as by plan window: the plan numbers rows in row-id "
-    "order (`ord`, and keeps `rid`), so a chunk's rows lie in one row-id range, and `t.rowid BETWEEN` its first "
-    "and last is pushed by DuckDB into the scan (only those row groups are read). Before, the chunk's join with "
-    "the plan read the whole wide transformed table once per chunk (and once more per list column resolved: "
-    "categories, grouped products' children, order lines): chunks × store, the main reason products fell from "
-    "22k rows/s at 100k to 14-17k at 1M. (2) `LOAD_CHUNK` 50,000 → 122,880 (DuckDB's row-group size): full "
-    "chunks reach the target file as finished row groups instead of through its write-ahead log and a later "
-    "checkpoint, and an entity takes less than half the catalog commits. (3) A chunk's URL keys are taken from "
-    "the chunk's rows, not from another join with the whole transformed table. Nothing written changes "
-    "(`tests/test_load_set_based.py`, with a re-run whose updates and creates lie scattered among unchanged rows "
-    "in chunks of the changed rows' count −1/0/+1).",
-    "- At 1M products (a copy of the kept 1M run's catalog, its id map and URL keys emptied, loaded into a new "
-    "target file, every SQL statement timed by a /tmp script; load average 1-2 from other helpers): products "
-    "before 58.5 s wall, 52.6 CPU s (17.1k rows/s): building the chunks' rows (`_rows`) 15.3 s over 21 chunks, "
-    "the target's INSERT 17.2 s, the catalog's commits 8.4 s, the uniqueness checks 5.8 s, URL keys 3.4 s, the "
-    "plan 2.5 s, the id map 2.0 s. After (all three changes): 31.4 s wall, 34.4 CPU s (31.9k rows/s): `_rows` "
-    "8.7 s over 10 chunks, INSERT 8.8 s, URL keys 3.3 s, uniqueness 2.8 s, id map 2.7 s, plan 1.9 s, commits "
-    "0.1 s. With changes (1) and (2): customers 576,000 in 8.2 s (70k rows/s; 13.3 s in the kept full run), "
-    "orders 1,660,965 in 50.2 s, 52.9 CPU s (33.1k rows/s; 82.5 s in the kept full run, at load 3-6): INSERT "
-    "21.9 s, `_rows` 14.9 s, id map 4.5 s, plan 2.9 s, ledger 1.9 s; reviews 696,333 in 12.1 s (57.5k rows/s; "
-    "24.3 s). Peak RSS of that process 647-665 MB (before 656 MB) under the 512 MB DuckDB limit.",
-    "- What still grows with the store: the uniqueness checks of products (each chunk's SKUs and URL keys "
-    "against the whole target table, `lower()` of every row it holds: 0.25-0.3 s a chunk at 1M) and the URL-key "
-    "bookkeeping's join with `url_key_bases` (the whole entity's); with fewer, larger chunks they are a sixth of "
-    "the products' load at 1M. With the whole-table scans of the rows they made products slower per row than "
-    "orders; now the two are close at 1M (31.9k and 33.1k rows/s): products' INSERT and `_rows` cost less per "
-    "row than orders', their uniqueness checks and URL keys make up the difference. A lasting index over `lower(sku)` in the target file would remove the "
-    "first; not done.",
-    "- At 100k the row-id window matters little (2 chunks a set) and products are about equal by CPU; the gains "
-    "there come from the chunk size. Reviews, the last entity, look slower by CPU in the current code: their "
-    "single chunk's catalog commit takes 0.9-1.0 s where before their two took 0.34 s together. Measured (per "
-    "statement, 100k): with a CHECKPOINT of the catalog just before reviews the commit still took 0.99 s; with "
-    "`checkpoint_threshold` raised to 4 GB it took 0.11 s (reviews 58.9k rows/s). So a chunk's own bookkeeping "
-    "(69,635 id-map and ledger rows) passes DuckDB's 16 MB write-ahead-log threshold in one commit and the "
-    "catalog's checkpoint runs inside the step, where main's smaller commits stayed under it and left the "
-    "checkpoint to the connection's close, which this bench does not time per entity. Not changed: a larger "
-    "threshold only moves that checkpoint to the close and lets the log grow with the store; a CHECKPOINT after "
-    "the load is what the close does already. "
-    "Not changed: the chunk's rows are already materialised once (`_rows`) and read "
-    "by the target's create; not materialising them would run the joins three times. The target's INSERT is "
-    "DuckDB compressing wide nested rows into the file on one core (about 100k product and 75k order rows/s); "
-    "the issue's 50k rows/s over the whole load step is reached by customers and reviews at 1M, not yet by "
-    "products (32k) and orders (33k).",
-    "- Every connection is bounded (`memory_limit` 512 MB, 2 threads, a spill directory: "
-    "`kit/duckdb_io.connect`), which is what keeps peak RSS from growing with the store; a set-based write takes "
-    "the (action, depth) set in chunks of `LOAD_CHUNK` (122,880) plan rows, each chunk's id-map, URL-key and "
-    "ledger rows written in one catalog transaction after the chunk's target statement (a run stopped between "
-    "them leaves rows the next run adopts by source id: `tests/test_load_set_based.py`).",
+    "- *before* is 2bac1be, *current* main after it (issue 18): (1) a set-based write's chunks go through two "
+    "connections (`load._write_sets`): while the catalog connection writes chunk k into the attached target, a "
+    "cursor of the same database records chunk k-1 (id map, URL keys, ledger; committed only after chunk k-1's "
+    "target statement, as before) and builds chunk k+1's rows, in an in-memory database both connections see. "
+    "DuckDB parallelises a scan by row group, and a chunk is one row group (`LOAD_CHUNK` 122,880), so each "
+    "statement of a chunk ran on one core; now the two connections keep both busy. (2) The local target's "
+    "uniqueness check (SKU, URL key, e-mail) probes the table with a hash of the chunk's values instead of "
+    "hashing every value the table holds once per chunk (0.05 s against 0.15 s for 100k values against a "
+    "million, measured alone). Nothing written changes: `tests/test_load_set_based.py` holds the set-based load "
+    "to the batched path, a chunk killed between its target write and its bookkeeping, and now a chunk whose "
+    "bookkeeping fails (no later chunk is sent, the next run adopts it).",
+    "- At 1M products the current code loads every entity above the issue's 50k rows/s over the whole load step: "
+    "products 55.5k (median of 50.3k and 62.0k), orders 83.6k, customers 117k, reviews 140k; before, products "
+    "48.4k and orders 60.8k. The gain is wall time bought with the idle core: CPU s rise a little (products "
+    "23.6 -> 29.0, both connections' DuckDB threads competing for two cores), so on a machine where other jobs "
+    "take a core the gain shrinks. With one chunk an entity (100k products) nothing overlaps, and products are "
+    "equal; orders (2 chunks) gain 1.27x there.",
+    "- Where a products chunk's time goes now (1M, every statement of the catalog connection timed by a script; "
+    "the cursor's work overlaps): the target's INSERT 6.6-7.7 s over 10 chunks (DuckDB compressing wide nested "
+    "rows into the file, slower than alone because the other connection shares the cores), the uniqueness "
+    "checks 1.5-1.8 s, the plan 1.2 s, the new ids 0.6 s; the cursor builds a chunk's rows and records the one "
+    "before in about 0.6 s against the catalog connection's 0.9 s, so the target's write is the critical path.",
+    "- This machine was about twice as fast as on 2026-12-03, when the same before-code loaded 1M products at "
+    "28-32k rows/s and orders at 33k (this page's history): compare the rows of one run, measured together.",
+    "- Every connection is bounded (`memory_limit` 512 MB, 2 threads, a spill directory: `kit/duckdb_io.connect`); "
+    "the two connections share one database, so one limit. Peak RSS of the loading process 677-685 MB at 1M "
+    "(before 674-677 MB): two chunks' rows are held at once now (the one written, the one built).",
     "- The second run writes 0 rows: the plan compares each row's hash with the one in the id map. Earlier "
-    "figures (per-record, set-based 1 and 2, primary keys dropped) are in this page's history.",
+    "figures (per-record, set-based 1 and 2, primary keys dropped, row-id windows) are in this page's history.",
 ]
 
 

@@ -420,6 +420,8 @@ def _write_sets(con, sql, target: Target, entity: str, select: str, action: str,
     are decided against the chunks before), and a chunk's bookkeeping is committed only after its target
     statement: a run killed between them left rows on the target that the next run adopts by their source id."""
     chunks = _chunks(con, action, depth)
+    if not chunks:
+        return
     con.execute(f"ATTACH IF NOT EXISTS ':memory:' AS {CHUNKS}")
     other = con.cursor()
     # the same names: a backfill slice works in a schema of its own before main (pipeline/backfill.py)

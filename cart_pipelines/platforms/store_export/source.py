@@ -34,7 +34,6 @@ import pyarrow as pa
 from isal import igzip, isal_zlib
 
 from cart_pipelines.model.entities import ENTITY_NAMES
-from cart_pipelines.platforms.kit.read_ahead import read_ahead
 from cart_pipelines.platforms.kit.source import Slice, Source, SourceError, SourceRecord, file_identity
 
 SUFFIXES = (".jsonl", ".jsonl.gz", ".jsonl.zst")
@@ -158,7 +157,7 @@ class StoreExport(Source):
         self.check()
         found = self.files(entity)
         if found:
-            yield from read_ahead(self._batches(found[0]), name="store-export-reader")
+            yield from self._batches(found[0])
 
     def line_record(self, entity: str, line_no: int, raw: bytes) -> SourceRecord:
         """One line of the entity's file as the record it holds, or the reason it cannot be read."""
