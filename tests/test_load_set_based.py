@@ -84,16 +84,16 @@ def test_set_based_load_writes_bounded_chunks_and_resumes_after_a_chunk_fails(tm
     sizes, fail_at = [], {"orders": 3}
     real_create, real_update = local.SqlWriter.create, local.SqlWriter.update
 
-    def create(self, entity, rows_sql, preserve_ids=False):
+    def create(self, entity, rows_sql, preserve_ids=False, on_answers=None):
         sizes.append((entity, self.con.execute(f"SELECT count(*) FROM ({rows_sql})").fetchall()[0][0]))
-        written = real_create(self, entity, rows_sql, preserve_ids)
+        written = real_create(self, entity, rows_sql, preserve_ids, on_answers)
         if sum(e == entity for e, _ in sizes) == fail_at.get(entity):
             raise RuntimeError("killed after the target wrote a chunk, before its id map rows")
         return written
 
-    def update(self, entity, rows_sql):
+    def update(self, entity, rows_sql, on_answers=None):
         sizes.append((entity, self.con.execute(f"SELECT count(*) FROM ({rows_sql})").fetchall()[0][0]))
-        return real_update(self, entity, rows_sql)
+        return real_update(self, entity, rows_sql, on_answers)
 
     monkeypatch.setattr(local.SqlWriter, "create", create)
     monkeypatch.setattr(local.SqlWriter, "update", update)

@@ -270,9 +270,9 @@ def test_guest_customers_are_created_in_bounded_chunks(store, run, monkeypatch):
     monkeypatch.setattr(load, "LOAD_CHUNK", 2)
     sizes, real_create = [], local.SqlWriter.create
 
-    def create(self, entity, rows_sql, preserve_ids=False):
+    def create(self, entity, rows_sql, preserve_ids=False, on_answers=None):
         sizes.append((entity, self.con.execute(f"SELECT count(*) FROM ({rows_sql})").fetchall()[0][0]))
-        return real_create(self, entity, rows_sql, preserve_ids)
+        return real_create(self, entity, rows_sql, preserve_ids, on_answers)
 
     monkeypatch.setattr(local.SqlWriter, "create", create)
     ok = store.records["orders"][0]

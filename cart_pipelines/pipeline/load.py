@@ -415,10 +415,11 @@ def _write_sets(con, sql, target: Target, entity: str, select: str, action: str,
                 settings: RuleSettings, res: LoadResult) -> None:
     """The (action, depth) set in chunks of LOAD_CHUNK plan rows into a target attached to the catalog, two
     connections at work: while `con` writes chunk k to the target (DuckDB takes one chunk's rows, about one row
-    group, on one core), a second connection to the same database records chunk k-1's answers in the catalog and
-    builds chunk k+1's rows. The chunks reach the target one after another in plan order (new ids and uniqueness
-    are decided against the chunks before), and a chunk's bookkeeping is committed only after its target
-    statement: a run killed between them left rows on the target that the next run adopts by their source id."""
+    group, on one core), a second connection to the same database builds chunk k+1's rows and writes chunk k's
+    answers (known before the target's statement: the ids and refusals) into the catalog. The chunks reach the
+    target one after another in plan order (new ids and uniqueness are decided against the chunks before), and a
+    chunk's bookkeeping is committed only once its target statement has: a run killed between them left rows on
+    the target that the next run adopts by their source id."""
     chunks = _chunks(con, action, depth)
     if not chunks:
         return
@@ -436,7 +437,7 @@ def _write_sets(con, sql, target: Target, entity: str, select: str, action: str,
                       _params(select, target=target.name, action=action, depth=depth, lo=lo, hi=hi, rlo=rlo,
                               rhi=rhi))
 
-    def record(k: int) -> None:
+    def record(k: int, written_on_target: Future) -> None:
         rows, written = f"{CHUNKS}.rows_{k}", f"{CHUNKS}.written_{k}"
         other.execute("BEGIN TRANSACTION")
         try:
@@ -444,7 +445,8 @@ def _write_sets(con, sql, target: Target, entity: str, select: str, action: str,
                 SELECT source_id, target_id, 'target rejected: ' || error AS error FROM {written}
                 UNION ALL SELECT source_id, NULL, 'reference not loaded: ' || _unresolved FROM {rows}
                 WHERE _unresolved IS NOT NULL)""", action + "d", res, written_rows=rows)
-            other.execute("COMMIT")
+            # only what the target holds: its statement failed, the load fails with that error
+            other.execute("COMMIT" if written_on_target.result() else "ROLLBACK")
         except BaseException:
             other.execute("ROLLBACK")
             raise
@@ -460,11 +462,23 @@ def _write_sets(con, sql, target: Target, entity: str, select: str, action: str,
             if k + 1 < len(chunks):
                 built = pool.submit(build, k + 1)
             ready = f"SELECT * EXCLUDE (_unresolved{{}}) FROM {CHUNKS}.rows_{k} WHERE _unresolved IS NULL"
-            written = (sql.create(entity, ready.format(", target_id"), preserve_ids=settings.preserve_ids)
-                       if action == "create" else sql.update(entity, ready.format("")))
-            con.execute(f"CREATE TABLE {CHUNKS}.written_{k} AS SELECT source_id, target_id, error FROM {written}; "
-                        f"DROP TABLE {written}")
-            pending.append(pool.submit(record, k))
+            written_on_target: Future = Future()
+
+            def answers(table: str, k: int = k, done: Future = written_on_target) -> None:
+                con.execute(f"CREATE TABLE {CHUNKS}.written_{k} AS SELECT source_id, target_id, error FROM {table}")
+                pending.append(pool.submit(record, k, done))
+
+            try:
+                written = (sql.create(entity, ready.format(", target_id"), preserve_ids=settings.preserve_ids,
+                                      on_answers=answers)
+                           if action == "create" else sql.update(entity, ready.format(""), on_answers=answers))
+            except BaseException:
+                written_on_target.set_result(False)
+                raise
+            if len(pending) == k:  # a writer that did not say its answers before writing
+                answers(written)
+            written_on_target.set_result(True)
+            con.execute(f"DROP TABLE {written}")
         for done in pending:
             done.result()
     finally:

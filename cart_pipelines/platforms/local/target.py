@@ -16,7 +16,7 @@ from __future__ import annotations
 import functools
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import duckdb
 import pyarrow as pa
@@ -40,12 +40,13 @@ TARGET_SCHEMA = "_local_target"
 
 
 def create_rows(con: duckdb.DuckDBPyConnection, schema: str, entity: str, rows_sql: str,
-                preserve_ids: bool = False) -> str:
+                preserve_ids: bool = False, on_answers: Callable[[str], None] | None = None) -> str:
     """Create the rows of `rows_sql` (`source_id`, the entity's columns, `_ord` giving their order) in
     `schema`.`entity`, set-based; returns a temp table of (source_id, target_id, error, _pos), one row per input row.
     A row whose unique value (case-insensitive) the table holds, or an earlier row of the same call has, is refused
     with the shop's message; the others get the next free ids (or, with `preserve_ids`, their source id where it is
-    a number no record has yet) and are inserted in one statement."""
+    a number no record has yet) and are inserted in one statement. `on_answers` is called with that table once it
+    holds every answer, before the insert (which cannot change them), so a caller can record them meanwhile."""
     table = f"{schema}.{entity}"
     # The rows are read where they lie (a whole entity's worth, in a set-based load); only narrow columns are
     # sorted or copied: their order, the unique values, the answers.
@@ -80,6 +81,8 @@ def create_rows(con: duckdb.DuckDBPyConnection, schema: str, entity: str, rows_s
                        (SELECT coalesce(max(TRY_CAST(kept AS BIGINT)), 0) FROM _ids)) AS VARCHAR)) END AS target_id,
                c.error
         FROM _checked c LEFT JOIN _ids i USING (_pos)""")
+    if on_answers is not None:
+        on_answers("_written")
     columns = [c for c in _columns(con, "_incoming") if c not in ("source_id", "_ord")]
     con.execute(f"INSERT INTO {table} (id, {', '.join(columns)}, _source_id) "
                 f"SELECT w.target_id, {', '.join(f'i.{c}' for c in columns)}, i.source_id "
@@ -88,20 +91,24 @@ def create_rows(con: duckdb.DuckDBPyConnection, schema: str, entity: str, rows_s
     return "_written"
 
 
-def update_rows(con: duckdb.DuckDBPyConnection, schema: str, entity: str, rows_sql: str) -> str:
+def update_rows(con: duckdb.DuckDBPyConnection, schema: str, entity: str, rows_sql: str,
+                on_answers: Callable[[str], None] | None = None) -> str:
     """Update `schema`.`entity` from the rows of `rows_sql` (`source_id`, `target_id`, columns, `_ord`), set-based;
-    returns a temp table of (source_id, target_id, error, _ord): an error where the record no longer exists."""
+    returns a temp table of (source_id, target_id, error, _ord): an error where the record no longer exists.
+    `on_answers` as for create_rows: the answers are known before the update (it changes no id)."""
     table = f"{schema}.{entity}"
     con.execute(f"CREATE OR REPLACE TEMP VIEW _incoming AS {rows_sql}")
     columns = [c for c in _columns(con, "_incoming") if c not in ("source_id", "target_id", "_ord")]
-    con.execute(f"UPDATE {table} SET {', '.join(f'{c} = i.{c}' for c in columns)}, _source_id = i.source_id "
-                f"FROM _incoming i WHERE {table}.id = i.target_id")
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE _written AS
         SELECT i._ord, i.source_id, i.target_id, CASE WHEN t.id IS NULL
                    THEN '{entity} ' || i.target_id || ' no longer exists on the target' END AS error
         FROM _incoming i LEFT JOIN (SELECT id FROM {table} WHERE id IN (SELECT target_id FROM _incoming)) t
              ON t.id = i.target_id""")
+    if on_answers is not None:
+        on_answers("_written")
+    con.execute(f"UPDATE {table} SET {', '.join(f'{c} = i.{c}' for c in columns)}, _source_id = i.source_id "
+                f"FROM _incoming i WHERE {table}.id = i.target_id")
     con.execute("DROP VIEW _incoming")
     return "_written"
 
@@ -136,11 +143,12 @@ class SqlWriter:
             self.con.execute(f"DETACH {self._schema}")
             self.is_attached = False
 
-    def create(self, entity: str, rows_sql: str, preserve_ids: bool = False) -> str:
-        return create_rows(self.con, self.schema, entity, rows_sql, preserve_ids)
+    def create(self, entity: str, rows_sql: str, preserve_ids: bool = False,
+               on_answers: Callable[[str], None] | None = None) -> str:
+        return create_rows(self.con, self.schema, entity, rows_sql, preserve_ids, on_answers)
 
-    def update(self, entity: str, rows_sql: str) -> str:
-        return update_rows(self.con, self.schema, entity, rows_sql)
+    def update(self, entity: str, rows_sql: str, on_answers: Callable[[str], None] | None = None) -> str:
+        return update_rows(self.con, self.schema, entity, rows_sql, on_answers)
 
     def existing(self, entity: str, source_ids_sql: str) -> str:
         return existing_sql(self.schema, entity, source_ids_sql)
