@@ -200,31 +200,36 @@ def markdown(rows: list[dict], measured: str, commands: list[str]) -> str:
 NOTES = [
     "- *before* is 2bac1be, *current* main after it (issue 18): (1) a set-based write's chunks go through two "
     "connections (`load._write_sets`): while the catalog connection writes chunk k into the attached target, a "
-    "cursor of the same database records chunk k-1 (id map, URL keys, ledger; committed only after chunk k-1's "
-    "target statement, as before) and builds chunk k+1's rows, in an in-memory database both connections see. "
-    "DuckDB parallelises a scan by row group, and a chunk is one row group (`LOAD_CHUNK` 122,880), so each "
-    "statement of a chunk ran on one core; now the two connections keep both busy. (2) The local target's "
-    "uniqueness check (SKU, URL key, e-mail) probes the table with a hash of the chunk's values instead of "
-    "hashing every value the table holds once per chunk (0.05 s against 0.15 s for 100k values against a "
-    "million, measured alone). Nothing written changes: `tests/test_load_set_based.py` holds the set-based load "
-    "to the batched path, a chunk killed between its target write and its bookkeeping, and now a chunk whose "
-    "bookkeeping fails (no later chunk is sent, the next run adopts it).",
-    "- At 1M products the current code loads every entity above the issue's 50k rows/s over the whole load step: "
-    "products 55.5k (median of 50.3k and 62.0k), orders 83.6k, customers 117k, reviews 140k; before, products "
-    "48.4k and orders 60.8k. The gain is wall time bought with the idle core: CPU s rise a little (products "
-    "23.6 -> 29.0, both connections' DuckDB threads competing for two cores), so on a machine where other jobs "
-    "take a core the gain shrinks. With one chunk an entity (100k products) nothing overlaps, and products are "
-    "equal; orders (2 chunks) gain 1.27x there.",
-    "- Where a products chunk's time goes now (1M, every statement of the catalog connection timed by a script; "
-    "the cursor's work overlaps): the target's INSERT 6.6-7.7 s over 10 chunks (DuckDB compressing wide nested "
-    "rows into the file, slower than alone because the other connection shares the cores), the uniqueness "
-    "checks 1.5-1.8 s, the plan 1.2 s, the new ids 0.6 s; the cursor builds a chunk's rows and records the one "
-    "before in about 0.6 s against the catalog connection's 0.9 s, so the target's write is the critical path.",
-    "- This machine was about twice as fast as on 2026-12-03, when the same before-code loaded 1M products at "
-    "28-32k rows/s and orders at 33k (this page's history): compare the rows of one run, measured together.",
+    "cursor of the same database builds chunk k+1's rows (in an in-memory database both connections see) and "
+    "writes chunk k's answers into the catalog: the id map, URL keys and ledger rows, known before the target's "
+    "statement (the local target's create and update hand over the new ids and refusals before they write), in "
+    "a transaction committed only once the target's statement has, rolled back when it failed. DuckDB "
+    "parallelises a scan by row group, and a chunk is one row group (`LOAD_CHUNK` 122,880), so each statement of "
+    "a chunk ran on one core; now the two connections keep both busy. (2) The local target's uniqueness check "
+    "(SKU, URL key, e-mail) probes the table with a hash of the chunk's values instead of hashing every value the "
+    "table holds once per chunk (0.05 s against 0.15 s for 100k values against a million, measured alone). "
+    "Nothing written changes: `tests/test_load_set_based.py` holds the set-based load to the batched path, a "
+    "chunk killed between its target write and its bookkeeping, and a chunk whose bookkeeping fails (no later "
+    "chunk is sent; the next run adopts what the target took unrecorded).",
+    "- At 1M products every entity loads above the issue's 50k rows/s over the whole load step, in both codes' "
+    "runs here, and the current code is faster: orders 99k rows/s (1.62x), customers 144k (1.60x), reviews 169k "
+    "(1.80x), with the same CPU or less; products 57.5k (1.09x) but with 35 % more CPU (29.4 against 21.7 s: the "
+    "two connections' DuckDB threads compete for the two cores while products' wide rows are built and "
+    "compressed), so on a machine where other work takes a core, products would gain nothing. At 100k an entity "
+    "of one chunk overlaps only its bookkeeping with its write: products 55.3k -> 46.9k rows/s in this run and "
+    "about equal (1.9-2.8 s either way) when timed statement by statement minutes later: the spread of this "
+    "machine, which is larger than the difference; orders (2 chunks) 1.22x, reviews 1.45x.",
+    "- Where a products chunk's time goes now (1M, every statement of both connections timed by a script): the "
+    "target's INSERT 6.6-7.7 s over 10 chunks (DuckDB compressing wide nested rows into the file), the uniqueness "
+    "checks 1.5-1.8 s, the plan 1.2 s, the new ids 0.6 s on the catalog connection; the cursor builds a chunk's "
+    "rows and records the one before in about 0.6 s against the catalog connection's 0.9 s, so the target's write "
+    "is the critical path.",
+    "- The machine's speed varied about 2x between 2026-12-03 (when 2bac1be's code loaded 1M products at 28-32k "
+    "rows/s and orders at 33k, this page's history) and today, and by 1.5x within today's runs: compare rows of "
+    "one run, measured together, alternating.",
     "- Every connection is bounded (`memory_limit` 512 MB, 2 threads, a spill directory: `kit/duckdb_io.connect`); "
-    "the two connections share one database, so one limit. Peak RSS of the loading process 677-685 MB at 1M "
-    "(before 674-677 MB): two chunks' rows are held at once now (the one written, the one built).",
+    "the two connections share one database, so one limit. Peak RSS of the loading process 685-688 MB at 1M "
+    "(before 672-675 MB): two chunks' rows are held at once now (the one written, the one built).",
     "- The second run writes 0 rows: the plan compares each row's hash with the one in the id map. Earlier "
     "figures (per-record, set-based 1 and 2, primary keys dropped, row-id windows) are in this page's history.",
 ]
