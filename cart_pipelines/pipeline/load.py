@@ -14,6 +14,7 @@ streamed in Arrow batches of its `max_batch`, and each batch's answers go back i
 
 from __future__ import annotations
 
+import functools
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -445,12 +446,17 @@ def _write_sets(con, sql, target: Target, entity: str, select: str, action: str,
                 SELECT source_id, target_id, 'target rejected: ' || error AS error FROM {written}
                 UNION ALL SELECT source_id, NULL, 'reference not loaded: ' || _unresolved FROM {rows}
                 WHERE _unresolved IS NOT NULL)""", action + "d", res, written_rows=rows)
-            # only what the target holds: its statement failed, the load fails with that error
+            # the target's statement failed: nothing of this chunk is recorded, the load fails with its error
             other.execute("COMMIT" if written_on_target.result() else "ROLLBACK")
         except BaseException:
             other.execute("ROLLBACK")
             raise
         other.execute(f"DROP TABLE {rows}; DROP TABLE {written}")
+
+    def answered(k: int, written_on_target: Future, table: str) -> None:
+        """The writer's answers for chunk k, before its statement: recorded meanwhile by the other connection."""
+        con.execute(f"CREATE TABLE {CHUNKS}.written_{k} AS SELECT source_id, target_id, error FROM {table}")
+        pending.append(pool.submit(record, k, written_on_target))
 
     try:
         built = pool.submit(build, 0)
@@ -463,11 +469,7 @@ def _write_sets(con, sql, target: Target, entity: str, select: str, action: str,
                 built = pool.submit(build, k + 1)
             ready = f"SELECT * EXCLUDE (_unresolved{{}}) FROM {CHUNKS}.rows_{k} WHERE _unresolved IS NULL"
             written_on_target: Future = Future()
-
-            def answers(table: str, k: int = k, done: Future = written_on_target) -> None:
-                con.execute(f"CREATE TABLE {CHUNKS}.written_{k} AS SELECT source_id, target_id, error FROM {table}")
-                pending.append(pool.submit(record, k, done))
-
+            answers = functools.partial(answered, k, written_on_target)
             try:
                 written = (sql.create(entity, ready.format(", target_id"), preserve_ids=settings.preserve_ids,
                                       on_answers=answers)
@@ -475,8 +477,6 @@ def _write_sets(con, sql, target: Target, entity: str, select: str, action: str,
             except BaseException:
                 written_on_target.set_result(False)
                 raise
-            if len(pending) == k:  # a writer that did not say its answers before writing
-                answers(written)
             written_on_target.set_result(True)
             con.execute(f"DROP TABLE {written}")
         for done in pending:
