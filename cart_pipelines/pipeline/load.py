@@ -393,8 +393,9 @@ def load_entity(con: duckdb.DuckDBPyConnection, target: Target, entity: str,
 # Plan rows per set-based write: the chunk's wide rows are held in a temp table while the target takes them, so
 # this bounds what a write holds (about 2 KB a product row, 3 KB an order's) whatever the store's size, and a
 # killed load loses at most one chunk's bookkeeping (adopted by source id on the next run). DuckDB's row-group
-# size: a full chunk's rows reach the target's file as finished row groups, where a smaller chunk's went through
-# its write-ahead log and were written again by the checkpoint.
+# size, a multiple of the local target's (platforms/local/target.py): a full chunk's rows reach the target's file
+# as finished row groups, where a smaller chunk's went through its write-ahead log and were written again by the
+# checkpoint.
 LOAD_CHUNK = 122_880
 
 
@@ -425,10 +426,7 @@ def _write_sets(con, sql, target: Target, entity: str, select: str, action: str,
     if not chunks:
         return
     con.execute(f"ATTACH IF NOT EXISTS ':memory:' AS {CHUNKS}")
-    other = con.cursor()
-    # the same names: a backfill slice works in a schema of its own before main (pipeline/backfill.py)
-    search_path = con.execute("SELECT current_setting('search_path')").fetchall()[0][0]
-    other.execute(f"SET search_path = '{search_path}'")
+    other = cursor(con)  # the same names: a backfill slice works in a schema of its own (pipeline/backfill.py)
     pool = ThreadPoolExecutor(1, thread_name_prefix="load-bookkeeping")
     pending: list[Future] = []
 

@@ -284,9 +284,10 @@ def transliterate(text: str | None) -> str | None:
 
 
 def register_functions(con: duckdb.DuckDBPyConnection) -> None:
-    """The Python functions the rules' SQL calls (url_key), on this connection, once."""
-    if not con.execute("SELECT count(*) FROM duckdb_functions() WHERE function_name = ?",
-                       [TRANSLIT_UDF]).fetchall()[0][0]:
+    """The Python functions the rules' SQL calls (url_key), on this connection's database, once."""
+    try:  # a call binds in well under a millisecond, where listing duckdb_functions() took 20-30 ms
+        con.execute(f"SELECT {TRANSLIT_UDF}(NULL)").fetchall()
+    except duckdb.CatalogException:
         con.create_function(TRANSLIT_UDF, transliterate, ["VARCHAR"], "VARCHAR",
                             null_handling="special")
 

@@ -144,11 +144,15 @@ def first_in_hold(path: Path, what: str) -> bool:
 
 
 def attach(con: duckdb.DuckDBPyConnection, path: Path, alias: str, read_only: bool = False,
-           wait_seconds: float | None = None) -> None:
-    """ATTACH another DuckDB file to `con` as `alias`, waiting like open_catalog while another process holds it."""
+           wait_seconds: float | None = None, row_group_size: int | None = None) -> None:
+    """ATTACH another DuckDB file to `con` as `alias`, waiting like open_catalog while another process holds it;
+    `row_group_size` for the row groups written to it while attached (DuckDB's default otherwise)."""
     release(path)
     literal = str(path).replace("'", "''")
-    mode = " (READ_ONLY)" if read_only else ""
+    options = ["READ_ONLY"] if read_only else []
+    if row_group_size:
+        options.append(f"ROW_GROUP_SIZE {int(row_group_size)}")
+    mode = f" ({', '.join(options)})" if options else ""
     _waiting(lambda: con.execute(f"ATTACH '{literal}' AS {alias}{mode}"), path, wait_seconds)
 
 

@@ -38,6 +38,12 @@ UNIQUE = {
 
 TARGET_SCHEMA = "_local_target"
 
+# Row groups of the rows a set-based load writes: DuckDB compresses and writes a statement's row groups in parallel,
+# so a load chunk (122,880 rows, DuckDB's default row-group size) reaches the file as 4 row groups on both cores
+# instead of one on one (the products INSERT of 100k rows: 0.71 -> 0.39 s, measured alone). Rows written otherwise
+# keep DuckDB's default; row groups of both sizes read alike.
+ROW_GROUP_SIZE = 30_720
+
 
 def create_rows(con: duckdb.DuckDBPyConnection, schema: str, entity: str, rows_sql: str,
                 preserve_ids: bool = False, on_answers: Callable[[str], None] | None = None) -> str:
@@ -134,7 +140,7 @@ class SqlWriter:
     @property
     def schema(self) -> str:
         if not self.is_attached:
-            attach(self.con, self.path, self._schema)
+            attach(self.con, self.path, self._schema, row_group_size=ROW_GROUP_SIZE)
             self.is_attached = True
         return self._schema
 
