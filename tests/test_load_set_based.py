@@ -188,3 +188,25 @@ def test_chunks_of_interleaved_updates_and_creates_write_every_row_once(tmp_path
     ids = dict(run.query("SELECT source_id, target_id FROM id_map WHERE entity = 'orders'"))
     assert ids == {s: r["id"] for s, r in after.items()}
     assert sum(r.writes for r in run().values()) == 0
+
+
+def test_a_set_based_write_reaches_the_target_in_row_groups_of_its_size(tmp_path):
+    """The attached target takes a statement's rows in row groups of ROW_GROUP_SIZE (which DuckDB compresses on
+    all cores), and the file reads back every row when opened as usual, without the option."""
+    import duckdb
+
+    from cart_pipelines.platforms.local.target import ROW_GROUP_SIZE
+
+    store, rows = DuckDBStore(tmp_path / "target.duckdb"), 2 * ROW_GROUP_SIZE + 7
+    con = duckdb.connect()
+    with store.attached(con) as sql:
+        answers = sql.create("manufacturers", f"""SELECT 'm' || i AS source_id, 'Brand ' || i AS name,
+            'brand-' || i AS url_key, NULL::TIMESTAMPTZ AS updated_at, i AS _ord FROM range({rows}) r(i)""")
+        assert con.execute(f"SELECT count(*), count(error) FROM {answers}").fetchall() == [(rows, 0)]
+    con.close()
+    assert store.count("manufacturers") == rows
+    check = duckdb.connect(str(store.path), read_only=True)
+    groups = check.execute("SELECT row_group_id, max(start + count) - min(start) FROM pragma_storage_info("
+                           "'manufacturers') WHERE column_name = 'name' GROUP BY 1 ORDER BY 1").fetchall()
+    check.close()
+    assert [n for _, n in groups] == [ROW_GROUP_SIZE, ROW_GROUP_SIZE, 7]
