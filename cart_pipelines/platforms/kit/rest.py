@@ -544,6 +544,15 @@ class TimeKeyset(Paginator):
             return None
         return (dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None else dt) if dt else None
 
+    def span_count(self, pages: int, concurrency: int) -> int:
+        """Spans for `pages` pages after the first. Each span costs about one request more than its records need
+        (the rest of its last page, and its first records read again at the next span's start), so a span holds
+        about √pages pages (at least SPAN_PAGES), and that cost falls as a share while the store grows: at 2,304
+        pages (576k customers) 48 spans instead of 576, which had cost 14 % of the requests. Times fall unevenly
+        (shops grow), so spans are never fewer than two per worker: every worker stays busy to the end."""
+        per_span = max(self.SPAN_PAGES, math.isqrt(pages))
+        return min(pages, max(2 * concurrency, math.ceil(pages / per_span)))
+
     def _span(self, listing: Listing, base: dict, since, seen: set, rows: list[dict] | None = None,
               page: int = 1, until: datetime | None = None) -> Iterator[list[dict]]:
         """Records from `since` (ids in `seen` already read at it) on, up to the first at or after `until`.
@@ -579,10 +588,7 @@ class TimeKeyset(Paginator):
         pages = math.ceil((total - len(rows)) / listing.page_size) if total else 0
         if pages < 2:
             return None
-        # Times fall unevenly (shops grow): a span of about SPAN_PAGES pages wastes at most its last page's rest,
-        # where spans of one page each could each cost a request for a few records. Enough spans remain to keep
-        # every worker busy to the end.
-        spans = min(pages, max(2 * listing.concurrency, math.ceil(pages / self.SPAN_PAGES)))
+        spans = self.span_count(pages, listing.concurrency)
         newest = listing.fetch({**base, **self.latest}).records
         low, high = self._time(rows[-1]), self._time(newest[0]) if newest else None
         if low is None or high is None or high <= low:
