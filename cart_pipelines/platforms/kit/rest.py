@@ -522,7 +522,7 @@ class TimeKeyset(Paginator):
     record's time, sent back as `param` as it came.
 
     With a `total` in the first response and `latest` (params of a one-record request sorted newest first), the
-    times between the first page's last and the newest are cut into spans expected to hold a few pages each,
+    times between the first page's last and the newest are cut into spans expected to hold √pages pages each,
     read `concurrency` at a time (`streams_in_order`), in time order. Each span starts at its own time and stops at
     the first record at or after the next span's start (the rest of that page is the next span's), so no upper
     filter is needed; the last span is open, so records created meanwhile are read too. Cost against one reader:
