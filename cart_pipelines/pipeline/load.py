@@ -416,12 +416,12 @@ CHUNKS = "_load_chunks"  # an in-memory database both connections of a set-based
 def _write_sets(con, sql, target: Target, entity: str, select: str, action: str, depth: int,
                 settings: RuleSettings, res: LoadResult) -> None:
     """The (action, depth) set in chunks of LOAD_CHUNK plan rows into a target attached to the catalog, two
-    connections at work: while `con` writes chunk k to the target (DuckDB takes one chunk's rows, about one row
-    group, on one core), a second connection to the same database builds chunk k+1's rows and writes chunk k's
-    answers (known before the target's statement: the ids and refusals) into the catalog. The chunks reach the
-    target one after another in plan order (new ids and uniqueness are decided against the chunks before), and a
-    chunk's bookkeeping is committed only once its target statement has: a run killed between them left rows on
-    the target that the next run adopts by their source id."""
+    connections at work: while `con` writes chunk k to the target (a chunk's rows are built from about one row
+    group of the catalog, which DuckDB scans on one core), a second connection to the same database builds chunk
+    k+1's rows and writes chunk k's answers (known before the target's statement: the ids and refusals) into the
+    catalog. The chunks reach the target one after another in plan order (new ids and uniqueness are decided
+    against the chunks before), and a chunk's bookkeeping is committed only once its target statement has: a run
+    killed between them left rows on the target that the next run adopts by their source id."""
     chunks = _chunks(con, action, depth)
     if not chunks:
         return
